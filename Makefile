@@ -1,0 +1,99 @@
+# changelake — GNU Make build.
+#
+#   make          build build/changelake and build/libchangelake.a
+#   make check    install what is missing, build with ASan+UBSan, run every test
+#   make demo     install what is missing, build, run the example job
+#   make fuzz     build the libFuzzer targets with clang and run each briefly
+#   make bench    benchmark against DuckDB (prints medians and ratios)
+#
+# Variables: BUILD (output folder), SAN=1 (sanitizers), CC, OPT.
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+PKGS    := zlib libzstd snappy liblz4 libbrotlidec libbrotlienc libxxhash sqlite3 libpq libcurl
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc -Wall -Wextra \
+	-Wno-unused-parameter -Wno-sign-compare -Wvla -Wformat=2 -g $(PKG_CFLAGS)
+ifeq ($(SAN),1)
+CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -DCL_DEBUG
+LDFLAGS_MODE := -fsanitize=address,undefined
+else
+CFLAGS_MODE := $(OPT) -DNDEBUG
+LDFLAGS_MODE :=
+endif
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_MODE) $(CFLAGS)
+LIBS := $(PKG_LIBS) -lpthread -lm
+
+LAYERS   := core format storage table ops source sink
+LIB_SRC  := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+CLI_SRC  := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all lib check demo fuzz bench clean deps-build deps-test format tests
+all: $(BUILD)/changelake $(BUILD)/libchangelake.a
+
+lib: $(BUILD)/libchangelake.a
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libchangelake.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/changelake: $(CLI_OBJ) $(BUILD)/libchangelake.a
+	$(CC) $(LDFLAGS_MODE) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libchangelake.a $(LIBS)
+
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libchangelake.a
+	$(CC) $(LDFLAGS_MODE) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(BUILD)/libchangelake.a $(LIBS)
+
+tests: $(BUILD)/changelake $(BUILD)/unit_tests
+
+deps-build:
+	@sh scripts/deps.sh build
+
+deps-test:
+	@sh scripts/deps.sh test
+
+# Every test, under AddressSanitizer and UndefinedBehaviorSanitizer.
+check: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
+	@bash tests/run.sh build/san
+
+demo: deps-build
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh $(BUILD)/changelake
+
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+build/fuzz/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+build/fuzz/%: fuzz/%.c $(LIB_SRC:%.c=build/fuzz/lib/%.o)
+	@mkdir -p $(dir $@)
+	clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+fuzz: deps-test $(FUZZ_BIN)
+	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+bench: deps-test
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh $(BUILD)/changelake
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

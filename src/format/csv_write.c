@@ -1,0 +1,7 @@
+/* csv_write.c — not written yet. */
+#include "format_impl.h"
+
+int cl__csv_writer_open(struct cl_writer *w, cl_error *err)
+{
+	return cl_error_set(err, CL_EUNSUPPORTED, "csv_write: not implemented yet");
+}

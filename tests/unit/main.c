@@ -1,0 +1,95 @@
+/* main.c — runs the registered unit tests; see test.h. */
+#include "test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "changelake/common.h"
+
+#define MAX_TESTS 4096
+struct test_entry { const char *name; cl_test_fn fn; };
+static struct test_entry tests[MAX_TESTS];
+static int ntests;
+int cl_test_failed_now;
+static char tmproot[256];
+static int tmpcount;
+
+void cl_test_register(const char *name, cl_test_fn fn)
+{
+	if (ntests < MAX_TESTS)
+		tests[ntests++] = (struct test_entry){name, fn};
+}
+
+void cl_test_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stdout, "    %s:%d: ", file, line);
+	vfprintf(stdout, fmt, ap);
+	fprintf(stdout, "\n");
+	va_end(ap);
+	cl_test_failed_now = 1;
+}
+
+const char *cl_test_data_root(void)
+{
+	const char *e = getenv("CL_TESTDATA");
+	return e ? e : "../shared/testdata";
+}
+
+const char *cl_test_tmpdir(void)
+{
+	static char path[512];
+	if (!tmproot[0]) {
+		const char *t = getenv("TMPDIR");
+		snprintf(tmproot, sizeof tmproot, "%s/cl-unit-XXXXXX", t ? t : "/tmp");
+		if (!mkdtemp(tmproot)) {
+			perror("mkdtemp");
+			exit(2);
+		}
+	}
+	snprintf(path, sizeof path, "%s/t%d", tmproot, ++tmpcount);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+	if (system(cmd) != 0)
+		exit(2);
+	return path;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct test_entry *)a)->name,
+		      ((const struct test_entry *)b)->name);
+}
+
+int main(int argc, char **argv)
+{
+	const char *filter = argc > 1 ? argv[1] : NULL;
+	int passed = 0, failed = 0;
+	qsort(tests, (size_t)ntests, sizeof tests[0], cmp);
+	for (int i = 0; i < ntests; i++) {
+		if (filter && !strstr(tests[i].name, filter))
+			continue;
+		cl_test_failed_now = 0;
+		cl_alloc_fail_after(-1);
+		tests[i].fn();
+		cl_alloc_fail_after(-1);
+		if (cl_test_failed_now) {
+			printf("not ok - %s\n", tests[i].name);
+			failed++;
+		} else {
+			printf("ok - %s\n", tests[i].name);
+			passed++;
+		}
+		fflush(stdout);
+	}
+	if (tmproot[0]) {
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmproot);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmproot);
+	}
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
