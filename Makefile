@@ -33,6 +33,8 @@ LAYERS   := core format storage table ops source sink
 LIB_SRC  := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -57,7 +59,12 @@ $(BUILD)/changelake: $(CLI_OBJ) $(BUILD)/libchangelake.a
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libchangelake.a
 	$(CC) $(LDFLAGS_MODE) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(BUILD)/libchangelake.a $(LIBS)
 
-tests: $(BUILD)/changelake $(BUILD)/unit_tests
+# Test-only programs (data generators, dumpers): tests/tools/NAME.c -> BUILD/tools/NAME
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libchangelake.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_MODE) $(LDFLAGS) -o $@ $< $(BUILD)/libchangelake.a $(LIBS)
+
+tests: $(BUILD)/changelake $(BUILD)/unit_tests $(TOOL_BIN)
 
 deps-build:
 	@sh scripts/deps.sh build
