@@ -105,6 +105,14 @@ int64_t cl_column_get_i64(const cl_column *c, int64_t i);
 /* Value of a float32/float64 column as double. */
 double cl_column_get_f64(const cl_column *c, int64_t i);
 
+/*
+ * Text of value `row` of c, spelled as the CSV writer spells it (see
+ * src/core/value_text.h): *text is owned by the caller (cl_free) and
+ * NUL-terminated, *len its length. A NULL value gives *text = NULL.
+ */
+int cl_value_text(const cl_column *c, int64_t row, char **text, size_t *len,
+		  cl_error *err);
+
 /* New batch of empty columns typed after schema; owned, cl_batch_free. */
 int cl_batch_create(cl_batch **out, const cl_schema *schema, int64_t cap_hint,
 		    cl_error *err);

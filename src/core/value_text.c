@@ -722,3 +722,20 @@ bool cl__utf8_valid(const uint8_t *s, size_t n)
 {
 	return cl__utf8_check(s, n) == n;
 }
+
+int cl_value_text(const cl_column *c, int64_t row, char **text, size_t *len,
+		  cl_error *err)
+{
+	*text = NULL;
+	if (len)
+		*len = 0;
+	if (cl_column_is_null(c, row))
+		return 0;
+	cl_buf b = {0};
+	if (cl_buf_reserve(&b, 16) || cl__value_format(&b, c, row)) {
+		cl_buf_release(&b);
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	}
+	*text = (char *)cl_buf_detach(&b, len);
+	return 0;
+}
