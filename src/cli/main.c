@@ -1,3 +1,68 @@
-#include "changelake.h"
-#include <stdio.h>
-int main(void) { puts("changelake " CL_VERSION_STRING); return 0; }
+/*
+ * main.c — the changelake command: dispatches to one file per subcommand.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+int cli_cmd_cat(int argc, char **argv);
+int cli_cmd_schema(int argc, char **argv);
+int cli_cmd_convert(int argc, char **argv);
+
+const cli_command cli_commands[] = {
+	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file"},
+	{"head", cli_cmd_cat, "print the first rows of a file"},
+	{"schema", cli_cmd_schema, "print a file's schema"},
+	{"convert", cli_cmd_convert, "rewrite a file as Parquet, CSV or JSON Lines"},
+	{NULL, NULL, NULL}};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: changelake COMMAND [options] ...\n"
+	      "\n"
+	      "changelake keeps data-lake tables in step with operational databases:\n"
+	      "it diffs table snapshots, applies change sets, and merges change data\n"
+	      "capture into lake tables (Parquet under a Delta Lake log).\n"
+	      "\n"
+	      "Commands:\n", f);
+	for (const cli_command *c = cli_commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fputs("\n"
+	      "Run 'changelake COMMAND --help' for a command's options.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help       this help\n"
+	      "  -V, --version    print the version\n"
+	      "\n"
+	      "Exit status: 0 success (diff: no differences), 1 diff: differences found,\n"
+	      "2 trouble (usage, bad input, I/O); the message is on standard error.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_ERROR;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		if (argc > 2 && strcmp(cmd, "help") == 0) {
+			for (const cli_command *c = cli_commands; c->name; c++)
+				if (!strcmp(c->name, argv[2])) {
+					char *args[] = {argv[2], "--help", NULL};
+					return c->run(2, args);
+				}
+		}
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("changelake %s\n", CL_VERSION_STRING);
+		return CLI_OK;
+	}
+	for (const cli_command *c = cli_commands; c->name; c++)
+		if (!strcmp(c->name, cmd))
+			return c->run(argc - 1, argv + 1);
+	fprintf(stderr, "changelake: unknown command '%s'\nTry 'changelake --help'.\n", cmd);
+	return CLI_ERROR;
+}
