@@ -30,9 +30,9 @@ fi
 if [ "$what" = test ]; then
 	dir=$(dirname "$0")/../tests/interop
 	if [ ! -d "$dir/node_modules/@duckdb/node-api" ]; then
-		echo "deps: installing DuckDB for the interop tests (npm ci in tests/interop)"
-		if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
-			echo "deps: npm failed; run: (cd tests/interop && npm ci)" >&2
+		echo "deps: installing DuckDB for the interop tests (npm install in tests/interop)"
+		if ! (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null); then
+			echo "deps: npm failed; run: (cd tests/interop && npm install)" >&2
 			exit 1
 		fi
 	fi
