@@ -74,11 +74,11 @@ deps-test:
 
 # Every test, under AddressSanitizer and UndefinedBehaviorSanitizer.
 check: deps-test
-	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
+	@$(MAKE) --no-print-directory -j2 BUILD=build/san SAN=1 tests
 	@bash tests/run.sh build/san
 
 demo: deps-build
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@sh examples/demo.sh $(BUILD)/changelake
 
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -94,7 +94,7 @@ fuzz: deps-test $(FUZZ_BIN)
 	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 bench: deps-test
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@bash bench/run.sh $(BUILD)/changelake
 
 format:
