@@ -95,6 +95,8 @@ fuzz: deps-test $(FUZZ_BIN)
 
 bench: deps-test
 	@$(MAKE) --no-print-directory -j2 all
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_MODE) $(LDFLAGS) -o $(BUILD)/bench/clbench bench/clbench.c $(BUILD)/libchangelake.a $(LIBS)
 	@bash bench/run.sh $(BUILD)/changelake
 
 format:
