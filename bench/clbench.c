@@ -439,7 +439,10 @@ static int cmd_write(int argc, char **argv)
 	measure m;
 
 	cl_write_options_init(&wo);
-	wo.format = CL_FORMAT_PARQUET;
+	/* Parquet unless OUT names another format (handy to test the harness). */
+	wo.format = cl_format_from_extension(a.pos[1]);
+	if (wo.format == CL_FORMAT_AUTO)
+		wo.format = CL_FORMAT_PARQUET;
 	rc = cl_codec_parse(&wo.compression, a.codec, &err);
 	if (rc)
 		goto out;
