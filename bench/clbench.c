@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -490,8 +491,11 @@ static int cmd_write(int argc, char **argv)
 	print_measure(stdout, &m);
 	printf(",\"codec\":");
 	json_str(stdout, cl_codec_name(wo.compression));
+	/* cl_writer_bytes is 0 once the writer is closed: ask the file system. */
+	struct stat st;
+	int64_t bytes = stat(a.pos[1], &st) == 0 ? (int64_t)st.st_size : -1;
 	printf(",\"rows\":%" PRId64 ",\"batches\":%" PRId64 ",\"bytes\":%" PRId64 "}\n",
-	       rows, nb, cl_writer_bytes(w));
+	       rows, nb, bytes);
 out:
 	cl_writer_free(w);
 	for (int64_t i = 0; i < nb; i++)
