@@ -19,6 +19,7 @@
 // ctx: { input, threads, clbench, changelake, out(engine), buildDir }
 //   input     the generated Parquet file (see gen.mjs for its columns)
 //   out(e)    a scratch output path for engine e ('changelake' | 'duckdb')
+import { statSync } from 'node:fs';
 import { sqlString } from './gen.mjs';
 
 // Everything the changelake read folds, as DuckDB computes it. Both engines
@@ -66,7 +67,7 @@ async function fingerprint(con, file) {
 		.getRowsJson()[0];
 	const [groups] = (await con.runAndReadAll(
 		`SELECT count(DISTINCT row_group_id) FROM parquet_metadata(${f})`)).getRowsJson()[0];
-	return { schema: desc, rows, hash, row_groups: groups };
+	return { schema: desc, rows, hash, row_groups: groups, mib: (statSync(file).size / 2 ** 20).toFixed(1) };
 }
 
 async function verifyWrite(ctx, con) {
@@ -78,8 +79,8 @@ async function verifyWrite(ctx, con) {
 		if (cl[k] !== want[k])
 			problems.push(`${k}: changelake's file ${cl[k]}, input ${want[k]}`);
 	const detail = `DuckDB reads changelake's file: ${cl.rows} rows, ${cl.row_groups} row groups, `
-		+ `hash ${problems.length ? 'DIFFERS' : 'equal to the input'}; DuckDB's own file: `
-		+ `${duck.row_groups} row groups`;
+		+ `${cl.mib} MiB, hash ${problems.length ? 'DIFFERS' : 'equal to the input'}; `
+		+ `DuckDB's own file: ${duck.row_groups} row groups, ${duck.mib} MiB; input ${want.mib} MiB`;
 	return { ok: problems.length === 0, detail, problems };
 }
 
