@@ -1,0 +1,189 @@
+/* test_dms.c — DMS file names, listing order, discovery. */
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "changelake.h"
+#include "changelake/dms.h"
+
+static cl_dms_kind kind_of(const char *p)
+{
+	cl_dms_name n;
+	cl_dms_name_parse(&n, p);
+	return n.kind;
+}
+
+TEST(dms_name_load)
+{
+	cl_dms_name n;
+	cl_dms_name_parse(&n, "LOAD00000001.parquet");
+	CHECK_EQ_INT(n.kind, CL_DMS_LOAD);
+	CHECK_EQ_INT(n.format, CL_FORMAT_PARQUET);
+	CHECK_EQ_INT(n.counter, 1);
+	CHECK_EQ_INT(n.segment, 0);
+	cl_dms_name_parse(&n, "LOAD0000000A.csv");
+	CHECK_EQ_INT(n.kind, CL_DMS_LOAD);
+	CHECK_EQ_INT(n.counter, 10);
+	CHECK_EQ_INT(n.format, CL_FORMAT_CSV);
+	CHECK(!n.gzip);
+	cl_dms_name_parse(&n, "LOAD000000ff.CSV.GZ");
+	CHECK_EQ_INT(n.counter, 255);
+	CHECK(n.gzip);
+	cl_dms_name_parse(&n, "SEGMENT12_LOAD00000003.csv");
+	CHECK_EQ_INT(n.kind, CL_DMS_LOAD);
+	CHECK_EQ_INT(n.segment, 12);
+	CHECK_EQ_INT(n.counter, 3);
+	cl_dms_name_parse(&n, "part=2/LOAD00000002.csv");
+	CHECK_EQ_INT(n.kind, CL_DMS_LOAD);
+	CHECK_EQ_INT(n.dir_len, 6);
+}
+
+TEST(dms_name_cdc)
+{
+	cl_dms_name a, b, c;
+	cl_dms_name_parse(&a, "20201113-123456789.parquet");
+	CHECK_EQ_INT(a.kind, CL_DMS_CDC);
+	/* 2020-11-13 12:34:56.789 UTC */
+	CHECK_EQ_INT(a.time_us, 1605270896789000LL);
+	cl_dms_name_parse(&b, "20201113-1234567.csv");
+	CHECK_EQ_INT(b.time_us, 1605270896700000LL);
+	cl_dms_name_parse(&c, "2020/11/13/20201113-123456.csv.gz");
+	CHECK_EQ_INT(c.kind, CL_DMS_CDC);
+	CHECK_EQ_INT(c.time_us, 1605270896000000LL);
+	CHECK(c.gzip);
+	cl_dms_name_parse(&c, "20201113-123456789012345.csv");
+	CHECK_EQ_INT(c.time_us, 1605270896789012LL);
+	CHECK_EQ_INT(c.time_sub, 345000);
+	cl_dms_name_parse(&c, "20240229-000000.csv");
+	CHECK_EQ_INT(c.kind, CL_DMS_CDC);
+}
+
+TEST(dms_name_hostile)
+{
+	static const char *bad[] = {
+		"", "/", "LOAD.csv", "LOAD00000001", "LOAD00000001.txt",
+		"LOAD0000000G.csv", "LOAD00000000000000001.csv", "load00000001.csv",
+		"SEGMENT_LOAD00000001.csv", "SEGMENT1LOAD00000001.csv",
+		"SEGMENT1234567890123456789_LOAD1.csv", "xLOAD00000001.csv",
+		".LOAD00000001.csv", "_LOAD00000001.csv", "a/.tmp/LOAD00000001.csv",
+		"a//LOAD00000001.csv", "/LOAD00000001.csv", "LOAD00000001.csv/",
+		"../LOAD00000001.csv", "20201313-123456.csv", "20201100-123456.csv",
+		"20230229-123456.csv", "20201113-243456.csv", "20201113-126056.csv",
+		"20201113-123460.csv", "20201113-12345.csv", "20201113_123456.csv",
+		"19691231-235959.csv", "20201113-1234561234567890123.csv",
+		"2020111-1234567.csv", "20201113-12345a.csv", "20201113-123456.csv.gz.tmp",
+		"20201113-123456.parquet.crc", "20201113-123456.", "20201113-+23456.csv",
+		"LOAD00000001.csv\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (kind_of(bad[i]) != CL_DMS_OTHER) {
+			cl_test_fail(__FILE__, __LINE__, "'%s' classified as a DMS file", bad[i]);
+			return;
+		}
+	}
+	CHECK_EQ_INT(kind_of(NULL), CL_DMS_OTHER);
+	/* Long garbage must not overflow anything. */
+	char big[5000];
+	memset(big, '1', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	CHECK_EQ_INT(kind_of(big), CL_DMS_OTHER);
+	memcpy(big, "LOAD", 4);
+	CHECK_EQ_INT(kind_of(big), CL_DMS_OTHER);
+}
+
+TEST(dms_listing_order)
+{
+	cl_dms_listing *l;
+	cl_error e = {0};
+	CHECK_OK(cl_dms_listing_create(&l, "t", &e), &e);
+	static const char *paths[] = {
+		"20201113-123456789.csv", "LOAD0000000A.csv", "2020/11/13/20201113-1234567.csv",
+		"LOAD00000009.csv", "20201113-12345680.csv", "README.txt", "_SUCCESS",
+		"20201112-235959999999.csv", "LOAD00000009.csv", "SEGMENT2_LOAD00000001.csv",
+		"20201113-123456789.csv",
+	};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		CHECK_OK(cl_dms_listing_add(l, paths[i], 1, 0, &e), &e);
+	cl_dms_listing_finish(l);
+	static const char *want[] = {
+		"LOAD00000009.csv", "LOAD0000000A.csv", "SEGMENT2_LOAD00000001.csv",
+		"20201112-235959999999.csv", "2020/11/13/20201113-1234567.csv",
+		"20201113-123456789.csv", "20201113-12345680.csv",
+	};
+	CHECK_EQ_INT(l->nfiles, 7);
+	CHECK_EQ_INT(l->nload, 3);
+	for (int i = 0; i < 7; i++)
+		CHECK_STR(l->files[i].path, want[i]);
+	CHECK_EQ_INT(l->nskipped, 1);
+	CHECK_STR(l->skipped[0], "README.txt");
+	for (int i = 0; i < 3; i++)
+		CHECK(l->files[i].file_key < 0);
+	for (int i = 1; i < 7; i++)
+		CHECK(l->files[i - 1].file_key <= l->files[i].file_key);
+	cl_dms_listing_free(l);
+}
+
+static void touch(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("x\n", f);
+		fclose(f);
+	}
+}
+
+TEST(dms_list_many_files_and_discover)
+{
+	const char *tmp = cl_test_tmpdir();
+	char p[4096];
+	snprintf(p, sizeof p, "%s/root", tmp);
+	mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/root/public", tmp);
+	mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/root/public/orders", tmp);
+	mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/root/public/items", tmp);
+	mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/root/_meta", tmp);
+	mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/root/public/orders/2020", tmp);
+	mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/root/public/orders/2020/11", tmp);
+	mkdir(p, 0777);
+	/* More than one S3 listing page (1000): none may be lost. */
+	for (int i = 0; i < 1500; i++) {
+		snprintf(p, sizeof p, "%s/root/public/orders/%s2020%02d%02d-%02d%02d%02d%03d.csv",
+			 tmp, i % 2 ? "2020/11/" : "", 1 + i % 12, 1 + i % 28, i % 24,
+			 i % 60, (i / 60) % 60, i % 1000);
+		touch(p);
+	}
+	snprintf(p, sizeof p, "%s/root/public/orders/LOAD00000001.csv", tmp);
+	touch(p);
+	snprintf(p, sizeof p, "%s/root/public/orders/.tmp-upload", tmp);
+	touch(p);
+	cl_dms_listing *l;
+	cl_error e = {0};
+	snprintf(p, sizeof p, "%s/root/public/orders", tmp);
+	CHECK_OK(cl_dms_list(&l, p, &e), &e);
+	CHECK_EQ_INT(l->nfiles, 1501);
+	CHECK_EQ_INT(l->nload, 1);
+	CHECK_EQ_INT(l->nskipped, 0);
+	for (int i = 1; i < l->nfiles; i++)
+		CHECK(cl_dms_file_compare(&l->files[i - 1], &l->files[i]) < 0);
+	cl_dms_listing_free(l);
+
+	char **tables;
+	int n;
+	snprintf(p, sizeof p, "%s/root", tmp);
+	CHECK_OK(cl_dms_discover(&tables, &n, p, &e), &e);
+	CHECK_EQ_INT(n, 2);
+	CHECK_STR(tables[0], "public/items");
+	CHECK_STR(tables[1], "public/orders");
+	cl_dms_tables_free(tables, n);
+
+	snprintf(p, sizeof p, "%s/nope", tmp);
+	CHECK(cl_dms_list(&l, p, &e) == CL_ENOTFOUND);
+	CHECK(strstr(e.message, "nope") != NULL);
+}
