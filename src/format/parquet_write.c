@@ -1,7 +1,636 @@
-/* parquet_write.c — not written yet. */
-#include "format_impl.h"
+/*
+ * parquet_write.c — changelake's Parquet writer: the cl_writer format
+ * plug-in (see format_impl.h), row groups, pages and the file layout.
+ *
+ * File layout:  "PAR1" | row group 0 | row group 1 | ... | FileMetaData |
+ *               footer length (4 bytes LE) | "PAR1"
+ * Row group:    for each column in schema order: [dictionary page] then
+ *               its data pages.
+ *
+ * State machine of one writer:
+ *   open      "PAR1" written, every column chunk empty
+ *   write     rows are appended slice by slice to every column chunk
+ *             (append_slice); a page is closed (flush_page) at the page
+ *             size; the row group is closed (flush_row_group) at the row or
+ *             byte limit, and only then reaches the file
+ *   finish    the last row group and the footer are written
+ *   failed    an error in the middle of a batch leaves the chunks
+ *             inconsistent: every later write/finish fails, and io.c removes
+ *             the partial file when the writer is freed
+ *
+ * Dictionary encoding: each chunk starts dictionary encoded (when the type
+ * allows it); when the dictionary's PLAIN size passes
+ * opts.dictionary_page_bytes the open page is closed and the rest of the
+ * chunk is PLAIN (what parquet-mr and Arrow do). A chunk whose dictionary
+ * overflowed makes the next row group's chunk of that column start PLAIN,
+ * so high-cardinality columns do not pay for hashing in every row group.
+ * Data pages use RLE_DICTIONARY, the dictionary page PLAIN (Arrow's choice
+ * for v1 and v2 pages); the column's encoding_stats say exactly which pages
+ * are dictionary encoded, for readers that filter on dictionaries.
+ */
+#include "parquet_write_impl.h"
+#include "parquet_codec.h"
+#include "thrift_write.h"
+
+#include <errno.h>
+#include <stdarg.h>
+
+/* At most this many values (nulls included) per data page. */
+#define PQW_PAGE_MAX_VALUES (1 << 20)
+/* Rows given to every column before the row-group byte size is checked. */
+#define PQW_SLICE_ROWS 65536
+
+int cl__pqw_col_error(pqw_writer *p, int col, cl_error *err, int code,
+		      const char *fmt, ...)
+{
+	char msg[640];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return cl_error_set(err, code, "%s: column '%s': %s", p->w->path,
+			    p->w->schema->fields[col].name, msg);
+}
+
+static int oom(pqw_writer *p, cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "%s: out of memory", p->w->path);
+}
+
+static int out_write(pqw_writer *p, const void *data, size_t n, cl_error *err)
+{
+	if (n && fwrite(data, 1, n, p->w->out) != n)
+		return cl_error_set(err, CL_EIO, "%s: write failed: %s", p->w->path,
+				    strerror(errno));
+	p->pos += (int64_t)n;
+	return 0;
+}
+
+static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 1024;
+	while (n < need)
+		n *= 2;
+	void *q = cl_realloc(*arr, n * elem);
+	if (!q)
+		return CL_ENOMEM;
+	*arr = q;
+	*cap = n;
+	return 0;
+}
+
+/* Compress with the file's codec, appending to out. */
+static int compress(pqw_writer *p, const pqw_chunk *ch, const uint8_t *src, size_t n,
+		    cl_buf *out, cl_error *err)
+{
+	cl_error e = {0};
+	const cl_write_options *o = &p->w->opts;
+	int rc = cl__codec_compress(o->compression, o->compression_level, src, n, out, &e);
+	if (rc)
+		return cl__pqw_col_error(p, ch->col, err, rc, "%s", e.message);
+	return 0;
+}
+
+/* ---------- pages ---------- */
+
+static void reset_page(pqw_chunk *ch)
+{
+	ch->page_values = 0;
+	ch->page_nulls = 0;
+	ch->nidx = 0;
+	ch->plain_bits = 0;
+	cl_buf_clear(&ch->plain);
+	cl__pqw_stats_reset(&ch->page_stats);
+}
+
+/* Definition levels of the open page, RLE/bit-packed at bit width 1. */
+static int encode_levels(const pqw_chunk *ch, cl_buf *out)
+{
+	if (ch->page_nulls == 0 || ch->page_nulls == ch->page_values) {
+		uint8_t v = ch->page_nulls == 0;
+		uint8_t run[8] = {v, v, v, v, v, v, v, v};
+		if (ch->page_values >= 8) {
+			/* One RLE run: the values themselves are never looked at. */
+			uint8_t hdr[11];
+			size_t n = 0;
+			uint64_t h = (uint64_t)ch->page_values << 1;
+			while (h >= 0x80) {
+				hdr[n++] = (uint8_t)(h | 0x80);
+				h >>= 7;
+			}
+			hdr[n++] = (uint8_t)h;
+			hdr[n++] = v;
+			return cl_buf_append(out, hdr, n);
+		}
+		return cl__rle_encode_u8(out, run, (size_t)ch->page_values, 1);
+	}
+	return cl__rle_encode_u8(out, ch->levels, (size_t)ch->page_values, 1);
+}
+
+static int page_header(pqw_writer *p, pqw_chunk *ch, int enc, size_t usize,
+		       size_t csize, size_t lev_len, bool is_compressed)
+{
+	cl__tw t;
+	cl_buf_clear(&p->head);
+	cl__tw_init(&t, &p->head);
+	bool v2 = p->w->opts.page_version == 2;
+	cl__tw_i32(&t, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
+	cl__tw_i32(&t, 2, (int32_t)usize);
+	cl__tw_i32(&t, 3, (int32_t)csize);
+	if (!v2) {
+		cl__tw_struct_begin(&t, 5);
+		cl__tw_i32(&t, 1, (int32_t)ch->page_values);
+		cl__tw_i32(&t, 2, enc);
+		cl__tw_i32(&t, 3, PQ_ENC_RLE);
+		cl__tw_i32(&t, 4, PQ_ENC_RLE);
+		cl__pqw_write_stats(&t, 5, ch, &ch->page_stats, false);
+		cl__tw_struct_end(&t);
+	} else {
+		cl__tw_struct_begin(&t, 8);
+		cl__tw_i32(&t, 1, (int32_t)ch->page_values);
+		cl__tw_i32(&t, 2, (int32_t)ch->page_nulls);
+		cl__tw_i32(&t, 3, (int32_t)ch->page_values);
+		cl__tw_i32(&t, 4, enc);
+		cl__tw_i32(&t, 5, (int32_t)lev_len);
+		cl__tw_i32(&t, 6, 0);
+		cl__tw_bool(&t, 7, is_compressed);
+		cl__pqw_write_stats(&t, 8, ch, &ch->page_stats, false);
+		cl__tw_struct_end(&t);
+	}
+	return cl__tw_finish(&t);
+}
+
+/* Encode, compress and append the open page to the chunk; reset the page. */
+static int flush_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
+{
+	if (ch->page_values == 0)
+		return 0;
+	const cl_write_options *o = &p->w->opts;
+	const bool v2 = o->page_version == 2;
+	cl_buf *raw = &p->raw;
+	int rc;
+	cl_buf_clear(raw);
+	size_t lev_len = 0;
+	if (ch->d.optional) {
+		if (!v2 && cl_buf_append(raw, "\0\0\0\0", 4))
+			return oom(p, err);
+		size_t start = raw->len;
+		if (encode_levels(ch, raw))
+			return oom(p, err);
+		lev_len = raw->len - start;
+		if (!v2) {
+			uint32_t l = (uint32_t)lev_len;
+			memcpy(raw->data, &l, 4);
+		}
+	}
+	size_t vstart = raw->len;
+	int enc;
+	if (ch->use_dict && ch->nidx > 0) {
+		int bw = cl__bit_width(ch->dict.n - 1);
+		if (bw < 1)
+			bw = 1;
+		if (cl_buf_putc(raw, (char)bw) ||
+		    cl__rle_encode_u32(raw, ch->idx, ch->nidx, bw))
+			return oom(p, err);
+		enc = PQ_ENC_RLE_DICTIONARY;
+		ch->n_dict_pages++;
+	} else {
+		if (cl_buf_append(raw, ch->plain.data, ch->plain.len))
+			return oom(p, err);
+		enc = PQ_ENC_PLAIN;
+		ch->n_plain_pages++;
+	}
+	size_t vlen = raw->len - vstart;
+	const uint8_t *body = raw->data;
+	size_t blen = raw->len;
+	bool is_compressed = o->compression != CL_CODEC_UNCOMPRESSED;
+	if (v2) {
+		/* v2: levels stay uncompressed; values compressed unless empty. */
+		if (vlen == 0)
+			is_compressed = false;
+		if (is_compressed) {
+			cl_buf_clear(&p->comp);
+			if (cl_buf_append(&p->comp, raw->data, lev_len))
+				return oom(p, err);
+			if ((rc = compress(p, ch, raw->data + vstart, vlen, &p->comp, err)))
+				return rc;
+			body = p->comp.data;
+			blen = p->comp.len;
+		}
+	} else if (is_compressed) {
+		cl_buf_clear(&p->comp);
+		if ((rc = compress(p, ch, raw->data, raw->len, &p->comp, err)))
+			return rc;
+		body = p->comp.data;
+		blen = p->comp.len;
+	}
+	if (raw->len > INT32_MAX || blen > INT32_MAX)
+		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
+					 "a page of %zu bytes is larger than Parquet allows",
+					 raw->len);
+	if ((rc = page_header(p, ch, enc, raw->len, blen, lev_len, is_compressed)))
+		return rc == CL_ENOMEM ? oom(p, err)
+				       : cl_error_set(err, rc, "page header encoding failed");
+	if (cl_buf_append(&ch->pages, p->head.data, p->head.len) ||
+	    cl_buf_append(&ch->pages, body, blen))
+		return oom(p, err);
+	ch->uncompressed += (int64_t)(p->head.len + raw->len);
+	ch->compressed += (int64_t)(p->head.len + blen);
+	ch->num_values += ch->page_values;
+	if (cl__pqw_stats_merge(&ch->chunk_stats, &ch->page_stats, ch->d.kind))
+		return oom(p, err);
+	reset_page(ch);
+	return 0;
+}
+
+/* Encoded size of the open page so far (before compression), roughly. */
+static int64_t page_estimate(const pqw_chunk *ch)
+{
+	int64_t n = (int64_t)ch->plain.len;
+	if (ch->use_dict)
+		n += ((int64_t)ch->nidx * cl__bit_width(ch->dict.n) + 7) / 8;
+	if (ch->d.optional)
+		n += ch->page_values / 8;
+	return n;
+}
+
+/* ---------- appending rows ---------- */
+
+/* Append rows [off, off + n) of col (file rows row0...) to the chunk. */
+static int append_slice(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
+			int64_t off, int64_t n, int64_t row0, cl_error *err)
+{
+	const cl_write_options *o = &p->w->opts;
+	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
+	const bool nulltype = col->type.id == CL_NULLTYPE;
+	const int64_t mini = ch->d.kind == PQW_BYTES ? 1024 : PQW_MINI;
+	int rc;
+	while (n > 0) {
+		int64_t m = n < mini ? n : mini;
+		int64_t nulls = 0;
+		if (ch->d.optional) {
+			if (grow_array((void **)&ch->levels, &ch->levels_cap,
+				       (size_t)(ch->page_values + m), 1))
+				return oom(p, err);
+			uint8_t *lv = ch->levels + ch->page_values;
+			if (nulltype) {
+				memset(lv, 0, (size_t)m);
+				nulls = m;
+			} else if (!valid) {
+				memset(lv, 1, (size_t)m);
+			} else {
+				for (int64_t i = 0; i < m; i++) {
+					uint8_t b = cl_bit_get(valid, off + i);
+					lv[i] = b;
+					nulls += !b;
+				}
+			}
+		} else if (valid) {
+			for (int64_t i = 0; i < m; i++)
+				if (!cl_bit_get(valid, off + i))
+					return cl__pqw_col_error(
+						p, ch->col, err, CL_ETYPE,
+						"row %lld: null in a column declared not null",
+						(long long)(row0 + i));
+		}
+		size_t k = 0;
+		if (!nulltype && (rc = cl__pqw_gather(p, ch, col, off, m, row0, &k, err)))
+			return rc;
+		if (k && ch->use_dict) {
+			if (grow_array((void **)&ch->idx, &ch->idx_cap, ch->nidx + k,
+				       sizeof *ch->idx))
+				return oom(p, err);
+			if (ch->d.kind == PQW_BYTES)
+				rc = cl__dict_put_bytes(&ch->dict, p->refs, k, ch->idx + ch->nidx);
+			else
+				rc = cl__dict_put_fixed(&ch->dict, p->gather, k, ch->idx + ch->nidx);
+			if (rc)
+				return oom(p, err);
+			ch->nidx += k;
+		} else if (k && ch->d.kind == PQW_BYTES) {
+			for (size_t i = 0; i < k; i++) {
+				uint32_t len = p->refs[i].n;
+				if (cl_buf_reserve(&ch->plain, 4 + (size_t)len))
+					return oom(p, err);
+				uint8_t *q = ch->plain.data + ch->plain.len;
+				memcpy(q, &len, 4);
+				if (len)
+					memcpy(q + 4, p->refs[i].p, len);
+				ch->plain.len += 4 + (size_t)len;
+			}
+			ch->plain.data[ch->plain.len] = 0;
+		} else if (k && ch->d.phys != PQ_BOOLEAN) {
+			if (cl_buf_append(&ch->plain, p->gather, k * (size_t)ch->d.width))
+				return oom(p, err);
+		}
+		ch->page_values += m;
+		ch->page_nulls += nulls;
+		ch->page_stats.nulls += nulls;
+		if (ch->use_dict && (int64_t)cl__dict_bytes(&ch->dict) > o->dictionary_page_bytes) {
+			if ((rc = flush_page(p, ch, err)))
+				return rc;
+			ch->use_dict = false;
+			ch->fell_back = true;
+		} else if (page_estimate(ch) >= o->page_bytes ||
+			   ch->page_values >= PQW_PAGE_MAX_VALUES) {
+			if ((rc = flush_page(p, ch, err)))
+				return rc;
+		}
+		off += m;
+		n -= m;
+		row0 += m;
+	}
+	return 0;
+}
+
+/* Uncompressed bytes of the open row group (the row_group_bytes measure). */
+static int64_t row_group_bytes(const pqw_writer *p)
+{
+	int64_t n = 0;
+	for (int c = 0; c < p->ncols; c++) {
+		const pqw_chunk *ch = &p->chunks[c];
+		n += ch->uncompressed + page_estimate(ch);
+		if (ch->n_dict_pages || ch->use_dict)
+			n += (int64_t)cl__dict_bytes(&ch->dict);
+	}
+	return n;
+}
+
+/* ---------- row groups ---------- */
+
+static int write_dict_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
+{
+	const cl_write_options *o = &p->w->opts;
+	const cl_buf *vals = &ch->dict.values;
+	const uint8_t *body = vals->data;
+	size_t blen = vals->len;
+	int rc;
+	if (o->compression != CL_CODEC_UNCOMPRESSED) {
+		cl_buf_clear(&p->comp);
+		if ((rc = compress(p, ch, vals->data, vals->len, &p->comp, err)))
+			return rc;
+		body = p->comp.data;
+		blen = p->comp.len;
+	}
+	if (vals->len > INT32_MAX || blen > INT32_MAX)
+		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
+					 "dictionary page too large");
+	cl__tw t;
+	cl_buf_clear(&p->head);
+	cl__tw_init(&t, &p->head);
+	cl__tw_i32(&t, 1, PQ_PAGE_DICTIONARY);
+	cl__tw_i32(&t, 2, (int32_t)vals->len);
+	cl__tw_i32(&t, 3, (int32_t)blen);
+	cl__tw_struct_begin(&t, 7);
+	cl__tw_i32(&t, 1, (int32_t)ch->dict.n);
+	cl__tw_i32(&t, 2, PQ_ENC_PLAIN);
+	cl__tw_bool(&t, 3, false);
+	cl__tw_struct_end(&t);
+	if ((rc = cl__tw_finish(&t)))
+		return rc == CL_ENOMEM ? oom(p, err) : cl_error_set(err, rc, "thrift");
+	if ((rc = out_write(p, p->head.data, p->head.len, err)) ||
+	    (rc = out_write(p, body, blen, err)))
+		return rc;
+	ch->uncompressed += (int64_t)(p->head.len + vals->len);
+	ch->compressed += (int64_t)(p->head.len + blen);
+	return 0;
+}
+
+static int flush_row_group(pqw_writer *p, cl_error *err)
+{
+	int rc;
+	if (p->rg_rows == 0)
+		return 0;
+	if (p->nrow_groups >= INT16_MAX)
+		return cl_error_set(err, CL_EINVAL,
+				    "%s: more than %d row groups; raise row_group_rows",
+				    p->w->path, INT16_MAX);
+	for (int c = 0; c < p->ncols; c++)
+		if ((rc = flush_page(p, &p->chunks[c], err)))
+			return rc;
+	int64_t rg_start = p->pos;
+	int64_t *dict_off = p->chunk_offsets;
+	int64_t *data_off = p->chunk_offsets + p->ncols;
+	for (int c = 0; c < p->ncols; c++) {
+		pqw_chunk *ch = &p->chunks[c];
+		dict_off[c] = -1;
+		if (ch->n_dict_pages > 0) {
+			dict_off[c] = p->pos;
+			if ((rc = write_dict_page(p, ch, err)))
+				return rc;
+		}
+		data_off[c] = p->pos;
+		if ((rc = out_write(p, ch->pages.data, ch->pages.len, err)))
+			return rc;
+	}
+	if ((rc = cl__pqw_rowgroup_meta(p, dict_off, data_off, rg_start, err)))
+		return rc;
+	for (int c = 0; c < p->ncols; c++) {
+		pqw_chunk *ch = &p->chunks[c];
+		if (cl__pqw_stats_merge(&ch->file_stats, &ch->chunk_stats, ch->d.kind))
+			return oom(p, err);
+		cl__pqw_stats_reset(&ch->chunk_stats);
+		cl_buf_clear(&ch->pages);
+		ch->num_values = ch->uncompressed = ch->compressed = 0;
+		ch->n_dict_pages = ch->n_plain_pages = 0;
+		ch->prev_fell_back = ch->fell_back;
+		ch->fell_back = false;
+		cl__dict_reset(&ch->dict);
+		ch->use_dict = ch->d.dict_ok && !ch->prev_fell_back;
+	}
+	p->rg_rows = 0;
+	p->nrow_groups++;
+	return 0;
+}
+
+/* ---------- cl_writer operations ---------- */
+
+static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
+{
+	pqw_writer *p = w->impl;
+	int rc;
+	if (p->failed)
+		return cl_error_set(err, CL_EINVAL, "%s: writer failed earlier", w->path);
+	const cl_write_options *o = &w->opts;
+	int64_t off = 0;
+	while (off < b->nrows) {
+		int64_t take = b->nrows - off;
+		if (take > o->row_group_rows - p->rg_rows)
+			take = o->row_group_rows - p->rg_rows;
+		if (take > PQW_SLICE_ROWS)
+			take = PQW_SLICE_ROWS;
+		for (int c = 0; c < p->ncols; c++) {
+			if (b->cols[c].length < b->nrows) {
+				rc = cl__pqw_col_error(p, c, err, CL_EINVAL,
+						       "batch column has %lld values for %lld rows",
+						       (long long)b->cols[c].length,
+						       (long long)b->nrows);
+				goto fail;
+			}
+			if ((rc = append_slice(p, &p->chunks[c], &b->cols[c], off, take, p->rows,
+					       err)))
+				goto fail;
+		}
+		p->rows += take;
+		p->rg_rows += take;
+		off += take;
+		if (p->rg_rows >= o->row_group_rows || row_group_bytes(p) >= o->row_group_bytes)
+			if ((rc = flush_row_group(p, err)))
+				goto fail;
+	}
+	return 0;
+fail:
+	p->failed = true;
+	return rc;
+}
+
+static int pq_finish(struct cl_writer *w, cl_error *err)
+{
+	pqw_writer *p = w->impl;
+	int rc;
+	if (p->failed)
+		return cl_error_set(err, CL_EINVAL, "%s: writer failed earlier", w->path);
+	if ((rc = flush_row_group(p, err)))
+		goto fail;
+	cl_buf_clear(&p->tmp);
+	if ((rc = cl__pqw_footer(p, &p->tmp, err)))
+		goto fail;
+	if (p->tmp.len > UINT32_MAX) {
+		rc = cl_error_set(err, CL_EINVAL, "%s: footer too large", w->path);
+		goto fail;
+	}
+	uint32_t flen = (uint32_t)p->tmp.len;
+	if ((rc = out_write(p, p->tmp.data, p->tmp.len, err)) ||
+	    (rc = out_write(p, &flen, 4, err)) || (rc = out_write(p, "PAR1", 4, err)))
+		goto fail;
+	p->file_bytes = p->pos;
+	if ((rc = cl__pqw_build_file_stats(p, err)))
+		goto fail;
+	return 0;
+fail:
+	p->failed = true;
+	return rc;
+}
+
+static void pq_free(struct cl_writer *w)
+{
+	pqw_writer *p = w->impl;
+	if (!p)
+		return;
+	for (int c = 0; p->chunks && c < p->ncols; c++) {
+		pqw_chunk *ch = &p->chunks[c];
+		cl_free(ch->levels);
+		cl_free(ch->idx);
+		cl_buf_release(&ch->plain);
+		cl_buf_release(&ch->pages);
+		cl__dict_release(&ch->dict);
+		cl__pqw_stats_release(&ch->page_stats);
+		cl__pqw_stats_release(&ch->chunk_stats);
+		cl__pqw_stats_release(&ch->file_stats);
+	}
+	cl_free(p->chunks);
+	cl_free(p->chunk_offsets);
+	cl_free(p->gather);
+	cl_free(p->refs);
+	cl_buf_release(&p->rg_meta);
+	cl_buf_release(&p->raw);
+	cl_buf_release(&p->comp);
+	cl_buf_release(&p->head);
+	cl_buf_release(&p->tmp);
+	cl_free(p->cstats);
+	cl_batch_free(p->smin);
+	cl_batch_free(p->smax);
+	cl_free(p);
+	w->impl = NULL;
+}
+
+static const cl__writer_ops pq_ops = {pq_write, pq_finish, pq_free};
+
+/* Fill unset (zero or negative) size options with the defaults of io.c. */
+static int check_options(struct cl_writer *w, cl_error *err)
+{
+	cl_write_options *o = &w->opts;
+	cl_write_options def;
+	cl_write_options_init(&def);
+	if (o->row_group_rows <= 0)
+		o->row_group_rows = def.row_group_rows;
+	if (o->row_group_bytes <= 0)
+		o->row_group_bytes = def.row_group_bytes;
+	if (o->page_bytes <= 0)
+		o->page_bytes = def.page_bytes;
+	if (o->dictionary_page_bytes <= 0)
+		o->dictionary_page_bytes = def.dictionary_page_bytes;
+	if (o->page_version == 0)
+		o->page_version = 1;
+	if (o->page_version != 1 && o->page_version != 2)
+		return cl_error_set(err, CL_EINVAL, "%s: page_version must be 1 or 2, not %d",
+				    w->path, o->page_version);
+	switch (o->compression) {
+	case CL_CODEC_UNCOMPRESSED: case CL_CODEC_SNAPPY: case CL_CODEC_GZIP:
+	case CL_CODEC_ZSTD: case CL_CODEC_LZ4_RAW: case CL_CODEC_BROTLI:
+		break;
+	default:
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "%s: compression '%s' is not supported for writing",
+				    w->path, cl_codec_name(o->compression));
+	}
+	for (int i = 0; i < o->nkv; i++)
+		if (!o->kv_keys || !o->kv_keys[i])
+			return cl_error_set(err, CL_EINVAL,
+					    "%s: key-value metadata %d has no key", w->path, i);
+	if (w->schema->nfields == 0)
+		return cl_error_set(err, CL_EINVAL, "%s: a Parquet file needs a column",
+				    w->path);
+	return 0;
+}
 
 int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 {
-	return cl_error_set(err, CL_EUNSUPPORTED, "parquet_write: not implemented yet");
+	int rc;
+	if ((rc = check_options(w, err)))
+		return rc;
+	pqw_writer *p = cl_calloc(1, sizeof *p);
+	if (!p)
+		return cl_error_set(err, CL_ENOMEM, "%s: out of memory", w->path);
+	p->w = w;
+	w->impl = p;
+	w->ops = &pq_ops;
+	p->ncols = w->schema->nfields;
+	p->chunks = cl_calloc((size_t)p->ncols, sizeof *p->chunks);
+	p->chunk_offsets = cl_calloc((size_t)p->ncols * 2, sizeof *p->chunk_offsets);
+	p->gather = cl_malloc((size_t)PQW_MINI * PQW_MAX_WIDTH);
+	p->refs = cl_malloc((size_t)PQW_MINI * sizeof *p->refs);
+	if (!p->chunks || !p->chunk_offsets || !p->gather || !p->refs)
+		return oom(p, err);
+	for (int c = 0; c < p->ncols; c++) {
+		pqw_chunk *ch = &p->chunks[c];
+		ch->col = c;
+		if ((rc = cl__pqw_describe(&ch->d, &w->schema->fields[c], &w->opts, err)))
+			return cl_error_prefix(err, "%s: ", w->path);
+		cl__dict_init(&ch->dict, ch->d.phys == PQ_BYTE_ARRAY ? 0 : ch->d.width);
+		ch->use_dict = ch->d.dict_ok;
+	}
+	p->pos = 0;
+	return out_write(p, "PAR1", 4, err);
+}
+
+int cl_writer_file_stats(const cl_writer *w, cl_file_stats *out, cl_error *err)
+{
+	if (!w || w->format != CL_FORMAT_PARQUET || !w->impl)
+		return cl_error_set(err, CL_EINVAL, "file statistics: not a Parquet writer");
+	const pqw_writer *p = w->impl;
+	if (!w->closed || !p->stats_ready)
+		return cl_error_set(err, CL_EINVAL,
+				    "%s: file statistics exist once the writer is closed",
+				    w->path);
+	out->num_rows = p->rows;
+	out->file_bytes = p->file_bytes;
+	out->num_row_groups = p->nrow_groups;
+	out->ncols = p->ncols;
+	out->cols = p->cstats;
+	out->min = p->smin;
+	out->max = p->smax;
+	return 0;
 }
