@@ -575,7 +575,9 @@ static int sample_types(csv_reader *c, cl_schema *names,
 			for (int i = 0; i < c->ncols; i++) {
 				const csv_field *fld = &c->f[i];
 				const uint8_t *s = c->t.buf + fld->off;
-				if (!field_is_null(c, fld, s))
+				/* An unquoted empty field is NULL unless the
+				 * column becomes a string: not evidence. */
+				if (!field_is_null(c, fld, s) && (fld->len || fld->quoted))
 					cl__infer_add(inf, i, (const char *)s, fld->len, false);
 			}
 			n++;
@@ -668,6 +670,7 @@ int cl__csv_reader_open(struct cl_reader *r, const cl_read_options *o, cl_error 
 		}
 		c->ncols = c->nf;
 		c->width_from = "as many as the first record has";
+		rc = 0;
 		for (int i = 0; i < c->nf && !rc; i++) {
 			char name[32];
 			snprintf(name, sizeof name, "column%d", i);
