@@ -315,10 +315,9 @@ TEST(csv_bad_input_errors)
 	/* text after a closing quote */
 	CSV_ERROR("aq.csv", "a,b\n\"x\"y,1\n", &o, CL_EFORMAT,
 		  "@: line 2, field 1: unexpected 'y' after the closing quote (a quote inside a quoted field must be doubled)");
-	/* a JSON Lines file named .csv parses as CSV, but its columns do not
-	 * line up */
+	/* a JSON Lines file named .csv is not valid CSV */
 	CSV_ERROR("j.csv", "{\"a\":1,\"b\":2}\n{\"a\":1}\n", &o, CL_EFORMAT,
-		  "@: line 2: 1 field, expected 2 (as many as the header has)");
+		  "@: line 1, field 2: unexpected ':' after the closing quote (a quote inside a quoted field must be doubled)");
 }
 
 TEST(csv_truncated_gzip)
