@@ -1,0 +1,580 @@
+/* test_diff.c — the diff engine on small tables (spark-extension semantics). */
+#include "test.h"
+
+#include <stdlib.h>
+
+#include "changelake/diff.h"
+#include "core/buf.h"
+#include "core/value_text.h"
+
+/*
+ * A batch from text: schema "id int64, v string", rows separated by '\n',
+ * fields by '|', "~" is NULL.
+ */
+static int mk(cl_schema **s, cl_batch **b, const char *schema, const char *rows)
+{
+	cl_error err = {0};
+	if (cl_schema_parse(s, schema, &err) || cl_batch_create(b, *s, 0, &err)) {
+		if (err.code != CL_ENOMEM)
+			printf("    mk: %s\n", err.message);
+		return -1;
+	}
+	const char *p = rows;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t ln = eol ? (size_t)(eol - p) : strlen(p);
+		size_t i = 0;
+		for (int c = 0; c < (*s)->nfields; c++) {
+			size_t j = i;
+			while (j < ln && p[j] != '|')
+				j++;
+			int rc = (j - i == 1 && p[i] == '~')
+					 ? cl_column_append_null(&(*b)->cols[c], &err)
+					 : cl__column_append_text(&(*b)->cols[c], p + i, j - i, &err);
+			if (rc) {
+				if (err.code != CL_ENOMEM)
+					printf("    mk: %s\n", err.message);
+				return -1;
+			}
+			i = j + 1;
+		}
+		(*b)->nrows++;
+		p += ln;
+		if (*p == '\n')
+			p++;
+	}
+	return 0;
+}
+
+/* Run a diff, text of the output ("header\nrow\n..."), or NULL. */
+static char *run_diff_ex(const char *lschema, const char *lrows, const char *rschema,
+			 const char *rrows, const cl_diff_options *o, cl_error *err,
+			 cl_diff_stats *stats_out, int split)
+{
+	cl_schema *ls = NULL, *rs = NULL;
+	cl_batch *lb = NULL, *rb = NULL;
+	cl_diff *d = NULL;
+	cl_buf out = {0};
+	char *res = NULL;
+	if (mk(&ls, &lb, lschema, lrows) || mk(&rs, &rb, rschema, rrows))
+		goto done;
+	if (cl_diff_create(&d, ls, rs, o, err))
+		goto done;
+	const cl_schema *os = cl_diff_schema(d);
+	for (int c = 0; c < os->nfields; c++)
+		cl_buf_printf(&out, "%s%s", c ? "|" : "", os->fields[c].name);
+	cl_buf_putc(&out, '\n');
+	/* feed in pieces of `split` rows to exercise batch boundaries */
+	for (int side = 0; side < 2; side++) {
+		cl_batch *b = side ? rb : lb;
+		cl_schema *s = side ? rs : ls;
+		int64_t step = split > 0 ? split : b->nrows;
+		for (int64_t at = 0; at < b->nrows || (at == 0 && b->nrows == 0); at += step) {
+			cl_batch *piece;
+			if (cl_batch_create(&piece, s, 0, err))
+				goto done;
+			int64_t n = b->nrows - at < step ? b->nrows - at : step;
+			for (int c = 0; c < b->ncols; c++)
+				for (int64_t r = 0; r < n; r++)
+					cl_column_append_from(&piece->cols[c], &b->cols[c], at + r,
+							      err);
+			piece->nrows = n;
+			int rc = side ? cl_diff_add_right(d, piece, "right.csv", at + 1, err)
+				      : cl_diff_add_left(d, piece, "left.csv", at + 1, err);
+			cl_batch_free(piece);
+			if (rc)
+				goto done;
+			if (b->nrows == 0)
+				break;
+		}
+	}
+	for (;;) {
+		cl_batch *b;
+		if (cl_diff_next(d, &b, err))
+			goto done;
+		if (!b)
+			break;
+		for (int64_t r = 0; r < b->nrows; r++) {
+			for (int c = 0; c < b->ncols; c++) {
+				if (c)
+					cl_buf_putc(&out, '|');
+				if (cl_column_is_null(&b->cols[c], r))
+					cl_buf_putc(&out, '~');
+				else
+					cl__value_format(&out, &b->cols[c], r);
+			}
+			cl_buf_putc(&out, '\n');
+		}
+	}
+	if (stats_out) {
+		/* the stats' names are borrowed from d: keep copies of the first */
+		static char lo[64], ro[64];
+		static const char *lop[1] = {lo}, *rop[1] = {ro};
+		static int64_t changes[16];
+		*stats_out = *cl_diff_get_stats(d);
+		snprintf(lo, sizeof lo, "%s", stats_out->nleft_only ? stats_out->left_only[0] : "");
+		snprintf(ro, sizeof ro, "%s", stats_out->nright_only ? stats_out->right_only[0] : "");
+		for (int i = 0; i < stats_out->nvalues && i < 16; i++)
+			changes[i] = stats_out->value_changes[i];
+		stats_out->left_only = lop;
+		stats_out->right_only = rop;
+		stats_out->value_changes = changes;
+		stats_out->value_names = NULL;
+		stats_out->widened = NULL;
+	}
+	res = cl_strdup(out.data ? (char *)out.data : "");
+done:
+	cl_buf_release(&out);
+	cl_diff_free(d);
+	cl_batch_free(lb);
+	cl_batch_free(rb);
+	cl_schema_free(ls);
+	cl_schema_free(rs);
+	return res;
+}
+
+static char *run_diff(const char *schema, const char *l, const char *r,
+		      const cl_diff_options *o, cl_error *err)
+{
+	return run_diff_ex(schema, l, schema, r, o, err, NULL, 0);
+}
+
+#define CHECK_DIFF(got, want)                                                   \
+	do {                                                                    \
+		char *g_ = (got);                                               \
+		if (!g_) {                                                      \
+			cl_test_fail(__FILE__, __LINE__, "diff failed: %s", err.message); \
+			return;                                                 \
+		}                                                               \
+		if (strcmp(g_, want)) {                                         \
+			cl_test_fail(__FILE__, __LINE__, "got:\n%s\nwant:\n%s", g_, want); \
+			cl_free(g_);                                            \
+			return;                                                 \
+		}                                                               \
+		cl_free(g_);                                                    \
+	} while (0)
+
+static const char *keys_id[] = {"id"};
+
+static void opts(cl_diff_options *o)
+{
+	cl_diff_options_init(o);
+	o->keys = keys_id;
+	o->nkeys = 1;
+}
+
+/* spark-extension's README example */
+TEST(diff_basic_readme)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	const char *s = "id int32, value string";
+	CHECK_DIFF(run_diff(s, "1|one\n2|two\n3|three", "1|one\n2|Two\n4|four", &o, &err),
+		   "diff|id|left_value|right_value\n"
+		   "C|2|two|Two\n"
+		   "D|3|three|~\n"
+		   "I|4|~|four\n");
+	o.keep_unchanged = true;
+	CHECK_DIFF(run_diff(s, "1|one\n2|two\n3|three", "1|one\n2|Two\n4|four", &o, &err),
+		   "diff|id|left_value|right_value\n"
+		   "N|1|one|one\n"
+		   "C|2|two|Two\n"
+		   "D|3|three|~\n"
+		   "I|4|~|four\n");
+}
+
+/* DIFF.md's diff-modes example, with its expected tables. */
+static const char *ms = "id int32, value string, label string";
+static const char *ml = "1|one|~\n2|two|number two\n3|three|number three\n"
+			"4|four|number four\n5|five|number five";
+static const char *mr = "1|one|one\n2|Two|number two\n3|Three|number Three\n"
+			"4|four|number four\n6|six|number six";
+
+TEST(diff_mode_column_by_column)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	CHECK_DIFF(run_diff(ms, ml, mr, &o, &err),
+		   "diff|id|left_value|right_value|left_label|right_label\n"
+		   "C|1|one|one|~|one\n"
+		   "C|2|two|Two|number two|number two\n"
+		   "C|3|three|Three|number three|number Three\n"
+		   "N|4|four|four|number four|number four\n"
+		   "D|5|five|~|number five|~\n"
+		   "I|6|~|six|~|number six\n");
+}
+
+TEST(diff_mode_side_by_side)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	o.mode = CL_DIFF_SIDE_BY_SIDE;
+	CHECK_DIFF(run_diff(ms, ml, mr, &o, &err),
+		   "diff|id|left_value|left_label|right_value|right_label\n"
+		   "C|1|one|~|one|one\n"
+		   "C|2|two|number two|Two|number two\n"
+		   "C|3|three|number three|Three|number Three\n"
+		   "N|4|four|number four|four|number four\n"
+		   "D|5|five|number five|~|~\n"
+		   "I|6|~|~|six|number six\n");
+}
+
+TEST(diff_mode_left_right_side)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	o.mode = CL_DIFF_LEFT_SIDE;
+	CHECK_DIFF(run_diff(ms, ml, mr, &o, &err),
+		   "diff|id|value|label\n"
+		   "C|1|one|~\n"
+		   "C|2|two|number two\n"
+		   "C|3|three|number three\n"
+		   "N|4|four|number four\n"
+		   "D|5|five|number five\n"
+		   "I|6|~|~\n");
+	o.mode = CL_DIFF_RIGHT_SIDE;
+	CHECK_DIFF(run_diff(ms, ml, mr, &o, &err),
+		   "diff|id|value|label\n"
+		   "C|1|one|one\n"
+		   "C|2|Two|number two\n"
+		   "C|3|Three|number Three\n"
+		   "N|4|four|number four\n"
+		   "D|5|~|~\n"
+		   "I|6|six|number six\n");
+}
+
+TEST(diff_sparse)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	o.sparse = true;
+	CHECK_DIFF(run_diff(ms, ml, mr, &o, &err),
+		   "diff|id|left_value|right_value|left_label|right_label\n"
+		   "C|1|~|~|~|one\n"
+		   "C|2|two|Two|~|~\n"
+		   "C|3|three|Three|number three|number Three\n"
+		   "N|4|~|~|~|~\n"
+		   "D|5|five|~|number five|~\n"
+		   "I|6|~|six|~|number six\n");
+}
+
+TEST(diff_change_column_and_values)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	o.change_column = "changes";
+	o.diff_column = "action";
+	o.left_prefix = "old";
+	o.right_prefix = "new";
+	o.insert_value = "+";
+	o.delete_value = "-";
+	o.change_value = "~";
+	o.nochange_value = "=";
+	CHECK_DIFF(run_diff(ms, ml, mr, &o, &err),
+		   "action|changes|id|old_value|new_value|old_label|new_label\n"
+		   "~|label|1|one|one|~|one\n"
+		   "~|value|2|two|Two|number two|number two\n"
+		   "~|value,label|3|three|Three|number three|number Three\n"
+		   "=||4|four|four|number four|number four\n"
+		   "-|~|5|five|~|number five|~\n"
+		   "+|~|6|~|six|~|number six\n");
+}
+
+TEST(diff_null_keys_match)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	cl_diff_options_init(&o);
+	const char *k[] = {"a", "b"};
+	o.keys = k;
+	o.nkeys = 2;
+	o.keep_unchanged = true;
+	const char *s = "a int64, b string, v float64";
+	CHECK_DIFF(run_diff(s, "1|~|1.5\n~|~|2\n~|x|3\n2|y|nan",
+			    "~|~|2\n1|~|1.25\n~|x|4\n2|y|nan\n3|z|-0", &o, &err),
+		   "diff|a|b|left_v|right_v\n"
+		   "N|~|~|2|2\n"
+		   "C|~|x|3|4\n"
+		   "C|1|~|1.5|1.25\n"
+		   "N|2|y|nan|nan\n"
+		   "I|3|z|~|-0\n");
+}
+
+TEST(diff_duplicate_keys)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	const char *s = "id int32, v string";
+	char *r = run_diff(s, "1|a\n2|b\n1|c", "1|a", &o, &err);
+	CHECK(r == NULL);
+	CHECK_EQ_INT(err.code, CL_EDUPKEY);
+	CHECK(strstr(err.message, "id=1") != NULL);
+	CHECK(strstr(err.message, "OLD") != NULL);
+	CHECK(strstr(err.message, "left.csv row 1") != NULL);
+	CHECK(strstr(err.message, "left.csv row 3") != NULL);
+	/* on the right, among matched keys and among inserts */
+	r = run_diff(s, "1|a", "1|a\n1|b", &o, &err);
+	CHECK(r == NULL && err.code == CL_EDUPKEY);
+	CHECK(strstr(err.message, "NEW") && strstr(err.message, "right.csv row 2"));
+	r = run_diff(s, "1|a", "5|a\n7|x\n5|b", &o, &err);
+	CHECK(r == NULL && err.code == CL_EDUPKEY);
+	CHECK(strstr(err.message, "id=5") && strstr(err.message, "right.csv row 3"));
+	/* allowed: a full outer join's rows */
+	o.allow_duplicate_keys = true;
+	o.keep_unchanged = true;
+	CHECK_DIFF(run_diff(s, "1|a\n2|b\n1|c", "1|a\n2|b\n2|x", &o, &err),
+		   "diff|id|left_v|right_v\n"
+		   "N|1|a|a\n"
+		   "C|1|c|a\n"
+		   "N|2|b|b\n"
+		   "C|2|b|x\n");
+}
+
+TEST(diff_ignored_columns)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	const char *ig[] = {"ts"};
+	o.ignore = ig;
+	o.nignore = 1;
+	o.keep_unchanged = true;
+	CHECK_DIFF(run_diff_ex("id int32, ts string, v int32", "1|t1|10\n2|t2|20",
+			       "id int32, v int32, ts int64", "1|10|5\n2|21|6", &o, &err, NULL,
+			       0),
+		   "diff|id|left_v|right_v|left_ts|right_ts\n"
+		   "N|1|10|10|t1|5\n"
+		   "C|2|20|21|t2|6\n");
+	o.mode = CL_DIFF_SIDE_BY_SIDE;
+	CHECK_DIFF(run_diff_ex("id int32, ts string, v int32", "1|t1|10",
+			       "id int32, v int32, ts int64", "1|11|5", &o, &err, NULL, 0),
+		   "diff|id|left_ts|left_v|right_v|right_ts\n"
+		   "C|1|t1|10|11|5\n");
+	o.mode = CL_DIFF_RIGHT_SIDE;
+	CHECK_DIFF(run_diff_ex("id int32, ts string, v int32", "1|t1|10",
+			       "id int32, v int32, ts int64", "1|11|5", &o, &err, NULL, 0),
+		   "diff|id|v|ts\n"
+		   "C|1|11|5\n");
+	const char *bad[] = {"nope"};
+	o.ignore = bad;
+	CHECK(run_diff("id int32, v int32", "1|1", "1|1", &o, &err) == NULL);
+	CHECK_EQ_INT(err.code, CL_ENOTFOUND);
+}
+
+TEST(diff_epsilon)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	const char *s = "id int32, value float64";
+	const char *l = "1|1.0\n2|2.0\n3|3.0", *r = "1|1.0\n2|2.02\n3|3.05";
+	CHECK_DIFF(run_diff(s, l, r, &o, &err),
+		   "diff|id|left_value|right_value\n"
+		   "N|1|1|1\nC|2|2|2.02\nC|3|3|3.05\n");
+	cl_diff_rule rule;
+	CHECK_OK(cl_diff_rule_parse(&rule, CL_CMP_EPSILON, "type:float64=0.01", &err), &err);
+	o.rules = &rule;
+	o.nrules = 1;
+	CHECK_DIFF(run_diff(s, l, r, &o, &err),
+		   "diff|id|left_value|right_value\n"
+		   "N|1|1|1\nN|2|2|2.02\nC|3|3|3.05\n");
+	/* absolute, inclusive vs exclusive at the bound */
+	CHECK_OK(cl_diff_rule_parse(&rule, CL_CMP_EPSILON, "value=0.5,abs", &err), &err);
+	CHECK_DIFF(run_diff(s, "1|1\n2|2", "1|1.5\n2|2.75", &o, &err),
+		   "diff|id|left_value|right_value\n"
+		   "N|1|1|1.5\nC|2|2|2.75\n");
+	CHECK_OK(cl_diff_rule_parse(&rule, CL_CMP_EPSILON, "value=0.5,abs,exclusive", &err),
+		 &err);
+	CHECK_DIFF(run_diff(s, "1|1", "1|1.5", &o, &err),
+		   "diff|id|left_value|right_value\nC|1|1|1.5\n");
+	/* a comparator for a string column is refused */
+	CHECK_OK(cl_diff_rule_parse(&rule, CL_CMP_EPSILON, "v=1", &err), &err);
+	CHECK(run_diff("id int32, v string", "1|a", "1|a", &o, &err) == NULL);
+	CHECK(cl_diff_rule_parse(&rule, CL_CMP_EPSILON, "v=abc", &err) != 0);
+	CHECK(cl_diff_rule_parse(&rule, CL_CMP_EPSILON, "v=1,bogus", &err) != 0);
+}
+
+TEST(diff_whitespace_and_duration)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	cl_diff_rule rules[2];
+	CHECK_OK(cl_diff_rule_parse(&rules[0], CL_CMP_WHITESPACE, "s", &err), &err);
+	CHECK_OK(cl_diff_rule_parse(&rules[1], CL_CMP_DURATION, "t=1s", &err), &err);
+	o.rules = rules;
+	o.nrules = 2;
+	const char *s = "id int32, s string, t timestamp(ms)";
+	CHECK_DIFF(run_diff(s, "1|a  b|2024-01-01 00:00:00\n2| x|2024-01-01 00:00:00\n3|ab|2024-01-01 00:00:00",
+			    "1| a b |2024-01-01 00:00:01\n2|x|2024-01-01 00:00:01.001\n3|a b|2024-01-01 00:00:00", &o, &err),
+		   "diff|id|left_s|right_s|left_t|right_t\n"
+		   "N|1|a  b| a b |2024-01-01 00:00:00|2024-01-01 00:00:01\n"
+		   "C|2| x|x|2024-01-01 00:00:00|2024-01-01 00:00:01.001\n"
+		   "C|3|ab|a b|2024-01-01 00:00:00|2024-01-01 00:00:00\n");
+}
+
+TEST(diff_schema_drift)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	o.change_column = "changes";
+	cl_diff_stats st;
+	/* id widens int32 -> int64, a float32 -> float64; b only left, c only right */
+	CHECK_DIFF(run_diff_ex("id int32, a float32, b string", "1|1.5|x\n2|2.5|~",
+			       "id int64, c int16, a float64", "1|~|1.5\n2|7|2.5", &o, &err,
+			       &st, 0),
+		   "diff|changes|id|left_a|right_a|left_b|right_b|left_c|right_c\n"
+		   "C|b|1|1.5|1.5|x|~|~|~\n"
+		   "C|c|2|2.5|2.5|~|~|~|7\n");
+	CHECK_EQ_INT(st.nleft_only, 1);
+	CHECK_STR(st.left_only[0], "b");
+	CHECK_EQ_INT(st.nright_only, 1);
+	CHECK_STR(st.right_only[0], "c");
+	CHECK_EQ_INT(st.nwidened, 2);
+	/* a change that does not widen */
+	CHECK(run_diff_ex("id int32, a string", "1|x", "id int32, a int32", "1|1", &o, &err,
+			  NULL, 0) == NULL);
+	CHECK_EQ_INT(err.code, CL_ESCHEMA);
+	CHECK(strstr(err.message, "'a'") && strstr(err.message, "string"));
+	CHECK_DIFF(run_diff_ex("id int64, a int32", "1|1", "id int32, a int64", "2|1", &o,
+			       &err, NULL, 0),
+		   "diff|changes|id|left_a|right_a\nD|~|1|1|~\nI|~|2|~|1\n");
+	/* decimals widen to fit both */
+	CHECK_DIFF(run_diff_ex("id int32, d decimal(5,2)", "1|123.45\n2|1.00",
+			       "id int32, d decimal(6,1)", "1|12345.6\n2|1.0", &o, &err, NULL,
+			       0),
+		   "diff|changes|id|left_d|right_d\n"
+		   "C|d|1|123.45|12345.60\n"
+		   "N||2|1.00|1.00\n");
+	/* a missing key is an error */
+	CHECK(run_diff_ex("id int32, a int32", "1|1", "k int32, a int32", "1|1", &o, &err,
+			  NULL, 0) == NULL);
+	CHECK_EQ_INT(err.code, CL_ENOTFOUND);
+}
+
+TEST(diff_stats_counts)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	cl_diff_stats st;
+	char *r = run_diff_ex(ms, ml, ms, mr, &o, &err, &st, 0);
+	CHECK(r != NULL);
+	cl_free(r);
+	CHECK_EQ_INT(st.inserted, 1);
+	CHECK_EQ_INT(st.deleted, 1);
+	CHECK_EQ_INT(st.changed, 3);
+	CHECK_EQ_INT(st.unchanged, 1);
+	CHECK_EQ_INT(st.nvalues, 2);
+	CHECK_EQ_INT(st.value_changes[0], 2); /* value */
+	CHECK_EQ_INT(st.value_changes[1], 2); /* label */
+	CHECK_EQ_INT(st.left_rows, 5);
+	CHECK_EQ_INT(st.right_rows, 5);
+}
+
+TEST(diff_output_names_clash)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.diff_column = "id";
+	CHECK(run_diff("id int32, v int32", "1|1", "1|1", &o, &err) == NULL);
+	CHECK_EQ_INT(err.code, CL_ESCHEMA);
+	opts(&o);
+	o.insert_value = "C";
+	CHECK(run_diff("id int32, v int32", "1|1", "1|1", &o, &err) == NULL);
+}
+
+/* Random tables: the in-memory and spilled runs agree, with any batch size. */
+static void rand_rows(cl_buf *b, unsigned *seed, int n, int keymod, int flavor)
+{
+	for (int i = 0; i < n; i++) {
+		int k = (int)(rand_r(seed) % (unsigned)keymod);
+		/* unique keys: use i scrambled */
+		k = (i * 7919 + flavor) % keymod;
+		int v = (int)(rand_r(seed) % 5);
+		cl_buf_printf(b, "%s%d|%s|%d.5\n", i ? "" : "", k,
+			      v == 0 ? "~" : v == 1 ? "x" : v == 2 ? "y\xc3\xa9" : "zz",
+			      (int)(rand_r(seed) % 3));
+	}
+	if (b->len && b->data[b->len - 1] == '\n')
+		b->data[--b->len] = 0;
+}
+
+TEST(diff_spill_matches_memory)
+{
+	cl_error err = {0};
+	unsigned seed = 42;
+	cl_buf l = {0}, r = {0};
+	rand_rows(&l, &seed, 3000, 4001, 0);
+	rand_rows(&r, &seed, 3000, 4001, 5);
+	const char *s = "id int64, s string, f float64";
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	o.change_column = "changes";
+	cl_diff_stats st1, st2;
+	char *mem = run_diff_ex(s, (char *)l.data, s, (char *)r.data, &o, &err, &st1, 0);
+	CHECK(mem != NULL);
+	CHECK_EQ_INT(st1.partitions, 0);
+	o.memory_limit = 4096;
+	o.batch_rows = 100;
+	char *sp = run_diff_ex(s, (char *)l.data, s, (char *)r.data, &o, &err, &st2, 333);
+	cl_buf_release(&l);
+	cl_buf_release(&r);
+	if (!sp)
+		cl_free(mem);
+	CHECK(sp != NULL);
+	bool same = strcmp(mem, sp) == 0;
+	cl_free(mem);
+	cl_free(sp);
+	CHECK(same);
+	CHECK(st2.partitions > 0);
+	CHECK(st2.spill_bytes > 0);
+	CHECK_EQ_INT(st1.inserted, st2.inserted);
+	CHECK_EQ_INT(st1.changed, st2.changed);
+	CHECK(st1.inserted > 0 && st1.deleted > 0 && st1.changed > 0);
+}
+
+TEST(diff_spill_duplicate_key_error)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.memory_limit = 1;
+	const char *s = "id int32, v string";
+	CHECK(run_diff(s, "1|a\n2|b\n3|c\n2|d", "1|a", &o, &err) == NULL);
+	CHECK_EQ_INT(err.code, CL_EDUPKEY);
+	CHECK(strstr(err.message, "left.csv row 2") && strstr(err.message, "left.csv row 4"));
+}
+
+TEST(diff_alloc_failures)
+{
+	/* every allocation failure is an error return, never a crash or leak */
+	for (long n = 0; n < 400; n += 3) {
+		cl_error err = {0};
+		cl_diff_options o;
+		opts(&o);
+		o.change_column = "c";
+		cl_alloc_fail_after(n);
+		char *r = run_diff(ms, ml, mr, &o, &err);
+		cl_alloc_fail_after(-1);
+		cl_free(r);
+	}
+}
