@@ -1,0 +1,847 @@
+/*
+ * merge.c — the last change per key, from change records in sequence order
+ * (see changelake/merge.h for the contract).
+ *
+ * Design. Change records are appended to a column store (the table's data
+ * columns, converted to the table's types, plus per-row arrays: op, file
+ * key, row position). A hash table maps each key to the store row of its
+ * winning change so far. Records arrive in (file, row) order, so a new
+ * record for a key wins unless --sequence-by says it is older; a record that
+ * does not win is popped off the store at once (it is the last row).
+ *
+ * Invariants:
+ *   - winner[r] is set for exactly the rows the hash table points at;
+ *   - with ignore_null_updates, prev[r] links an update to the change it
+ *     replaced (an insert or update of the same key), so a NULL in the
+ *     update can take the value of the nearest earlier change; base[r] says
+ *     the chain starts with an update, so its NULLs may also come from the
+ *     table's row (cl_merge_resolve);
+ *   - without ignore_null_updates, rows that lost are garbage and the store
+ *     is compacted when they outnumber the winners.
+ *
+ * State machine: ADDING (cl_merge_add) -> FINISHED (cl_merge_finish builds
+ * `res`, the winners gathered into result columns, and a hash table over
+ * them) -> RESOLVING (cl_merge_resolve marks stale rows and collects patch
+ * values) -> cl_merge_result builds the output batches.
+ */
+#include "changelake/merge.h"
+#include "changelake/hash.h"
+#include "core/value_text.h"
+
+#include <string.h>
+
+struct cl_merge {
+	char **keys;
+	int nkeys;
+	char *seq_by;
+	bool ignore_null;
+	cl_schema *schema;  /* data columns */
+	cl_schema *full;    /* data + hidden (built by finish) */
+	int *key_idx;       /* into schema */
+	int seq_idx;        /* into schema, or -1 */
+	bool finished;
+
+	/* ADDING: the store */
+	cl_column *cols;    /* schema->nfields columns */
+	int cols_cap;
+	int64_t nrows, rows_cap;
+	char *ops;
+	int64_t *seq_file, *seq_row;
+	int64_t *prev;
+	uint8_t *base, *winner;
+	int64_t nwinners;
+	/* hash table: row index per slot, -1 empty */
+	int64_t *slots;
+	uint64_t *slot_hash;
+	int64_t nslots, nused;
+	const char *last_file;
+	int64_t last_file_key;
+
+	/* FINISHED: winners gathered */
+	cl_column *res;     /* full->nfields columns */
+	char *res_ops;
+	uint8_t *res_base, *res_stale;
+	int64_t nres;
+	int64_t *patch_row; /* per result row: row of patch, or -1 */
+	cl_column *patch;   /* schema->nfields columns */
+	int64_t npatch;
+
+	int *res_key_idx;   /* = key_idx (data columns come first) */
+	cl_merge_stats stats;
+};
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+void cl_merge_options_init(cl_merge_options *o)
+{
+	memset(o, 0, sizeof *o);
+}
+
+static void free_columns(cl_column *c, int n)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < n; i++)
+		cl_column_release(&c[i]);
+	cl_free(c);
+}
+
+static void free_store(cl_merge *m)
+{
+	free_columns(m->cols, m->schema ? m->schema->nfields : 0);
+	m->cols = NULL;
+	m->cols_cap = 0;
+	cl_free(m->ops);
+	cl_free(m->seq_file);
+	cl_free(m->seq_row);
+	cl_free(m->prev);
+	cl_free(m->base);
+	cl_free(m->winner);
+	m->ops = NULL;
+	m->seq_file = m->seq_row = m->prev = NULL;
+	m->base = m->winner = NULL;
+	m->nrows = m->rows_cap = 0;
+}
+
+void cl_merge_free(cl_merge *m)
+{
+	if (!m)
+		return;
+	free_store(m);
+	for (int i = 0; i < m->nkeys; i++)
+		cl_free(m->keys[i]);
+	cl_free(m->keys);
+	cl_free(m->seq_by);
+	cl_free(m->key_idx);
+	cl_free(m->slots);
+	cl_free(m->slot_hash);
+	free_columns(m->res, m->full ? m->full->nfields : 0);
+	free_columns(m->patch, m->schema ? m->schema->nfields : 0);
+	cl_free(m->res_ops);
+	cl_free(m->res_base);
+	cl_free(m->res_stale);
+	cl_free(m->patch_row);
+	cl_schema_free(m->schema);
+	cl_schema_free(m->full);
+	cl_free(m);
+}
+
+static bool is_hidden(const char *name)
+{
+	return strcmp(name, CL_MERGE_SEQ_FILE) == 0 || strcmp(name, CL_MERGE_SEQ_ROW) == 0;
+}
+
+/* Resolve key and sequence columns against the (now known) schema. */
+static int bind_schema(cl_merge *m, cl_error *err)
+{
+	for (int i = 0; i < m->schema->nfields; i++)
+		if (is_hidden(m->schema->fields[i].name))
+			return cl_error_set(err, CL_ESCHEMA,
+					    "column '%s' is reserved for changelake's "
+					    "sequence tracking", m->schema->fields[i].name);
+	for (int k = 0; k < m->nkeys; k++) {
+		m->key_idx[k] = cl_schema_find(m->schema, m->keys[k]);
+		if (m->key_idx[k] < 0)
+			return cl_error_set(err, CL_ESCHEMA, "key column '%s' is not a "
+					    "column of the table", m->keys[k]);
+	}
+	m->seq_idx = -1;
+	if (m->seq_by && (m->seq_idx = cl_schema_find(m->schema, m->seq_by)) < 0)
+		return cl_error_set(err, CL_ESCHEMA, "sequence column '%s' is not a "
+				    "column of the table", m->seq_by);
+	int n = m->schema->nfields;
+	m->cols = cl_calloc((size_t)(n ? n : 1), sizeof *m->cols);
+	if (!m->cols)
+		return oom(err);
+	m->cols_cap = n ? n : 1;
+	for (int i = 0; i < n; i++) {
+		int rc = cl_column_init(&m->cols[i], m->schema->fields[i].type, 0, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cl_merge_create(cl_merge **out, const cl_schema *schema, const cl_merge_options *o,
+		    cl_error *err)
+{
+	*out = NULL;
+	cl_merge *m = cl_calloc(1, sizeof *m);
+	if (!m)
+		return oom(err);
+	m->seq_idx = -1;
+	m->ignore_null = o && o->ignore_null_updates;
+	int rc;
+	if (o && o->nkeys > 0) {
+		m->keys = cl_calloc((size_t)o->nkeys, sizeof *m->keys);
+		m->key_idx = cl_calloc((size_t)o->nkeys, sizeof *m->key_idx);
+		if (!m->keys || !m->key_idx)
+			goto nomem;
+		for (int i = 0; i < o->nkeys; i++) {
+			if (!(m->keys[i] = cl_strdup(o->keys[i])))
+				goto nomem;
+			m->nkeys++;
+		}
+	}
+	if (o && o->sequence_by && !(m->seq_by = cl_strdup(o->sequence_by)))
+		goto nomem;
+	if (schema) {
+		if ((rc = cl_schema_copy(&m->schema, schema, err)) || (rc = bind_schema(m, err))) {
+			cl_merge_free(m);
+			return rc;
+		}
+	}
+	*out = m;
+	return 0;
+nomem:
+	cl_merge_free(m);
+	return oom(err);
+}
+
+const cl_schema *cl_merge_schema(const cl_merge *m)
+{
+	return m->schema;
+}
+
+const cl_merge_stats *cl_merge_get_stats(const cl_merge *m)
+{
+	return &m->stats;
+}
+
+const int *cl_merge_key_columns(const cl_merge *m, int *nkeys)
+{
+	*nkeys = m->nkeys;
+	return m->key_idx;
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/* Order of two non-NULL or NULL values of the same type (NULL first). */
+static int value_cmp(const cl_column *a, int64_t i, const cl_column *b, int64_t j)
+{
+	bool na = cl_column_is_null(a, i), nb = cl_column_is_null(b, j);
+	if (na || nb)
+		return na == nb ? 0 : na ? -1 : 1;
+	switch (a->type.id) {
+	case CL_BOOL: {
+		int x = cl_column_get_bool(a, i), y = cl_column_get_bool(b, j);
+		return x - y;
+	}
+	case CL_UINT8: case CL_UINT16: case CL_UINT32: case CL_UINT64: {
+		int w = cl_type_width(a->type);
+		uint64_t x = 0, y = 0;
+		memcpy(&x, a->values + (size_t)i * (size_t)w, (size_t)w);
+		memcpy(&y, b->values + (size_t)j * (size_t)w, (size_t)w);
+		return x < y ? -1 : x > y;
+	}
+	case CL_FLOAT32: case CL_FLOAT64: {
+		double x = cl_column_get_f64(a, i), y = cl_column_get_f64(b, j);
+		bool xn = x != x, yn = y != y;
+		if (xn || yn)
+			return xn == yn ? 0 : xn ? 1 : -1;
+		return x < y ? -1 : x > y;
+	}
+	case CL_DECIMAL: {
+		cl_i128 x, y;
+		memcpy(&x, a->values + (size_t)i * 16, 16);
+		memcpy(&y, b->values + (size_t)j * 16, 16);
+		return x < y ? -1 : x > y;
+	}
+	case CL_STRING: case CL_BINARY: {
+		size_t nx, ny;
+		const uint8_t *x = cl_column_get_bytes(a, i, &nx);
+		const uint8_t *y = cl_column_get_bytes(b, j, &ny);
+		int c = memcmp(x, y, nx < ny ? nx : ny);
+		return c ? (c < 0 ? -1 : 1) : nx < ny ? -1 : nx > ny;
+	}
+	default: {
+		int64_t x = cl_column_get_i64(a, i), y = cl_column_get_i64(b, j);
+		return x < y ? -1 : x > y;
+	}
+	}
+}
+
+/* Append value `row` of src to dst, converting through text when the types
+ * differ. */
+static int append_cast(cl_column *dst, const cl_column *src, int64_t row, cl_error *err)
+{
+	if (cl_column_is_null(src, row))
+		return cl_column_append_null(dst, err);
+	if (cl_type_equal(dst->type, src->type))
+		return cl_column_append_from(dst, src, row, err);
+	char *text;
+	size_t len;
+	int rc = cl_value_text(src, row, &text, &len, err);
+	if (rc)
+		return rc;
+	rc = cl__column_append_text(dst, text, len, err);
+	cl_free(text);
+	return rc;
+}
+
+/* Drop the last value of a column (it was just appended). */
+static void column_pop(cl_column *c)
+{
+	int64_t i = c->length - 1;
+	if (c->validity && !cl_bit_get(c->validity, i)) {
+		c->null_count--;
+		cl_bit_set(c->validity, i, true);
+	}
+	if (c->type.id == CL_BOOL)
+		cl_bit_set(c->values, i, false);
+	else if (!cl_type_is_var(c->type))
+		memset(c->values + (size_t)i * (size_t)cl_type_width(c->type), 0,
+		       (size_t)cl_type_width(c->type));
+	c->length = i;
+}
+
+/* ---- the store and its hash table ------------------------------------- */
+
+static uint64_t key_hash(const cl_column *cols, const int *idx, int n, int64_t row)
+{
+	uint64_t h = 0;
+	for (int k = 0; k < n; k++)
+		h = cl_hash_value(&cols[idx[k]], row, h);
+	return h;
+}
+
+static bool keys_equal(const cl_column *a, const int *ai, int64_t i, const cl_column *b,
+		       const int *bi, int64_t j, int n)
+{
+	for (int k = 0; k < n; k++)
+		if (value_cmp(&a[ai[k]], i, &b[bi[k]], j) != 0)
+			return false;
+	return true;
+}
+
+static int table_grow(cl_merge *m, cl_error *err)
+{
+	int64_t n = m->nslots ? m->nslots * 2 : 1024;
+	int64_t *slots = cl_malloc((size_t)n * sizeof *slots);
+	uint64_t *hash = cl_malloc((size_t)n * sizeof *hash);
+	if (!slots || !hash) {
+		cl_free(slots);
+		cl_free(hash);
+		return oom(err);
+	}
+	for (int64_t i = 0; i < n; i++)
+		slots[i] = -1;
+	for (int64_t i = 0; i < m->nslots; i++) {
+		if (m->slots[i] < 0)
+			continue;
+		int64_t s = (int64_t)(m->slot_hash[i] & (uint64_t)(n - 1));
+		while (slots[s] >= 0)
+			s = (s + 1) & (n - 1);
+		slots[s] = m->slots[i];
+		hash[s] = m->slot_hash[i];
+	}
+	cl_free(m->slots);
+	cl_free(m->slot_hash);
+	m->slots = slots;
+	m->slot_hash = hash;
+	m->nslots = n;
+	return 0;
+}
+
+/* Slot of the key of store row `row` (its hash h): the slot holding an
+ * equal key, or the empty slot where it would go. */
+static int64_t table_find(const cl_merge *m, uint64_t h, int64_t row)
+{
+	int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
+	while (m->slots[s] >= 0) {
+		if (m->slot_hash[s] == h &&
+		    keys_equal(m->cols, m->key_idx, m->slots[s], m->cols, m->key_idx, row,
+			       m->nkeys))
+			return s;
+		s = (s + 1) & (m->nslots - 1);
+	}
+	return s;
+}
+
+static int reserve_rows(cl_merge *m, int64_t n, cl_error *err)
+{
+	if (m->nrows + n <= m->rows_cap)
+		return 0;
+	int64_t cap = m->rows_cap ? m->rows_cap : 1024;
+	while (cap < m->nrows + n)
+		cap *= 2;
+	char *ops = cl_realloc(m->ops, (size_t)cap);
+	if (ops)
+		m->ops = ops;
+	int64_t *sf = cl_realloc(m->seq_file, (size_t)cap * 8);
+	if (sf)
+		m->seq_file = sf;
+	int64_t *sr = cl_realloc(m->seq_row, (size_t)cap * 8);
+	if (sr)
+		m->seq_row = sr;
+	int64_t *pv = cl_realloc(m->prev, (size_t)cap * 8);
+	if (pv)
+		m->prev = pv;
+	uint8_t *b = cl_realloc(m->base, (size_t)cap);
+	if (b)
+		m->base = b;
+	uint8_t *w = cl_realloc(m->winner, (size_t)cap);
+	if (w)
+		m->winner = w;
+	if (!ops || !sf || !sr || !pv || !b || !w)
+		return oom(err);
+	m->rows_cap = cap;
+	return 0;
+}
+
+/* Keep only the winning rows (only without ignore_null: chains need the
+ * losers). Rebuilds the hash table. */
+static int compact(cl_merge *m, cl_error *err)
+{
+	int n = m->schema->nfields, rc = 0;
+	cl_column *nc = cl_calloc((size_t)(n ? n : 1), sizeof *nc);
+	if (!nc)
+		return oom(err);
+	for (int c = 0; c < n && !rc; c++) {
+		if ((rc = cl_column_init(&nc[c], m->cols[c].type, m->nwinners, err)))
+			break;
+		for (int64_t r = 0; r < m->nrows && !rc; r++)
+			if (m->winner[r])
+				rc = cl_column_append_from(&nc[c], &m->cols[c], r, err);
+	}
+	if (rc) {
+		free_columns(nc, n);
+		return rc;
+	}
+	int64_t k = 0;
+	for (int64_t r = 0; r < m->nrows; r++) {
+		if (!m->winner[r])
+			continue;
+		m->ops[k] = m->ops[r];
+		m->seq_file[k] = m->seq_file[r];
+		m->seq_row[k] = m->seq_row[r];
+		m->prev[k] = -1;
+		m->base[k] = m->base[r];
+		m->winner[k] = 1;
+		k++;
+	}
+	free_columns(m->cols, n);
+	m->cols = nc;
+	m->cols_cap = n ? n : 1;
+	m->nrows = k;
+	for (int64_t s = 0; s < m->nslots; s++)
+		m->slots[s] = -1;
+	for (int64_t r = 0; r < k; r++) {
+		uint64_t h = key_hash(m->cols, m->key_idx, m->nkeys, r);
+		int64_t s = table_find(m, h, r);
+		m->slots[s] = r;
+		m->slot_hash[s] = h;
+	}
+	return 0;
+}
+
+/* Add a column that appeared in a batch; earlier rows read NULL. */
+static int add_column(cl_merge *m, const cl_field *f, cl_error *err)
+{
+	int rc = cl_schema_add(m->schema, f->name, f->type, true, err);
+	if (rc)
+		return rc;
+	int n = m->schema->nfields;
+	if (n > m->cols_cap) {
+		int cap = m->cols_cap * 2 > n ? m->cols_cap * 2 : n;
+		cl_column *c = cl_realloc(m->cols, sizeof *c * (size_t)cap);
+		if (!c)
+			return oom(err);
+		m->cols = c;
+		m->cols_cap = cap;
+	}
+	cl_column *c = &m->cols[n - 1];
+	if ((rc = cl_column_init(c, f->type, m->nrows, err)))
+		return rc;
+	for (int64_t r = 0; r < m->nrows; r++)
+		if ((rc = cl_column_append_null(c, err)))
+			return rc;
+	return 0;
+}
+
+/* Does the change at store row `b` supersede the winner at row `a`? Rows
+ * arrive in (file, row) order, so only the class and the sequence column
+ * can make the later one older. */
+static bool supersedes(const cl_merge *m, int64_t a, int64_t b)
+{
+	bool ca = m->seq_file[a] >= 0, cb = m->seq_file[b] >= 0;
+	if (ca != cb)
+		return cb;
+	if (m->seq_idx >= 0)
+		return value_cmp(&m->cols[m->seq_idx], b, &m->cols[m->seq_idx], a) >= 0;
+	return true;
+}
+
+int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
+{
+	int rc;
+	if (m->finished)
+		return cl_error_set(err, CL_EINVAL, "merge: add after finish");
+	const cl_schema *fs = cb->schema;
+	const cl_batch *b = cb->batch;
+	const char *file = cb->file ? cb->file : "(changes)";
+	if (fs->nfields != b->ncols)
+		return cl_error_set(err, CL_EINTERNAL, "merge: batch and schema differ");
+	if (!m->schema) {
+		if ((rc = cl_schema_create(&m->schema, err)))
+			return rc;
+		for (int i = 0; i < fs->nfields; i++)
+			if ((rc = cl_schema_add(m->schema, fs->fields[i].name, fs->fields[i].type,
+						true, err)))
+				return cl_error_prefix(err, "%s: ", file);
+		if ((rc = bind_schema(m, err)))
+			return cl_error_prefix(err, "%s: ", file);
+	}
+	/* Map the batch's columns onto the table's, adding new ones. */
+	int ncols = fs->nfields;
+	int *src = cl_malloc(sizeof *src * (size_t)(m->schema->nfields + ncols + 1));
+	if (!src)
+		return oom(err);
+	for (int i = 0; i < ncols; i++) {
+		const cl_field *f = &fs->fields[i];
+		if (is_hidden(f->name)) {
+			rc = cl_error_set(err, CL_ESCHEMA, "%s: column '%s' is reserved for "
+					  "changelake's sequence tracking", file, f->name);
+			goto done;
+		}
+		if (cl_schema_find(m->schema, f->name) < 0 && (rc = add_column(m, f, err))) {
+			cl_error_prefix(err, "%s: ", file);
+			goto done;
+		}
+	}
+	for (int c = 0; c < m->schema->nfields; c++)
+		src[c] = cl_schema_find(fs, m->schema->fields[c].name);
+	for (int k = 0; k < m->nkeys; k++)
+		if (src[m->key_idx[k]] < 0) {
+			rc = cl_error_set(err, CL_ESCHEMA, "%s: key column '%s' is missing", file,
+					  m->keys[k]);
+			goto done;
+		}
+	if (m->seq_idx >= 0 && src[m->seq_idx] < 0) {
+		rc = cl_error_set(err, CL_ESCHEMA, "%s: sequence column '%s' is missing", file,
+				  m->seq_by);
+		goto done;
+	}
+	if (!m->last_file || m->last_file_key != cb->file_key || strcmp(m->last_file, file)) {
+		m->stats.files++;
+		m->last_file = file;
+		m->last_file_key = cb->file_key;
+	}
+	if ((rc = reserve_rows(m, b->nrows, err)))
+		goto done;
+	if (m->nkeys && m->nused * 2 + b->nrows * 2 > m->nslots) {
+		while (m->nused * 2 + b->nrows * 2 > m->nslots)
+			if ((rc = table_grow(m, err)))
+				goto done;
+	}
+	for (int64_t i = 0; i < b->nrows; i++) {
+		char op = cb->ops[i];
+		int64_t rowpos = cb->first_row + i;
+		m->stats.rows++;
+		if (op == 'I')
+			m->stats.inserts++;
+		else if (op == 'U')
+			m->stats.updates++;
+		else if (op == 'D')
+			m->stats.deletes++;
+		else {
+			rc = cl_error_set(err, CL_EINVAL, "%s: row %lld: op '%c' is not I, U or D",
+					  file, (long long)rowpos + 1, op);
+			goto done;
+		}
+		if (m->nkeys == 0 && op != 'I') {
+			m->stats.ignored++;
+			continue;
+		}
+		int64_t r = m->nrows;
+		for (int c = 0; c < m->schema->nfields; c++) {
+			if (src[c] < 0)
+				rc = cl_column_append_null(&m->cols[c], err);
+			else
+				rc = append_cast(&m->cols[c], &b->cols[src[c]], i, err);
+			if (rc) {
+				cl_error_prefix(err, "%s: row %lld, column '%s': ", file,
+						(long long)rowpos + 1, m->schema->fields[c].name);
+				goto done;
+			}
+		}
+		m->nrows++;
+		m->ops[r] = op;
+		m->seq_file[r] = cb->file_key;
+		m->seq_row[r] = rowpos;
+		m->prev[r] = -1;
+		m->base[r] = 0;
+		m->winner[r] = 1;
+		if (m->seq_idx >= 0 && cl_column_is_null(&m->cols[m->seq_idx], r)) {
+			rc = cl_error_set(err, CL_EFORMAT, "%s: row %lld: sequence column '%s' "
+					  "is NULL", file, (long long)rowpos + 1, m->seq_by);
+			goto done;
+		}
+		if (m->nkeys == 0) {
+			m->nwinners++;
+			continue;
+		}
+		uint64_t h = key_hash(m->cols, m->key_idx, m->nkeys, r);
+		int64_t s = table_find(m, h, r);
+		int64_t old = m->slots[s];
+		if (old >= 0 && !supersedes(m, old, r)) {
+			/* An older change by the sequence column: drop it. */
+			for (int c = 0; c < m->schema->nfields; c++)
+				column_pop(&m->cols[c]);
+			m->nrows--;
+			continue;
+		}
+		if (old >= 0) {
+			m->winner[old] = 0;
+			if (m->ignore_null && op == 'U' && m->ops[old] != 'D') {
+				m->prev[r] = old;
+				m->base[r] = m->base[old];
+			}
+		} else {
+			m->nused++;
+			m->nwinners++;
+			m->base[r] = op == 'U';
+		}
+		m->slots[s] = r;
+		m->slot_hash[s] = h;
+	}
+	if (!m->ignore_null && m->nkeys && m->nrows > 65536 && m->nrows > 2 * m->nwinners)
+		rc = compact(m, err);
+done:
+	cl_free(src);
+	return rc;
+}
+
+/* ---- finish, resolve, result ------------------------------------------ */
+
+/* Result row j's value of data column c came from store row: the winner,
+ * or for a NULL in an update chain, the nearest earlier non-NULL. */
+static int64_t chain_source(const cl_merge *m, int64_t r, int c)
+{
+	if (!m->ignore_null || m->ops[r] != 'U')
+		return r;
+	for (int64_t p = r; p >= 0; p = m->prev[p]) {
+		if (!cl_column_is_null(&m->cols[c], p))
+			return p;
+		if (m->ops[p] != 'U')
+			break;
+	}
+	return r;
+}
+
+int cl_merge_finish(cl_merge *m, cl_error *err)
+{
+	int rc;
+	if (m->finished)
+		return 0;
+	m->finished = true;
+	if (!m->schema) {
+		/* Nothing was read and no schema is known: an empty result. */
+		if ((rc = cl_schema_create(&m->schema, err)) || (rc = bind_schema(m, err)))
+			return rc;
+	}
+	if ((rc = cl_schema_copy(&m->full, m->schema, err)) ||
+	    (rc = cl_schema_add(m->full, CL_MERGE_SEQ_FILE, cl_type_make(CL_INT64), true, err)) ||
+	    (rc = cl_schema_add(m->full, CL_MERGE_SEQ_ROW, cl_type_make(CL_INT64), true, err)))
+		return rc;
+	int nd = m->schema->nfields, nf = m->full->nfields;
+	int64_t nw = m->nwinners;
+	m->res = cl_calloc((size_t)nf, sizeof *m->res);
+	m->res_ops = cl_malloc((size_t)(nw ? nw : 1));
+	m->res_base = cl_calloc((size_t)(nw ? nw : 1), 1);
+	m->res_stale = cl_calloc((size_t)(nw ? nw : 1), 1);
+	m->patch_row = cl_malloc((size_t)(nw ? nw : 1) * sizeof *m->patch_row);
+	m->patch = cl_calloc((size_t)(nd ? nd : 1), sizeof *m->patch);
+	if (!m->res || !m->res_ops || !m->res_base || !m->res_stale || !m->patch_row ||
+	    !m->patch)
+		return oom(err);
+	for (int c = 0; c < nf; c++)
+		if ((rc = cl_column_init(&m->res[c], m->full->fields[c].type, nw, err)))
+			return rc;
+	for (int c = 0; c < nd; c++)
+		if ((rc = cl_column_init(&m->patch[c], m->schema->fields[c].type, 0, err)))
+			return rc;
+	int64_t j = 0;
+	for (int64_t r = 0; r < m->nrows; r++) {
+		if (!m->winner[r])
+			continue;
+		for (int c = 0; c < nd; c++)
+			if ((rc = cl_column_append_from(&m->res[c], &m->cols[c],
+							chain_source(m, r, c), err)))
+				return rc;
+		if ((rc = cl_column_append_i64(&m->res[nd], m->seq_file[r], err)) ||
+		    (rc = cl_column_append_i64(&m->res[nd + 1], m->seq_row[r], err)))
+			return rc;
+		m->res_ops[j] = m->ops[r];
+		m->res_base[j] = m->ignore_null && m->ops[r] == 'U' && m->base[r];
+		m->patch_row[j] = -1;
+		j++;
+	}
+	m->nres = j;
+	m->stats.keys = m->nkeys ? j : 0;
+	free_store(m);
+	/* Hash table over the result rows, for resolve. */
+	cl_free(m->slots);
+	cl_free(m->slot_hash);
+	m->slots = NULL;
+	m->slot_hash = NULL;
+	m->nslots = 0;
+	m->nused = 0;
+	if (m->nkeys == 0)
+		return 0;
+	while (m->nslots < 2 * m->nres + 2)
+		if ((rc = table_grow(m, err)))
+			return rc;
+	for (int64_t r = 0; r < m->nres; r++) {
+		uint64_t h = key_hash(m->res, m->key_idx, m->nkeys, r);
+		int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
+		while (m->slots[s] >= 0)
+			s = (s + 1) & (m->nslots - 1);
+		m->slots[s] = r;
+		m->slot_hash[s] = h;
+	}
+	return 0;
+}
+
+int cl_merge_resolve(cl_merge *m, const cl_schema *schema, const cl_batch *rows,
+		     cl_error *err)
+{
+	if (!m->finished)
+		return cl_error_set(err, CL_EINVAL, "merge: resolve before finish");
+	if (m->nkeys == 0 || m->nres == 0 || rows->nrows == 0)
+		return 0;
+	int nd = m->schema->nfields, rc;
+	int kidx[64];
+	if (m->nkeys > 64)
+		return cl_error_set(err, CL_EUNSUPPORTED, "more than 64 key columns");
+	for (int k = 0; k < m->nkeys; k++) {
+		kidx[k] = cl_schema_find(schema, m->keys[k]);
+		if (kidx[k] < 0)
+			return cl_error_set(err, CL_ESCHEMA, "the table has no key column '%s'",
+					    m->keys[k]);
+		if (!cl_type_equal(schema->fields[kidx[k]].type, m->res[m->key_idx[k]].type))
+			return cl_error_set(err, CL_ESCHEMA, "key column '%s' has another type "
+					    "in the table", m->keys[k]);
+	}
+	int sf = cl_schema_find(schema, CL_MERGE_SEQ_FILE);
+	int sr = cl_schema_find(schema, CL_MERGE_SEQ_ROW);
+	if (sf >= 0 && (schema->fields[sf].type.id != CL_INT64 || sr < 0 ||
+			schema->fields[sr].type.id != CL_INT64))
+		sf = -1;
+	int sq = m->seq_idx >= 0 ? cl_schema_find(schema, m->seq_by) : -1;
+	if (sq >= 0 && !cl_type_equal(schema->fields[sq].type, m->res[m->seq_idx].type))
+		return cl_error_set(err, CL_ESCHEMA, "sequence column '%s' has another type "
+				    "in the table", m->seq_by);
+	int *map = NULL;
+	if (m->ignore_null) {
+		map = cl_malloc(sizeof *map * (size_t)(nd ? nd : 1));
+		if (!map)
+			return oom(err);
+		for (int c = 0; c < nd; c++) {
+			map[c] = cl_schema_find(schema, m->schema->fields[c].name);
+			if (map[c] >= 0 && !cl_type_equal(schema->fields[map[c]].type,
+							  m->schema->fields[c].type))
+				map[c] = -1;
+		}
+	}
+	for (int64_t e = 0; e < rows->nrows; e++) {
+		uint64_t h = key_hash(rows->cols, kidx, m->nkeys, e);
+		int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1)), j = -1;
+		for (; m->slots[s] >= 0; s = (s + 1) & (m->nslots - 1))
+			if (m->slot_hash[s] == h &&
+			    keys_equal(m->res, m->key_idx, m->slots[s], rows->cols, kidx, e,
+				       m->nkeys)) {
+				j = m->slots[s];
+				break;
+			}
+		if (j < 0 || m->res_stale[j])
+			continue;
+		/* Sequence of the table's row against the change's. */
+		int cmp;
+		bool known = sf >= 0 && !cl_column_is_null(&rows->cols[sf], e) &&
+			     !cl_column_is_null(&rows->cols[sr], e);
+		if (!known) {
+			cmp = -1;
+		} else {
+			int64_t ef = cl_column_get_i64(&rows->cols[sf], e);
+			int64_t er = cl_column_get_i64(&rows->cols[sr], e);
+			int64_t cf = cl_column_get_i64(&m->res[nd], j);
+			int64_t cr = cl_column_get_i64(&m->res[nd + 1], j);
+			bool ec = ef >= 0, cc = cf >= 0;
+			if (ec != cc)
+				cmp = ec ? 1 : -1;
+			else if (sq >= 0 &&
+				 (cmp = value_cmp(&rows->cols[sq], e, &m->res[m->seq_idx], j)) != 0)
+				;
+			else
+				cmp = ef < cf ? -1 : ef > cf ? 1 : er < cr ? -1 : er > cr;
+		}
+		if (cmp >= 0) {
+			m->res_stale[j] = 1;
+			m->stats.stale++;
+			continue;
+		}
+		if (!m->res_base[j] || m->patch_row[j] >= 0)
+			continue;
+		/* Keep the row's values where the update has NULLs. */
+		for (int c = 0; c < nd; c++) {
+			if (map[c] >= 0)
+				rc = cl_column_append_from(&m->patch[c], &rows->cols[map[c]], e, err);
+			else
+				rc = cl_column_append_null(&m->patch[c], err);
+			if (rc) {
+				cl_free(map);
+				return rc;
+			}
+		}
+		m->patch_row[j] = m->npatch++;
+	}
+	cl_free(map);
+	return 0;
+}
+
+int cl_merge_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
+		    cl_batch **deletes, cl_error *err)
+{
+	*upserts = *deletes = NULL;
+	int rc;
+	if ((rc = cl_merge_finish(m, err)))
+		return rc;
+	*schema = m->full;
+	cl_batch *u = NULL, *d = NULL;
+	if ((rc = cl_batch_create(&u, m->full, 0, err)) ||
+	    (rc = cl_batch_create(&d, m->full, 0, err)))
+		goto fail;
+	int nd = m->schema->nfields, nf = m->full->nfields;
+	m->stats.upserts_out = m->stats.deletes_out = 0;
+	for (int64_t j = 0; j < m->nres; j++) {
+		if (m->res_stale[j])
+			continue;
+		cl_batch *t = m->res_ops[j] == 'D' ? d : u;
+		for (int c = 0; c < nf; c++) {
+			const cl_column *from = &m->res[c];
+			int64_t row = j;
+			if (c < nd && m->patch_row[j] >= 0 && cl_column_is_null(from, j)) {
+				from = &m->patch[c];
+				row = m->patch_row[j];
+			}
+			if ((rc = cl_column_append_from(&t->cols[c], from, row, err)))
+				goto fail;
+		}
+		t->nrows++;
+		if (t == d)
+			m->stats.deletes_out++;
+		else
+			m->stats.upserts_out++;
+	}
+	*upserts = u;
+	*deletes = d;
+	return 0;
+fail:
+	cl_batch_free(u);
+	cl_batch_free(d);
+	return rc;
+}

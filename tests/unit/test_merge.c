@@ -1,0 +1,344 @@
+/* test_merge.c — folding change records into the last change per key. */
+#include "test.h"
+
+#include "changelake.h"
+#include "changelake/merge.h"
+#include "core/buf.h"
+#include "core/value_text.h"
+
+/* A batch of changes written as text: schema "id int64, v string"; rows
+ * separated by '|', fields by ',', the first field the op; an empty field
+ * is NULL. */
+typedef struct tbatch {
+	cl_schema *schema;
+	cl_batch *batch;
+	char ops[256];
+} tbatch;
+
+static int tb_make(tbatch *t, const char *schema, const char *rows)
+{
+	cl_error e = {0};
+	memset(t, 0, sizeof *t);
+	if (cl_schema_parse(&t->schema, schema, &e) ||
+	    cl_batch_create(&t->batch, t->schema, 0, &e))
+		return -1;
+	const char *p = rows;
+	while (*p) {
+		const char *end = strchr(p, '|');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		t->ops[t->batch->nrows] = p[0];
+		const char *f = p + 2;
+		for (int c = 0; c < t->schema->nfields; c++) {
+			const char *q = f;
+			while (q < p + n && *q != ',')
+				q++;
+			int rc = q == f ? cl_column_append_null(&t->batch->cols[c], &e)
+					: cl__column_append_text(&t->batch->cols[c], f, (size_t)(q - f), &e);
+			if (rc)
+				return -1;
+			f = q + 1;
+		}
+		t->batch->nrows++;
+		p += n;
+		if (*p == '|')
+			p++;
+	}
+	return 0;
+}
+
+static void tb_free(tbatch *t)
+{
+	cl_schema_free(t->schema);
+	cl_batch_free(t->batch);
+}
+
+static int feed(cl_merge *m, const char *schema, const char *rows, const char *file,
+		int64_t key, cl_error *e)
+{
+	tbatch t;
+	if (tb_make(&t, schema, rows)) {
+		tb_free(&t);
+		return cl_error_set(e, CL_EINVAL, "bad test batch");
+	}
+	cl_change_batch cb = {t.schema, t.batch, t.ops, 0, file, key};
+	int rc = cl_merge_add(m, &cb, e);
+	tb_free(&t);
+	return rc;
+}
+
+/* Rows of a batch as "a,b,c" lines joined by '|', NULL as "-". */
+static char *render(const cl_batch *b, int ncols)
+{
+	cl_buf out = {0};
+	for (int64_t r = 0; r < b->nrows; r++) {
+		if (r)
+			cl_buf_putc(&out, '|');
+		for (int c = 0; c < ncols; c++) {
+			if (c)
+				cl_buf_putc(&out, ',');
+			if (cl_column_is_null(&b->cols[c], r))
+				cl_buf_putc(&out, '-');
+			else
+				cl__value_format(&out, &b->cols[c], r);
+		}
+	}
+	if (!out.data)
+		cl_buf_puts(&out, "");
+	return (char *)out.data;
+}
+
+#define S2 "id int64, v string"
+
+static cl_merge *new_merge(const char *seq, bool ignore_null, int nkeys)
+{
+	static const char *keys[] = {"id"};
+	cl_merge_options o;
+	cl_merge_options_init(&o);
+	o.keys = keys;
+	o.nkeys = nkeys;
+	o.sequence_by = seq;
+	o.ignore_null_updates = ignore_null;
+	cl_merge *m = NULL;
+	cl_error e = {0};
+	cl_merge_create(&m, NULL, &o, &e);
+	return m;
+}
+
+/* Result of m as "upserts / deletes" with data columns only. */
+static int outcome(cl_merge *m, char **up, char **del, int with_seq)
+{
+	const cl_schema *s;
+	cl_batch *u, *d;
+	cl_error e = {0};
+	if (cl_merge_result(m, &s, &u, &d, &e))
+		return -1;
+	int n = s->nfields - (with_seq ? 0 : 2);
+	*up = render(u, n);
+	*del = render(d, n);
+	cl_batch_free(u);
+	cl_batch_free(d);
+	return 0;
+}
+
+TEST(merge_last_change_wins)
+{
+	cl_merge *m = new_merge(NULL, false, 1);
+	cl_error e = {0};
+	CHECK(m);
+	CHECK_OK(feed(m, S2, "I,1,a|I,2,b|I,3,c", "LOAD1", -1000, &e), &e);
+	CHECK_OK(feed(m, S2, "U,1,a1|D,2,b|U,1,a2|I,4,d", "cdc1", 100, &e), &e);
+	CHECK_OK(feed(m, S2, "D,4,d|I,2,b2|U,3,", "cdc2", 200, &e), &e);
+	char *up, *del;
+	CHECK(outcome(m, &up, &del, 1) == 0);
+	/* 1: last update (cdc1 row 2); 2: re-inserted; 3: updated to NULL
+	   (not coalesced with the old value); 4: deleted. */
+	CHECK_STR(up, "1,a2,100,2|2,b2,200,1|3,-,200,2");
+	CHECK_STR(del, "4,d,200,0");
+	const cl_merge_stats *st = cl_merge_get_stats(m);
+	CHECK_EQ_INT(st->files, 3);
+	CHECK_EQ_INT(st->rows, 10);
+	CHECK_EQ_INT(st->inserts, 5);
+	CHECK_EQ_INT(st->updates, 3);
+	CHECK_EQ_INT(st->deletes, 2);
+	CHECK_EQ_INT(st->keys, 4);
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+}
+
+TEST(merge_ignore_null_updates)
+{
+	cl_merge *m = new_merge(NULL, true, 1);
+	cl_error e = {0};
+	const char *S3 = "id int64, a string, b int32";
+	CHECK_OK(feed(m, S3, "U,1,x,|U,1,,5|I,2,p,|U,2,,7|U,3,,9|D,4,,|U,4,,1", "cdc1", 1, &e), &e);
+	CHECK_OK(feed(m, S3, "U,3,,", "cdc2", 2, &e), &e);
+	CHECK_OK(cl_merge_finish(m, &e), &e);
+	/* The table's current rows: key 3 has a=t3,b=30 (older); key 1 too. */
+	tbatch t;
+	CHECK(tb_make(&t, "id int64, a string, b int32, _cl_seq_file int64, _cl_seq_row int64",
+		      "I,1,t1,10,0,0|I,3,t3,30,0,1|I,9,t9,90,0,2") == 0);
+	CHECK_OK(cl_merge_resolve(m, t.schema, t.batch, &e), &e);
+	tb_free(&t);
+	char *up, *del;
+	CHECK(outcome(m, &up, &del, 0) == 0);
+	/* 1: a from the first update, b from the second; 2: a from the insert,
+	   b from the update; 3: b from the earlier update of this run, a from
+	   the table's row; 4: deleted then updated: no base, NULLs stay. */
+	CHECK_STR(up, "1,x,5|2,p,7|4,-,1|3,t3,9");
+	CHECK_STR(del, "");
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+}
+
+TEST(merge_stale_changes_ignored)
+{
+	cl_merge *m = new_merge(NULL, false, 1);
+	cl_error e = {0};
+	CHECK_OK(feed(m, S2, "U,1,late|D,2,|U,3,new|I,5,x", "cdc-late", 100, &e), &e);
+	CHECK_OK(cl_merge_finish(m, &e), &e);
+	tbatch t;
+	/* 1 was written by a newer file, 2 by the same file and row (a replay),
+	   3 by an older one; 5 by another writer (no sequence). */
+	CHECK(tb_make(&t, "id int64, v string, _cl_seq_file int64, _cl_seq_row int64",
+		      "I,1,cur,200,0|I,2,cur,100,1|I,3,cur,99,7|I,5,other,,") == 0);
+	CHECK_OK(cl_merge_resolve(m, t.schema, t.batch, &e), &e);
+	tb_free(&t);
+	char *up, *del;
+	CHECK(outcome(m, &up, &del, 0) == 0);
+	CHECK_STR(up, "3,new|5,x");
+	CHECK_STR(del, "");
+	CHECK_EQ_INT(cl_merge_get_stats(m)->stale, 2);
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+}
+
+TEST(merge_full_load_before_cdc_whatever_timestamps)
+{
+	/* The reference job's bug: full-load rows stamped after later CDC
+	   changes resurrect deleted rows. */
+	cl_merge *m = new_merge("ts", false, 1);
+	cl_error e = {0};
+	const char *S = "id int64, ts timestamp, v string";
+	CHECK_OK(feed(m, S, "I,1,2024-01-02 00:00:00,load|I,2,2024-01-02 00:00:00,load", "LOAD1",
+		      -1000, &e), &e);
+	CHECK_OK(feed(m, S, "D,1,2024-01-01 00:00:00,|U,2,2024-01-01 00:00:00,cdc", "cdc1", 5,
+		      &e), &e);
+	char *up, *del;
+	CHECK(outcome(m, &up, &del, 0) == 0);
+	CHECK_STR(up, "2,2024-01-01 00:00:00,cdc");
+	CHECK_STR(del, "1,2024-01-01 00:00:00,-");
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+	/* And against the table: a full-load row never replaces a CDC row. */
+	m = new_merge(NULL, false, 1);
+	CHECK_OK(feed(m, S2, "I,1,reload", "LOAD1", -1000, &e), &e);
+	CHECK_OK(cl_merge_finish(m, &e), &e);
+	tbatch t;
+	CHECK(tb_make(&t, "id int64, v string, _cl_seq_file int64, _cl_seq_row int64",
+		      "I,1,cdc,1,0") == 0);
+	CHECK_OK(cl_merge_resolve(m, t.schema, t.batch, &e), &e);
+	tb_free(&t);
+	CHECK(outcome(m, &up, &del, 0) == 0);
+	CHECK_STR(up, "");
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+}
+
+TEST(merge_sequence_by_ties_and_order)
+{
+	cl_merge *m = new_merge("seq", false, 1);
+	cl_error e = {0};
+	const char *S = "id int64, seq int64, v string";
+	/* Within one file: equal sequence values, the later row wins; an older
+	   sequence value in a later file loses. */
+	CHECK_OK(feed(m, S, "U,1,5,first|U,1,5,second|U,2,9,b9", "cdc1", 10, &e), &e);
+	CHECK_OK(feed(m, S, "U,2,3,b3|U,1,5,third", "cdc2", 20, &e), &e);
+	char *up, *del;
+	CHECK(outcome(m, &up, &del, 1) == 0);
+	CHECK_STR(up, "2,9,b9,10,2|1,5,third,20,1");
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+
+	m = new_merge("seq", false, 1);
+	CHECK(feed(m, S, "U,1,5,a|U,2,,b", "cdc9.csv", 10, &e) == CL_EFORMAT);
+	CHECK(strstr(e.message, "cdc9.csv: row 2") != NULL);
+	CHECK(strstr(e.message, "'seq' is NULL") != NULL);
+	cl_merge_free(m);
+}
+
+TEST(merge_append_only_without_keys)
+{
+	cl_merge *m = new_merge(NULL, false, 0);
+	cl_error e = {0};
+	CHECK_OK(feed(m, S2, "I,1,a|U,1,b|I,1,c|D,1,", "cdc1", 1, &e), &e);
+	char *up, *del;
+	CHECK(outcome(m, &up, &del, 0) == 0);
+	CHECK_STR(up, "1,a|1,c");
+	CHECK_STR(del, "");
+	CHECK_EQ_INT(cl_merge_get_stats(m)->ignored, 2);
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+}
+
+TEST(merge_schema_evolution_and_errors)
+{
+	cl_merge *m = new_merge(NULL, false, 1);
+	cl_error e = {0};
+	CHECK_OK(feed(m, "id int64, a int32", "I,1,10|I,2,20", "LOAD1", -1000, &e), &e);
+	/* b appears; a disappears; values given as text convert to the
+	   learned types. */
+	CHECK_OK(feed(m, "id string, b string", "U,1,new|I,3,x", "cdc1", 1, &e), &e);
+	char *up, *del;
+	CHECK(outcome(m, &up, &del, 0) == 0);
+	CHECK_STR(up, "2,20,-|1,-,new|3,-,x");
+	cl_free(up);
+	cl_free(del);
+	cl_merge_free(m);
+
+	m = new_merge(NULL, false, 1);
+	CHECK_OK(feed(m, "id int64, a int32", "I,1,10", "LOAD1", -1000, &e), &e);
+	CHECK(feed(m, "id int64, a string", "U,1,10|U,1,ten", "cdc7.csv", 1, &e) == CL_ETYPE);
+	CHECK(strstr(e.message, "cdc7.csv: row 2, column 'a': ") != NULL);
+	CHECK(strstr(e.message, "ten") != NULL);
+	CHECK(feed(m, "a int32", "U,1", "cdc8.csv", 2, &e) == CL_ESCHEMA);
+	CHECK(strstr(e.message, "key column 'id' is missing") != NULL);
+	CHECK(feed(m, "id int64, _cl_seq_row int64", "U,1,1", "cdc9.csv", 3, &e) == CL_ESCHEMA);
+	cl_merge_free(m);
+
+	cl_merge *k = new_merge(NULL, false, 1);
+	CHECK(feed(k, "x int64", "I,1", "LOAD1", -1000, &e) == CL_ESCHEMA);
+	CHECK(strstr(e.message, "key column 'id'") != NULL);
+	cl_merge_free(k);
+}
+
+TEST(merge_many_changes_compact)
+{
+	/* More changes than the compaction threshold, few keys: the result is
+	   the last change per key. */
+	cl_merge *m = new_merge(NULL, false, 1);
+	cl_error e = {0};
+	cl_schema *s;
+	CHECK_OK(cl_schema_parse(&s, S2, &e), &e);
+	for (int f = 0; f < 4; f++) {
+		cl_batch *b;
+		CHECK_OK(cl_batch_create(&b, s, 0, &e), &e);
+		static char ops[50000];
+		for (int i = 0; i < 50000; i++) {
+			char v[32];
+			int n = snprintf(v, sizeof v, "f%d-%d", f, i);
+			cl_column_append_i64(&b->cols[0], i % 100, &e);
+			cl_column_append_bytes(&b->cols[1], v, (size_t)n, &e);
+			ops[i] = i % 7 == 3 ? 'D' : 'U';
+		}
+		b->nrows = 50000;
+		cl_change_batch cb = {s, b, ops, 0, "cdc", f};
+		CHECK_OK(cl_merge_add(m, &cb, &e), &e);
+		cl_batch_free(b);
+	}
+	const cl_schema *rs;
+	cl_batch *u, *d;
+	CHECK_OK(cl_merge_result(m, &rs, &u, &d, &e), &e);
+	CHECK_EQ_INT(u->nrows + d->nrows, 100);
+	/* Key k's last change is row 49900 + k of file 3. */
+	for (int64_t r = 0; r < u->nrows; r++) {
+		int64_t id = cl_column_get_i64(&u->cols[0], r);
+		size_t n;
+		const uint8_t *p = cl_column_get_bytes(&u->cols[1], r, &n);
+		char want[32];
+		snprintf(want, sizeof want, "f3-%lld", (long long)(49900 + id));
+		CHECK(n == strlen(want) && memcmp(p, want, n) == 0);
+		CHECK((49900 + id) % 7 != 3);
+	}
+	CHECK_EQ_INT(d->nrows, 14);
+	cl_batch_free(u);
+	cl_batch_free(d);
+	cl_schema_free(s);
+	cl_merge_free(m);
+}
