@@ -1,0 +1,127 @@
+/* test_state.c — the SQLite state database: configuration and run history. */
+#include "test.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+
+#include "changelake.h"
+#include "changelake/state.h"
+
+TEST(state_tables_register_set_list)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/lake/_changelake/state.db", cl_test_tmpdir());
+	cl_state *s;
+	cl_error e = {0};
+	CHECK_OK(cl_state_open(&s, path, &e), &e);
+	CHECK_EQ_INT(cl_state_version(s), CL_STATE_VERSION);
+	bool created;
+	CHECK_OK(cl_state_table_register(s, "public/orders", &created, &e), &e);
+	CHECK(created);
+	CHECK_OK(cl_state_table_register(s, "public/orders", &created, &e), &e);
+	CHECK(!created);
+	CHECK_OK(cl_state_table_register(s, "public/items", NULL, &e), &e);
+	cl_state_table t;
+	CHECK_OK(cl_state_table_get(s, "public/orders", &t, &e), &e);
+	CHECK(!t.active);
+	CHECK(t.keys == NULL);
+	cl_state_table_release(&t);
+
+	cl_state_table_set set = {0};
+	set.keys = "id,region";
+	set.partition_by = "created:day";
+	set.active_set = true;
+	set.active = true;
+	CHECK_OK(cl_state_table_update(s, "public/orders", &set, &e), &e);
+	cl_state_table_set set2 = {0};
+	set2.sequence_by = "ts";
+	set2.partition_by = ""; /* clears */
+	set2.schema = "id int64\nregion string\n";
+	CHECK_OK(cl_state_table_update(s, "public/orders", &set2, &e), &e);
+	CHECK(cl_state_table_update(s, "nope/nope", &set2, &e) == CL_ENOTFOUND);
+	cl_state_close(s);
+
+	/* Reopen: everything persisted, version unchanged. */
+	CHECK_OK(cl_state_open(&s, path, &e), &e);
+	cl_state_table *v;
+	int n;
+	CHECK_OK(cl_state_table_list(s, &v, &n, &e), &e);
+	CHECK_EQ_INT(n, 2);
+	CHECK_STR(v[0].name, "public/items");
+	CHECK_STR(v[1].name, "public/orders");
+	CHECK_STR(v[1].keys, "id,region");
+	CHECK(v[1].partition_by == NULL);
+	CHECK_STR(v[1].sequence_by, "ts");
+	CHECK_STR(v[1].schema, "id int64\nregion string\n");
+	CHECK(v[1].active);
+	CHECK(!v[0].active);
+	for (int i = 0; i < n; i++)
+		cl_state_table_release(&v[i]);
+	cl_free(v);
+	CHECK(cl_state_table_get(s, "x/y", &t, &e) == CL_ENOTFOUND);
+	cl_state_close(s);
+}
+
+TEST(state_runs_history)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/state.db", cl_test_tmpdir());
+	cl_state *s;
+	cl_error e = {0};
+	CHECK_OK(cl_state_open(&s, path, &e), &e);
+	cl_state_run r = {0};
+	r.table = "s/t";
+	r.duration_ms = 12;
+	r.files = 3;
+	r.rows = 10;
+	r.inserts = 5;
+	r.updates = 3;
+	r.deletes = 2;
+	r.lake_version = 4;
+	CHECK_OK(cl_state_run_add(s, &r, &e), &e);
+	r.error = "s/t/x.csv: row 2, column 'a': value 'x' is not a valid int64";
+	r.lake_version = -1;
+	CHECK_OK(cl_state_run_add(s, &r, &e), &e);
+	cl_state_run *v;
+	int n;
+	CHECK_OK(cl_state_runs(s, "s/t", 10, &v, &n, &e), &e);
+	CHECK_EQ_INT(n, 2);
+	CHECK_STR(v[0].status, "error");
+	CHECK(v[0].error && strstr(v[0].error, "row 2") != NULL);
+	CHECK_EQ_INT(v[0].lake_version, -1);
+	CHECK_STR(v[1].status, "ok");
+	CHECK_EQ_INT(v[1].lake_version, 4);
+	CHECK_EQ_INT(v[1].deletes, 2);
+	for (int i = 0; i < n; i++)
+		cl_state_run_release(&v[i]);
+	cl_free(v);
+	cl_state_table t;
+	CHECK_OK(cl_state_table_get(s, "s/t", &t, &e), &e);
+	CHECK(t.last_error && strstr(t.last_error, "not a valid int64") != NULL);
+	CHECK(t.last_run_at != NULL);
+	cl_state_table_release(&t);
+	cl_state_close(s);
+}
+
+TEST(state_refuses_newer_and_garbage)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/new.db", cl_test_tmpdir());
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	cl_state *s;
+	cl_error e = {0};
+	CHECK(cl_state_open(&s, path, &e) == CL_EUNSUPPORTED);
+	CHECK(strstr(e.message, "99") != NULL);
+
+	snprintf(path, sizeof path, "%s/garbage.db", cl_test_tmpdir());
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	for (int i = 0; i < 200; i++)
+		fputs("this is not a database\n", f);
+	fclose(f);
+	CHECK(cl_state_open(&s, path, &e) != 0);
+	CHECK(strstr(e.message, "garbage.db") != NULL);
+}
