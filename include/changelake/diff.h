@@ -33,9 +33,11 @@
  * were all NULL on the other side, and reported in the stats. A column whose
  * type differs is compared in the wider type when one side widens safely
  * into the other (intN -> intM, uintN -> uintM or intM with M > N, float32
- * -> float64, small ints -> float, decimal precision/scale up, int ->
- * decimal, time/timestamp to a finer unit, an all-NULL column of unknown
- * type to anything); any other type change is a CL_ESCHEMA error.
+ * -> float64, int8/16 -> float32, any int -> float64 (exact to 2^53: text
+ * files infer "1" and "1.5" columns as int64 and float64), decimal
+ * precision/scale up, int -> decimal, time/timestamp to a finer unit, an
+ * all-NULL column of unknown type to anything); any other type change is a
+ * CL_ESCHEMA error.
  *
  * Output order (deterministic whatever the memory limit or thread count):
  * rows sorted by key, key columns compared in --key order, NULL first, then

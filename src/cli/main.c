@@ -8,12 +8,14 @@
 int cli_cmd_cat(int argc, char **argv);
 int cli_cmd_schema(int argc, char **argv);
 int cli_cmd_convert(int argc, char **argv);
+int cli_cmd_diff(int argc, char **argv);
 
 const cli_command cli_commands[] = {
 	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file"},
 	{"head", cli_cmd_cat, "print the first rows of a file"},
 	{"schema", cli_cmd_schema, "print a file's schema"},
 	{"convert", cli_cmd_convert, "rewrite a file as Parquet, CSV or JSON Lines"},
+	{"diff", cli_cmd_diff, "compare two snapshots of a table by key"},
 	{NULL, NULL, NULL}};
 
 static void usage(FILE *f)

@@ -109,6 +109,7 @@ struct cl_diff {
 	cl_column *reload; /* nu + 1 columns for reading partitions */
 	cl_type *reload_types;
 	int64_t *value_changes;
+	const char **value_names;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -848,6 +849,11 @@ int cl_diff_create(cl_diff **out, const cl_schema *left, const cl_schema *right,
 		rc = oom(err);
 	if (!rc && !(d->rowchg = cl_calloc((size_t)d->plan.nvalues + 1, 1)))
 		rc = oom(err);
+	if (!rc && !(d->value_names = cl_calloc((size_t)d->plan.nvalues + 1,
+						sizeof *d->value_names)))
+		rc = oom(err);
+	for (int v = 0; !rc && v < d->plan.nvalues; v++)
+		d->value_names[v] = d->plan.u[d->plan.values[v]].name;
 	if (!rc && !(d->reload = cl_calloc((size_t)d->plan.nu + 1, sizeof *d->reload)))
 		rc = oom(err);
 	if (!rc && o->tmp_dir && !(d->tmp_dir = cl_strdup(o->tmp_dir)))
@@ -949,6 +955,7 @@ static int finish(cl_diff *d, cl_error *err)
 	const cl__diff_plan *p = &d->plan;
 	d->stats.nvalues = p->nvalues;
 	d->stats.value_changes = d->value_changes;
+	d->stats.value_names = d->value_names;
 	d->stats.nleft_only = p->nleft_only;
 	d->stats.left_only = (const char *const *)p->left_only;
 	d->stats.nright_only = p->nright_only;
@@ -999,6 +1006,7 @@ void cl_diff_free(cl_diff *d)
 	cl_free(d->chg);
 	cl_free(d->rowchg);
 	cl_free(d->value_changes);
+	cl_free(d->value_names);
 	cl_free(d->tmp_dir);
 	cl__diff_plan_release(&d->plan);
 	cl_free(d);

@@ -72,8 +72,11 @@ static bool widens_to(cl_type a, cl_type b)
 		return int_bits(a.id) < int_bits(b.id);
 	if (a.id == CL_FLOAT32 && b.id == CL_FLOAT64)
 		return true;
+	/* Exact up to 2^53 for 64-bit integers: accepted because type
+	 * inference of text files (CSV, JSON) reads "1" and "1.5" columns as
+	 * int64 and float64, and comparing those as numbers is what users mean. */
 	if ((is_sint(a.id) || is_uint(a.id)) && is_float(b.id))
-		return int_bits(a.id) <= (b.id == CL_FLOAT32 ? 16 : 32);
+		return b.id == CL_FLOAT64 || int_bits(a.id) <= 16;
 	if (a.id == CL_DECIMAL && b.id == CL_DECIMAL)
 		return b.scale >= a.scale &&
 		       b.precision - b.scale >= a.precision - a.scale;

@@ -1,0 +1,60 @@
+/*
+ * changelake/dataset.h — a table stored as one file or a folder of files.
+ *
+ * A dataset is a path: a single file, or a directory whose data files
+ * (found recursively, in byte order of their paths; names starting with
+ * '.' or '_' are skipped, so _delta_log/, _SUCCESS and .crc files are not
+ * read) together hold the rows. Folders named COLUMN=VALUE between the
+ * dataset root and a file (Hive-style partitioning) become columns after
+ * the file's own: int64 when every value of that column is an integer,
+ * else string; __HIVE_DEFAULT_PARTITION__ is NULL; %XX escapes are decoded.
+ *
+ * Every file has the schema of the first one: columns match by name, a
+ * column missing from a file reads as NULL, an extra column or a different
+ * type is a CL_ESCHEMA error naming the file. Text files after the first
+ * are read with the first file's schema (unless a schema was declared), so
+ * type inference happens once.
+ */
+#ifndef CHANGELAKE_DATASET_H
+#define CHANGELAKE_DATASET_H
+
+#include "io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cl_dataset cl_dataset;
+
+/*
+ * Open the dataset at `path` (a file, a directory, or "-" for standard
+ * input) with the read options `o` (borrowed for the call; its schema, if
+ * any, is copied). Owned by the caller; cl_dataset_free.
+ */
+int cl_dataset_open(cl_dataset **out, const char *path, const cl_read_options *o,
+		    cl_error *err);
+/* The schema of every batch; borrowed, valid until cl_dataset_free. */
+const cl_schema *cl_dataset_schema(const cl_dataset *ds);
+/*
+ * Next batch (borrowed: valid until the next call or cl_dataset_free) or
+ * *out = NULL after the last file.
+ */
+int cl_dataset_next(cl_dataset *ds, cl_batch **out, cl_error *err);
+/* File the last batch came from (borrowed) and the 1-based row number, in
+ * that file, of its first row. */
+const char *cl_dataset_file(const cl_dataset *ds);
+int64_t cl_dataset_first_row(const cl_dataset *ds);
+/* Rows returned so far; total rows if every file knows it up front, else -1. */
+int64_t cl_dataset_rows(const cl_dataset *ds);
+int64_t cl_dataset_total_rows(const cl_dataset *ds);
+/* Number of data files; their paths (borrowed). */
+int cl_dataset_nfiles(const cl_dataset *ds);
+const char *cl_dataset_path(const cl_dataset *ds, int i);
+/* Format of the first file. */
+cl_format cl_dataset_format(const cl_dataset *ds);
+void cl_dataset_free(cl_dataset *ds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

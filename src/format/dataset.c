@@ -1,0 +1,457 @@
+/*
+ * dataset.c — reading a file or a folder of files as one table (see
+ * changelake/dataset.h).
+ *
+ * Batches are zero-copy where possible: the batch handed out borrows the
+ * reader's column buffers (shallow struct copies in our own column array)
+ * and owns only the columns it adds — Hive partition values and NULL
+ * columns for what a file lacks. Only one file is open at a time.
+ *
+ * Invariants: files[] is sorted; part_vals[f][k] is the text of partition
+ * column k for file f (NULL = SQL NULL); out.cols[i] for i < nfile_cols
+ * are borrowed unless owned[i].
+ */
+#include "changelake/dataset.h"
+#include "core/value_text.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct cl_dataset {
+	char *root;
+	int nfiles, capfiles;
+	char **files;
+	char ***part_vals;  /* [file][partition column] */
+	int nparts;
+	char **part_names;
+	cl_schema *schema;  /* file columns then partition columns */
+	int nfile_cols;
+	cl_read_options opts;
+	cl_schema *decl;    /* declared/first-file schema for later text files */
+	cl_format format;
+	int cur;            /* index of the open file */
+	cl_reader *r;
+	int *map;           /* dataset file column -> reader column, or -1 */
+	cl_batch out;
+	bool *owned;
+	int64_t first_row, file_rows, rows, total_rows;
+};
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+static int add_file(cl_dataset *ds, const char *path, cl_error *err)
+{
+	if (ds->nfiles == ds->capfiles) {
+		int cap = ds->capfiles ? 2 * ds->capfiles : 16;
+		char **f = cl_realloc(ds->files, (size_t)cap * sizeof *f);
+		if (!f)
+			return oom(err);
+		ds->files = f;
+		ds->capfiles = cap;
+	}
+	if (!(ds->files[ds->nfiles] = cl_strdup(path)))
+		return oom(err);
+	ds->nfiles++;
+	return 0;
+}
+
+static bool is_data_file(const char *name, const cl_read_options *o)
+{
+	size_t n = strlen(name);
+	if (n > 4 && !strcmp(name + n - 4, ".crc"))
+		return false;
+	return o->format != CL_FORMAT_AUTO || cl_format_from_extension(name) != CL_FORMAT_AUTO;
+}
+
+static int list_dir(cl_dataset *ds, const char *dir, int depth, cl_error *err)
+{
+	if (depth > 64)
+		return cl_error_set(err, CL_EINVAL, "%s: folders nested too deeply", dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return cl_error_set(err, errno == ENOENT ? CL_ENOTFOUND : CL_EIO, "%s: %s",
+				    dir, strerror(errno));
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || e->d_name[0] == '_')
+			continue;
+		size_t n = strlen(dir) + strlen(e->d_name) + 2;
+		char *p = cl_malloc(n);
+		if (!p) {
+			rc = oom(err);
+			break;
+		}
+		snprintf(p, n, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(p, &st))
+			rc = cl_error_set(err, CL_EIO, "%s: %s", p, strerror(errno));
+		else if (S_ISDIR(st.st_mode))
+			rc = list_dir(ds, p, depth + 1, err);
+		else if (S_ISREG(st.st_mode) && is_data_file(e->d_name, &ds->opts))
+			rc = add_file(ds, p, err);
+		cl_free(p);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char *unescape(const char *s, size_t n)
+{
+	char *o = cl_malloc(n + 1);
+	if (!o)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			o[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			o[k++] = s[i];
+		}
+	}
+	o[k] = 0;
+	return o;
+}
+
+/* Partition columns from the folders of every file below the root. */
+static int find_partitions(cl_dataset *ds, cl_error *err)
+{
+	size_t rl = strlen(ds->root);
+	if (!(ds->part_vals = cl_calloc((size_t)ds->nfiles + 1, sizeof *ds->part_vals)))
+		return oom(err);
+	for (int f = 0; f < ds->nfiles; f++) {
+		const char *rel = ds->files[f] + rl;
+		int k = 0;
+		while (*rel) {
+			while (*rel == '/')
+				rel++;
+			const char *slash = strchr(rel, '/');
+			if (!slash)
+				break; /* the file name itself */
+			const char *eq = memchr(rel, '=', (size_t)(slash - rel));
+			if (eq && eq > rel) {
+				char *name = unescape(rel, (size_t)(eq - rel));
+				if (!name)
+					return oom(err);
+				if (f == 0) {
+					char **pn = cl_realloc(ds->part_names,
+							       (size_t)(ds->nparts + 1) * sizeof *pn);
+					if (!pn) {
+						cl_free(name);
+						return oom(err);
+					}
+					ds->part_names = pn;
+					pn[ds->nparts++] = name;
+				} else if (k >= ds->nparts || strcmp(ds->part_names[k], name)) {
+					int rc = cl_error_set(err, CL_ESCHEMA,
+							      "%s: partition folder '%s' does not match "
+							      "the first file's partition columns",
+							      ds->files[f], name);
+					cl_free(name);
+					return rc;
+				} else {
+					cl_free(name);
+				}
+				if (!ds->part_vals[f] &&
+				    !(ds->part_vals[f] = cl_calloc(64, sizeof(char *))))
+					return oom(err);
+				if (k >= 64)
+					return cl_error_set(err, CL_EUNSUPPORTED,
+							    "%s: too many partition folders",
+							    ds->files[f]);
+				size_t vn = (size_t)(slash - eq - 1);
+				if (!(vn == 26 && !memcmp(eq + 1, "__HIVE_DEFAULT_PARTITION__", 26)) &&
+				    !(ds->part_vals[f][k] = unescape(eq + 1, vn)))
+					return oom(err);
+				k++;
+			}
+			rel = slash + 1;
+		}
+		if (k != ds->nparts)
+			return cl_error_set(err, CL_ESCHEMA,
+					    "%s: has %d partition folders, the first file %d",
+					    ds->files[f], k, ds->nparts);
+	}
+	return 0;
+}
+
+int cl_dataset_open(cl_dataset **out, const char *path, const cl_read_options *o,
+		    cl_error *err)
+{
+	cl_dataset *ds = cl_calloc(1, sizeof *ds);
+	if (!ds)
+		return oom(err);
+	ds->cur = -1;
+	ds->total_rows = 0;
+	if (o)
+		ds->opts = *o;
+	else
+		cl_read_options_init(&ds->opts);
+	int rc = 0;
+	if (o && o->schema && (rc = cl_schema_copy(&ds->decl, o->schema, err)))
+		goto fail;
+	ds->opts.schema = ds->decl;
+	size_t pl = strlen(path);
+	while (pl > 1 && path[pl - 1] == '/')
+		pl--;
+	if (!(ds->root = cl_strndup(path, pl))) {
+		rc = oom(err);
+		goto fail;
+	}
+	struct stat st;
+	if (strcmp(path, "-") && stat(ds->root, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if ((rc = list_dir(ds, ds->root, 0, err)))
+			goto fail;
+		if (ds->nfiles == 0) {
+			rc = cl_error_set(err, CL_ENOTFOUND,
+					  "%s: no data files in this folder (.parquet, .csv, "
+					  ".jsonl, ...)",
+					  path);
+			goto fail;
+		}
+		qsort(ds->files, (size_t)ds->nfiles, sizeof *ds->files, cmp_str);
+		if ((rc = find_partitions(ds, err)))
+			goto fail;
+	} else if ((rc = add_file(ds, ds->root, err))) {
+		goto fail;
+	}
+	/* The first file gives the schema. */
+	if ((rc = cl_reader_open(&ds->r, ds->files[0], &ds->opts, err)))
+		goto fail;
+	ds->cur = 0;
+	ds->format = cl_reader_format(ds->r);
+	const cl_schema *fs = cl_reader_schema(ds->r);
+	if (!ds->decl && ds->format != CL_FORMAT_PARQUET &&
+	    (rc = cl_schema_copy(&ds->decl, fs, err)))
+		goto fail;
+	ds->opts.schema = ds->decl;
+	if ((rc = cl_schema_copy(&ds->schema, fs, err)))
+		goto fail;
+	ds->nfile_cols = fs->nfields;
+	for (int k = 0; k < ds->nparts; k++) {
+		if (cl_schema_find(ds->schema, ds->part_names[k]) >= 0) {
+			rc = cl_error_set(err, CL_ESCHEMA,
+					  "%s: column '%s' is both in the files and a "
+					  "partition folder",
+					  path, ds->part_names[k]);
+			goto fail;
+		}
+		bool ints = true;
+		for (int f = 0; f < ds->nfiles && ints; f++) {
+			const char *v = ds->part_vals[f][k];
+			int64_t x;
+			if (v && cl__parse_int64(v, strlen(v), &x))
+				ints = false;
+		}
+		if ((rc = cl_schema_add(ds->schema, ds->part_names[k],
+					cl_type_make(ints ? CL_INT64 : CL_STRING), true, err)))
+			goto fail;
+	}
+	ds->out.ncols = ds->schema->nfields;
+	ds->out.cols = cl_calloc((size_t)ds->out.ncols + 1, sizeof *ds->out.cols);
+	ds->owned = cl_calloc((size_t)ds->out.ncols + 1, sizeof *ds->owned);
+	ds->map = cl_calloc((size_t)ds->out.ncols + 1, sizeof *ds->map);
+	if (!ds->out.cols || !ds->owned || !ds->map) {
+		rc = oom(err);
+		goto fail;
+	}
+	for (int i = 0; i < ds->nfile_cols; i++)
+		ds->map[i] = i;
+	ds->first_row = 1;
+	/* total rows when every file knows it (Parquet) */
+	ds->total_rows = cl_reader_total_rows(ds->r);
+	if (ds->nfiles > 1)
+		ds->total_rows = -1;
+	*out = ds;
+	return 0;
+fail:
+	cl_dataset_free(ds);
+	return rc;
+}
+
+/* Open file f and map its columns onto the dataset's. */
+static int open_file(cl_dataset *ds, int f, cl_error *err)
+{
+	cl_reader_free(ds->r);
+	ds->r = NULL;
+	int rc = cl_reader_open(&ds->r, ds->files[f], &ds->opts, err);
+	if (rc)
+		return rc;
+	ds->cur = f;
+	ds->file_rows = 0;
+	const cl_schema *fs = cl_reader_schema(ds->r);
+	char a[64], b[64];
+	for (int i = 0; i < fs->nfields; i++) {
+		int j = cl_schema_find(ds->schema, fs->fields[i].name);
+		if (j < 0 || j >= ds->nfile_cols)
+			return cl_error_set(err, CL_ESCHEMA,
+					    "%s: column '%s' is not in %s, the dataset's first file",
+					    ds->files[f], fs->fields[i].name, ds->files[0]);
+	}
+	for (int j = 0; j < ds->nfile_cols; j++) {
+		int i = cl_schema_find(fs, ds->schema->fields[j].name);
+		ds->map[j] = i;
+		if (i >= 0 && !cl_type_equal(fs->fields[i].type, ds->schema->fields[j].type))
+			return cl_error_set(err, CL_ESCHEMA,
+					    "%s: column '%s' is %s, but %s in %s",
+					    ds->files[f], fs->fields[i].name,
+					    cl_type_format(a, sizeof a, fs->fields[i].type),
+					    cl_type_format(b, sizeof b, ds->schema->fields[j].type),
+					    ds->files[0]);
+	}
+	return 0;
+}
+
+static void release_owned(cl_dataset *ds)
+{
+	for (int i = 0; i < ds->out.ncols; i++) {
+		if (ds->owned && ds->owned[i])
+			cl_column_release(&ds->out.cols[i]);
+		if (ds->owned)
+			ds->owned[i] = false;
+	}
+}
+
+int cl_dataset_next(cl_dataset *ds, cl_batch **out, cl_error *err)
+{
+	*out = NULL;
+	release_owned(ds);
+	for (;;) {
+		if (!ds->r)
+			return 0;
+		cl_batch *b;
+		int rc = cl_reader_next(ds->r, &b, err);
+		if (rc)
+			return rc;
+		if (b && b->nrows == 0)
+			continue;
+		if (!b) {
+			if (ds->cur + 1 >= ds->nfiles) {
+				cl_reader_free(ds->r);
+				ds->r = NULL;
+				return 0;
+			}
+			if ((rc = open_file(ds, ds->cur + 1, err)))
+				return rc;
+			continue;
+		}
+		ds->first_row = ds->file_rows + 1;
+		ds->file_rows += b->nrows;
+		ds->rows += b->nrows;
+		ds->out.nrows = b->nrows;
+		for (int j = 0; j < ds->out.ncols; j++) {
+			cl_column *c = &ds->out.cols[j];
+			int i = j < ds->nfile_cols ? ds->map[j] : -1;
+			if (i >= 0) {
+				*c = b->cols[i]; /* borrowed */
+				continue;
+			}
+			if ((rc = cl_column_init(c, ds->schema->fields[j].type, b->nrows, err)))
+				return rc;
+			ds->owned[j] = true;
+			const char *v = j >= ds->nfile_cols
+						? ds->part_vals[ds->cur][j - ds->nfile_cols]
+						: NULL;
+			for (int64_t r = 0; r < b->nrows && !rc; r++)
+				rc = v ? cl__column_append_text(c, v, strlen(v), err)
+				       : cl_column_append_null(c, err);
+			if (rc)
+				return rc;
+		}
+		*out = &ds->out;
+		return 0;
+	}
+}
+
+const cl_schema *cl_dataset_schema(const cl_dataset *ds)
+{
+	return ds->schema;
+}
+
+const char *cl_dataset_file(const cl_dataset *ds)
+{
+	return ds->cur >= 0 ? ds->files[ds->cur] : ds->root;
+}
+
+int64_t cl_dataset_first_row(const cl_dataset *ds)
+{
+	return ds->first_row;
+}
+
+int64_t cl_dataset_rows(const cl_dataset *ds)
+{
+	return ds->rows;
+}
+
+int64_t cl_dataset_total_rows(const cl_dataset *ds)
+{
+	return ds->total_rows;
+}
+
+int cl_dataset_nfiles(const cl_dataset *ds)
+{
+	return ds->nfiles;
+}
+
+const char *cl_dataset_path(const cl_dataset *ds, int i)
+{
+	return i >= 0 && i < ds->nfiles ? ds->files[i] : NULL;
+}
+
+cl_format cl_dataset_format(const cl_dataset *ds)
+{
+	return ds->format;
+}
+
+void cl_dataset_free(cl_dataset *ds)
+{
+	if (!ds)
+		return;
+	release_owned(ds);
+	cl_reader_free(ds->r);
+	for (int f = 0; f < ds->nfiles; f++) {
+		if (ds->part_vals && ds->part_vals[f]) {
+			for (int k = 0; k < ds->nparts; k++)
+				cl_free(ds->part_vals[f][k]);
+			cl_free(ds->part_vals[f]);
+		}
+		cl_free(ds->files[f]);
+	}
+	cl_free(ds->part_vals);
+	for (int k = 0; k < ds->nparts; k++)
+		cl_free(ds->part_names[k]);
+	cl_free(ds->part_names);
+	cl_free(ds->files);
+	cl_free(ds->root);
+	cl_schema_free(ds->schema);
+	cl_schema_free(ds->decl);
+	cl_free(ds->out.cols);
+	cl_free(ds->owned);
+	cl_free(ds->map);
+	cl_free(ds);
+}
