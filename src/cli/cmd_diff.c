@@ -336,6 +336,7 @@ int cli_cmd_diff(int argc, char **argv)
 			int n = 0;
 			if (split_list(optarg, &l, &n))
 				goto oom;
+			rc = 0;
 			for (int i = 0; i < n && !rc; i++)
 				rc = add_rule(&rules, &nrules, CL_CMP_WHITESPACE, l[i]);
 			free_list(l, n);

@@ -386,6 +386,11 @@ static int dup_error(cl_diff *d, bool left, const cl_column *const *cols, int64_
 	cl_buf key = {0};
 	char a[512], b[512];
 	cl__diff_key_text(&key, &d->plan, cols, row);
+	if (prov_b > prov_a) { /* name the earlier row first */
+		int64_t t = prov_a;
+		prov_a = prov_b;
+		prov_b = t;
+	}
 	prov_text(d, prov_a, a, sizeof a);
 	if (prov_b >= 0)
 		prov_text(d, prov_b, b, sizeof b);

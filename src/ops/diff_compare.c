@@ -364,6 +364,16 @@ bool cl__diff_equal_cmp(const cl_diff_rule *r, const cl_column *a, int64_t ia,
 		return true;
 	switch (r->kind) {
 	case CL_CMP_EPSILON: {
+		if (a->type.id == CL_DECIMAL) {
+			/* in units of the scale, so 2.02 - 2.00 is exactly 2 units */
+			cl_i128 x = get_i128(a, ia), y = get_i128(b, ib);
+			cl_i128 dd = x > y ? x - y : y - x;
+			double m = x < 0 ? -(double)x : (double)x;
+			double my = y < 0 ? -(double)y : (double)y;
+			double t = r->relative ? fmax(m, my) * r->epsilon
+					       : r->epsilon * (double)cl__i128_pow10(a->type.scale);
+			return r->inclusive ? (double)dd <= t : (double)dd < t;
+		}
 		double x = num_value(a, ia), y = num_value(b, ib);
 		double d = fabs(x - y);
 		double t = r->relative ? fmax(fabs(x), fabs(y)) * r->epsilon : r->epsilon;
