@@ -130,6 +130,14 @@ void cl_store_unstage(cl_store *s, const char *path);
 int cl_store_fetch(cl_store *s, const char *key, char **path, bool *is_temp,
 		   cl_error *err);
 
+/*
+ * The key of an absolute location inside the store: a "file:" URI or an
+ * absolute path under the local backend's root (symbolic links resolved),
+ * already percent-decoded. *key owned by the caller (cl_free).
+ * CL_EUNSUPPORTED when it lies outside the store.
+ */
+int cl_store_key_from_uri(cl_store *s, const char *uri, char **key, cl_error *err);
+
 /* True when key is a valid relative object key (see the header comment). */
 bool cl_store_key_valid(const char *key);
 

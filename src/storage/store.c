@@ -179,3 +179,72 @@ int cl_store_fetch(cl_store *s, const char *key, char **path, bool *is_temp,
 	int rc = check_key(key, err);
 	return rc ? rc : s->ops->fetch(s, key, path, is_temp, err);
 }
+
+/* realpath of path; when it does not exist, realpath of its longest
+ * existing ancestor joined with the rest, which must then be a valid key
+ * (no "." or ".." segments). malloc'd, or NULL. */
+static char *resolve(const char *path)
+{
+	char *r = realpath(path, NULL);
+	if (r)
+		return r;
+	size_t n = strlen(path);
+	char *dir = cl_strdup(path);
+	if (!dir)
+		return NULL;
+	char *out = NULL;
+	while (n > 1) {
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			break;
+		*slash = 0;
+		const char *rest = path + (slash - dir) + 1;
+		char *rd = realpath(dir, NULL);
+		if (!rd)
+			continue;
+		if (cl_store_key_valid(rest)) {
+			size_t a = strlen(rd), b = strlen(rest);
+			out = malloc(a + b + 2);
+			if (out) {
+				memcpy(out, rd, a);
+				out[a] = '/';
+				memcpy(out + a + 1, rest, b + 1);
+			}
+		}
+		free(rd);
+		break;
+	}
+	cl_free(dir);
+	return out;
+}
+
+int cl_store_key_from_uri(cl_store *s, const char *uri, char **key, cl_error *err)
+{
+	*key = NULL;
+	const char *path = uri;
+	if (!strncmp(uri, "file://localhost/", 17))
+		path = uri + 16;
+	else if (!strncmp(uri, "file:///", 8))
+		path = uri + 7;
+	else if (!strncmp(uri, "file:/", 6))
+		path = uri + 5;
+	if (strcmp(s->ops->scheme, "file") != 0 || path[0] != '/')
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "path '%s' is outside the table %s", uri, s->location);
+	char *root = realpath(s->location, NULL);
+	char *abs = resolve(path);
+	int rc = 0;
+	size_t rl = root ? strlen(root) : 0;
+	if (!root || !abs || strncmp(abs, root, rl) != 0 || abs[rl] != '/' ||
+	    !cl_store_key_valid(abs + rl + 1)) {
+		rc = cl_error_set(err, CL_EUNSUPPORTED,
+				  "path '%s' is outside the table %s", uri, s->location);
+	} else {
+		*key = cl_strdup(abs + rl + 1);
+		if (!*key)
+			rc = cl_error_set(err, CL_ENOMEM, "out of memory");
+	}
+	free(root);
+	free(abs);
+	return rc;
+}

@@ -1,0 +1,271 @@
+/*
+ * changelake/table.h — lake tables: Parquet data files under a Delta Lake
+ * transaction log (delta-io/delta PROTOCOL.md), on a cl_store.
+ *
+ * A table is a location (directory or object-store prefix) holding data
+ * files and `_delta_log/NNNNNNNNNNNNNNNNNNNN.json` commits. Every commit is
+ * published with put-if-absent, so of two writers racing for the same
+ * version exactly one wins; the loser re-reads what won, and retries on top
+ * of it when the two do not touch the same files, or fails with CL_ECONFLICT.
+ * A reader always sees one complete version.
+ *
+ * Objects:
+ *   cl_table      an open location (the store under it); cheap
+ *   cl_snapshot   the immutable state of one version: protocol, metadata
+ *                 (schema, partition columns, configuration), live files
+ *                 with partition values and statistics, application
+ *                 transaction watermarks (txn), and tombstones
+ *   cl_table_txn  an optimistic write transaction on top of a snapshot
+ *
+ * What changelake reads: reader versions 1 and 2 (2 only without column
+ * mapping), and 3 with the reader features timestampNtz,
+ * vacuumProtocolCheck, deletionVectors (only while no live file carries a
+ * deletion vector) and columnMapping (mode none). Anything else — column
+ * mapping, deletion vectors in use, v2 checkpoints, type widening, variant,
+ * catalog-managed tables — is refused with CL_EUNSUPPORTED naming the
+ * feature, never read wrong. It writes tables with reader 1 / writer 2, or
+ * reader 3 / writer 7 with the timestampNtz feature when a column is a
+ * timestamp without time zone.
+ *
+ * Type mapping changelake -> Delta: int8 byte, int16 short, int32 integer,
+ * int64 long, bool boolean, float32 float, float64 double, decimal(p,s),
+ * date, timestamp utc -> timestamp, local timestamp -> timestamp_ntz (both
+ * microseconds), string, binary. Unsigned integers have no Delta type and
+ * widen: uint8 -> short, uint16 -> integer, uint32 -> long, uint64 ->
+ * decimal(20,0). time has no Delta type and is refused.
+ */
+#ifndef CHANGELAKE_TABLE_H
+#define CHANGELAKE_TABLE_H
+
+#include "batch.h"
+#include "storage.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cl_table cl_table;
+typedef struct cl_snapshot cl_snapshot;
+typedef struct cl_table_txn cl_table_txn;
+
+/* A key and a value (value NULL = SQL null). */
+typedef struct cl_table_kv {
+	const char *key;
+	const char *value;
+} cl_table_kv;
+
+/* One live data file of a snapshot; everything borrowed from the snapshot. */
+typedef struct cl_table_file {
+	const char *path;       /* object key relative to the table root (decoded) */
+	int64_t size;           /* bytes */
+	int64_t mtime_ms;       /* modificationTime */
+	int npartition;         /* partition values, in partition-column order */
+	const cl_table_kv *partition;
+	const char *stats_json; /* Delta statistics JSON text, or NULL */
+	int64_t num_records;    /* stats numRecords, or -1 when unknown */
+	bool has_dv;            /* carries a deletion vector (such a snapshot is refused) */
+} cl_table_file;
+
+/* Which version to open. */
+typedef enum cl_table_at_kind {
+	CL_AT_LATEST = 0,
+	CL_AT_VERSION,
+	CL_AT_TIMESTAMP
+} cl_table_at_kind;
+
+typedef struct cl_table_at {
+	cl_table_at_kind kind;
+	int64_t version;      /* CL_AT_VERSION */
+	int64_t timestamp_ms; /* CL_AT_TIMESTAMP: the latest version committed
+				 at or before this instant */
+} cl_table_at;
+
+/*
+ * Split "LOCATION[@VERSION|@TIMESTAMP]" into *location (owned, cl_free) and
+ * *at. A suffix of digits is a version; otherwise a timestamp
+ * "YYYY-MM-DD[ HH:MM:SS[.fff]][Z|+HH:MM]" (UTC unless an offset is given).
+ * A trailing '@' part that is neither stays part of the location.
+ */
+int cl_table_ref_parse(char **location, cl_table_at *at, const char *ref,
+		       cl_error *err);
+
+/* Open the table at `location` (see cl_store_open). The table need not exist
+ * yet. Owned by the caller, freed with cl_table_free. */
+int cl_table_open(cl_table **out, const char *location, cl_error *err);
+/* Same over an existing store; the table takes ownership of `store`. */
+int cl_table_open_store(cl_table **out, cl_store *store, cl_error *err);
+void cl_table_free(cl_table *t);
+/* The store under the table (borrowed). */
+cl_store *cl_table_store(cl_table *t);
+
+/* Latest committed version, or -1 when the table has no log yet. */
+int cl_table_latest_version(cl_table *t, int64_t *version, cl_error *err);
+
+/*
+ * The snapshot at `at` (NULL: latest). CL_ENOTFOUND when the table or the
+ * version does not exist, CL_EUNSUPPORTED for features changelake cannot
+ * read (the message names the feature), CL_EFORMAT for a corrupt log (the
+ * message names the log file and line). Owned by the caller.
+ */
+int cl_table_snapshot(cl_snapshot **out, cl_table *t, const cl_table_at *at,
+		      cl_error *err);
+void cl_snapshot_free(cl_snapshot *s);
+
+int64_t cl_snapshot_version(const cl_snapshot *s);
+/* Commit time of the version (milliseconds since the epoch). */
+int64_t cl_snapshot_timestamp(const cl_snapshot *s);
+/* The table schema (borrowed). */
+const cl_schema *cl_snapshot_schema(const cl_snapshot *s);
+/* The Delta schemaString as stored in the log (borrowed). */
+const char *cl_snapshot_schema_string(const cl_snapshot *s);
+const char *cl_snapshot_table_id(const cl_snapshot *s);
+int cl_snapshot_npartition_columns(const cl_snapshot *s);
+const char *cl_snapshot_partition_column(const cl_snapshot *s, int i);
+/* Table configuration value for key, or NULL. */
+const char *cl_snapshot_config(const cl_snapshot *s, const char *key);
+int cl_snapshot_nconfig(const cl_snapshot *s);
+cl_table_kv cl_snapshot_config_at(const cl_snapshot *s, int i);
+void cl_snapshot_protocol(const cl_snapshot *s, int *min_reader, int *min_writer);
+/* Live files, sorted by path. */
+size_t cl_snapshot_nfiles(const cl_snapshot *s);
+const cl_table_file *cl_snapshot_file(const cl_snapshot *s, size_t i);
+/* Latest txn version recorded for appId, or -1 when none. */
+int64_t cl_snapshot_txn_version(const cl_snapshot *s, const char *app_id);
+/* Total rows over the live files (-1 when a file has no numRecords). */
+int64_t cl_snapshot_num_records(const cl_snapshot *s);
+
+/* One entry of the table history. */
+typedef struct cl_table_commit {
+	int64_t version;
+	int64_t timestamp_ms;     /* commit time used for time travel */
+	char *operation;          /* commitInfo.operation, or NULL */
+	char *commit_info_json;   /* the whole commitInfo object, or NULL */
+	int64_t nadd, nremove;    /* file actions in the commit */
+} cl_table_commit;
+
+/*
+ * Every commit still in the log, oldest first (*out owned: release with
+ * cl_table_history_free).
+ */
+int cl_table_history(cl_table_commit **out, size_t *n, cl_table *t, cl_error *err);
+void cl_table_history_free(cl_table_commit *h, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Creating a table. */
+
+typedef struct cl_table_create_options {
+	/* Partition columns: "col" or "col:year|month|day|hour" (a transform
+	 * of a date/timestamp column, stored as an extra column named
+	 * col_year, col_month, col_day or col_hour). Borrowed. */
+	const char *const *partition_by;
+	int npartition_by;
+	/* Key columns, used for bucketing and copy-on-write. Borrowed. */
+	const char *const *keys;
+	int nkeys;
+	int buckets;                /* key-hash buckets per partition; 0 or 1: none */
+	int64_t target_file_bytes;  /* default 128 MiB */
+	const char *name;           /* optional */
+	const char *description;    /* optional */
+	const cl_table_kv *config;  /* extra configuration, borrowed */
+	int nconfig;
+} cl_table_create_options;
+
+void cl_table_create_options_init(cl_table_create_options *o);
+
+/*
+ * Commit version 0 with the protocol and metadata for `schema` (the data
+ * columns; transformed partition columns are appended). CL_ECONFLICT when
+ * the table already exists. *version may be NULL.
+ */
+int cl_table_create(cl_table *t, const cl_schema *schema,
+		    const cl_table_create_options *opts, cl_error *err);
+
+/* Configuration keys changelake keeps in the table's metaData. */
+#define CL_TABLE_CONF_KEYS "changelake.keys"
+#define CL_TABLE_CONF_BUCKETS "changelake.buckets"
+#define CL_TABLE_CONF_TARGET_SIZE "changelake.targetFileSize"
+#define CL_TABLE_CONF_TRANSFORMS "changelake.partitionTransforms"
+
+/* ------------------------------------------------------------------ */
+/* Write transactions. */
+
+/*
+ * Begin a transaction on top of `base` (borrowed; must outlive the txn).
+ * `operation` names it in commitInfo ("WRITE", "MERGE", "DELETE",
+ * "OPTIMIZE", ...). Owned, cl_table_txn_free.
+ */
+int cl_table_txn_begin(cl_table_txn **out, cl_table *t, const cl_snapshot *base,
+		       const char *operation, cl_error *err);
+void cl_table_txn_free(cl_table_txn *x);
+
+/* A file to add: everything copied. */
+typedef struct cl_table_add {
+	const char *path;        /* object key relative to the table root */
+	int64_t size;
+	int64_t mtime_ms;
+	const cl_table_kv *partition; /* one per partition column */
+	int npartition;
+	const char *stats_json;  /* may be NULL */
+	bool data_change;        /* false for compaction */
+} cl_table_add;
+
+int cl_table_txn_add(cl_table_txn *x, const cl_table_add *f, cl_error *err);
+/* Remove a live file of the base snapshot (copied). */
+int cl_table_txn_remove(cl_table_txn *x, const cl_table_file *f, bool data_change,
+			cl_error *err);
+/*
+ * Declare that the transaction's result depends on the files in `scope`
+ * (a partition directory plus bucket, see cl__layout_scope): a concurrent
+ * commit that adds a file in that scope is a conflict.
+ */
+int cl_table_txn_read_scope(cl_table_txn *x, const char *scope, cl_error *err);
+/* Declare that the whole table was read (any concurrent add conflicts). */
+void cl_table_txn_read_all(cl_table_txn *x);
+/* Record an application watermark (txn action: appId -> version). */
+int cl_table_txn_set_app_version(cl_table_txn *x, const char *app_id,
+				 int64_t version, cl_error *err);
+/* Put `raw_json` (a JSON value, validated) into commitInfo under key. */
+int cl_table_txn_set_commit_info(cl_table_txn *x, const char *key,
+				 const char *raw_json, cl_error *err);
+/* An operationMetrics entry (written as a string, as Spark does). */
+int cl_table_txn_set_metric(cl_table_txn *x, const char *key, int64_t value,
+			    cl_error *err);
+/* An operationParameters entry. */
+int cl_table_txn_set_param(cl_table_txn *x, const char *key, const char *value,
+			   cl_error *err);
+
+/*
+ * Commit: publish version base+1 with put-if-absent; on losing the race,
+ * read the winning commits and retry on top of them unless they conflict
+ * (metadata or protocol changed, a file this txn removes was removed, a
+ * file was added in a scope this txn read, or the same application id was
+ * recorded), which is CL_ECONFLICT naming the winning version and the
+ * reason. *version gets the committed version (may be NULL).
+ */
+int cl_table_txn_commit(cl_table_txn *x, int64_t *version, cl_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Maintenance. */
+
+typedef struct cl_vacuum_result {
+	int64_t files_deleted;
+	int64_t bytes_deleted;
+	int64_t files_kept;  /* unreferenced but younger than the retention */
+} cl_vacuum_result;
+
+/*
+ * Delete data files no version within `retain_ms` refers to: a file is
+ * deleted only when it is not live in the latest version, no remove of it
+ * is younger than the retention, and the object itself is older than the
+ * retention (so a writer's in-flight files are never taken). Staging
+ * leftovers of crashed writers count as such files. The log itself
+ * (_delta_log) is never touched. dry_run lists without deleting; `deleted`
+ * (may be NULL) receives the deleted keys.
+ */
+int cl_table_vacuum(cl_table *t, int64_t retain_ms, bool dry_run,
+		    cl_vacuum_result *res, cl_store_list *deleted, cl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
