@@ -104,8 +104,9 @@ static void base_read_options(cl_read_options *ro, const cl_dms_read_options *o)
 
 /*
  * Look at the first record of a CSV file with every field a string: its
- * field count, and whether it reads as a header (every field "Op", the
- * timestamp column or a known column name, and at least one known name).
+ * field count, and whether it reads as a header (at least half its fields
+ * are "Op", the timestamp column or known column names, one of them a
+ * known column name).
  */
 static int csv_probe(const char *path, const cl_dms_read_options *o, int *nfields,
 		     bool *looks_like_header, cl_error *err)
@@ -129,7 +130,7 @@ static int csv_probe(const char *path, const cl_dms_read_options *o, int *nfield
 		int matched = 0, known = 0;
 		for (int c = 0; c < b->ncols; c++) {
 			if (cl_column_is_null(&b->cols[c], 0))
-				break;
+				continue;
 			size_t n;
 			const uint8_t *s = cl_column_get_bytes(&b->cols[c], 0, &n);
 			bool ok = (n == 2 && memcmp(s, "Op", 2) == 0) ||
@@ -142,11 +143,12 @@ static int csv_probe(const char *path, const cl_dms_read_options *o, int *nfield
 					known++;
 				}
 			}
-			if (!ok)
-				break;
-			matched++;
+			matched += ok;
 		}
-		*looks_like_header = matched == b->ncols && known > 0;
+		/* Data rows do not spell column names: a first line where at
+		   least half the fields are known names is a header (columns
+		   new to the table are the other half). */
+		*looks_like_header = known > 0 && 2 * matched >= b->ncols;
 	}
 done:
 	cl_reader_free(r);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "changelake.h"
 #include "changelake/dms.h"
@@ -186,4 +187,172 @@ TEST(dms_list_many_files_and_discover)
 	snprintf(p, sizeof p, "%s/nope", tmp);
 	CHECK(cl_dms_list(&l, p, &e) == CL_ENOTFOUND);
 	CHECK(strstr(e.message, "nope") != NULL);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Read every change of file `name` in dir into "op:v1,v2|..." text. */
+static int read_all(const char *dir, const char *name, const cl_dms_read_options *o,
+		    char *out, size_t n, cl_error *e)
+{
+	cl_dms_listing *l;
+	int rc = cl_dms_listing_create(&l, dir, e);
+	if (rc)
+		return rc;
+	cl_dms_listing_add(l, name, 0, 0, e);
+	cl_dms_listing_finish(l);
+	cl_dms_reader *r;
+	if ((rc = cl_dms_reader_open(&r, dir, &l->files[0], o, e))) {
+		cl_dms_listing_free(l);
+		return rc;
+	}
+	size_t k = 0;
+	const cl_schema *s = cl_dms_reader_schema(r);
+	k += (size_t)snprintf(out + k, n - k, "[");
+	for (int c = 0; c < s->nfields; c++)
+		k += (size_t)snprintf(out + k, n - k, "%s%s", c ? "," : "", s->fields[c].name);
+	k += (size_t)snprintf(out + k, n - k, "]");
+	for (;;) {
+		cl_dms_changes ch;
+		if ((rc = cl_dms_reader_next(r, &ch, e)))
+			break;
+		if (ch.nrows == 0)
+			break;
+		for (int64_t i = 0; i < ch.nrows; i++) {
+			k += (size_t)snprintf(out + k, n - k, "%c:", ch.ops[i]);
+			for (int c = 0; c < ch.batch->ncols; c++) {
+				char *t = NULL;
+				size_t len;
+				cl_value_text(&ch.batch->cols[c], i, &t, &len, e);
+				k += (size_t)snprintf(out + k, n - k, "%s%s", c ? "," : "",
+						      t ? t : "-");
+				cl_free(t);
+			}
+			k += (size_t)snprintf(out + k, n - k, "|");
+		}
+	}
+	cl_dms_reader_free(r);
+	cl_dms_listing_free(l);
+	return rc;
+}
+
+TEST(dms_read_csv_layouts)
+{
+	const char *d = cl_test_tmpdir();
+	char out[4096];
+	cl_error e = {0};
+	cl_schema *s;
+	CHECK_OK(cl_schema_parse(&s, "id int64, name string", &e), &e);
+	cl_dms_read_options o;
+	cl_dms_read_options_init(&o);
+	o.schema = s;
+	/* Full load, header-less, no Op. */
+	write_file(d, "LOAD00000001.csv", "1,a\n2,\n");
+	CHECK_OK(read_all(d, "LOAD00000001.csv", &o, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[id,name]I:1,a|I:2,-|");
+	/* CDC, header-less: Op first. */
+	write_file(d, "20240101-000000001.csv", "I,3,c\nU,1,a2\nD,2,\n");
+	CHECK_OK(read_all(d, "20240101-000000001.csv", &o, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[id,name]I:3,c|U:1,a2|D:2,-|");
+	/* Full load with Op column (includeOpForFullLoad), empty Op = insert. */
+	write_file(d, "LOAD00000002.csv", "I,5,e\n,6,f\n");
+	CHECK_OK(read_all(d, "LOAD00000002.csv", &o, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[id,name]I:5,e|I:6,f|");
+	/* Timestamp column after Op. */
+	o.timestamp_column = "ts";
+	write_file(d, "20240101-000000002.csv", "U,2024-01-01 00:00:00.000001,1,x\n");
+	CHECK_OK(read_all(d, "20240101-000000002.csv", &o, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[ts,id,name]U:2024-01-01 00:00:00.000001,1,x|");
+	/* Full load with the timestamp column and no Op. */
+	write_file(d, "LOAD00000003.csv", "2024-01-01 00:00:00.000001,7,g\n");
+	CHECK_OK(read_all(d, "LOAD00000003.csv", &o, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[ts,id,name]I:2024-01-01 00:00:00.000001,7,g|");
+	o.timestamp_column = NULL;
+	/* A header line (addColumnName) is recognised; a new column kept. */
+	write_file(d, "20240101-000000003.csv", "Op,id,name,extra\nI,8,h,z\n");
+	CHECK_OK(read_all(d, "20240101-000000003.csv", &o, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[id,name,extra]I:8,h,z|");
+	/* gzip. */
+	char p[4096];
+	snprintf(p, sizeof p, "printf 'U,9,i\\n' | gzip -c > %s/20240101-000000004.csv.gz", d);
+	CHECK(system(p) == 0);
+	CHECK_OK(read_all(d, "20240101-000000004.csv.gz", &o, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[id,name]U:9,i|");
+	/* Errors: a bad Op names file, row and value; a value that does not fit
+	   the declared type names file, line and column; a field count that
+	   fits no layout asks for the column names. */
+	write_file(d, "20240101-000000005.csv", "I,1,a\nX,2,b\n");
+	CHECK(read_all(d, "20240101-000000005.csv", &o, out, sizeof out, &e) == CL_EFORMAT);
+	CHECK(strstr(e.message, "20240101-000000005.csv: row 2, column 'Op': 'X'") != NULL);
+	write_file(d, "20240101-000000006.csv", "I,1,a\nU,two,b\n");
+	CHECK(read_all(d, "20240101-000000006.csv", &o, out, sizeof out, &e) != 0);
+	CHECK(strstr(e.message, "20240101-000000006.csv") != NULL);
+	CHECK(strstr(e.message, "two") != NULL);
+	write_file(d, "20240101-000000007.csv", "I,1,a,b,c\n");
+	CHECK(read_all(d, "20240101-000000007.csv", &o, out, sizeof out, &e) == CL_ESCHEMA);
+	CHECK(strstr(e.message, "--columns") != NULL);
+	/* No names known at all. */
+	cl_dms_read_options none;
+	cl_dms_read_options_init(&none);
+	none.header = 0;
+	CHECK(read_all(d, "LOAD00000001.csv", &none, out, sizeof out, &e) == CL_EINVAL);
+	/* Names from --columns, types inferred. */
+	static const char *cols[] = {"id", "name"};
+	none.columns = cols;
+	none.ncolumns = 2;
+	none.header = -1;
+	CHECK_OK(read_all(d, "20240101-000000001.csv", &none, out, sizeof out, &e), &e);
+	CHECK_STR(out, "[id,name]I:3,c|U:1,a2|D:2,-|");
+	cl_schema_free(s);
+}
+
+TEST(dms_read_real_full_load)
+{
+	/* The real DMS file, read in place through a link named as DMS names
+	   full-load files. */
+	const char *d = cl_test_tmpdir();
+	char src[4096], dst[4096];
+	char rel[4096];
+	snprintf(rel, sizeof rel, "%s/dms/dms_test_table_LOAD00000001.parquet",
+		 cl_test_data_root());
+	CHECK(realpath(rel, src) != NULL);
+	snprintf(dst, sizeof dst, "%s/real", d);
+	mkdir(dst, 0777);
+	snprintf(dst, sizeof dst, "%s/real/LOAD00000001.parquet", d);
+	CHECK(symlink(src, dst) == 0);
+	snprintf(dst, sizeof dst, "%s/real", d);
+	cl_dms_listing *l;
+	cl_error e = {0};
+	CHECK_OK(cl_dms_list(&l, dst, &e), &e);
+	CHECK_EQ_INT(l->nfiles, 1);
+	CHECK_EQ_INT(l->nload, 1);
+	cl_dms_reader *r;
+	CHECK_OK(cl_dms_reader_open(&r, dst, &l->files[0], NULL, &e), &e);
+	CHECK(!cl_dms_reader_has_op(r));
+	const cl_schema *s = cl_dms_reader_schema(r);
+	CHECK_STR(s->fields[0].name, "DMS_TIMESTAMP");
+	CHECK(cl_schema_find(s, "id") == 1);
+	int64_t rows = 0;
+	for (;;) {
+		cl_dms_changes ch;
+		CHECK_OK(cl_dms_reader_next(r, &ch, &e), &e);
+		if (!ch.nrows)
+			break;
+		CHECK_EQ_INT(ch.first_row, rows);
+		for (int64_t i = 0; i < ch.nrows; i++)
+			CHECK(ch.ops[i] == 'I');
+		rows += ch.nrows;
+	}
+	CHECK(rows > 0);
+	cl_dms_reader_free(r);
+	cl_dms_listing_free(l);
 }
