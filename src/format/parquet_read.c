@@ -1,7 +1,700 @@
-/* parquet_read.c — not written yet. */
+/*
+ * parquet_read.c — open a Parquet file (footer, schema mapping) and stream
+ * its rows as column batches (cl_reader for Parquet).
+ *
+ * Opening reads the 8-byte tail and the footer with pread, never trusting a
+ * length before checking it against the file size, and decodes it
+ * (parquet_meta.c). Each leaf column is then mapped onto a changelake type
+ * (map_leaf) the way DuckDB reads it.
+ *
+ * Reading: the reader walks the selected row groups in order. At the start
+ * of a row group it preads the byte range of each projected column chunk
+ * (and nothing else) and hands it to a cl__pq_col (parquet_page.c); each
+ * batch then takes up to batch_rows rows from every column. A batch never
+ * spans two row groups. Memory: one column chunk per projected column, one
+ * decompressed page per column, scratch for one batch, and the batch.
+ *
+ * Nested columns: a file whose projected columns include a nested one is
+ * rejected with "nested column 'X' not supported yet"; projecting only flat
+ * top-level columns of such a file works.
+ */
 #include "format_impl.h"
+#include "parquet_format.h"
+#include "parquet_meta.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+int cl__pq_pread(const cl_parquet_file *f, void *buf, size_t n, int64_t offset,
+		 cl_error *err)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pread(f->fd, (char *)buf + done, n - done, (off_t)offset + (off_t)done);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return cl_error_set(err, CL_EIO, "%s: read error at offset %lld: %s",
+					    f->path, (long long)(offset + (int64_t)done),
+					    strerror(errno));
+		}
+		if (r == 0)
+			return cl_error_set(err, CL_EFORMAT,
+					    "%s: file ends at offset %lld, %zu bytes short",
+					    f->path, (long long)(offset + (int64_t)done), n - done);
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+/* ---- mapping leaves to changelake types ---- */
+
+static const char *unit_name(int u)
+{
+	return u == CL_UNIT_MS ? "MILLIS" : u == CL_UNIT_US ? "MICROS" : "NANOS";
+}
+
+static void set_why(cl__pq_leafmap *m, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_why(cl__pq_leafmap *m, int code, const char *fmt, ...)
+{
+	va_list ap;
+	m->supported = false;
+	m->code = code;
+	va_start(ap, fmt);
+	vsnprintf(m->why, sizeof m->why, fmt, ap);
+	va_end(ap);
+}
+
+static void map_decimal(cl__pq_leafmap *m, const char *path, int ptype, int32_t tl, int p,
+			int s)
+{
+	snprintf(m->annotation, sizeof m->annotation, "DECIMAL(%d,%d)", p, s);
+	if (p > 38) {
+		set_why(m, CL_EUNSUPPORTED, "column '%s': %s: decimal precision over 38 not supported", path, m->annotation);
+		return;
+	}
+	if (p < 1 || s < 0 || s > p) {
+		set_why(m, CL_EFORMAT, "column '%s': invalid %s", path, m->annotation);
+		return;
+	}
+	m->type = cl_type_decimal(p, s);
+	switch (ptype) {
+	case PQ_INT32: m->conv = CV_I32_DEC; break;
+	case PQ_INT64: m->conv = CV_I64_DEC; break;
+	case PQ_FIXED_LEN_BYTE_ARRAY:
+		if (tl < 1 || tl > 64) {
+			set_why(m, CL_EFORMAT, "column '%s': invalid FIXED_LEN_BYTE_ARRAY(%d) decimal", path, (int)tl);
+			return;
+		}
+		m->conv = CV_FIX_DEC;
+		break;
+	case PQ_BYTE_ARRAY: m->conv = CV_BA_DEC; break;
+	default:
+		set_why(m, CL_EFORMAT, "column '%s': DECIMAL on %s is not valid", path,
+			cl__pq_type_name(ptype));
+		return;
+	}
+	m->supported = true;
+}
+
+static void map_leaf(const cl__pq_schema_elem *e, const cl__pq_leaf *l, cl__pq_leafmap *m)
+{
+	memset(m, 0, sizeof *m);
+	m->supported = true;
+	int pt = e->type;
+	const cl__pq_logical *lt = &e->logical;
+	int ct = e->converted;
+	int kind = lt->kind;
+	/* Logical types we do not know (newer writers): fall back to the rest. */
+	if (kind == PQ_LT_UNKNOWN || kind > PQ_LT_FLOAT16 || kind == 9)
+		kind = 0;
+	if (l->nested) {
+		set_why(m, CL_EUNSUPPORTED, "nested column '%s' not supported yet", l->path);
+		return;
+	}
+	if (kind == PQ_LT_DECIMAL || (!kind && ct == PQ_CT_DECIMAL)) {
+		int p = kind ? lt->precision : e->precision;
+		int s = kind ? lt->scale : (e->scale < 0 ? 0 : e->scale);
+		map_decimal(m, l->path, pt, e->type_length, p, s);
+		return;
+	}
+	switch (pt) {
+	case PQ_BOOLEAN:
+		m->type = cl_type_make(CL_BOOL);
+		m->conv = CV_BOOL;
+		return;
+	case PQ_INT32: {
+		int bw = 32;
+		bool sign = true;
+		if (kind == PQ_LT_INTEGER) {
+			bw = lt->bit_width;
+			sign = lt->is_signed;
+		} else if (!kind && ct >= PQ_CT_UINT_8 && ct <= PQ_CT_INT_64) {
+			static const int w[] = {8, 16, 32, 64, 8, 16, 32, 64};
+			bw = w[ct - PQ_CT_UINT_8];
+			sign = ct >= PQ_CT_INT_8;
+		} else if (kind == PQ_LT_DATE || (!kind && ct == PQ_CT_DATE)) {
+			m->type = cl_type_make(CL_DATE);
+			m->conv = CV_COPY4;
+			strcpy(m->annotation, "DATE");
+			return;
+		} else if (kind == PQ_LT_TIME || (!kind && ct == PQ_CT_TIME_MILLIS)) {
+			int unit = kind ? lt->unit : CL_UNIT_MS;
+			if (unit != CL_UNIT_MS) {
+				set_why(m, CL_EFORMAT, "column '%s': TIME(%s) on INT32 is not valid", l->path, unit_name(unit));
+				return;
+			}
+			m->type = cl_type_time(CL_UNIT_MS);
+			m->conv = CV_I32_I64;
+			strcpy(m->annotation, "TIME(MILLIS)");
+			return;
+		}
+		if (kind == PQ_LT_INTEGER || ct >= PQ_CT_UINT_8)
+			snprintf(m->annotation, sizeof m->annotation, "INT(%d,%s)", bw,
+				 sign ? "signed" : "unsigned");
+		switch (bw) {
+		case 8:
+			m->type = cl_type_make(sign ? CL_INT8 : CL_UINT8);
+			m->conv = CV_I32_I8;
+			return;
+		case 16:
+			m->type = cl_type_make(sign ? CL_INT16 : CL_UINT16);
+			m->conv = CV_I32_I16;
+			return;
+		case 32:
+			m->type = cl_type_make(sign ? CL_INT32 : CL_UINT32);
+			m->conv = CV_COPY4;
+			return;
+		}
+		set_why(m, CL_EFORMAT, "column '%s': %s on INT32 is not valid", l->path, m->annotation);
+		return;
+	}
+	case PQ_INT64:
+		if (kind == PQ_LT_TIMESTAMP ||
+		    (!kind && (ct == PQ_CT_TIMESTAMP_MILLIS || ct == PQ_CT_TIMESTAMP_MICROS))) {
+			int unit = kind ? lt->unit : ct == PQ_CT_TIMESTAMP_MILLIS ? CL_UNIT_MS
+										  : CL_UNIT_US;
+			bool utc = kind ? lt->utc : true;
+			m->type = cl_type_timestamp((cl_time_unit)unit, utc);
+			m->conv = CV_COPY8;
+			snprintf(m->annotation, sizeof m->annotation, "TIMESTAMP(%s%s)",
+				 unit_name(unit), utc ? ",utc" : "");
+			return;
+		}
+		if (kind == PQ_LT_TIME || (!kind && ct == PQ_CT_TIME_MICROS)) {
+			int unit = kind ? lt->unit : CL_UNIT_US;
+			if (unit == CL_UNIT_MS) {
+				set_why(m, CL_EFORMAT, "column '%s': TIME(MILLIS) on INT64 is not valid", l->path);
+				return;
+			}
+			m->type = cl_type_time((cl_time_unit)unit);
+			m->conv = CV_COPY8;
+			snprintf(m->annotation, sizeof m->annotation, "TIME(%s)", unit_name(unit));
+			return;
+		}
+		if (kind == PQ_LT_INTEGER || (!kind && ct >= PQ_CT_UINT_8 && ct <= PQ_CT_INT_64)) {
+			bool sign = kind ? lt->is_signed : ct >= PQ_CT_INT_8;
+			int bw = kind ? lt->bit_width : 64;
+			if (!kind && ct != PQ_CT_UINT_64 && ct != PQ_CT_INT_64)
+				bw = 0;
+			snprintf(m->annotation, sizeof m->annotation, "INT(%d,%s)", bw,
+				 sign ? "signed" : "unsigned");
+			if (bw != 64) {
+				set_why(m, CL_EFORMAT, "column '%s': %s on INT64 is not valid", l->path, m->annotation);
+				return;
+			}
+			m->type = cl_type_make(sign ? CL_INT64 : CL_UINT64);
+			m->conv = CV_COPY8;
+			return;
+		}
+		m->type = cl_type_make(CL_INT64);
+		m->conv = CV_COPY8;
+		return;
+	case PQ_INT96:
+		m->type = cl_type_timestamp(CL_UNIT_US, false);
+		m->conv = CV_INT96_TS;
+		return;
+	case PQ_FLOAT:
+		m->type = cl_type_make(CL_FLOAT32);
+		m->conv = CV_COPY4;
+		return;
+	case PQ_DOUBLE:
+		m->type = cl_type_make(CL_FLOAT64);
+		m->conv = CV_COPY8;
+		return;
+	case PQ_BYTE_ARRAY:
+		if (kind == PQ_LT_STRING || kind == PQ_LT_ENUM || kind == PQ_LT_JSON ||
+		    (!kind && (ct == PQ_CT_UTF8 || ct == PQ_CT_ENUM || ct == PQ_CT_JSON))) {
+			m->type = cl_type_make(CL_STRING);
+			m->conv = CV_BA_STR;
+			strcpy(m->annotation, kind == PQ_LT_ENUM || ct == PQ_CT_ENUM ? "ENUM"
+					      : kind == PQ_LT_JSON || ct == PQ_CT_JSON ? "JSON"
+										 : "STRING");
+			return;
+		}
+		m->type = cl_type_make(CL_BINARY);
+		m->conv = CV_BA_BIN;
+		return;
+	case PQ_FIXED_LEN_BYTE_ARRAY:
+		if (e->type_length < 0) {
+			set_why(m, CL_EFORMAT, "column '%s' has a negative FIXED_LEN_BYTE_ARRAY width", l->path);
+			return;
+		}
+		if (e->type_length > (1 << 20)) {
+			set_why(m, CL_EFORMAT, "column '%s' has an absurd FIXED_LEN_BYTE_ARRAY width", l->path);
+			return;
+		}
+		if (kind == PQ_LT_UUID) {
+			if (e->type_length != 16) {
+				set_why(m, CL_EFORMAT, "UUID column '%s' is not 16 bytes wide", l->path);
+				return;
+			}
+			m->type = cl_type_make(CL_STRING);
+			m->conv = CV_FIX_UUID;
+			strcpy(m->annotation, "UUID");
+			return;
+		}
+		if (kind == PQ_LT_FLOAT16) {
+			if (e->type_length != 2) {
+				set_why(m, CL_EFORMAT, "FLOAT16 column '%s' is not 2 bytes wide", l->path);
+				return;
+			}
+			m->type = cl_type_make(CL_FLOAT32);
+			m->conv = CV_FIX_F16;
+			strcpy(m->annotation, "FLOAT16");
+			return;
+		}
+		if (!kind && ct == PQ_CT_INTERVAL) {
+			set_why(m, CL_EUNSUPPORTED, "INTERVAL column '%s' not supported yet", l->path);
+			return;
+		}
+		if (e->type_length == 0) {
+			set_why(m, CL_EFORMAT, "column '%s' has a zero FIXED_LEN_BYTE_ARRAY width", l->path);
+			return;
+		}
+		m->type = cl_type_make(CL_BINARY);
+		m->conv = CV_FIX_BIN;
+		return;
+	}
+	set_why(m, CL_EFORMAT, "column '%s' has no physical type", l->path);
+}
+
+/* ---- the file ---- */
+
+int cl_parquet_file_open(cl_parquet_file **out, const char *path, cl_error *err)
+{
+	*out = NULL;
+	int rc = 0;
+	cl_parquet_file *f = cl_calloc(1, sizeof *f);
+	if (!f)
+		return oom(err);
+	f->fd = -1;
+	f->path = cl_strdup(path);
+	if (!f->path) {
+		rc = oom(err);
+		goto fail;
+	}
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0) {
+		rc = cl_error_set(err, errno == ENOENT ? CL_ENOTFOUND : CL_EIO, "%s: %s", path,
+				  strerror(errno));
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(f->fd, &st) != 0) {
+		rc = cl_error_set(err, CL_EIO, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = cl_error_set(err, CL_EINVAL, "%s: is a directory", path);
+		goto fail;
+	}
+	f->size = st.st_size;
+	uint8_t head[4], tail[8];
+	if (f->size < 12) {
+		rc = cl_error_set(err, CL_EFORMAT,
+				  "%s: not a Parquet file (%lld bytes, too short)", path,
+				  (long long)f->size);
+		goto fail;
+	}
+	if ((rc = cl__pq_pread(f, head, 4, 0, err)) || (rc = cl__pq_pread(f, tail, 8, f->size - 8, err)))
+		goto fail;
+	if (!memcmp(head, "PARE", 4) || !memcmp(tail + 4, "PARE", 4)) {
+		rc = cl_error_set(err, CL_EUNSUPPORTED, "%s: encrypted Parquet not supported",
+				  path);
+		goto fail;
+	}
+	if (memcmp(head, "PAR1", 4) || memcmp(tail + 4, "PAR1", 4)) {
+		rc = cl_error_set(err, CL_EFORMAT, "%s: not a Parquet file (no PAR1 magic %s)",
+				  path, memcmp(head, "PAR1", 4) ? "at the start" : "at the end");
+		goto fail;
+	}
+	uint32_t flen = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 |
+			(uint32_t)tail[2] << 16 | (uint32_t)tail[3] << 24;
+	if ((int64_t)flen > f->size - 12) {
+		rc = cl_error_set(err, CL_EFORMAT,
+				  "%s: footer length %u does not fit in a %lld-byte file", path,
+				  flen, (long long)f->size);
+		goto fail;
+	}
+	if (flen == 0) {
+		rc = cl_error_set(err, CL_EFORMAT, "%s: empty footer", path);
+		goto fail;
+	}
+	f->footer_start = f->size - 8 - flen;
+	uint8_t *footer = cl_malloc(flen);
+	if (!footer) {
+		rc = oom(err);
+		goto fail;
+	}
+	if ((rc = cl__pq_pread(f, footer, flen, f->footer_start, err))) {
+		cl_free(footer);
+		goto fail;
+	}
+	rc = cl__pq_meta_decode(&f->meta, footer, flen, err);
+	if (rc) {
+		if (rc == CL_ENOMEM)
+			goto fail;
+		cl_error_prefix(err, "%s: %s", path,
+				rc == CL_EUNSUPPORTED ? "" : "corrupt footer: ");
+		goto fail;
+	}
+	cl__pq_meta *m = f->meta;
+	f->map = cl_calloc((size_t)(m->nleaves ? m->nleaves : 1), sizeof *f->map);
+	if (!f->map) {
+		rc = oom(err);
+		goto fail;
+	}
+	for (int i = 0; i < m->nleaves; i++)
+		map_leaf(&m->schema[m->leaves[i].elem], &m->leaves[i], &f->map[i]);
+	int64_t total = 0;
+	for (int g = 0; g < m->nrow_groups; g++) {
+		if (__builtin_add_overflow(total, m->row_groups[g].num_rows, &total)) {
+			rc = cl_error_set(err, CL_EFORMAT, "%s: row counts overflow", path);
+			goto fail;
+		}
+	}
+	/* Some writers get FileMetaData.num_rows wrong; the row groups count. */
+	m->num_rows = total;
+	*out = f;
+	return 0;
+fail:
+	cl_parquet_file_free(f);
+	return rc;
+}
+
+void cl_parquet_file_free(cl_parquet_file *f)
+{
+	if (!f)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	cl__pq_meta_free(f->meta);
+	cl_free(f->map);
+	cl_buf_release(&f->min_text);
+	cl_buf_release(&f->max_text);
+	cl_free(f->path);
+	cl_free(f);
+}
+
+int cl__pq_chunk_range(const cl_parquet_file *f, int rg, int col, int64_t *start,
+		       int64_t *len, cl_error *err)
+{
+	const cl__pq_meta *m = f->meta;
+	const cl__pq_column_chunk *cc = &m->row_groups[rg].columns[col];
+	const char *name = m->leaves[col].path;
+	const cl__pq_column_meta *cm = &cc->meta;
+	if (cc->encrypted)
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "%s: row group %d, column '%s': encrypted Parquet not supported",
+				    f->path, rg, name);
+	if (cc->file_path)
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "%s: row group %d, column '%s': data in another file ('%s') "
+				    "not supported",
+				    f->path, rg, name, cc->file_path);
+	if (!cc->has_meta)
+		return cl_error_set(err, CL_EFORMAT,
+				    "%s: row group %d, column '%s': no column metadata", f->path,
+				    rg, name);
+	if (cm->type != m->schema[m->leaves[col].elem].type)
+		return cl_error_set(err, CL_EFORMAT,
+				    "%s: row group %d, column '%s': chunk type %s differs from "
+				    "the schema's %s",
+				    f->path, rg, name, cl__pq_type_name(cm->type),
+				    cl__pq_type_name(m->schema[m->leaves[col].elem].type));
+	/* The chunk starts at its dictionary page when there is one. Some
+	 * writers put 0 in data_page_offset and the real start in
+	 * dictionary_page_offset, others 0 in dictionary_page_offset. */
+	int64_t s = cm->data_page_offset;
+	if (cm->dictionary_page_offset >= 4 && (cm->dictionary_page_offset < s || s < 4))
+		s = cm->dictionary_page_offset;
+	int64_t n = cm->total_compressed_size;
+	if (s < 4 || n < 0 || s > f->footer_start || n > f->footer_start - s)
+		return cl_error_set(err, CL_EFORMAT,
+				    "%s: row group %d, column '%s': column chunk at offset %lld "
+				    "of %lld bytes lies outside the data (which ends at %lld)",
+				    f->path, rg, name, (long long)s, (long long)n,
+				    (long long)f->footer_start);
+	*start = s;
+	*len = n;
+	return 0;
+}
+
+/* ---- the reader ---- */
+
+typedef struct pq_reader {
+	cl_parquet_file *f;
+	bool own_file;
+	int ncols;           /* projected */
+	int *leaf;           /* leaf index per projected column */
+	cl__pq_col *cols;
+	int *rgs;            /* selected row groups */
+	int nrgs;
+	int rg_pos;          /* index into rgs of the current row group; -1 none */
+	int64_t rg_left;     /* rows left in it */
+	int64_t batch_rows;
+	cl_batch *batch;
+} pq_reader;
+
+static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
+{
+	int rg = p->rgs[p->rg_pos];
+	const cl__pq_row_group *g = &p->f->meta->row_groups[rg];
+	for (int i = 0; i < p->ncols; i++) {
+		int64_t s, n;
+		int rc = cl__pq_chunk_range(p->f, rg, p->leaf[i], &s, &n, err);
+		if (rc)
+			return rc;
+		uint8_t *buf = cl_malloc((size_t)(n ? n : 1));
+		if (!buf)
+			return oom(err);
+		rc = cl__pq_pread(p->f, buf, (size_t)n, s, err);
+		if (!rc) {
+			cl__pq_col *c = &p->cols[i];
+			c->rg = rg;
+			c->codec = p->f->meta->row_groups[rg].columns[p->leaf[i]].meta.codec;
+			rc = cl__pq_col_begin(c, buf, (size_t)n, s, err);
+		} else
+			cl_free(buf);
+		if (rc)
+			return rc;
+	}
+	p->rg_left = g->num_rows;
+	return 0;
+}
+
+static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
+{
+	pq_reader *p = r->impl;
+	int rc;
+	*out = NULL;
+	while (p->rg_left == 0) {
+		if (p->rg_pos >= 0) {
+			for (int i = 0; i < p->ncols; i++)
+				if ((rc = cl__pq_col_finish(&p->cols[i], err)))
+					return rc;
+		}
+		if (p->rg_pos + 1 >= p->nrgs)
+			return 0;
+		p->rg_pos++;
+		if ((rc = start_row_group(r, p, err)))
+			return rc;
+	}
+	int64_t n = p->rg_left < p->batch_rows ? p->rg_left : p->batch_rows;
+	cl_batch_clear(p->batch);
+	for (int i = 0; i < p->ncols; i++)
+		if ((rc = cl__pq_col_read(&p->cols[i], &p->batch->cols[i], n, err)))
+			return rc;
+	p->batch->nrows = n;
+	p->rg_left -= n;
+	*out = p->batch;
+	return 0;
+}
+
+static void pq_free(cl_reader *r)
+{
+	pq_reader *p = r->impl;
+	if (!p)
+		return;
+	for (int i = 0; p->cols && i < p->ncols; i++)
+		cl__pq_col_release(&p->cols[i]);
+	cl_free(p->cols);
+	cl_free(p->leaf);
+	cl_free(p->rgs);
+	cl_batch_free(p->batch);
+	if (p->own_file)
+		cl_parquet_file_free(p->f);
+	cl_free(p);
+	r->impl = NULL;
+}
+
+static const cl__reader_ops pq_ops = {pq_next, pq_free};
+
+/* Top-level leaf index by name (flat columns), -1 when none; *nested_top set
+ * when the name is a top-level group or repeated field. */
+static int find_top(const cl__pq_meta *m, const char *name, bool *nested)
+{
+	*nested = false;
+	for (int i = 0; i < m->nleaves; i++) {
+		const cl__pq_schema_elem *top = &m->schema[m->leaves[i].top];
+		if (strcmp(top->name, name) == 0) {
+			if (m->leaves[i].nested)
+				*nested = true;
+			else
+				return i;
+		}
+	}
+	return -1;
+}
+
+static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_options *o,
+		     const cl_parquet_read_options *po, cl_error *err)
+{
+	cl__pq_meta *m = f->meta;
+	pq_reader *p = cl_calloc(1, sizeof *p);
+	if (!p) {
+		if (own)
+			cl_parquet_file_free(f);
+		return oom(err);
+	}
+	r->impl = p;
+	r->ops = &pq_ops;
+	p->f = f;
+	p->own_file = own;
+	p->rg_pos = -1;
+	p->batch_rows = o && o->batch_rows > 0 ? o->batch_rows : 65536;
+	if (p->batch_rows > (1 << 24))
+		p->batch_rows = 1 << 24;
+	int rc = cl_schema_create(&r->schema, err);
+	if (rc)
+		return rc;
+	int want = o && o->columns ? o->ncolumns : m->nleaves;
+	p->leaf = cl_calloc((size_t)(want ? want : 1), sizeof *p->leaf);
+	if (!p->leaf)
+		return oom(err);
+	if (o && o->columns) {
+		for (int i = 0; i < o->ncolumns; i++) {
+			bool nested;
+			int l = find_top(m, o->columns[i], &nested);
+			if (l < 0 && nested)
+				return cl_error_set(err, CL_EUNSUPPORTED,
+						    "%s: nested column '%s' not supported yet",
+						    f->path, o->columns[i]);
+			if (l < 0)
+				return cl_error_set(err, CL_ENOTFOUND, "%s: no column '%s'",
+						    f->path, o->columns[i]);
+			p->leaf[p->ncols++] = l;
+		}
+	} else {
+		for (int i = 0; i < m->nleaves; i++)
+			p->leaf[p->ncols++] = i;
+	}
+	for (int i = 0; i < p->ncols; i++) {
+		const cl__pq_leaf *l = &m->leaves[p->leaf[i]];
+		const cl__pq_leafmap *mp = &f->map[p->leaf[i]];
+		if (!mp->supported) {
+			int code = mp->code;
+			if (l->nested && !(o && o->columns))
+				return cl_error_set(err, code,
+						    "%s: %s (read its flat columns with a "
+						    "column projection)",
+						    f->path, mp->why);
+			return cl_error_set(err, code, "%s: %s", f->path, mp->why);
+		}
+		rc = cl_schema_add(r->schema, m->schema[l->elem].name, mp->type, l->max_def > 0,
+				   err);
+		if (rc) {
+			if (rc == CL_ENOMEM)
+				return rc;
+			return cl_error_prefix(err, "%s: ", f->path);
+		}
+	}
+	p->cols = cl_calloc((size_t)(p->ncols ? p->ncols : 1), sizeof *p->cols);
+	if (!p->cols)
+		return oom(err);
+	for (int i = 0; i < p->ncols; i++) {
+		cl__pq_col *c = &p->cols[i];
+		const cl__pq_leaf *l = &m->leaves[p->leaf[i]];
+		const cl__pq_schema_elem *e = &m->schema[l->elem];
+		c->file = f->path;
+		c->name = l->path;
+		c->ptype = e->type;
+		c->type_length = e->type_length;
+		c->max_def = l->max_def;
+		c->conv = f->map[p->leaf[i]].conv;
+		c->batch_rows = p->batch_rows;
+	}
+	/* row group selection */
+	int nsel = po && po->row_groups ? po->nrow_groups : m->nrow_groups;
+	p->rgs = cl_calloc((size_t)(nsel > 0 ? nsel : 1), sizeof *p->rgs);
+	if (!p->rgs)
+		return oom(err);
+	for (int i = 0; i < nsel; i++) {
+		int rg = po && po->row_groups ? po->row_groups[i] : i;
+		if (rg < 0 || rg >= m->nrow_groups)
+			return cl_error_set(err, CL_EINVAL, "%s: no row group %d (the file has %d)",
+					    f->path, rg, m->nrow_groups);
+		if (po && po->npredicates > 0) {
+			bool may;
+			rc = cl_parquet_file_row_group_may_match(f, rg, po->predicates,
+								 po->npredicates, &may, err);
+			if (rc)
+				return rc;
+			if (!may)
+				continue;
+		}
+		p->rgs[p->nrgs++] = rg;
+	}
+	int64_t total = 0;
+	for (int i = 0; i < p->nrgs; i++)
+		total += m->row_groups[p->rgs[i]].num_rows;
+	r->total_rows = total;
+	return cl_batch_create(&p->batch, r->schema, 0, err);
+}
 
 int cl__parquet_reader_open(struct cl_reader *r, const cl_read_options *o, cl_error *err)
 {
-	return cl_error_set(err, CL_EUNSUPPORTED, "parquet_read: not implemented yet");
+	cl_parquet_file *f;
+	int rc = cl_parquet_file_open(&f, r->path, err);
+	if (rc)
+		return rc;
+	return open_impl(r, f, true, o, NULL, err);
+}
+
+int cl_parquet_reader_open(cl_reader **out, const char *path, const cl_read_options *opts,
+			   const cl_parquet_read_options *popts, cl_error *err)
+{
+	*out = NULL;
+	cl_reader *r = cl_calloc(1, sizeof *r);
+	if (!r)
+		return oom(err);
+	r->format = CL_FORMAT_PARQUET;
+	r->total_rows = -1;
+	r->path = cl_strdup(path);
+	if (!r->path) {
+		cl_free(r);
+		return oom(err);
+	}
+	cl_parquet_file *f;
+	int rc = cl_parquet_file_open(&f, path, err);
+	if (!rc)
+		rc = open_impl(r, f, true, opts, popts, err);
+	if (rc) {
+		cl_reader_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
 }

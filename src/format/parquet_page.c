@@ -1,0 +1,849 @@
+/*
+ * parquet_page.c — reading one column chunk: pages, levels, values, and the
+ * conversion of physical values to the column's changelake type.
+ *
+ * State machine of a cl__pq_col (one per projected column per row group):
+ *   begin   the chunk's bytes are in memory (read by the caller with pread
+ *           of exactly the chunk's byte range); no page is loaded
+ *   page    next_page() decoded a page header, checked its CRC, loaded a
+ *           dictionary page (kept for the chunk) or decompressed a data page
+ *           and set up the level decoder and the value decoder; page_left
+ *           counts its rows not yet handed out
+ *   read    cl__pq_col_read() takes up to page_left rows at a time, loading
+ *           pages as needed, decoding levels then only the non-null values,
+ *           straight into the column when no conversion or spreading is
+ *           needed, else through scratch buffers of batch_rows entries
+ *   finish  the row group's rows are all read: a page with rows left over is
+ *           an error (columns of one row group must agree on the row count)
+ * Only flat columns reach here (max repetition level 0, max definition level
+ * 0 or 1).
+ */
+#include "parquet_decode.h"
+#include "parquet_codec.h"
+#include "parquet_format.h"
+#include "parquet_meta.h"
+#include "core/value_text.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#define MAX_PAGE_BYTES ((int64_t)1 << 30)
+#define MAX_BATCH_DATA ((int64_t)1 << 31)
+
+int cl__pq_phys_width(int ptype, int32_t type_length)
+{
+	switch (ptype) {
+	case PQ_BOOLEAN: return 1; /* one byte per value in scratch */
+	case PQ_INT32: case PQ_FLOAT: return 4;
+	case PQ_INT64: case PQ_DOUBLE: return 8;
+	case PQ_INT96: return 12;
+	case PQ_FIXED_LEN_BYTE_ARRAY: return type_length;
+	default: return 0;
+	}
+}
+
+/* Prefix err with the file, row group, column (and page offset). */
+static int col_fail(cl__pq_col *c, cl_error *err, int rc, bool with_page)
+{
+	if (err && !err->message[0])
+		cl_error_set(err, rc, "error");
+	if (with_page)
+		cl_error_prefix(err, "%s: row group %d, column '%s': page at offset %lld: ",
+				c->file, c->rg, c->name, (long long)c->page_offset);
+	else
+		cl_error_prefix(err, "%s: row group %d, column '%s': ", c->file, c->rg,
+				c->name);
+	if (err)
+		err->code = rc;
+	return rc;
+}
+
+static int col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#include <stdarg.h>
+static int col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
+{
+	char msg[CL_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return cl_error_set(err, rc, "%s: row group %d, column '%s': page at offset %lld: %s",
+			    c->file, c->rg, c->name, (long long)c->page_offset, msg);
+}
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+int cl__pq_col_begin(cl__pq_col *c, uint8_t *chunk, size_t len, int64_t offset,
+		     cl_error *err)
+{
+	cl_free(c->chunk);
+	c->chunk = chunk;
+	c->chunk_len = len;
+	c->chunk_pos = 0;
+	c->chunk_offset = offset;
+	c->page_left = 0;
+	c->page_offset = offset;
+	c->has_dict = false;
+	c->rows_done = 0;
+	cl_free(c->dict_page);
+	c->dict_page = NULL;
+	cl_free(c->dict_views);
+	c->dict_views = NULL;
+	c->dict_n = 0;
+	if (c->scratch_n < c->batch_rows) {
+		int64_t n = c->batch_rows;
+		int w = cl__pq_phys_width(c->ptype, c->type_length);
+		size_t pw = (size_t)(w > 16 ? w : 16);
+		cl_free(c->levels);
+		cl_free(c->idx);
+		cl_free(c->phys);
+		cl_free(c->views);
+		c->levels = cl_malloc((size_t)n);
+		c->idx = cl_malloc((size_t)n * sizeof *c->idx);
+		c->phys = cl_malloc((size_t)n * pw);
+		c->views = cl_malloc((size_t)n * sizeof *c->views);
+		c->scratch_n = 0;
+		if (!c->levels || !c->idx || !c->phys || !c->views)
+			return oom(err);
+		c->scratch_n = n;
+	}
+	return 0;
+}
+
+void cl__pq_col_release(cl__pq_col *c)
+{
+	cl_free(c->chunk);
+	cl_free(c->page);
+	cl_free(c->dict_page);
+	cl_free(c->dict_views);
+	cl_free(c->levels);
+	cl_free(c->idx);
+	cl_free(c->phys);
+	cl_free(c->views);
+	if (c->vdba) {
+		cl__dba_release(c->vdba);
+		cl_free(c->vdba);
+	}
+	cl_free(c->vdlba);
+	c->chunk = c->page = c->dict_page = c->levels = c->phys = NULL;
+	c->dict_views = c->views = NULL;
+	c->idx = NULL;
+	c->vdba = NULL;
+	c->vdlba = NULL;
+	c->scratch_n = 0;
+	c->page_cap = 0;
+}
+
+/* Decompress (or point at) a page body; *out is valid until the next page. */
+static int page_body(cl__pq_col *c, const uint8_t *src, size_t n, size_t raw_len,
+		     bool compressed, const uint8_t **out, cl_error *err)
+{
+	if (!compressed || c->codec == CL_CODEC_UNCOMPRESSED || (raw_len == 0 && n == 0)) {
+		if (n != raw_len)
+			return col_errf(c, err, CL_EFORMAT,
+					"uncompressed page is %zu bytes, its header says %zu", n,
+					raw_len);
+		*out = src;
+		return 0;
+	}
+	if (raw_len > c->page_cap) {
+		cl_free(c->page);
+		c->page = cl_malloc(raw_len ? raw_len : 1);
+		c->page_cap = 0;
+		if (!c->page)
+			return oom(err);
+		c->page_cap = raw_len;
+	}
+	int rc = cl__codec_decompress((cl_codec)c->codec, src, n, c->page, raw_len, err);
+	if (rc) {
+		return col_fail(c, err, rc, true);
+	}
+	*out = c->page;
+	return 0;
+}
+
+static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
+			   const uint8_t *src, cl_error *err)
+{
+	if (c->has_dict)
+		return col_errf(c, err, CL_EFORMAT, "second dictionary page in a column chunk");
+	if (c->rows_done > 0)
+		return col_errf(c, err, CL_EFORMAT, "dictionary page after data pages");
+	if (h->encoding != PQ_ENC_PLAIN && h->encoding != PQ_ENC_PLAIN_DICTIONARY)
+		return col_errf(c, err, CL_EUNSUPPORTED, "dictionary page encoding %s not supported",
+				cl__pq_encoding_name(h->encoding));
+	if (c->ptype == PQ_BOOLEAN)
+		return col_errf(c, err, CL_EFORMAT, "dictionary page for a BOOLEAN column");
+	size_t raw = (size_t)h->uncompressed_size;
+	uint8_t *buf = cl_malloc(raw ? raw : 1);
+	if (!buf)
+		return oom(err);
+	const uint8_t *body;
+	if (c->codec == CL_CODEC_UNCOMPRESSED) {
+		if ((size_t)h->compressed_size != raw) {
+			cl_free(buf);
+			return col_errf(c, err, CL_EFORMAT, "dictionary page sizes differ");
+		}
+		memcpy(buf, src, raw);
+	} else {
+		int rc = cl__codec_decompress((cl_codec)c->codec, src, (size_t)h->compressed_size,
+					      buf, raw, err);
+		if (rc) {
+			cl_free(buf);
+			return col_fail(c, err, rc, true);
+		}
+	}
+	body = buf;
+	c->dict_page = buf;
+	int64_t n = h->num_values;
+	int w = cl__pq_phys_width(c->ptype, c->type_length);
+	if (c->ptype == PQ_BYTE_ARRAY) {
+		if ((uint64_t)n > raw / 4)
+			return col_errf(c, err, CL_EFORMAT,
+					"dictionary of %lld values cannot fit in %zu bytes",
+					(long long)n, raw);
+		c->dict_views = cl_malloc((size_t)(n ? n : 1) * sizeof *c->dict_views);
+		if (!c->dict_views)
+			return oom(err);
+		const uint8_t *p = body;
+		int rc = cl__plain_ba_get(&p, body + raw, c->dict_views, n, err);
+		if (rc)
+			return col_fail(c, err, rc, true);
+		if (c->conv == CV_BA_STR) {
+			for (int64_t i = 0; i < n; i++) {
+				size_t bad = cl__utf8_check(c->dict_views[i].p, c->dict_views[i].n);
+				if (bad != c->dict_views[i].n)
+					return col_errf(c, err, CL_EFORMAT,
+							"dictionary value %lld is not valid UTF-8",
+							(long long)i);
+			}
+		}
+	} else {
+		if (w <= 0 || (uint64_t)n > raw / (size_t)w)
+			return col_errf(c, err, CL_EFORMAT,
+					"dictionary of %lld values cannot fit in %zu bytes",
+					(long long)n, raw);
+	}
+	c->dict_n = n;
+	c->has_dict = true;
+	return 0;
+}
+
+static int bit_width_of(int v)
+{
+	int w = 0;
+	while (v) {
+		w++;
+		v >>= 1;
+	}
+	return w;
+}
+
+/* Set up the value decoder for a data page's value bytes. */
+static int setup_values(cl__pq_col *c, int enc, const uint8_t *p, const uint8_t *end,
+			cl_error *err)
+{
+	int rc;
+	int w = cl__pq_phys_width(c->ptype, c->type_length);
+	c->enc = enc;
+	c->vp = p;
+	c->vend = end;
+	c->bitpos = 0;
+	c->vpos = 0;
+	switch (enc) {
+	case PQ_ENC_PLAIN:
+		return 0;
+	case PQ_ENC_PLAIN_DICTIONARY:
+	case PQ_ENC_RLE_DICTIONARY:
+		if (!c->has_dict)
+			return col_errf(c, err, CL_EFORMAT,
+					"dictionary-encoded page but the chunk has no dictionary");
+		if (p >= end) {
+			/* only valid when the page holds nulls alone */
+			cl__rle_init(&c->vrle, p, 0, 0);
+			return 0;
+		}
+		if (*p > 32)
+			return col_errf(c, err, CL_EFORMAT, "dictionary index bit width %d", *p);
+		cl__rle_init(&c->vrle, p + 1, (size_t)(end - p - 1), *p);
+		return 0;
+	case PQ_ENC_RLE:
+		if (c->ptype != PQ_BOOLEAN)
+			break;
+		if (end - p < 4)
+			return col_errf(c, err, CL_EFORMAT, "RLE boolean length is truncated");
+		uint32_t len;
+		memcpy(&len, p, 4);
+		if (len > (size_t)(end - p - 4))
+			return col_errf(c, err, CL_EFORMAT, "RLE boolean length %u exceeds the page",
+					len);
+		cl__rle_init(&c->vrle, p + 4, len, 1);
+		return 0;
+	case PQ_ENC_DELTA_BINARY_PACKED:
+		if (c->ptype != PQ_INT32 && c->ptype != PQ_INT64)
+			break;
+		rc = cl__delta_init(&c->vdelta, p, (size_t)(end - p), err);
+		return rc ? col_fail(c, err, rc, true) : 0;
+	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+		if (c->ptype != PQ_BYTE_ARRAY)
+			break;
+		if (!c->vdlba && !(c->vdlba = cl_calloc(1, sizeof *c->vdlba)))
+			return oom(err);
+		rc = cl__dlba_init(c->vdlba, p, (size_t)(end - p), err);
+		return rc ? col_fail(c, err, rc, true) : 0;
+	case PQ_ENC_DELTA_BYTE_ARRAY:
+		if (c->ptype != PQ_BYTE_ARRAY && c->ptype != PQ_FIXED_LEN_BYTE_ARRAY)
+			break;
+		if (!c->vdba && !(c->vdba = cl_calloc(1, sizeof *c->vdba)))
+			return oom(err);
+		rc = cl__dba_init(c->vdba, p, (size_t)(end - p), err);
+		return rc ? col_fail(c, err, rc, true) : 0;
+	case PQ_ENC_BYTE_STREAM_SPLIT:
+		if (w <= 0 || c->ptype == PQ_BOOLEAN || c->ptype == PQ_INT96)
+			break;
+		if ((end - p) % w)
+			return col_errf(c, err, CL_EFORMAT,
+					"BYTE_STREAM_SPLIT data of %zu bytes is not a multiple of %d",
+					(size_t)(end - p), w);
+		c->vcount = (end - p) / w;
+		return 0;
+	default:
+		return col_errf(c, err, CL_EUNSUPPORTED, "encoding %s (%d) not supported",
+				cl__pq_encoding_name(enc), enc);
+	}
+	return col_errf(c, err, CL_EFORMAT, "encoding %s is not valid for %s columns",
+			cl__pq_encoding_name(enc), cl__pq_type_name(c->ptype));
+}
+
+/* Load the next data page (dictionary and index pages are handled on the way). */
+static int next_page(cl__pq_col *c, cl_error *err)
+{
+	for (;;) {
+		c->page_offset = c->chunk_offset + (int64_t)c->chunk_pos;
+		if (c->chunk_pos >= c->chunk_len)
+			return cl_error_set(err, CL_EFORMAT,
+					    "%s: row group %d, column '%s': the column chunk ends "
+					    "after %lld rows, fewer than the row group has",
+					    c->file, c->rg, c->name, (long long)c->rows_done);
+		cl__pq_page_header h;
+		size_t hlen;
+		int rc = cl__pq_page_header_decode(&h, c->chunk + c->chunk_pos,
+						   c->chunk_len - c->chunk_pos, &hlen, err);
+		if (rc)
+			return col_fail(c, err, rc, true);
+		size_t left = c->chunk_len - c->chunk_pos - hlen;
+		if ((size_t)h.compressed_size > left)
+			return col_errf(c, err, CL_EFORMAT,
+					"page of %d bytes runs past the column chunk (%zu bytes left)",
+					h.compressed_size, left);
+		if (h.uncompressed_size > MAX_PAGE_BYTES)
+			return col_errf(c, err, CL_EUNSUPPORTED,
+					"page of %d bytes is larger than the 1 GiB limit",
+					h.uncompressed_size);
+		const uint8_t *src = c->chunk + c->chunk_pos + hlen;
+		c->chunk_pos += hlen + (size_t)h.compressed_size;
+		if (h.has_crc && (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2 ||
+				  h.type == PQ_PAGE_DICTIONARY)) {
+			uint32_t crc = (uint32_t)crc32(0, src, (uInt)h.compressed_size);
+			if (crc != h.crc)
+				return col_errf(c, err, CL_EFORMAT,
+						"CRC mismatch (page says %08x, data has %08x)", h.crc,
+						crc);
+		}
+		if (h.type == PQ_PAGE_DICTIONARY) {
+			rc = load_dictionary(c, &h, src, err);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (h.type != PQ_PAGE_DATA && h.type != PQ_PAGE_DATA_V2)
+			continue; /* index pages and future page types */
+		if (h.num_values == 0)
+			continue; /* empty page */
+		const uint8_t *body, *p, *end;
+		const uint8_t *def = NULL;
+		size_t def_len = 0;
+		if (h.type == PQ_PAGE_DATA) {
+			rc = page_body(c, src, (size_t)h.compressed_size, (size_t)h.uncompressed_size,
+				       true, &body, err);
+			if (rc)
+				return rc;
+			p = body;
+			end = body + h.uncompressed_size;
+			if (c->max_def > 0) {
+				if (h.def_encoding != PQ_ENC_RLE)
+					return col_errf(c, err, CL_EUNSUPPORTED,
+							"definition level encoding %s not supported",
+							cl__pq_encoding_name(h.def_encoding));
+				if (end - p < 4)
+					return col_errf(c, err, CL_EFORMAT,
+							"definition levels are truncated");
+				uint32_t len;
+				memcpy(&len, p, 4);
+				if (len > (size_t)(end - p - 4))
+					return col_errf(c, err, CL_EFORMAT,
+							"definition levels of %u bytes exceed the page",
+							len);
+				def = p + 4;
+				def_len = len;
+				p += 4 + len;
+			}
+			c->page_vals = -1;
+		} else {
+			size_t lv = (size_t)h.rep_len + (size_t)h.def_len;
+			if (lv > (size_t)h.uncompressed_size)
+				return col_errf(c, err, CL_EFORMAT,
+						"level bytes exceed the page's uncompressed size");
+			/* a flat column has no repetition levels; some writers still
+			 * store an (empty) RLE run for them: skip it */
+			def = src + h.rep_len;
+			def_len = (size_t)h.def_len;
+			rc = page_body(c, src + lv, (size_t)h.compressed_size - lv,
+				       (size_t)h.uncompressed_size - lv, h.is_compressed, &body, err);
+			if (rc)
+				return rc;
+			p = body;
+			end = body + (h.uncompressed_size - lv);
+			c->page_vals = h.num_values - h.num_nulls;
+			if (c->max_def == 0 && h.num_nulls)
+				return col_errf(c, err, CL_EFORMAT,
+						"%d nulls in a required column", h.num_nulls);
+		}
+		if (c->max_def > 0)
+			cl__rle_init(&c->def, def, def_len, bit_width_of(c->max_def));
+		rc = setup_values(c, h.encoding, p, end, err);
+		if (rc)
+			return rc;
+		c->page_left = h.num_values;
+		return 0;
+	}
+}
+
+/* ---- value decoding ---- */
+
+/* Decode nn values: fixed-width ones to dst (nn * width bytes), byte arrays
+ * to views. */
+static int decode_values(cl__pq_col *c, int64_t nn, uint8_t *dst, cl__pq_view *views,
+			 cl_error *err)
+{
+	int w = cl__pq_phys_width(c->ptype, c->type_length);
+	int rc = 0;
+	if (nn == 0)
+		return 0;
+	switch (c->enc) {
+	case PQ_ENC_PLAIN:
+		if (c->ptype == PQ_BYTE_ARRAY) {
+			rc = cl__plain_ba_get(&c->vp, c->vend, views, nn, err);
+			break;
+		}
+		if (c->ptype == PQ_BOOLEAN) {
+			uint64_t bits = (uint64_t)c->bitpos + (uint64_t)nn;
+			if ((bits + 7) / 8 > (uint64_t)(c->vend - c->vp))
+				return col_errf(c, err, CL_EFORMAT,
+						"PLAIN booleans end before the page's values");
+			for (int64_t i = 0; i < nn; i++) {
+				uint64_t b = (uint64_t)c->bitpos + (uint64_t)i;
+				dst[i] = (c->vp[b >> 3] >> (b & 7)) & 1;
+			}
+			c->vp += bits / 8;
+			c->bitpos = (int)(bits % 8);
+			return 0;
+		}
+		if ((uint64_t)nn * (uint64_t)w > (uint64_t)(c->vend - c->vp))
+			return col_errf(c, err, CL_EFORMAT,
+					"PLAIN values end before the page's values (%lld of %d bytes "
+					"wanted, %zu left)",
+					(long long)nn, w, (size_t)(c->vend - c->vp));
+		memcpy(dst, c->vp, (size_t)nn * (size_t)w);
+		c->vp += (size_t)nn * (size_t)w;
+		return 0;
+	case PQ_ENC_PLAIN_DICTIONARY:
+	case PQ_ENC_RLE_DICTIONARY: {
+		rc = cl__rle_get_u32(&c->vrle, c->idx, nn, err);
+		if (rc)
+			break;
+		const uint32_t *ix = c->idx;
+		uint64_t dn = (uint64_t)c->dict_n;
+		for (int64_t i = 0; i < nn; i++)
+			if (ix[i] >= dn)
+				return col_errf(c, err, CL_EFORMAT,
+						"dictionary index %u out of range (%lld entries)",
+						ix[i], (long long)c->dict_n);
+		if (c->ptype == PQ_BYTE_ARRAY) {
+			const cl__pq_view *dv = c->dict_views;
+			for (int64_t i = 0; i < nn; i++)
+				views[i] = dv[ix[i]];
+		} else if (w == 4) {
+			const uint32_t *d = (const uint32_t *)c->dict_page;
+			uint32_t *o = (uint32_t *)dst;
+			for (int64_t i = 0; i < nn; i++)
+				o[i] = d[ix[i]];
+		} else if (w == 8) {
+			const uint64_t *d = (const uint64_t *)c->dict_page;
+			uint64_t *o = (uint64_t *)dst;
+			for (int64_t i = 0; i < nn; i++)
+				o[i] = d[ix[i]];
+		} else {
+			for (int64_t i = 0; i < nn; i++)
+				memcpy(dst + (size_t)i * (size_t)w,
+				       c->dict_page + (size_t)ix[i] * (size_t)w, (size_t)w);
+		}
+		return 0;
+	}
+	case PQ_ENC_RLE:
+		rc = cl__rle_get_u32(&c->vrle, c->idx, nn, err);
+		if (rc)
+			break;
+		for (int64_t i = 0; i < nn; i++)
+			dst[i] = (uint8_t)c->idx[i];
+		return 0;
+	case PQ_ENC_DELTA_BINARY_PACKED:
+		if (c->ptype == PQ_INT64)
+			rc = cl__delta_get(&c->vdelta, (int64_t *)dst, nn, err);
+		else {
+			int64_t tmp[256];
+			for (int64_t i = 0; i < nn && !rc; i += 256) {
+				int64_t k = nn - i < 256 ? nn - i : 256;
+				rc = cl__delta_get(&c->vdelta, tmp, k, err);
+				for (int64_t j = 0; j < k && !rc; j++)
+					((int32_t *)dst)[i + j] = (int32_t)(uint32_t)(uint64_t)tmp[j];
+			}
+		}
+		break;
+	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+		rc = cl__dlba_get(c->vdlba, views, nn, err);
+		break;
+	case PQ_ENC_DELTA_BYTE_ARRAY:
+		rc = cl__dba_get(c->vdba, views, nn, err);
+		if (rc || c->ptype == PQ_BYTE_ARRAY)
+			break;
+		for (int64_t i = 0; i < nn; i++) {
+			if (views[i].n != (size_t)w)
+				return col_errf(c, err, CL_EFORMAT,
+						"DELTA_BYTE_ARRAY value of %zu bytes in a "
+						"FIXED_LEN_BYTE_ARRAY(%d) column",
+						views[i].n, w);
+			memcpy(dst + (size_t)i * (size_t)w, views[i].p, (size_t)w);
+		}
+		return 0;
+	case PQ_ENC_BYTE_STREAM_SPLIT:
+		if (c->vpos + nn > c->vcount)
+			return col_errf(c, err, CL_EFORMAT,
+					"BYTE_STREAM_SPLIT data has fewer values than the page");
+		cl__bss_get(c->vp, c->vcount, w, c->vpos, dst, nn);
+		c->vpos += nn;
+		return 0;
+	default:
+		return col_errf(c, err, CL_EINTERNAL, "no decoder for encoding %d", c->enc);
+	}
+	return rc ? col_fail(c, err, rc, true) : 0;
+}
+
+/* ---- conversion of decoded values into the column ---- */
+
+float cl__pq_half_to_float(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h >> 15) << 31;
+	uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+	uint32_t f;
+	if (exp == 0x1f)
+		f = sign | 0x7f800000u | (mant << 13);
+	else if (exp == 0) {
+		if (mant == 0)
+			f = sign;
+		else {
+			/* subnormal: normalise */
+			int e = -1;
+			do {
+				e++;
+				mant <<= 1;
+			} while (!(mant & 0x400));
+			f = sign | (uint32_t)(127 - 15 - e) << 23 | ((mant & 0x3ff) << 13);
+		}
+	} else
+		f = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+	float r;
+	memcpy(&r, &f, 4);
+	return r;
+}
+
+/* Big-endian two's complement bytes to int128; false when it does not fit. */
+bool cl__pq_be_to_i128(const uint8_t *p, size_t n, void *out16)
+{
+	cl_i128 *out = out16;
+	if (n == 0) {
+		*out = 0;
+		return true;
+	}
+	uint8_t fill = (p[0] & 0x80) ? 0xff : 0;
+	while (n > 16) {
+		if (p[0] != fill)
+			return false;
+		p++;
+		n--;
+	}
+	if (n == 16 && ((p[0] ^ fill) & 0x80))
+		return false;
+	unsigned __int128 v = fill ? ~(unsigned __int128)0 : 0;
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	*out = (cl_i128)v;
+	return true;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+/*
+ * Convert value j of the decoded values (phys or views) to dst row `row`.
+ * Fixed-width targets write values; var targets return the bytes to append
+ * via *vp (or write into `tmp` for UUID text).
+ */
+static int convert_fixed(cl__pq_col *c, cl_column *dst, int64_t row, const uint8_t *src,
+			 const cl__pq_view *v, cl_error *err)
+{
+	uint8_t *out = dst->values;
+	switch (c->conv) {
+	case CV_I32_I8: {
+		int32_t x;
+		memcpy(&x, src, 4);
+		((int8_t *)out)[row] = (int8_t)x;
+		return 0;
+	}
+	case CV_I32_I16: {
+		int32_t x;
+		memcpy(&x, src, 4);
+		((int16_t *)out)[row] = (int16_t)x;
+		return 0;
+	}
+	case CV_I32_I64: {
+		int32_t x;
+		memcpy(&x, src, 4);
+		((int64_t *)out)[row] = x;
+		return 0;
+	}
+	case CV_I32_DEC: {
+		int32_t x;
+		memcpy(&x, src, 4);
+		cl_i128 d = x;
+		memcpy(out + (size_t)row * 16, &d, 16);
+		return 0;
+	}
+	case CV_I64_DEC: {
+		int64_t x;
+		memcpy(&x, src, 8);
+		cl_i128 d = x;
+		memcpy(out + (size_t)row * 16, &d, 16);
+		return 0;
+	}
+	case CV_INT96_TS: {
+		int64_t nanos;
+		int32_t jd;
+		memcpy(&nanos, src, 8);
+		memcpy(&jd, src + 8, 4);
+		/* in 128 bits: days * 86400e6 may leave int64 before the nanoseconds
+		 * (negative in some writers) bring it back */
+		cl_i128 us = (cl_i128)((int64_t)jd - 2440588) * 86400000000 + nanos / 1000;
+		if (us < INT64_MIN || us > INT64_MAX)
+			return col_errf(c, err, CL_EFORMAT, "INT96 timestamp out of range");
+		((int64_t *)out)[row] = (int64_t)us;
+		return 0;
+	}
+	case CV_FIX_DEC:
+	case CV_BA_DEC: {
+		cl_i128 d;
+		const uint8_t *p = c->conv == CV_FIX_DEC ? src : v->p;
+		size_t n = c->conv == CV_FIX_DEC ? (size_t)c->type_length : v->n;
+		if (!cl__pq_be_to_i128(p, n, &d))
+			return col_errf(c, err, CL_EFORMAT,
+					"decimal value of %zu bytes does not fit 128 bits", n);
+		memcpy(out + (size_t)row * 16, &d, 16);
+		return 0;
+	}
+	case CV_FIX_F16: {
+		uint16_t h;
+		memcpy(&h, src, 2);
+		((float *)out)[row] = cl__pq_half_to_float(h);
+		return 0;
+	}
+	default:
+		return col_errf(c, err, CL_EINTERNAL, "bad fixed conversion %d", c->conv);
+	}
+}
+
+/* Append the k rows [base, base+k) of a var-width column from nn values. */
+static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int64_t nn,
+		    const uint8_t *lv, cl_error *err)
+{
+	const cl__pq_view *views = c->views;
+	int w = cl__pq_phys_width(c->ptype, c->type_length);
+	int64_t total = 0;
+	if (c->conv == CV_FIX_UUID)
+		total = nn * 36;
+	else if (c->conv == CV_FIX_BIN)
+		total = nn * w;
+	else
+		for (int64_t j = 0; j < nn; j++)
+			total += (int64_t)views[j].n;
+	if (dst->offsets[base] + total > MAX_BATCH_DATA)
+		return col_errf(c, err, CL_EUNSUPPORTED,
+				"a batch of this column exceeds 2 GiB of data; read smaller "
+				"batches");
+	int rc = cl_column_reserve_data(dst, total, err);
+	if (rc)
+		return rc;
+	int64_t *off = dst->offsets;
+	uint8_t *data = dst->data;
+	int64_t pos = off[base];
+	bool check_utf8 = c->conv == CV_BA_STR && c->enc != PQ_ENC_PLAIN_DICTIONARY &&
+			  c->enc != PQ_ENC_RLE_DICTIONARY;
+	int64_t j = 0;
+	for (int64_t i = 0; i < k; i++) {
+		if (lv && !lv[i]) {
+			off[base + i + 1] = pos;
+			continue;
+		}
+		if (c->conv == CV_FIX_UUID) {
+			const uint8_t *u = c->phys + (size_t)j * 16;
+			char *o = (char *)data + pos;
+			for (int b = 0, q = 0; b < 16; b++) {
+				if (b == 4 || b == 6 || b == 8 || b == 10)
+					o[q++] = '-';
+				o[q++] = hexd[u[b] >> 4];
+				o[q++] = hexd[u[b] & 15];
+			}
+			pos += 36;
+		} else if (c->conv == CV_FIX_BIN) {
+			memcpy(data + pos, c->phys + (size_t)j * (size_t)w, (size_t)w);
+			pos += w;
+		} else {
+			const cl__pq_view *v = &views[j];
+			if (check_utf8) {
+				size_t bad = cl__utf8_check(v->p, v->n);
+				if (bad != v->n)
+					return col_errf(c, err, CL_EFORMAT,
+							"row %lld: string is not valid UTF-8 (byte %zu)",
+							(long long)(c->rows_done + i), bad);
+			}
+			if (v->n)
+				memcpy(data + pos, v->p, v->n);
+			pos += (int64_t)v->n;
+		}
+		off[base + i + 1] = pos;
+		j++;
+	}
+	return 0;
+}
+
+int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
+{
+	int rc = cl_column_reserve(dst, n, err);
+	if (rc)
+		return rc;
+	int w = cl__pq_phys_width(c->ptype, c->type_length);
+	bool var = cl_type_is_var(dst->type);
+	bool is_bool = dst->type.id == CL_BOOL;
+	int tw = cl_type_width(dst->type);
+	while (n > 0) {
+		if (c->page_left == 0) {
+			rc = next_page(c, err);
+			if (rc)
+				return rc;
+		}
+		int64_t k = n < c->page_left ? n : c->page_left;
+		int64_t nn = k;
+		const uint8_t *lv = NULL;
+		if (c->max_def > 0) {
+			rc = cl__rle_get_u8(&c->def, c->levels, k, err);
+			if (rc)
+				return col_fail(c, err, rc, true);
+			nn = 0;
+			const uint8_t *l = c->levels;
+			uint8_t md = (uint8_t)c->max_def;
+			for (int64_t i = 0; i < k; i++) {
+				if (l[i] > md)
+					return col_errf(c, err, CL_EFORMAT,
+							"definition level %d above the maximum %d",
+							l[i], md);
+				nn += l[i] == md;
+			}
+			if (nn < k)
+				lv = l;
+		}
+		int64_t base = dst->length;
+		bool direct = !lv && ((c->conv == CV_COPY4 && tw == 4) ||
+				      (c->conv == CV_COPY8 && tw == 8));
+		uint8_t *phys = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
+		rc = decode_values(c, nn, phys, c->views, err);
+		if (rc)
+			return rc;
+		if (lv) {
+			rc = cl_column_ensure_validity(dst, err);
+			if (rc)
+				return rc;
+			for (int64_t i = 0; i < k; i++)
+				cl_bit_set(dst->validity, base + i, lv[i] != 0);
+			dst->null_count += k - nn;
+		} else if (dst->validity) {
+			for (int64_t i = 0; i < k; i++)
+				cl_bit_set(dst->validity, base + i, true);
+		}
+		if (var) {
+			rc = fill_var(c, dst, base, k, nn, lv, err);
+			if (rc)
+				return rc;
+		} else if (is_bool) {
+			int64_t j = 0;
+			for (int64_t i = 0; i < k; i++) {
+				bool v = (!lv || lv[i]) ? phys[j++] != 0 : false;
+				cl_bit_set(dst->values, base + i, v);
+			}
+		} else if (direct) {
+			/* values already in place */
+		} else if (c->conv == CV_COPY4 || c->conv == CV_COPY8) {
+			uint8_t *o = dst->values + (size_t)base * (size_t)tw;
+			int64_t j = 0;
+			for (int64_t i = 0; i < k; i++, o += tw) {
+				if (lv[i]) {
+					memcpy(o, phys + (size_t)j * (size_t)tw, (size_t)tw);
+					j++;
+				} else
+					memset(o, 0, (size_t)tw);
+			}
+		} else {
+			int64_t j = 0;
+			for (int64_t i = 0; i < k; i++) {
+				if (lv && !lv[i]) {
+					memset(dst->values + (size_t)(base + i) * (size_t)tw, 0,
+					       (size_t)tw);
+					continue;
+				}
+				rc = convert_fixed(c, dst, base + i, phys + (size_t)j * (size_t)w,
+						   &c->views[j], err);
+				if (rc)
+					return rc;
+				j++;
+			}
+		}
+		dst->length += k;
+		c->page_left -= k;
+		c->rows_done += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int cl__pq_col_finish(cl__pq_col *c, cl_error *err)
+{
+	if (c->page_left > 0)
+		return cl_error_set(err, CL_EFORMAT,
+				    "%s: row group %d, column '%s': the column chunk has %lld more "
+				    "values than the row group's rows",
+				    c->file, c->rg, c->name, (long long)c->page_left);
+	return 0;
+}
