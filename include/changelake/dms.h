@@ -175,6 +175,81 @@ bool cl_dms_reader_has_op(const cl_dms_reader *r);
 int cl_dms_reader_next(cl_dms_reader *r, cl_dms_changes *out, cl_error *err);
 void cl_dms_reader_free(cl_dms_reader *r);
 
+
+/* ---- what a table has consumed, and what to read next ------------------ */
+
+/*
+ * The set of source files a lake table has consumed. It is part of the
+ * table, not of the state database: a manifest object in the table's store,
+ *   _changelake/dms/consumed-<V>.tsv
+ * named by the version V of the table's Delta `txn` action for the
+ * application id (CL_DMS_APP_ID by default). The commit that writes the
+ * merged data also records V (same commit, so data and watermark never
+ * disagree); a manifest no commit points at (a crashed or losing writer's)
+ * is ignored. V is chosen unique per attempt (at least the previous V + 1,
+ * and the current time in microseconds), the manifest is written with
+ * put-if-absent, and the txn action makes two concurrent merges into one
+ * table conflict, so exactly one of them commits.
+ *
+ * Manifest text: a first line "changelake-dms-consumed 1", then one line per
+ * file: kind (L or C), size, mtime_ns, file_key, path, separated by tabs; in
+ * paths '%', tab, CR and LF are written %25, %09, %0D, %0A.
+ */
+#define CL_DMS_APP_ID "changelake.dms"
+
+typedef struct cl_dms_consumed_file {
+	char *path;       /* owned */
+	cl_dms_kind kind;
+	int64_t size, mtime_ns, file_key;
+} cl_dms_consumed_file;
+
+typedef struct cl_dms_consumed {
+	int n, cap;
+	cl_dms_consumed_file *files; /* sorted by path, unique */
+} cl_dms_consumed;
+
+int cl_dms_consumed_create(cl_dms_consumed **out, cl_error *err);
+void cl_dms_consumed_free(cl_dms_consumed *c);
+/* Add (or replace, by path) one entry; keeps the set sorted. */
+int cl_dms_consumed_put(cl_dms_consumed *c, const cl_dms_consumed_file *f, cl_error *err);
+/* The entry for path, or NULL. */
+const cl_dms_consumed_file *cl_dms_consumed_find(const cl_dms_consumed *c,
+						  const char *path);
+/* Manifest text to and from the set; `label` names the text in errors. */
+int cl_dms_consumed_parse(cl_dms_consumed **out, const char *text, size_t n,
+			  const char *label, cl_error *err);
+int cl_dms_consumed_format(const cl_dms_consumed *c, char **text, size_t *n,
+			   cl_error *err);
+
+/*
+ * What one run reads. The files to read, in the total order:
+ *   - every full-load file of the listing, when the table is `rebuild`:
+ *     a full-load file it consumed was rewritten (size or mtime changed),
+ *     or a new full-load file appeared after change data was consumed (a
+ *     restarted DMS task) — the run then replaces the table's contents.
+ *     A consumed full-load file that disappeared (expired by a lifecycle
+ *     rule) changes nothing;
+ *   - otherwise the full-load files not consumed yet;
+ *   - then every CDC file not consumed yet (by path).
+ * A consumed CDC file whose size changed is not read again; it is listed in
+ * `changed` so the caller can warn. `next` is the consumed set after the run
+ * commits (on rebuild, earlier full-load entries are replaced; consumed CDC
+ * entries are kept, so old change data is never applied again).
+ */
+typedef struct cl_dms_plan {
+	bool rebuild;
+	int nfiles;
+	const cl_dms_file **files; /* borrowed from the listing */
+	int nchanged;
+	const char **changed;      /* borrowed paths */
+	cl_dms_consumed *next;     /* owned by the plan */
+} cl_dms_plan;
+
+/* `consumed` may be NULL (a new table). Owned; cl_dms_plan_free. */
+int cl_dms_plan_make(cl_dms_plan **out, const cl_dms_listing *l,
+		     const cl_dms_consumed *consumed, cl_error *err);
+void cl_dms_plan_free(cl_dms_plan *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -356,3 +356,125 @@ TEST(dms_read_real_full_load)
 	cl_dms_reader_free(r);
 	cl_dms_listing_free(l);
 }
+
+/* Files of a plan as "path path ..." */
+static void plan_text(const cl_dms_plan *p, char *out, size_t n)
+{
+	size_t k = 0;
+	out[0] = 0;
+	for (int i = 0; i < p->nfiles; i++)
+		k += (size_t)snprintf(out + k, n - k, "%s%s", i ? " " : "", p->files[i]->path);
+}
+
+static cl_dms_listing *listing_of(const char *const *paths, int n, int64_t load_size)
+{
+	cl_dms_listing *l;
+	cl_error e = {0};
+	if (cl_dms_listing_create(&l, "t", &e))
+		return NULL;
+	for (int i = 0; i < n; i++)
+		cl_dms_listing_add(l, paths[i], strstr(paths[i], "LOAD") ? load_size : 10, 5, &e);
+	cl_dms_listing_finish(l);
+	return l;
+}
+
+TEST(dms_plan_runs)
+{
+	cl_error e = {0};
+	char out[1024];
+	static const char *run1[] = {"LOAD00000002.csv", "LOAD00000001.csv",
+				     "20240101-000000.csv"};
+	cl_dms_listing *l = listing_of(run1, 3, 100);
+	cl_dms_plan *p;
+	CHECK_OK(cl_dms_plan_make(&p, l, NULL, &e), &e);
+	CHECK(!p->rebuild);
+	plan_text(p, out, sizeof out);
+	CHECK_STR(out, "LOAD00000001.csv LOAD00000002.csv 20240101-000000.csv");
+	/* The manifest round-trips. */
+	char *text;
+	size_t n;
+	CHECK_OK(cl_dms_consumed_format(p->next, &text, &n, &e), &e);
+	cl_dms_consumed *c;
+	CHECK_OK(cl_dms_consumed_parse(&c, text, n, "m", &e), &e);
+	cl_free(text);
+	CHECK_EQ_INT(c->n, 3);
+	cl_dms_plan_free(p);
+	cl_dms_listing_free(l);
+
+	/* Run 2: two new CDC files (one late, earlier than the consumed one),
+	   nothing else read again. */
+	static const char *run2[] = {"LOAD00000002.csv", "LOAD00000001.csv",
+				     "20240101-000000.csv", "20231231-235959.csv",
+				     "2024/01/02/20240102-000000.csv"};
+	l = listing_of(run2, 5, 100);
+	CHECK_OK(cl_dms_plan_make(&p, l, c, &e), &e);
+	CHECK(!p->rebuild);
+	plan_text(p, out, sizeof out);
+	CHECK_STR(out, "20231231-235959.csv 2024/01/02/20240102-000000.csv");
+	CHECK_EQ_INT(p->next->n, 5);
+	cl_dms_plan_free(p);
+	cl_dms_listing_free(l);
+
+	/* A restarted task: a new full-load file after CDC: rebuild from every
+	   full-load file plus the unconsumed CDC; consumed CDC stays consumed. */
+	static const char *run3[] = {"LOAD00000002.csv", "LOAD00000001.csv", "LOAD00000003.csv",
+				     "20240101-000000.csv", "20240103-000000.csv"};
+	l = listing_of(run3, 5, 100);
+	CHECK_OK(cl_dms_plan_make(&p, l, c, &e), &e);
+	CHECK(p->rebuild);
+	plan_text(p, out, sizeof out);
+	CHECK_STR(out, "LOAD00000001.csv LOAD00000002.csv LOAD00000003.csv 20240103-000000.csv");
+	cl_dms_plan_free(p);
+	cl_dms_listing_free(l);
+
+	/* A full-load file rewritten in place (other size): rebuild; expired
+	   full-load files: nothing. */
+	l = listing_of(run1, 3, 200);
+	CHECK_OK(cl_dms_plan_make(&p, l, c, &e), &e);
+	CHECK(p->rebuild);
+	cl_dms_plan_free(p);
+	cl_dms_listing_free(l);
+	static const char *run4[] = {"20240101-000000.csv"};
+	l = listing_of(run4, 1, 100);
+	CHECK_OK(cl_dms_plan_make(&p, l, c, &e), &e);
+	CHECK(!p->rebuild);
+	CHECK_EQ_INT(p->nfiles, 0);
+	CHECK_EQ_INT(p->next->n, 3);
+	cl_dms_plan_free(p);
+	cl_dms_listing_free(l);
+	cl_dms_consumed_free(c);
+}
+
+TEST(dms_consumed_manifest_hostile)
+{
+	cl_dms_consumed *c;
+	cl_error e = {0};
+	CHECK_OK(cl_dms_consumed_create(&c, &e), &e);
+	cl_dms_consumed_file f = {"odd\tname%\n/20240101-000000.csv", CL_DMS_CDC, 1, 2, 3};
+	CHECK_OK(cl_dms_consumed_put(c, &f, &e), &e);
+	char *text;
+	size_t n;
+	CHECK_OK(cl_dms_consumed_format(c, &text, &n, &e), &e);
+	cl_dms_consumed *d;
+	CHECK_OK(cl_dms_consumed_parse(&d, text, n, "m", &e), &e);
+	CHECK_EQ_INT(d->n, 1);
+	CHECK_STR(d->files[0].path, f.path);
+	CHECK_EQ_INT(d->files[0].file_key, 3);
+	cl_free(text);
+	cl_dms_consumed_free(c);
+	cl_dms_consumed_free(d);
+	static const char *bad[] = {
+		"", "nope\n", "changelake-dms-consumed 1\nX\t1\t2\t3\tp\n",
+		"changelake-dms-consumed 1\nC\t1\t2\t3\n", "changelake-dms-consumed 1\nC\t1\t2\t3\tp",
+		"changelake-dms-consumed 1\nC\tx\t2\t3\tp\n", "changelake-dms-consumed 1\nC\t1\t2\t3\t%0\n",
+		"changelake-dms-consumed 1\nC\t1\t2\t3\t%00\n", "changelake-dms-consumed 1\nC\t1\t2\t3\t\n",
+		"changelake-dms-consumed 1\nC\t99999999999999999999999\t2\t3\tp\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (cl_dms_consumed_parse(&d, bad[i], strlen(bad[i]), "m.tsv", &e) != CL_EFORMAT) {
+			cl_test_fail(__FILE__, __LINE__, "manifest %zu accepted", i);
+			return;
+		}
+		CHECK(strstr(e.message, "m.tsv") != NULL);
+	}
+}
