@@ -215,6 +215,28 @@ static const uint8_t str_special[256] = {
 };
 
 /*
+ * End of the run of bytes from j that are not '"', '\\' or control
+ * characters; 8 bytes at a time (SWAR), then byte by byte.
+ */
+static inline size_t plain_run(const uint8_t *s, size_t j, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	while (j + 8 <= len) {
+		uint64_t w;
+		memcpy(&w, s + j, 8);
+		uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+		uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) |
+			     ((w - ones * 0x20) & ~w);
+		if (t & high)
+			break;
+		j += 8;
+	}
+	while (j < len && s[j] != '"' && s[j] != '\\' && s[j] >= 0x20)
+		j++;
+	return j;
+}
+
+/*
  * String starting at the opening quote s[*i]; unescaped copy into the
  * arena. Escapes only shrink text (\uXXXX, 6 bytes, becomes at most 3;
  * a surrogate pair, 12 bytes, becomes 4), so the raw length bounds it.
@@ -223,8 +245,21 @@ static int parse_string(cl__json_parser *p, size_t *i, const char **str,
 			size_t *n)
 {
 	const uint8_t *s = p->s;
-	size_t start = *i + 1, j = start;
+	size_t start = *i + 1, j = plain_run(s, start, p->len);
+	/* Fast path: no escapes, valid UTF-8 — one copy. */
+	if (j < p->len && s[j] == '"' && cl__utf8_valid(s + start, j - start)) {
+		uint8_t *d = arena_alloc(p, j - start + 1);
+		if (!d)
+			return oom(p);
+		memcpy(d, s + start, j - start);
+		d[j - start] = 0;
+		*str = (const char *)d;
+		*n = j - start;
+		*i = j + 1;
+		return 0;
+	}
 	/* Find the closing quote first to size the copy. */
+	j = start;
 	while (j < p->len) {
 		if (s[j] == '"')
 			break;

@@ -66,6 +66,7 @@ typedef struct jsonl_reader {
 	slot *slots;
 	size_t nslots;     /* power of two, > 2 * columns */
 	int64_t *seen;     /* per column: stamp of the last line that set it */
+	int *pred;         /* per member position: the column it had last line */
 	int seen_cap;
 	int64_t stamp;
 	int64_t sampled;   /* lines the columns and types came from; -1: declared */
@@ -335,7 +336,15 @@ static int convert_line(jsonl_reader *j, struct cl_reader *r, const cl_json *obj
 	int64_t stamp = ++j->stamp;
 	for (size_t i = 0; i < obj->n; i++) {
 		const cl_json_member *m = &obj->u.members[i];
-		int col = map_lookup(j, m->key, m->key_len);
+		/* Lines usually repeat their keys in the same order: try the
+		 * column this position had last time before hashing. */
+		int col = i < (size_t)sc->nfields ? j->pred[i] : -1;
+		if (col < 0 || j->name_len[col] != m->key_len ||
+		    memcmp(sc->fields[col].name, m->key, m->key_len) != 0) {
+			col = map_lookup(j, m->key, m->key_len);
+			if (i < (size_t)sc->nfields)
+				j->pred[i] = col;
+		}
 		if (col < 0) {
 			cl_error_set(err, CL_ESCHEMA, "%s: line %lld: key '%.200s' is not a column",
 				     j->path, (long long)j->line, m->key);
@@ -426,6 +435,7 @@ static void jsonl_free(struct cl_reader *r)
 	cl_free(j->name_len);
 	cl_free(j->slots);
 	cl_free(j->seen);
+	cl_free(j->pred);
 	cl_free(j);
 	r->impl = NULL;
 }
@@ -573,6 +583,11 @@ int cl__jsonl_reader_open(struct cl_reader *r, const cl_read_options *o, cl_erro
 	j->cols = r->schema;
 	if ((rc = map_build(j, 0, err)))
 		return rc;
+	j->pred = cl_malloc(((size_t)r->schema->nfields + 1) * sizeof *j->pred);
+	if (!j->pred)
+		return oom(err);
+	for (int c = 0; c <= r->schema->nfields; c++)
+		j->pred[c] = -1;
 	int64_t hint = j->batch_rows < 4096 ? j->batch_rows : 4096;
 	return cl_batch_create(&j->batch, r->schema, hint, err);
 }

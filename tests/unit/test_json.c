@@ -255,3 +255,44 @@ TEST(json_alloc_failures)
 		CHECK(n < 1000);
 	}
 }
+
+/* The 8-bytes-at-a-time string scan: specials at every offset of long
+ * strings are found, and invalid UTF-8 after a plain prefix is caught. */
+TEST(json_long_strings_every_offset)
+{
+	cl__json_parser *p;
+	cl_error e = {0};
+	CHECK_OK(cl__json_parser_create(&p, NULL, &e), &e);
+	for (int off = 0; off < 24; off++) {
+		static const struct {
+			const char *ins, *want; /* want NULL: a syntax error */
+		} cases[] = {
+			{"\\\"", "\""}, {"\\\\", "\\"}, {"\\n", "\n"}, {"\\u00e9", "\xc3\xa9"},
+			{"\xc3\xa9", "\xc3\xa9"}, {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+			{"\x01", NULL}, {"\x1f", NULL}, {"\xff", NULL}, {"\xc3", NULL},
+			{"\xed\xa0\x80", NULL}, {"\x7f", "\x7f"}, {" ", " "},
+		};
+		for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+			char doc[128], want[128];
+			snprintf(doc, sizeof doc, "\"%.*s%s%s\"", off,
+				 "abcdefghijklmnopqrstuvwxyz", cases[k].ins, "0123456789ABCDEF");
+			const cl_json *v;
+			int rc = cl__json_parse(p, doc, strlen(doc), &v, &e);
+			if (!cases[k].want) {
+				CHECK_EQ_INT(rc, CL_EFORMAT);
+				continue;
+			}
+			CHECK_OK(rc, &e);
+			snprintf(want, sizeof want, "%.*s%s%s", off, "abcdefghijklmnopqrstuvwxyz",
+				 cases[k].want, "0123456789ABCDEF");
+			CHECK_STR(v->u.str, want);
+			CHECK_EQ_INT(v->n, strlen(want));
+		}
+	}
+	/* An unterminated long plain string does not read past the text. */
+	const char *t = "\"abcdefghijklmnopqrstuvwxyz";
+	const cl_json *v;
+	CHECK_EQ_INT(cl__json_parse(p, t, strlen(t), &v, &e), CL_EFORMAT);
+	CHECK_EQ_INT(cl__json_parse(p, t, 9, &v, &e), CL_EFORMAT);
+	cl__json_parser_free(p);
+}
