@@ -147,8 +147,10 @@ int cl_table_snapshot(cl_snapshot **out, cl_table *t, const cl_table_at *at,
 	if (rc)
 		goto out;
 	cl_error serr = {0};
-	if (cl__delta_schema_from_json(&s->schema, s->schema_string, strlen(s->schema_string),
-				       &serr) != 0) {
+	if (!s->schema_string) {
+		s->schema_error = "the table metadata has no schemaString";
+	} else if (cl__delta_schema_from_json(&s->schema, s->schema_string,
+					      strlen(s->schema_string), &serr) != 0) {
 		s->schema_error = cl__arena_strdup(&s->arena, serr.message);
 		if (serr.code == CL_ENOMEM || !s->schema_error) {
 			cl_snapshot_free(s);
@@ -161,12 +163,6 @@ int cl_table_snapshot(cl_snapshot **out, cl_table *t, const cl_table_at *at,
 			cl_snapshot_free(s);
 			goto out;
 		}
-	}
-	rc = cl__delta_check_readable(s, err);
-	if (rc) {
-		cl_error_prefix(err, "%s: ", cl_store_location(t->store));
-		cl_snapshot_free(s);
-		goto out;
 	}
 	*out = s;
 out:
