@@ -11,6 +11,8 @@ int cli_cmd_convert(int argc, char **argv);
 int cli_cmd_diff(int argc, char **argv);
 int cli_cmd_apply(int argc, char **argv);
 int cli_cmd_tables(int argc, char **argv);
+int cli_cmd_table(int argc, char **argv);
+int cli_cmd_vacuum(int argc, char **argv);
 
 const cli_command cli_commands[] = {
 	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file"},
@@ -20,6 +22,8 @@ const cli_command cli_commands[] = {
 	{"diff", cli_cmd_diff, "compare two snapshots of a table by key"},
 	{"apply", cli_cmd_apply, "apply a change set to a snapshot or a PostgreSQL table"},
 	{"tables", cli_cmd_tables, "configuration and run history of synced tables"},
+	{"table", cli_cmd_table, "look inside a lake table: history, files, describe"},
+	{"vacuum", cli_cmd_vacuum, "delete lake table files no version within retention needs"},
 	{NULL, NULL, NULL}};
 
 static void usage(FILE *f)
