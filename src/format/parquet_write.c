@@ -265,7 +265,7 @@ static int append_slice(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 	const cl_write_options *o = &p->w->opts;
 	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
 	const bool nulltype = col->type.id == CL_NULLTYPE;
-	const int64_t mini = ch->d.kind == PQW_BYTES ? 1024 : PQW_MINI;
+	const int64_t mini = ch->mini;
 	int rc;
 	while (n > 0) {
 		int64_t m = n < mini ? n : mini;
@@ -611,6 +611,12 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 			return cl_error_prefix(err, "%s: ", w->path);
 		cl__dict_init(&ch->dict, ch->d.phys == PQ_BYTE_ARRAY ? 0 : ch->d.width);
 		ch->use_dict = ch->d.dict_ok;
+		/* Check the page size often enough for small pages: about 8 checks
+		 * per page, at a guessed 16 bytes per string. */
+		int64_t per = ch->d.width ? ch->d.width : 16;
+		ch->mini = ch->d.kind == PQW_BYTES ? 1024 : PQW_MINI;
+		if (w->opts.page_bytes / per / 8 < ch->mini)
+			ch->mini = w->opts.page_bytes / per / 8 > 8 ? w->opts.page_bytes / per / 8 : 8;
 	}
 	p->pos = 0;
 	return out_write(p, "PAR1", 4, err);

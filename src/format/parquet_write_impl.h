@@ -76,6 +76,7 @@ typedef struct pqw_desc {
 typedef struct pqw_chunk {
 	int col;                 /* index in the schema */
 	pqw_desc d;
+	int64_t mini;            /* rows per mini-batch (page-size check step) */
 
 	/* the open page */
 	uint8_t *levels;         /* definition levels (optional columns) */
