@@ -87,6 +87,7 @@ typedef struct csv_reader {
 	const char *width_from; /* what fixes the number of fields, for messages */
 	int64_t rows;      /* data records converted so far */
 	bool done, failed;
+	uint64_t dmask, qmask; /* delimiter / quote in every byte, for skip_plain */
 	uint8_t spec[256];  /* stops an unquoted field */
 	uint8_t specq[256]; /* stops a quoted field */
 } csv_reader;
@@ -137,6 +138,26 @@ static int push_field(csv_reader *c, const csv_field *fld, cl_error *err)
 }
 
 /*
+ * Skip 8 bytes at a time (SWAR) while none of them is the byte in every
+ * lane of `mask` or below 0x0e (which covers NUL, LF and CR, and stops
+ * early on tabs — harmless: the byte loop after this finds the real stop).
+ */
+static inline size_t skip_plain(const uint8_t *b, size_t p, size_t end,
+				uint64_t mask)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	while (p + 8 <= end) {
+		uint64_t w;
+		memcpy(&w, b + p, 8);
+		uint64_t x = w ^ mask;
+		if ((((x - ones) & ~x) | ((w - ones * 0x0e) & ~w)) & high)
+			break;
+		p += 8;
+	}
+	return p;
+}
+
+/*
  * Scan the record starting at cur into c->f. Returns 1 when the record is
  * complete (rec_next / rec_nl set), 0 when the buffer ends inside it and
  * more input may follow, or an error.
@@ -157,6 +178,7 @@ static int scan_record(csv_reader *c, cl_error *err)
 		if (c->has_quote && p < end && b[p] == quote) {
 			size_t q = p + 1;
 			for (;;) {
+				q = skip_plain(b, q, end, c->qmask);
 				while (!c->specq[b[q]])
 					q++;
 				if (q >= end) {
@@ -217,6 +239,7 @@ static int scan_record(csv_reader *c, cl_error *err)
 			}
 		} else {
 			size_t s = p;
+			p = skip_plain(b, p, end, c->dmask);
 			while (!c->spec[b[p]])
 				p++;
 			if (p < end && b[p] == 0)
@@ -632,6 +655,9 @@ int cl__csv_reader_open(struct cl_reader *r, const cl_read_options *o, cl_error 
 	if (c->has_quote)
 		c->specq[c->quote] = 1;
 	c->specq['\n'] = c->specq['\r'] = c->specq[0] = 1;
+	c->dmask = 0x0101010101010101ull * c->delim;
+	/* Without quoting, quoted scans never run; any mask will do. */
+	c->qmask = 0x0101010101010101ull * (c->has_quote ? c->quote : c->delim);
 
 	int rc = start_input(c, false, err);
 	if (rc)
