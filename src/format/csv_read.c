@@ -71,6 +71,7 @@ typedef struct csv_reader {
 	size_t max_line;
 	int ncols;     /* fields per record */
 	int *map;      /* field i -> batch column */
+	const cl_schema *names; /* the reader's schema once open, for messages */
 	cl_batch *batch;
 	csv_field *f;
 	int nf, fcap;
@@ -232,10 +233,15 @@ static int scan_record(csv_reader *c, cl_error *err)
 					snprintf(shown, sizeof shown, "'%c'", b[p]);
 				else
 					snprintf(shown, sizeof shown, "0x%02x", b[p]);
+				char where[300];
+				if (c->names && c->nf < c->ncols)
+					snprintf(where, sizeof where, "column '%.200s'",
+						 c->names->fields[c->map[c->nf]].name);
+				else
+					snprintf(where, sizeof where, "field %d", c->nf + 1);
 				return cl_error_set(err, CL_EFORMAT,
-						    "%s: line %lld, field %d: unexpected %s after the closing quote (a quote inside a quoted field must be doubled)",
-						    c->path, (long long)(c->line + nl), c->nf + 1,
-						    shown);
+						    "%s: line %lld, %s: unexpected %s after the closing quote (a quote inside a quoted field must be doubled)",
+						    c->path, (long long)(c->line + nl), where, shown);
 			}
 		} else {
 			size_t s = p;
@@ -722,6 +728,7 @@ int cl__csv_reader_open(struct cl_reader *r, const cl_read_options *o, cl_error 
 			goto out;
 		rc = cl_schema_copy(&r->schema, o->schema, err);
 	} else {
+		c->names = names;
 		if (!o->all_strings &&
 		    (rc = sample_types(c, names, o->sample_rows < 0 ? 0 : o->sample_rows,
 				       err)))
@@ -731,6 +738,7 @@ int cl__csv_reader_open(struct cl_reader *r, const cl_read_options *o, cl_error 
 	}
 	if (rc)
 		goto out;
+	c->names = r->schema;
 	int64_t hint = c->batch_rows < 4096 ? c->batch_rows : 4096;
 	rc = cl_batch_create(&c->batch, r->schema, hint, err);
 out:

@@ -315,6 +315,8 @@ TEST(csv_bad_input_errors)
 	/* text after a closing quote */
 	CSV_ERROR("aq.csv", "a,b\n\"x\"y,1\n", &o, CL_EFORMAT,
 		  "@: line 2, field 1: unexpected 'y' after the closing quote (a quote inside a quoted field must be doubled)");
+	CSV_ERROR("aq2.csv", "a,b\n1,2\n3,\"x\"y\n", &o, CL_EFORMAT,
+		  "@: line 3, column 'b': unexpected 'y' after the closing quote (a quote inside a quoted field must be doubled)");
 	/* a JSON Lines file named .csv is not valid CSV */
 	CSV_ERROR("j.csv", "{\"a\":1,\"b\":2}\n{\"a\":1}\n", &o, CL_EFORMAT,
 		  "@: line 1, field 2: unexpected ':' after the closing quote (a quote inside a quoted field must be doubled)");
