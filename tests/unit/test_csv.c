@@ -314,7 +314,7 @@ TEST(csv_bad_input_errors)
 	CSV_EXPECT("blank.csv", "a,,c\n1,2,3\n", &o, "a:int64,column1:int64,c:int64\n1|2|3\n");
 	/* text after a closing quote */
 	CSV_ERROR("aq.csv", "a,b\n\"x\"y,1\n", &o, CL_EFORMAT,
-		  "@: line 2, field 1: unexpected 'y' after the closing quote (a quote inside a quoted field must be doubled)");
+		  "@: line 2, column 'a': unexpected 'y' after the closing quote (a quote inside a quoted field must be doubled)");
 	CSV_ERROR("aq2.csv", "a,b\n1,2\n3,\"x\"y\n", &o, CL_EFORMAT,
 		  "@: line 3, column 'b': unexpected 'y' after the closing quote (a quote inside a quoted field must be doubled)");
 	/* a JSON Lines file named .csv is not valid CSV */
