@@ -141,7 +141,7 @@ static int add_rule(cl_diff_rule **rules, int *n, cl_diff_cmp_kind k, const char
 static int feed(cl_diff *d, const char *path, cli_read *rd, bool left, cli_progress *pr,
 		int64_t *base_rows, cl_error *err)
 {
-	cl_dataset *ds;
+	cl_dataset *ds = NULL;
 	int rc = cl_dataset_open(&ds, path, &rd->opts, err);
 	if (rc)
 		return rc;
@@ -164,13 +164,23 @@ static int feed(cl_diff *d, const char *path, cli_read *rd, bool left, cli_progr
 	return rc;
 }
 
-/* Schema of a side without reading its rows. */
+/*
+ * Schema of a side. The types a text file without rows was given carry no
+ * information (a header-only CSV reads as all strings), so such a side's
+ * columns get no type and take the other side's.
+ */
 static int side_schema(cl_schema **out, const char *path, cli_read *rd, cl_error *err)
 {
-	cl_dataset *ds;
+	cl_dataset *ds = NULL;
 	int rc = cl_dataset_open(&ds, path, &rd->opts, err);
 	if (!rc)
 		rc = cl_schema_copy(out, cl_dataset_schema(ds), err);
+	if (!rc && !rd->opts.schema && cl_dataset_format(ds) != CL_FORMAT_PARQUET) {
+		cl_batch *b;
+		rc = cl_dataset_next(ds, &b, err);
+		for (int i = 0; !rc && !b && i < (*out)->nfields; i++)
+			(*out)->fields[i].type = cl_type_make(CL_NULLTYPE);
+	}
 	cl_dataset_free(ds);
 	return rc;
 }

@@ -203,6 +203,7 @@ static int find_partitions(cl_dataset *ds, cl_error *err)
 int cl_dataset_open(cl_dataset **out, const char *path, const cl_read_options *o,
 		    cl_error *err)
 {
+	*out = NULL;
 	cl_dataset *ds = cl_calloc(1, sizeof *ds);
 	if (!ds)
 		return oom(err);

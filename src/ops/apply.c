@@ -225,15 +225,18 @@ int cl_changes_create(cl_changes **out, const cl_schema *cs, const cl_schema *ts
 			c->conv[j] = CONV_COPY;
 		else if (cl__diff_widen(st, tt, &w) && cl_type_equal(w, tt))
 			c->conv[j] = CONV_CAST;
-		else if (tt.id == CL_STRING || st.id == CL_STRING || st.id == CL_NULLTYPE ||
-			 cl__diff_widen(st, tt, &w))
-			c->conv[j] = CONV_TEXT; /* checked value by value */
-		else {
+		else if ((st.id == CL_BINARY) != (tt.id == CL_BINARY) &&
+			 st.id != CL_STRING && tt.id != CL_STRING && st.id != CL_NULLTYPE) {
 			rc = cl_error_set(err, CL_ESCHEMA,
 					  "column '%s' is %s in %s but %s in %s", f->name,
 					  cl_type_format(ta, sizeof ta, st), cn,
 					  cl_type_format(tb, sizeof tb, tt), tn);
 			goto fail_used;
+		} else {
+			/* through the value's text, checked value by value: change
+			 * sets read from CSV or JSON have inferred types (a decimal
+			 * for a double column, int64 for int32) */
+			c->conv[j] = CONV_TEXT;
 		}
 		c->src[j] = s;
 		if ((rc = cl_schema_add(c->nschema, f->name, tt, true, err)))
