@@ -38,6 +38,7 @@
 #define CHANGELAKE_TABLE_H
 
 #include "batch.h"
+#include "parquet.h"
 #include "storage.h"
 
 #ifdef __cplusplus
@@ -243,6 +244,57 @@ int cl_table_txn_set_param(cl_table_txn *x, const char *key, const char *value,
  * reason. *version gets the committed version (may be NULL).
  */
 int cl_table_txn_commit(cl_table_txn *x, int64_t *version, cl_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Rows. */
+
+typedef struct cl_table_writer cl_table_writer;
+
+/*
+ * Write rows as new data files of transaction x: rows go to their
+ * partition folders (transforms applied) and key-hash buckets, files roll
+ * at the table's target size, each file gets Delta statistics. Batches have
+ * schema `input` (borrowed): the table's columns by name, a missing
+ * nullable column written as NULL, values converted to the table's types
+ * (an out-of-range value is CL_ETYPE naming row and column).
+ * cl_table_writer_finish completes the files and adds them to x; nothing
+ * is visible before x commits. Owned, cl_table_writer_free.
+ */
+int cl_table_writer_open(cl_table_writer **out, cl_table_txn *x, const cl_schema *input,
+			 cl_error *err);
+int cl_table_writer_write(cl_table_writer *w, const cl_batch *b, cl_error *err);
+int cl_table_writer_finish(cl_table_writer *w, cl_error *err);
+void cl_table_writer_free(cl_table_writer *w);
+
+typedef struct cl_table_scan cl_table_scan;
+
+typedef struct cl_table_scan_options {
+	/* A conjunction of predicates (values typed text, as --schema spells
+	 * them). Files whose partition values or statistics prove no row
+	 * matches are skipped, and row groups inside files likewise; rows of
+	 * files that are read are NOT filtered (the caller filters). */
+	const cl_parquet_predicate *filters;
+	int nfilters;
+	/* Read only these files (paths of live files); NULL: all. */
+	const char *const *only_files;
+	size_t nonly_files;
+	int64_t batch_rows; /* default 65536 */
+} cl_table_scan_options;
+
+/*
+ * Read the rows of snapshot s (borrowed; outlives the scan) with the table
+ * schema: data columns converted to the table's types (columns a file lacks
+ * read as NULL), partition columns filled in from the log. Owned,
+ * cl_table_scan_free.
+ */
+int cl_table_scan_open(cl_table_scan **out, cl_table *t, const cl_snapshot *s,
+		       const cl_table_scan_options *o, cl_error *err);
+/* Next batch (borrowed until the next call) or *out = NULL at the end. */
+int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err);
+/* Files read and skipped so far. */
+void cl_table_scan_counts(const cl_table_scan *sc, int64_t *files_read,
+			  int64_t *files_skipped);
+void cl_table_scan_free(cl_table_scan *sc);
 
 /* ------------------------------------------------------------------ */
 /* Maintenance. */

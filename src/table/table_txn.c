@@ -526,3 +526,13 @@ int cl_table_txn_commit(cl_table_txn *x, int64_t *version_out, cl_error *err)
 	cl_buf_release(&text);
 	return rc;
 }
+
+const cl_snapshot *cl__table_txn_base(const cl_table_txn *x)
+{
+	return x->base;
+}
+
+cl_table *cl__table_txn_table(const cl_table_txn *x)
+{
+	return x->t;
+}

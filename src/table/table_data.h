@@ -1,0 +1,72 @@
+/*
+ * table_data.h — rows in and out of a lake table's data files (internal).
+ *
+ *   table_write.c  cl__table_writer: routes rows to partition folders and
+ *                  key-hash buckets, writes Parquet files (staged, then
+ *                  published durably), computes Delta statistics, and adds
+ *                  the files to a transaction
+ *   table_read.c   cl__table_scan: reads the rows of chosen live files with
+ *                  the table schema, partition columns filled in from the
+ *                  log, missing columns as NULL
+ *   table_cow.c    the copy-on-write upsert/delete primitive (table.h)
+ *
+ * Data files hold the table's data columns only (partition columns live in
+ * the folder names and the log), as Spark writes them.
+ */
+#ifndef CL_TABLE_DATA_H
+#define CL_TABLE_DATA_H
+
+#include "changelake/io.h"
+#include "changelake/table.h"
+#include "core/buf.h"
+#include "layout.h"
+
+/* How a snapshot lays out rows. Owned strings; release with
+ * cl__table_layout_release. */
+typedef struct cl__table_layout {
+	const cl_schema *schema;   /* table schema (borrowed from the snapshot) */
+	int npart;
+	int *part_index;           /* partition column -> table schema index */
+	int *part_source;          /* column its value comes from (transform source) */
+	cl__transform *part_xf;
+	int nkeys;
+	int *key_index;            /* key columns -> table schema index */
+	int buckets;               /* 0: none */
+	int64_t target_bytes;
+	cl_schema *file_schema;    /* data columns only (owned) */
+	int *file_to_table;        /* file column i -> table schema index */
+} cl__table_layout;
+
+int cl__table_layout_init(cl__table_layout *l, const cl_snapshot *s, cl_error *err);
+void cl__table_layout_release(cl__table_layout *l);
+
+/* Append value `row` of src to dst, converting to dst's type (widening
+ * unsigned integers, timestamp units, integer widths). CL_ETYPE when the
+ * value does not fit. */
+int cl__append_converted(cl_column *dst, const cl_column *src, int64_t row,
+			 cl_error *err);
+
+typedef struct cl__table_writer cl__table_writer;
+
+/*
+ * A writer of new data files for transaction x on snapshot s. Batches must
+ * have `input` as schema: every table data column by name (a missing
+ * nullable column is written as NULL), values convertible to the table's
+ * types; the partition columns (or the sources of transformed ones) must
+ * be there. Nothing is visible until the transaction commits.
+ */
+int cl__table_writer_open(cl__table_writer **out, cl_table *t, const cl_snapshot *s,
+			  cl_table_txn *x, const cl_schema *input, cl_error *err);
+int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err);
+/* Finish every open file and add them all to the transaction. */
+int cl__table_writer_finish(cl__table_writer *w, cl_error *err);
+/* Files and rows written so far. */
+void cl__table_writer_counts(const cl__table_writer *w, int64_t *files, int64_t *rows,
+			     int64_t *bytes);
+void cl__table_writer_free(cl__table_writer *w);
+
+/* Delta statistics JSON of a finished Parquet writer's file. */
+int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *file_schema,
+			 cl_error *err);
+
+#endif

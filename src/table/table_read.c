@@ -1,0 +1,386 @@
+/*
+ * table_read.c — reading a snapshot's rows: file pruning by partition
+ * values and Delta statistics, row-group pruning by Parquet statistics,
+ * conversion to the table schema, partition columns from the log.
+ *
+ * Pruning is conservative: a file is skipped only when its partition
+ * values or its statistics prove that no row satisfies the filters. Missing
+ * or unparsable statistics never skip. Timestamp maxima are widened by one
+ * millisecond (Delta writers truncate them to milliseconds).
+ */
+#include "delta.h"
+#include "table_data.h"
+#include "core/value_text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+struct cl_table_scan {
+	cl_table *t;
+	const cl_snapshot *s;
+	cl__table_layout l;
+	cl_table_scan_options o;
+	cl_parquet_predicate *file_preds; /* filters on data columns */
+	int nfile_preds;
+	size_t next_file;
+	cl_reader *r;
+	char *local;       /* fetched path of the current file */
+	bool local_tmp;
+	const cl_table_file *cur;
+	int *file_col_of;  /* table column -> reader column, or -1 */
+	cl_batch *out;
+	cl__json_parser *jp;
+	int64_t files_read, files_skipped;
+};
+
+/* Compare the single values of two 1-row columns of the same type. */
+static int cmp1(const cl_column *a, const cl_column *b)
+{
+	switch (a->type.id) {
+	case CL_FLOAT32:
+	case CL_FLOAT64: {
+		double x = cl_column_get_f64(a, 0), y = cl_column_get_f64(b, 0);
+		return x < y ? -1 : x > y;
+	}
+	case CL_UINT64: {
+		uint64_t x = ((const uint64_t *)a->values)[0], y = ((const uint64_t *)b->values)[0];
+		return x < y ? -1 : x > y;
+	}
+	case CL_DECIMAL: {
+		cl_i128 x, y;
+		memcpy(&x, a->values, 16);
+		memcpy(&y, b->values, 16);
+		return x < y ? -1 : x > y;
+	}
+	case CL_STRING:
+	case CL_BINARY: {
+		size_t n, m;
+		const uint8_t *x = cl_column_get_bytes(a, 0, &n), *y = cl_column_get_bytes(b, 0, &m);
+		int c = memcmp(x, y, n < m ? n : m);
+		return c ? (c < 0 ? -1 : 1) : (n < m ? -1 : n > m);
+	}
+	case CL_BOOL:
+		return (int)cl_column_get_bool(a, 0) - (int)cl_column_get_bool(b, 0);
+	default: {
+		int64_t x = cl_column_get_i64(a, 0), y = cl_column_get_i64(b, 0);
+		return x < y ? -1 : x > y;
+	}
+	}
+}
+
+/* Parse text as one value of type t into c (re-initialised). false when it
+ * does not parse. */
+static bool parse1(cl_column *c, cl_type t, const char *text, size_t n)
+{
+	cl_column_release(c);
+	if (cl_column_init(c, t, 1, NULL))
+		return false;
+	return cl__column_append_text(c, text, n, NULL) == 0;
+}
+
+/* Does a value compare as the operator wants? */
+static bool op_holds(cl_parquet_op op, int c)
+{
+	switch (op) {
+	case CL_PQ_EQ: return c == 0;
+	case CL_PQ_LT: return c < 0;
+	case CL_PQ_LE: return c <= 0;
+	case CL_PQ_GT: return c > 0;
+	case CL_PQ_GE: return c >= 0;
+	default: return true;
+	}
+}
+
+/* Can file f hold a row satisfying every filter? */
+static bool file_may_match(cl_table_scan *sc, const cl_table_file *f)
+{
+	const cl_schema *schema = sc->l.schema;
+	cl_column v = {0}, x = {0};
+	bool may = true;
+	const cl_json *stats = NULL;
+	bool stats_parsed = false;
+	for (int i = 0; may && i < sc->o.nfilters; i++) {
+		const cl_parquet_predicate *p = &sc->o.filters[i];
+		int col = cl_schema_find(schema, p->column);
+		if (col < 0)
+			continue;
+		cl_type t = schema->fields[col].type;
+		bool have_v = p->op == CL_PQ_IS_NULL || p->op == CL_PQ_NOT_NULL ||
+			      (p->value && parse1(&v, t, p->value, strlen(p->value)));
+		if (!have_v)
+			continue;
+		/* a partition column: exact */
+		int pi = -1;
+		for (int k = 0; k < sc->l.npart; k++)
+			if (sc->l.part_index[k] == col)
+				pi = k;
+		if (pi >= 0) {
+			const char *pv = f->partition[pi].value;
+			if (p->op == CL_PQ_IS_NULL)
+				may = pv == NULL;
+			else if (p->op == CL_PQ_NOT_NULL)
+				may = pv != NULL;
+			else if (!pv)
+				may = false;
+			else if (parse1(&x, t, pv, strlen(pv)))
+				may = op_holds(p->op, cmp1(&x, &v));
+			continue;
+		}
+		/* a data column: the file's statistics */
+		if (!stats_parsed) {
+			stats_parsed = true;
+			if (f->stats_json &&
+			    cl__json_parse(sc->jp, f->stats_json, strlen(f->stats_json), &stats, NULL))
+				stats = NULL;
+		}
+		if (!stats)
+			continue;
+		const cl_json *nc = cl__json_get_s(cl__json_get_s(stats, "nullCount"), p->column);
+		int64_t nulls = -1, nrec = -1;
+		cl__json_int64(nc, &nulls);
+		cl__json_int64(cl__json_get_s(stats, "numRecords"), &nrec);
+		if (p->op == CL_PQ_IS_NULL) {
+			may = nulls != 0;
+			continue;
+		}
+		if (p->op == CL_PQ_NOT_NULL) {
+			may = !(nulls >= 0 && nrec >= 0 && nulls == nrec);
+			continue;
+		}
+		if (nulls >= 0 && nrec >= 0 && nulls == nrec && nrec > 0) {
+			may = false; /* only nulls: no comparison holds */
+			continue;
+		}
+		const cl_json *mn = cl__json_get_s(cl__json_get_s(stats, "minValues"), p->column);
+		const cl_json *mx = cl__json_get_s(cl__json_get_s(stats, "maxValues"), p->column);
+		bool lo_ok = false, hi_ok = false;
+		if (mn && (mn->kind == CL_JSON_NUMBER || mn->kind == CL_JSON_STRING) &&
+		    t.id != CL_STRING && t.id != CL_BINARY)
+			lo_ok = parse1(&x, t, mn->u.str, mn->n);
+		else if (mn && mn->kind == CL_JSON_STRING && t.id == CL_STRING)
+			lo_ok = parse1(&x, t, mn->u.str, mn->n); /* a prefix is still a lower bound */
+		if (lo_ok && (p->op == CL_PQ_EQ || p->op == CL_PQ_LT || p->op == CL_PQ_LE)) {
+			int c = cmp1(&x, &v); /* min vs value */
+			if ((p->op == CL_PQ_EQ || p->op == CL_PQ_LE) && c > 0)
+				may = false;
+			if (p->op == CL_PQ_LT && c >= 0)
+				may = false;
+		}
+		if (!may)
+			continue;
+		/* string maxima may be prefixes written by other engines: skip them */
+		if (mx && (mx->kind == CL_JSON_NUMBER || mx->kind == CL_JSON_STRING) &&
+		    t.id != CL_STRING && t.id != CL_BINARY)
+			hi_ok = parse1(&x, t, mx->u.str, mx->n);
+		if (hi_ok && t.id == CL_TIMESTAMP) {
+			int64_t *xv = (int64_t *)x.values;
+			xv[0] += t.unit == CL_UNIT_MS ? 1 : t.unit == CL_UNIT_NS ? 1000000 : 1000;
+		}
+		if (hi_ok && (p->op == CL_PQ_EQ || p->op == CL_PQ_GT || p->op == CL_PQ_GE)) {
+			int c = cmp1(&x, &v); /* max vs value */
+			if ((p->op == CL_PQ_EQ || p->op == CL_PQ_GE) && c < 0)
+				may = false;
+			if (p->op == CL_PQ_GT && c <= 0)
+				may = false;
+		}
+	}
+	cl_column_release(&v);
+	cl_column_release(&x);
+	return may;
+}
+
+void cl_table_scan_free(cl_table_scan *sc)
+{
+	if (!sc)
+		return;
+	cl_reader_free(sc->r);
+	if (sc->local && sc->local_tmp)
+		remove(sc->local);
+	cl_free(sc->local);
+	cl_free(sc->file_col_of);
+	cl_free(sc->file_preds);
+	cl_batch_free(sc->out);
+	cl__json_parser_free(sc->jp);
+	cl__table_layout_release(&sc->l);
+	cl_free(sc);
+}
+
+int cl_table_scan_open(cl_table_scan **out, cl_table *t, const cl_snapshot *s,
+		       const cl_table_scan_options *o, cl_error *err)
+{
+	*out = NULL;
+	cl_table_scan *sc = cl_calloc(1, sizeof *sc);
+	if (!sc)
+		return oom(err);
+	sc->t = t;
+	sc->s = s;
+	if (o)
+		sc->o = *o;
+	if (sc->o.batch_rows <= 0)
+		sc->o.batch_rows = 65536;
+	int rc = cl__table_layout_init(&sc->l, s, err);
+	if (rc) {
+		cl_free(sc);
+		return cl_error_prefix(err, "%s: ", cl_store_location(cl_table_store(t)));
+	}
+	rc = cl__json_parser_create(&sc->jp, NULL, err);
+	rc = rc ? rc : cl_batch_create(&sc->out, sc->l.schema, 1024, err);
+	sc->file_col_of = cl_calloc((size_t)sc->l.schema->nfields + 1, sizeof *sc->file_col_of);
+	sc->file_preds = cl_calloc((size_t)sc->o.nfilters + 1, sizeof *sc->file_preds);
+	if (!rc && (!sc->file_col_of || !sc->file_preds))
+		rc = oom(err);
+	for (int i = 0; !rc && i < sc->o.nfilters; i++) {
+		const cl_parquet_predicate *p = &sc->o.filters[i];
+		int col = cl_schema_find(sc->l.schema, p->column);
+		if (col < 0) {
+			rc = cl_error_set(err, CL_ENOTFOUND, "filter column '%s' is not in the table",
+					  p->column);
+			break;
+		}
+		bool part = false;
+		for (int k = 0; k < sc->l.npart; k++)
+			if (sc->l.part_index[k] == col)
+				part = true;
+		if (!part)
+			sc->file_preds[sc->nfile_preds++] = *p;
+	}
+	if (rc) {
+		cl_table_scan_free(sc);
+		return rc;
+	}
+	*out = sc;
+	return 0;
+}
+
+void cl_table_scan_counts(const cl_table_scan *sc, int64_t *files_read, int64_t *files_skipped)
+{
+	*files_read = sc->files_read;
+	*files_skipped = sc->files_skipped;
+}
+
+static bool wanted(const cl_table_scan *sc, const cl_table_file *f)
+{
+	if (!sc->o.only_files)
+		return true;
+	for (size_t i = 0; i < sc->o.nonly_files; i++)
+		if (!strcmp(sc->o.only_files[i], f->path))
+			return true;
+	return false;
+}
+
+/* Open the next file worth reading; sc->r = NULL at the end. */
+static int open_next(cl_table_scan *sc, cl_error *err)
+{
+	cl_reader_free(sc->r);
+	sc->r = NULL;
+	if (sc->local && sc->local_tmp)
+		remove(sc->local);
+	cl_free(sc->local);
+	sc->local = NULL;
+	cl_store *st = cl_table_store(sc->t);
+	while (sc->next_file < cl_snapshot_nfiles(sc->s)) {
+		const cl_table_file *f = cl_snapshot_file(sc->s, sc->next_file++);
+		if (!wanted(sc, f))
+			continue;
+		if (!file_may_match(sc, f)) {
+			sc->files_skipped++;
+			continue;
+		}
+		int rc = cl_store_fetch(st, f->path, &sc->local, &sc->local_tmp, err);
+		if (rc)
+			return cl_error_prefix(err, "table data file %s: ", f->path);
+		/* project the data columns the file has */
+		cl_parquet_file *pf;
+		if ((rc = cl_parquet_file_open(&pf, sc->local, err)) != 0)
+			return rc;
+		const char *cols[1024];
+		int ncols = 0;
+		const cl_schema *fs = sc->l.file_schema;
+		for (int i = 0; i < fs->nfields && ncols < 1024; i++)
+			if (cl_parquet_file_find_column(pf, fs->fields[i].name) >= 0)
+				cols[ncols++] = fs->fields[i].name;
+		/* predicates only on columns the file has */
+		cl_parquet_predicate preds[64];
+		int np = 0;
+		for (int i = 0; i < sc->nfile_preds && np < 64; i++)
+			if (cl_parquet_file_find_column(pf, sc->file_preds[i].column) >= 0)
+				preds[np++] = sc->file_preds[i];
+		cl_parquet_file_free(pf);
+		cl_read_options ro;
+		cl_read_options_init(&ro);
+		ro.format = CL_FORMAT_PARQUET;
+		ro.columns = cols;
+		ro.ncolumns = ncols;
+		ro.batch_rows = sc->o.batch_rows;
+		cl_parquet_read_options po = {0};
+		po.predicates = preds;
+		po.npredicates = np;
+		if ((rc = cl_parquet_reader_open(&sc->r, sc->local, &ro, &po, err)) != 0)
+			return rc;
+		const cl_schema *rs = cl_reader_schema(sc->r);
+		for (int i = 0; i < sc->l.schema->nfields; i++)
+			sc->file_col_of[i] = cl_schema_find(rs, sc->l.schema->fields[i].name);
+		sc->cur = f;
+		sc->files_read++;
+		return 0;
+	}
+	return 0;
+}
+
+int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err)
+{
+	*out = NULL;
+	for (;;) {
+		if (!sc->r) {
+			int rc = open_next(sc, err);
+			if (rc || !sc->r)
+				return rc;
+		}
+		cl_batch *b;
+		int rc = cl_reader_next(sc->r, &b, err);
+		if (rc)
+			return cl_error_prefix(err, "table data file %s: ", sc->cur->path);
+		if (!b) {
+			cl_reader_free(sc->r);
+			sc->r = NULL;
+			continue;
+		}
+		cl_batch_clear(sc->out);
+		const cl_schema *schema = sc->l.schema;
+		for (int i = 0; !rc && i < schema->nfields; i++) {
+			cl_column *dst = &sc->out->cols[i];
+			int pi = -1;
+			for (int k = 0; k < sc->l.npart; k++)
+				if (sc->l.part_index[k] == i)
+					pi = k;
+			if (pi >= 0) {
+				const char *pv = sc->cur->partition[pi].value;
+				for (int64_t r = 0; !rc && r < b->nrows; r++)
+					rc = pv ? cl__column_append_text(dst, pv, strlen(pv), err)
+						: cl_column_append_null(dst, err);
+				if (rc)
+					cl_error_prefix(err, "%s: partition value of '%s': ", sc->cur->path,
+							schema->fields[i].name);
+				continue;
+			}
+			int fc = sc->file_col_of[i];
+			for (int64_t r = 0; !rc && r < b->nrows; r++)
+				rc = fc < 0 ? cl_column_append_null(dst, err)
+					    : cl__append_converted(dst, &b->cols[fc], r, err);
+			if (rc)
+				cl_error_prefix(err, "%s: column '%s': ", sc->cur->path,
+						schema->fields[i].name);
+		}
+		if (rc)
+			return rc;
+		sc->out->nrows = b->nrows;
+		*out = sc->out;
+		return 0;
+	}
+}

@@ -1,0 +1,728 @@
+/*
+ * table_write.c — writing rows into a lake table: conversion to the table's
+ * types, routing by partition values and key-hash bucket, Parquet data files
+ * with Delta statistics, added to a transaction.
+ *
+ * Each (partition folder, bucket) group has at most one open file at a
+ * time; a file is finished once it reaches the table's target size. A file
+ * is written to a staging path, finished, then published (synced) under its
+ * final key — all before the transaction can commit, so a commit never
+ * names a file that is not durable. A crash leaves staged or published but
+ * unreferenced files: orphans, which vacuum removes.
+ */
+#include "delta.h"
+#include "table_data.h"
+#include "changelake/hash.h"
+#include "changelake/io.h"
+#include "changelake/parquet_writer.h"
+#include "core/value_text.h"
+#include "storage/crash_point.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+/* ---- layout of a snapshot ---- */
+
+void cl__table_layout_release(cl__table_layout *l)
+{
+	cl_free(l->part_index);
+	cl_free(l->part_source);
+	cl_free(l->part_xf);
+	cl_free(l->key_index);
+	cl_free(l->file_to_table);
+	cl_schema_free(l->file_schema);
+	memset(l, 0, sizeof *l);
+}
+
+int cl__table_layout_init(cl__table_layout *l, const cl_snapshot *s, cl_error *err)
+{
+	memset(l, 0, sizeof *l);
+	l->schema = cl_snapshot_schema(s);
+	if (!l->schema)
+		return cl_error_set(err, CL_EUNSUPPORTED, "%s", s->schema_error ? s->schema_error
+										  : "no schema");
+	const cl_schema *sc = l->schema;
+	l->npart = s->npartition_cols;
+	l->part_index = cl_calloc((size_t)l->npart + 1, sizeof *l->part_index);
+	l->part_source = cl_calloc((size_t)l->npart + 1, sizeof *l->part_source);
+	l->part_xf = cl_calloc((size_t)l->npart + 1, sizeof *l->part_xf);
+	l->file_to_table = cl_calloc((size_t)sc->nfields + 1, sizeof *l->file_to_table);
+	int rc = l->part_index && l->part_source && l->part_xf && l->file_to_table
+			 ? cl_schema_create(&l->file_schema, err) : oom(err);
+	const char *xfs = cl_snapshot_config(s, CL_TABLE_CONF_TRANSFORMS);
+	for (int i = 0; !rc && i < l->npart; i++) {
+		const char *name = s->partition_cols[i];
+		l->part_index[i] = l->part_source[i] = cl_schema_find(sc, name);
+		if (l->part_index[i] < 0) {
+			rc = cl_error_set(err, CL_EFORMAT, "partition column '%s' is not in the schema",
+					  name);
+			break;
+		}
+		/* "name=xf(src)" entries of changelake.partitionTransforms */
+		size_t nl = strlen(name);
+		for (const char *p = xfs; p && *p;) {
+			const char *end = strchr(p, ',');
+			size_t n = end ? (size_t)(end - p) : strlen(p);
+			if (n > nl + 1 && !strncmp(p, name, nl) && p[nl] == '=') {
+				const char *open = memchr(p, '(', n);
+				if (open && p[n - 1] == ')') {
+					char xf[16] = "", src[256] = "";
+					size_t xn = (size_t)(open - (p + nl + 1));
+					size_t sn = (size_t)(p + n - 1 - (open + 1));
+					if (xn < sizeof xf && sn < sizeof src) {
+						memcpy(xf, p + nl + 1, xn);
+						memcpy(src, open + 1, sn);
+						l->part_xf[i] = cl__transform_from_name(xf);
+						l->part_source[i] = cl_schema_find(sc, src);
+					}
+				}
+				if (l->part_xf[i] == CL__XF_IDENTITY || l->part_source[i] < 0) {
+					rc = cl_error_set(err, CL_EFORMAT, "bad partition transform for '%s'",
+							  name);
+				}
+			}
+			p = end ? end + 1 : NULL;
+		}
+	}
+	const char *keys = cl_snapshot_config(s, CL_TABLE_CONF_KEYS);
+	if (!rc && keys && *keys) {
+		l->key_index = cl_calloc(strlen(keys) + 1, sizeof *l->key_index);
+		if (!l->key_index)
+			rc = oom(err);
+		for (const char *p = keys; !rc && p;) {
+			const char *end = strchr(p, ',');
+			size_t n = end ? (size_t)(end - p) : strlen(p);
+			char name[256];
+			if (n >= sizeof name) {
+				rc = cl_error_set(err, CL_EFORMAT, "key column name too long");
+				break;
+			}
+			memcpy(name, p, n);
+			name[n] = 0;
+			int k = cl_schema_find(sc, name);
+			if (k < 0)
+				rc = cl_error_set(err, CL_EFORMAT, "key column '%s' is not in the schema",
+						  name);
+			else
+				l->key_index[l->nkeys++] = k;
+			p = end ? end + 1 : NULL;
+		}
+	}
+	const char *b = cl_snapshot_config(s, CL_TABLE_CONF_BUCKETS);
+	l->buckets = b ? atoi(b) : 0;
+	if (l->buckets < 2 || l->nkeys == 0)
+		l->buckets = 0;
+	const char *ts = cl_snapshot_config(s, CL_TABLE_CONF_TARGET_SIZE);
+	l->target_bytes = ts ? atoll(ts) : 0;
+	if (l->target_bytes <= 0)
+		l->target_bytes = 128LL << 20;
+	for (int i = 0; !rc && i < sc->nfields; i++) {
+		bool is_part = false;
+		for (int p = 0; p < l->npart; p++)
+			if (l->part_index[p] == i)
+				is_part = true;
+		if (is_part)
+			continue;
+		l->file_to_table[l->file_schema->nfields] = i;
+		rc = cl_schema_add(l->file_schema, sc->fields[i].name, sc->fields[i].type, true, err);
+	}
+	if (rc)
+		cl__table_layout_release(l);
+	return rc;
+}
+
+/* ---- value conversion ---- */
+
+static int64_t ts_to_us(int64_t v, int unit)
+{
+	switch (unit) {
+	case CL_UNIT_MS: return v * 1000;
+	case CL_UNIT_NS: return v >= 0 ? v / 1000 : -((-v + 999) / 1000);
+	default: return v;
+	}
+}
+
+static bool is_int(cl_type_id id)
+{
+	return id >= CL_INT8 && id <= CL_UINT64;
+}
+
+int cl__append_converted(cl_column *dst, const cl_column *src, int64_t row, cl_error *err)
+{
+	if (cl_column_is_null(src, row))
+		return cl_column_append_null(dst, err);
+	cl_type st = src->type, dt = dst->type;
+	if (cl_type_equal(st, dt))
+		return cl_column_append_from(dst, src, row, err);
+	if (st.id == CL_TIMESTAMP && dt.id == CL_TIMESTAMP) {
+		int64_t us = ts_to_us(cl_column_get_i64(src, row), st.unit);
+		int64_t v = dt.unit == CL_UNIT_MS ? us / 1000 : dt.unit == CL_UNIT_NS ? us * 1000 : us;
+		return cl_column_append_i64(dst, v, err);
+	}
+	if (is_int(st.id) && (is_int(dt.id) || dt.id == CL_DECIMAL)) {
+		cl_i128 v;
+		if (st.id == CL_UINT64)
+			v = (cl_i128)((const uint64_t *)src->values)[row];
+		else if (st.id == CL_UINT32)
+			v = ((const uint32_t *)src->values)[row];
+		else if (st.id == CL_UINT16)
+			v = ((const uint16_t *)src->values)[row];
+		else if (st.id == CL_UINT8)
+			v = ((const uint8_t *)src->values)[row];
+		else
+			v = cl_column_get_i64(src, row);
+		if (dt.id == CL_DECIMAL) {
+			if (v < 0 ? -v >= cl__i128_pow10(dt.precision - dt.scale)
+				  : v >= cl__i128_pow10(dt.precision - dt.scale))
+				goto range;
+			v *= cl__i128_pow10(dt.scale);
+			return cl_column_append_fixed(dst, &v, err);
+		}
+		int w = cl_type_width(dt) * 8;
+		cl_i128 lo = -((cl_i128)1 << (w - 1)), hi = ((cl_i128)1 << (w - 1)) - 1;
+		if (dt.id >= CL_UINT8) {
+			lo = 0;
+			hi = ((cl_i128)1 << w) - 1;
+		}
+		if (v < lo || v > hi)
+			goto range;
+		if (dt.id == CL_UINT64) {
+			uint64_t u = (uint64_t)v;
+			return cl_column_append_fixed(dst, &u, err);
+		}
+		return cl_column_append_i64(dst, (int64_t)v, err);
+	}
+	if ((st.id == CL_FLOAT32 || st.id == CL_FLOAT64) &&
+	    (dt.id == CL_FLOAT32 || dt.id == CL_FLOAT64))
+		return cl_column_append_f64(dst, cl_column_get_f64(src, row), err);
+	if (st.id == CL_DATE && dt.id == CL_TIMESTAMP) {
+		int64_t us = (int64_t)cl_column_get_i64(src, row) * 86400000000LL;
+		return cl_column_append_i64(dst, dt.unit == CL_UNIT_MS ? us / 1000 : us, err);
+	}
+	if (st.id == CL_DECIMAL && dt.id == CL_DECIMAL && dt.scale >= st.scale) {
+		cl_i128 v;
+		memcpy(&v, src->values + 16 * row, 16);
+		v *= cl__i128_pow10(dt.scale - st.scale);
+		if ((v < 0 ? -v : v) >= cl__i128_pow10(dt.precision))
+			goto range;
+		return cl_column_append_fixed(dst, &v, err);
+	}
+	{
+		/* anything else through text, strictly */
+		cl_buf b = {0};
+		if (cl__value_format(&b, src, row)) {
+			cl_buf_release(&b);
+			return oom(err);
+		}
+		int rc = cl__column_append_text(dst, b.data ? (const char *)b.data : "", b.len, err);
+		cl_buf_release(&b);
+		return rc;
+	}
+range: {
+	char a[48], bt[48];
+	cl_type_format(a, sizeof a, st);
+	cl_type_format(bt, sizeof bt, dt);
+	return cl_error_set(err, CL_ETYPE, "a %s value does not fit the table type %s", a, bt);
+}
+}
+
+/* ---- statistics ---- */
+
+/* Append a statistics value; false when this type has no min/max stats. */
+static int stat_value(cl_buf *out, const cl_column *c, bool is_max, bool *written)
+{
+	*written = false;
+	int rc = 0;
+	switch (c->type.id) {
+	case CL_INT8: case CL_INT16: case CL_INT32: case CL_INT64:
+	case CL_UINT8: case CL_UINT16: case CL_UINT32: case CL_UINT64: case CL_DECIMAL:
+		rc = cl__value_format(out, c, 0);
+		break;
+	case CL_FLOAT32: case CL_FLOAT64: {
+		double d = cl_column_get_f64(c, 0);
+		if (!isfinite(d))
+			return 0;
+		rc = cl__value_format(out, c, 0);
+		break;
+	}
+	case CL_DATE:
+		rc = cl_buf_putc(out, '"');
+		rc = rc ? rc : cl__value_format(out, c, 0);
+		rc = rc ? rc : cl_buf_putc(out, '"');
+		break;
+	case CL_TIMESTAMP: {
+		/* milliseconds, as Delta writes them: the min truncated down, the
+		 * max rounded up so that it still bounds the values */
+		int64_t us = ts_to_us(cl_column_get_i64(c, 0), c->type.unit);
+		int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+		if (is_max && ms * 1000 != us)
+			ms++;
+		int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+		int64_t rem = ms - days * 86400000, y;
+		unsigned mo, d;
+		cl__civil_from_days(days, &y, &mo, &d);
+		rc = cl_buf_printf(out, "\"%04lld-%02u-%02uT%02d:%02d:%02d.%03d%s\"", (long long)y,
+				   mo, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+				   (int)(rem / 1000 % 60), (int)(rem % 1000), c->type.utc ? "Z" : "");
+		break;
+	}
+	case CL_STRING: {
+		size_t n;
+		const uint8_t *p = cl_column_get_bytes(c, 0, &n);
+		/* Long strings: a prefix bounds the minimum; the maximum is left out
+		 * (a prefix would not bound it). */
+		size_t cut = n;
+		if (n > 64) {
+			if (is_max)
+				return 0;
+			cut = 64;
+			while (cut > 0 && (p[cut] & 0xC0) == 0x80)
+				cut--;
+		}
+		rc = cl__json_escape(out, (const char *)p, cut);
+		if (rc == CL_EINVAL)
+			return 0;
+		break;
+	}
+	default:
+		return 0; /* bool, binary, time: no min/max */
+	}
+	if (rc)
+		return CL_ENOMEM;
+	*written = true;
+	return 0;
+}
+
+int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *fs, cl_error *err)
+{
+	cl_file_stats st;
+	int rc = cl_writer_file_stats(w, &st, err);
+	if (rc)
+		return rc;
+	rc = cl_buf_printf(out, "{\"numRecords\":%lld", (long long)st.num_rows);
+	for (int pass = 0; !rc && pass < 3; pass++) {
+		static const char *const names[] = {"minValues", "maxValues", "nullCount"};
+		rc = cl_buf_printf(out, ",\"%s\":{", names[pass]);
+		bool first = true;
+		for (int i = 0; !rc && i < fs->nfields && i < st.ncols; i++) {
+			size_t mark = out->len;
+			rc = first ? 0 : cl_buf_putc(out, ',');
+			rc = rc ? rc : cl__json_escape(out, fs->fields[i].name, strlen(fs->fields[i].name));
+			rc = rc ? rc : cl_buf_putc(out, ':');
+			if (rc)
+				break;
+			bool written = true;
+			if (pass == 2) {
+				rc = cl_buf_printf(out, "%lld", (long long)st.cols[i].null_count);
+			} else if (!st.cols[i].has_min_max) {
+				written = false;
+			} else {
+				const cl_batch *b = pass == 0 ? st.min : st.max;
+				rc = stat_value(out, &b->cols[i], pass == 1, &written);
+			}
+			if (!written) {
+				out->len = mark;
+				out->data[mark] = 0;
+			} else {
+				first = false;
+			}
+		}
+		rc = rc ? rc : cl_buf_putc(out, '}');
+	}
+	rc = rc ? rc : cl_buf_putc(out, '}');
+	return rc ? oom(err) : 0;
+}
+
+/* ---- the writer ---- */
+
+typedef struct group {
+	char *key;          /* "DIR#BUCKET": map key */
+	char *dir;          /* partition folder "a=1/b=x/" or "" */
+	int bucket;
+	cl_table_kv *part;  /* partition values (strings owned) */
+	cl_batch *pending;  /* rows not yet handed to the file writer */
+	cl_writer *w;       /* current file, or NULL */
+	char *stage;        /* its staging path */
+	char *file_key;     /* its final key */
+	int64_t file_rows;
+} group;
+
+struct cl__table_writer {
+	cl_table *t;
+	const cl_snapshot *s;
+	cl_table_txn *x;
+	cl__table_layout l;
+	const cl_schema *input;
+	int *input_of;       /* table column -> input column, or -1 */
+	group **groups;
+	size_t ngroups, cap;
+	cl__strmap index;    /* group key -> index */
+	cl_batch *conv;      /* the current batch in table types */
+	int seq;             /* file counter for names */
+	int64_t files, rows, bytes;
+};
+
+void cl__table_writer_counts(const cl__table_writer *w, int64_t *files, int64_t *rows,
+			     int64_t *bytes)
+{
+	*files = w->files;
+	*rows = w->rows;
+	*bytes = w->bytes;
+}
+
+static void group_free(cl_store *st, group *g)
+{
+	if (!g)
+		return;
+	cl_free(g->key);
+	cl_free(g->dir);
+	if (g->part) {
+		/* keys are borrowed from the snapshot; values owned */
+		for (int i = 0; g->part[i].key; i++)
+			cl_free((char *)g->part[i].value);
+		cl_free(g->part);
+	}
+	cl_batch_free(g->pending);
+	cl_writer_free(g->w);
+	if (g->stage)
+		cl_store_unstage(st, g->stage);
+	cl_free(g->stage);
+	cl_free(g->file_key);
+	cl_free(g);
+}
+
+void cl__table_writer_free(cl__table_writer *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->ngroups; i++)
+		group_free(cl_table_store(w->t), w->groups[i]);
+	cl_free(w->groups);
+	cl__strmap_release(&w->index);
+	cl_batch_free(w->conv);
+	cl_free(w->input_of);
+	cl__table_layout_release(&w->l);
+	cl_free(w);
+}
+
+int cl__table_writer_open(cl__table_writer **out, cl_table *t, const cl_snapshot *s,
+			  cl_table_txn *x, const cl_schema *input, cl_error *err)
+{
+	*out = NULL;
+	cl__table_writer *w = cl_calloc(1, sizeof *w);
+	if (!w)
+		return oom(err);
+	w->t = t;
+	w->s = s;
+	w->x = x;
+	w->input = input;
+	int rc = cl__table_layout_init(&w->l, s, err);
+	if (rc) {
+		cl_free(w);
+		return rc;
+	}
+	const cl_schema *sc = w->l.schema;
+	w->input_of = cl_calloc((size_t)sc->nfields + 1, sizeof *w->input_of);
+	if (!w->input_of)
+		rc = oom(err);
+	for (int i = 0; !rc && i < sc->nfields; i++) {
+		w->input_of[i] = cl_schema_find(input, sc->fields[i].name);
+		bool derived = false;
+		for (int p = 0; p < w->l.npart; p++)
+			if (w->l.part_index[p] == i && w->l.part_xf[p] != CL__XF_IDENTITY)
+				derived = true;
+		if (derived)
+			continue;
+		if (w->input_of[i] < 0 && !sc->fields[i].nullable)
+			rc = cl_error_set(err, CL_ESCHEMA, "column '%s' (not null) is missing",
+					  sc->fields[i].name);
+	}
+	for (int p = 0; !rc && p < w->l.npart; p++)
+		if (w->input_of[w->l.part_source[p]] < 0)
+			rc = cl_error_set(err, CL_ESCHEMA, "partition column '%s' is missing",
+					  sc->fields[w->l.part_source[p]].name);
+	for (int i = 0; !rc && i < input->nfields; i++)
+		if (cl_schema_find(sc, input->fields[i].name) < 0)
+			rc = cl_error_set(err, CL_ESCHEMA,
+					  "column '%s' is not in the table (adding columns is not "
+					  "supported yet)", input->fields[i].name);
+	rc = rc ? rc : cl_batch_create(&w->conv, sc, 1024, err);
+	if (rc) {
+		cl__table_writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+/* Convert b into w->conv (table types; derived partition columns filled). */
+static int convert(cl__table_writer *w, const cl_batch *b, cl_error *err)
+{
+	const cl_schema *sc = w->l.schema;
+	cl_batch_clear(w->conv);
+	cl_buf txt = {0};
+	int rc = 0;
+	for (int i = 0; !rc && i < sc->nfields; i++) {
+		cl_column *dst = &w->conv->cols[i];
+		int p = -1;
+		for (int k = 0; k < w->l.npart; k++)
+			if (w->l.part_index[k] == i && w->l.part_xf[k] != CL__XF_IDENTITY)
+				p = k;
+		int src = w->input_of[i];
+		for (int64_t r = 0; !rc && r < b->nrows; r++) {
+			if (p >= 0) {
+				const cl_column *sc_col = &b->cols[w->input_of[w->l.part_source[p]]];
+				bool null;
+				cl_buf_clear(&txt);
+				rc = cl__layout_partition_text(&txt, &null, sc_col, r, w->l.part_xf[p], err);
+				if (!rc)
+					rc = null ? cl_column_append_null(dst, err)
+						  : cl__column_append_text(dst, (const char *)txt.data,
+									   txt.len, err);
+			} else if (src < 0) {
+				rc = cl_column_append_null(dst, err);
+			} else {
+				rc = cl__append_converted(dst, &b->cols[src], r, err);
+			}
+			if (!rc && !sc->fields[i].nullable && cl_column_is_null(dst, dst->length - 1))
+				rc = cl_error_set(err, CL_ETYPE, "NULL in a not-null column");
+			if (rc)
+				cl_error_prefix(err, "row %lld, column '%s': ", (long long)(w->rows + r + 1),
+						sc->fields[i].name);
+		}
+	}
+	w->conv->nrows = b->nrows;
+	cl_buf_release(&txt);
+	return rc;
+}
+
+static int find_group(cl__table_writer *w, int64_t row, group **out, cl_buf *key,
+		      cl_error *err)
+{
+	const cl_batch *c = w->conv;
+	cl_buf_clear(key);
+	int rc = 0;
+	cl_table_kv kv[64];
+	cl_buf vals[64];
+	int np = w->l.npart;
+	if (np > 64)
+		return cl_error_set(err, CL_EUNSUPPORTED, "more than 64 partition columns");
+	memset(vals, 0, sizeof vals);
+	for (int p = 0; !rc && p < np; p++) {
+		bool null;
+		rc = cl__layout_partition_text(&vals[p], &null, &c->cols[w->l.part_index[p]], row,
+					       CL__XF_IDENTITY, err);
+		kv[p].key = w->s->partition_cols[p];
+		kv[p].value = null ? NULL : vals[p].data ? (const char *)vals[p].data : "";
+		if (!null && !vals[p].len)
+			kv[p].value = NULL; /* an empty string is null in Delta */
+	}
+	int bucket = -1;
+	if (!rc && w->l.buckets) {
+		uint64_t h = 0;
+		for (int k = 0; k < w->l.nkeys; k++)
+			h = cl_hash_value(&c->cols[w->l.key_index[k]], row, h);
+		bucket = (int)(h % (uint64_t)w->l.buckets);
+	}
+	if (!rc && cl__layout_partition_dir(key, kv, np))
+		rc = oom(err);
+	size_t dirlen = key->len;
+	if (!rc && cl_buf_putc(key, '#'))
+		rc = oom(err);
+	if (!rc && bucket >= 0 && cl_buf_printf(key, "%d", bucket))
+		rc = oom(err);
+	int64_t gi = rc ? -1 : cl__strmap_get(&w->index, (const char *)key->data);
+	if (!rc && gi < 0) {
+		group *g = cl_calloc(1, sizeof *g);
+		if (!g) {
+			rc = oom(err);
+			goto out;
+		}
+		g->bucket = bucket;
+		g->key = cl_strdup((const char *)key->data);
+		g->dir = cl_strndup((const char *)key->data, dirlen);
+		g->part = cl_calloc((size_t)np + 1, sizeof *g->part);
+		if (!g->key || !g->dir || !g->part) {
+			group_free(cl_table_store(w->t), g);
+			rc = oom(err);
+			goto out;
+		}
+		for (int p = 0; p < np; p++) {
+			g->part[p].key = kv[p].key;
+			if (kv[p].value && !(g->part[p].value = cl_strdup(kv[p].value)))
+				rc = oom(err);
+		}
+		rc = rc ? rc : cl_batch_create(&g->pending, w->l.file_schema, 1024, err);
+		if (!rc && w->ngroups == w->cap) {
+			size_t cap = w->cap ? w->cap * 2 : 16;
+			group **ng = cl_realloc(w->groups, cap * sizeof *ng);
+			if (!ng)
+				rc = oom(err);
+			else {
+				w->groups = ng;
+				w->cap = cap;
+			}
+		}
+		if (rc) {
+			group_free(cl_table_store(w->t), g);
+			goto out;
+		}
+		w->groups[w->ngroups] = g;
+		if (cl__strmap_put(&w->index, g->key, (int64_t)w->ngroups)) {
+			rc = oom(err);
+			goto out;
+		}
+		gi = (int64_t)w->ngroups++;
+	}
+	if (!rc)
+		*out = w->groups[gi];
+out:
+	for (int p = 0; p < np; p++)
+		cl_buf_release(&vals[p]);
+	return rc;
+}
+
+/* Finish g's current file: close, stats, publish, add to the txn. */
+static int finish_file(cl__table_writer *w, group *g, cl_error *err)
+{
+	if (!g->w)
+		return 0;
+	cl_store *st = cl_table_store(w->t);
+	cl_buf stats = {0};
+	int rc = cl_writer_close(g->w, err);
+	rc = rc ? rc : cl__table_stats_json(&stats, g->w, w->l.file_schema, err);
+	int64_t size = cl_writer_bytes(g->w);
+	cl__crash_point("data-file-closed");
+	rc = rc ? rc : cl_store_publish(st, g->stage, g->file_key, err);
+	if (!rc) {
+		cl_free(g->stage);
+		g->stage = NULL;
+		cl__crash_point("data-file-published");
+		cl_table_add a = {g->file_key, size, cl__now_ms(), g->part,
+				  w->l.npart, (const char *)stats.data, true};
+		rc = cl_table_txn_add(w->x, &a, err);
+		w->files++;
+		w->bytes += size;
+	}
+	cl_buf_release(&stats);
+	cl_writer_free(g->w);
+	g->w = NULL;
+	cl_free(g->file_key);
+	g->file_key = NULL;
+	g->file_rows = 0;
+	return rc;
+}
+
+static int flush_pending(cl__table_writer *w, group *g, cl_error *err)
+{
+	if (g->pending->nrows == 0)
+		return 0;
+	cl_store *st = cl_table_store(w->t);
+	int rc = 0;
+	if (!g->w) {
+		char uuid[37];
+		cl__uuid4(uuid);
+		cl_buf k = {0};
+		if (cl__layout_file_key(&k, g->dir, w->seq++ % 100000, uuid, g->bucket, "snappy"))
+			return oom(err);
+		g->file_key = (char *)cl_buf_detach(&k, NULL);
+		rc = cl_store_stage(st, g->file_key, &g->stage, err);
+		cl_write_options o;
+		cl_write_options_init(&o);
+		o.format = CL_FORMAT_PARQUET;
+		o.compression = CL_CODEC_SNAPPY;
+		if (w->l.target_bytes < o.row_group_bytes)
+			o.row_group_bytes = w->l.target_bytes;
+		rc = rc ? rc : cl_writer_open(&g->w, g->stage, w->l.file_schema, &o, err);
+		if (rc)
+			return rc;
+	}
+	rc = cl_writer_write(g->w, g->pending, err);
+	g->file_rows += g->pending->nrows;
+	cl_batch_clear(g->pending);
+	if (!rc && cl_writer_bytes(g->w) >= w->l.target_bytes)
+		rc = finish_file(w, g, err);
+	return rc;
+}
+
+int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err)
+{
+	int rc = convert(w, b, err);
+	cl_buf key = {0};
+	for (int64_t r = 0; !rc && r < b->nrows; r++) {
+		group *g;
+		rc = find_group(w, r, &g, &key, err);
+		for (int i = 0; !rc && i < w->l.file_schema->nfields; i++)
+			rc = cl_column_append_from(&g->pending->cols[i],
+						   &w->conv->cols[w->l.file_to_table[i]], r, err);
+		if (!rc && ++g->pending->nrows >= 65536)
+			rc = flush_pending(w, g, err);
+	}
+	cl_buf_release(&key);
+	if (!rc)
+		w->rows += b->nrows;
+	return rc;
+}
+
+int cl__table_writer_finish(cl__table_writer *w, cl_error *err)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < w->ngroups; i++) {
+		rc = flush_pending(w, w->groups[i], err);
+		rc = rc ? rc : finish_file(w, w->groups[i], err);
+	}
+	return rc;
+}
+
+/* ---- public wrappers ---- */
+
+const cl_snapshot *cl__table_txn_base(const cl_table_txn *x);
+cl_table *cl__table_txn_table(const cl_table_txn *x);
+
+struct cl_table_writer {
+	cl__table_writer *w;
+};
+
+int cl_table_writer_open(cl_table_writer **out, cl_table_txn *x, const cl_schema *input,
+			 cl_error *err)
+{
+	*out = NULL;
+	if (!cl__table_txn_base(x))
+		return cl_error_set(err, CL_EINVAL, "the transaction has no base snapshot");
+	cl_table_writer *tw = cl_calloc(1, sizeof *tw);
+	if (!tw)
+		return oom(err);
+	int rc = cl__table_writer_open(&tw->w, cl__table_txn_table(x), cl__table_txn_base(x), x,
+				       input, err);
+	if (rc) {
+		cl_free(tw);
+		return rc;
+	}
+	*out = tw;
+	return 0;
+}
+
+int cl_table_writer_write(cl_table_writer *w, const cl_batch *b, cl_error *err)
+{
+	return cl__table_writer_write(w->w, b, err);
+}
+
+int cl_table_writer_finish(cl_table_writer *w, cl_error *err)
+{
+	return cl__table_writer_finish(w->w, err);
+}
+
+void cl_table_writer_free(cl_table_writer *w)
+{
+	if (!w)
+		return;
+	cl__table_writer_free(w->w);
+	cl_free(w);
+}
