@@ -233,9 +233,15 @@ static int flush_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
 	if ((rc = page_header(p, ch, enc, raw->len, blen, lev_len, is_compressed)))
 		return rc == CL_ENOMEM ? oom(p, err)
 				       : cl_error_set(err, rc, "page header encoding failed");
-	if (cl_buf_append(&ch->pages, p->head.data, p->head.len) ||
-	    cl_buf_append(&ch->pages, body, blen))
+	if (grow_array((void **)&ch->pages, &ch->pages_cap, ch->npages + 1, sizeof *ch->pages))
 		return oom(p, err);
+	uint8_t *pg = cl_malloc(p->head.len + blen);
+	if (!pg)
+		return oom(p, err);
+	memcpy(pg, p->head.data, p->head.len);
+	memcpy(pg + p->head.len, body, blen);
+	ch->pages[ch->npages].data = pg;
+	ch->pages[ch->npages++].len = p->head.len + blen;
 	ch->uncompressed += (int64_t)(p->head.len + raw->len);
 	ch->compressed += (int64_t)(p->head.len + blen);
 	ch->num_values += ch->page_values;
@@ -422,8 +428,14 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 				return rc;
 		}
 		data_off[c] = p->pos;
-		if ((rc = out_write(p, ch->pages.data, ch->pages.len, err)))
-			return rc;
+		for (size_t i = 0; i < ch->npages; i++) {
+			if ((rc = out_write(p, ch->pages[i].data, ch->pages[i].len, err)))
+				return rc;
+			/* Give the memory back as soon as the page is in the file. */
+			cl_free(ch->pages[i].data);
+			ch->pages[i].data = NULL;
+		}
+		ch->npages = 0;
 	}
 	if ((rc = cl__pqw_rowgroup_meta(p, dict_off, data_off, rg_start, err)))
 		return rc;
@@ -432,7 +444,6 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 		if (cl__pqw_stats_merge(&ch->file_stats, &ch->chunk_stats, ch->d.kind))
 			return oom(p, err);
 		cl__pqw_stats_reset(&ch->chunk_stats);
-		cl_buf_clear(&ch->pages);
 		ch->num_values = ch->uncompressed = ch->compressed = 0;
 		ch->n_dict_pages = ch->n_plain_pages = 0;
 		ch->prev_fell_back = ch->fell_back;
@@ -524,7 +535,9 @@ static void pq_free(struct cl_writer *w)
 		cl_free(ch->levels);
 		cl_free(ch->idx);
 		cl_buf_release(&ch->plain);
-		cl_buf_release(&ch->pages);
+		for (size_t i = 0; i < ch->npages; i++)
+			cl_free(ch->pages[i].data);
+		cl_free(ch->pages);
 		cl__dict_release(&ch->dict);
 		cl__pqw_stats_release(&ch->page_stats);
 		cl__pqw_stats_release(&ch->chunk_stats);

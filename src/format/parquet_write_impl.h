@@ -12,8 +12,9 @@
  * scratch buffer in their physical (PLAIN) form while the page statistics
  * are updated. The gathered values go either through the dictionary (the
  * page keeps indices) or straight into the page's PLAIN buffer. A page is
- * encoded, compressed and appended to the chunk's `pages` buffer when it
- * reaches the page size; the chunk (dictionary page first) goes to the
+ * encoded, compressed and added to the chunk's list of pages (one exact-size
+ * allocation each, so no buffer doubles or moves) when it reaches the page
+ * size; the chunk (dictionary page first) goes to the
  * file when the row group is full. So memory holds at most one row group
  * of encoded pages plus one open page per column.
  */
@@ -72,6 +73,12 @@ typedef struct pqw_desc {
 	bool stats_ok;   /* min/max may be written to the file */
 } pqw_desc;
 
+/* One encoded page: its header and its (compressed) body, back to back. */
+typedef struct pqw_page {
+	uint8_t *data;
+	size_t len;
+} pqw_page;
+
 /* A column chunk being built (one per schema field). */
 typedef struct pqw_chunk {
 	int col;                 /* index in the schema */
@@ -94,7 +101,8 @@ typedef struct pqw_chunk {
 	bool fell_back;          /* the dictionary grew too large */
 	bool prev_fell_back;     /* ... in the previous row group */
 	cl__dict dict;
-	cl_buf pages;            /* encoded data pages: header + body each */
+	pqw_page *pages;         /* encoded data pages: header + body each */
+	size_t npages, pages_cap;
 	int64_t num_values;
 	int64_t uncompressed;    /* of the data pages, headers included */
 	int64_t compressed;
