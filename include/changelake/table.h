@@ -297,6 +297,36 @@ void cl_table_scan_counts(const cl_table_scan *sc, int64_t *files_read,
 void cl_table_scan_free(cl_table_scan *sc);
 
 /* ------------------------------------------------------------------ */
+/* Copy-on-write changes by key. */
+
+typedef struct cl_table_cow_stats {
+	int64_t files_candidates; /* live files whose bucket and key range may hold a changed key */
+	int64_t files_rewritten;  /* held a changed key: removed, survivors rewritten */
+	int64_t files_added;
+	int64_t rows_copied;      /* unchanged rows carried into new files */
+	int64_t rows_upserted;
+	int64_t rows_deleted;     /* existing rows removed by a delete */
+	int64_t deletes_missing;  /* deletes whose key was not in the table */
+	int64_t bytes_removed;    /* size of the rewritten files */
+} cl_table_cow_stats;
+
+/*
+ * Apply upserts (rows: every key column plus any table columns, values
+ * converted to the table's types) and deletes (rows: the key columns) to
+ * transaction x's base, by the table's key columns (changelake.keys; keys
+ * match null-safely). The live files that may hold a changed key — same
+ * key-hash bucket, key statistics range containing the key — are read;
+ * those that do hold one are removed and their other rows rewritten, with
+ * the upserted rows, into new files; every other file stays untouched. The
+ * scopes read are recorded for conflict detection. A key given twice
+ * (upserts and deletes together) is CL_EDUPKEY. The caller commits x.
+ */
+int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
+		 const cl_batch *const *upserts, int nupserts,
+		 const cl_schema *delete_schema, const cl_batch *const *deletes,
+		 int ndeletes, cl_table_cow_stats *stats, cl_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Maintenance. */
 
 typedef struct cl_vacuum_result {

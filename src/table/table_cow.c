@@ -1,0 +1,397 @@
+/*
+ * table_cow.c — the copy-on-write primitive: upserts and deletes by key,
+ * rewriting only the data files that hold a changed key.
+ *
+ * Steps:
+ *   1. every changed key is converted to the table's key types, hashed to
+ *      its bucket (the same hash the writer routes rows by) and put in a
+ *      set (encoded key text -> upsert/delete);
+ *   2. candidates: live files in a changed key's bucket whose key
+ *      statistics range (single-column keys) may contain one of the keys
+ *      of that bucket. All partitions are searched, because an upsert may
+ *      move a key to another partition and a delete names no partition;
+ *   3. each candidate is read whole; one that holds a changed key is
+ *      removed and its other rows go to the writer (they land in the same
+ *      partition and bucket); one that holds none is left alone;
+ *   4. the upserted rows go to the writer; the writer's files are added.
+ * The scopes (folder + bucket) of the candidates and of the upserts are
+ * recorded as read, so a concurrent commit adding rows there conflicts.
+ */
+#include "delta.h"
+#include "table_data.h"
+#include "changelake/hash.h"
+#include "core/value_text.h"
+
+#include <string.h>
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+enum { K_UPSERT = 1, K_DELETE = 2, K_FOUND = 4 };
+
+typedef struct keyset {
+	cl__strmap map;        /* encoded key -> flags */
+	cl__arena arena;
+	bool *bucket_used;     /* per bucket (or [0] without buckets) */
+	cl_column *kmin, *kmax; /* per bucket: range of the first key column */
+	int nb;
+} keyset;
+
+/* Encode key columns (table types) of row r as a NUL-free string. */
+static int encode_key(cl_buf *out, cl_column *const *cols, int n, int64_t r)
+{
+	cl_buf_clear(out);
+	cl_buf v = {0};
+	int rc = 0;
+	for (int k = 0; !rc && k < n; k++) {
+		if (cl_column_is_null(cols[k], r)) {
+			rc = cl_buf_puts(out, "\\N|");
+			continue;
+		}
+		cl_buf_clear(&v);
+		rc = cl__value_format(&v, cols[k], r);
+		for (size_t i = 0; !rc && i < v.len; i++) {
+			uint8_t c = v.data[i];
+			if (c == 0)
+				rc = cl_buf_puts(out, "\\0");
+			else if (c == '\\' || c == '|')
+				rc = cl_buf_putc(out, '\\') || cl_buf_putc(out, (char)c);
+			else
+				rc = cl_buf_putc(out, (char)c);
+		}
+		rc = rc ? rc : cl_buf_putc(out, '|');
+	}
+	cl_buf_release(&v);
+	return rc ? CL_ENOMEM : 0;
+}
+
+static int bucket_of(const cl__table_layout *l, cl_column *const *cols, int64_t r)
+{
+	if (!l->buckets)
+		return 0;
+	uint64_t h = 0;
+	for (int k = 0; k < l->nkeys; k++)
+		h = cl_hash_value(cols[k], r, h);
+	return (int)(h % (uint64_t)l->buckets);
+}
+
+static void range_add(cl_column *lo, cl_column *hi, const cl_column *c, int64_t r,
+		      int (*cmp)(const cl_column *, int64_t, const cl_column *, int64_t))
+{
+	if (cl_column_is_null(c, r))
+		return;
+	if (lo->length == 0 || cmp(c, r, lo, 0) < 0) {
+		cl_column_clear(lo);
+		cl_column_append_from(lo, c, r, NULL);
+	}
+	if (hi->length == 0 || cmp(c, r, hi, 0) > 0) {
+		cl_column_clear(hi);
+		cl_column_append_from(hi, c, r, NULL);
+	}
+}
+
+/* Compare value ra of a with value rb of b (same type, not null). */
+static int cmpv(const cl_column *a, int64_t ra, const cl_column *b, int64_t rb)
+{
+	switch (a->type.id) {
+	case CL_FLOAT32:
+	case CL_FLOAT64: {
+		double x = cl_column_get_f64(a, ra), y = cl_column_get_f64(b, rb);
+		return x < y ? -1 : x > y;
+	}
+	case CL_UINT64: {
+		uint64_t x = ((const uint64_t *)a->values)[ra], y = ((const uint64_t *)b->values)[rb];
+		return x < y ? -1 : x > y;
+	}
+	case CL_DECIMAL: {
+		cl_i128 x, y;
+		memcpy(&x, a->values + 16 * ra, 16);
+		memcpy(&y, b->values + 16 * rb, 16);
+		return x < y ? -1 : x > y;
+	}
+	case CL_STRING:
+	case CL_BINARY: {
+		size_t n, m;
+		const uint8_t *x = cl_column_get_bytes(a, ra, &n), *y = cl_column_get_bytes(b, rb, &m);
+		int c = memcmp(x, y, n < m ? n : m);
+		return c ? (c < 0 ? -1 : 1) : (n < m ? -1 : n > m);
+	}
+	case CL_BOOL:
+		return (int)cl_column_get_bool(a, ra) - (int)cl_column_get_bool(b, rb);
+	default: {
+		int64_t x = cl_column_get_i64(a, ra), y = cl_column_get_i64(b, rb);
+		return x < y ? -1 : x > y;
+	}
+	}
+}
+
+/* Add the keys of batches (schema in) to ks with flag; converted through
+ * the table's key types. */
+static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
+		    const cl_batch *const *bs, int nb, int flag, cl_table_txn *x,
+		    cl_table_cow_stats *st, cl_error *err)
+{
+	const cl_schema *sc = l->schema;
+	int src[64];
+	cl_column conv[64];
+	cl_column *cols[64];
+	memset(conv, 0, sizeof conv);
+	int rc = 0;
+	if (l->nkeys > 64)
+		return cl_error_set(err, CL_EUNSUPPORTED, "more than 64 key columns");
+	for (int k = 0; k < l->nkeys; k++) {
+		const char *name = sc->fields[l->key_index[k]].name;
+		src[k] = cl_schema_find(in, name);
+		if (src[k] < 0)
+			return cl_error_set(err, CL_ESCHEMA, "%s rows lack the key column '%s'",
+					    flag == K_UPSERT ? "upsert" : "delete", name);
+		cols[k] = &conv[k];
+	}
+	cl_buf key = {0};
+	for (int bi = 0; !rc && bi < nb; bi++) {
+		const cl_batch *b = bs[bi];
+		for (int k = 0; !rc && k < l->nkeys; k++) {
+			cl_column_release(&conv[k]);
+			rc = cl_column_init(&conv[k], sc->fields[l->key_index[k]].type, b->nrows, err);
+			for (int64_t r = 0; !rc && r < b->nrows; r++)
+				rc = cl__append_converted(&conv[k], &b->cols[src[k]], r, err);
+		}
+		for (int64_t r = 0; !rc && r < b->nrows; r++) {
+			if ((rc = encode_key(&key, cols, l->nkeys, r)) != 0) {
+				rc = oom(err);
+				break;
+			}
+			if (cl__strmap_get(&ks->map, (const char *)key.data) >= 0) {
+				rc = cl_error_set(err, CL_EDUPKEY, "key %s is changed twice in one "
+						  "change set", (const char *)key.data);
+				break;
+			}
+			char *k = cl__arena_strndup(&ks->arena, (const char *)key.data, key.len);
+			if (!k || cl__strmap_put(&ks->map, k, flag)) {
+				rc = oom(err);
+				break;
+			}
+			int bk = bucket_of(l, cols, r);
+			ks->bucket_used[bk] = true;
+			range_add(&ks->kmin[bk], &ks->kmax[bk], &conv[0], r, cmpv);
+		}
+		if (!rc && flag == K_UPSERT)
+			st->rows_upserted += b->nrows;
+	}
+	(void)x;
+	cl_buf_release(&key);
+	for (int k = 0; k < l->nkeys; k++)
+		cl_column_release(&conv[k]);
+	return rc;
+}
+
+/* May file f hold a changed key (bucket and key statistics)? */
+static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_table_file *f,
+		      cl__json_parser *jp)
+{
+	int bk = 0;
+	if (l->buckets) {
+		bk = cl__layout_bucket_of_key(f->path);
+		if (bk < 0 || bk >= l->buckets)
+			return true; /* not laid out by changelake: search it */
+	}
+	if (!ks->bucket_used[bk])
+		return false;
+	const cl_column *lo = &ks->kmin[bk], *hi = &ks->kmax[bk];
+	if (l->nkeys != 1 || lo->length == 0 || !f->stats_json)
+		return true;
+	const cl_json *root;
+	if (cl__json_parse(jp, f->stats_json, strlen(f->stats_json), &root, NULL))
+		return true;
+	const char *name = l->schema->fields[l->key_index[0]].name;
+	const cl_json *mn = cl__json_get_s(cl__json_get_s(root, "minValues"), name);
+	const cl_json *mx = cl__json_get_s(cl__json_get_s(root, "maxValues"), name);
+	cl_type t = lo->type;
+	if (t.id == CL_TIMESTAMP || t.id == CL_FLOAT32 || t.id == CL_FLOAT64 ||
+	    t.id == CL_BINARY || t.id == CL_BOOL)
+		return true; /* truncated or inexact statistics: do not trust them */
+	bool may = true;
+	cl_column v = {0};
+	if (mx && (mx->kind == CL_JSON_NUMBER || (mx->kind == CL_JSON_STRING && t.id != CL_STRING)) &&
+	    cl_column_init(&v, t, 1, NULL) == 0 &&
+	    cl__column_append_text(&v, mx->u.str, mx->n, NULL) == 0 && cmpv(lo, 0, &v, 0) > 0)
+		may = false; /* smallest changed key above the file's max */
+	cl_column_release(&v);
+	memset(&v, 0, sizeof v);
+	if (may && mn && (mn->kind == CL_JSON_NUMBER || mn->kind == CL_JSON_STRING) &&
+	    cl_column_init(&v, t, 1, NULL) == 0 &&
+	    cl__column_append_text(&v, mn->u.str, mn->n, NULL) == 0 && cmpv(hi, 0, &v, 0) < 0)
+		may = false; /* largest changed key below the file's min */
+	cl_column_release(&v);
+	return may;
+}
+
+int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
+		 const cl_batch *const *upserts, int nupserts, const cl_schema *delete_schema,
+		 const cl_batch *const *deletes, int ndeletes, cl_table_cow_stats *st,
+		 cl_error *err)
+{
+	extern const cl_snapshot *cl__table_txn_base(const cl_table_txn *x);
+	extern cl_table *cl__table_txn_table(const cl_table_txn *x);
+	memset(st, 0, sizeof *st);
+	const cl_snapshot *s = cl__table_txn_base(x);
+	cl_table *t = cl__table_txn_table(x);
+	if (!s)
+		return cl_error_set(err, CL_EINVAL, "the transaction has no base snapshot");
+	cl__table_layout l;
+	int rc = cl__table_layout_init(&l, s, err);
+	if (rc)
+		return rc;
+	keyset ks = {0};
+	cl__table_writer *w = NULL;
+	cl__json_parser *jp = NULL;
+	cl_buf key = {0}, scope = {0};
+	if (l.nkeys == 0) {
+		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
+				  CL_TABLE_CONF_KEYS);
+		goto out;
+	}
+	ks.nb = l.buckets ? l.buckets : 1;
+	ks.bucket_used = cl_calloc((size_t)ks.nb, sizeof *ks.bucket_used);
+	ks.kmin = cl_calloc((size_t)ks.nb, sizeof *ks.kmin);
+	ks.kmax = cl_calloc((size_t)ks.nb, sizeof *ks.kmax);
+	if (!ks.bucket_used || !ks.kmin || !ks.kmax) {
+		rc = oom(err);
+		goto out;
+	}
+	cl_type kt = l.schema->fields[l.key_index[0]].type;
+	for (int b = 0; !rc && b < ks.nb; b++) {
+		rc = cl_column_init(&ks.kmin[b], kt, 1, err);
+		rc = rc ? rc : cl_column_init(&ks.kmax[b], kt, 1, err);
+	}
+	for (int c = 0; !rc && nupserts && c < upsert_schema->nfields; c++)
+		if (cl_schema_find(l.schema, upsert_schema->fields[c].name) < 0)
+			rc = cl_error_set(err, CL_ESCHEMA, "upsert column '%s' is not in the table",
+					  upsert_schema->fields[c].name);
+	if (!rc && nupserts)
+		rc = add_keys(&ks, &l, upsert_schema, upserts, nupserts, K_UPSERT, x, st, err);
+	if (!rc && ndeletes)
+		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, x, st, err);
+	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
+	rc = rc ? rc : cl__table_writer_open(&w, t, s, x, l.schema, err);
+	if (rc)
+		goto out;
+	/* 2-3: candidates, read whole, rewritten when they hold a changed key */
+	cl_column *kcols[64];
+	int kidx[64];
+	for (size_t fi = 0; !rc && fi < cl_snapshot_nfiles(s); fi++) {
+		const cl_table_file *f = cl_snapshot_file(s, fi);
+		if (!candidate(&ks, &l, f, jp))
+			continue;
+		st->files_candidates++;
+		cl_buf_clear(&scope);
+		if (cl__layout_scope_of_key(&scope, f->path)) {
+			rc = oom(err);
+			break;
+		}
+		if ((rc = cl_table_txn_read_scope(x, (const char *)scope.data, err)) != 0)
+			break;
+		const char *only[1] = {f->path};
+		cl_table_scan_options so = {0};
+		so.only_files = only;
+		so.nonly_files = 1;
+		cl_table_scan *sc = NULL;
+		cl_batch *whole = NULL;
+		rc = cl_table_scan_open(&sc, t, s, &so, err);
+		rc = rc ? rc : cl_batch_create(&whole, l.schema, 1024, err);
+		bool touched = false;
+		int64_t hits_deleted = 0;
+		cl_batch *b;
+		while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b) {
+			for (int k = 0; k < l.nkeys; k++)
+				kcols[k] = &b->cols[l.key_index[k]];
+			for (int64_t r = 0; !rc && r < b->nrows; r++) {
+				if (encode_key(&key, kcols, l.nkeys, r)) {
+					rc = oom(err);
+					break;
+				}
+				int64_t flags = cl__strmap_get(&ks.map, (const char *)key.data);
+				if (flags >= 0) {
+					touched = true;
+					if (flags & K_DELETE)
+						hits_deleted++;
+					cl__strmap_put(&ks.map, (const char *)key.data, flags | K_FOUND);
+					continue;
+				}
+				for (int c = 0; !rc && c < l.schema->nfields; c++)
+					rc = cl_column_append_from(&whole->cols[c], &b->cols[c], r, err);
+				if (!rc)
+					whole->nrows++;
+			}
+		}
+		(void)kidx;
+		cl_table_scan_free(sc);
+		if (!rc && touched) {
+			st->files_rewritten++;
+			st->bytes_removed += f->size;
+			st->rows_deleted += hits_deleted;
+			st->rows_copied += whole->nrows;
+			rc = cl_table_txn_remove(x, f, true, err);
+			if (!rc && whole->nrows)
+				rc = cl__table_writer_write(w, whole, err);
+		}
+		cl_batch_free(whole);
+	}
+	/* 4: the upserted rows, in the table's schema (derived partition
+	 * columns are computed by the writer) */
+	for (int i = 0; !rc && i < nupserts; i++) {
+		cl_batch *tb = NULL;
+		rc = cl_batch_create(&tb, l.schema, upserts[i]->nrows, err);
+		for (int c = 0; !rc && c < l.schema->nfields; c++) {
+			int sc_i = cl_schema_find(upsert_schema, l.schema->fields[c].name);
+			for (int64_t r = 0; !rc && r < upserts[i]->nrows; r++)
+				rc = sc_i < 0 ? cl_column_append_null(&tb->cols[c], err)
+					      : cl__append_converted(&tb->cols[c],
+								     &upserts[i]->cols[sc_i], r, err);
+			if (rc)
+				cl_error_prefix(err, "upsert column '%s': ", l.schema->fields[c].name);
+		}
+		if (!rc) {
+			tb->nrows = upserts[i]->nrows;
+			rc = cl__table_writer_write(w, tb, err);
+		}
+		cl_batch_free(tb);
+	}
+	rc = rc ? rc : cl__table_writer_finish(w, err);
+	if (!rc) {
+		int64_t files, rows, bytes;
+		cl__table_writer_counts(w, &files, &rows, &bytes);
+		st->files_added = files;
+		/* scopes the upserts were written to */
+		for (size_t i = 0; i < ks.map.cap; i++)
+			if (ks.map.keys[i] && ks.map.keys[i][0] && (ks.map.vals[i] & K_DELETE) &&
+			    !(ks.map.vals[i] & K_FOUND))
+				st->deletes_missing++;
+	}
+	if (!rc) {
+		rc = cl_table_txn_set_metric(x, "numTargetRowsUpserted", st->rows_upserted, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numTargetRowsDeleted", st->rows_deleted, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numTargetRowsCopied", st->rows_copied, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numTargetFilesRewritten",
+						       st->files_rewritten, err);
+	}
+out:
+	cl__table_writer_free(w);
+	cl__json_parser_free(jp);
+	if (ks.kmin)
+		for (int b = 0; b < ks.nb; b++) {
+			cl_column_release(&ks.kmin[b]);
+			cl_column_release(&ks.kmax[b]);
+		}
+	cl_free(ks.kmin);
+	cl_free(ks.kmax);
+	cl_free(ks.bucket_used);
+	cl__strmap_release(&ks.map);
+	cl__arena_release(&ks.arena);
+	cl_buf_release(&key);
+	cl_buf_release(&scope);
+	cl__table_layout_release(&l);
+	return rc;
+}
