@@ -426,6 +426,8 @@ int cl__dba_get(cl__dba *d, cl__pq_view *out, int64_t n, cl_error *err)
 		}
 		done += k;
 	}
+	if (cl_buf_reserve(&d->out, CL__PQ_PAD))
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
 	size_t off = 0;
 	for (int64_t i = 0; i < n; i++) {
 		out[i].p = d->out.data + off;

@@ -23,6 +23,14 @@
 #include "changelake/batch.h"
 #include "core/buf.h"
 
+/*
+ * Every buffer that byte-array views point into (column chunk, decompressed
+ * page, dictionary page, DELTA_BYTE_ARRAY output) has CL__PQ_PAD readable
+ * bytes past its end, so short values can be copied with one fixed-size
+ * move. The padding bytes are never part of a value.
+ */
+#define CL__PQ_PAD 16
+
 /* A borrowed byte-array value. */
 typedef struct cl__pq_view {
 	const uint8_t *p;

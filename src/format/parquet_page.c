@@ -154,11 +154,12 @@ static int page_body(cl__pq_col *c, const uint8_t *src, size_t n, size_t raw_len
 	}
 	if (raw_len > c->page_cap) {
 		cl_free(c->page);
-		c->page = cl_malloc(raw_len ? raw_len : 1);
+		c->page = cl_malloc(raw_len + CL__PQ_PAD);
 		c->page_cap = 0;
 		if (!c->page)
 			return oom(err);
 		c->page_cap = raw_len;
+		memset(c->page + raw_len, 0, CL__PQ_PAD);
 	}
 	int rc = cl__codec_decompress((cl_codec)c->codec, src, n, c->page, raw_len, err);
 	if (rc) {
@@ -181,9 +182,10 @@ static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
 	if (c->ptype == PQ_BOOLEAN)
 		return col_errf(c, err, CL_EFORMAT, "dictionary page for a BOOLEAN column");
 	size_t raw = (size_t)h->uncompressed_size;
-	uint8_t *buf = cl_malloc(raw ? raw : 1);
+	uint8_t *buf = cl_malloc(raw + CL__PQ_PAD);
 	if (!buf)
 		return oom(err);
+	memset(buf + raw, 0, CL__PQ_PAD);
 	const uint8_t *body;
 	if (c->codec == CL_CODEC_UNCOMPRESSED) {
 		if ((size_t)h->compressed_size != raw) {
@@ -676,6 +678,23 @@ static int convert_fixed(cl__pq_col *c, cl_column *dst, int64_t row, const uint8
 	}
 }
 
+static bool ascii_only(const uint8_t *p, int64_t n)
+{
+	uint64_t acc = 0;
+	int64_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		uint64_t a, b, c, d;
+		memcpy(&a, p + i, 8);
+		memcpy(&b, p + i + 8, 8);
+		memcpy(&c, p + i + 16, 8);
+		memcpy(&d, p + i + 24, 8);
+		acc |= a | b | c | d;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return !(acc & 0x8080808080808080ull);
+}
+
 /* Append the k rows [base, base+k) of a var-width column from nn values. */
 static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int64_t nn,
 		    const uint8_t *lv, cl_error *err)
@@ -694,14 +713,13 @@ static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int6
 		return col_errf(c, err, CL_EUNSUPPORTED,
 				"a batch of this column exceeds 2 GiB of data; read smaller "
 				"batches");
-	int rc = cl_column_reserve_data(dst, total, err);
+	/* CL__PQ_PAD bytes of slack: short values are copied 16 bytes at a time */
+	int rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err);
 	if (rc)
 		return rc;
 	int64_t *off = dst->offsets;
 	uint8_t *data = dst->data;
 	int64_t pos = off[base];
-	bool check_utf8 = c->conv == CV_BA_STR && c->enc != PQ_ENC_PLAIN_DICTIONARY &&
-			  c->enc != PQ_ENC_RLE_DICTIONARY;
 	int64_t j = 0;
 	for (int64_t i = 0; i < k; i++) {
 		if (lv && !lv[i]) {
@@ -723,21 +741,50 @@ static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int6
 			pos += w;
 		} else {
 			const cl__pq_view *v = &views[j];
-			if (check_utf8) {
-				size_t bad = cl__utf8_check(v->p, v->n);
-				if (bad != v->n)
-					return col_errf(c, err, CL_EFORMAT,
-							"row %lld: string is not valid UTF-8 (byte %zu)",
-							(long long)(c->rows_done + i), bad);
-			}
-			if (v->n)
+			/* every buffer a view points into has CL__PQ_PAD readable
+			 * bytes past its end (see parquet_decode.h) */
+			if (v->n <= 16)
+				memcpy(data + pos, v->p, 16);
+			else
 				memcpy(data + pos, v->p, v->n);
 			pos += (int64_t)v->n;
 		}
 		off[base + i + 1] = pos;
 		j++;
 	}
+	/* UTF-8 of strings not from a (checked) dictionary: one pass over the
+	 * copied bytes when they are all ASCII, value by value otherwise */
+	if (c->conv == CV_BA_STR && c->enc != PQ_ENC_PLAIN_DICTIONARY &&
+	    c->enc != PQ_ENC_RLE_DICTIONARY && !ascii_only(data + off[base], pos - off[base])) {
+		for (int64_t i = 0; i < k; i++) {
+			size_t n = (size_t)(off[base + i + 1] - off[base + i]);
+			size_t bad = cl__utf8_check(data + off[base + i], n);
+			if (bad != n)
+				return col_errf(c, err, CL_EFORMAT,
+						"row %lld: string is not valid UTF-8 (byte %zu)",
+						(long long)(c->rows_done + i), bad);
+		}
+	}
 	return 0;
+}
+
+/* Bits [base, base+k) of bm from 0/1 bytes v (NULL: all ones), 8 at a time
+ * once byte-aligned. */
+static void set_bits(uint8_t *bm, int64_t base, const uint8_t *v, int64_t k)
+{
+	int64_t i = 0;
+	for (; i < k && ((base + i) & 7); i++)
+		cl_bit_set(bm, base + i, v ? v[i] : 1);
+	for (; i + 8 <= k; i += 8) {
+		uint8_t b = 0xff;
+		if (v)
+			b = (uint8_t)(v[i] | v[i + 1] << 1 | v[i + 2] << 2 | v[i + 3] << 3 |
+				      v[i + 4] << 4 | v[i + 5] << 5 | v[i + 6] << 6 |
+				      v[i + 7] << 7);
+		bm[(base + i) >> 3] = b;
+	}
+	for (; i < k; i++)
+		cl_bit_set(bm, base + i, v ? v[i] : 1);
 }
 
 int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
@@ -763,15 +810,17 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 			if (rc)
 				return col_fail(c, err, rc, true);
 			nn = 0;
-			const uint8_t *l = c->levels;
-			uint8_t md = (uint8_t)c->max_def;
+			uint8_t *l = c->levels;
+			uint8_t md = (uint8_t)c->max_def, bad = 0;
+			/* branch-free so it vectorises; levels become 0/1 */
 			for (int64_t i = 0; i < k; i++) {
-				if (l[i] > md)
-					return col_errf(c, err, CL_EFORMAT,
-							"definition level %d above the maximum %d",
-							l[i], md);
-				nn += l[i] == md;
+				bad |= l[i] > md;
+				l[i] = l[i] == md;
+				nn += l[i];
 			}
+			if (bad)
+				return col_errf(c, err, CL_EFORMAT,
+						"definition level above the maximum %d", md);
 			if (nn < k)
 				lv = l;
 		}
@@ -786,12 +835,10 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 			rc = cl_column_ensure_validity(dst, err);
 			if (rc)
 				return rc;
-			for (int64_t i = 0; i < k; i++)
-				cl_bit_set(dst->validity, base + i, lv[i] != 0);
+			set_bits(dst->validity, base, lv, k);
 			dst->null_count += k - nn;
 		} else if (dst->validity) {
-			for (int64_t i = 0; i < k; i++)
-				cl_bit_set(dst->validity, base + i, true);
+			set_bits(dst->validity, base, NULL, k);
 		}
 		if (var) {
 			rc = fill_var(c, dst, base, k, nn, lv, err);

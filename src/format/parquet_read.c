@@ -477,9 +477,10 @@ static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
 		int rc = cl__pq_chunk_range(p->f, rg, p->leaf[i], &s, &n, err);
 		if (rc)
 			return rc;
-		uint8_t *buf = cl_malloc((size_t)(n ? n : 1));
+		uint8_t *buf = cl_malloc((size_t)n + CL__PQ_PAD);
 		if (!buf)
 			return oom(err);
+		memset(buf + n, 0, CL__PQ_PAD);
 		rc = cl__pq_pread(p->f, buf, (size_t)n, s, err);
 		if (!rc) {
 			cl__pq_col *c = &p->cols[i];
