@@ -34,8 +34,10 @@
  *
  * Inference sampling: the sampled records are parsed once for inference
  * and once more for the data. With sample_rows > 0 (or standard input) the
- * sampled bytes stay in the buffer (`keep`); with sample_rows == 0 on a
- * file, the file is read to the end and then opened again.
+ * sampled bytes stay in the buffer (`keep`), up to SAMPLE_KEEP_MAX; with
+ * sample_rows == 0 on a file, or a sample bigger than that, the file is
+ * read again from the start. Standard input cannot be, so there the
+ * sample ends at SAMPLE_KEEP_MAX bytes.
  *
  * Line numbers are physical lines (newlines inside quoted fields count);
  * errors name the file, the line where the offending field starts and the
@@ -51,6 +53,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Most bytes of sampled input kept in memory for the second pass. */
+#define SAMPLE_KEEP_MAX ((size_t)64 << 20)
 #define CSV_MAX_COLUMNS 20000
 
 typedef struct csv_field {
@@ -586,11 +590,20 @@ static int sample_types(csv_reader *c, cl_schema *names,
 	int rc = cl__infer_create(&inf, c->ncols, err);
 	if (rc)
 		return rc;
-	bool reopen = sample_rows == 0 && strcmp(c->path, "-") != 0;
+	bool can_reopen = strcmp(c->path, "-") != 0;
+	bool reopen = sample_rows == 0 && can_reopen;
 	c->keep = !reopen;
 	c->t.pos = c->data_pos;
 	int64_t n = 0;
 	while (sample_rows == 0 || n < sample_rows) {
+		/* Bound the bytes kept for the second pass: past the limit a
+		 * file is read again instead, standard input ends the sample. */
+		if (c->keep && c->cur - c->data_pos > SAMPLE_KEEP_MAX) {
+			if (!can_reopen)
+				break;
+			c->keep = false;
+			reopen = true;
+		}
 		rc = next_record(c, err);
 		if (rc < 0)
 			goto done;

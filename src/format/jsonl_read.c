@@ -24,9 +24,10 @@
  * "true"/"false".
  *
  * Errors name the file, the line, and the key. The sampled lines are parsed
- * twice (for inference, then for the data); they stay in the input buffer,
- * except with sample_rows == 0 on a file, which is read again from the
- * start instead.
+ * twice (for inference, then for the data); they stay in the input buffer
+ * (up to SAMPLE_KEEP_MAX bytes), except with sample_rows == 0 on a file or
+ * a bigger sample, when the file is read again from the start instead
+ * (standard input: the sample ends at SAMPLE_KEEP_MAX bytes).
  */
 #include "format_impl.h"
 #include "infer.h"
@@ -40,6 +41,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Most bytes of sampled input kept in memory for the second pass. */
+#define SAMPLE_KEEP_MAX ((size_t)64 << 20)
 #define JSONL_MAX_COLUMNS 20000
 
 typedef struct slot {
@@ -471,11 +474,20 @@ static int sample(jsonl_reader *j, int64_t sample_rows, bool all_strings,
 	j->cols = j->names;
 	if ((rc = map_build(j, 16, err)))
 		goto done;
-	bool reopen = sample_rows == 0 && strcmp(j->path, "-") != 0;
+	bool can_reopen = strcmp(j->path, "-") != 0;
+	bool reopen = sample_rows == 0 && can_reopen;
 	j->keep = !reopen;
 	j->t.pos = j->data_pos;
 	int64_t n = 0;
 	while (sample_rows == 0 || n < sample_rows) {
+		/* Bound the bytes kept for the second pass: past the limit a
+		 * file is read again instead, standard input ends the sample. */
+		if (j->keep && j->cur - j->data_pos > SAMPLE_KEEP_MAX) {
+			if (!can_reopen)
+				break;
+			j->keep = false;
+			reopen = true;
+		}
 		rc = next_line(j, err);
 		if (rc < 0)
 			goto done;
