@@ -62,8 +62,8 @@ typedef struct store {
 	prov_seg *segs;            /* in-memory provenance */
 	int nsegs, capsegs;
 	int64_t *prov;             /* per-row provenance (partitions) */
-	/* the table */
-	uint32_t *slots;
+	/* the table: (hash >> 32) << 32 | (row + 1); 0 = empty */
+	uint64_t *slots;
 	uint64_t mask;
 	uint32_t *next;
 	uint8_t *matched;
@@ -365,8 +365,8 @@ static int store_append(cl_diff *d, const cl_column *const *cols, int64_t n,
 
 static int64_t store_memory(const store *s)
 {
-	/* columns + hashes + table slots at load <= 1/2 + matched bits */
-	return s->bytes + s->nrows * (8 + 8 + 1);
+	/* columns + hashes + 8-byte table slots at load <= 1/2 + matched bits */
+	return s->bytes + s->nrows * (8 + 16 + 1);
 }
 
 static bool keys_equal_store(const cl_diff *d, uint32_t g, const cl_column *const *cols,
@@ -374,6 +374,19 @@ static bool keys_equal_store(const cl_diff *d, uint32_t g, const cl_column *cons
 {
 	const cl_column *const *lc = d->st.ptrs[g >> CL__CHUNK_BITS];
 	int64_t lr = g & CL__CHUNK_MASK;
+	if (d->plan.nkeys == 1 && lc[0]->null_count == 0 && cols[0]->null_count == 0) {
+		/* the common case: one non-NULL integer key */
+		switch (cols[0]->type.id) {
+		case CL_INT64: case CL_UINT64:
+			return ((const int64_t *)lc[0]->values)[lr] ==
+			       ((const int64_t *)cols[0]->values)[row];
+		case CL_INT32: case CL_UINT32:
+			return ((const int32_t *)lc[0]->values)[lr] ==
+			       ((const int32_t *)cols[0]->values)[row];
+		default:
+			break;
+		}
+	}
 	for (int k = 0; k < d->plan.nkeys; k++)
 		if (!cl__diff_equal(lc[k], lr, cols[k], row))
 			return false;
@@ -423,21 +436,23 @@ static int store_build(cl_diff *d, cl_error *err)
 	for (int64_t g = s->nrows - 1; g >= 0; g--) {
 		uint64_t h = s->hashes[g];
 		uint64_t i = h & s->mask;
+		uint64_t tag = h & 0xffffffff00000000ull;
 		const cl_column *const *cols = s->ptrs[g >> CL__CHUNK_BITS];
 		int64_t row = g & CL__CHUNK_MASK;
 		for (;;) {
-			uint32_t e = s->slots[i];
+			uint64_t e = s->slots[i];
 			if (!e) {
-				s->slots[i] = (uint32_t)g + 1;
+				s->slots[i] = tag | ((uint64_t)g + 1);
 				break;
 			}
-			uint32_t o = e - 1;
-			if (s->hashes[o] == h && keys_equal_store(d, o, cols, row)) {
+			uint32_t o = (uint32_t)e - 1;
+			if ((e & 0xffffffff00000000ull) == tag && s->hashes[o] == h &&
+			    keys_equal_store(d, o, cols, row)) {
 				if (!d->plan.allow_dups)
 					return dup_error(d, true, cols, row, store_prov(d, g),
 							 store_prov(d, o), err);
-				s->next[g] = e;
-				s->slots[i] = (uint32_t)g + 1;
+				s->next[g] = (uint32_t)e;
+				s->slots[i] = tag | ((uint64_t)g + 1);
 				break;
 			}
 			i = (i + 1) & s->mask;
@@ -591,16 +606,23 @@ static int probe(cl_diff *d, const cl_column *const *rc, int64_t n, const uint64
 	if ((r = grow_pairs(d, n, err)))
 		return r;
 	int64_t np = 0;
+	enum { AHEAD = 16 };
+	for (int64_t i = 0; i < n && i < AHEAD; i++)
+		__builtin_prefetch(&s->slots[h[i] & s->mask]);
 	for (int64_t i = 0; i < n; i++) {
+		if (i + AHEAD < n)
+			__builtin_prefetch(&s->slots[h[i + AHEAD] & s->mask]);
 		uint64_t hi = h[i];
 		uint64_t slot = hi & s->mask;
+		uint64_t tag = hi & 0xffffffff00000000ull;
 		uint32_t found = 0;
 		for (;;) {
-			uint32_t e = s->slots[slot];
+			uint64_t e = s->slots[slot];
 			if (!e)
 				break;
-			if (s->hashes[e - 1] == hi && keys_equal_store(d, e - 1, rc, i)) {
-				found = e;
+			uint32_t g1 = (uint32_t)e;
+			if ((e & 0xffffffff00000000ull) == tag && keys_equal_store(d, g1 - 1, rc, i)) {
+				found = g1;
 				break;
 			}
 			slot = (slot + 1) & s->mask;
