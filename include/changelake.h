@@ -11,5 +11,17 @@
 #include "changelake/batch.h"
 #include "changelake/hash.h"
 #include "changelake/io.h"
+#include "changelake/dataset.h"
+#include "changelake/parquet.h"
+#include "changelake/parquet_writer.h"
+#include "changelake/storage.h"
+#include "changelake/table.h"
+#include "changelake/diff.h"
+#include "changelake/apply.h"
+#include "changelake/merge.h"
+#include "changelake/dms.h"
+#include "changelake/dms_merge.h"
+#include "changelake/pg.h"
+#include "changelake/state.h"
 
 #endif
