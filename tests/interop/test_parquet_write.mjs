@@ -14,6 +14,11 @@
 //             (NaN excluded, -0.0/+0.0 rule), codec, encodings, row limits
 //   api       cl_writer_file_stats (pqgen's .meta.json) equals the null
 //             counts and min/max computed here from the rows
+//   readback  changelake's own reader (pqgen --read) gives back the schema
+//             and every value
+// Then the other way: DuckDB writes random tables of every type it shares
+// with changelake (every codec, pages v1 and v2, several row groups) and
+// changelake's reader must give the values DuckDB reads.
 // Env: CL_BUILD (build dir with tools/pqgen). Prints
 // "parquet_write: N passed, M failed".
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -59,7 +64,7 @@ function parseSchema(text) {
 		const m = p.match(/^(\S+)\s+(.+?)(\s+not\s+null)?$/i);
 		name = name ?? m[1];
 		const t = m[2].replace(/\s+/g, '').toLowerCase();
-		const f = { name, nullable: !m[3], id: t.replace(/\(.*/, '') };
+		const f = { name, nullable: !m[3], id: t.replace(/\(.*/, ''), text: t };
 		const a = t.match(/\((.*)\)/);
 		if (f.id === 'decimal') { const [p, s] = a[1].split(','); f.p = +p; f.s = +s; }
 		if (f.id === 'time' || f.id === 'timestamp') {
@@ -198,6 +203,20 @@ function summarize(f, rows, ci, lo, hi) {
 	return { mn, mx, nulls, nans, infs };
 }
 
+// pqgen --read: the file as changelake's reader sees it, or null (failed).
+function readWithChangelake(file) {
+	let out;
+	try {
+		out = execFileSync(pqgen, ['--read', file], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
+	} catch (e) {
+		ok(false, `changelake cannot read ${path.basename(file)}: ${e.stderr}`);
+		return null;
+	}
+	const lines = out.split('\n').filter((l) => l);
+	const head = JSON.parse(lines[0]);
+	return { names: head.names, types: head.types, rows: lines.slice(1).map((l) => JSON.parse(l)) };
+}
+
 // ---------- DuckDB ----------
 
 const db = await DuckDBInstance.create(':memory:');
@@ -268,6 +287,29 @@ async function runCase(cs) {
 				if (bad++ < 5) console.log(`  ${tag}: row ${r} column ${fields[c].name}: expected ${JSON.stringify(exp[r][c])}, DuckDB read ${JSON.stringify(got[r][c])}`);
 			}
 	ok(bad === 0, `${tag}: values (${exp.length} rows expected, ${got.length} read)`);
+
+	// changelake's own reader gives back the same schema and values
+	const back = readWithChangelake(file);
+	if (back) {
+		const wantTypes = fields.map((f) => f.id === 'timestamp' && int96 ? 'timestamp(us)' : f.text);
+		ok(JSON.stringify(back.names) === JSON.stringify(fields.map((f) => f.name)) &&
+		   JSON.stringify(back.types) === JSON.stringify(wantTypes),
+		   `${tag}: changelake reads the schema back: ${JSON.stringify(back.types)}`);
+		let bad2 = back.rows.length === exp.length ? 0 : 1;
+		for (let r = 0; r < Math.min(back.rows.length, exp.length) && bad2 < 5; r++)
+			for (let c = 0; c < fields.length; c++) {
+				let e = exp[r][c], g = back.rows[r][c];
+				if (int96 && fields[c].id === 'timestamp' && e !== null && g !== null) {
+					const f = fields[c];
+					const x = BigInt(e), y = BigInt(g);
+					const same = f.unit === 'ms' ? y === x * 1000n : f.unit === 'us' ? y === x
+						: y === x / 1000n || y === (x - ((x % 1000n) + 1000n) % 1000n) / 1000n;
+					if (same) continue;
+				} else if (e === g) continue;
+				if (bad2++ < 5) console.log(`  ${tag}: changelake read row ${r} column ${fields[c].name}: ${JSON.stringify(g)}, expected ${JSON.stringify(e)}`);
+			}
+		ok(bad2 === 0, `${tag}: changelake reads the values back (${back.rows.length} rows)`);
+	}
 
 	// file metadata
 	const fm = (await objects(`SELECT * FROM parquet_file_metadata('${file}')`))[0];
@@ -395,11 +437,75 @@ const cases = [
 	{ name: 'tiny_dict_v2', schema: 's string, i int32, d decimal(30,2)', args: ['--rows', '3000', '--seed', '26', '--dict-bytes', '1', '--page-version', '2', '--card', '5000'] },
 ];
 
+// DuckDB writes, changelake reads: every value as DuckDB reads it back.
+const DUCK_SQL = (n) => `SELECT
+	CASE WHEN h % 11 = 0 THEN NULL ELSE h % 2 = 0 END AS b,
+	CASE WHEN h % 13 = 0 THEN NULL WHEN g % 17 = 0 THEN -128 WHEN g % 19 = 0 THEN 127 ELSE (h % 256)::INT - 128 END::TINYINT AS i8,
+	CASE WHEN h % 13 = 1 THEN NULL ELSE (h % 65536)::INT - 32768 END::SMALLINT AS i16,
+	CASE WHEN h % 13 = 2 THEN NULL WHEN g % 23 = 0 THEN -2147483648 ELSE (h % 4294967296)::BIGINT - 2147483648 END::INTEGER AS i32,
+	CASE WHEN h % 13 = 3 THEN NULL WHEN g % 17 = 1 THEN -9223372036854775808 WHEN g % 19 = 1 THEN 9223372036854775807
+	     ELSE (h::HUGEINT - 9223372036854775808)::BIGINT END AS i64,
+	(h % 256)::UTINYINT AS u8, (g % 65536)::USMALLINT AS u16, (h % 4294967296)::UINTEGER AS u32,
+	CASE WHEN g % 29 = 0 THEN 18446744073709551615::UBIGINT WHEN g % 31 = 0 THEN 0::UBIGINT ELSE h END AS u64,
+	CASE WHEN g % 7 = 0 THEN NULL WHEN g % 29 = 1 THEN 'nan'::FLOAT WHEN g % 31 = 1 THEN '-inf'::FLOAT ELSE ((h % 1000000)::DOUBLE / 7 - 50000)::FLOAT END AS f32,
+	CASE WHEN g % 7 = 1 THEN NULL WHEN g % 29 = 2 THEN 'nan'::DOUBLE WHEN g % 31 = 2 THEN 'inf'::DOUBLE WHEN g % 37 = 0 THEN -0.0::DOUBLE
+	     ELSE (h % 100000000)::DOUBLE / 3 - 1e7 END AS f64,
+	CASE WHEN g % 7 = 2 THEN NULL ELSE ((h % 10000)::INT - 5000)::DECIMAL(4,0) / 100 END::DECIMAL(4,2) AS d4,
+	CASE WHEN g % 7 = 3 THEN NULL ELSE (CASE WHEN g % 2 = 0 THEN '-' ELSE '' END || (h % 1000000000000)::VARCHAR || '.' || lpad((g % 1000000)::VARCHAR, 6, '0'))::DECIMAL(18,6) END AS d18,
+	CASE WHEN g % 7 = 4 THEN NULL WHEN g % 41 = 0 THEN '9999999999999999999999999999.9999999999'::DECIMAL(38,10)
+	     ELSE (CASE WHEN g % 2 = 0 THEN '-' ELSE '' END || h::VARCHAR || '.' || lpad((g % 10000000000)::VARCHAR, 10, '0'))::DECIMAL(38,10) END AS d38,
+	CASE WHEN g % 7 = 5 THEN NULL ELSE DATE '1970-01-01' + ((h % 2000000)::INT - 1000000) END AS dt,
+	CASE WHEN g % 7 = 6 THEN NULL ELSE TIME '00:00:00' + to_microseconds((h % 86400000000)::BIGINT) END AS tm,
+	TIMESTAMP '1970-01-01' + to_microseconds((h % 20000000000000000)::BIGINT - 10000000000000000) AS ts,
+	(TIMESTAMP '1970-01-01' + to_microseconds((g % 20000000000000000)::BIGINT - 10000000000000000))::TIMESTAMP_MS AS tsms,
+	CASE WHEN h % 5 = 0 THEN NULL ELSE (TIMESTAMP '1970-01-01' + to_microseconds((h % 12000000000000000)::BIGINT - 6000000000000000))::TIMESTAMP_NS END AS tsns,
+	CASE WHEN h % 5 = 1 THEN NULL ELSE (TIMESTAMP '1970-01-01' + to_microseconds((g % 20000000000000000)::BIGINT - 10000000000000000))::TIMESTAMPTZ END AS tstz,
+	CASE WHEN g % 9 = 0 THEN NULL WHEN g % 9 = 1 THEN '' WHEN g % 9 = 2 THEN 'é€😀 "q" \\ ' || (h % 100)::VARCHAR
+	     ELSE substr(md5(i::VARCHAR), 1, (g % 25)::INT) END AS s,
+	'cat-' || (h % 10)::VARCHAR AS low,
+	CASE WHEN g % 9 = 3 THEN NULL WHEN g % 9 = 4 THEN ''::BLOB ELSE unhex(substr(md5(i::VARCHAR), 1, 2 * (g % 12)::INT)) END AS bin
+FROM (SELECT i, hash(i) AS h, hash(i + 1000003) AS g FROM range(${n}) t(i))`;
+
+const duckCases = [
+	{ name: 'duck_snappy', rows: 5000, opts: "COMPRESSION snappy, ROW_GROUP_SIZE 2000" },
+	{ name: 'duck_zstd_v2', rows: 3000, opts: "COMPRESSION zstd, PARQUET_VERSION V2, ROW_GROUP_SIZE 1000" },
+	{ name: 'duck_gzip', rows: 2000, opts: "COMPRESSION gzip" },
+	{ name: 'duck_lz4', rows: 2000, opts: "COMPRESSION lz4" },
+	{ name: 'duck_brotli_v2', rows: 1500, opts: "COMPRESSION brotli, PARQUET_VERSION V2" },
+	{ name: 'duck_none', rows: 1000, opts: "COMPRESSION uncompressed" },
+];
+
+async function runDuckCase(cs) {
+	const file = path.join(tmp, cs.name + '.parquet');
+	await con.run(`COPY (${DUCK_SQL(cs.rows)}) TO '${file}' (FORMAT parquet, ${cs.opts})`);
+	const back = readWithChangelake(file);
+	if (!back) return;
+	const schemaText = back.names.map((n, i) => `"${n.replaceAll('"', '""')}" ${back.types[i]}`).join(', ');
+	const fields = parseSchema(schemaText);
+	const desc = await objects(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
+	const duckTypes = desc.map((d) => d.column_type);
+	const got = await rows(`SELECT ${fields.map((f, i) => canonExpr(f, duckTypes[i])).join(', ')} FROM read_parquet('${file}', file_row_number = true) ORDER BY file_row_number`);
+	let bad = got.length === back.rows.length ? 0 : 1;
+	for (let r = 0; r < Math.min(got.length, back.rows.length) && bad < 5; r++)
+		for (let c = 0; c < fields.length; c++)
+			if (!sameValue(fields[c], duckTypes[c], back.rows[r][c], got[r][c]) && bad++ < 5)
+				console.log(`  ${cs.name}: row ${r} column ${fields[c].name} (${back.types[c]}): changelake read ${JSON.stringify(back.rows[r][c])}, DuckDB ${JSON.stringify(got[r][c])}`);
+	ok(bad === 0 && fields.length === 23, `${cs.name}: changelake reads DuckDB's file (${back.rows.length} rows, ${fields.length} columns)`);
+}
+
 const only = process.argv[2];
 for (const cs of cases) {
 	if (only && !cs.name.includes(only)) continue;
 	try {
 		await runCase(cs);
+	} catch (e) {
+		ok(false, `${cs.name}: ${e.stack || e}`);
+	}
+}
+for (const cs of duckCases) {
+	if (only && !cs.name.includes(only)) continue;
+	try {
+		await runDuckCase(cs);
 	} catch (e) {
 		ok(false, `${cs.name}: ${e.stack || e}`);
 	}

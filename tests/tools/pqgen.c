@@ -17,6 +17,9 @@
  *   --dict-bytes N  --int96  --null-pct P (10)  --special-pct P (6)
  *   --card K (values drawn from K distinct per column; 0 = unbounded)
  *   --batch N (rows per batch, 1000)  --random-batches (sizes 1..N)
+ *   pqgen --read FILE.parquet   (print FILE as read by cl_reader: a line
+ *                                {"names":[..],"types":[..]}, then the rows)
+ *
  *   --finite (no NaN or infinities)  --float-sign 1|-1 (floats >= 0 | <= 0)  --kv KEY=VALUE (repeatable)  --quiet
  */
 #include <inttypes.h>
@@ -266,6 +269,55 @@ static void canon(cl_buf *o, const cl_column *c, int64_t row)
 	json_string(o, (const uint8_t *)tmp, strlen(tmp));
 }
 
+/*
+ * pqgen --read FILE: read FILE with cl_reader and print its schema as
+ * {"names":[...],"types":[...]} and then every row as canonical text.
+ */
+static int read_file(const char *path)
+{
+	cl_error err = {0};
+	cl_reader *r = NULL;
+	cl_buf line = {0};
+	int rc = cl_reader_open(&r, path, NULL, &err);
+	if (rc)
+		goto done;
+	const cl_schema *s = cl_reader_schema(r);
+	cl_buf_puts(&line, "{\"names\":[");
+	for (int c = 0; c < s->nfields; c++) {
+		if (c)
+			cl_buf_putc(&line, ',');
+		json_string(&line, (const uint8_t *)s->fields[c].name, strlen(s->fields[c].name));
+	}
+	cl_buf_puts(&line, "],\"types\":[");
+	for (int c = 0; c < s->nfields; c++) {
+		char tb[64];
+		cl_type_format(tb, sizeof tb, s->fields[c].type);
+		cl_buf_printf(&line, "%s\"%s\"", c ? "," : "", tb);
+	}
+	cl_buf_puts(&line, "]}\n");
+	fwrite(line.data, 1, line.len, stdout);
+	cl_batch *b;
+	while ((rc = cl_reader_next(r, &b, &err)) == 0 && b) {
+		for (int64_t i = 0; i < b->nrows; i++) {
+			cl_buf_clear(&line);
+			cl_buf_putc(&line, '[');
+			for (int c = 0; c < b->ncols; c++) {
+				if (c)
+					cl_buf_putc(&line, ',');
+				canon(&line, &b->cols[c], i);
+			}
+			cl_buf_puts(&line, "]\n");
+			fwrite(line.data, 1, line.len, stdout);
+		}
+	}
+done:
+	if (rc)
+		fprintf(stderr, "pqgen: %s\n", err.message);
+	cl_buf_release(&line);
+	cl_reader_free(r);
+	return rc ? 1 : 0;
+}
+
 static int64_t arg_int(const char *s)
 {
 	return strtoll(s, NULL, 10);
@@ -285,6 +337,8 @@ int main(int argc, char **argv)
 	cl_write_options_init(&o);
 	o.format = CL_FORMAT_PARQUET;
 	cl_error err = {0};
+	if (argc == 3 && !strcmp(argv[1], "--read"))
+		return read_file(argv[2]);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : "";
