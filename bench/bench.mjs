@@ -26,7 +26,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, statSync,
 	writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { generate, GEN_VERSION } from './gen.mjs';
@@ -205,6 +205,7 @@ async function main() {
 				detail: verified?.detail ?? (op.check ? 'checksums compared on every run' : ''),
 			};
 			r.ratio_time = ratio(r.changelake.seconds, r.duckdb.seconds);
+			r.ratio_cpu = ratio(r.changelake.cpu_seconds, r.duckdb.cpu_seconds);
 			r.ratio_op_memory = ratio(r.changelake.op_kb, r.duckdb.op_kb);
 			r.ratio_adjusted_memory = ratio(r.changelake.adjusted_kb, r.duckdb.adjusted_kb);
 			if (!r.check.ok)
@@ -221,7 +222,8 @@ async function main() {
 		git: gitDescribe(),
 		command: `make bench${env.BENCH_ROWS ? ` BENCH_ROWS=${rows}` : ''}${env.BENCH_RUNS ? ` BENCH_RUNS=${runs}` : ''}`
 			+ `${env.BENCH_THREADS ? ` BENCH_THREADS=${env.BENCH_THREADS}` : ''}`,
-		host: { cpus: cpus().length, cpu: cpus()[0]?.model, mem_gb: Math.round(totalmem() / 2 ** 30) },
+		host: { cpus: cpus().length, cpu: cpus()[0]?.model, mem_gb: Math.round(totalmem() / 2 ** 30),
+			loadavg_at_end: loadavg().map((x) => Number(x.toFixed(2))) },
 		duckdb: duckVersion,
 		rows, runs, row_group_rows: rowGroupRows, generator_version: GEN_VERSION,
 		input: { path: input, bytes: statSync(input).size },
@@ -232,7 +234,11 @@ async function main() {
 	writeFileSync(path.join(outDir, 'results.md'), md);
 	console.log(table(results));
 	console.log(`\nratio = changelake / DuckDB (below 1: changelake faster or smaller); `
-		+ `memory ratio on "op MB" (peak RSS during the timed part minus RSS before it)`);
+		+ `memory ratio on "op MB" (peak RSS during the timed part minus RSS before it); `
+		+ `cpu = user + system seconds (steadier than wall time on a busy machine)`);
+	const load = loadavg()[0];
+	if (load > cpus().length)
+		console.log(`warning: load average ${load.toFixed(1)} on ${cpus().length} CPUs: wall times are inflated, compare CPU seconds`);
 	for (const r of results) {
 		if (r.changelake.threads_note)
 			console.log(`note: ${r.op} threads=${r.threads}: ${r.changelake.threads_note}`);
@@ -255,14 +261,14 @@ function rowsOf(results) {
 	return results.map((r) => [
 		r.op, String(r.threads),
 		fmt(r.changelake.seconds), fmt(r.duckdb.seconds), fmt(r.ratio_time, 2),
-		fmt(r.changelake.cpu_seconds, 2), fmt(r.duckdb.cpu_seconds, 2),
+		fmt(r.changelake.cpu_seconds), fmt(r.duckdb.cpu_seconds), fmt(r.ratio_cpu, 2),
 		mb(r.changelake.op_kb), mb(r.duckdb.op_kb), fmt(r.ratio_op_memory, 2),
 		mb(r.changelake.maxrss_kb), mb(r.duckdb.maxrss_kb),
 		r.check.ok ? 'ok' : (r.changelake.error || r.duckdb.error ? 'FAILED' : 'MISMATCH'),
 	]);
 }
 
-const HEAD = ['op', 'threads', 'cl s', 'duck s', 'time ratio', 'cl cpu s', 'duck cpu s',
+const HEAD = ['op', 'threads', 'cl s', 'duck s', 'time ratio', 'cl cpu s', 'duck cpu s', 'cpu ratio',
 	'cl op MB', 'duck op MB', 'mem ratio', 'cl peak MB', 'duck peak MB', 'check'];
 
 function table(results) {
@@ -277,7 +283,8 @@ function markdown(meta, results) {
 	out.push(`Measured ${meta.date.slice(0, 10)} (commit ${meta.git}) with \`${meta.command}\`: `
 		+ `${meta.rows.toLocaleString('en-US')} rows (${(meta.input.bytes / 2 ** 20).toFixed(0)} MiB SNAPPY Parquet, `
 		+ `row groups of ${meta.row_group_rows.toLocaleString('en-US')} rows), median of ${meta.runs} runs, `
-		+ `DuckDB ${meta.duckdb}, ${meta.host.cpus} × ${meta.host.cpu}.`);
+		+ `DuckDB ${meta.duckdb}, ${meta.host.cpus} × ${meta.host.cpu}, `
+		+ `load average ${meta.host.loadavg_at_end[1]} (5 min) at the end.`);
 	out.push('');
 	out.push(`| ${HEAD.join(' | ')} |`);
 	out.push(`|${HEAD.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
@@ -285,6 +292,7 @@ function markdown(meta, results) {
 		out.push(`| ${r.join(' | ')} |`);
 	out.push('');
 	out.push('Ratios are changelake / DuckDB: below 1 means changelake is faster or uses less memory. '
+		+ '"cpu s" is user + system CPU time of the timed part, steadier than wall time when the machine is shared. '
 		+ '"op MB" is the peak RSS while the timed part ran minus the RSS just before it (the memory '
 		+ 'ratio uses it); "peak MB" is the whole process (DuckDB\'s includes node, '
 		+ `${mb(meta.idle_kb.duckdb)} MB idle; clbench idles at ${mb(meta.idle_kb.changelake)} MB).`);
