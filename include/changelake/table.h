@@ -326,6 +326,21 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		 const cl_schema *delete_schema, const cl_batch *const *deletes,
 		 int ndeletes, cl_table_cow_stats *stats, cl_error *err);
 
+/*
+ * Apply normalised changes — batches whose first column is an int8 action
+ * ('I' or 'C': upsert the row, 'D': delete by key) followed by the table's
+ * columns, as cl_changes_map (apply.h) produces them — to table t in one
+ * commit (operation names it in the history). On a concurrent conflicting
+ * commit the whole change is redone on the new version, up to 5 times.
+ * When app_id is not NULL the commit records app_version for it (txn
+ * action), and a table that already holds app_version or later for app_id
+ * is left alone (*version = -1): the way to make a rerun exactly-once.
+ */
+int cl_table_apply_changes(cl_table *t, const cl_schema *schema,
+			   const cl_batch *const *batches, int nbatches, const char *operation,
+			   const char *app_id, int64_t app_version, cl_table_cow_stats *stats,
+			   int64_t *version, cl_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Maintenance. */
 

@@ -29,7 +29,11 @@ static bool candidate(const char *key)
 		if (seg[0] == '_' || seg[0] == '.') {
 			if (!last)
 				return false; /* a hidden folder: _delta_log, _changelake, ... */
-			return !strncmp(seg, CL_STORE_STAGE_PREFIX, strlen(CL_STORE_STAGE_PREFIX));
+			/* a stage file, or the temporary file a cl_writer makes
+			 * beside it ("." + its name + ".tmp-...") */
+			size_t n = strlen(CL_STORE_STAGE_PREFIX);
+			return !strncmp(seg, CL_STORE_STAGE_PREFIX, n) ||
+			       (seg[0] == '.' && !strncmp(seg + 1, CL_STORE_STAGE_PREFIX, n));
 		}
 		if (last)
 			return true;

@@ -645,6 +645,7 @@ static int flush_pending(cl__table_writer *w, group *g, cl_error *err)
 			return rc;
 	}
 	rc = cl_writer_write(g->w, g->pending, err);
+	cl__crash_point("data-file-writing");
 	g->file_rows += g->pending->nrows;
 	cl_batch_clear(g->pending);
 	if (!rc && cl_writer_bytes(g->w) >= w->l.target_bytes)
