@@ -24,6 +24,10 @@
  * chunk is PLAIN (what parquet-mr and Arrow do). A chunk whose dictionary
  * overflowed makes the next row group's chunk of that column start PLAIN,
  * so high-cardinality columns do not pay for hashing in every row group.
+ * Threads: with CL_THREADS=N in the environment (N > 1), each slice of rows
+ * is encoded and compressed by up to N threads, one column at a time per
+ * thread (encode_slice); the file's bytes do not depend on N.
+ *
  * Data pages use RLE_DICTIONARY, the dictionary page PLAIN (Arrow's choice
  * for v1 and v2 pages); the column's encoding_stats say exactly which pages
  * are dictionary encoded, for readers that filter on dictionaries.
@@ -33,12 +37,17 @@
 #include "thrift_write.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 
 /* At most this many values (nulls included) per data page. */
 #define PQW_PAGE_MAX_VALUES (1 << 20)
 /* Rows given to every column before the row-group byte size is checked. */
 #define PQW_SLICE_ROWS 65536
+/* Most threads one writer uses to encode columns. */
+#define PQW_MAX_THREADS 16
 
 int cl__pqw_col_error(pqw_writer *p, int col, cl_error *err, int code,
 		      const char *fmt, ...)
@@ -129,12 +138,12 @@ static int encode_levels(const pqw_chunk *ch, cl_buf *out)
 	return cl__rle_encode_u8(out, ch->levels, (size_t)ch->page_values, 1);
 }
 
-static int page_header(pqw_writer *p, pqw_chunk *ch, int enc, size_t usize,
-		       size_t csize, size_t lev_len, bool is_compressed)
+static int page_header(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, int enc,
+		       size_t usize, size_t csize, size_t lev_len, bool is_compressed)
 {
 	cl__tw t;
-	cl_buf_clear(&p->head);
-	cl__tw_init(&t, &p->head);
+	cl_buf_clear(&sc->head);
+	cl__tw_init(&t, &sc->head);
 	bool v2 = p->w->opts.page_version == 2;
 	cl__tw_i32(&t, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
 	cl__tw_i32(&t, 2, (int32_t)usize);
@@ -163,13 +172,13 @@ static int page_header(pqw_writer *p, pqw_chunk *ch, int enc, size_t usize,
 }
 
 /* Encode, compress and append the open page to the chunk; reset the page. */
-static int flush_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
+static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *err)
 {
 	if (ch->page_values == 0)
 		return 0;
 	const cl_write_options *o = &p->w->opts;
 	const bool v2 = o->page_version == 2;
-	cl_buf *raw = &p->raw;
+	cl_buf *raw = &sc->raw;
 	int rc;
 	cl_buf_clear(raw);
 	size_t lev_len = 0;
@@ -211,39 +220,39 @@ static int flush_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
 		if (vlen == 0)
 			is_compressed = false;
 		if (is_compressed) {
-			cl_buf_clear(&p->comp);
-			if (cl_buf_append(&p->comp, raw->data, lev_len))
+			cl_buf_clear(&sc->comp);
+			if (cl_buf_append(&sc->comp, raw->data, lev_len))
 				return oom(p, err);
-			if ((rc = compress(p, ch, raw->data + vstart, vlen, &p->comp, err)))
+			if ((rc = compress(p, ch, raw->data + vstart, vlen, &sc->comp, err)))
 				return rc;
-			body = p->comp.data;
-			blen = p->comp.len;
+			body = sc->comp.data;
+			blen = sc->comp.len;
 		}
 	} else if (is_compressed) {
-		cl_buf_clear(&p->comp);
-		if ((rc = compress(p, ch, raw->data, raw->len, &p->comp, err)))
+		cl_buf_clear(&sc->comp);
+		if ((rc = compress(p, ch, raw->data, raw->len, &sc->comp, err)))
 			return rc;
-		body = p->comp.data;
-		blen = p->comp.len;
+		body = sc->comp.data;
+		blen = sc->comp.len;
 	}
 	if (raw->len > INT32_MAX || blen > INT32_MAX)
 		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
 					 "a page of %zu bytes is larger than Parquet allows",
 					 raw->len);
-	if ((rc = page_header(p, ch, enc, raw->len, blen, lev_len, is_compressed)))
+	if ((rc = page_header(p, sc, ch, enc, raw->len, blen, lev_len, is_compressed)))
 		return rc == CL_ENOMEM ? oom(p, err)
 				       : cl_error_set(err, rc, "page header encoding failed");
 	if (grow_array((void **)&ch->pages, &ch->pages_cap, ch->npages + 1, sizeof *ch->pages))
 		return oom(p, err);
-	uint8_t *pg = cl_malloc(p->head.len + blen);
+	uint8_t *pg = cl_malloc(sc->head.len + blen);
 	if (!pg)
 		return oom(p, err);
-	memcpy(pg, p->head.data, p->head.len);
-	memcpy(pg + p->head.len, body, blen);
+	memcpy(pg, sc->head.data, sc->head.len);
+	memcpy(pg + sc->head.len, body, blen);
 	ch->pages[ch->npages].data = pg;
-	ch->pages[ch->npages++].len = p->head.len + blen;
-	ch->uncompressed += (int64_t)(p->head.len + raw->len);
-	ch->compressed += (int64_t)(p->head.len + blen);
+	ch->pages[ch->npages++].len = sc->head.len + blen;
+	ch->uncompressed += (int64_t)(sc->head.len + raw->len);
+	ch->compressed += (int64_t)(sc->head.len + blen);
 	ch->num_values += ch->page_values;
 	if (cl__pqw_stats_merge(&ch->chunk_stats, &ch->page_stats, ch->d.kind))
 		return oom(p, err);
@@ -265,8 +274,9 @@ static int64_t page_estimate(const pqw_chunk *ch)
 /* ---------- appending rows ---------- */
 
 /* Append rows [off, off + n) of col (file rows row0...) to the chunk. */
-static int append_slice(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
-			int64_t off, int64_t n, int64_t row0, cl_error *err)
+static int append_slice(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch,
+			const cl_column *col, int64_t off, int64_t n, int64_t row0,
+			cl_error *err)
 {
 	const cl_write_options *o = &p->w->opts;
 	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
@@ -302,46 +312,46 @@ static int append_slice(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 						(long long)(row0 + i));
 		}
 		size_t k = 0;
-		if (!nulltype && (rc = cl__pqw_gather(p, ch, col, off, m, row0, &k, err)))
+		if (!nulltype && (rc = cl__pqw_gather(p, sc, ch, col, off, m, row0, &k, err)))
 			return rc;
 		if (k && ch->use_dict) {
 			if (grow_array((void **)&ch->idx, &ch->idx_cap, ch->nidx + k,
 				       sizeof *ch->idx))
 				return oom(p, err);
 			if (ch->d.kind == PQW_BYTES)
-				rc = cl__dict_put_bytes(&ch->dict, p->refs, k, ch->idx + ch->nidx);
+				rc = cl__dict_put_bytes(&ch->dict, sc->refs, k, ch->idx + ch->nidx);
 			else
-				rc = cl__dict_put_fixed(&ch->dict, p->gather, k, ch->idx + ch->nidx);
+				rc = cl__dict_put_fixed(&ch->dict, sc->gather, k, ch->idx + ch->nidx);
 			if (rc)
 				return oom(p, err);
 			ch->nidx += k;
 		} else if (k && ch->d.kind == PQW_BYTES) {
 			for (size_t i = 0; i < k; i++) {
-				uint32_t len = p->refs[i].n;
+				uint32_t len = sc->refs[i].n;
 				if (cl_buf_reserve(&ch->plain, 4 + (size_t)len))
 					return oom(p, err);
 				uint8_t *q = ch->plain.data + ch->plain.len;
 				memcpy(q, &len, 4);
 				if (len)
-					memcpy(q + 4, p->refs[i].p, len);
+					memcpy(q + 4, sc->refs[i].p, len);
 				ch->plain.len += 4 + (size_t)len;
 			}
 			ch->plain.data[ch->plain.len] = 0;
 		} else if (k && ch->d.phys != PQ_BOOLEAN) {
-			if (cl_buf_append(&ch->plain, p->gather, k * (size_t)ch->d.width))
+			if (cl_buf_append(&ch->plain, sc->gather, k * (size_t)ch->d.width))
 				return oom(p, err);
 		}
 		ch->page_values += m;
 		ch->page_nulls += nulls;
 		ch->page_stats.nulls += nulls;
 		if (ch->use_dict && (int64_t)cl__dict_bytes(&ch->dict) > o->dictionary_page_bytes) {
-			if ((rc = flush_page(p, ch, err)))
+			if ((rc = flush_page(p, sc, ch, err)))
 				return rc;
 			ch->use_dict = false;
 			ch->fell_back = true;
 		} else if (page_estimate(ch) >= o->page_bytes ||
 			   ch->page_values >= PQW_PAGE_MAX_VALUES) {
-			if ((rc = flush_page(p, ch, err)))
+			if ((rc = flush_page(p, sc, ch, err)))
 				return rc;
 		}
 		off += m;
@@ -369,23 +379,24 @@ static int64_t row_group_bytes(const pqw_writer *p)
 static int write_dict_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
 {
 	const cl_write_options *o = &p->w->opts;
+	pqw_scratch *sc = &p->scratch[0];
 	const cl_buf *vals = &ch->dict.values;
 	const uint8_t *body = vals->data;
 	size_t blen = vals->len;
 	int rc;
 	if (o->compression != CL_CODEC_UNCOMPRESSED) {
-		cl_buf_clear(&p->comp);
-		if ((rc = compress(p, ch, vals->data, vals->len, &p->comp, err)))
+		cl_buf_clear(&sc->comp);
+		if ((rc = compress(p, ch, vals->data, vals->len, &sc->comp, err)))
 			return rc;
-		body = p->comp.data;
-		blen = p->comp.len;
+		body = sc->comp.data;
+		blen = sc->comp.len;
 	}
 	if (vals->len > INT32_MAX || blen > INT32_MAX)
 		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
 					 "dictionary page too large");
 	cl__tw t;
-	cl_buf_clear(&p->head);
-	cl__tw_init(&t, &p->head);
+	cl_buf_clear(&sc->head);
+	cl__tw_init(&t, &sc->head);
 	cl__tw_i32(&t, 1, PQ_PAGE_DICTIONARY);
 	cl__tw_i32(&t, 2, (int32_t)vals->len);
 	cl__tw_i32(&t, 3, (int32_t)blen);
@@ -396,11 +407,11 @@ static int write_dict_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
 	cl__tw_struct_end(&t);
 	if ((rc = cl__tw_finish(&t)))
 		return rc == CL_ENOMEM ? oom(p, err) : cl_error_set(err, rc, "thrift");
-	if ((rc = out_write(p, p->head.data, p->head.len, err)) ||
+	if ((rc = out_write(p, sc->head.data, sc->head.len, err)) ||
 	    (rc = out_write(p, body, blen, err)))
 		return rc;
-	ch->uncompressed += (int64_t)(p->head.len + vals->len);
-	ch->compressed += (int64_t)(p->head.len + blen);
+	ch->uncompressed += (int64_t)(sc->head.len + vals->len);
+	ch->compressed += (int64_t)(sc->head.len + blen);
 	return 0;
 }
 
@@ -414,7 +425,7 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 				    "%s: more than %d row groups; raise row_group_rows",
 				    p->w->path, INT16_MAX);
 	for (int c = 0; c < p->ncols; c++)
-		if ((rc = flush_page(p, &p->chunks[c], err)))
+		if ((rc = flush_page(p, &p->scratch[0], &p->chunks[c], err)))
 			return rc;
 	int64_t rg_start = p->pos;
 	int64_t *dict_off = p->chunk_offsets;
@@ -458,6 +469,93 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 
 /* ---------- cl_writer operations ---------- */
 
+/*
+ * Encoding one slice of rows on several threads: the columns are handed out
+ * one at a time (an atomic counter), each thread with its own scratch. A
+ * column is only ever touched by one thread, and each column's pages come
+ * out exactly as they would on one thread, so the file is the same bytes
+ * whatever the thread count.
+ */
+typedef struct slice_job {
+	pqw_writer *p;
+	const cl_batch *b;
+	int64_t off, take, row0;
+	atomic_int next;
+	atomic_bool stop;
+} slice_job;
+
+typedef struct slice_worker {
+	slice_job *job;
+	int tid;
+	int rc;
+	int col;      /* column of the error */
+	cl_error err;
+	pthread_t th;
+} slice_worker;
+
+static void *slice_work(void *arg)
+{
+	slice_worker *sw = arg;
+	slice_job *j = sw->job;
+	pqw_writer *p = j->p;
+	while (!atomic_load(&j->stop)) {
+		int c = atomic_fetch_add(&j->next, 1);
+		if (c >= p->ncols)
+			break;
+		int rc = append_slice(p, &p->scratch[sw->tid], &p->chunks[c], &j->b->cols[c],
+				      j->off, j->take, j->row0, &sw->err);
+		if (rc) {
+			sw->rc = rc;
+			sw->col = c;
+			atomic_store(&j->stop, true);
+		}
+	}
+	return NULL;
+}
+
+/* Give rows [off, off + take) of b to every column chunk. */
+static int encode_slice(pqw_writer *p, const cl_batch *b, int64_t off, int64_t take,
+			cl_error *err)
+{
+	int nt = p->nthreads < p->ncols ? p->nthreads : p->ncols;
+	if (take < PQW_MINI)
+		nt = 1; /* not worth a thread */
+	if (nt <= 1) {
+		for (int c = 0; c < p->ncols; c++) {
+			int rc = append_slice(p, &p->scratch[0], &p->chunks[c], &b->cols[c], off,
+					      take, p->rows, err);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	slice_job j = {.p = p, .b = b, .off = off, .take = take, .row0 = p->rows};
+	atomic_init(&j.next, 0);
+	atomic_init(&j.stop, false);
+	slice_worker sw[PQW_MAX_THREADS];
+	memset(sw, 0, sizeof sw);
+	int started = 1;
+	for (int t = 0; t < nt; t++) {
+		sw[t].job = &j;
+		sw[t].tid = t;
+	}
+	for (int t = 1; t < nt; t++, started++)
+		if (pthread_create(&sw[t].th, NULL, slice_work, &sw[t]) != 0)
+			break; /* fewer threads: the others take more columns */
+	slice_work(&sw[0]);
+	for (int t = 1; t < started; t++)
+		pthread_join(sw[t].th, NULL);
+	int best = -1;
+	for (int t = 0; t < started; t++)
+		if (sw[t].rc && (best < 0 || sw[t].col < sw[best].col))
+			best = t;
+	if (best < 0)
+		return 0;
+	if (err)
+		*err = sw[best].err;
+	return sw[best].rc;
+}
+
 static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
 {
 	pqw_writer *p = w->impl;
@@ -465,6 +563,11 @@ static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
 	if (p->failed)
 		return cl_error_set(err, CL_EINVAL, "%s: writer failed earlier", w->path);
 	const cl_write_options *o = &w->opts;
+	for (int c = 0; c < p->ncols; c++)
+		if (b->cols[c].length < b->nrows)
+			return cl__pqw_col_error(p, c, err, CL_EINVAL,
+						 "batch column has %lld values for %lld rows",
+						 (long long)b->cols[c].length, (long long)b->nrows);
 	int64_t off = 0;
 	while (off < b->nrows) {
 		int64_t take = b->nrows - off;
@@ -472,18 +575,8 @@ static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
 			take = o->row_group_rows - p->rg_rows;
 		if (take > PQW_SLICE_ROWS)
 			take = PQW_SLICE_ROWS;
-		for (int c = 0; c < p->ncols; c++) {
-			if (b->cols[c].length < b->nrows) {
-				rc = cl__pqw_col_error(p, c, err, CL_EINVAL,
-						       "batch column has %lld values for %lld rows",
-						       (long long)b->cols[c].length,
-						       (long long)b->nrows);
-				goto fail;
-			}
-			if ((rc = append_slice(p, &p->chunks[c], &b->cols[c], off, take, p->rows,
-					       err)))
-				goto fail;
-		}
+		if ((rc = encode_slice(p, b, off, take, err)))
+			goto fail;
 		p->rows += take;
 		p->rg_rows += take;
 		off += take;
@@ -545,12 +638,16 @@ static void pq_free(struct cl_writer *w)
 	}
 	cl_free(p->chunks);
 	cl_free(p->chunk_offsets);
-	cl_free(p->gather);
-	cl_free(p->refs);
+	for (int t = 0; p->scratch && t < p->nthreads; t++) {
+		pqw_scratch *sc = &p->scratch[t];
+		cl_free(sc->gather);
+		cl_free(sc->refs);
+		cl_buf_release(&sc->raw);
+		cl_buf_release(&sc->comp);
+		cl_buf_release(&sc->head);
+	}
+	cl_free(p->scratch);
 	cl_buf_release(&p->rg_meta);
-	cl_buf_release(&p->raw);
-	cl_buf_release(&p->comp);
-	cl_buf_release(&p->head);
 	cl_buf_release(&p->tmp);
 	cl_free(p->cstats);
 	cl_batch_free(p->smin);
@@ -613,10 +710,22 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 	p->ncols = w->schema->nfields;
 	p->chunks = cl_calloc((size_t)p->ncols, sizeof *p->chunks);
 	p->chunk_offsets = cl_calloc((size_t)p->ncols * 2, sizeof *p->chunk_offsets);
-	p->gather = cl_malloc((size_t)PQW_MINI * PQW_MAX_WIDTH);
-	p->refs = cl_malloc((size_t)PQW_MINI * sizeof *p->refs);
-	if (!p->chunks || !p->chunk_offsets || !p->gather || !p->refs)
+	/* Threads: CL_THREADS until cl_write_options has a thread count. */
+	const char *env = getenv("CL_THREADS");
+	p->nthreads = env ? atoi(env) : 1;
+	if (p->nthreads < 1)
+		p->nthreads = 1;
+	if (p->nthreads > PQW_MAX_THREADS)
+		p->nthreads = PQW_MAX_THREADS;
+	p->scratch = cl_calloc((size_t)p->nthreads, sizeof *p->scratch);
+	if (!p->chunks || !p->chunk_offsets || !p->scratch)
 		return oom(p, err);
+	for (int t = 0; t < p->nthreads; t++) {
+		p->scratch[t].gather = cl_malloc((size_t)PQW_MINI * PQW_MAX_WIDTH);
+		p->scratch[t].refs = cl_malloc((size_t)PQW_MINI * sizeof *p->scratch[t].refs);
+		if (!p->scratch[t].gather || !p->scratch[t].refs)
+			return oom(p, err);
+	}
 	for (int c = 0; c < p->ncols; c++) {
 		pqw_chunk *ch = &p->chunks[c];
 		ch->col = c;

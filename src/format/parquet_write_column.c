@@ -244,7 +244,7 @@ int cl__pqw_stats_merge(pqw_stats *dst, const pqw_stats *src, pqw_kind k)
 #define GATHER(SRC_T, DST_T, ST_T, MN0, MX0, CHECK, OFFER)                         \
 	do {                                                                       \
 		const SRC_T *s_ = (const SRC_T *)col->values + off;                \
-		DST_T *d_ = (DST_T *)(void *)p->gather;                            \
+		DST_T *d_ = (DST_T *)(void *)sc->gather;                            \
 		ST_T mn_ = (MN0), mx_ = (MX0);                                     \
 		size_t k_ = 0;                                                     \
 		for (int64_t i_ = 0; i_ < m; i_++) {                               \
@@ -265,7 +265,7 @@ int cl__pqw_stats_merge(pqw_stats *dst, const pqw_stats *src, pqw_kind k)
 
 #define NOCHECK (void)0
 
-static int gather_float(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
+static int gather_float(pqw_scratch *sc, pqw_chunk *ch, const cl_column *col,
 			const uint8_t *valid, int64_t off, int64_t m, size_t *nvals)
 {
 	size_t k = 0;
@@ -273,7 +273,7 @@ static int gather_float(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 	double mn = INFINITY, mx = -INFINITY;
 	if (col->type.id == CL_FLOAT32) {
 		const float *s = (const float *)col->values + off;
-		float *d = (float *)(void *)p->gather;
+		float *d = (float *)(void *)sc->gather;
 		for (int64_t i = 0; i < m; i++) {
 			if (valid && !cl_bit_get(valid, off + i))
 				continue;
@@ -288,7 +288,7 @@ static int gather_float(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 		}
 	} else {
 		const double *s = (const double *)col->values + off;
-		double *d = (double *)(void *)p->gather;
+		double *d = (double *)(void *)sc->gather;
 		for (int64_t i = 0; i < m; i++) {
 			if (valid && !cl_bit_get(valid, off + i))
 				continue;
@@ -339,7 +339,7 @@ static int gather_bool(pqw_chunk *ch, const cl_column *col, const uint8_t *valid
 	return 0;
 }
 
-static int gather_bytes(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
+static int gather_bytes(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_column *col,
 			const uint8_t *valid, int64_t off, int64_t m, int64_t row0,
 			size_t *nvals, cl_error *err)
 {
@@ -356,8 +356,8 @@ static int gather_bytes(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 						 (long long)(row0 + i), (long long)(b - a));
 		const uint8_t *q = col->data + a;
 		size_t n = (size_t)(b - a);
-		p->refs[k].p = q;
-		p->refs[k].n = (uint32_t)n;
+		sc->refs[k].p = q;
+		sc->refs[k].n = (uint32_t)n;
 		if (!k) {
 			mn = mx = q;
 			mnn = mxn = n;
@@ -374,7 +374,7 @@ static int gather_bytes(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 	return 0;
 }
 
-static int gather_decimal(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
+static int gather_decimal(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_column *col,
 			  const uint8_t *valid, int64_t off, int64_t m, int64_t row0,
 			  size_t *nvals, cl_error *err)
 {
@@ -382,7 +382,7 @@ static int gather_decimal(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 	const cl_i128 bound = cl__i128_pow10(col->type.precision);
 	cl_i128 mn = 0, mx = 0;
 	size_t k = 0;
-	uint8_t *d = p->gather;
+	uint8_t *d = sc->gather;
 	for (int64_t i = 0; i < m; i++) {
 		if (valid && !cl_bit_get(valid, off + i))
 			continue;
@@ -421,7 +421,7 @@ static int gather_decimal(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 
 #define JULIAN_EPOCH_DAY 2440588 /* Julian day number of 1970-01-01 */
 
-static int gather_int96(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
+static int gather_int96(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_column *col,
 			const uint8_t *valid, int64_t off, int64_t m, int64_t row0,
 			size_t *nvals, cl_error *err)
 {
@@ -445,8 +445,8 @@ static int gather_int96(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 						 (long long)(row0 + i));
 		int64_t nanos = tod * ns_mul;
 		int32_t j32 = (int32_t)jd;
-		memcpy(p->gather + k * 12, &nanos, 8);
-		memcpy(p->gather + k * 12 + 8, &j32, 4);
+		memcpy(sc->gather + k * 12, &nanos, 8);
+		memcpy(sc->gather + k * 12 + 8, &j32, 4);
 		mn = v < mn ? v : mn;
 		mx = v > mx ? v : mx;
 		k++;
@@ -457,8 +457,8 @@ static int gather_int96(pqw_writer *p, pqw_chunk *ch, const cl_column *col,
 	return 0;
 }
 
-int cl__pqw_gather(pqw_writer *p, pqw_chunk *ch, const cl_column *col, int64_t off,
-		   int64_t m, int64_t row0, size_t *nvals, cl_error *err)
+int cl__pqw_gather(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_column *col,
+		   int64_t off, int64_t m, int64_t row0, size_t *nvals, cl_error *err)
 {
 	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
 	*nvals = 0;
@@ -504,15 +504,15 @@ int cl__pqw_gather(pqw_writer *p, pqw_chunk *ch, const cl_column *col, int64_t o
 		return 0;
 	case CL_TIMESTAMP:
 		if (ch->d.phys == PQ_INT96)
-			return gather_int96(p, ch, col, valid, off, m, row0, nvals, err);
+			return gather_int96(p, sc, ch, col, valid, off, m, row0, nvals, err);
 		GATHER(int64_t, int64_t, int64_t, INT64_MAX, INT64_MIN, NOCHECK, offer_i);
 		return 0;
 	case CL_FLOAT32: case CL_FLOAT64:
-		return gather_float(p, ch, col, valid, off, m, nvals);
+		return gather_float(sc, ch, col, valid, off, m, nvals);
 	case CL_DECIMAL:
-		return gather_decimal(p, ch, col, valid, off, m, row0, nvals, err);
+		return gather_decimal(p, sc, ch, col, valid, off, m, row0, nvals, err);
 	case CL_STRING: case CL_BINARY:
-		return gather_bytes(p, ch, col, valid, off, m, row0, nvals, err);
+		return gather_bytes(p, sc, ch, col, valid, off, m, row0, nvals, err);
 	default:
 		return cl__pqw_col_error(p, ch->col, err, CL_EINTERNAL, "unexpected type");
 	}

@@ -79,6 +79,17 @@ typedef struct pqw_page {
 	size_t len;
 } pqw_page;
 
+/*
+ * Working memory of one encoding thread, reused by every column it
+ * encodes: columns are independent, so a slice of rows can be encoded by
+ * several threads, each taking whole columns (see pq_write).
+ */
+typedef struct pqw_scratch {
+	uint8_t *gather;         /* physical values of a mini-batch */
+	cl__bytes_ref *refs;     /* byte-array values of a mini-batch */
+	cl_buf raw, comp, head;  /* a page before/after compression, its header */
+} pqw_scratch;
+
 /* A column chunk being built (one per schema field). */
 typedef struct pqw_chunk {
 	int col;                 /* index in the schema */
@@ -126,12 +137,9 @@ typedef struct pqw_writer {
 	int64_t *chunk_offsets;  /* 2 * ncols: dictionary and data page offsets */
 	cl_buf rg_meta;          /* RowGroup structs written so far (thrift) */
 
-	/* scratch, reused by every column */
-	uint8_t *gather;         /* physical values of a mini-batch */
-	size_t gather_cap;       /* bytes */
-	cl__bytes_ref *refs;     /* byte-array values of a mini-batch */
-	size_t refs_cap;
-	cl_buf raw, comp, head, tmp;
+	int nthreads;            /* threads encoding columns (CL_THREADS) */
+	pqw_scratch *scratch;    /* one per thread; [0] is the caller's */
+	cl_buf tmp;              /* the footer */
 
 	/* public statistics, built on a successful finish */
 	bool stats_ready;
@@ -147,14 +155,14 @@ int cl__pqw_describe(pqw_desc *d, const cl_field *f, const cl_write_options *o,
 		     cl_error *err);
 /*
  * Gather the non-null values of rows [off, off + m) of col into
- * p->gather (fixed width, d.width bytes each) or p->refs (byte arrays), or
+ * sc->gather (fixed width, d.width bytes each) or sc->refs (byte arrays), or
  * for BOOLEAN straight into ch->plain; update ch->page_stats (not its null
  * count). *nvals = values gathered. CL_ETYPE when a value does not fit the
  * physical type (message names row and column; `row0` is the file row of
  * off).
  */
-int cl__pqw_gather(pqw_writer *p, pqw_chunk *ch, const cl_column *col, int64_t off,
-		   int64_t m, int64_t row0, size_t *nvals, cl_error *err);
+int cl__pqw_gather(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_column *col,
+		   int64_t off, int64_t m, int64_t row0, size_t *nvals, cl_error *err);
 void cl__pqw_stats_release(pqw_stats *s);
 void cl__pqw_stats_reset(pqw_stats *s);
 /* Fold src into dst (both of kind k). 0 or CL_ENOMEM. */

@@ -16,6 +16,7 @@
 //             counts and min/max computed here from the rows
 //   readback  changelake's own reader (pqgen --read) gives back the schema
 //             and every value
+// Some cases write with CL_THREADS > 1 (columns encoded in parallel).
 // Then the other way: DuckDB writes random tables of every type it shares
 // with changelake (every codec, pages v1 and v2, several row groups) and
 // changelake's reader must give the values DuckDB reads.
@@ -238,7 +239,8 @@ async function runCase(cs) {
 	const file = path.join(tmp, cs.name + '.parquet');
 	const args = [file, '--schema', cs.schema, '--quiet', ...(cs.args || [])];
 	try {
-		execFileSync(pqgen, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+		const env = { ...process.env, CL_THREADS: String(cs.threads || 1) };
+		execFileSync(pqgen, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
 	} catch (e) {
 		ok(false, `${cs.name}: pqgen failed: ${e.stderr}`);
 		return;
@@ -417,8 +419,8 @@ const TS = 'a timestamp(ms), b timestamp(us), c timestamp(ms,utc), d timestamp(u
 const cases = [
 	{ name: 'default', schema: ALL, args: ['--rows', '6000', '--seed', '11', '--random-batches', '--batch', '1500', '--rg-rows', '2500'] },
 	{ name: 'zstd_v2_nodict', schema: ALL, args: ['--rows', '3000', '--seed', '12', '--codec', 'zstd', '--page-version', '2', '--no-dict', '--page-bytes', '2000'] },
-	{ name: 'gzip_lowcard', schema: ALL, expectDict: true, args: ['--rows', '4000', '--seed', '13', '--codec', 'gzip', '--card', '40', '--null-pct', '30'] },
-	{ name: 'lz4_fallback', schema: ALL, expectFallback: true, args: ['--rows', '4000', '--seed', '14', '--codec', 'lz4_raw', '--card', '3000', '--dict-bytes', '3000', '--page-bytes', '4000'] },
+	{ name: 'gzip_lowcard', schema: ALL, expectDict: true, threads: 2, args: ['--rows', '9000', '--seed', '13', '--codec', 'gzip', '--card', '40', '--null-pct', '30', '--batch', '4500'] },
+	{ name: 'lz4_fallback', schema: ALL, expectFallback: true, threads: 3, args: ['--rows', '8000', '--seed', '14', '--codec', 'lz4_raw', '--card', '3000', '--dict-bytes', '3000', '--page-bytes', '4000', '--batch', '8000'] },
 	{ name: 'brotli_v2_dict', schema: ALL, args: ['--rows', '1500', '--seed', '15', '--codec', 'brotli', '--page-version', '2', '--card', '200'] },
 	{ name: 'none_many_groups', schema: ALL, args: ['--rows', '2000', '--seed', '16', '--codec', 'none', '--rg-rows', '97', '--batch', '333'] },
 	{ name: 'rg_bytes', schema: 's string, i64 int64, f64 float64', args: ['--rows', '20000', '--seed', '17', '--rg-bytes', '60000'] },

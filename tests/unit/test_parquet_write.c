@@ -1310,3 +1310,117 @@ TEST(pqw_alloc_failures)
 	cl_batch_free(b);
 	cl_schema_free(s);
 }
+
+static bool same_file(const char *a, const char *b)
+{
+	pqfile x, y;
+	bool ok = pq_load(&x, a) && pq_load(&y, b) && x.len == y.len &&
+		  !memcmp(x.data, y.data, x.len);
+	free(x.data);
+	free(y.data);
+	return ok;
+}
+
+static cl_batch *threads_batch(cl_schema *s, int64_t n, cl_error *e)
+{
+	cl_batch *b;
+	if (cl_batch_create(&b, s, n, e))
+		return NULL;
+	char buf[32];
+	for (int64_t i = 0; i < n; i++) {
+		cl_column_append_i64(&b->cols[0], i * 7919 % 100003, e);
+		int k = snprintf(buf, sizeof buf, "v%lld", (long long)(i % 3000));
+		if (i % 11 == 0)
+			cl_column_append_null(&b->cols[1], e);
+		else
+			cl_column_append_bytes(&b->cols[1], buf, (size_t)k, e);
+		cl_column_append_f64(&b->cols[2], (double)(i % 977) / 8, e);
+		cl_column_append_i64(&b->cols[3], i * 1000, e);
+	}
+	b->nrows = n;
+	return b;
+}
+
+TEST(pqw_threads_same_bytes)
+{
+	cl_error e = {0};
+	const char *dir = cl_test_tmpdir();
+	cl_schema *s = schema_of("i int64 not null, s string, f float64, t timestamp(us)");
+	cl_batch *b = threads_batch(s, 50000, &e);
+	CHECK(b != NULL);
+	char one[600], two[600];
+	snprintf(one, sizeof one, "%s/one.parquet", dir);
+	snprintf(two, sizeof two, "%s/two.parquet", dir);
+	cl_write_options o;
+	cl_write_options_init(&o);
+	o.row_group_rows = 30000;
+	o.dictionary_page_bytes = 20000;
+	CHECK_OK(write_one(one, s, b, &o, &e, NULL), &e);
+	setenv("CL_THREADS", "3", 1);
+	int rc = write_one(two, s, b, &o, &e, NULL);
+	unsetenv("CL_THREADS");
+	CHECK_OK(rc, &e);
+	CHECK(same_file(one, two));
+
+	/* an error in a worker thread reaches the caller, and nothing is left */
+	cl_schema *s2 = schema_of("i int64 not null, s string, f float64, t timestamp(us) not null");
+	cl_column_append_null(&b->cols[3], &e); /* row 50000 of the last column */
+	cl_column_append_i64(&b->cols[0], 1, &e);
+	cl_column_append_null(&b->cols[1], &e);
+	cl_column_append_f64(&b->cols[2], 1, &e);
+	b->nrows++;
+	snprintf(two, sizeof two, "%s/bad.parquet", dir);
+	setenv("CL_THREADS", "2", 1);
+	o.row_group_rows = 1 << 20;
+	rc = write_one(two, s2, b, &o, &e, NULL);
+	unsetenv("CL_THREADS");
+	CHECK_EQ_INT(rc, CL_ETYPE);
+	CHECK(strstr(e.message, "row 50000") && strstr(e.message, "'t'"));
+	CHECK(!exists(two));
+	cl_batch_free(b);
+	cl_schema_free(s);
+	cl_schema_free(s2);
+}
+
+TEST(pqw_threads_alloc_failures)
+{
+	cl_error e = {0};
+	const char *dir = cl_test_tmpdir();
+	char path[600];
+	snprintf(path, sizeof path, "%s/t.parquet", dir);
+	cl_schema *s = schema_of("i int64 not null, s string, f float64, t timestamp(us)");
+	cl_batch *b = threads_batch(s, 9000, &e);
+	CHECK(b != NULL);
+	cl_write_options o;
+	cl_write_options_init(&o);
+	o.page_bytes = 4096;
+	o.dictionary_page_bytes = 4000;
+	setenv("CL_THREADS", "2", 1);
+	bool ok = true;
+	int failures = 0;
+	long n;
+	for (n = 0; n < 20000 && ok; n += 1 + n / 16) {
+		cl_writer *w = NULL;
+		cl_alloc_fail_after(n);
+		int rc = cl_writer_open(&w, path, s, &o, &e);
+		if (!rc)
+			rc = cl_writer_write(w, b, &e);
+		if (!rc)
+			rc = cl_writer_close(w, &e);
+		cl_alloc_fail_after(-1);
+		cl_writer_free(w);
+		if (!rc)
+			break;
+		failures++;
+		if (rc != CL_ENOMEM || count_dir(dir) != 0) {
+			printf("    allocation %ld: rc %d: %s\n", n, rc, e.message);
+			ok = false;
+		}
+	}
+	unsetenv("CL_THREADS");
+	CHECK(ok);
+	CHECK(failures > 10);
+	CHECK(exists(path));
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
