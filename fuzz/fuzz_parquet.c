@@ -37,10 +37,16 @@ static void read_all(const char *p, const char *const *cols, int ncols)
 	cl_reader_free(r);
 }
 
+static void remove_tmp(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!path[0]) {
 		snprintf(path, sizeof path, "/tmp/fuzz_parquet_%d.parquet", (int)getpid());
+		atexit(remove_tmp);
 	}
 	FILE *f = fopen(path, "wb");
 	if (!f)
