@@ -41,6 +41,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all lib check demo fuzz bench clean deps-build deps-test format tests
+# Keep intermediate objects (fuzz builds) so rebuilds are incremental.
+.SECONDARY:
 all: $(BUILD)/changelake $(BUILD)/libchangelake.a
 
 lib: $(BUILD)/libchangelake.a
