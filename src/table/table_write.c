@@ -598,9 +598,15 @@ static int finish_file(cl__table_writer *w, group *g, cl_error *err)
 	cl_buf stats = {0};
 	int rc = cl_writer_close(g->w, err);
 	rc = rc ? rc : cl__table_stats_json(&stats, g->w, w->l.file_schema, err);
-	int64_t size = cl_writer_bytes(g->w);
+	int64_t size = -1;
 	cl__crash_point("data-file-closed");
 	rc = rc ? rc : cl_store_publish(st, g->stage, g->file_key, err);
+	if (!rc) {
+		/* the size the store holds is the one readers will see */
+		cl_store_object o;
+		rc = cl_store_head(st, g->file_key, &o, err);
+		size = o.size;
+	}
 	if (!rc) {
 		cl_free(g->stage);
 		g->stage = NULL;

@@ -137,6 +137,10 @@ TEST(table_data_write_read_partitioned_bucketed)
 		CHECK(strstr(f->path, ".c000.snappy.parquet"));
 		CHECK(f->stats_json && strstr(f->stats_json, "\"minValues\":{\"id\":"));
 		CHECK(f->num_records > 0);
+		cl_store_object o;
+		CHECK_OK(cl_store_head(cl_table_store(t), f->path, &o, &err), &err);
+		CHECK_EQ_INT(f->size, o.size);
+		CHECK(o.size > 100);
 	}
 	cl_snapshot_free(s);
 	int64_t rows, sum, skipped;
