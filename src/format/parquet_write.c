@@ -420,10 +420,6 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 	int rc;
 	if (p->rg_rows == 0)
 		return 0;
-	if (p->nrow_groups >= INT16_MAX)
-		return cl_error_set(err, CL_EINVAL,
-				    "%s: more than %d row groups; raise row_group_rows",
-				    p->w->path, INT16_MAX);
 	for (int c = 0; c < p->ncols; c++)
 		if ((rc = flush_page(p, &p->scratch[0], &p->chunks[c], err)))
 			return rc;

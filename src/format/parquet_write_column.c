@@ -461,6 +461,7 @@ int cl__pqw_gather(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_colum
 		   int64_t off, int64_t m, int64_t row0, size_t *nvals, cl_error *err)
 {
 	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
+	int64_t bad_row = row0;
 	*nvals = 0;
 	switch (col->type.id) {
 	case CL_NULLTYPE:
@@ -496,7 +497,11 @@ int cl__pqw_gather(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_colum
 	case CL_TIME:
 		if (ch->d.phys == PQ_INT32) {
 			GATHER(int64_t, int32_t, int64_t, INT64_MAX, INT64_MIN,
-			       if (x < INT32_MIN || x > INT32_MAX) goto range, offer_i);
+			       if (x < INT32_MIN || x > INT32_MAX) {
+				       bad_row = row0 + i_;
+				       goto range;
+			       },
+			       offer_i);
 		} else {
 			GATHER(int64_t, int64_t, int64_t, INT64_MAX, INT64_MIN, NOCHECK,
 			       offer_i);
@@ -518,6 +523,5 @@ int cl__pqw_gather(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_colum
 	}
 range:
 	return cl__pqw_col_error(p, ch->col, err, CL_ETYPE,
-				 "a time(ms) value does not fit 32 bits (rows %lld..%lld)",
-				 (long long)row0, (long long)(row0 + m - 1));
+				 "row %lld: time(ms) value out of range", (long long)bad_row);
 }

@@ -204,7 +204,8 @@ int cl__pqw_rowgroup_meta(pqw_writer *p, const int64_t *dict_off,
 	cl__tw_i64(&t, 3, p->rg_rows);
 	cl__tw_i64(&t, 5, rg_start);
 	cl__tw_i64(&t, 6, total_c);
-	cl__tw_i16(&t, 7, (int16_t)p->nrow_groups);
+	if (p->nrow_groups <= INT16_MAX) /* the ordinal is an i16; optional */
+		cl__tw_i16(&t, 7, (int16_t)p->nrow_groups);
 	int rc = cl__tw_finish(&t);
 	if (rc)
 		return cl_error_set(err, rc, "%s: %s", p->w->path,

@@ -1169,6 +1169,20 @@ TEST(pqw_errors)
 	CHECK(strstr(e.message, "'d'") && strstr(e.message, "decimal(5,2)"));
 	CHECK_EQ_INT(count_dir(dir), 0);
 
+	/* a time(ms) that does not fit INT32 */
+	cl_schema *ts = schema_of("t time(ms)");
+	cl_batch *tb;
+	CHECK_OK(cl_batch_create(&tb, ts, 4, &e), &e);
+	cl_column_append_i64(&tb->cols[0], 5, &e);
+	cl_column_append_i64(&tb->cols[0], (int64_t)1 << 40, &e);
+	tb->nrows = 2;
+	int trc = write_one(path, ts, tb, &o, &e, NULL);
+	cl_batch_free(tb);
+	cl_schema_free(ts);
+	CHECK_EQ_INT(trc, CL_ETYPE);
+	CHECK(strstr(e.message, "row 1") && strstr(e.message, "'t'"));
+	CHECK_EQ_INT(count_dir(dir), 0);
+
 	/* codecs that cannot be written, bad page version */
 	o.compression = CL_CODEC_LZO;
 	CHECK_EQ_INT(write_one(path, s, NULL, &o, &e, NULL), CL_EUNSUPPORTED);
