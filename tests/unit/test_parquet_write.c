@@ -1438,3 +1438,41 @@ TEST(pqw_threads_alloc_failures)
 	cl_batch_free(b);
 	cl_schema_free(s);
 }
+
+TEST(pqw_long_string_bounds_stay_out_of_footer)
+{
+	cl_error e = {0};
+	cl_schema *s = schema_of("s string");
+	cl_batch *b;
+	CHECK_OK(cl_batch_create(&b, s, 2, &e), &e);
+	char *big = malloc(5000);
+	memset(big, 'z', 5000);
+	cl_column_append_bytes(&b->cols[0], "a", 1, &e);
+	cl_column_append_bytes(&b->cols[0], big, 5000, &e);
+	b->nrows = 2;
+	char path[600];
+	snprintf(path, sizeof path, "%s/l.parquet", cl_test_tmpdir());
+	cl_write_options o;
+	opts_plain(&o);
+	cl_writer *w;
+	CHECK_OK(cl_writer_open(&w, path, s, &o, &e), &e);
+	CHECK_OK(cl_writer_write(w, b, &e), &e);
+	CHECK_OK(cl_writer_close(w, &e), &e);
+	cl_file_stats fs;
+	CHECK_OK(cl_writer_file_stats(w, &fs, &e), &e);
+	size_t n;
+	const uint8_t *p = cl_column_get_bytes(&fs.max->cols[0], 0, &n);
+	CHECK(fs.cols[0].has_min_max && n == 5000 && p[4999] == 'z'); /* exact via the API */
+	cl_writer_free(w);
+	pqfile f;
+	CHECK(pq_load(&f, path));
+	const uint8_t *mn, *mx;
+	size_t mnn, mxn;
+	int64_t nulls;
+	CHECK(chunk_minmax(&f, 0, &mn, &mnn, &mx, &mxn, &nulls));
+	CHECK(!mn && !mx && nulls == 0); /* too long for the footer: left out */
+	free(f.data);
+	free(big);
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
