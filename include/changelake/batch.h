@@ -113,6 +113,15 @@ double cl_column_get_f64(const cl_column *c, int64_t i);
 int cl_value_text(const cl_column *c, int64_t row, char **text, size_t *len,
 		  cl_error *err);
 
+/*
+ * Order of value ia of a and value ib of b (same type id): negative, 0 or
+ * positive. NULL sorts first, NaN last among floats; strings and binary
+ * compare byte-wise (unsigned), uint64 unsigned, decimals by unscaled value
+ * (both sides must have the same scale).
+ */
+int cl_value_compare(const cl_column *a, int64_t ia, const cl_column *b,
+		     int64_t ib);
+
 /* New batch of empty columns typed after schema; owned, cl_batch_free. */
 int cl_batch_create(cl_batch **out, const cl_schema *schema, int64_t cap_hint,
 		    cl_error *err);

@@ -337,3 +337,50 @@ int cl_batch_validate(const cl_batch *b, cl_error *err)
 	}
 	return 0;
 }
+
+static int cmp_f64(double a, double b)
+{
+	bool an = a != a, bn = b != b;
+	if (an || bn)
+		return an - bn; /* NaN last */
+	return (a > b) - (a < b);
+}
+
+int cl_value_compare(const cl_column *a, int64_t ia, const cl_column *b,
+		     int64_t ib)
+{
+	bool na = cl_column_is_null(a, ia), nb = cl_column_is_null(b, ib);
+	if (na || nb)
+		return nb - na; /* NULL first */
+	switch (a->type.id) {
+	case CL_BOOL:
+		return (int)cl_column_get_bool(a, ia) - (int)cl_column_get_bool(b, ib);
+	case CL_FLOAT32: case CL_FLOAT64:
+		return cmp_f64(cl_column_get_f64(a, ia), cl_column_get_f64(b, ib));
+	case CL_UINT64: {
+		uint64_t x = ((const uint64_t *)a->values)[ia];
+		uint64_t y = ((const uint64_t *)b->values)[ib];
+		return (x > y) - (x < y);
+	}
+	case CL_DECIMAL: {
+		__int128 x, y;
+		memcpy(&x, a->values + (size_t)ia * 16, 16);
+		memcpy(&y, b->values + (size_t)ib * 16, 16);
+		return (x > y) - (x < y);
+	}
+	case CL_STRING: case CL_BINARY: {
+		size_t la, lb;
+		const uint8_t *pa = cl_column_get_bytes(a, ia, &la);
+		const uint8_t *pb = cl_column_get_bytes(b, ib, &lb);
+		size_t m = la < lb ? la : lb;
+		int c = m ? memcmp(pa, pb, m) : 0;
+		if (c)
+			return c < 0 ? -1 : 1;
+		return (la > lb) - (la < lb);
+	}
+	default: {
+		int64_t x = cl_column_get_i64(a, ia), y = cl_column_get_i64(b, ib);
+		return (x > y) - (x < y);
+	}
+	}
+}
