@@ -8,6 +8,7 @@
 int cli_cmd_cat(int argc, char **argv);
 int cli_cmd_schema(int argc, char **argv);
 int cli_cmd_convert(int argc, char **argv);
+int cli_cmd_stats(int argc, char **argv);
 int cli_cmd_diff(int argc, char **argv);
 int cli_cmd_apply(int argc, char **argv);
 int cli_cmd_tables(int argc, char **argv);
@@ -19,6 +20,7 @@ const cli_command cli_commands[] = {
 	{"head", cli_cmd_cat, "print the first rows of a file"},
 	{"schema", cli_cmd_schema, "print a file's schema"},
 	{"convert", cli_cmd_convert, "rewrite a file as Parquet, CSV or JSON Lines"},
+	{"stats", cli_cmd_stats, "row groups, encodings and min/max/null statistics of a file"},
 	{"diff", cli_cmd_diff, "compare two snapshots of a table by key"},
 	{"apply", cli_cmd_apply, "apply a change set to a snapshot or a PostgreSQL table"},
 	{"tables", cli_cmd_tables, "configuration and run history of synced tables"},
