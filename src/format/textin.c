@@ -39,6 +39,8 @@ int cl__textin_fill(cl__textin *t, size_t want, size_t max_bytes, cl_error *err)
 		t->pos = 0;
 		t->len = keep;
 	}
+	if (t->buf)
+		t->buf[t->len] = 0;
 	if (t->eof)
 		return 0;
 	size_t need = (want > keep ? want : keep) + CHUNK;

@@ -4,7 +4,9 @@
  * Reads a file or standard input, transparently gunzipping (gzip magic,
  * also concatenated members), in large chunks. Line-oriented parsers keep a
  * window [pos, len) over `buf` and call cl__textin_fill to slide and refill
- * it, which keeps unconsumed bytes and appends more.
+ * it, which keeps unconsumed bytes and appends more. After every fill
+ * buf[len] is 0, so parsers may scan for a terminator without a bounds
+ * check on every byte.
  */
 #ifndef CL_FORMAT_TEXTIN_H
 #define CL_FORMAT_TEXTIN_H
