@@ -11,6 +11,11 @@
  *                               doubles as JSON numbers (int64 as strings),
  *                               decimal and date as text, timestamp as epoch
  *                               microseconds (string), null as null
+ *   lake_interop dump DIR[@V]   any table's rows, normalised by type: integers
+ *                               and timestamps (epoch microseconds) as
+ *                               strings, floats as numbers (NaN/Infinity as
+ *                               strings), decimal and date as text, binary as
+ *                               lower-case hex, bool as true/false
  */
 #include <inttypes.h>
 #include <math.h>
@@ -164,6 +169,106 @@ static int rows(cl_table *t, const cl_table_at *at, cl_error *err)
 	return rc;
 }
 
+static void json_text(const char *p, size_t n)
+{
+	putchar('"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static int dump(cl_table *t, const cl_table_at *at, cl_error *err)
+{
+	cl_snapshot *s;
+	int rc = cl_table_snapshot(&s, t, at, err);
+	if (rc)
+		return rc;
+	if (!cl_snapshot_schema(s)) {
+		rc = cl_error_set(err, CL_EUNSUPPORTED, "no flat schema");
+		cl_snapshot_free(s);
+		return rc;
+	}
+	cl_table_scan *sc;
+	rc = cl_table_scan_open(&sc, t, s, NULL, err);
+	cl_batch *b;
+	while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b) {
+		for (int64_t r = 0; r < b->nrows; r++) {
+			putchar('[');
+			for (int c = 0; c < b->ncols; c++) {
+				const cl_column *col = &b->cols[c];
+				if (c)
+					putchar(',');
+				if (cl_column_is_null(col, r)) {
+					fputs("null", stdout);
+					continue;
+				}
+				switch (col->type.id) {
+				case CL_INT8: case CL_INT16: case CL_INT32: case CL_INT64:
+					printf("\"%" PRId64 "\"", cl_column_get_i64(col, r));
+					break;
+				case CL_TIMESTAMP: {
+					int64_t v = cl_column_get_i64(col, r);
+					if (col->type.unit == CL_UNIT_MS)
+						v *= 1000;
+					else if (col->type.unit == CL_UNIT_NS)
+						v /= 1000;
+					printf("\"%" PRId64 "\"", v);
+					break;
+				}
+				case CL_FLOAT32: case CL_FLOAT64: {
+					double d = cl_column_get_f64(col, r);
+					if (isnan(d))
+						fputs("\"NaN\"", stdout);
+					else if (isinf(d))
+						fputs(d > 0 ? "\"Infinity\"" : "\"-Infinity\"", stdout);
+					else if (col->type.id == CL_FLOAT32)
+						printf("%.9g", d);
+					else
+						printf("%.17g", d);
+					break;
+				}
+				case CL_BOOL:
+					fputs(cl_column_get_bool(col, r) ? "true" : "false", stdout);
+					break;
+				case CL_BINARY: {
+					size_t n;
+					const uint8_t *p = cl_column_get_bytes(col, r, &n);
+					putchar('"');
+					for (size_t i = 0; i < n; i++)
+						printf("%02x", p[i]);
+					putchar('"');
+					break;
+				}
+				case CL_STRING: {
+					size_t n;
+					const uint8_t *p = cl_column_get_bytes(col, r, &n);
+					json_text((const char *)p, n);
+					break;
+				}
+				default: {
+					char *txt = NULL;
+					size_t n = 0;
+					cl_value_text(col, r, &txt, &n, err);
+					json_text(txt ? txt : "", n);
+					cl_free(txt);
+				}
+				}
+			}
+			fputs("]\n", stdout);
+		}
+	}
+	cl_table_scan_free(sc);
+	cl_snapshot_free(s);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -181,7 +286,9 @@ int main(int argc, char **argv)
 		return fail(&err);
 	}
 	cl_free(loc);
-	int rc = !strcmp(argv[1], "make") ? make(t, &err) : rows(t, &at, &err);
+	int rc = !strcmp(argv[1], "make")   ? make(t, &err)
+		 : !strcmp(argv[1], "dump") ? dump(t, &at, &err)
+					    : rows(t, &at, &err);
 	cl_table_free(t);
 	return rc ? fail(&err) : 0;
 }
