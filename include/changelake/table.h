@@ -362,6 +362,26 @@ typedef struct cl_vacuum_result {
 int cl_table_vacuum(cl_table *t, int64_t retain_ms, bool dry_run,
 		    cl_vacuum_result *res, cl_store_list *deleted, cl_error *err);
 
+typedef struct cl_compact_result {
+	int64_t groups;         /* partition folder + bucket groups compacted */
+	int64_t files_removed;
+	int64_t files_added;
+	int64_t bytes_removed;
+	int64_t bytes_added;
+} cl_compact_result;
+
+/*
+ * Rewrite the small files of each partition folder and bucket (files under
+ * `small_bytes`; 0: a quarter of the table's target file size) into as few
+ * files as the target size allows, in one commit (operation OPTIMIZE,
+ * dataChange false: readers of the change feed see no change). A group
+ * with fewer than two small files is left alone. Nothing to do commits
+ * nothing (*version = -1). Concurrent commits that rewrite the same files
+ * conflict; concurrent appends do not.
+ */
+int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
+		     int64_t *version, cl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

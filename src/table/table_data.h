@@ -58,6 +58,8 @@ typedef struct cl__table_writer cl__table_writer;
 int cl__table_writer_open(cl__table_writer **out, cl_table *t, const cl_snapshot *s,
 			  cl_table_txn *x, const cl_schema *input, cl_error *err);
 int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err);
+/* The files only rearrange existing rows (compaction): dataChange false. */
+void cl__table_writer_rearrange(cl__table_writer *w);
 /* Finish every open file and add them all to the transaction. */
 int cl__table_writer_finish(cl__table_writer *w, cl_error *err);
 /* Files and rows written so far. */

@@ -366,6 +366,7 @@ struct cl__table_writer {
 	cl__strmap index;    /* group key -> index */
 	cl_batch *conv;      /* the current batch in table types */
 	int seq;             /* file counter for names */
+	bool rearrange;      /* files only rearrange rows (dataChange false) */
 	int64_t files, rows, bytes;
 };
 
@@ -612,7 +613,7 @@ static int finish_file(cl__table_writer *w, group *g, cl_error *err)
 		g->stage = NULL;
 		cl__crash_point("data-file-published");
 		cl_table_add a = {g->file_key, size, cl__now_ms(), g->part,
-				  w->l.npart, (const char *)stats.data, true};
+				  w->l.npart, (const char *)stats.data, !w->rearrange};
 		rc = cl_table_txn_add(w->x, &a, err);
 		w->files++;
 		w->bytes += size;
@@ -676,6 +677,11 @@ int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err
 	if (!rc)
 		w->rows += b->nrows;
 	return rc;
+}
+
+void cl__table_writer_rearrange(cl__table_writer *w)
+{
+	w->rearrange = true;
 }
 
 int cl__table_writer_finish(cl__table_writer *w, cl_error *err)
