@@ -14,6 +14,7 @@ int cli_cmd_apply(int argc, char **argv);
 int cli_cmd_tables(int argc, char **argv);
 int cli_cmd_table(int argc, char **argv);
 int cli_cmd_vacuum(int argc, char **argv);
+int cli_cmd_compact(int argc, char **argv);
 
 const cli_command cli_commands[] = {
 	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file"},
@@ -26,6 +27,7 @@ const cli_command cli_commands[] = {
 	{"tables", cli_cmd_tables, "configuration and run history of synced tables"},
 	{"table", cli_cmd_table, "look inside a lake table: history, files, describe"},
 	{"vacuum", cli_cmd_vacuum, "delete lake table files no version within retention needs"},
+	{"compact", cli_cmd_compact, "rewrite a lake table's small files into fewer"},
 	{NULL, NULL, NULL}};
 
 static void usage(FILE *f)
