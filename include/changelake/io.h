@@ -67,6 +67,8 @@ typedef struct cl_read_options {
 	/* Parquet */
 	const char *const *columns; /* projection by name, borrowed; NULL: all */
 	int ncolumns;
+
+	int threads;              /* threads decoding (Parquet); 0 = 1 */
 } cl_read_options;
 
 typedef struct cl_write_options {
@@ -90,6 +92,8 @@ typedef struct cl_write_options {
 	const char *const *kv_keys;   /* key-value metadata, borrowed */
 	const char *const *kv_values;
 	int nkv;
+
+	int threads;              /* threads encoding and compressing; 0 = 1 */
 } cl_write_options;
 
 void cl_read_options_init(cl_read_options *o);

@@ -4,10 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	OPT_TO = OPT_CMD_BASE, OPT_COMPRESSION, OPT_LEVEL, OPT_RG_ROWS, OPT_PAGE,
-	OPT_NODICT, OPT_PAGEV2, OPT_INT96, OPT_OUTDELIM, OPT_NOOUTHEADER
+	OPT_NODICT, OPT_PAGEV2, OPT_INT96, OPT_OUTDELIM, OPT_NOOUTHEADER, OPT_THREADS
 };
 
 static void usage(FILE *f)
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 	      "  --int96-timestamps       Parquet: timestamps as INT96 for old readers\n"
 	      "  --out-delimiter C        CSV output delimiter (default ',')\n"
 	      "  --no-out-header          CSV output without a header line\n"
+	      "  --threads N              threads encoding Parquet (default: all cores)\n"
 	      "\n"
 	      CLI_READ_HELP CLI_COMMON_HELP
 	      "\nExit status: 0 ok, 2 on any error.\n", f);
@@ -59,6 +61,7 @@ int cli_cmd_convert(int argc, char **argv)
 		{"int96-timestamps", no_argument, 0, OPT_INT96},
 		{"out-delimiter", required_argument, 0, OPT_OUTDELIM},
 		{"no-out-header", no_argument, 0, OPT_NOOUTHEADER},
+		{"threads", required_argument, 0, OPT_THREADS},
 		CLI_READ_LONGOPTS, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	cli_read rd;
 	cli_common common;
@@ -66,6 +69,7 @@ int cli_cmd_convert(int argc, char **argv)
 	cli_read_init(&rd);
 	cli_common_init(&common);
 	cl_write_options_init(&wo);
+	wo.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	int rc = CLI_ERROR, opt;
 	cl_reader *r = NULL;
 	cl_writer *w = NULL;
@@ -118,6 +122,12 @@ int cli_cmd_convert(int argc, char **argv)
 			}
 			break;
 		case OPT_NOOUTHEADER: wo.header = false; break;
+		case OPT_THREADS:
+			if (parse_num("--threads", optarg, 1, &v))
+				goto done;
+			wo.threads = (int)v;
+			rd.opts.threads = (int)v;
+			break;
 		case OPT_HELP: case 'h':
 			usage(stdout);
 			rc = CLI_OK;

@@ -24,7 +24,7 @@
  * chunk is PLAIN (what parquet-mr and Arrow do). A chunk whose dictionary
  * overflowed makes the next row group's chunk of that column start PLAIN,
  * so high-cardinality columns do not pay for hashing in every row group.
- * Threads: with CL_THREADS=N in the environment (N > 1), each slice of rows
+ * Threads: with opts.threads = N (or CL_THREADS=N in the environment), each slice of rows
  * is encoded and compressed by up to N threads, one column at a time per
  * thread (encode_slice); the file's bytes do not depend on N.
  *
@@ -706,9 +706,9 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 	p->ncols = w->schema->nfields;
 	p->chunks = cl_calloc((size_t)p->ncols, sizeof *p->chunks);
 	p->chunk_offsets = cl_calloc((size_t)p->ncols * 2, sizeof *p->chunk_offsets);
-	/* Threads: CL_THREADS until cl_write_options has a thread count. */
+	/* opts.threads; CL_THREADS in the environment overrides it (tests). */
 	const char *env = getenv("CL_THREADS");
-	p->nthreads = env ? atoi(env) : 1;
+	p->nthreads = env ? atoi(env) : w->opts.threads;
 	if (p->nthreads < 1)
 		p->nthreads = 1;
 	if (p->nthreads > PQW_MAX_THREADS)
