@@ -26,7 +26,7 @@ else
 CFLAGS_MODE := $(OPT) -DNDEBUG
 LDFLAGS_MODE :=
 endif
-ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_MODE) $(CFLAGS)
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_MODE) $(CFLAGS)
 LIBS := $(PKG_LIBS) -lpthread -lm
 
 LAYERS   := core format storage table ops source sink
@@ -50,6 +50,15 @@ lib: $(BUILD)/libchangelake.a
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The build id in Parquet's created_by: the commit, refreshed when HEAD moves.
+BUILD_ID := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/build_id: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@
+$(BUILD)/src/format/parquet_write_meta.o: $(BUILD)/build_id
+$(BUILD)/src/format/parquet_write_meta.o: CFLAGS += -DCL_BUILD_ID='"$(BUILD_ID)"'
+FORCE:
 
 $(BUILD)/libchangelake.a: $(LIB_OBJ)
 	@rm -f $@
