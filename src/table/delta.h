@@ -81,6 +81,7 @@ struct cl_snapshot {
 	cl__app_txn *txns;
 	size_t ntxns, txns_cap;
 	bool have_protocol, have_metadata;
+	cl__json_parser *stats_parser; /* during replay: numRecords of adds */
 };
 
 /* Log file naming. */

@@ -223,12 +223,10 @@ static int apply_add(cl_snapshot *s, cl_store *st, const cl_json *a, cl_error *e
 	if (stats && stats->kind == CL_JSON_STRING) {
 		if (!(f.stats_json = cl__arena_strndup(&s->arena, stats->u.str, stats->n)))
 			return oom(err);
-		/* a private parser: the caller's holds the action being applied */
-		cl__json_parser *sp;
-		if (cl__json_parser_create(&sp, NULL, err))
+		/* a parser of its own: the caller's holds the action being applied */
+		if (!s->stats_parser && cl__json_parser_create(&s->stats_parser, NULL, err))
 			return CL_ENOMEM;
-		f.num_records = stats_num_records(sp, stats->u.str, stats->n);
-		cl__json_parser_free(sp);
+		f.num_records = stats_num_records(s->stats_parser, stats->u.str, stats->n);
 	}
 	const cl_json *dv = cl__json_get_s(a, "deletionVector");
 	f.has_dv = dv && dv->kind != CL_JSON_NULL;
@@ -525,6 +523,8 @@ int cl__delta_replay(cl_snapshot **out, cl_store *st, const cl__log_listing *l,
 		cl_free(text);
 	}
 	cl__json_parser_free(p);
+	cl__json_parser_free(s->stats_parser);
+	s->stats_parser = NULL;
 	cl__strmap_release(&s->file_index);
 	if (!rc && !s->have_protocol)
 		rc = cl_error_set(err, CL_EFORMAT, "%s: the log has no protocol action",

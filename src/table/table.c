@@ -175,6 +175,7 @@ void cl_snapshot_free(cl_snapshot *s)
 	if (!s)
 		return;
 	cl_schema_free(s->schema);
+	cl__json_parser_free(s->stats_parser);
 	cl_free(s->files);
 	cl_free(s->tombstones);
 	cl_free(s->txns);
