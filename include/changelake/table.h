@@ -341,6 +341,27 @@ int cl_table_apply_changes(cl_table *t, const cl_schema *schema,
 			   const char *app_id, int64_t app_version, cl_table_cow_stats *stats,
 			   int64_t *version, cl_error *err);
 
+/*
+ * The same, streamed: batches are copied as they come (a change set larger
+ * than one batch, such as cl_changes_map's borrowed output), then committed
+ * at once. Owned, cl_table_changes_free (which commits nothing).
+ */
+typedef struct cl_table_changes cl_table_changes;
+int cl_table_changes_open(cl_table_changes **out, cl_table *t, const cl_schema *schema,
+			  cl_error *err);
+int cl_table_changes_add(cl_table_changes *c, const cl_batch *b, cl_error *err);
+int cl_table_changes_commit(cl_table_changes *c, const char *operation, const char *app_id,
+			    int64_t app_version, cl_table_cow_stats *stats, int64_t *version,
+			    cl_error *err);
+void cl_table_changes_free(cl_table_changes *c);
+
+/*
+ * The columns a writer provides for snapshot s: the table schema without
+ * the columns derived by partition transforms (those are computed from
+ * their source column). Owned by the caller, cl_schema_free.
+ */
+int cl_snapshot_write_schema(cl_schema **out, const cl_snapshot *s, cl_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Maintenance. */
 

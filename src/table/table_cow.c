@@ -396,67 +396,89 @@ out:
 	return rc;
 }
 
-/* Split normalised change batches into upserts (table columns) and deletes. */
-static int split_changes(const cl_schema *schema, const cl_batch *const *bs, int n,
-			 cl_schema **us, cl_batch **ub, cl_batch **db, cl_error *err)
+struct cl_table_changes {
+	cl_table *t;
+	cl_schema *us;   /* the table columns of the changes */
+	cl_batch *ub, *db; /* upsert rows, delete rows (same schema) */
+};
+
+void cl_table_changes_free(cl_table_changes *c)
 {
-	*us = NULL;
-	*ub = *db = NULL;
+	if (!c)
+		return;
+	cl_batch_free(c->ub);
+	cl_batch_free(c->db);
+	cl_schema_free(c->us);
+	cl_free(c);
+}
+
+int cl_table_changes_open(cl_table_changes **out, cl_table *t, const cl_schema *schema,
+			  cl_error *err)
+{
+	*out = NULL;
 	if (schema->nfields < 2 || schema->fields[0].type.id != CL_INT8)
 		return cl_error_set(err, CL_ESCHEMA, "changes need an int8 action column first");
-	int rc = cl_schema_create(us, err);
+	cl_table_changes *c = cl_calloc(1, sizeof *c);
+	if (!c)
+		return oom(err);
+	c->t = t;
+	int rc = cl_schema_create(&c->us, err);
 	for (int i = 1; !rc && i < schema->nfields; i++)
-		rc = cl_schema_add(*us, schema->fields[i].name, schema->fields[i].type, true, err);
-	rc = rc ? rc : cl_batch_create(ub, *us, 1024, err);
-	rc = rc ? rc : cl_batch_create(db, *us, 64, err);
-	for (int bi = 0; !rc && bi < n; bi++) {
-		const cl_batch *b = bs[bi];
-		for (int64_t r = 0; !rc && r < b->nrows; r++) {
-			if (cl_column_is_null(&b->cols[0], r)) {
-				rc = cl_error_set(err, CL_EFORMAT, "change row with a NULL action");
-				break;
-			}
-			int8_t a = (int8_t)cl_column_get_i64(&b->cols[0], r);
-			cl_batch *dst = a == 'D' ? *db : (a == 'I' || a == 'C') ? *ub : NULL;
-			if (!dst) {
-				rc = cl_error_set(err, CL_EFORMAT, "unknown change action %d", a);
-				break;
-			}
-			for (int c = 1; !rc && c < schema->nfields; c++)
-				rc = cl_column_append_from(&dst->cols[c - 1], &b->cols[c], r, err);
-			if (!rc)
-				dst->nrows++;
-		}
+		rc = cl_schema_add(c->us, schema->fields[i].name, schema->fields[i].type, true, err);
+	rc = rc ? rc : cl_batch_create(&c->ub, c->us, 1024, err);
+	rc = rc ? rc : cl_batch_create(&c->db, c->us, 64, err);
+	if (rc) {
+		cl_table_changes_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int cl_table_changes_add(cl_table_changes *c, const cl_batch *b, cl_error *err)
+{
+	int rc = 0;
+	if (b->ncols != c->us->nfields + 1)
+		return cl_error_set(err, CL_ESCHEMA, "change batch has %d columns, expected %d",
+				    b->ncols, c->us->nfields + 1);
+	for (int64_t r = 0; !rc && r < b->nrows; r++) {
+		if (cl_column_is_null(&b->cols[0], r))
+			return cl_error_set(err, CL_EFORMAT, "change row with a NULL action");
+		int8_t a = (int8_t)cl_column_get_i64(&b->cols[0], r);
+		cl_batch *dst = a == 'D' ? c->db : (a == 'I' || a == 'C') ? c->ub : NULL;
+		if (!dst)
+			return cl_error_set(err, CL_EFORMAT, "unknown change action %d", a);
+		for (int col = 1; !rc && col < b->ncols; col++)
+			rc = cl_column_append_from(&dst->cols[col - 1], &b->cols[col], r, err);
+		if (!rc)
+			dst->nrows++;
 	}
 	return rc;
 }
 
-int cl_table_apply_changes(cl_table *t, const cl_schema *schema,
-			   const cl_batch *const *batches, int nbatches, const char *operation,
-			   const char *app_id, int64_t app_version, cl_table_cow_stats *stats,
-			   int64_t *version, cl_error *err)
+int cl_table_changes_commit(cl_table_changes *c, const char *operation, const char *app_id,
+			    int64_t app_version, cl_table_cow_stats *stats, int64_t *version,
+			    cl_error *err)
 {
-	cl_schema *us = NULL;
-	cl_batch *ub = NULL, *db = NULL;
 	cl_table_cow_stats local;
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof *stats);
 	if (version)
 		*version = -1;
-	int rc = split_changes(schema, batches, nbatches, &us, &ub, &db, err);
+	int rc = 0;
 	for (int attempt = 0; !rc; attempt++) {
 		cl_snapshot *s = NULL;
 		cl_table_txn *x = NULL;
-		rc = cl_table_snapshot(&s, t, NULL, err);
+		rc = cl_table_snapshot(&s, c->t, NULL, err);
 		if (!rc && app_id && cl_snapshot_txn_version(s, app_id) >= app_version) {
 			cl_snapshot_free(s);
 			break; /* already applied */
 		}
-		const cl_batch *u[1] = {ub}, *d[1] = {db};
-		rc = rc ? rc : cl_table_txn_begin(&x, t, s, operation ? operation : "MERGE", err);
-		rc = rc ? rc : cl_table_cow(x, us, u, ub->nrows ? 1 : 0, us, d, db->nrows ? 1 : 0,
-					    stats, err);
+		const cl_batch *u[1] = {c->ub}, *d[1] = {c->db};
+		rc = rc ? rc : cl_table_txn_begin(&x, c->t, s, operation ? operation : "MERGE", err);
+		rc = rc ? rc : cl_table_cow(x, c->us, u, c->ub->nrows ? 1 : 0, c->us, d,
+					    c->db->nrows ? 1 : 0, stats, err);
 		if (!rc && app_id)
 			rc = cl_table_txn_set_app_version(x, app_id, app_version, err);
 		rc = rc ? rc : cl_table_txn_commit(x, version, err);
@@ -469,8 +491,22 @@ int cl_table_apply_changes(cl_table *t, const cl_schema *schema,
 		}
 		break;
 	}
-	cl_batch_free(ub);
-	cl_batch_free(db);
-	cl_schema_free(us);
+	return rc;
+}
+
+int cl_table_apply_changes(cl_table *t, const cl_schema *schema,
+			   const cl_batch *const *batches, int nbatches, const char *operation,
+			   const char *app_id, int64_t app_version, cl_table_cow_stats *stats,
+			   int64_t *version, cl_error *err)
+{
+	cl_table_changes *c;
+	if (version)
+		*version = -1;
+	int rc = cl_table_changes_open(&c, t, schema, err);
+	for (int i = 0; !rc && i < nbatches; i++)
+		rc = cl_table_changes_add(c, batches[i], err);
+	rc = rc ? rc : cl_table_changes_commit(c, operation, app_id, app_version, stats, version,
+					       err);
+	cl_table_changes_free(c);
 	return rc;
 }

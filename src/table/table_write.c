@@ -739,3 +739,27 @@ void cl_table_writer_free(cl_table_writer *w)
 	cl__table_writer_free(w->w);
 	cl_free(w);
 }
+
+int cl_snapshot_write_schema(cl_schema **out, const cl_snapshot *s, cl_error *err)
+{
+	*out = NULL;
+	cl__table_layout l;
+	int rc = cl__table_layout_init(&l, s, err);
+	if (rc)
+		return rc;
+	rc = cl_schema_create(out, err);
+	for (int i = 0; !rc && i < l.schema->nfields; i++) {
+		bool derived = false;
+		for (int p = 0; p < l.npart; p++)
+			derived |= l.part_index[p] == i && l.part_xf[p] != CL__XF_IDENTITY;
+		if (!derived)
+			rc = cl_schema_add(*out, l.schema->fields[i].name, l.schema->fields[i].type,
+					   l.schema->fields[i].nullable, err);
+	}
+	if (rc) {
+		cl_schema_free(*out);
+		*out = NULL;
+	}
+	cl__table_layout_release(&l);
+	return rc;
+}

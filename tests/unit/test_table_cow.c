@@ -206,3 +206,46 @@ TEST(table_cow_duplicate_key_and_missing_key_column)
 	CHECK_EQ_INT(st.files_added, 1);
 	cl_table_free(t);
 }
+
+TEST(table_cow_streamed_changes_exactly_once)
+{
+	cl_error err = {0};
+	cl_table *t = cow_table(50);
+	CHECK(t);
+	cl_schema *sc;
+	CHECK_OK(cl_schema_parse(&sc, "action int8\nid int64\nregion string\nv int32", &err), &err);
+	cl_table_changes *c;
+	CHECK_OK(cl_table_changes_open(&c, t, sc, &err), &err);
+	for (int k = 0; k < 2; k++) {
+		cl_batch *b;
+		CHECK_OK(cl_batch_create(&b, sc, 4, &err), &err);
+		cl_column_append_i64(&b->cols[0], k ? 'D' : 'C', &err);
+		cl_column_append_i64(&b->cols[1], 10 + k, &err);
+		cl_column_append_bytes(&b->cols[2], "even", 4, &err);
+		cl_column_append_i64(&b->cols[3], -1, &err);
+		b->nrows = 1;
+		CHECK_OK(cl_table_changes_add(c, b, &err), &err);
+		cl_batch_free(b); /* the changes keep their own copy */
+	}
+	cl_table_cow_stats st;
+	int64_t v;
+	CHECK_OK(cl_table_changes_commit(c, "APPLY", "job", 7, &st, &v, &err), &err);
+	CHECK_EQ_INT(v, 2);
+	CHECK_EQ_INT(st.rows_upserted, 1);
+	CHECK_EQ_INT(st.rows_deleted, 1);
+	/* the same change set again: the watermark says it is in */
+	CHECK_OK(cl_table_changes_commit(c, "APPLY", "job", 7, &st, &v, &err), &err);
+	CHECK_EQ_INT(v, -1);
+	cl_table_changes_free(c);
+	cl_schema_free(sc);
+	cl_snapshot *s;
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	CHECK_EQ_INT(cl_snapshot_txn_version(s, "job"), 7);
+	CHECK_EQ_INT(cl_snapshot_num_records(s), 49);
+	cl_schema *ws;
+	CHECK_OK(cl_snapshot_write_schema(&ws, s, &err), &err);
+	CHECK_EQ_INT(ws->nfields, 3);
+	cl_schema_free(ws);
+	cl_snapshot_free(s);
+	cl_table_free(t);
+}
