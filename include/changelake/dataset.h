@@ -54,6 +54,36 @@ const char *cl_dataset_path(const cl_dataset *ds, int i);
 cl_format cl_dataset_format(const cl_dataset *ds);
 void cl_dataset_free(cl_dataset *ds);
 
+/*
+ * Parallel reading. A dataset of files (not standard input) splits into
+ * units that read independently: one per row group of a Parquet file with
+ * several, else one per file; units are numbered in input order (files in
+ * order, row groups in file order). Each unit is read through its own
+ * cursor, which shares nothing mutable with the dataset or other cursors,
+ * so different threads may read different units at the same time (the
+ * dataset itself must not be read or freed meanwhile).
+ *
+ * cl_dataset_split computes the units (opening the footer of every
+ * Parquet file) and returns their number in *nunits: 0 when the dataset
+ * cannot be split (standard input), so the caller reads it with
+ * cl_dataset_next instead. Call it once, before any cursor is opened.
+ */
+typedef struct cl_dataset_cursor cl_dataset_cursor;
+
+int cl_dataset_split(cl_dataset *ds, int *nunits, cl_error *err);
+/* Rows of unit u when known up front (Parquet), else -1. */
+int64_t cl_dataset_unit_rows(const cl_dataset *ds, int u);
+/* A cursor over unit u; owned by the caller, cl_dataset_cursor_free. */
+int cl_dataset_cursor_open(cl_dataset_cursor **out, const cl_dataset *ds, int u,
+			   cl_error *err);
+/* Next batch of the unit (borrowed, valid until the next call) or NULL. */
+int cl_dataset_cursor_next(cl_dataset_cursor *c, cl_batch **out, cl_error *err);
+/* Index of the unit's file (cl_dataset_path) and the 1-based row, in that
+ * file, of the last batch's first row. */
+int cl_dataset_cursor_file(const cl_dataset_cursor *c);
+int64_t cl_dataset_cursor_first_row(const cl_dataset_cursor *c);
+void cl_dataset_cursor_free(cl_dataset_cursor *c);
+
 #ifdef __cplusplus
 }
 #endif

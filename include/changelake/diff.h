@@ -43,17 +43,26 @@
  * rows sorted by key, key columns compared in --key order, NULL first, then
  * ascending (numbers by value, NaN last; strings and binary bytewise;
  * booleans false < true). With --allow-duplicate-keys, rows of one key
- * follow left input order, then right input order.
+ * are ordered by the right row's input position, then the left row's
+ * (input position: file in dataset order, then row).
  *
- * Memory: the left side is held in memory and the right side streams past
- * it; when the left side grows past memory_limit, both sides are
- * partitioned by key hash into temporary files and diffed partition by
- * partition, with the same output.
+ * Memory: the left side is held in memory (3/4 of memory_limit) and the
+ * right side streams past it; when the left side grows past that, both
+ * sides are partitioned by key hash into temporary files and diffed
+ * partition by partition (a partition still too big for one worker's
+ * share is partitioned again by other hash bits). Output rows are sorted
+ * in runs spilled to temporary files when a worker's share of the last
+ * quarter is full, and merged. The output is the same either way.
+ *
+ * Threads: the workers read a dataset's row groups or files at once,
+ * build the hash table together and probe right rows in parallel; spilled
+ * partitions are diffed in parallel.
  */
 #ifndef CHANGELAKE_DIFF_H
 #define CHANGELAKE_DIFF_H
 
 #include "batch.h"
+#include "dataset.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -124,7 +133,7 @@ typedef struct cl_diff_options {
 	const cl_diff_rule *rules; /* borrowed */
 	int nrules;
 	int64_t memory_limit; /* bytes for the in-memory side; 0: 1/4 of RAM */
-	int threads;          /* 0: 2 */
+	int threads;          /* workers; 0: the number of online cores */
 	const char *tmp_dir;  /* spill directory; NULL: $TMPDIR or /tmp */
 	int64_t batch_rows;   /* rows per output batch; default 65536 */
 	const char *left_name;  /* "OLD" in messages (default) */
@@ -144,8 +153,10 @@ typedef struct cl_diff_stats {
 	const char *const *left_only;     /* value columns only in OLD */
 	const char *const *right_only;    /* value columns only in NEW */
 	const char *const *widened;       /* columns compared in a wider type */
-	int64_t partitions;               /* 0: in memory; else spilled */
-	int64_t spill_bytes;
+	int64_t partitions;               /* 0: in memory; else the partitions
+					     diffed (64, more when split again) */
+	int64_t spill_bytes;              /* partitions and output runs */
+	int threads;
 } cl_diff_stats;
 
 typedef struct cl_diff cl_diff;
@@ -170,6 +181,19 @@ int cl_diff_add_left(cl_diff *d, const cl_batch *b, const char *source,
 		     int64_t first_row, cl_error *err);
 int cl_diff_add_right(cl_diff *d, const cl_batch *b, const char *source,
 		      int64_t first_row, cl_error *err);
+
+/*
+ * Feed a whole side from a dataset, read by every worker thread at once
+ * (one Parquet row group or file each; standard input is read in order).
+ * The output is the same as feeding the batches in order. progress, when
+ * not NULL, is called on the calling thread about every 100 ms with the
+ * rows read so far from this dataset. ds is borrowed for the call.
+ */
+typedef void (*cl_diff_progress_fn)(void *arg, int64_t rows);
+int cl_diff_add_left_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn progress,
+			     void *arg, cl_error *err);
+int cl_diff_add_right_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn progress,
+			      void *arg, cl_error *err);
 
 /*
  * Next output batch (borrowed, valid until the next call) or *out = NULL at

@@ -58,8 +58,11 @@ static void usage(FILE *f)
 	      "                           2s, 1m, 1h, 1d)\n"
 	      "      --allow-duplicate-keys  diff like a full outer join instead of failing\n"
 	      "      --stats              print counts of I/C/D/N and per-column changes\n"
-	      "      --memory-limit SIZE  memory for the OLD side before partitioning to\n"
-	      "                           disk (e.g. 512M, 2G; default a quarter of RAM)\n"
+	      "      --memory-limit SIZE  memory for the diff (e.g. 512M, 2G; default a\n"
+	      "                           quarter of RAM): past it both sides are\n"
+	      "                           partitioned by key hash to disk and sorted\n"
+	      "                           output runs are spilled; same output\n"
+	      "      --threads N          worker threads (default: the number of cores)\n"
 	      "      --tmp-dir DIR        where partitions are spilled (default $TMPDIR)\n"
 	      "\n"
 	      CLI_READ_HELP CLI_COMMON_HELP
@@ -137,29 +140,30 @@ static int add_rule(cl_diff_rule **rules, int *n, cl_diff_cmp_kind k, const char
 	return 0;
 }
 
-/* Feed every batch of one side to the diff. */
+typedef struct feed_progress {
+	cli_progress *pr;
+	int64_t total;
+} feed_progress;
+
+static void on_progress(void *arg, int64_t rows)
+{
+	feed_progress *f = arg;
+	cli_progress_update(f->pr, rows, f->total);
+}
+
+/* Feed one side to the diff: every worker reads row groups or files of it. */
 static int feed(cl_diff *d, const char *path, cli_read *rd, bool left, cli_progress *pr,
-		int64_t *base_rows, cl_error *err)
+		cl_error *err)
 {
 	cl_dataset *ds = NULL;
 	int rc = cl_dataset_open(&ds, path, &rd->opts, err);
 	if (rc)
 		return rc;
-	int64_t total = cl_dataset_total_rows(ds);
-	for (;;) {
-		cl_batch *b;
-		if ((rc = cl_dataset_next(ds, &b, err)) || !b)
-			break;
-		rc = left ? cl_diff_add_left(d, b, cl_dataset_file(ds), cl_dataset_first_row(ds),
-					     err)
-			  : cl_diff_add_right(d, b, cl_dataset_file(ds),
-					      cl_dataset_first_row(ds), err);
-		if (rc)
-			break;
-		cli_progress_update(pr, *base_rows + cl_dataset_rows(ds),
-				    total > 0 ? *base_rows + total : -1);
-	}
-	*base_rows += cl_dataset_rows(ds);
+	feed_progress fp = {pr, cl_dataset_total_rows(ds)};
+	if (fp.total <= 0)
+		fp.total = -1;
+	rc = left ? cl_diff_add_left_dataset(d, ds, on_progress, &fp, err)
+		  : cl_diff_add_right_dataset(d, ds, on_progress, &fp, err);
 	cl_dataset_free(ds);
 	return rc;
 }
@@ -363,7 +367,16 @@ int cli_cmd_diff(int argc, char **argv)
 				goto done;
 			}
 			break;
-		case OPT_THREADS: o.threads = atoi(optarg); break;
+		case OPT_THREADS: {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || end == optarg || t < 1 || t > 64) {
+				rc = cli_usage_error("diff", "--threads takes a number from 1 to 64, not '%s'", optarg);
+				goto done;
+			}
+			o.threads = (int)t;
+			break;
+		}
 		case OPT_TMPDIR: o.tmp_dir = optarg; break;
 		case OPT_HELP: case 'h':
 			usage(stdout);
@@ -408,16 +421,14 @@ int cli_cmd_diff(int argc, char **argv)
 		goto done;
 	}
 	cli_progress pr;
-	int64_t rows = 0;
 	cli_progress_start(&pr, &common, "diff: reading OLD");
-	if (feed(d, oldp, &rd, true, &pr, &rows, &err)) {
+	if (feed(d, oldp, &rd, true, &pr, &err)) {
 		cli_progress_done(&pr);
 		rc = cli_fail_err(&err);
 		goto done;
 	}
 	pr.what = "diff: comparing NEW";
-	rows = 0;
-	if (feed(d, newp, &rd, false, &pr, &rows, &err)) {
+	if (feed(d, newp, &rd, false, &pr, &err)) {
 		cli_progress_done(&pr);
 		rc = cli_fail_err(&err);
 		goto done;

@@ -12,6 +12,7 @@
  * are borrowed unless owned[i].
  */
 #include "changelake/dataset.h"
+#include "changelake/parquet.h"
 #include "core/value_text.h"
 
 #include <dirent.h>
@@ -39,6 +40,20 @@ struct cl_dataset {
 	cl_batch out;
 	bool *owned;
 	int64_t first_row, file_rows, rows, total_rows;
+	/* units (cl_dataset_split): file, row group (-1: whole file), rows,
+	 * 1-based first row in the file */
+	int nunits;
+	struct unit { int file, rg; int64_t rows, first_row; } *units;
+};
+
+struct cl_dataset_cursor {
+	const cl_dataset *ds;
+	int file;
+	cl_reader *r;
+	int *map;
+	cl_batch out;
+	bool *owned;
+	int64_t next_row, first_row;
 };
 
 static int oom(cl_error *err)
@@ -295,17 +310,10 @@ fail:
 	return rc;
 }
 
-/* Open file f and map its columns onto the dataset's. */
-static int open_file(cl_dataset *ds, int f, cl_error *err)
+/* Map file f's columns (schema fs) onto the dataset's: map[j] = reader column. */
+static int map_columns(const cl_dataset *ds, int f, const cl_schema *fs, int *map,
+		       cl_error *err)
 {
-	cl_reader_free(ds->r);
-	ds->r = NULL;
-	int rc = cl_reader_open(&ds->r, ds->files[f], &ds->opts, err);
-	if (rc)
-		return rc;
-	ds->cur = f;
-	ds->file_rows = 0;
-	const cl_schema *fs = cl_reader_schema(ds->r);
 	char a[64], b[64];
 	for (int i = 0; i < fs->nfields; i++) {
 		int j = cl_schema_find(ds->schema, fs->fields[i].name);
@@ -316,7 +324,7 @@ static int open_file(cl_dataset *ds, int f, cl_error *err)
 	}
 	for (int j = 0; j < ds->nfile_cols; j++) {
 		int i = cl_schema_find(fs, ds->schema->fields[j].name);
-		ds->map[j] = i;
+		map[j] = i;
 		if (i >= 0 && !cl_type_equal(fs->fields[i].type, ds->schema->fields[j].type))
 			return cl_error_set(err, CL_ESCHEMA,
 					    "%s: column '%s' is %s, but %s in %s",
@@ -324,6 +332,49 @@ static int open_file(cl_dataset *ds, int f, cl_error *err)
 					    cl_type_format(a, sizeof a, fs->fields[i].type),
 					    cl_type_format(b, sizeof b, ds->schema->fields[j].type),
 					    ds->files[0]);
+	}
+	return 0;
+}
+
+/* Open file f and map its columns onto the dataset's. */
+static int open_file(cl_dataset *ds, int f, cl_error *err)
+{
+	cl_reader_free(ds->r);
+	ds->r = NULL;
+	int rc = cl_reader_open(&ds->r, ds->files[f], &ds->opts, err);
+	if (rc)
+		return rc;
+	ds->cur = f;
+	ds->file_rows = 0;
+	return map_columns(ds, f, cl_reader_schema(ds->r), ds->map, err);
+}
+
+/*
+ * The dataset's batch `out` for reader batch b of file f: borrowed file
+ * columns, owned partition-value and NULL columns (owned[j] set).
+ */
+static int build_batch(const cl_dataset *ds, int f, const int *map, const cl_batch *b,
+		       cl_batch *out, bool *owned, cl_error *err)
+{
+	int rc;
+	out->nrows = b->nrows;
+	for (int j = 0; j < out->ncols; j++) {
+		cl_column *c = &out->cols[j];
+		int i = j < ds->nfile_cols ? map[j] : -1;
+		if (i >= 0) {
+			*c = b->cols[i]; /* borrowed */
+			continue;
+		}
+		if ((rc = cl_column_init(c, ds->schema->fields[j].type, b->nrows, err)))
+			return rc;
+		owned[j] = true;
+		const char *v = j >= ds->nfile_cols ? ds->part_vals[f][j - ds->nfile_cols]
+						    : NULL;
+		for (int64_t r = 0; r < b->nrows && !rc; r++)
+			rc = v ? cl__column_append_text(c, v, strlen(v), err)
+			       : cl_column_append_null(c, err);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -364,26 +415,8 @@ int cl_dataset_next(cl_dataset *ds, cl_batch **out, cl_error *err)
 		ds->first_row = ds->file_rows + 1;
 		ds->file_rows += b->nrows;
 		ds->rows += b->nrows;
-		ds->out.nrows = b->nrows;
-		for (int j = 0; j < ds->out.ncols; j++) {
-			cl_column *c = &ds->out.cols[j];
-			int i = j < ds->nfile_cols ? ds->map[j] : -1;
-			if (i >= 0) {
-				*c = b->cols[i]; /* borrowed */
-				continue;
-			}
-			if ((rc = cl_column_init(c, ds->schema->fields[j].type, b->nrows, err)))
-				return rc;
-			ds->owned[j] = true;
-			const char *v = j >= ds->nfile_cols
-						? ds->part_vals[ds->cur][j - ds->nfile_cols]
-						: NULL;
-			for (int64_t r = 0; r < b->nrows && !rc; r++)
-				rc = v ? cl__column_append_text(c, v, strlen(v), err)
-				       : cl_column_append_null(c, err);
-			if (rc)
-				return rc;
-		}
+		if ((rc = build_batch(ds, ds->cur, ds->map, b, &ds->out, ds->owned, err)))
+			return rc;
 		*out = &ds->out;
 		return 0;
 	}
@@ -454,5 +487,164 @@ void cl_dataset_free(cl_dataset *ds)
 	cl_free(ds->out.cols);
 	cl_free(ds->owned);
 	cl_free(ds->map);
+	cl_free(ds->units);
 	cl_free(ds);
+}
+
+/* ---- units and cursors -------------------------------------------------- */
+
+static int add_unit(cl_dataset *ds, int *cap, int file, int rg, int64_t rows,
+		    int64_t first_row, cl_error *err)
+{
+	if (ds->nunits == *cap) {
+		int c = *cap ? 2 * *cap : 16;
+		struct unit *u = cl_realloc(ds->units, (size_t)c * sizeof *u);
+		if (!u)
+			return oom(err);
+		ds->units = u;
+		*cap = c;
+	}
+	ds->units[ds->nunits++] = (struct unit){file, rg, rows, first_row};
+	return 0;
+}
+
+int cl_dataset_split(cl_dataset *ds, int *nunits, cl_error *err)
+{
+	*nunits = 0;
+	if (!strcmp(ds->root, "-"))
+		return 0;
+	if (ds->units) {
+		*nunits = ds->nunits;
+		return 0;
+	}
+	int cap = 0, rc = 0;
+	for (int f = 0; f < ds->nfiles && !rc; f++) {
+		cl_format fmt = ds->opts.format ? ds->opts.format
+						: cl_format_from_extension(ds->files[f]);
+		cl_parquet_file *pf = NULL;
+		if (fmt == CL_FORMAT_PARQUET || (fmt == CL_FORMAT_AUTO &&
+						 ds->format == CL_FORMAT_PARQUET)) {
+			cl_error e2 = {0};
+			if (cl_parquet_file_open(&pf, ds->files[f], &e2))
+				pf = NULL; /* reading the file reports it */
+		}
+		int nrg = pf ? cl_parquet_file_num_row_groups(pf) : 0;
+		if (nrg > 1) {
+			int64_t first = 1;
+			for (int g = 0; g < nrg && !rc; g++) {
+				cl_parquet_row_group rg;
+				cl_parquet_file_row_group(pf, g, &rg);
+				rc = add_unit(ds, &cap, f, g, rg.num_rows, first, err);
+				first += rg.num_rows;
+			}
+		} else {
+			rc = add_unit(ds, &cap, f, -1,
+				      pf ? cl_parquet_file_num_rows(pf) : -1, 1, err);
+		}
+		cl_parquet_file_free(pf);
+	}
+	if (rc) {
+		cl_free(ds->units);
+		ds->units = NULL;
+		ds->nunits = 0;
+		return rc;
+	}
+	*nunits = ds->nunits;
+	return 0;
+}
+
+int64_t cl_dataset_unit_rows(const cl_dataset *ds, int u)
+{
+	return u >= 0 && u < ds->nunits ? ds->units[u].rows : -1;
+}
+
+static void cursor_release_owned(cl_dataset_cursor *c)
+{
+	for (int i = 0; i < c->out.ncols; i++) {
+		if (c->owned[i])
+			cl_column_release(&c->out.cols[i]);
+		c->owned[i] = false;
+	}
+}
+
+void cl_dataset_cursor_free(cl_dataset_cursor *c)
+{
+	if (!c)
+		return;
+	if (c->owned)
+		cursor_release_owned(c);
+	cl_reader_free(c->r);
+	cl_free(c->map);
+	cl_free(c->out.cols);
+	cl_free(c->owned);
+	cl_free(c);
+}
+
+int cl_dataset_cursor_open(cl_dataset_cursor **out, const cl_dataset *ds, int u,
+			   cl_error *err)
+{
+	*out = NULL;
+	if (u < 0 || u >= ds->nunits)
+		return cl_error_set(err, CL_EINVAL, "dataset: no unit %d", u);
+	cl_dataset_cursor *c = cl_calloc(1, sizeof *c);
+	if (!c)
+		return oom(err);
+	const struct unit *un = &ds->units[u];
+	c->ds = ds;
+	c->file = un->file;
+	c->next_row = un->first_row;
+	c->first_row = un->first_row;
+	c->out.ncols = ds->schema->nfields;
+	c->out.cols = cl_calloc((size_t)c->out.ncols + 1, sizeof *c->out.cols);
+	c->owned = cl_calloc((size_t)c->out.ncols + 1, sizeof *c->owned);
+	c->map = cl_calloc((size_t)c->out.ncols + 1, sizeof *c->map);
+	int rc = 0;
+	if (!c->out.cols || !c->owned || !c->map)
+		rc = oom(err);
+	else if (un->rg >= 0) {
+		cl_parquet_read_options po = {0};
+		po.row_groups = &un->rg;
+		po.nrow_groups = 1;
+		rc = cl_parquet_reader_open(&c->r, ds->files[un->file], &ds->opts, &po, err);
+	} else {
+		rc = cl_reader_open(&c->r, ds->files[un->file], &ds->opts, err);
+	}
+	if (!rc)
+		rc = map_columns(ds, un->file, cl_reader_schema(c->r), c->map, err);
+	if (rc) {
+		cl_dataset_cursor_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int cl_dataset_cursor_next(cl_dataset_cursor *c, cl_batch **out, cl_error *err)
+{
+	*out = NULL;
+	cursor_release_owned(c);
+	for (;;) {
+		cl_batch *b;
+		int rc = cl_reader_next(c->r, &b, err);
+		if (rc || !b)
+			return rc;
+		if (b->nrows == 0)
+			continue;
+		c->first_row = c->next_row;
+		c->next_row += b->nrows;
+		if ((rc = build_batch(c->ds, c->file, c->map, b, &c->out, c->owned, err)))
+			return rc;
+		*out = &c->out;
+		return 0;
+	}
+}
+
+int cl_dataset_cursor_file(const cl_dataset_cursor *c)
+{
+	return c->file;
+}
+
+int64_t cl_dataset_cursor_first_row(const cl_dataset_cursor *c)
+{
+	return c->first_row;
 }

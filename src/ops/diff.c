@@ -1,118 +1,75 @@
 /*
- * diff.c — the diff engine: a hash join of NEW (right) against OLD (left).
+ * diff.c — the diff engine: a hash join of NEW (right) against OLD (left),
+ * on several threads, in bounded memory (the join itself: diff_join.c).
  *
- * Design. Left batches are normalised to the unified columns (diff_impl.h)
- * and copied into a store of fixed chunks of CHUNK_ROWS rows; their key
- * hashes (cl_hash_column over the key columns, in bulk) go to a parallel
- * array. When the first right batch arrives (or the output is asked for),
- * an open-addressing table of left row numbers is built, which finds
- * duplicate left keys. Each right batch is then probed row by row against
- * the table; matched pairs are compared column by column with
- * type-specialised loops (cl__diff_cmp_pairs), and output rows are
- * appended to the accumulator (diff_output.c). Unmatched right rows are
- * inserts; they go to a small "seen" set that finds duplicate right keys
- * among them (a duplicate among matched keys shows as a left row matched
- * twice). After the right side, unmatched left rows are deletes. The
- * accumulated rows are finally sorted by key, so the output does not depend
- * on how the work was split.
+ * Phases (d->state): LEFT -> RIGHT -> EMIT.
  *
- * States: LOADING_LEFT -> PROBING -> EMITTING. In LOADING_LEFT, once the
- * store passes the memory limit, the engine switches to spilling: the store
- * and every later batch of both sides are scattered by the top bits of the
- * key hash into NPART temporary files per side (diff_spill.c), with an
- * extra provenance column (source << 40 | row) for error messages. Before
- * EMITTING, each partition is diffed as above, one after the other, into
- * the same accumulator. A key's rows all land in one partition, in their
- * input order, so the sorted output is byte-identical to the in-memory one.
+ *   LEFT   Left batches are normalised to the unified columns (views,
+ *          diff_impl.h), their keys hashed in bulk, and copied with their
+ *          hashes and provenances into the loading worker's own store.
+ *          With a dataset (cl_diff_add_left_dataset) every worker reads
+ *          units of it (Parquet row groups or files) at once; the batch
+ *          API feeds worker 0. When the stores together pass
+ *          store_budget, the engine turns to spilling: each worker
+ *          scatters its store and every later row of both sides by key
+ *          hash into NPART partition files (diff_join.c).
+ *   RIGHT  In memory, the workers' stores become one join (their chunks
+ *          concatenated) and the workers build its table at once, one
+ *          set of sub-tables each. Right batches are then probed by the
+ *          workers in parallel (the table is read-only; matched bits are
+ *          atomic); each worker appends I/C/N rows to its own output.
+ *          When spilling, right rows are scattered like the left ones.
+ *   EMIT   In memory, the workers emit the unmatched left rows (D) of
+ *          their share of chunks; when spilling, they take partitions
+ *          one by one and diff each (recursively split when too big).
+ *          Each worker's rows are sorted into runs (spilled past its
+ *          output budget) and all runs are merged in key order
+ *          (diff_output.c).
  *
- * Invariants: left row numbers fit in uint32 (a store holds < 2^32 rows);
- * slots[] holds row + 1 (0 = empty); with duplicates allowed, next[] chains
- * rows of an equal key in ascending row order; matched[] has one bit per
- * left row.
+ * Determinism. Every row carries its input position (source index << 40 |
+ * row). Sources are numbered in input order (a dataset's files are
+ * registered in its order before reading). Output rows sort by key, then
+ * by right then left position, so the bytes written never depend on the
+ * thread count, the memory limit or the order in which workers finished.
+ * When several duplicate keys exist, the one reported is the earliest the
+ * workers found before stopping (in memory: the earliest of all).
+ *
+ * Memory: store_budget = 3/4 of memory_limit for left rows in memory;
+ * each worker's output accumulator and partition store get their share of
+ * the rest (worker_budget); staging buffers for partition files are sized
+ * from the limit too. Readers' own buffers are outside the limit.
  */
 #include "diff_impl.h"
+#include "changelake/dataset.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#define NPART 64
-#define PART_SHIFT 58 /* top 6 bits of the hash pick the partition */
-#define STAGE_ROWS 4096
-#define PROV_SHIFT 40
+#define PART_SHIFT (64 - CL__PART_BITS)
+#define MAX_THREADS 64
 
-enum { ST_LEFT = 0, ST_PROBE, ST_EMIT };
-
-typedef struct prov_seg {
-	int64_t start;     /* first store row of the segment */
-	int src;           /* index into sources */
-	int64_t first_row; /* 1-based row of that store row in the source */
-} prov_seg;
-
-typedef struct store {
-	int nchunks, capchunks;
-	cl_column **chunks;        /* chunks[c][u] */
-	const cl_column ***ptrs;   /* ptrs[c][u] = &chunks[c][u] */
-	const cl_column ***bycol;  /* bycol[u][c] = &chunks[c][u] */
-	int bycol_chunks;          /* chunks bycol was built for */
-	int64_t nrows;
-	uint64_t *hashes;
-	int64_t hcap;
-	int64_t bytes;
-	prov_seg *segs;            /* in-memory provenance */
-	int nsegs, capsegs;
-	int64_t *prov;             /* per-row provenance (partitions) */
-	/* the table: (hash >> 32) << 32 | (row + 1); 0 = empty */
-	uint64_t *slots;
-	uint64_t mask;
-	uint32_t *next;
-	uint8_t *matched;
-	/* seen inserts: output row + 1 by hash */
-	uint64_t *seen_hash;
-	uint64_t *seen_row;
-	uint64_t seen_mask, seen_n;
-} store;
-
-typedef struct view {
-	const cl_column **cols; /* nu */
-	cl_column *scratch;     /* nu, typed as the side's view types */
-	const cl_type *types;
-} view;
-
-typedef struct part_files {
-	FILE *f[NPART];
-	cl_column *stage[NPART]; /* nu + 1 columns each */
-	int64_t staged[NPART];
-} part_files;
-
-struct cl_diff {
-	cl__diff_plan plan;
-	cl__diff_out out;
-	cl_diff_stats stats;
-	int state;
-	int64_t memory_limit;
-	char *tmp_dir;
-	store st;
-	view lv, rv;
-	uint64_t *rhash;
-	int64_t rhash_cap;
-	/* per right batch scratch */
-	uint32_t *pl, *pr; /* pair left refs, right rows */
-	uint8_t *chg, *rowchg;
-	int64_t pcap;
-	char **sources;
-	int nsources;
-	/* spilling */
-	bool spilling;
-	part_files lparts, rparts;
-	int64_t spill_bytes;
-	cl_column *reload; /* nu + 1 columns for reading partitions */
-	cl_type *reload_types;
-	int64_t *value_changes;
-	const char **value_names;
-};
+enum { ST_LEFT = 0, ST_RIGHT, ST_EMIT };
 
 /* ---- small helpers ------------------------------------------------------ */
+
+/* CL_DIFF_TRACE=1: phase times on standard error (for profiling). */
+static void trace(const char *what)
+{
+	static int on = -1;
+	static struct timespec t0;
+	if (on < 0) {
+		on = getenv("CL_DIFF_TRACE") != NULL;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+	}
+	if (!on)
+		return;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	fprintf(stderr, "diff: %8.3f s %s\n",
+		(double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9, what);
+}
 
 static int oom(cl_error *err)
 {
@@ -127,6 +84,12 @@ static int64_t default_memory_limit(void)
 	return (int64_t)pages * psz / 4;
 }
 
+static int default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
 static int source_id(cl_diff *d, const char *name, cl_error *err)
 {
 	if (!name)
@@ -136,6 +99,8 @@ static int source_id(cl_diff *d, const char *name, cl_error *err)
 	for (int i = 0; i < d->nsources; i++)
 		if (!strcmp(d->sources[i], name))
 			return i;
+	if (d->nsources >= (1 << 22))
+		return cl_error_set(err, CL_EUNSUPPORTED, "diff: too many input files");
 	char **s = cl_realloc(d->sources, (size_t)(d->nsources + 1) * sizeof *s);
 	if (!s)
 		return oom(err);
@@ -148,34 +113,39 @@ static int source_id(cl_diff *d, const char *name, cl_error *err)
 /* "file row N" of a provenance value. */
 static void prov_text(const cl_diff *d, int64_t prov, char *buf, size_t n)
 {
-	int src = (int)(prov >> PROV_SHIFT);
-	int64_t row = prov & (((int64_t)1 << PROV_SHIFT) - 1);
+	int src = (int)(prov >> CL__PROV_SHIFT);
+	int64_t row = prov & (((int64_t)1 << CL__PROV_SHIFT) - 1);
 	snprintf(buf, n, "%s row %lld", src < d->nsources ? d->sources[src] : "?",
 		 (long long)row);
 }
 
-static int64_t store_prov(const cl_diff *d, int64_t g)
+static int dup_message(const cl_diff *d, const cl__dupc *c, cl_error *err)
 {
-	const store *s = &d->st;
-	if (s->prov)
-		return s->prov[g];
-	int lo = 0, hi = s->nsegs - 1;
-	while (lo < hi) {
-		int mid = (lo + hi + 1) / 2;
-		if (s->segs[mid].start <= g)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	if (s->nsegs == 0)
-		return 0;
-	const prov_seg *sg = &s->segs[lo];
-	return ((int64_t)sg->src << PROV_SHIFT) | (sg->first_row + g - sg->start);
+	char a[512], b[512];
+	if (c->pa >= 0)
+		prov_text(d, c->pa, a, sizeof a);
+	prov_text(d, c->pb, b, sizeof b);
+	return cl_error_set(err, CL_EDUPKEY,
+			    "duplicate key (%s) in %s: %s%s%s; use --allow-duplicate-keys "
+			    "to diff anyway",
+			    c->key, c->left ? d->plan.left_name : d->plan.right_name,
+			    c->pa >= 0 ? a : b, c->pa >= 0 ? " and " : " (seen before)",
+			    c->pa >= 0 ? b : "");
+}
+
+/* Duplicates found by the output merge (two inserts of one key). */
+static int merge_dup(void *arg, bool left, const cl_column *const *keys, int64_t row,
+		     int64_t pa, int64_t pb, cl_error *err)
+{
+	cl_diff *d = arg;
+	cl__dupc c = {0};
+	cl__dupc_offer(&c, &d->plan, left, keys, row, pa, pb);
+	return dup_message(d, &c, err);
 }
 
 /* ---- views: a side's batch seen through the unified columns ------------- */
 
-static int view_init(view *v, const cl__diff_plan *p, const cl_type *types,
+static int view_init(cl__dview *v, const cl__diff_plan *p, const cl_type *types,
 		     cl_error *err)
 {
 	v->types = types;
@@ -191,7 +161,7 @@ static int view_init(view *v, const cl__diff_plan *p, const cl_type *types,
 	return 0;
 }
 
-static void view_release(view *v, int nu)
+static void view_release(cl__dview *v, int nu)
 {
 	if (v->scratch)
 		for (int j = 0; j < nu; j++)
@@ -200,7 +170,7 @@ static void view_release(view *v, int nu)
 	cl_free(v->cols);
 }
 
-static int view_set(view *v, const cl__diff_plan *p, const cl_batch *b, bool left,
+static int view_set(cl__dview *v, const cl__diff_plan *p, const cl_batch *b, bool left,
 		    cl_error *err)
 {
 	for (int j = 0; j < p->nu; j++) {
@@ -222,633 +192,381 @@ static int view_set(view *v, const cl__diff_plan *p, const cl_batch *b, bool lef
 	return 0;
 }
 
-static int hash_keys(const cl__diff_plan *p, const cl_column *const *cols, int64_t n,
-		     uint64_t *h)
-{
-	memset(h, 0, (size_t)n * sizeof *h);
-	for (int k = 0; k < p->nkeys; k++)
-		cl_hash_column(cols[k], h, n);
-	return 0;
-}
+/* ---- workers ------------------------------------------------------------ */
 
-static int grow_u64(uint64_t **a, int64_t *cap, int64_t need, cl_error *err)
+static int worker_init(cl_diff *d, cl__dworker *w, int id, cl_error *err)
 {
-	if (need <= *cap)
-		return 0;
-	int64_t c = *cap ? *cap : 1024;
-	while (c < need)
-		c *= 2;
-	uint64_t *x = cl_realloc(*a, (size_t)c * sizeof *x);
-	if (!x)
-		return oom(err);
-	*a = x;
-	*cap = c;
-	return 0;
-}
-
-/* ---- the store ---------------------------------------------------------- */
-
-static void store_release(store *s, int nu)
-{
-	for (int c = 0; c < s->nchunks; c++) {
-		for (int j = 0; j < nu; j++)
-			cl_column_release(&s->chunks[c][j]);
-		cl_free(s->chunks[c]);
-		cl_free(s->ptrs[c]);
-	}
-	cl_free(s->chunks);
-	cl_free(s->ptrs);
-	if (s->bycol)
-		for (int j = 0; j < nu; j++)
-			cl_free(s->bycol[j]);
-	cl_free(s->bycol);
-	cl_free(s->hashes);
-	cl_free(s->segs);
-	cl_free(s->prov);
-	cl_free(s->slots);
-	cl_free(s->next);
-	cl_free(s->matched);
-	cl_free(s->seen_hash);
-	cl_free(s->seen_row);
-	memset(s, 0, sizeof *s);
-}
-
-static int store_new_chunk(cl_diff *d, cl_error *err)
-{
-	store *s = &d->st;
 	const cl__diff_plan *p = &d->plan;
-	if (s->nchunks == s->capchunks) {
-		int cap = s->capchunks ? 2 * s->capchunks : 16;
-		cl_column **c = cl_realloc(s->chunks, (size_t)cap * sizeof *c);
-		if (!c)
+	w->d = d;
+	w->id = id;
+	int rc = view_init(&w->lv, p, p->ltypes, err);
+	if (!rc)
+		rc = view_init(&w->rv, p, p->rtypes, err);
+	if (!rc)
+		rc = cl__diff_out_init(&w->out, p, 0, d->worker_budget, d->tmp_dir, err);
+	if (!rc && (!(w->value_changes = cl_calloc((size_t)p->nvalues + 1,
+						   sizeof *w->value_changes)) ||
+		    !(w->rowchg = cl_calloc((size_t)p->nvalues + 1, 1)) ||
+		    !(w->reload = cl_calloc((size_t)p->nu + 1, sizeof *w->reload))))
+		rc = oom(err);
+	return rc;
+}
+
+static void worker_release(cl__dworker *w, int nu)
+{
+	view_release(&w->lv, nu);
+	view_release(&w->rv, nu);
+	cl_free(w->h);
+	cl_free(w->pv);
+	cl_free(w->pl);
+	cl_free(w->pr);
+	cl_free(w->chg);
+	cl_free(w->rowchg);
+	cl__dstore_release(&w->st, nu);
+	cl__djoin_release(&w->pj, nu);
+	cl__dstage_release(&w->stage[0], nu);
+	cl__dstage_release(&w->stage[1], nu);
+	if (w->reload)
+		for (int j = 0; j <= nu; j++)
+			cl_column_release(&w->reload[j]);
+	cl_free(w->reload);
+	cl__diff_out_release(&w->out);
+	cl_free(w->value_changes);
+}
+
+/* Hashes and provenances of a view's n rows into w->h / w->pv. */
+static int hash_rows(cl__dworker *w, const cl_column *const *cols, int64_t n, int src,
+		     int64_t first_row, cl_error *err)
+{
+	if (n > w->hcap) {
+		int64_t c = w->hcap ? w->hcap : 1024;
+		while (c < n)
+			c *= 2;
+		uint64_t *h = cl_realloc(w->h, (size_t)c * sizeof *h);
+		if (!h)
 			return oom(err);
-		s->chunks = c;
-		const cl_column ***q = cl_realloc(s->ptrs, (size_t)cap * sizeof *q);
-		if (!q)
+		w->h = h;
+		w->hcap = c;
+	}
+	if (n > w->pvcap) {
+		int64_t *pv = cl_realloc(w->pv, (size_t)w->hcap * sizeof *pv);
+		if (!pv)
 			return oom(err);
-		s->ptrs = q;
-		s->capchunks = cap;
+		w->pv = pv;
+		w->pvcap = w->hcap;
 	}
-	cl_column *cols = cl_calloc((size_t)p->nu + 1, sizeof *cols);
-	const cl_column **ptrs = cl_calloc((size_t)p->nu + 1, sizeof *ptrs);
-	if (!cols || !ptrs) {
-		cl_free(cols);
-		cl_free(ptrs);
-		return oom(err);
+	cl__key_hash(&w->d->plan, cols, n, w->h);
+	int64_t base = ((int64_t)src << CL__PROV_SHIFT) + first_row;
+	for (int64_t i = 0; i < n; i++)
+		w->pv[i] = base + i;
+	return 0;
+}
+
+static int ensure_stage(cl_diff *d, cl__dworker *w, int side, cl_error *err)
+{
+	if (w->stage[side].cols[0])
+		return 0;
+	return cl__dstage_init(&w->stage[side], &d->plan,
+			       side ? d->plan.rtypes : d->plan.ltypes, err);
+}
+
+/* Move a worker's in-memory left rows to the partition files. */
+static int spill_store(cl_diff *d, cl__dworker *w, cl_error *err)
+{
+	int rc = ensure_stage(d, w, 0, err);
+	for (int c = 0; !rc && c < w->st.nchunks; c++) {
+		const cl__dchunk *ch = w->st.chunks[c];
+		rc = cl__dparts_add(d, &d->parts[0], &w->stage[0], ch->ptrs, ch->n, ch->hash,
+				    ch->prov, err);
 	}
-	s->chunks[s->nchunks] = cols;
-	s->ptrs[s->nchunks] = ptrs;
-	s->nchunks++;
-	for (int j = 0; j < p->nu; j++) {
-		int rc = cl_column_init(&cols[j], d->plan.ltypes[j], 0, err);
+	__atomic_fetch_sub(&d->store_mem, cl__dstore_memory(&w->st), __ATOMIC_RELAXED);
+	cl__dstore_release(&w->st, d->plan.nu);
+	return rc;
+}
+
+static int worker_left(cl__dworker *w, const cl_batch *b, int src, int64_t first_row,
+		       cl_error *err)
+{
+	cl_diff *d = w->d;
+	int rc = view_set(&w->lv, &d->plan, b, true, err);
+	if (!rc)
+		rc = hash_rows(w, w->lv.cols, b->nrows, src, first_row, err);
+	if (rc)
+		return rc;
+	w->left_rows += b->nrows;
+	if (__atomic_load_n(&d->spilling, __ATOMIC_ACQUIRE)) {
+		if (w->st.nrows && (rc = spill_store(d, w, err)))
+			return rc;
+		if ((rc = ensure_stage(d, w, 0, err)))
+			return rc;
+		return cl__dparts_add(d, &d->parts[0], &w->stage[0], w->lv.cols, b->nrows, w->h,
+				      w->pv, err);
+	}
+	int64_t before = cl__dstore_memory(&w->st);
+	if ((rc = cl__dstore_append(&w->st, &d->plan, w->lv.cols, b->nrows, w->h, w->pv, err)))
+		return rc;
+	int64_t total = __atomic_add_fetch(&d->store_mem, cl__dstore_memory(&w->st) - before,
+					   __ATOMIC_RELAXED);
+	if (total > d->store_budget) {
+		pthread_mutex_lock(&d->mu);
+		if (!d->parts[0].open)
+			d->spill_rc = cl__dparts_open(&d->parts[0], d, PART_SHIFT, err);
+		else if (d->spill_rc)
+			cl_error_set(err, d->spill_rc, "diff: cannot create spill files");
+		rc = d->spill_rc;
+		pthread_mutex_unlock(&d->mu);
 		if (rc)
 			return rc;
-		ptrs[j] = &cols[j];
+		__atomic_store_n(&d->spilling, 1, __ATOMIC_RELEASE);
+		return spill_store(d, w, err);
 	}
 	return 0;
 }
 
-/* Append rows [0, n) of left view columns to the store with their hashes. */
-static int store_append(cl_diff *d, const cl_column *const *cols, int64_t n,
-			const uint64_t *h, const int64_t *prov, int src,
-			int64_t first_row, cl_error *err)
+static int worker_right(cl__dworker *w, const cl_batch *b, int src, int64_t first_row,
+			cl_error *err)
 {
-	store *s = &d->st;
-	const cl__diff_plan *p = &d->plan;
-	int rc;
-	if (s->nrows + n >= ((int64_t)1 << 32) - 1)
-		return cl_error_set(err, CL_EUNSUPPORTED,
-				    "diff: more than 4 billion rows in memory; lower "
-				    "--memory-limit to partition");
-	if ((rc = grow_u64(&s->hashes, &s->hcap, s->nrows + n, err)))
+	cl_diff *d = w->d;
+	int rc = view_set(&w->rv, &d->plan, b, false, err);
+	if (!rc)
+		rc = hash_rows(w, w->rv.cols, b->nrows, src, first_row, err);
+	if (rc)
 		return rc;
-	memcpy(s->hashes + s->nrows, h, (size_t)n * sizeof *h);
-	if (prov) {
-		int64_t cap = s->hcap;
-		int64_t *x = cl_realloc(s->prov, (size_t)cap * sizeof *x);
-		if (!x)
-			return oom(err);
-		s->prov = x;
-		memcpy(s->prov + s->nrows, prov, (size_t)n * sizeof *prov);
+	w->right_rows += b->nrows;
+	if (d->spilling) {
+		if ((rc = ensure_stage(d, w, 1, err)))
+			return rc;
+		return cl__dparts_add(d, &d->parts[1], &w->stage[1], w->rv.cols, b->nrows, w->h,
+				      w->pv, err);
+	}
+	return cl__djoin_probe(w, &d->join, w->rv.cols, b->nrows, w->h, w->pv, err);
+}
+
+/* ---- running workers in parallel ---------------------------------------- */
+
+typedef int (*work_fn)(cl__dworker *w, void *arg);
+
+typedef struct job {
+	cl__dworker *w;
+	work_fn fn;
+	void *arg;
+} job;
+
+static void *job_main(void *p)
+{
+	job *j = p;
+	cl__dworker *w = j->w;
+	w->rc = j->fn(w, j->arg);
+	if (w->rc)
+		__atomic_store_n(&w->d->abort, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * Run fn on every worker at once; the calling thread reports progress
+ * every 100 ms while they run. The error returned: a duplicate key (the
+ * earliest found) before any other error, else the first worker's.
+ */
+static int run_workers(cl_diff *d, work_fn fn, void *arg, cl_diff_progress_fn progress,
+		       void *parg, cl_error *err)
+{
+	int n = d->nthreads;
+	job jobs[MAX_THREADS];
+	pthread_t tid[MAX_THREADS];
+	bool started[MAX_THREADS] = {0};
+	for (int i = 0; i < n; i++) {
+		d->w[i].rc = 0;
+		jobs[i] = (job){&d->w[i], fn, arg};
+	}
+	int rc = 0;
+	if (n == 1 && !progress) {
+		job_main(&jobs[0]);
 	} else {
-		if (s->nsegs == s->capsegs) {
-			int cap = s->capsegs ? 2 * s->capsegs : 16;
-			prov_seg *x = cl_realloc(s->segs, (size_t)cap * sizeof *x);
-			if (!x)
-				return oom(err);
-			s->segs = x;
-			s->capsegs = cap;
+		for (int i = 0; i < n; i++) {
+			if (pthread_create(&tid[i], NULL, job_main, &jobs[i])) {
+				/* run it here instead */
+				job_main(&jobs[i]);
+				continue;
+			}
+			started[i] = true;
 		}
-		s->segs[s->nsegs++] = (prov_seg){s->nrows, src, first_row};
-	}
-	int64_t done = 0;
-	while (done < n) {
-		int64_t used = s->nrows % CL__CHUNK_ROWS;
-		if (used == 0 && s->nrows / CL__CHUNK_ROWS == s->nchunks &&
-		    (rc = store_new_chunk(d, err)))
-			return rc;
-		cl_column *chunk = s->chunks[s->nchunks - 1];
-		int64_t take = CL__CHUNK_ROWS - used;
-		if (take > n - done)
-			take = n - done;
-		for (int j = 0; j < p->nu; j++) {
-			int64_t before = cl__column_bytes(&chunk[j]);
-			if ((rc = cl__column_append_range(&chunk[j], cols[j], done, take, err)))
-				return rc;
-			s->bytes += cl__column_bytes(&chunk[j]) - before;
+		if (progress) {
+			/* poll: the workers publish their counts atomically */
+			for (;;) {
+				bool all = true;
+				for (int i = 0; i < n && all; i++)
+					if (started[i] && pthread_tryjoin_np(tid[i], NULL) == 0)
+						started[i] = false;
+					else if (started[i])
+						all = false;
+				progress(parg, __atomic_load_n(&d->progress, __ATOMIC_RELAXED));
+				if (all)
+					break;
+				struct timespec ts = {0, 100 * 1000 * 1000};
+				nanosleep(&ts, NULL);
+			}
 		}
-		done += take;
-		s->nrows += take;
+		for (int i = 0; i < n; i++)
+			if (started[i])
+				pthread_join(tid[i], NULL);
 	}
-	return 0;
-}
-
-static int64_t store_memory(const store *s)
-{
-	/* columns + hashes + 8-byte table slots at load <= 1/2 + matched bits */
-	return s->bytes + s->nrows * (8 + 16 + 1);
-}
-
-static bool keys_equal_store(const cl_diff *d, uint32_t g, const cl_column *const *cols,
-			     int64_t row)
-{
-	const cl_column *const *lc = d->st.ptrs[g >> CL__CHUNK_BITS];
-	int64_t lr = g & CL__CHUNK_MASK;
-	if (d->plan.nkeys == 1 && lc[0]->null_count == 0 && cols[0]->null_count == 0) {
-		/* the common case: one non-NULL integer key */
-		switch (cols[0]->type.id) {
-		case CL_INT64: case CL_UINT64:
-			return ((const int64_t *)lc[0]->values)[lr] ==
-			       ((const int64_t *)cols[0]->values)[row];
-		case CL_INT32: case CL_UINT32:
-			return ((const int32_t *)lc[0]->values)[lr] ==
-			       ((const int32_t *)cols[0]->values)[row];
-		default:
-			break;
+	const cl__dupc *best = NULL;
+	for (int i = 0; i < n; i++) {
+		const cl__dupc *c = &d->w[i].dup;
+		if (!c->set)
+			continue;
+		if (!best || (c->left && !best->left) ||
+		    (c->left == best->left && (c->pb < best->pb ||
+					       (c->pb == best->pb && c->pa < best->pa))))
+			best = c;
+	}
+	if (best)
+		return dup_message(d, best, err);
+	for (int i = 0; i < n && !rc; i++)
+		if (d->w[i].rc && d->w[i].rc != CL_EINTERNAL) {
+			rc = d->w[i].rc;
+			if (err)
+				*err = d->w[i].err;
 		}
-	}
-	for (int k = 0; k < d->plan.nkeys; k++)
-		if (!cl__diff_equal(lc[k], lr, cols[k], row))
-			return false;
-	return true;
-}
-
-static int dup_error(cl_diff *d, bool left, const cl_column *const *cols, int64_t row,
-		     int64_t prov_a, int64_t prov_b, cl_error *err)
-{
-	cl_buf key = {0};
-	char a[512], b[512];
-	cl__diff_key_text(&key, &d->plan, cols, row);
-	if (prov_b > prov_a) { /* name the earlier row first */
-		int64_t t = prov_a;
-		prov_a = prov_b;
-		prov_b = t;
-	}
-	prov_text(d, prov_a, a, sizeof a);
-	if (prov_b >= 0)
-		prov_text(d, prov_b, b, sizeof b);
-	int rc = cl_error_set(err, CL_EDUPKEY,
-			      "duplicate key (%s) in %s: %s%s%s; use --allow-duplicate-keys "
-			      "to diff anyway",
-			      key.data ? (char *)key.data : "?",
-			      left ? d->plan.left_name : d->plan.right_name,
-			      prov_b >= 0 ? b : a, prov_b >= 0 ? " and " : " (seen before)",
-			      prov_b >= 0 ? a : "");
-	cl_buf_release(&key);
+	for (int i = 0; i < n && !rc; i++)
+		if (d->w[i].rc) {
+			rc = d->w[i].rc;
+			if (err)
+				*err = d->w[i].err;
+		}
 	return rc;
 }
 
-/* Build the table over the store; finds duplicate left keys. */
-static int store_build(cl_diff *d, cl_error *err)
+/* ---- phases ------------------------------------------------------------- */
+
+static int build_fn(cl__dworker *w, void *arg)
 {
-	store *s = &d->st;
-	uint64_t cap = 16;
-	while (cap < (uint64_t)s->nrows * 2)
-		cap *= 2;
-	s->mask = cap - 1;
-	s->slots = cl_calloc(cap, sizeof *s->slots);
-	s->matched = cl_calloc((size_t)(s->nrows + 8) / 8, 1);
-	if (!s->slots || !s->matched)
-		return oom(err);
-	if (d->plan.allow_dups && !(s->next = cl_calloc((size_t)s->nrows + 1, sizeof *s->next)))
-		return oom(err);
-	/* in reverse, so duplicate chains come out in ascending row order */
-	for (int64_t g = s->nrows - 1; g >= 0; g--) {
-		uint64_t h = s->hashes[g];
-		uint64_t i = h & s->mask;
-		uint64_t tag = h & 0xffffffff00000000ull;
-		const cl_column *const *cols = s->ptrs[g >> CL__CHUNK_BITS];
-		int64_t row = g & CL__CHUNK_MASK;
-		for (;;) {
-			uint64_t e = s->slots[i];
-			if (!e) {
-				s->slots[i] = tag | ((uint64_t)g + 1);
-				break;
-			}
-			uint32_t o = (uint32_t)e - 1;
-			if ((e & 0xffffffff00000000ull) == tag && s->hashes[o] == h &&
-			    keys_equal_store(d, o, cols, row)) {
-				if (!d->plan.allow_dups)
-					return dup_error(d, true, cols, row, store_prov(d, g),
-							 store_prov(d, o), err);
-				s->next[g] = (uint32_t)e;
-				s->slots[i] = tag | ((uint64_t)g + 1);
-				break;
-			}
-			i = (i + 1) & s->mask;
-		}
-	}
-	return 0;
+	cl_diff *d = w->d;
+	return cl__djoin_build(w, &d->join, w->id, d->nthreads, &w->err);
 }
 
-/* ---- seen inserts (duplicate right keys among unmatched rows) ----------- */
-
-static int seen_check(cl_diff *d, uint64_t h, const cl_column *const *cols, int64_t row,
-		      int64_t prov, bool *dup, cl_error *err)
+/* LEFT -> RIGHT: one join of every store, or partition files for NEW. */
+static int start_right(cl_diff *d, cl_error *err)
 {
-	store *s = &d->st;
-	*dup = false;
-	if ((s->seen_n + 1) * 2 > s->seen_mask + 1 || !s->seen_hash) {
-		uint64_t cap = s->seen_hash ? 2 * (s->seen_mask + 1) : 1024;
-		uint64_t *nh = cl_calloc(cap, sizeof *nh), *nr = cl_calloc(cap, sizeof *nr);
-		if (!nh || !nr) {
-			cl_free(nh);
-			cl_free(nr);
-			return oom(err);
-		}
-		if (s->seen_hash)
-			for (uint64_t i = 0; i <= s->seen_mask; i++) {
-				if (!s->seen_row[i])
-					continue;
-				uint64_t j = s->seen_hash[i] & (cap - 1);
-				while (nr[j])
-					j = (j + 1) & (cap - 1);
-				nh[j] = s->seen_hash[i];
-				nr[j] = s->seen_row[i];
-			}
-		cl_free(s->seen_hash);
-		cl_free(s->seen_row);
-		s->seen_hash = nh;
-		s->seen_row = nr;
-		s->seen_mask = cap - 1;
+	int rc = 0;
+	d->state = ST_RIGHT;
+	if (d->spilling) {
+		/* stores left by workers that finished before the switch */
+		for (int i = 0; i < d->nthreads && !rc; i++)
+			if (d->w[i].st.nrows)
+				rc = spill_store(d, &d->w[i], err);
+		if (!rc)
+			rc = cl__dparts_open(&d->parts[1], d, PART_SHIFT, err);
+		return rc;
 	}
-	/* keys of an output row sit in the output's key columns */
-	const cl__diff_out *o = &d->out;
-	int kc = d->plan.has_change ? 2 : 1;
-	uint64_t i = h & s->seen_mask;
-	while (s->seen_row[i]) {
-		if (s->seen_hash[i] == h) {
-			uint64_t r = s->seen_row[i] - 1;
-			const cl_batch *b = o->chunks[r >> CL__CHUNK_BITS];
-			bool eq = true;
-			for (int k = 0; k < d->plan.nkeys && eq; k++)
-				eq = cl__diff_equal(&b->cols[kc + k], (int64_t)(r & CL__CHUNK_MASK),
-						    cols[k], row);
-			if (eq) {
-				*dup = true;
-				return 0;
-			}
-		}
-		i = (i + 1) & s->seen_mask;
-	}
-	s->seen_hash[i] = h;
-	s->seen_row[i] = (uint64_t)o->nrows + 1; /* the row about to be added */
-	s->seen_n++;
-	return 0;
+	trace("left read");
+	for (int i = 0; i < d->nthreads && !rc; i++)
+		rc = cl__dstore_move(&d->join.st, &d->w[i].st, err);
+	if (!rc)
+		rc = cl__djoin_prepare(&d->join, &d->plan, d->nthreads, err);
+	if (!rc)
+		rc = run_workers(d, build_fn, NULL, NULL, NULL, err);
+	trace("table built");
+	return rc;
 }
 
-/* ---- probing ------------------------------------------------------------ */
-
-static int grow_pairs(cl_diff *d, int64_t need, cl_error *err)
+static int deletes_fn(cl__dworker *w, void *arg)
 {
-	if (need <= d->pcap)
-		return 0;
-	int64_t c = d->pcap ? d->pcap : 1024;
-	while (c < need)
-		c *= 2;
-	uint32_t *a = cl_realloc(d->pl, (size_t)c * sizeof *a);
-	if (!a)
-		return oom(err);
-	d->pl = a;
-	uint32_t *b = cl_realloc(d->pr, (size_t)c * sizeof *b);
-	if (!b)
-		return oom(err);
-	d->pr = b;
-	uint8_t *x = cl_realloc(d->chg, (size_t)c * (size_t)(d->plan.nvalues + 1));
-	if (!x)
-		return oom(err);
-	d->chg = x;
-	d->pcap = c;
-	return 0;
+	cl_diff *d = w->d;
+	return cl__djoin_deletes(w, &d->join, w->id, d->nthreads, &w->err);
 }
 
-static int emit_pairs(cl_diff *d, const cl_column *const *rc, int64_t np, cl_error *err)
+static int parts_fn(cl__dworker *w, void *arg)
 {
-	const cl__diff_plan *p = &d->plan;
-	store *s = &d->st;
-	int nv = p->nvalues;
-	for (int v = 0; v < nv; v++) {
-		int u = p->values[v];
-		if (s->bycol_chunks != s->nchunks)
-			return cl_error_set(err, CL_EINTERNAL, "diff: stale column index");
-		cl__diff_cmp_pairs(&p->u[u].cmp, s->bycol[u], d->pl, rc[u], d->pr, np,
-				   d->chg + (size_t)v * (size_t)np);
-	}
-	for (int64_t k = 0; k < np; k++) {
-		bool any = false;
-		for (int v = 0; v < nv; v++) {
-			d->rowchg[v] = d->chg[(size_t)v * (size_t)np + (size_t)k];
-			any |= d->rowchg[v];
-		}
-		int act = any ? ACT_C : ACT_N;
-		if (any) {
-			d->stats.changed++;
-			for (int v = 0; v < nv; v++)
-				d->value_changes[v] += d->rowchg[v];
-		} else {
-			d->stats.unchanged++;
-			if (!p->keep_unchanged)
-				continue;
-		}
-		uint32_t g = d->pl[k];
-		int r = cl__diff_out_row(&d->out, act, s->ptrs[g >> CL__CHUNK_BITS],
-					 g & CL__CHUNK_MASK, rc, d->pr[k], d->rowchg, err);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static int build_bycol(cl_diff *d, cl_error *err)
-{
-	store *s = &d->st;
-	const cl__diff_plan *p = &d->plan;
-	if (!s->bycol && !(s->bycol = cl_calloc((size_t)p->nu + 1, sizeof *s->bycol)))
-		return oom(err);
-	for (int j = 0; j < p->nu; j++) {
-		cl_free(s->bycol[j]);
-		s->bycol[j] = cl_calloc((size_t)s->nchunks + 1, sizeof **s->bycol);
-		if (!s->bycol[j])
-			return oom(err);
-		for (int c = 0; c < s->nchunks; c++)
-			s->bycol[j][c] = &s->chunks[c][j];
-	}
-	s->bycol_chunks = s->nchunks;
-	return 0;
-}
-
-/* Probe right rows [0, n) of view columns rc (hashes h) against the store. */
-static int probe(cl_diff *d, const cl_column *const *rc, int64_t n, const uint64_t *h,
-		 const int64_t *prov, int src, int64_t first_row, cl_error *err)
-{
-	store *s = &d->st;
-	int r;
-	if ((r = grow_pairs(d, n, err)))
-		return r;
-	int64_t np = 0;
-	enum { AHEAD = 16 };
-	for (int64_t i = 0; i < n && i < AHEAD; i++)
-		__builtin_prefetch(&s->slots[h[i] & s->mask]);
-	for (int64_t i = 0; i < n; i++) {
-		if (i + AHEAD < n)
-			__builtin_prefetch(&s->slots[h[i + AHEAD] & s->mask]);
-		uint64_t hi = h[i];
-		uint64_t slot = hi & s->mask;
-		uint64_t tag = hi & 0xffffffff00000000ull;
-		uint32_t found = 0;
-		for (;;) {
-			uint64_t e = s->slots[slot];
-			if (!e)
-				break;
-			uint32_t g1 = (uint32_t)e;
-			if ((e & 0xffffffff00000000ull) == tag && keys_equal_store(d, g1 - 1, rc, i)) {
-				found = g1;
-				break;
-			}
-			slot = (slot + 1) & s->mask;
-		}
-		int64_t pv = prov ? prov[i]
-				  : ((int64_t)src << PROV_SHIFT) | (first_row + i);
-		if (!found) {
-			if (!d->plan.allow_dups) {
-				bool dup;
-				if ((r = seen_check(d, hi, rc, i, pv, &dup, err)))
-					return r;
-				if (dup)
-					return dup_error(d, false, rc, i, pv, -1, err);
-			}
-			d->stats.inserted++;
-			if ((r = cl__diff_out_row(&d->out, ACT_I, NULL, 0, rc, i, NULL, err)))
-				return r;
-			continue;
-		}
-		for (uint32_t e = found; e; e = s->next ? s->next[e - 1] : 0) {
-			uint32_t g = e - 1;
-			if (cl_bit_get(s->matched, g) && !d->plan.allow_dups)
-				return dup_error(d, false, rc, i, pv, -1, err);
-			cl_bit_set(s->matched, g, true);
-			if (np == d->pcap && (r = grow_pairs(d, np + 1, err)))
-				return r;
-			d->pl[np] = g;
-			d->pr[np] = (uint32_t)i;
-			np++;
-		}
-	}
-	return emit_pairs(d, rc, np, err);
-}
-
-static int emit_deletes(cl_diff *d, cl_error *err)
-{
-	store *s = &d->st;
-	for (int64_t g = 0; g < s->nrows; g++) {
-		if (cl_bit_get(s->matched, g))
-			continue;
-		d->stats.deleted++;
-		int rc = cl__diff_out_row(&d->out, ACT_D, s->ptrs[g >> CL__CHUNK_BITS],
-					  g & CL__CHUNK_MASK, NULL, 0, NULL, err);
+	cl_diff *d = w->d;
+	for (;;) {
+		int64_t i = __atomic_fetch_add(&d->next_item, 1, __ATOMIC_RELAXED);
+		if (i >= CL__NPART || __atomic_load_n(&d->abort, __ATOMIC_RELAXED))
+			return 0;
+		int rc = cl__dpart_diff(w, d->parts[0].f[i], d->parts[0].bytes[i],
+					d->parts[1].f[i], 0, &w->err);
 		if (rc)
 			return rc;
 	}
-	return 0;
 }
 
-/* Build the table once the left side is complete. */
-static int start_probe(cl_diff *d, cl_error *err)
+static int flush_fn(cl__dworker *w, void *arg)
 {
-	int rc = store_build(d, err);
-	if (!rc)
-		rc = build_bycol(d, err);
-	d->state = ST_PROBE;
+	cl_diff *d = w->d;
+	int rc = 0;
+	for (int side = 0; side < 2 && !rc; side++)
+		if (w->stage[side].cols[0])
+			rc = cl__dparts_flush(d, &d->parts[side], &w->stage[side], &w->err);
 	return rc;
 }
 
-/* ---- partitions --------------------------------------------------------- */
-
-static void parts_release(part_files *pf, int ncols)
+static int sort_fn(cl__dworker *w, void *arg)
 {
-	for (int i = 0; i < NPART; i++) {
-		if (pf->f[i])
-			fclose(pf->f[i]);
-		if (pf->stage[i]) {
-			for (int j = 0; j < ncols; j++)
-				cl_column_release(&pf->stage[i][j]);
-			cl_free(pf->stage[i]);
-		}
-	}
-	memset(pf, 0, sizeof *pf);
+	return cl__diff_out_sort(&w->out, &w->err);
 }
 
-static int parts_flush(cl_diff *d, part_files *pf, int i, cl_error *err)
+static int finish(cl_diff *d, cl_error *err)
 {
-	int nc = d->plan.nu + 1;
-	if (!pf->staged[i])
-		return 0;
-	cl_column **cols = cl_malloc((size_t)nc * sizeof *cols);
-	if (!cols)
+	int rc = 0;
+	if (d->state == ST_LEFT && (rc = start_right(d, err)))
+		return rc;
+	d->state = ST_EMIT;
+	trace("right read");
+	if (d->spilling) {
+		d->next_item = 0;
+		if (!(rc = run_workers(d, flush_fn, NULL, NULL, NULL, err)))
+			rc = run_workers(d, parts_fn, NULL, NULL, NULL, err);
+	} else {
+		rc = run_workers(d, deletes_fn, NULL, NULL, NULL, err);
+	}
+	trace("deletes / partitions");
+	if (!rc)
+		rc = run_workers(d, sort_fn, NULL, NULL, NULL, err);
+	trace("sorted");
+	if (rc)
+		return rc;
+	/* the left rows are no longer needed: free them before merging */
+	cl__djoin_release(&d->join, d->plan.nu);
+	cl__dparts_close(&d->parts[0]);
+	cl__dparts_close(&d->parts[1]);
+	cl__diff_out *outs = cl_calloc((size_t)d->nthreads, sizeof *outs);
+	if (!outs)
 		return oom(err);
-	for (int j = 0; j < nc; j++)
-		cols[j] = &pf->stage[i][j];
-	long before = ftell(pf->f[i]);
-	int rc = cl__spill_write(pf->f[i], cols, nc, pf->staged[i], err);
-	cl_free(cols);
-	if (rc)
-		return rc;
-	d->spill_bytes += ftell(pf->f[i]) - before;
-	for (int j = 0; j < nc; j++)
-		cl_column_clear(&pf->stage[i][j]);
-	pf->staged[i] = 0;
-	return 0;
-}
-
-static int parts_open(cl_diff *d, part_files *pf, const cl_type *types, cl_error *err)
-{
-	int nu = d->plan.nu;
-	for (int i = 0; i < NPART; i++) {
-		if (!(pf->f[i] = cl__spill_tmpfile(d->tmp_dir, err)))
-			return err ? err->code : CL_EIO;
-		if (!(pf->stage[i] = cl_calloc((size_t)nu + 1, sizeof *pf->stage[i])))
-			return oom(err);
-		for (int j = 0; j <= nu; j++) {
-			int rc = cl_column_init(&pf->stage[i][j],
-						j < nu ? types[j] : cl_type_make(CL_INT64), 0, err);
-			if (rc)
-				return rc;
-		}
+	/* the merge borrows the outputs: move them into one array */
+	for (int i = 0; i < d->nthreads; i++) {
+		outs[i] = d->w[i].out;
+		memset(&d->w[i].out, 0, sizeof d->w[i].out);
 	}
-	return 0;
-}
-
-/* Scatter rows [0, n) of view columns into partitions by hash. */
-static int parts_add(cl_diff *d, part_files *pf, const cl_column *const *cols, int64_t n,
-		     const uint64_t *h, const int64_t *prov, int src, int64_t first_row,
-		     cl_error *err)
-{
-	int nu = d->plan.nu;
-	int rc;
-	for (int64_t i = 0; i < n; i++) {
-		int pi = (int)(h[i] >> PART_SHIFT);
-		cl_column *st = pf->stage[pi];
-		for (int j = 0; j < nu; j++)
-			if ((rc = cl_column_append_from(&st[j], cols[j], i, err)))
-				return rc;
-		int64_t pv = prov ? prov[i] : ((int64_t)src << PROV_SHIFT) | (first_row + i);
-		if ((rc = cl_column_append_i64(&st[nu], pv, err)))
-			return rc;
-		if (++pf->staged[pi] >= STAGE_ROWS && (rc = parts_flush(d, pf, pi, err)))
-			return rc;
+	d->outs = outs;
+	cl_diff_stats *s = &d->stats;
+	int64_t spill_out = 0;
+	for (int i = 0; i < d->nthreads; i++) {
+		const cl__dworker *w = &d->w[i];
+		s->left_rows += w->left_rows;
+		s->right_rows += w->right_rows;
+		s->inserted += w->inserted;
+		s->changed += w->changed;
+		s->deleted += w->deleted;
+		s->unchanged += w->unchanged;
+		s->partitions += w->partitions;
+		for (int v = 0; v < d->plan.nvalues; v++)
+			d->value_changes[v] += w->value_changes[v];
+		spill_out += outs[i].spill_bytes;
 	}
-	return 0;
-}
-
-/* Move the in-memory store into left partitions and switch to spilling. */
-static int start_spilling(cl_diff *d, cl_error *err)
-{
-	int rc = parts_open(d, &d->lparts, d->plan.ltypes, err);
-	if (rc)
-		return rc;
-	store *s = &d->st;
-	int64_t *prov = cl_malloc(CL__CHUNK_ROWS * sizeof *prov);
-	if (!prov)
-		return oom(err);
-	for (int c = 0; c < s->nchunks && !rc; c++) {
-		int64_t base = (int64_t)c * CL__CHUNK_ROWS;
-		int64_t n = s->chunks[c][0].length;
-		for (int64_t i = 0; i < n; i++)
-			prov[i] = store_prov(d, base + i);
-		rc = parts_add(d, &d->lparts, s->ptrs[c], n, s->hashes + base, prov, 0, 0,
-			       err);
-	}
-	cl_free(prov);
-	if (rc)
-		return rc;
-	store_release(s, d->plan.nu);
-	d->spilling = true;
-	return 0;
-}
-
-static int diff_partition(cl_diff *d, int pi, cl_error *err)
-{
 	const cl__diff_plan *p = &d->plan;
-	int nu = p->nu, rc;
-	int64_t n;
-	uint64_t *h = NULL;
-	int64_t hcap = 0;
-	const cl_column **ptrs = cl_calloc((size_t)nu + 1, sizeof *ptrs);
-	if (!ptrs)
-		return oom(err);
-	store_release(&d->st, nu);
-	/* left */
-	for (int j = 0; j <= nu; j++) {
-		cl_column_release(&d->reload[j]);
-		if ((rc = cl_column_init(&d->reload[j],
-					 j < nu ? p->ltypes[j] : cl_type_make(CL_INT64), 0,
-					 err)))
-			goto done;
-	}
-	FILE *f = d->lparts.f[pi];
-	rewind(f);
-	for (;;) {
-		if ((rc = cl__spill_read(f, d->reload, nu + 1, &n, err)) || !n)
-			break;
-		for (int j = 0; j < nu; j++)
-			ptrs[j] = &d->reload[j];
-		if ((rc = grow_u64(&h, &hcap, n, err)))
-			break;
-		hash_keys(p, ptrs, n, h);
-		if ((rc = store_append(d, ptrs, n, h, (const int64_t *)d->reload[nu].values, 0,
-				       0, err)))
-			break;
-	}
-	if (rc || (rc = start_probe(d, err)))
-		goto done;
-	/* right */
-	for (int j = 0; j <= nu; j++) {
-		cl_column_release(&d->reload[j]);
-		if ((rc = cl_column_init(&d->reload[j],
-					 j < nu ? p->rtypes[j] : cl_type_make(CL_INT64), 0,
-					 err)))
-			goto done;
-	}
-	f = d->rparts.f[pi];
-	rewind(f);
-	for (;;) {
-		if ((rc = cl__spill_read(f, d->reload, nu + 1, &n, err)) || !n)
-			break;
-		for (int j = 0; j < nu; j++)
-			ptrs[j] = &d->reload[j];
-		if ((rc = grow_u64(&h, &hcap, n, err)))
-			break;
-		hash_keys(p, ptrs, n, h);
-		if ((rc = probe(d, ptrs, n, h, (const int64_t *)d->reload[nu].values, 0, 0,
-				err)))
-			break;
-	}
-	if (!rc)
-		rc = emit_deletes(d, err);
-done:
-	cl_free(h);
-	cl_free(ptrs);
-	return rc;
+	s->nvalues = p->nvalues;
+	s->value_changes = d->value_changes;
+	s->value_names = d->value_names;
+	s->nleft_only = p->nleft_only;
+	s->left_only = (const char *const *)p->left_only;
+	s->nright_only = p->nright_only;
+	s->right_only = (const char *const *)p->right_only;
+	s->nwidened = p->nwidened;
+	s->widened = (const char *const *)p->widened;
+	s->spill_bytes = d->spill_bytes + spill_out;
+	s->threads = d->nthreads;
+	return cl__diff_merge_open(&d->merge, outs, d->nthreads, !p->allow_dups, merge_dup, d,
+				   err);
 }
 
 /* ---- public API --------------------------------------------------------- */
@@ -864,32 +582,43 @@ int cl_diff_create(cl_diff **out, const cl_schema *left, const cl_schema *right,
 	cl_diff *d = cl_calloc(1, sizeof *d);
 	if (!d)
 		return oom(err);
+	trace("start");
+	d->memory_limit = o->memory_limit > 0 ? o->memory_limit : default_memory_limit();
+	d->nthreads = o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads)
+				     : default_threads();
+	d->store_budget = d->memory_limit / 4 * 3;
+	d->worker_budget = d->memory_limit / 4 / d->nthreads;
+	if (d->worker_budget < 16384)
+		d->worker_budget = 16384;
+	d->part_budget = d->store_budget / d->nthreads;
+	pthread_mutex_init(&d->mu, NULL);
+	/* staging for partition files: about 1/16 of the limit in all */
+	d->stage_rows = d->memory_limit / 16 / (2 * CL__NPART * d->nthreads) / 64;
+	if (d->stage_rows < 64)
+		d->stage_rows = 64;
+	if (d->stage_rows > 4096)
+		d->stage_rows = 4096;
 	int rc = cl__diff_plan_build(&d->plan, left, right, o, err);
-	if (!rc)
-		rc = cl__diff_out_init(&d->out, &d->plan, o->batch_rows, err);
-	if (!rc)
-		rc = view_init(&d->lv, &d->plan, d->plan.ltypes, err);
-	if (!rc)
-		rc = view_init(&d->rv, &d->plan, d->plan.rtypes, err);
+	if (!rc && o->tmp_dir && !(d->tmp_dir = cl_strdup(o->tmp_dir)))
+		rc = oom(err);
+	if (!rc && !(d->w = cl_calloc((size_t)d->nthreads, sizeof *d->w)))
+		rc = oom(err);
+	for (int i = 0; !rc && i < d->nthreads; i++) {
+		rc = worker_init(d, &d->w[i], i, err);
+		d->w[i].out.batch_rows = o->batch_rows > 0 ? o->batch_rows : 65536;
+	}
 	if (!rc && !(d->value_changes = cl_calloc((size_t)d->plan.nvalues + 1,
 						  sizeof *d->value_changes)))
-		rc = oom(err);
-	if (!rc && !(d->rowchg = cl_calloc((size_t)d->plan.nvalues + 1, 1)))
 		rc = oom(err);
 	if (!rc && !(d->value_names = cl_calloc((size_t)d->plan.nvalues + 1,
 						sizeof *d->value_names)))
 		rc = oom(err);
 	for (int v = 0; !rc && v < d->plan.nvalues; v++)
 		d->value_names[v] = d->plan.u[d->plan.values[v]].name;
-	if (!rc && !(d->reload = cl_calloc((size_t)d->plan.nu + 1, sizeof *d->reload)))
-		rc = oom(err);
-	if (!rc && o->tmp_dir && !(d->tmp_dir = cl_strdup(o->tmp_dir)))
-		rc = oom(err);
 	if (rc) {
 		cl_diff_free(d);
 		return rc;
 	}
-	d->memory_limit = o->memory_limit > 0 ? o->memory_limit : default_memory_limit();
 	*out = d;
 	return 0;
 }
@@ -910,20 +639,7 @@ int cl_diff_add_left(cl_diff *d, const cl_batch *b, const char *source,
 	int src = source_id(d, source, err);
 	if (src < 0)
 		return src;
-	int rc = view_set(&d->lv, &d->plan, b, true, err);
-	if (!rc)
-		rc = grow_u64(&d->rhash, &d->rhash_cap, b->nrows, err);
-	if (rc)
-		return rc;
-	hash_keys(&d->plan, d->lv.cols, b->nrows, d->rhash);
-	d->stats.left_rows += b->nrows;
-	if (d->spilling)
-		return parts_add(d, &d->lparts, d->lv.cols, b->nrows, d->rhash, NULL, src,
-				 first_row, err);
-	rc = store_append(d, d->lv.cols, b->nrows, d->rhash, NULL, src, first_row, err);
-	if (!rc && store_memory(&d->st) > d->memory_limit)
-		rc = start_spilling(d, err);
-	return rc;
+	return worker_left(&d->w[0], b, src, first_row, err);
 }
 
 int cl_diff_add_right(cl_diff *d, const cl_batch *b, const char *source,
@@ -932,65 +648,111 @@ int cl_diff_add_right(cl_diff *d, const cl_batch *b, const char *source,
 	int rc;
 	if (d->state == ST_EMIT)
 		return cl_error_set(err, CL_EINVAL, "diff: output already started");
-	if (d->state == ST_LEFT) {
-		if (d->spilling) {
-			if ((rc = parts_open(d, &d->rparts, d->plan.rtypes, err)))
-				return rc;
-			d->state = ST_PROBE;
-		} else if ((rc = start_probe(d, err))) {
-			return rc;
-		}
-	}
+	if (d->state == ST_LEFT && (rc = start_right(d, err)))
+		return rc;
 	if (!b->nrows)
 		return 0;
 	int src = source_id(d, source, err);
 	if (src < 0)
 		return src;
-	if ((rc = view_set(&d->rv, &d->plan, b, false, err)) ||
-	    (rc = grow_u64(&d->rhash, &d->rhash_cap, b->nrows, err)))
-		return rc;
-	hash_keys(&d->plan, d->rv.cols, b->nrows, d->rhash);
-	d->stats.right_rows += b->nrows;
-	if (d->spilling)
-		return parts_add(d, &d->rparts, d->rv.cols, b->nrows, d->rhash, NULL, src,
-				 first_row, err);
-	return probe(d, d->rv.cols, b->nrows, d->rhash, NULL, src, first_row, err);
+	rc = worker_right(&d->w[0], b, src, first_row, err);
+	if (rc == CL_EDUPKEY && d->w[0].dup.set)
+		rc = dup_message(d, &d->w[0].dup, err);
+	return rc;
 }
 
-static int finish(cl_diff *d, cl_error *err)
+typedef struct read_job {
+	cl_dataset *ds;
+	bool left;
+	int *src; /* per dataset file */
+	int nunits;
+} read_job;
+
+static int read_fn(cl__dworker *w, void *arg)
 {
-	int rc = 0;
-	if (d->state == ST_LEFT) {
-		cl_batch empty = {0};
-		if ((rc = cl_diff_add_right(d, &empty, NULL, 0, err)))
+	read_job *r = arg;
+	cl_diff *d = w->d;
+	for (;;) {
+		int64_t u = __atomic_fetch_add(&d->next_item, 1, __ATOMIC_RELAXED);
+		if (u >= r->nunits || __atomic_load_n(&d->abort, __ATOMIC_RELAXED))
+			return 0;
+		cl_dataset_cursor *c = NULL;
+		int rc = cl_dataset_cursor_open(&c, r->ds, (int)u, &w->err);
+		while (!rc) {
+			cl_batch *b;
+			if ((rc = cl_dataset_cursor_next(c, &b, &w->err)) || !b)
+				break;
+			int src = r->src[cl_dataset_cursor_file(c)];
+			int64_t first = cl_dataset_cursor_first_row(c);
+			rc = r->left ? worker_left(w, b, src, first, &w->err)
+				     : worker_right(w, b, src, first, &w->err);
+			__atomic_fetch_add(&d->progress, b->nrows, __ATOMIC_RELAXED);
+			if (!rc && __atomic_load_n(&d->abort, __ATOMIC_RELAXED))
+				rc = CL_EINTERNAL;
+		}
+		cl_dataset_cursor_free(c);
+		if (rc)
 			return rc;
 	}
-	if (d->spilling) {
-		for (int i = 0; i < NPART && !rc; i++)
-			rc = parts_flush(d, &d->lparts, i, err);
-		for (int i = 0; i < NPART && !rc; i++)
-			rc = parts_flush(d, &d->rparts, i, err);
-		for (int i = 0; i < NPART && !rc; i++)
-			rc = diff_partition(d, i, err);
-		d->stats.partitions = NPART;
-	} else {
-		rc = emit_deletes(d, err);
+}
+
+static int add_dataset(cl_diff *d, cl_dataset *ds, bool left, cl_diff_progress_fn progress,
+		       void *parg, cl_error *err)
+{
+	int nunits = 0, rc;
+	if ((rc = cl_dataset_split(ds, &nunits, err)))
+		return rc;
+	if (!left && d->state == ST_LEFT && (rc = start_right(d, err)))
+		return rc;
+	if (nunits == 0) {
+		/* standard input: one batch after the other */
+		for (;;) {
+			cl_batch *b;
+			if ((rc = cl_dataset_next(ds, &b, err)) || !b)
+				return rc;
+			rc = left ? cl_diff_add_left(d, b, cl_dataset_file(ds),
+						     cl_dataset_first_row(ds), err)
+				  : cl_diff_add_right(d, b, cl_dataset_file(ds),
+						      cl_dataset_first_row(ds), err);
+			if (rc)
+				return rc;
+			if (progress)
+				progress(parg, cl_dataset_rows(ds));
+		}
 	}
+	int nf = cl_dataset_nfiles(ds);
+	int *src = cl_calloc((size_t)nf + 1, sizeof *src);
+	if (!src)
+		return oom(err);
+	for (int f = 0; f < nf && !rc; f++) {
+		src[f] = source_id(d, cl_dataset_path(ds, f), err);
+		if (src[f] < 0)
+			rc = src[f];
+	}
+	read_job r = {ds, left, src, nunits};
+	d->next_item = 0;
+	d->progress = 0;
 	if (!rc)
-		rc = cl__diff_out_sort(&d->out, err);
-	d->state = ST_EMIT;
-	const cl__diff_plan *p = &d->plan;
-	d->stats.nvalues = p->nvalues;
-	d->stats.value_changes = d->value_changes;
-	d->stats.value_names = d->value_names;
-	d->stats.nleft_only = p->nleft_only;
-	d->stats.left_only = (const char *const *)p->left_only;
-	d->stats.nright_only = p->nright_only;
-	d->stats.right_only = (const char *const *)p->right_only;
-	d->stats.nwidened = p->nwidened;
-	d->stats.widened = (const char *const *)p->widened;
-	d->stats.spill_bytes = d->spill_bytes;
+		rc = run_workers(d, read_fn, &r, progress, parg, err);
+	cl_free(src);
 	return rc;
+}
+
+int cl_diff_add_left_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn progress,
+			     void *arg, cl_error *err)
+{
+	if (d->state != ST_LEFT)
+		return cl_error_set(err, CL_EINVAL,
+				    "diff: left batches must come before right ones");
+	return add_dataset(d, ds, true, progress, arg, err);
+}
+
+int cl_diff_add_right_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn progress,
+			      void *arg, cl_error *err)
+{
+	if (d->state == ST_EMIT)
+		return cl_error_set(err, CL_EINVAL, "diff: output already started");
+	return add_dataset(d, ds, false, progress, arg, err);
 }
 
 int cl_diff_next(cl_diff *d, cl_batch **out, cl_error *err)
@@ -1001,7 +763,9 @@ int cl_diff_next(cl_diff *d, cl_batch **out, cl_error *err)
 		if (rc)
 			return rc;
 	}
-	return cl__diff_out_next(&d->out, out, err);
+	if (!d->merge)
+		return cl_error_set(err, CL_EINVAL, "diff: failed earlier");
+	return cl__diff_merge_next(d->merge, out, err);
 }
 
 const cl_diff_stats *cl_diff_get_stats(const cl_diff *d)
@@ -1014,27 +778,24 @@ void cl_diff_free(cl_diff *d)
 	if (!d)
 		return;
 	int nu = d->plan.nu;
-	store_release(&d->st, nu);
-	parts_release(&d->lparts, nu + 1);
-	parts_release(&d->rparts, nu + 1);
-	if (d->reload)
-		for (int j = 0; j <= nu; j++)
-			cl_column_release(&d->reload[j]);
-	cl_free(d->reload);
-	view_release(&d->lv, nu);
-	view_release(&d->rv, nu);
-	cl__diff_out_release(&d->out);
+	cl__diff_merge_free(d->merge);
+	if (d->outs)
+		for (int i = 0; i < d->nthreads; i++)
+			cl__diff_out_release(&d->outs[i]);
+	cl_free(d->outs);
+	for (int i = 0; d->w && i < d->nthreads; i++)
+		worker_release(&d->w[i], nu);
+	cl_free(d->w);
+	cl__djoin_release(&d->join, nu);
+	cl__dparts_close(&d->parts[0]);
+	cl__dparts_close(&d->parts[1]);
 	for (int i = 0; i < d->nsources; i++)
 		cl_free(d->sources[i]);
 	cl_free(d->sources);
-	cl_free(d->rhash);
-	cl_free(d->pl);
-	cl_free(d->pr);
-	cl_free(d->chg);
-	cl_free(d->rowchg);
 	cl_free(d->value_changes);
 	cl_free(d->value_names);
 	cl_free(d->tmp_dir);
 	cl__diff_plan_release(&d->plan);
+	pthread_mutex_destroy(&d->mu);
 	cl_free(d);
 }

@@ -7,7 +7,9 @@
  *                   column copies
  *   diff_output.c   accumulation of output rows and their sorting by key
  *   diff_spill.c    a tiny binary format for spilled batches
- *   diff.c          the engine: left store, hash table, probe, partitions
+ *   diff.c          the engine's public API, threads and phases
+ *   diff_join.c     left rows in memory, the hash table, probe, deletes,
+ *                   partitions spilled by key hash (recursively)
  *
  * Unified columns: both sides are seen through one list of columns `u`
  * (keys in --key order, then the left's other columns in its order, then
@@ -23,6 +25,7 @@
 #include "changelake/hash.h"
 #include "core/buf.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 enum { ROLE_KEY = 0, ROLE_VALUE, ROLE_IGNORED };
@@ -117,34 +120,60 @@ int cl__diff_key_text(cl_buf *out, const cl__diff_plan *p,
 
 /* --- diff_output.c ------------------------------------------------------- */
 
-/* Output rows accumulated unsorted, then handed out sorted by key. */
+/*
+ * One worker's output rows: accumulated unsorted, sorted into a run and
+ * spilled to a temporary file when past `budget` bytes, merged at the end
+ * (cl__diff_merge) with every other run in key order.
+ */
 typedef struct cl__diff_out {
 	const cl__diff_plan *plan;
 	int64_t batch_rows;
+	int64_t budget;      /* bytes before a run is spilled; 0: never */
+	const char *tmp_dir;
 	int nchunks, capchunks;
 	cl_batch **chunks;   /* each up to CL__CHUNK_ROWS rows */
-	int64_t nrows;
-	int64_t bytes;
+	int64_t **prov;      /* per chunk: lprov, rprov of each row */
+	int64_t nrows;       /* rows in memory */
+	int64_t bytes;       /* bytes of the full chunks */
+	int64_t total_rows;  /* rows ever appended */
 	uint64_t *order;     /* sorted row numbers, after cl__diff_out_sort */
-	int64_t pos;
-	cl_batch *emit;      /* the batch handed out */
 	int *vidx;           /* unified column -> value index, or -1 */
+	int nruns, capruns;
+	FILE **runs;         /* spilled sorted runs */
+	int64_t spill_bytes;
 } cl__diff_out;
 
 int cl__diff_out_init(cl__diff_out *o, const cl__diff_plan *p, int64_t batch_rows,
-		      cl_error *err);
+		      int64_t budget, const char *tmp_dir, cl_error *err);
 void cl__diff_out_release(cl__diff_out *o);
 /*
  * Append one output row. l / r: the two sides' views (array of nu columns)
- * and rows, or NULL when the side is missing; changed[j]: whether value
- * column j (plan->values order) changed (NULL for I/D rows).
+ * and rows, or NULL when the side is missing; lprov / rprov their input
+ * positions (-1 when missing); changed[j]: whether value column j
+ * (plan->values order) changed (NULL for I/D rows).
  */
 int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_t lrow,
-		     const cl_column *const *r, int64_t rrow, const uint8_t *changed,
-		     cl_error *err);
+		     int64_t lprov, const cl_column *const *r, int64_t rrow, int64_t rprov,
+		     const uint8_t *changed, cl_error *err);
+int64_t cl__diff_out_memory(const cl__diff_out *o);
 int cl__diff_out_sort(cl__diff_out *o, cl_error *err);
-/* Next sorted batch (borrowed) or NULL. */
-int cl__diff_out_next(cl__diff_out *o, cl_batch **out, cl_error *err);
+/* Sort the rows in memory into a new spilled run. */
+int cl__diff_out_spill(cl__diff_out *o, cl_error *err);
+
+/* Report a duplicate key: keys = the key columns (nkeys) at `row`. */
+typedef int (*cl__dup_fn)(void *arg, bool left, const cl_column *const *keys, int64_t row,
+			  int64_t prov_a, int64_t prov_b, cl_error *err);
+typedef struct cl__diff_merge cl__diff_merge;
+/*
+ * Merge every run of outs[0..nouts) (runs still in memory are sorted
+ * here); the outs must outlive the merge. With check_dups, equal adjacent
+ * keys are reported through dup.
+ */
+int cl__diff_merge_open(cl__diff_merge **m, cl__diff_out *outs, int nouts,
+			bool check_dups, cl__dup_fn dup, void *dup_arg, cl_error *err);
+/* Next batch in key order (borrowed) or NULL at the end. */
+int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err);
+void cl__diff_merge_free(cl__diff_merge *m);
 
 /* --- diff_spill.c -------------------------------------------------------- */
 
@@ -159,5 +188,155 @@ int cl__spill_read(FILE *f, cl_column *cols, int ncols, int64_t *nrows,
 		   cl_error *err);
 /* An anonymous temporary file in dir (NULL: $TMPDIR or /tmp). */
 FILE *cl__spill_tmpfile(const char *dir, cl_error *err);
+
+/* --- the engine (diff.c, diff_join.c) ----------------------------------- */
+
+#define CL__NPART 64
+#define CL__PART_BITS 6
+#define CL__PROV_SHIFT 40
+
+/* A side's batch seen through the unified columns. */
+typedef struct cl__dview {
+	const cl_column **cols; /* nu */
+	cl_column *scratch;     /* nu, typed as the side's view types */
+	const cl_type *types;
+} cl__dview;
+
+/* Up to CL__CHUNK_ROWS left rows in the unified columns (left types). */
+typedef struct cl__dchunk {
+	cl_column *cols;        /* nu */
+	const cl_column **ptrs; /* &cols[u] */
+	uint64_t *hash;         /* key hash per row */
+	int64_t *prov;          /* input position per row */
+	int64_t n;
+} cl__dchunk;
+
+/* Left rows; a row's reference is chunk << CL__CHUNK_BITS | row. */
+typedef struct cl__dstore {
+	int nchunks, capchunks;
+	cl__dchunk **chunks;
+	int64_t nrows;
+	int64_t bytes;
+} cl__dstore;
+
+/* A store with its hash table: what right rows are probed against. */
+typedef struct cl__djoin {
+	cl__dstore st;
+	int nsub, sub_shift;   /* sub-table of a hash: h >> sub_shift (nsub > 1) */
+	int64_t subcap;        /* slots per sub-table (a power of two) */
+	uint64_t *slots;       /* (hash >> 32) << 32 | (ref + 1); 0 = empty */
+	uint32_t *next;        /* duplicates allowed: next ref + 1 of a key */
+	uint8_t *matched;      /* one bit per ref */
+	const cl_column ***bycol; /* bycol[u][chunk] */
+} cl__djoin;
+
+/* The best duplicate seen (the earliest pair, left side first). */
+typedef struct cl__dupc {
+	bool set, left;
+	int64_t pa, pb; /* pa < pb; pa = -1 when unknown */
+	char key[512];
+} cl__dupc;
+
+/* Partition files of one side, shared by the workers. */
+typedef struct cl__dparts {
+	FILE *f[CL__NPART];
+	int64_t bytes[CL__NPART];
+	pthread_mutex_t mu[CL__NPART];
+	int shift; /* partition of a hash: (h >> shift) & (NPART - 1) */
+	bool open;
+} cl__dparts;
+
+/* Rows on their way to partition files: nu + 1 columns (the last: prov). */
+typedef struct cl__dstage {
+	cl_column *cols[CL__NPART];
+	int64_t n[CL__NPART];
+} cl__dstage;
+
+typedef struct cl__dworker {
+	struct cl_diff *d;
+	int id;
+	cl__dview lv, rv;
+	uint64_t *h;
+	int64_t hcap;
+	int64_t *pv;
+	int64_t pvcap;
+	uint32_t *pl, *pr; /* matched pairs: left refs, right rows */
+	uint8_t *chg, *rowchg;
+	int64_t pcap;
+	cl__dstore st;     /* left rows this worker loaded (in memory) */
+	cl__djoin pj;      /* the partition this worker diffs */
+	cl__dstage stage[2];
+	cl_column *reload; /* nu + 1 */
+	cl__diff_out out;
+	int64_t left_rows, right_rows;
+	int64_t inserted, changed, deleted, unchanged, partitions;
+	int64_t *value_changes;
+	cl__dupc dup;
+	int rc;
+	cl_error err;
+} cl__dworker;
+
+struct cl_diff {
+	cl__diff_plan plan;
+	cl_diff_stats stats;
+	int state;
+	int64_t memory_limit, store_budget, worker_budget, part_budget;
+	pthread_mutex_t mu;   /* opening the partition files */
+	int spill_rc;
+	int64_t stage_rows;
+	char *tmp_dir;
+	int nthreads;
+	cl__dworker *w;
+	cl__djoin join;       /* in memory: every worker's left rows */
+	int64_t store_mem;    /* atomic: bytes of the workers' stores */
+	int spilling;         /* atomic */
+	int abort;            /* atomic: a worker failed */
+	cl__dparts parts[2];  /* spilled partitions: left, right */
+	int64_t spill_bytes;
+	char **sources;
+	int nsources;
+	/* the current parallel job */
+	int64_t next_item;    /* atomic */
+	int64_t nitems;
+	int64_t progress;     /* atomic */
+	cl__diff_merge *merge;
+	cl__diff_out *outs;   /* the workers' outputs, once merging */
+	int64_t *value_changes;
+	const char **value_names;
+};
+
+/* diff_join.c */
+int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
+		      int64_t n, const uint64_t *h, const int64_t *prov, cl_error *err);
+int cl__dstore_move(cl__dstore *dst, cl__dstore *src, cl_error *err);
+void cl__dstore_release(cl__dstore *s, int nu);
+int64_t cl__dstore_memory(const cl__dstore *s);
+void cl__djoin_release(cl__djoin *j, int nu);
+/* Allocate the table (nsub sub-tables) and column index of j->st. */
+int cl__djoin_prepare(cl__djoin *j, const cl__diff_plan *p, int nsub, cl_error *err);
+/* Insert the rows whose sub-table is t (mod nt); duplicates into w->dup. */
+int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err);
+/* Probe right rows [0, n) of view columns rc (hashes h, provs pv). */
+int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, int64_t n,
+		    const uint64_t *h, const int64_t *pv, cl_error *err);
+/* Emit the unmatched left rows of chunks c with c % nt == t. */
+int cl__djoin_deletes(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err);
+void cl__key_hash(const cl__diff_plan *p, const cl_column *const *cols, int64_t n,
+		  uint64_t *h);
+void cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
+		    const cl_column *const *cols, int64_t row, int64_t pa, int64_t pb);
+int cl__dparts_open(cl__dparts *pp, struct cl_diff *d, int shift, cl_error *err);
+void cl__dparts_close(cl__dparts *pp);
+int cl__dstage_init(cl__dstage *s, const cl__diff_plan *p, const cl_type *types,
+		    cl_error *err);
+void cl__dstage_release(cl__dstage *s, int nu);
+/* Scatter rows [0, n) into partitions (through the stage). */
+int cl__dparts_add(struct cl_diff *d, cl__dparts *pp, cl__dstage *s,
+		   const cl_column *const *cols, int64_t n, const uint64_t *h,
+		   const int64_t *pv, cl_error *err);
+int cl__dparts_flush(struct cl_diff *d, cl__dparts *pp, cl__dstage *s, cl_error *err);
+/* Diff partition files lf / rf (left bytes lbytes) at recursion depth. */
+int cl__dpart_diff(cl__dworker *w, FILE *lf, int64_t lbytes, FILE *rf, int depth,
+		   cl_error *err);
 
 #endif

@@ -1,28 +1,55 @@
 /*
  * diff_output.c — the rows a diff emits: built from the two sides' views,
- * accumulated in chunks of the output schema, then handed out sorted by key.
+ * accumulated per worker in chunks of the output schema, sorted into runs
+ * (spilled to temporary files past the worker's memory budget), and merged
+ * across all runs of all workers into the final key order.
+ *
+ * Row order. Every output row carries two provenances: lprov and rprov,
+ * the input positions (source << 40 | row) of its left and right rows, -1
+ * for a missing side. Rows sort by the key columns (cl__diff_order), then
+ * rprov, then lprov. Keys are unique unless duplicates are allowed, and
+ * equal keys always come from the same inputs rows whatever the thread
+ * count or memory limit, so the order — and the output bytes — never
+ * depend on how the work was split or spilled.
+ *
+ * Runs. A run is a sorted sequence of rows: the rows still in memory at the
+ * end (order[] over the chunks), or a temporary file of records of at most
+ * RUN_REC_ROWS rows (diff_spill.c format: the output columns, then lprov
+ * and rprov) written when the accumulator passed its budget. The merge
+ * keeps one record per file run in memory and picks the smallest current
+ * row with a binary heap.
+ *
+ * Duplicate check. Without --allow-duplicate-keys, two adjacent merged
+ * rows with equal keys are a duplicate that no earlier check caught (two
+ * inserts of one key in NEW); the merge reports both input rows.
  *
  * Invariants: chunks[i] holds rows [i * CHUNK_ROWS, (i + 1) * CHUNK_ROWS)
- * of the accumulation, in append order; the sort orders by the key columns
- * (cl__diff_order) and breaks ties by append order, which keeps rows of one
- * key (possible only with duplicate keys) in the order the engine produced
- * them — the same in memory and when spilled, since a key's rows always
- * share a partition and keep their relative input order.
+ * of the rows in memory; prov[i] holds their lprov, rprov pairs.
  */
 #include "diff_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#define RUN_REC_ROWS 1024
+#define CHECK_EVERY 1024 /* rows between two budget checks */
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
 int cl__diff_out_init(cl__diff_out *o, const cl__diff_plan *p, int64_t batch_rows,
-		      cl_error *err)
+		      int64_t budget, const char *tmp_dir, cl_error *err)
 {
 	memset(o, 0, sizeof *o);
 	o->plan = p;
 	o->batch_rows = batch_rows > 0 ? batch_rows : 65536;
+	o->budget = budget;
+	o->tmp_dir = tmp_dir;
 	o->vidx = cl_malloc((size_t)(p->nu + 1) * sizeof *o->vidx);
 	if (!o->vidx)
-		return cl_error_set(err, CL_ENOMEM, "out of memory");
+		return oom(err);
 	for (int u = 0; u < p->nu; u++)
 		o->vidx[u] = -1;
 	for (int v = 0; v < p->nvalues; v++)
@@ -30,14 +57,28 @@ int cl__diff_out_init(cl__diff_out *o, const cl__diff_plan *p, int64_t batch_row
 	return 0;
 }
 
+static void drop_rows(cl__diff_out *o)
+{
+	for (int i = 0; i < o->nchunks; i++) {
+		cl_batch_free(o->chunks[i]);
+		cl_free(o->prov[i]);
+	}
+	o->nchunks = 0;
+	o->nrows = 0;
+	o->bytes = 0;
+	cl_free(o->order);
+	o->order = NULL;
+}
+
 void cl__diff_out_release(cl__diff_out *o)
 {
-	for (int i = 0; i < o->nchunks; i++)
-		cl_batch_free(o->chunks[i]);
+	drop_rows(o);
 	cl_free(o->chunks);
-	cl_free(o->order);
+	cl_free(o->prov);
+	for (int i = 0; i < o->nruns; i++)
+		fclose(o->runs[i]);
+	cl_free(o->runs);
 	cl_free(o->vidx);
-	cl_batch_free(o->emit);
 	memset(o, 0, sizeof *o);
 }
 
@@ -64,30 +105,58 @@ static int append_value(cl_column *dst, const cl_column *src, int64_t row,
 	return cl_column_append_from(dst, src, row, err);
 }
 
+static int64_t chunk_bytes(const cl_batch *b)
+{
+	int64_t n = CL__CHUNK_ROWS * 16;
+	for (int c = 0; c < b->ncols; c++)
+		n += cl__column_bytes(&b->cols[c]);
+	return n;
+}
+
+static int new_chunk(cl__diff_out *o, cl_error *err)
+{
+	if (o->nchunks == o->capchunks) {
+		int cap = o->capchunks ? 2 * o->capchunks : 16;
+		cl_batch **c = cl_realloc(o->chunks, (size_t)cap * sizeof *c);
+		if (!c)
+			return oom(err);
+		o->chunks = c;
+		int64_t **pv = cl_realloc(o->prov, (size_t)cap * sizeof *pv);
+		if (!pv)
+			return oom(err);
+		o->prov = pv;
+		o->capchunks = cap;
+	}
+	if (o->nchunks)
+		o->bytes += chunk_bytes(o->chunks[o->nchunks - 1]);
+	o->prov[o->nchunks] = cl_malloc(CL__CHUNK_ROWS * 2 * sizeof(int64_t));
+	if (!o->prov[o->nchunks])
+		return oom(err);
+	int rc = cl_batch_create(&o->chunks[o->nchunks], o->plan->out_schema, 1024, err);
+	if (rc) {
+		cl_free(o->prov[o->nchunks]);
+		return rc;
+	}
+	o->nchunks++;
+	return 0;
+}
+
+int64_t cl__diff_out_memory(const cl__diff_out *o)
+{
+	int64_t n = o->bytes;
+	if (o->nchunks)
+		n += chunk_bytes(o->chunks[o->nchunks - 1]);
+	return n;
+}
+
 int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_t lrow,
-		     const cl_column *const *r, int64_t rrow, const uint8_t *changed,
-		     cl_error *err)
+		     int64_t lprov, const cl_column *const *r, int64_t rrow, int64_t rprov,
+		     const uint8_t *changed, cl_error *err)
 {
 	const cl__diff_plan *p = o->plan;
 	int rc;
-	if (o->nrows == (int64_t)o->nchunks * CL__CHUNK_ROWS) {
-		if (o->nchunks == o->capchunks) {
-			int cap = o->capchunks ? 2 * o->capchunks : 16;
-			cl_batch **c = cl_realloc(o->chunks, (size_t)cap * sizeof *c);
-			if (!c)
-				return cl_error_set(err, CL_ENOMEM, "out of memory");
-			o->chunks = c;
-			o->capchunks = cap;
-		}
-		if (o->nchunks) {
-			cl_batch *prev = o->chunks[o->nchunks - 1];
-			for (int c = 0; c < prev->ncols; c++)
-				o->bytes += cl__column_bytes(&prev->cols[c]);
-		}
-		if ((rc = cl_batch_create(&o->chunks[o->nchunks], p->out_schema, 1024, err)))
-			return rc;
-		o->nchunks++;
-	}
+	if (o->nrows == (int64_t)o->nchunks * CL__CHUNK_ROWS && (rc = new_chunk(o, err)))
+		return rc;
 	cl_batch *b = o->chunks[o->nchunks - 1];
 	for (int c = 0; c < p->nout; c++) {
 		const cl__ocol *oc = &p->out[c];
@@ -147,16 +216,32 @@ int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_
 		if (rc)
 			return rc;
 	}
+	int64_t *pv = o->prov[o->nchunks - 1] + 2 * b->nrows;
+	pv[0] = lprov;
+	pv[1] = rprov;
 	b->nrows++;
 	o->nrows++;
+	o->total_rows++;
+	if (o->budget > 0 && o->nrows % CHECK_EVERY == 0 &&
+	    cl__diff_out_memory(o) > o->budget)
+		return cl__diff_out_spill(o, err);
 	return 0;
 }
+
+/* ---- sorting ------------------------------------------------------------ */
 
 typedef struct sort_ctx {
 	const cl__diff_out *o;
 	int first_key; /* output column of the first key */
 	int nkeys;
 } sort_ctx;
+
+static int cmp_prov(int64_t lx, int64_t rx, int64_t ly, int64_t ry)
+{
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
+	return (lx > ly) - (lx < ly);
+}
 
 static int cmp_rows(const void *a, const void *b, void *arg)
 {
@@ -171,7 +256,9 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 		if (c)
 			return c;
 	}
-	return (x > y) - (x < y);
+	const int64_t *px = s->o->prov[x >> CL__CHUNK_BITS] + 2 * rx;
+	const int64_t *py = s->o->prov[y >> CL__CHUNK_BITS] + 2 * ry;
+	return cmp_prov(px[0], px[1], py[0], py[1]);
 }
 
 int cl__diff_out_sort(cl__diff_out *o, cl_error *err)
@@ -185,36 +272,319 @@ int cl__diff_out_sort(cl__diff_out *o, cl_error *err)
 		o->order[i] = (uint64_t)i;
 	sort_ctx s = {o, o->plan->has_change ? 2 : 1, o->plan->nkeys};
 	qsort_r(o->order, (size_t)o->nrows, sizeof *o->order, cmp_rows, &s);
-	o->pos = 0;
 	return 0;
 }
 
-int cl__diff_out_next(cl__diff_out *o, cl_batch **out, cl_error *err)
+/* Sort the rows in memory and write them to a new run file. */
+int cl__diff_out_spill(cl__diff_out *o, cl_error *err)
+{
+	if (!o->nrows)
+		return 0;
+	int rc = cl__diff_out_sort(o, err);
+	if (rc)
+		return rc;
+	if (o->nruns == o->capruns) {
+		int cap = o->capruns ? 2 * o->capruns : 8;
+		FILE **r = cl_realloc(o->runs, (size_t)cap * sizeof *r);
+		if (!r)
+			return oom(err);
+		o->runs = r;
+		o->capruns = cap;
+	}
+	FILE *f = cl__spill_tmpfile(o->tmp_dir, err);
+	if (!f)
+		return err ? err->code : CL_EIO;
+	o->runs[o->nruns++] = f;
+	const cl_schema *s = o->plan->out_schema;
+	int nc = s->nfields + 2;
+	cl_column *cols = cl_calloc((size_t)nc, sizeof *cols);
+	cl_column **ptrs = cl_calloc((size_t)nc, sizeof *ptrs);
+	if (!cols || !ptrs) {
+		cl_free(cols);
+		cl_free(ptrs);
+		return oom(err);
+	}
+	for (int c = 0; c < nc && !rc; c++) {
+		rc = cl_column_init(&cols[c], c < s->nfields ? s->fields[c].type
+							     : cl_type_make(CL_INT64),
+				    RUN_REC_ROWS, err);
+		ptrs[c] = &cols[c];
+	}
+	long before = ftell(f);
+	for (int64_t at = 0; !rc && at < o->nrows; at += RUN_REC_ROWS) {
+		int64_t n = o->nrows - at < RUN_REC_ROWS ? o->nrows - at : RUN_REC_ROWS;
+		for (int c = 0; c < nc && !rc; c++) {
+			cl_column_clear(&cols[c]);
+			for (int64_t i = 0; i < n && !rc; i++) {
+				uint64_t g = o->order[at + i];
+				int64_t row = (int64_t)(g & CL__CHUNK_MASK);
+				if (c < s->nfields)
+					rc = cl_column_append_from(
+						&cols[c], &o->chunks[g >> CL__CHUNK_BITS]->cols[c],
+						row, err);
+				else
+					rc = cl_column_append_i64(
+						&cols[c],
+						o->prov[g >> CL__CHUNK_BITS][2 * row + (c - s->nfields)],
+						err);
+			}
+		}
+		if (!rc)
+			rc = cl__spill_write(f, ptrs, nc, n, err);
+	}
+	if (!rc)
+		o->spill_bytes += ftell(f) - before;
+	for (int c = 0; c < nc; c++)
+		cl_column_release(&cols[c]);
+	cl_free(cols);
+	cl_free(ptrs);
+	if (!rc)
+		drop_rows(o);
+	return rc;
+}
+
+/* ---- the merge ---------------------------------------------------------- */
+
+typedef struct run {
+	/* a file run: its record in cols; a memory run: out's chunks + order */
+	FILE *f;
+	cl_column *cols;
+	int64_t nrec, pos; /* rows in the record, current row */
+	const cl__diff_out *mem;
+	int64_t mpos;
+	/* the current row */
+	const cl_column *cur;  /* first column of the current row's columns */
+	int64_t row;
+	int64_t lprov, rprov;
+	bool done;
+} run;
+
+struct cl__diff_merge {
+	const cl__diff_plan *plan;
+	int nruns;
+	run *runs;
+	int *heap;
+	int nheap;
+	int ncols, first_key;
+	int64_t batch_rows;
+	cl_batch *emit;
+	bool check_dups;
+	cl__dup_fn dup;
+	void *dup_arg;
+	/* the previous emitted row's keys and provenances */
+	cl_column *last;
+	bool has_last;
+	int64_t last_lprov, last_rprov;
+};
+
+/* Move run r to its next row; r->done at the end. */
+static int run_advance(cl__diff_merge *m, run *r, cl_error *err)
+{
+	int nf = m->ncols;
+	if (r->mem) {
+		const cl__diff_out *o = r->mem;
+		if (r->mpos >= o->nrows) {
+			r->done = true;
+			return 0;
+		}
+		uint64_t g = o->order[r->mpos++];
+		r->row = (int64_t)(g & CL__CHUNK_MASK);
+		r->cur = o->chunks[g >> CL__CHUNK_BITS]->cols;
+		const int64_t *pv = o->prov[g >> CL__CHUNK_BITS] + 2 * r->row;
+		r->lprov = pv[0];
+		r->rprov = pv[1];
+		return 0;
+	}
+	if (r->pos + 1 >= r->nrec) {
+		int64_t n;
+		int rc = cl__spill_read(r->f, r->cols, nf + 2, &n, err);
+		if (rc)
+			return rc;
+		if (!n) {
+			r->done = true;
+			return 0;
+		}
+		r->nrec = n;
+		r->pos = -1;
+	}
+	r->pos++;
+	r->row = r->pos;
+	r->cur = r->cols;
+	r->lprov = ((const int64_t *)r->cols[nf].values)[r->pos];
+	r->rprov = ((const int64_t *)r->cols[nf + 1].values)[r->pos];
+	return 0;
+}
+
+static int run_cmp(const cl__diff_merge *m, const run *a, const run *b)
+{
+	for (int k = 0; k < m->plan->nkeys; k++) {
+		int c = cl__diff_order(&a->cur[m->first_key + k], a->row,
+				       &b->cur[m->first_key + k], b->row);
+		if (c)
+			return c;
+	}
+	return cmp_prov(a->lprov, a->rprov, b->lprov, b->rprov);
+}
+
+static void heap_down(cl__diff_merge *m, int i)
+{
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, s = i;
+		if (l < m->nheap && run_cmp(m, &m->runs[m->heap[l]], &m->runs[m->heap[s]]) < 0)
+			s = l;
+		if (r < m->nheap && run_cmp(m, &m->runs[m->heap[r]], &m->runs[m->heap[s]]) < 0)
+			s = r;
+		if (s == i)
+			return;
+		int t = m->heap[i];
+		m->heap[i] = m->heap[s];
+		m->heap[s] = t;
+		i = s;
+	}
+}
+
+void cl__diff_merge_free(cl__diff_merge *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->nruns; i++) {
+		if (m->runs[i].cols)
+			for (int c = 0; c < m->ncols + 2; c++)
+				cl_column_release(&m->runs[i].cols[c]);
+		cl_free(m->runs[i].cols);
+	}
+	cl_free(m->runs);
+	cl_free(m->heap);
+	cl_batch_free(m->emit);
+	if (m->last)
+		for (int k = 0; k < m->plan->nkeys; k++)
+			cl_column_release(&m->last[k]);
+	cl_free(m->last);
+	cl_free(m);
+}
+
+int cl__diff_merge_open(cl__diff_merge **out, cl__diff_out *outs, int nouts,
+			bool check_dups, cl__dup_fn dup, void *dup_arg, cl_error *err)
 {
 	*out = NULL;
-	if (o->pos >= o->nrows)
-		return 0;
-	int rc;
-	if (!o->emit && (rc = cl_batch_create(&o->emit, o->plan->out_schema,
-					      o->batch_rows, err)))
-		return rc;
-	cl_batch_clear(o->emit);
-	int64_t n = o->nrows - o->pos;
-	if (n > o->batch_rows)
-		n = o->batch_rows;
-	const uint64_t *ord = o->order + o->pos;
-	for (int c = 0; c < o->emit->ncols; c++) {
-		cl_column *dst = &o->emit->cols[c];
-		for (int64_t i = 0; i < n; i++) {
-			uint64_t g = ord[i];
-			rc = cl_column_append_from(dst, &o->chunks[g >> CL__CHUNK_BITS]->cols[c],
-						   (int64_t)(g & CL__CHUNK_MASK), err);
-			if (rc)
-				return rc;
+	const cl__diff_plan *p = outs[0].plan;
+	cl__diff_merge *m = cl_calloc(1, sizeof *m);
+	if (!m)
+		return oom(err);
+	m->plan = p;
+	m->ncols = p->out_schema->nfields;
+	m->first_key = p->has_change ? 2 : 1;
+	m->batch_rows = outs[0].batch_rows;
+	m->check_dups = check_dups;
+	m->dup = dup;
+	m->dup_arg = dup_arg;
+	int n = 0, rc = 0;
+	for (int i = 0; i < nouts; i++)
+		n += outs[i].nruns + 1;
+	m->runs = cl_calloc((size_t)n + 1, sizeof *m->runs);
+	m->heap = cl_calloc((size_t)n + 1, sizeof *m->heap);
+	m->last = cl_calloc((size_t)p->nkeys + 1, sizeof *m->last);
+	if (!m->runs || !m->heap || !m->last) {
+		rc = oom(err);
+		goto fail;
+	}
+	for (int k = 0; k < p->nkeys && !rc; k++)
+		rc = cl_column_init(&m->last[k], p->out_schema->fields[m->first_key + k].type,
+				    1, err);
+	for (int i = 0; i < nouts && !rc; i++) {
+		cl__diff_out *o = &outs[i];
+		for (int j = 0; j < o->nruns && !rc; j++) {
+			run *r = &m->runs[m->nruns++];
+			r->f = o->runs[j];
+			rewind(r->f);
+			if (!(r->cols = cl_calloc((size_t)m->ncols + 2, sizeof *r->cols))) {
+				rc = oom(err);
+				break;
+			}
+			for (int c = 0; c < m->ncols + 2 && !rc; c++)
+				rc = cl_column_init(&r->cols[c],
+						    c < m->ncols ? p->out_schema->fields[c].type
+								 : cl_type_make(CL_INT64),
+						    0, err);
+		}
+		if (!rc && (rc = cl__diff_out_sort(o, err)) == 0)
+			m->runs[m->nruns++].mem = o;
+	}
+	for (int i = 0; i < m->nruns && !rc; i++) {
+		run *r = &m->runs[i];
+		if ((rc = run_advance(m, r, err)))
+			break;
+		if (!r->done)
+			m->heap[m->nheap++] = i;
+	}
+	if (rc)
+		goto fail;
+	for (int i = m->nheap / 2 - 1; i >= 0; i--)
+		heap_down(m, i);
+	if ((rc = cl_batch_create(&m->emit, p->out_schema, m->batch_rows, err)))
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	cl__diff_merge_free(m);
+	return rc;
+}
+
+/* Check the row at the top against the previous one; remember its keys. */
+static int check_dup(cl__diff_merge *m, const run *r, cl_error *err)
+{
+	int nk = m->plan->nkeys, rc;
+	if (m->has_last) {
+		bool eq = true;
+		for (int k = 0; k < nk && eq; k++)
+			eq = cl__diff_order(&m->last[k], 0, &r->cur[m->first_key + k], r->row) == 0;
+		if (eq) {
+			const cl_column *kc[64];
+			for (int k = 0; k < nk && k < 64; k++)
+				kc[k] = &r->cur[m->first_key + k];
+			bool left = r->rprov < 0;
+			return m->dup(m->dup_arg, left, kc, r->row,
+				      left ? m->last_lprov : m->last_rprov,
+				      left ? r->lprov : r->rprov, err);
 		}
 	}
-	o->emit->nrows = n;
-	o->pos += n;
-	*out = o->emit;
+	for (int k = 0; k < nk; k++) {
+		cl_column_clear(&m->last[k]);
+		if ((rc = cl_column_append_from(&m->last[k], &r->cur[m->first_key + k], r->row,
+						err)))
+			return rc;
+	}
+	m->has_last = true;
+	m->last_lprov = r->lprov;
+	m->last_rprov = r->rprov;
+	return 0;
+}
+
+int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
+{
+	*out = NULL;
+	if (!m->nheap)
+		return 0;
+	cl_batch *b = m->emit;
+	cl_batch_clear(b);
+	int rc;
+	int64_t n = 0;
+	while (n < m->batch_rows && m->nheap) {
+		run *r = &m->runs[m->heap[0]];
+		if (m->check_dups && (rc = check_dup(m, r, err)))
+			return rc;
+		for (int c = 0; c < m->ncols; c++)
+			if ((rc = cl_column_append_from(&b->cols[c], &r->cur[c], r->row, err)))
+				return rc;
+		n++;
+		if ((rc = run_advance(m, r, err)))
+			return rc;
+		if (r->done)
+			m->heap[0] = m->heap[--m->nheap];
+		if (m->nheap)
+			heap_down(m, 0);
+	}
+	b->nrows = n;
+	*out = b;
 	return 0;
 }

@@ -1,0 +1,721 @@
+/*
+ * diff_join.c — the hash join at the heart of the diff: left rows held in
+ * memory (a store of chunks), an open-addressing table over their key
+ * hashes, the probe of right rows against it, the deletes, and the
+ * partition files used when the left side does not fit in memory.
+ *
+ * Store. Chunks of at most CHUNK_ROWS rows, each with the rows' key hashes
+ * and input positions (provenance: source << 40 | 1-based row). A row is
+ * referred to as chunk << CHUNK_BITS | row; chunks need not be full (each
+ * worker fills its own, and the in-memory join takes every worker's
+ * chunks), so per-row arrays indexed by reference (matched bits, the next
+ * links) have holes — at most one partial chunk per worker.
+ *
+ * Table. nsub sub-tables chosen by the top bits of the hash, so several
+ * threads build it at once (thread t inserts only into sub-tables s with
+ * s % nt == t); each is an open-addressing array of 8-byte slots holding
+ * the upper hash half as a tag and reference + 1. A duplicate left key is
+ * either chained (next[], when allowed) or offered as a duplicate error.
+ * Probing only reads the table; matched bits are set with an atomic or,
+ * and the thread that finds its bit already set has found a duplicate
+ * right key.
+ *
+ * Partitions. A side is scattered by key hash bits into NPART files shared
+ * by the workers (a record is written under the partition's lock); every
+ * record carries the rows' provenance as an extra column. A partition
+ * whose left file is larger than a worker's budget is scattered again by
+ * the next hash bits, up to MAX_DEPTH levels; then it is diffed like the
+ * in-memory case by one worker.
+ */
+#include "diff_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 4
+#define PART_SHIFT (64 - CL__PART_BITS)
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+void cl__key_hash(const cl__diff_plan *p, const cl_column *const *cols, int64_t n,
+		  uint64_t *h)
+{
+	memset(h, 0, (size_t)n * sizeof *h);
+	for (int k = 0; k < p->nkeys; k++)
+		cl_hash_column(cols[k], h, n);
+}
+
+void cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
+		    const cl_column *const *cols, int64_t row, int64_t pa, int64_t pb)
+{
+	if (pa > pb) {
+		int64_t t = pa;
+		pa = pb;
+		pb = t;
+	}
+	if (c->set) {
+		/* keep the earliest: left before right, then by positions */
+		if (c->left != left) {
+			if (c->left)
+				return;
+		} else if (c->pb < pb || (c->pb == pb && c->pa <= pa)) {
+			return;
+		}
+	}
+	cl_buf key = {0};
+	cl__diff_key_text(&key, p, cols, row);
+	snprintf(c->key, sizeof c->key, "%s", key.data ? (char *)key.data : "?");
+	cl_buf_release(&key);
+	c->set = true;
+	c->left = left;
+	c->pa = pa;
+	c->pb = pb;
+}
+
+/* ---- the store ---------------------------------------------------------- */
+
+static void chunk_free(cl__dchunk *c, int nu)
+{
+	if (!c)
+		return;
+	if (c->cols)
+		for (int j = 0; j < nu; j++)
+			cl_column_release(&c->cols[j]);
+	cl_free(c->cols);
+	cl_free(c->ptrs);
+	cl_free(c->hash);
+	cl_free(c->prov);
+	cl_free(c);
+}
+
+void cl__dstore_release(cl__dstore *s, int nu)
+{
+	for (int c = 0; c < s->nchunks; c++)
+		chunk_free(s->chunks[c], nu);
+	cl_free(s->chunks);
+	memset(s, 0, sizeof *s);
+}
+
+static int store_reserve(cl__dstore *s, int n, cl_error *err)
+{
+	if (n <= s->capchunks)
+		return 0;
+	int cap = s->capchunks ? s->capchunks : 16;
+	while (cap < n)
+		cap *= 2;
+	cl__dchunk **c = cl_realloc(s->chunks, (size_t)cap * sizeof *c);
+	if (!c)
+		return oom(err);
+	s->chunks = c;
+	s->capchunks = cap;
+	return 0;
+}
+
+static int store_new_chunk(cl__dstore *s, const cl__diff_plan *p, cl_error *err)
+{
+	int rc = store_reserve(s, s->nchunks + 1, err);
+	if (rc)
+		return rc;
+	cl__dchunk *c = cl_calloc(1, sizeof *c);
+	if (!c)
+		return oom(err);
+	c->cols = cl_calloc((size_t)p->nu + 1, sizeof *c->cols);
+	c->ptrs = cl_calloc((size_t)p->nu + 1, sizeof *c->ptrs);
+	c->hash = cl_malloc(CL__CHUNK_ROWS * sizeof *c->hash);
+	c->prov = cl_malloc(CL__CHUNK_ROWS * sizeof *c->prov);
+	if (!c->cols || !c->ptrs || !c->hash || !c->prov) {
+		chunk_free(c, 0);
+		return oom(err);
+	}
+	for (int j = 0; j < p->nu; j++) {
+		if ((rc = cl_column_init(&c->cols[j], p->ltypes[j], 0, err))) {
+			chunk_free(c, p->nu);
+			return rc;
+		}
+		c->ptrs[j] = &c->cols[j];
+	}
+	s->chunks[s->nchunks++] = c;
+	s->bytes += CL__CHUNK_ROWS * 16;
+	return 0;
+}
+
+int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
+		      int64_t n, const uint64_t *h, const int64_t *prov, cl_error *err)
+{
+	int rc;
+	int64_t done = 0;
+	while (done < n) {
+		cl__dchunk *c = s->nchunks ? s->chunks[s->nchunks - 1] : NULL;
+		if (!c || c->n == CL__CHUNK_ROWS) {
+			if (s->nchunks >= (1 << (32 - CL__CHUNK_BITS)) - 1)
+				return cl_error_set(err, CL_EUNSUPPORTED,
+						    "diff: too many rows in memory; lower "
+						    "--memory-limit to partition");
+			if ((rc = store_new_chunk(s, p, err)))
+				return rc;
+			c = s->chunks[s->nchunks - 1];
+		}
+		int64_t take = CL__CHUNK_ROWS - c->n;
+		if (take > n - done)
+			take = n - done;
+		for (int j = 0; j < p->nu; j++) {
+			int64_t before = cl__column_bytes(&c->cols[j]);
+			if ((rc = cl__column_append_range(&c->cols[j], cols[j], done, take, err)))
+				return rc;
+			s->bytes += cl__column_bytes(&c->cols[j]) - before;
+		}
+		memcpy(c->hash + c->n, h + done, (size_t)take * sizeof *h);
+		memcpy(c->prov + c->n, prov + done, (size_t)take * sizeof *prov);
+		c->n += take;
+		done += take;
+		s->nrows += take;
+	}
+	return 0;
+}
+
+int cl__dstore_move(cl__dstore *dst, cl__dstore *src, cl_error *err)
+{
+	if (dst->nchunks + src->nchunks >= (1 << (32 - CL__CHUNK_BITS)) - 1)
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "diff: too many rows in memory; lower --memory-limit "
+				    "to partition");
+	int rc = store_reserve(dst, dst->nchunks + src->nchunks, err);
+	if (rc)
+		return rc;
+	if (src->nchunks)
+		memcpy(dst->chunks + dst->nchunks, src->chunks,
+		       (size_t)src->nchunks * sizeof *src->chunks);
+	dst->nchunks += src->nchunks;
+	dst->nrows += src->nrows;
+	dst->bytes += src->bytes;
+	cl_free(src->chunks);
+	memset(src, 0, sizeof *src);
+	return 0;
+}
+
+int64_t cl__dstore_memory(const cl__dstore *s)
+{
+	/* columns, hashes, provenances + table slots at load <= 1/2 + bits */
+	return s->bytes + s->nrows * 17;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+void cl__djoin_release(cl__djoin *j, int nu)
+{
+	cl__dstore_release(&j->st, nu);
+	cl_free(j->slots);
+	cl_free(j->next);
+	cl_free(j->matched);
+	if (j->bycol)
+		for (int u = 0; u < nu; u++)
+			cl_free(j->bycol[u]);
+	cl_free(j->bycol);
+	memset(j, 0, sizeof *j);
+}
+
+static inline int sub_of(const cl__djoin *j, uint64_t h)
+{
+	return j->nsub > 1 ? (int)(h >> j->sub_shift) : 0;
+}
+
+int cl__djoin_prepare(cl__djoin *j, const cl__diff_plan *p, int nsub, cl_error *err)
+{
+	int bits = 0;
+	while ((1 << bits) < nsub)
+		bits++;
+	j->nsub = 1 << bits;
+	j->sub_shift = 64 - bits;
+	/* sub-tables hold about nrows / nsub rows each: size for the fullest */
+	int64_t *count = cl_calloc((size_t)j->nsub, sizeof *count);
+	if (!count)
+		return oom(err);
+	for (int c = 0; c < j->st.nchunks; c++) {
+		const cl__dchunk *ch = j->st.chunks[c];
+		for (int64_t r = 0; j->nsub > 1 && r < ch->n; r++)
+			count[sub_of(j, ch->hash[r])]++;
+	}
+	if (j->nsub == 1)
+		count[0] = j->st.nrows;
+	int64_t most = 0;
+	for (int s = 0; s < j->nsub; s++)
+		if (count[s] > most)
+			most = count[s];
+	cl_free(count);
+	int64_t cap = 16;
+	while (cap < most * 2)
+		cap *= 2;
+	j->subcap = cap;
+	int64_t nrefs = (int64_t)j->st.nchunks << CL__CHUNK_BITS;
+	j->slots = cl_calloc((size_t)(cap * j->nsub), sizeof *j->slots);
+	j->matched = cl_calloc((size_t)(nrefs + 8) / 8, 1);
+	if (!j->slots || !j->matched)
+		return oom(err);
+	if (p->allow_dups && !(j->next = cl_calloc((size_t)nrefs + 1, sizeof *j->next)))
+		return oom(err);
+	if (!(j->bycol = cl_calloc((size_t)p->nu + 1, sizeof *j->bycol)))
+		return oom(err);
+	for (int u = 0; u < p->nu; u++) {
+		if (!(j->bycol[u] = cl_calloc((size_t)j->st.nchunks + 1, sizeof **j->bycol)))
+			return oom(err);
+		for (int c = 0; c < j->st.nchunks; c++)
+			j->bycol[u][c] = &j->st.chunks[c]->cols[u];
+	}
+	return 0;
+}
+
+static bool keys_equal(const cl__diff_plan *p, const cl__djoin *j, uint32_t ref,
+		       const cl_column *const *cols, int64_t row)
+{
+	const cl_column *const *lc = j->st.chunks[ref >> CL__CHUNK_BITS]->ptrs;
+	int64_t lr = ref & CL__CHUNK_MASK;
+	if (p->nkeys == 1 && lc[0]->null_count == 0 && cols[0]->null_count == 0) {
+		/* the common case: one non-NULL integer key */
+		switch (cols[0]->type.id) {
+		case CL_INT64: case CL_UINT64:
+			return ((const int64_t *)lc[0]->values)[lr] ==
+			       ((const int64_t *)cols[0]->values)[row];
+		case CL_INT32: case CL_UINT32:
+			return ((const int32_t *)lc[0]->values)[lr] ==
+			       ((const int32_t *)cols[0]->values)[row];
+		default:
+			break;
+		}
+	}
+	for (int k = 0; k < p->nkeys; k++)
+		if (!cl__diff_equal(lc[k], lr, cols[k], row))
+			return false;
+	return true;
+}
+
+int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
+{
+	const cl__diff_plan *p = &w->d->plan;
+	uint64_t mask = (uint64_t)j->subcap - 1;
+	/* in reverse, so duplicate chains come out in ascending reference order */
+	for (int c = j->st.nchunks - 1; c >= 0; c--) {
+		const cl__dchunk *ch = j->st.chunks[c];
+		for (int64_t r = ch->n - 1; r >= 0; r--) {
+			uint64_t h = ch->hash[r];
+			int s = sub_of(j, h);
+			if (s % nt != t)
+				continue;
+			uint64_t *slots = j->slots + (int64_t)s * j->subcap;
+			uint64_t i = h & mask, tag = h & 0xffffffff00000000ull;
+			uint32_t ref = (uint32_t)((int64_t)c << CL__CHUNK_BITS | r);
+			for (;;) {
+				uint64_t e = slots[i];
+				if (!e) {
+					slots[i] = tag | ((uint64_t)ref + 1);
+					break;
+				}
+				uint32_t o = (uint32_t)e - 1;
+				const cl__dchunk *oc = j->st.chunks[o >> CL__CHUNK_BITS];
+				if ((e & 0xffffffff00000000ull) == tag &&
+				    oc->hash[o & CL__CHUNK_MASK] == h &&
+				    keys_equal(p, j, o, ch->ptrs, r)) {
+					if (!p->allow_dups) {
+						cl__dupc_offer(&w->dup, p, true, ch->ptrs, r,
+							       ch->prov[r],
+							       oc->prov[o & CL__CHUNK_MASK]);
+						break;
+					}
+					j->next[ref] = (uint32_t)e;
+					slots[i] = tag | ((uint64_t)ref + 1);
+					break;
+				}
+				i = (i + 1) & mask;
+			}
+		}
+	}
+	if (w->dup.set)
+		return cl_error_set(err, CL_EDUPKEY, "duplicate key");
+	return 0;
+}
+
+/* ---- probing ------------------------------------------------------------ */
+
+static int grow_pairs(cl__dworker *w, int64_t need, cl_error *err)
+{
+	if (need <= w->pcap)
+		return 0;
+	int64_t c = w->pcap ? w->pcap : 1024;
+	while (c < need)
+		c *= 2;
+	uint32_t *a = cl_realloc(w->pl, (size_t)c * sizeof *a);
+	if (!a)
+		return oom(err);
+	w->pl = a;
+	uint32_t *b = cl_realloc(w->pr, (size_t)c * sizeof *b);
+	if (!b)
+		return oom(err);
+	w->pr = b;
+	uint8_t *x = cl_realloc(w->chg, (size_t)c * (size_t)(w->d->plan.nvalues + 1));
+	if (!x)
+		return oom(err);
+	w->chg = x;
+	w->pcap = c;
+	return 0;
+}
+
+static int emit_pairs(cl__dworker *w, cl__djoin *j, const cl_column *const *rc,
+		      const int64_t *pv, int64_t np, cl_error *err)
+{
+	const cl__diff_plan *p = &w->d->plan;
+	int nv = p->nvalues;
+	for (int v = 0; v < nv; v++) {
+		int u = p->values[v];
+		cl__diff_cmp_pairs(&p->u[u].cmp, j->bycol[u], w->pl, rc[u], w->pr, np,
+				   w->chg + (size_t)v * (size_t)np);
+	}
+	for (int64_t k = 0; k < np; k++) {
+		bool any = false;
+		for (int v = 0; v < nv; v++) {
+			w->rowchg[v] = w->chg[(size_t)v * (size_t)np + (size_t)k];
+			any |= w->rowchg[v];
+		}
+		if (any) {
+			w->changed++;
+			for (int v = 0; v < nv; v++)
+				w->value_changes[v] += w->rowchg[v];
+		} else {
+			w->unchanged++;
+			if (!p->keep_unchanged)
+				continue;
+		}
+		uint32_t g = w->pl[k];
+		const cl__dchunk *ch = j->st.chunks[g >> CL__CHUNK_BITS];
+		int64_t lr = g & CL__CHUNK_MASK;
+		int r = cl__diff_out_row(&w->out, any ? ACT_C : ACT_N, ch->ptrs, lr,
+					 ch->prov[lr], rc, w->pr[k], pv[w->pr[k]], w->rowchg,
+					 err);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, int64_t n,
+		    const uint64_t *h, const int64_t *pv, cl_error *err)
+{
+	const cl__diff_plan *p = &w->d->plan;
+	int r;
+	if ((r = grow_pairs(w, n, err)))
+		return r;
+	int64_t np = 0;
+	uint64_t mask = (uint64_t)j->subcap - 1;
+	enum { AHEAD = 16 };
+#define SLOTP(hh) (j->slots + (int64_t)sub_of(j, hh) * j->subcap + ((hh) & mask))
+	for (int64_t i = 0; i < n && i < AHEAD; i++)
+		__builtin_prefetch(SLOTP(h[i]));
+	for (int64_t i = 0; i < n; i++) {
+		if (i + AHEAD < n)
+			__builtin_prefetch(SLOTP(h[i + AHEAD]));
+		uint64_t hi = h[i];
+		uint64_t *slots = j->slots + (int64_t)sub_of(j, hi) * j->subcap;
+		uint64_t slot = hi & mask;
+		uint64_t tag = hi & 0xffffffff00000000ull;
+		uint32_t found = 0;
+		for (;;) {
+			uint64_t e = slots[slot];
+			if (!e)
+				break;
+			uint32_t g1 = (uint32_t)e;
+			if ((e & 0xffffffff00000000ull) == tag && keys_equal(p, j, g1 - 1, rc, i)) {
+				found = g1;
+				break;
+			}
+			slot = (slot + 1) & mask;
+		}
+		if (!found) {
+			w->inserted++;
+			if ((r = cl__diff_out_row(&w->out, ACT_I, NULL, 0, -1, rc, i, pv[i], NULL,
+						  err)))
+				return r;
+			continue;
+		}
+		for (uint32_t e = found; e; e = j->next ? j->next[e - 1] : 0) {
+			uint32_t g = e - 1;
+			uint8_t bit = (uint8_t)(1u << (g & 7));
+			uint8_t old = __atomic_fetch_or(&j->matched[g >> 3], bit, __ATOMIC_RELAXED);
+			if ((old & bit) && !p->allow_dups) {
+				cl__dupc_offer(&w->dup, p, false, rc, i, -1, pv[i]);
+				return cl_error_set(err, CL_EDUPKEY, "duplicate key");
+			}
+			if (np == w->pcap && (r = grow_pairs(w, np + 1, err)))
+				return r;
+			w->pl[np] = g;
+			w->pr[np] = (uint32_t)i;
+			np++;
+		}
+	}
+#undef SLOTP
+	return emit_pairs(w, j, rc, pv, np, err);
+}
+
+int cl__djoin_deletes(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
+{
+	for (int c = t; c < j->st.nchunks; c += nt) {
+		const cl__dchunk *ch = j->st.chunks[c];
+		int64_t base = (int64_t)c << CL__CHUNK_BITS;
+		for (int64_t r = 0; r < ch->n; r++) {
+			if (cl_bit_get(j->matched, base + r))
+				continue;
+			w->deleted++;
+			int rc = cl__diff_out_row(&w->out, ACT_D, ch->ptrs, r, ch->prov[r], NULL,
+						  0, -1, NULL, err);
+			if (rc)
+				return rc;
+		}
+		if (__atomic_load_n(&w->d->abort, __ATOMIC_RELAXED))
+			return CL_EINTERNAL;
+	}
+	return 0;
+}
+
+/* ---- partitions --------------------------------------------------------- */
+
+int cl__dparts_open(cl__dparts *pp, struct cl_diff *d, int shift, cl_error *err)
+{
+	memset(pp, 0, sizeof *pp);
+	pp->shift = shift;
+	for (int i = 0; i < CL__NPART; i++)
+		pthread_mutex_init(&pp->mu[i], NULL);
+	pp->open = true;
+	for (int i = 0; i < CL__NPART; i++)
+		if (!(pp->f[i] = cl__spill_tmpfile(d->tmp_dir, err)))
+			return err ? err->code : CL_EIO;
+	return 0;
+}
+
+void cl__dparts_close(cl__dparts *pp)
+{
+	if (!pp->open)
+		return;
+	for (int i = 0; i < CL__NPART; i++) {
+		if (pp->f[i])
+			fclose(pp->f[i]);
+		pthread_mutex_destroy(&pp->mu[i]);
+	}
+	memset(pp, 0, sizeof *pp);
+}
+
+int cl__dstage_init(cl__dstage *s, const cl__diff_plan *p, const cl_type *types,
+		    cl_error *err)
+{
+	memset(s, 0, sizeof *s);
+	for (int i = 0; i < CL__NPART; i++) {
+		if (!(s->cols[i] = cl_calloc((size_t)p->nu + 1, sizeof *s->cols[i])))
+			return oom(err);
+		for (int j = 0; j <= p->nu; j++) {
+			int rc = cl_column_init(&s->cols[i][j],
+						j < p->nu ? types[j] : cl_type_make(CL_INT64), 0,
+						err);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+void cl__dstage_release(cl__dstage *s, int nu)
+{
+	for (int i = 0; i < CL__NPART; i++) {
+		if (!s->cols[i])
+			continue;
+		for (int j = 0; j <= nu; j++)
+			cl_column_release(&s->cols[i][j]);
+		cl_free(s->cols[i]);
+	}
+	memset(s, 0, sizeof *s);
+}
+
+static int flush_one(struct cl_diff *d, cl__dparts *pp, cl__dstage *s, int i,
+		     cl_error *err)
+{
+	int nc = d->plan.nu + 1;
+	if (!s->n[i])
+		return 0;
+	cl_column **ptrs = cl_malloc((size_t)nc * sizeof *ptrs);
+	if (!ptrs)
+		return oom(err);
+	for (int j = 0; j < nc; j++)
+		ptrs[j] = &s->cols[i][j];
+	pthread_mutex_lock(&pp->mu[i]);
+	long before = ftell(pp->f[i]);
+	int rc = cl__spill_write(pp->f[i], ptrs, nc, s->n[i], err);
+	int64_t wrote = ftell(pp->f[i]) - before;
+	pp->bytes[i] += wrote;
+	pthread_mutex_unlock(&pp->mu[i]);
+	cl_free(ptrs);
+	__atomic_fetch_add(&d->spill_bytes, wrote, __ATOMIC_RELAXED);
+	if (rc)
+		return rc;
+	for (int j = 0; j < nc; j++)
+		cl_column_clear(&s->cols[i][j]);
+	s->n[i] = 0;
+	return 0;
+}
+
+int cl__dparts_flush(struct cl_diff *d, cl__dparts *pp, cl__dstage *s, cl_error *err)
+{
+	for (int i = 0; i < CL__NPART; i++) {
+		int rc = flush_one(d, pp, s, i, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cl__dparts_add(struct cl_diff *d, cl__dparts *pp, cl__dstage *s,
+		   const cl_column *const *cols, int64_t n, const uint64_t *h,
+		   const int64_t *pv, cl_error *err)
+{
+	int nu = d->plan.nu, rc;
+	for (int64_t i = 0; i < n; i++) {
+		int pi = (int)((h[i] >> pp->shift) & (CL__NPART - 1));
+		cl_column *st = s->cols[pi];
+		for (int j = 0; j < nu; j++)
+			if ((rc = cl_column_append_from(&st[j], cols[j], i, err)))
+				return rc;
+		if ((rc = cl_column_append_i64(&st[nu], pv[i], err)))
+			return rc;
+		if (++s->n[pi] >= d->stage_rows && (rc = flush_one(d, pp, s, pi, err)))
+			return rc;
+	}
+	return 0;
+}
+
+static int grow_h(cl__dworker *w, int64_t n, cl_error *err)
+{
+	if (n <= w->hcap)
+		return 0;
+	int64_t c = w->hcap ? w->hcap : 1024;
+	while (c < n)
+		c *= 2;
+	uint64_t *h = cl_realloc(w->h, (size_t)c * sizeof *h);
+	if (!h)
+		return oom(err);
+	w->h = h;
+	w->hcap = c;
+	return 0;
+}
+
+/* Read every record of f into w->reload (side types), calling fn per record. */
+typedef int (*record_fn)(cl__dworker *w, void *arg, const cl_column *const *cols,
+			 int64_t n, const uint64_t *h, const int64_t *pv, cl_error *err);
+
+static int each_record(cl__dworker *w, FILE *f, const cl_type *types, record_fn fn,
+		       void *arg, cl_error *err)
+{
+	const cl__diff_plan *p = &w->d->plan;
+	int nu = p->nu, rc = 0;
+	const cl_column **ptrs = cl_calloc((size_t)nu + 1, sizeof *ptrs);
+	if (!ptrs)
+		return oom(err);
+	for (int j = 0; j <= nu && !rc; j++) {
+		cl_column_release(&w->reload[j]);
+		rc = cl_column_init(&w->reload[j], j < nu ? types[j] : cl_type_make(CL_INT64), 0,
+				    err);
+	}
+	rewind(f);
+	while (!rc) {
+		int64_t n;
+		if ((rc = cl__spill_read(f, w->reload, nu + 1, &n, err)) || !n)
+			break;
+		for (int j = 0; j < nu; j++)
+			ptrs[j] = &w->reload[j];
+		if ((rc = grow_h(w, n, err)))
+			break;
+		cl__key_hash(p, ptrs, n, w->h);
+		rc = fn(w, arg, ptrs, n, w->h, (const int64_t *)w->reload[nu].values, err);
+		if (!rc && __atomic_load_n(&w->d->abort, __ATOMIC_RELAXED))
+			rc = CL_EINTERNAL;
+	}
+	cl_free(ptrs);
+	return rc;
+}
+
+static int rec_store(cl__dworker *w, void *arg, const cl_column *const *cols, int64_t n,
+		     const uint64_t *h, const int64_t *pv, cl_error *err)
+{
+	return cl__dstore_append(&w->pj.st, &w->d->plan, cols, n, h, pv, err);
+}
+
+static int rec_probe(cl__dworker *w, void *arg, const cl_column *const *cols, int64_t n,
+		     const uint64_t *h, const int64_t *pv, cl_error *err)
+{
+	return cl__djoin_probe(w, &w->pj, cols, n, h, pv, err);
+}
+
+typedef struct scatter_arg {
+	cl__dparts *pp;
+	cl__dstage *stage;
+} scatter_arg;
+
+static int rec_scatter(cl__dworker *w, void *arg, const cl_column *const *cols, int64_t n,
+		       const uint64_t *h, const int64_t *pv, cl_error *err)
+{
+	scatter_arg *a = arg;
+	return cl__dparts_add(w->d, a->pp, a->stage, cols, n, h, pv, err);
+}
+
+/* Scatter partition lf / rf into 64 sub-partitions and diff each. */
+static int split_partition(cl__dworker *w, FILE *lf, FILE *rf, int depth, cl_error *err)
+{
+	struct cl_diff *d = w->d;
+	const cl__diff_plan *p = &d->plan;
+	cl__dparts sub[2];
+	cl__dstage st[2];
+	memset(sub, 0, sizeof sub);
+	memset(st, 0, sizeof st);
+	int shift = PART_SHIFT - CL__PART_BITS * (depth + 1);
+	int rc = cl__dparts_open(&sub[0], d, shift, err);
+	if (!rc)
+		rc = cl__dparts_open(&sub[1], d, shift, err);
+	if (!rc)
+		rc = cl__dstage_init(&st[0], p, p->ltypes, err);
+	if (!rc)
+		rc = cl__dstage_init(&st[1], p, p->rtypes, err);
+	scatter_arg a0 = {&sub[0], &st[0]}, a1 = {&sub[1], &st[1]};
+	if (!rc)
+		rc = each_record(w, lf, p->ltypes, rec_scatter, &a0, err);
+	if (!rc)
+		rc = cl__dparts_flush(d, &sub[0], &st[0], err);
+	if (!rc)
+		rc = each_record(w, rf, p->rtypes, rec_scatter, &a1, err);
+	if (!rc)
+		rc = cl__dparts_flush(d, &sub[1], &st[1], err);
+	cl__dstage_release(&st[0], p->nu);
+	cl__dstage_release(&st[1], p->nu);
+	for (int i = 0; i < CL__NPART && !rc; i++)
+		rc = cl__dpart_diff(w, sub[0].f[i], sub[0].bytes[i], sub[1].f[i], depth + 1, err);
+	cl__dparts_close(&sub[0]);
+	cl__dparts_close(&sub[1]);
+	return rc;
+}
+
+int cl__dpart_diff(cl__dworker *w, FILE *lf, int64_t lbytes, FILE *rf, int depth,
+		   cl_error *err)
+{
+	struct cl_diff *d = w->d;
+	const cl__diff_plan *p = &d->plan;
+	if (lbytes > d->part_budget && depth < MAX_DEPTH)
+		return split_partition(w, lf, rf, depth, err);
+	cl__djoin_release(&w->pj, p->nu);
+	int rc = each_record(w, lf, p->ltypes, rec_store, NULL, err);
+	if (!rc)
+		rc = cl__djoin_prepare(&w->pj, p, 1, err);
+	if (!rc)
+		rc = cl__djoin_build(w, &w->pj, 0, 1, err);
+	if (!rc)
+		rc = each_record(w, rf, p->rtypes, rec_probe, NULL, err);
+	if (!rc)
+		rc = cl__djoin_deletes(w, &w->pj, 0, 1, err);
+	cl__djoin_release(&w->pj, p->nu);
+	w->partitions++;
+	return rc;
+}
