@@ -531,3 +531,58 @@ TEST(delta_corrupt_logs_are_errors)
 	CHECK(strstr(err.message, "missing commit 1"));
 	cl_table_free(t);
 }
+
+TEST(delta_alloc_failures_are_clean)
+{
+	/* Fail the k-th allocation of snapshot + commit for every k: an error
+	 * (never a crash; ASan reports any leak) and no commit made; then the
+	 * same for history. */
+	cl_error err = {0};
+	cl_table *t = new_table("id int64\np string", NULL, "id", 0);
+	CHECK(t);
+	CHECK_OK(commit_files(t, "x.parquet", NULL, NULL, &err), &err);
+	int failures = 0;
+	for (long k = 0; k < 400; k++) {
+		cl_snapshot *s = NULL;
+		cl_table_txn *x = NULL;
+		cl_table_add a = {"b/f.parquet", 1, 1, NULL, 0, "{\"numRecords\":1}", true};
+		cl_alloc_fail_after(k);
+		int rc = cl_table_snapshot(&s, t, NULL, &err);
+		rc = rc ? rc : cl_table_txn_begin(&x, t, s, "WRITE", &err);
+		rc = rc ? rc : cl_table_txn_add(x, &a, &err);
+		rc = rc ? rc : cl_table_txn_remove(x, cl_snapshot_file(s, 0), true, &err);
+		rc = rc ? rc : cl_table_txn_commit(x, NULL, &err);
+		cl_alloc_fail_after(-1);
+		cl_table_txn_free(x);
+		cl_snapshot_free(s);
+		int64_t v;
+		CHECK_OK(cl_table_latest_version(t, &v, &err), &err);
+		if (rc == 0) {
+			CHECK_EQ_INT(v, 2);
+			break;
+		}
+		CHECK_EQ_INT(rc, CL_ENOMEM);
+		CHECK_EQ_INT(v, 1); /* a failed commit published nothing */
+		failures++;
+	}
+	CHECK(failures > 20);
+	for (long k = 0; k < 400; k++) {
+		cl_table_commit *h = NULL;
+		size_t n = 0;
+		cl_alloc_fail_after(k);
+		int rc = cl_table_history(&h, &n, t, &err);
+		cl_alloc_fail_after(-1);
+		cl_table_history_free(h, n);
+		if (rc == 0) {
+			CHECK_EQ_INT(n, 3);
+			break;
+		}
+		CHECK_EQ_INT(rc, CL_ENOMEM);
+	}
+	cl_snapshot *s;
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	CHECK_EQ_INT(cl_snapshot_nfiles(s), 1);
+	CHECK_STR(cl_snapshot_file(s, 0)->path, "b/f.parquet");
+	cl_snapshot_free(s);
+	cl_table_free(t);
+}
