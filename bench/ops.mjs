@@ -103,4 +103,19 @@ export const ops = [
 		}),
 		verify: verifyWrite,
 	},
+	{
+		// DuckDB's default row groups (122,880 rows) are 8.5 times smaller than
+		// changelake's (1,048,576), which alone changes a writer's memory; this
+		// runs the same changelake write against DuckDB at equal row groups.
+		name: 'write_rg1m',
+		what: 'write, DuckDB with ROW_GROUP_SIZE 1048576 (changelake\'s default)',
+		changelake: (ctx) => [ctx.clbench, 'write', ctx.input, ctx.out('changelake'),
+			'--threads', String(ctx.threads), '--codec', 'snappy'],
+		duckdb: (ctx) => ({
+			setup: [`CREATE TABLE t AS SELECT * FROM read_parquet(${sqlString(ctx.input)})`],
+			timed: `COPY t TO ${sqlString(ctx.out('duckdb'))} `
+				+ '(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1048576)',
+		}),
+		verify: verifyWrite,
+	},
 ];
