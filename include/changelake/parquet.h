@@ -10,15 +10,54 @@
  * against each row group's statistics. Only whole row groups are skipped —
  * rows inside a row group that is read are not filtered.
  *
- * Types: flat columns map onto changelake types (schema.h) as DuckDB reads
- * them: INT96 -> timestamp(us) (not UTC), UUID -> string (8-4-4-4-12),
- * FLOAT16 -> float32, ENUM/JSON/STRING -> string, BYTE_ARRAY or
- * FIXED_LEN_BYTE_ARRAY without annotation -> binary, legacy
+ * Types: primitive columns map onto changelake types (schema.h) as DuckDB
+ * reads them: INT96 -> timestamp(us) (not UTC), UUID -> string
+ * (8-4-4-4-12), FLOAT16 -> float32, ENUM/JSON/STRING -> string, BYTE_ARRAY
+ * or FIXED_LEN_BYTE_ARRAY without annotation -> binary, legacy
  * TIMESTAMP_MILLIS/MICROS -> timestamp(ms|us, utc), DECIMAL up to precision
- * 38 -> decimal. Decimal precision over 38, INTERVAL and nested columns
- * (lists, maps, structs) are not supported yet: reading such a column is a
- * CL_EUNSUPPORTED error naming it (a file that has some can still be read
- * with a projection of its flat columns).
+ * 38 -> decimal. Decimal precision over 38 and INTERVAL are not supported
+ * yet: reading such a column is a CL_EUNSUPPORTED error naming it (a file
+ * that has some can still be read with a projection of its other columns).
+ *
+ * Nested columns. changelake's batches are flat, so the schema tree is read
+ * as flat columns:
+ *   - structs are flattened: each primitive field inside (nested) structs
+ *     is a typed column named by its dotted path, "add.path", "add.size",
+ *     "add.deletionVector.storageType". It is NULL when the field or any
+ *     struct around it is NULL: a NULL struct and a struct whose fields are
+ *     all NULL read the same (tell them apart by a field that is never NULL
+ *     in a present struct, as Delta readers do with add.path);
+ *   - a list, a map, or a repeated field (legacy list) — with everything
+ *     inside it — is one CL_STRING column, named by its dotted path, that
+ *     holds the value as JSON text: lists as arrays, maps as objects (a
+ *     string key as it is, any other key as its text; entries in file
+ *     order), structs inside them as objects with their fields in schema
+ *     order, primitives spelled as the JSON Lines writer spells them
+ *     (numbers for integers, decimals and finite floats, true/false,
+ *     strings; dates, times, timestamps, binary and nan/inf as strings of
+ *     their changelake text). The column is NULL when the list/map or a
+ *     struct around it is NULL; an empty one is "[]" / "{}".
+ * Lists are recognised by parquet-format's rules, including the legacy
+ * two-level forms ("array", "<name>_tuple", repeated primitives) and
+ * repeated fields without annotation; a MAP may lack its value field
+ * (values are then null). A file whose list levels contradict themselves
+ * is a CL_EFORMAT error naming the row and the leaf column.
+ * Projection (cl_read_options.columns) takes output column names, or the
+ * name of a struct for all the columns under it ("add" selects "add.path",
+ * "add.partitionValues", ...), in the order given.
+ *
+ * For the Delta Lake checkpoint reader (src/table): open the checkpoint
+ * with columns {"add", "remove", "metaData", "protocol", "txn"} (a name
+ * the file lacks is CL_ENOTFOUND: check first with
+ * cl_parquet_file_find_column(f, "txn.appId") >= 0, leaf paths are dotted);
+ * a row is an add action when "add.path" is not NULL, and so on;
+ * "add.partitionValues", "add.tags", "metaData.configuration",
+ * "metaData.format.options" are JSON objects of strings (null values stay
+ * null), "metaData.partitionColumns" and "protocol.readerFeatures" /
+ * "writerFeatures" JSON arrays of strings — the same JSON the action has in
+ * a commit file, so the commit-file parser can read them; "add.stats" is
+ * the stats JSON string as written; "add.deletionVector.*" and
+ * "add.partitionValues_parsed.*" / "add.stats_parsed.*" are typed columns.
  *
  * Thread safety: one cl_parquet_file or reader per thread.
  */
@@ -52,7 +91,9 @@ int cl_parquet_file_num_kv(const cl_parquet_file *f);
 void cl_parquet_file_kv(const cl_parquet_file *f, int i, const char **key,
 			const char **value);
 
-/* One leaf (primitive) column of the file's schema. Strings borrowed. */
+/* One leaf (primitive) column of the file's schema — a Parquet column, not
+ * an output column of the reader (a JSON column has several leaves). Strings
+ * borrowed. */
 typedef struct cl_parquet_column {
 	const char *path;          /* dotted path from the root, e.g. "a.b" */
 	const char *physical_type; /* "INT64", "BYTE_ARRAY", ... */
@@ -61,7 +102,8 @@ typedef struct cl_parquet_column {
 				      e.g. "TIMESTAMP(MICROS,utc)", "DECIMAL(10,2)" */
 	int max_def, max_rep;      /* definition / repetition levels */
 	bool nested;               /* inside a group, or repeated */
-	bool supported;            /* readable as `type` */
+	bool supported;            /* readable as `type` (inside a list or map:
+				      as part of its JSON column) */
 	cl_type type;              /* changelake type (when supported) */
 	const char *unsupported;   /* why not, when !supported */
 } cl_parquet_column;

@@ -144,7 +144,8 @@ typedef struct cl__pq_col {
 	int rg;               /* row group index, for messages */
 	int ptype;            /* physical type */
 	int32_t type_length;  /* FLBA */
-	int max_def;          /* 0 or 1 (flat columns) */
+	int max_def;          /* maximum definition level */
+	int max_rep;          /* maximum repetition level (0: not in a list) */
 	int codec;
 	cl__pq_conv conv;
 	int64_t batch_rows;   /* most rows per cl__pq_col_read */
@@ -161,6 +162,7 @@ typedef struct cl__pq_col {
 	int64_t page_vals;    /* non-null values in the page (when known) */
 	int64_t page_offset;  /* file offset of its header, for messages */
 	cl__rle def;
+	cl__rle rep;          /* repetition levels (max_rep > 0) */
 	int enc;
 	const uint8_t *vp, *vend; /* value bytes */
 	int bitpos;           /* PLAIN booleans: bit offset in *vp */
@@ -184,6 +186,12 @@ typedef struct cl__pq_col {
 	cl__pq_view *views;
 	int64_t scratch_n;
 	int64_t rows_done;    /* rows read from this chunk */
+
+	/* level lookahead of cl__pq_col_read_levels: entries decoded from the
+	 * current page but not yet handed out */
+	uint8_t *la_rep, *la_def;
+	int64_t la_pos, la_n;
+	bool chunk_done;      /* no data page left in the chunk */
 } cl__pq_col;
 
 /* Start reading a chunk (takes ownership of chunk, allocated by cl_malloc). */
@@ -191,6 +199,17 @@ int cl__pq_col_begin(cl__pq_col *c, uint8_t *chunk, size_t len, int64_t offset,
 		     cl_error *err);
 /* Append the next n rows (n <= batch_rows) of the chunk to dst. */
 int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err);
+/*
+ * Level streams of the next n rows into *lv (cl__pq_levels of
+ * parquet_nested.h, whose arrays are reused): every entry's repetition and
+ * definition levels, the entry offset of each row, and the values of the
+ * entries at the maximum definition level, dense. A row ends where the
+ * next entry has repetition level 0 (or the chunk ends); rows may span
+ * pages. Works for any column (max_rep 0: one entry per row).
+ */
+struct cl__pq_levels;
+int cl__pq_col_read_levels(cl__pq_col *c, struct cl__pq_levels *lv, int64_t n,
+			   cl_error *err);
 /* After the row group's last row: error when the chunk has values left. */
 int cl__pq_col_finish(cl__pq_col *c, cl_error *err);
 /* Free the chunk and page state (keeps nothing). */

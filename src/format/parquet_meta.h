@@ -152,6 +152,7 @@ const char *cl__pq_encoding_name(int enc);
 
 #include "changelake/parquet.h"
 #include "parquet_decode.h"
+#include "parquet_nested.h"
 
 /* How a leaf column maps onto changelake (parquet_read.c decides). */
 typedef struct cl__pq_leafmap {
@@ -170,6 +171,7 @@ struct cl_parquet_file {
 	int64_t footer_start;  /* offset of the footer = end of column data */
 	cl__pq_meta *meta;
 	cl__pq_leafmap *map;   /* one per leaf */
+	cl__pq_plan plan;      /* output columns (parquet_nested.h) */
 	cl_buf min_text, max_text; /* cl_parquet_file_chunk's strings */
 };
 

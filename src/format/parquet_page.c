@@ -15,13 +15,19 @@
  *           needed, else through scratch buffers of batch_rows entries
  *   finish  the row group's rows are all read: a page with rows left over is
  *           an error (columns of one row group must agree on the row count)
- * Only flat columns reach here (max repetition level 0, max definition level
- * 0 or 1).
+ * Flat columns (max repetition level 0; any max definition level, a leaf
+ * inside structs being NULL below it) are read row by row into a
+ * cl_column. Columns inside lists and maps are read as level streams
+ * (cl__pq_col_read_levels): levels are decoded LA entries at a time into a
+ * lookahead, handed out up to the first entry of the row after the last
+ * one asked for, and the values of the handed-out entries are decoded
+ * before the next page is loaded (the value decoder is per page).
  */
 #include "parquet_decode.h"
 #include "parquet_codec.h"
 #include "parquet_format.h"
 #include "parquet_meta.h"
+#include "parquet_nested.h"
 #include "core/value_text.h"
 
 #include <stdio.h>
@@ -30,6 +36,8 @@
 
 #define MAX_PAGE_BYTES ((int64_t)1 << 30)
 #define MAX_BATCH_DATA ((int64_t)1 << 31)
+#define LA 4096                              /* level lookahead entries */
+#define MAX_BATCH_ENTRIES ((int64_t)1 << 28) /* level entries per batch */
 
 int cl__pq_phys_width(int ptype, int32_t type_length)
 {
@@ -91,13 +99,24 @@ int cl__pq_col_begin(cl__pq_col *c, uint8_t *chunk, size_t len, int64_t offset,
 	c->page_offset = offset;
 	c->has_dict = false;
 	c->rows_done = 0;
+	c->la_pos = c->la_n = 0;
+	c->chunk_done = false;
 	cl_free(c->dict_page);
 	c->dict_page = NULL;
 	cl_free(c->dict_views);
 	c->dict_views = NULL;
 	c->dict_n = 0;
-	if (c->scratch_n < c->batch_rows) {
-		int64_t n = c->batch_rows;
+	int64_t want = c->batch_rows;
+	if (c->max_rep > 0 && want < LA)
+		want = LA;
+	if (c->max_rep > 0 && !c->la_rep) {
+		c->la_rep = cl_malloc(LA);
+		c->la_def = cl_malloc(LA);
+		if (!c->la_rep || !c->la_def)
+			return oom(err);
+	}
+	if (c->scratch_n < want) {
+		int64_t n = want;
 		int w = cl__pq_phys_width(c->ptype, c->type_length);
 		size_t pw = (size_t)(w > 16 ? w : 16);
 		cl_free(c->levels);
@@ -126,6 +145,9 @@ void cl__pq_col_release(cl__pq_col *c)
 	cl_free(c->idx);
 	cl_free(c->phys);
 	cl_free(c->views);
+	cl_free(c->la_rep);
+	cl_free(c->la_def);
+	c->la_rep = c->la_def = NULL;
 	if (c->vdba) {
 		cl__dba_release(c->vdba);
 		cl_free(c->vdba);
@@ -323,11 +345,39 @@ static int setup_values(cl__pq_col *c, int enc, const uint8_t *p, const uint8_t 
 			cl__pq_encoding_name(enc), cl__pq_type_name(c->ptype));
 }
 
-/* Load the next data page (dictionary and index pages are handled on the way). */
-static int next_page(cl__pq_col *c, cl_error *err)
+/* The length-prefixed RLE levels of a v1 data page at *p (advanced). */
+static int v1_levels(cl__pq_col *c, const uint8_t **p, const uint8_t *end, int enc,
+		     const char *what, const uint8_t **lv, size_t *lv_len, cl_error *err)
+{
+	if (enc != PQ_ENC_RLE)
+		return col_errf(c, err, CL_EUNSUPPORTED, "%s level encoding %s not supported", what,
+				cl__pq_encoding_name(enc));
+	if (end - *p < 4)
+		return col_errf(c, err, CL_EFORMAT, "%s levels are truncated", what);
+	uint32_t len;
+	memcpy(&len, *p, 4);
+	if (len > (size_t)(end - *p - 4))
+		return col_errf(c, err, CL_EFORMAT, "%s levels of %u bytes exceed the page", what,
+				len);
+	*lv = *p + 4;
+	*lv_len = len;
+	*p += 4 + len;
+	return 0;
+}
+
+/*
+ * Load the next data page (dictionary and index pages are handled on the
+ * way). At the end of the chunk: an error, or 1 when allow_end (then
+ * chunk_done is set).
+ */
+static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 {
 	for (;;) {
 		c->page_offset = c->chunk_offset + (int64_t)c->chunk_pos;
+		if (c->chunk_pos >= c->chunk_len && allow_end) {
+			c->chunk_done = true;
+			return 1;
+		}
 		if (c->chunk_pos >= c->chunk_len)
 			return cl_error_set(err, CL_EFORMAT,
 					    "%s: row group %d, column '%s': the column chunk ends "
@@ -369,8 +419,8 @@ static int next_page(cl__pq_col *c, cl_error *err)
 		if (h.num_values == 0)
 			continue; /* empty page */
 		const uint8_t *body, *p, *end;
-		const uint8_t *def = NULL;
-		size_t def_len = 0;
+		const uint8_t *def = NULL, *rep = NULL;
+		size_t def_len = 0, rep_len = 0;
 		if (h.type == PQ_PAGE_DATA) {
 			rc = page_body(c, src, (size_t)h.compressed_size, (size_t)h.uncompressed_size,
 				       true, &body, err);
@@ -378,32 +428,24 @@ static int next_page(cl__pq_col *c, cl_error *err)
 				return rc;
 			p = body;
 			end = body + h.uncompressed_size;
-			if (c->max_def > 0) {
-				if (h.def_encoding != PQ_ENC_RLE)
-					return col_errf(c, err, CL_EUNSUPPORTED,
-							"definition level encoding %s not supported",
-							cl__pq_encoding_name(h.def_encoding));
-				if (end - p < 4)
-					return col_errf(c, err, CL_EFORMAT,
-							"definition levels are truncated");
-				uint32_t len;
-				memcpy(&len, p, 4);
-				if (len > (size_t)(end - p - 4))
-					return col_errf(c, err, CL_EFORMAT,
-							"definition levels of %u bytes exceed the page",
-							len);
-				def = p + 4;
-				def_len = len;
-				p += 4 + len;
-			}
+			if (c->max_rep > 0 &&
+			    (rc = v1_levels(c, &p, end, h.rep_encoding, "repetition", &rep,
+					    &rep_len, err)))
+				return rc;
+			if (c->max_def > 0 &&
+			    (rc = v1_levels(c, &p, end, h.def_encoding, "definition", &def,
+					    &def_len, err)))
+				return rc;
 			c->page_vals = -1;
 		} else {
 			size_t lv = (size_t)h.rep_len + (size_t)h.def_len;
-			if (lv > (size_t)h.uncompressed_size)
+			if (lv > (size_t)h.uncompressed_size || lv > (size_t)h.compressed_size)
 				return col_errf(c, err, CL_EFORMAT,
-						"level bytes exceed the page's uncompressed size");
+						"level bytes exceed the page's size");
 			/* a flat column has no repetition levels; some writers still
 			 * store an (empty) RLE run for them: skip it */
+			rep = src;
+			rep_len = (size_t)h.rep_len;
 			def = src + h.rep_len;
 			def_len = (size_t)h.def_len;
 			rc = page_body(c, src + lv, (size_t)h.compressed_size - lv,
@@ -419,6 +461,8 @@ static int next_page(cl__pq_col *c, cl_error *err)
 		}
 		if (c->max_def > 0)
 			cl__rle_init(&c->def, def, def_len, bit_width_of(c->max_def));
+		if (c->max_rep > 0)
+			cl__rle_init(&c->rep, rep, rep_len, bit_width_of(c->max_rep));
 		rc = setup_values(c, h.encoding, p, end, err);
 		if (rc)
 			return rc;
@@ -787,18 +831,84 @@ static void set_bits(uint8_t *bm, int64_t base, const uint8_t *v, int64_t k)
 		cl_bit_set(bm, base + i, v ? v[i] : 1);
 }
 
+/*
+ * Decode nn values of the current page and put them into rows [length,
+ * length + k) of dst (room reserved by the caller; nn, k <= scratch_n):
+ * lv[i] (0/1) says which rows get a value, NULL: all of them (nn == k).
+ */
+static int put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
+		      const uint8_t *lv, cl_error *err)
+{
+	int rc;
+	int w = cl__pq_phys_width(c->ptype, c->type_length);
+	bool var = cl_type_is_var(dst->type);
+	bool is_bool = dst->type.id == CL_BOOL;
+	int tw = cl_type_width(dst->type);
+	int64_t base = dst->length;
+	bool direct = !lv && ((c->conv == CV_COPY4 && tw == 4) ||
+			      (c->conv == CV_COPY8 && tw == 8));
+	uint8_t *phys = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
+	rc = decode_values(c, nn, phys, c->views, err);
+	if (rc)
+		return rc;
+	if (lv) {
+		rc = cl_column_ensure_validity(dst, err);
+		if (rc)
+			return rc;
+		set_bits(dst->validity, base, lv, k);
+		dst->null_count += k - nn;
+	} else if (dst->validity) {
+		set_bits(dst->validity, base, NULL, k);
+	}
+	if (var) {
+		rc = fill_var(c, dst, base, k, nn, lv, err);
+		if (rc)
+			return rc;
+	} else if (is_bool) {
+		int64_t j = 0;
+		for (int64_t i = 0; i < k; i++) {
+			bool v = (!lv || lv[i]) ? phys[j++] != 0 : false;
+			cl_bit_set(dst->values, base + i, v);
+		}
+	} else if (direct) {
+		/* values already in place */
+	} else if (c->conv == CV_COPY4 || c->conv == CV_COPY8) {
+		uint8_t *o = dst->values + (size_t)base * (size_t)tw;
+		int64_t j = 0;
+		for (int64_t i = 0; i < k; i++, o += tw) {
+			if (lv[i]) {
+				memcpy(o, phys + (size_t)j * (size_t)tw, (size_t)tw);
+				j++;
+			} else
+				memset(o, 0, (size_t)tw);
+		}
+	} else {
+		int64_t j = 0;
+		for (int64_t i = 0; i < k; i++) {
+			if (lv && !lv[i]) {
+				memset(dst->values + (size_t)(base + i) * (size_t)tw, 0,
+				       (size_t)tw);
+				continue;
+			}
+			rc = convert_fixed(c, dst, base + i, phys + (size_t)j * (size_t)w,
+					   &c->views[j], err);
+			if (rc)
+				return rc;
+			j++;
+		}
+	}
+	dst->length += k;
+	return 0;
+}
+
 int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 {
 	int rc = cl_column_reserve(dst, n, err);
 	if (rc)
 		return rc;
-	int w = cl__pq_phys_width(c->ptype, c->type_length);
-	bool var = cl_type_is_var(dst->type);
-	bool is_bool = dst->type.id == CL_BOOL;
-	int tw = cl_type_width(dst->type);
 	while (n > 0) {
 		if (c->page_left == 0) {
-			rc = next_page(c, err);
+			rc = next_page(c, false, err);
 			if (rc)
 				return rc;
 		}
@@ -824,60 +934,8 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 			if (nn < k)
 				lv = l;
 		}
-		int64_t base = dst->length;
-		bool direct = !lv && ((c->conv == CV_COPY4 && tw == 4) ||
-				      (c->conv == CV_COPY8 && tw == 8));
-		uint8_t *phys = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
-		rc = decode_values(c, nn, phys, c->views, err);
-		if (rc)
+		if ((rc = put_values(c, dst, k, nn, lv, err)))
 			return rc;
-		if (lv) {
-			rc = cl_column_ensure_validity(dst, err);
-			if (rc)
-				return rc;
-			set_bits(dst->validity, base, lv, k);
-			dst->null_count += k - nn;
-		} else if (dst->validity) {
-			set_bits(dst->validity, base, NULL, k);
-		}
-		if (var) {
-			rc = fill_var(c, dst, base, k, nn, lv, err);
-			if (rc)
-				return rc;
-		} else if (is_bool) {
-			int64_t j = 0;
-			for (int64_t i = 0; i < k; i++) {
-				bool v = (!lv || lv[i]) ? phys[j++] != 0 : false;
-				cl_bit_set(dst->values, base + i, v);
-			}
-		} else if (direct) {
-			/* values already in place */
-		} else if (c->conv == CV_COPY4 || c->conv == CV_COPY8) {
-			uint8_t *o = dst->values + (size_t)base * (size_t)tw;
-			int64_t j = 0;
-			for (int64_t i = 0; i < k; i++, o += tw) {
-				if (lv[i]) {
-					memcpy(o, phys + (size_t)j * (size_t)tw, (size_t)tw);
-					j++;
-				} else
-					memset(o, 0, (size_t)tw);
-			}
-		} else {
-			int64_t j = 0;
-			for (int64_t i = 0; i < k; i++) {
-				if (lv && !lv[i]) {
-					memset(dst->values + (size_t)(base + i) * (size_t)tw, 0,
-					       (size_t)tw);
-					continue;
-				}
-				rc = convert_fixed(c, dst, base + i, phys + (size_t)j * (size_t)w,
-						   &c->views[j], err);
-				if (rc)
-					return rc;
-				j++;
-			}
-		}
-		dst->length += k;
 		c->page_left -= k;
 		c->rows_done += k;
 		n -= k;
@@ -885,12 +943,133 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 	return 0;
 }
 
+/* Decode the next up to LA levels of the page into the lookahead; 1 at the
+ * end of the chunk. */
+static int refill_levels(cl__pq_col *c, cl_error *err)
+{
+	int rc;
+	if (c->page_left == 0) {
+		if (c->chunk_done)
+			return 1;
+		if ((rc = next_page(c, true, err)))
+			return rc;
+	}
+	int64_t k = c->page_left < LA ? c->page_left : LA;
+	if (c->max_rep > 0) {
+		if ((rc = cl__rle_get_u8(&c->rep, c->la_rep, k, err)))
+			return col_fail(c, err, rc, true);
+	} else
+		memset(c->la_rep, 0, (size_t)k);
+	if (c->max_def > 0) {
+		if ((rc = cl__rle_get_u8(&c->def, c->la_def, k, err)))
+			return col_fail(c, err, rc, true);
+	} else
+		memset(c->la_def, 0, (size_t)k);
+	uint8_t bad = 0, mr = (uint8_t)c->max_rep, md = (uint8_t)c->max_def;
+	for (int64_t i = 0; i < k; i++)
+		bad |= (c->la_rep[i] > mr) | (c->la_def[i] > md);
+	if (bad)
+		return col_errf(c, err, CL_EFORMAT, "level above the maximum (%d / %d)", mr, md);
+	c->page_left -= k;
+	c->la_pos = 0;
+	c->la_n = k;
+	return 0;
+}
+
+static int grow_levels(cl__pq_levels *lv, int64_t need, cl_error *err)
+{
+	if (need <= lv->cap)
+		return 0;
+	if (need > MAX_BATCH_ENTRIES)
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "more than %lld list entries in one batch; read smaller batches",
+				    (long long)MAX_BATCH_ENTRIES);
+	int64_t cap = lv->cap ? lv->cap : 1024;
+	while (cap < need)
+		cap *= 2;
+	uint8_t *r = cl_realloc(lv->rep, (size_t)cap);
+	if (!r)
+		return oom(err);
+	lv->rep = r;
+	uint8_t *d = cl_realloc(lv->def, (size_t)cap);
+	if (!d)
+		return oom(err);
+	lv->def = d;
+	lv->cap = cap;
+	return 0;
+}
+
+int cl__pq_col_read_levels(cl__pq_col *c, cl__pq_levels *lv, int64_t n, cl_error *err)
+{
+	int rc;
+	if (lv->row_cap < n + 1) {
+		int64_t *rs = cl_realloc(lv->row_start, (size_t)(n + 1) * sizeof *rs);
+		if (!rs)
+			return oom(err);
+		lv->row_start = rs;
+		lv->row_cap = n + 1;
+	}
+	lv->n = 0;
+	lv->max_def = c->max_def;
+	cl_column_clear(&lv->vals);
+	int64_t rows = 0;
+	for (bool done = false; !done;) {
+		if (c->la_pos == c->la_n) {
+			rc = refill_levels(c, err);
+			if (rc == 1)
+				break;
+			if (rc)
+				return rc;
+		}
+		const uint8_t *r = c->la_rep, *d = c->la_def;
+		int64_t i = c->la_pos, e = c->la_n;
+		for (; i < e; i++) {
+			if (r[i] == 0) {
+				if (rows == n) {
+					done = true;
+					break;
+				}
+				lv->row_start[rows++] = lv->n + (i - c->la_pos);
+			} else if (rows == 0) {
+				return col_errf(c, err, CL_EFORMAT,
+						"row %lld starts with repetition level %d",
+						(long long)c->rows_done, r[i]);
+			}
+		}
+		int64_t k = i - c->la_pos;
+		if ((rc = grow_levels(lv, lv->n + k, err)))
+			return rc;
+		memcpy(lv->rep + lv->n, r + c->la_pos, (size_t)k);
+		memcpy(lv->def + lv->n, d + c->la_pos, (size_t)k);
+		int64_t nn = 0;
+		uint8_t md = (uint8_t)c->max_def;
+		for (int64_t j = c->la_pos; j < i; j++)
+			nn += d[j] == md;
+		lv->n += k;
+		c->la_pos = i;
+		if (nn) {
+			if ((rc = cl_column_reserve(&lv->vals, nn, err)) ||
+			    (rc = put_values(c, &lv->vals, nn, nn, NULL, err)))
+				return rc;
+		}
+	}
+	if (rows < n)
+		return cl_error_set(err, CL_EFORMAT,
+				    "%s: row group %d, column '%s': the column chunk ends after "
+				    "%lld rows, fewer than the row group has",
+				    c->file, c->rg, c->name, (long long)(c->rows_done + rows));
+	lv->row_start[n] = lv->n;
+	c->rows_done += n;
+	return 0;
+}
+
 int cl__pq_col_finish(cl__pq_col *c, cl_error *err)
 {
-	if (c->page_left > 0)
+	if (c->page_left > 0 || c->la_pos < c->la_n)
 		return cl_error_set(err, CL_EFORMAT,
 				    "%s: row group %d, column '%s': the column chunk has %lld more "
 				    "values than the row group's rows",
-				    c->file, c->rg, c->name, (long long)c->page_left);
+				    c->file, c->rg, c->name,
+				    (long long)(c->page_left + c->la_n - c->la_pos));
 	return 0;
 }

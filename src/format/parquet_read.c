@@ -7,16 +7,20 @@
  * (parquet_meta.c). Each leaf column is then mapped onto a changelake type
  * (map_leaf) the way DuckDB reads it.
  *
- * Reading: the reader walks the selected row groups in order. At the start
- * of a row group it preads the byte range of each projected column chunk
- * (and nothing else) and hands it to a cl__pq_col (parquet_page.c); each
- * batch then takes up to batch_rows rows from every column. A batch never
- * spans two row groups. Memory: one column chunk per projected column, one
- * decompressed page per column, scratch for one batch, and the batch.
+ * The schema tree is planned into flat output columns (parquet_nested.h):
+ * primitives outside lists and maps become typed columns named by their
+ * dotted path ("add.path"), each list/map/repeated field one string column
+ * of JSON text. A projection names output columns, or a struct to take all
+ * the output columns under it ("add" = "add.path", "add.size", ...).
  *
- * Nested columns: a file whose projected columns include a nested one is
- * rejected with "nested column 'X' not supported yet"; projecting only flat
- * top-level columns of such a file works.
+ * Reading: the reader walks the selected row groups in order. At the start
+ * of a row group it preads the byte range of each leaf column chunk it
+ * needs (and nothing else) and hands it to a cl__pq_col (parquet_page.c);
+ * each batch then takes up to batch_rows rows from every output column: a
+ * typed column straight from its leaf, a JSON column from its leaves' level
+ * streams (cl__pq_col_read_levels, cl__pq_json_assemble). A batch never
+ * spans two row groups. Memory: one column chunk per leaf read, one
+ * decompressed page per leaf, scratch for one batch, and the batch.
  */
 #include "format_impl.h"
 #include "parquet_format.h"
@@ -119,10 +123,6 @@ static void map_leaf(const cl__pq_schema_elem *e, const cl__pq_leaf *l, cl__pq_l
 	/* Logical types we do not know (newer writers): fall back to the rest. */
 	if (kind == PQ_LT_UNKNOWN || kind > PQ_LT_FLOAT16 || kind == 9)
 		kind = 0;
-	if (l->nested) {
-		set_why(m, CL_EUNSUPPORTED, "nested column '%s' not supported yet", l->path);
-		return;
-	}
 	if (kind == PQ_LT_DECIMAL || (!kind && ct == PQ_CT_DECIMAL)) {
 		int p = kind ? lt->precision : e->precision;
 		int s = kind ? lt->scale : (e->scale < 0 ? 0 : e->scale);
@@ -378,6 +378,11 @@ int cl_parquet_file_open(cl_parquet_file **out, const char *path, cl_error *err)
 	}
 	for (int i = 0; i < m->nleaves; i++)
 		map_leaf(&m->schema[m->leaves[i].elem], &m->leaves[i], &f->map[i]);
+	if ((rc = cl__pq_plan_build(&f->plan, m, err))) {
+		if (rc != CL_ENOMEM)
+			cl_error_prefix(err, "%s: ", path);
+		goto fail;
+	}
 	int64_t total = 0;
 	for (int g = 0; g < m->nrow_groups; g++) {
 		if (__builtin_add_overflow(total, m->row_groups[g].num_rows, &total)) {
@@ -401,6 +406,7 @@ void cl_parquet_file_free(cl_parquet_file *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	cl__pq_meta_free(f->meta);
+	cl__pq_plan_release(&f->plan);
 	cl_free(f->map);
 	cl_buf_release(&f->min_text);
 	cl_buf_release(&f->max_text);
@@ -454,25 +460,35 @@ int cl__pq_chunk_range(const cl_parquet_file *f, int rg, int col, int64_t *start
 
 /* ---- the reader ---- */
 
+/* One output column of the reader. */
+typedef struct pq_out {
+	const cl__pq_outcol *oc;
+	int pcol;             /* its first leaf reader in pq_reader.pcols */
+	cl__pq_levels *lv;    /* JSON columns: one per leaf */
+} pq_out;
+
 typedef struct pq_reader {
 	cl_parquet_file *f;
 	bool own_file;
-	int ncols;           /* projected */
-	int *leaf;           /* leaf index per projected column */
-	cl__pq_col *cols;
+	int ncols;           /* output columns */
+	pq_out *out;
+	int npcols;          /* leaf readers */
+	int *leaf;           /* leaf index per leaf reader */
+	cl__pq_col *pcols;
 	int *rgs;            /* selected row groups */
 	int nrgs;
 	int rg_pos;          /* index into rgs of the current row group; -1 none */
 	int64_t rg_left;     /* rows left in it */
 	int64_t batch_rows;
 	cl_batch *batch;
+	cl_buf json;         /* JSON text of one value */
 } pq_reader;
 
 static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
 {
 	int rg = p->rgs[p->rg_pos];
 	const cl__pq_row_group *g = &p->f->meta->row_groups[rg];
-	for (int i = 0; i < p->ncols; i++) {
+	for (int i = 0; i < p->npcols; i++) {
 		int64_t s, n;
 		int rc = cl__pq_chunk_range(p->f, rg, p->leaf[i], &s, &n, err);
 		if (rc)
@@ -483,7 +499,7 @@ static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
 		memset(buf + n, 0, CL__PQ_PAD);
 		rc = cl__pq_pread(p->f, buf, (size_t)n, s, err);
 		if (!rc) {
-			cl__pq_col *c = &p->cols[i];
+			cl__pq_col *c = &p->pcols[i];
 			c->rg = rg;
 			c->codec = p->f->meta->row_groups[rg].columns[p->leaf[i]].meta.codec;
 			rc = cl__pq_col_begin(c, buf, (size_t)n, s, err);
@@ -496,6 +512,21 @@ static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
 	return 0;
 }
 
+static int read_json(pq_reader *p, pq_out *o, cl_column *dst, int64_t n, cl_error *err)
+{
+	int rc;
+	for (int k = 0; k < o->oc->nleaves; k++)
+		if ((rc = cl__pq_col_read_levels(&p->pcols[o->pcol + k], &o->lv[k], n, err)))
+			return rc;
+	rc = cl__pq_json_assemble(p->f->meta, &p->f->plan, o->oc, o->lv, n, dst, &p->json, err);
+	if (rc && rc != CL_ENOMEM) {
+		cl__pq_col *c = &p->pcols[o->pcol];
+		cl_error_prefix(err, "%s: row group %d, column '%s': ", p->f->path, c->rg,
+				o->oc->name);
+	}
+	return rc;
+}
+
 static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
 {
 	pq_reader *p = r->impl;
@@ -503,8 +534,8 @@ static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
 	*out = NULL;
 	while (p->rg_left == 0) {
 		if (p->rg_pos >= 0) {
-			for (int i = 0; i < p->ncols; i++)
-				if ((rc = cl__pq_col_finish(&p->cols[i], err)))
+			for (int i = 0; i < p->npcols; i++)
+				if ((rc = cl__pq_col_finish(&p->pcols[i], err)))
 					return rc;
 		}
 		if (p->rg_pos + 1 >= p->nrgs)
@@ -515,9 +546,15 @@ static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
 	}
 	int64_t n = p->rg_left < p->batch_rows ? p->rg_left : p->batch_rows;
 	cl_batch_clear(p->batch);
-	for (int i = 0; i < p->ncols; i++)
-		if ((rc = cl__pq_col_read(&p->cols[i], &p->batch->cols[i], n, err)))
+	for (int i = 0; i < p->ncols; i++) {
+		pq_out *o = &p->out[i];
+		if (o->oc->json)
+			rc = read_json(p, o, &p->batch->cols[i], n, err);
+		else
+			rc = cl__pq_col_read(&p->pcols[o->pcol], &p->batch->cols[i], n, err);
+		if (rc)
 			return rc;
+	}
 	p->batch->nrows = n;
 	p->rg_left -= n;
 	*out = p->batch;
@@ -529,11 +566,18 @@ static void pq_free(cl_reader *r)
 	pq_reader *p = r->impl;
 	if (!p)
 		return;
-	for (int i = 0; p->cols && i < p->ncols; i++)
-		cl__pq_col_release(&p->cols[i]);
-	cl_free(p->cols);
+	for (int i = 0; p->pcols && i < p->npcols; i++)
+		cl__pq_col_release(&p->pcols[i]);
+	for (int i = 0; p->out && i < p->ncols; i++) {
+		for (int k = 0; p->out[i].lv && k < p->out[i].oc->nleaves; k++)
+			cl__pq_levels_release(&p->out[i].lv[k]);
+		cl_free(p->out[i].lv);
+	}
+	cl_free(p->out);
+	cl_free(p->pcols);
 	cl_free(p->leaf);
 	cl_free(p->rgs);
+	cl_buf_release(&p->json);
 	cl_batch_free(p->batch);
 	if (p->own_file)
 		cl_parquet_file_free(p->f);
@@ -543,27 +587,56 @@ static void pq_free(cl_reader *r)
 
 static const cl__reader_ops pq_ops = {pq_next, pq_free};
 
-/* Top-level leaf index by name (flat columns), -1 when none; *nested_top set
- * when the name is a top-level group or repeated field. */
-static int find_top(const cl__pq_meta *m, const char *name, bool *nested)
+/* Whether output column `name` is selected by projection entry `want`:
+ * the same name, or a struct above it. */
+static bool selects(const char *want, const char *name)
 {
-	*nested = false;
-	for (int i = 0; i < m->nleaves; i++) {
-		const cl__pq_schema_elem *top = &m->schema[m->leaves[i].top];
-		if (strcmp(top->name, name) == 0) {
-			if (m->leaves[i].nested)
-				*nested = true;
-			else
-				return i;
+	size_t n = strlen(want);
+	return !strncmp(want, name, n) && (name[n] == '\0' || name[n] == '.');
+}
+
+/* Add output column j to the reader (at most one per output column index
+ * of the projection; the schema refuses duplicate names). */
+static int add_out(pq_reader *p, cl_reader *r, int j, cl_error *err)
+{
+	cl_parquet_file *f = p->f;
+	const cl__pq_outcol *oc = &f->plan.cols[j];
+	const cl__pq_meta *m = f->meta;
+	for (int k = 0; k < oc->nleaves; k++) {
+		const cl__pq_leafmap *mp = &f->map[oc->first_leaf + k];
+		if (!mp->supported) {
+			if (oc->json)
+				return cl_error_set(err, mp->code, "%s: column '%s': %s", f->path,
+						    oc->name, mp->why);
+			return cl_error_set(err, mp->code, "%s: %s", f->path, mp->why);
 		}
 	}
-	return -1;
+	cl_type t = oc->json ? cl_type_make(CL_STRING) : f->map[oc->first_leaf].type;
+	const cl__pq_leaf *l = &m->leaves[oc->first_leaf];
+	bool nullable = oc->json ? oc->parent_def > 0 ||
+					   m->schema[oc->node].repetition == PQ_OPTIONAL
+				 : l->max_def > 0;
+	int rc = cl_schema_add(r->schema, oc->name, t, nullable, err);
+	if (rc)
+		return rc == CL_ENOMEM ? rc : cl_error_prefix(err, "%s: ", f->path);
+	pq_out *o = &p->out[p->ncols++];
+	o->oc = oc;
+	o->pcol = p->npcols;
+	if (oc->json && !(o->lv = cl_calloc((size_t)oc->nleaves, sizeof *o->lv)))
+		return oom(err);
+	for (int k = 0; k < oc->nleaves; k++) {
+		if (o->lv && (rc = cl_column_init(&o->lv[k].vals, f->map[oc->first_leaf + k].type, 0, err)))
+			return rc;
+		p->leaf[p->npcols++] = oc->first_leaf + k;
+	}
+	return 0;
 }
 
 static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_options *o,
 		     const cl_parquet_read_options *po, cl_error *err)
 {
 	cl__pq_meta *m = f->meta;
+	const cl__pq_plan *plan = &f->plan;
 	pq_reader *p = cl_calloc(1, sizeof *p);
 	if (!p) {
 		if (own)
@@ -581,68 +654,63 @@ static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_o
 	int rc = cl_schema_create(&r->schema, err);
 	if (rc)
 		return rc;
-	int want = o && o->columns ? o->ncolumns : m->nleaves;
-	p->leaf = cl_calloc((size_t)(want ? want : 1), sizeof *p->leaf);
-	if (!p->leaf)
-		return oom(err);
+	/* a projection entry may select several output columns; each output
+	 * column is taken at most once per entry, and duplicates across
+	 * entries are refused by cl_schema_add */
+	int nsel = 0;
 	if (o && o->columns) {
 		for (int i = 0; i < o->ncolumns; i++) {
-			bool nested;
-			int l = find_top(m, o->columns[i], &nested);
-			if (l < 0 && nested)
-				return cl_error_set(err, CL_EUNSUPPORTED,
-						    "%s: nested column '%s' not supported yet",
-						    f->path, o->columns[i]);
-			if (l < 0)
-				return cl_error_set(err, CL_ENOTFOUND, "%s: no column '%s'",
-						    f->path, o->columns[i]);
-			p->leaf[p->ncols++] = l;
+			int hits = 0;
+			for (int j = 0; j < plan->ncols; j++)
+				hits += selects(o->columns[i], plan->cols[j].name);
+			if (!hits)
+				return cl_error_set(err, CL_ENOTFOUND, "%s: no column '%s'", f->path,
+						    o->columns[i]);
+			nsel += hits;
 		}
+	} else
+		nsel = plan->ncols;
+	p->out = cl_calloc((size_t)(nsel ? nsel : 1), sizeof *p->out);
+	p->leaf = cl_calloc((size_t)(m->nleaves ? m->nleaves : 1) * (size_t)(nsel ? nsel : 1),
+			    sizeof *p->leaf);
+	if (!p->out || !p->leaf)
+		return oom(err);
+	if (o && o->columns) {
+		for (int i = 0; i < o->ncolumns; i++)
+			for (int j = 0; j < plan->ncols; j++)
+				if (selects(o->columns[i], plan->cols[j].name) &&
+				    (rc = add_out(p, r, j, err)))
+					return rc;
 	} else {
-		for (int i = 0; i < m->nleaves; i++)
-			p->leaf[p->ncols++] = i;
-	}
-	for (int i = 0; i < p->ncols; i++) {
-		const cl__pq_leaf *l = &m->leaves[p->leaf[i]];
-		const cl__pq_leafmap *mp = &f->map[p->leaf[i]];
-		if (!mp->supported) {
-			int code = mp->code;
-			if (l->nested && !(o && o->columns))
-				return cl_error_set(err, code,
-						    "%s: %s (read its flat columns with a "
-						    "column projection)",
-						    f->path, mp->why);
-			return cl_error_set(err, code, "%s: %s", f->path, mp->why);
-		}
-		rc = cl_schema_add(r->schema, m->schema[l->elem].name, mp->type, l->max_def > 0,
-				   err);
-		if (rc) {
-			if (rc == CL_ENOMEM)
+		for (int j = 0; j < plan->ncols; j++)
+			if ((rc = add_out(p, r, j, err)))
 				return rc;
-			return cl_error_prefix(err, "%s: ", f->path);
-		}
 	}
-	p->cols = cl_calloc((size_t)(p->ncols ? p->ncols : 1), sizeof *p->cols);
-	if (!p->cols)
+	p->pcols = cl_calloc((size_t)(p->npcols ? p->npcols : 1), sizeof *p->pcols);
+	if (!p->pcols)
 		return oom(err);
 	for (int i = 0; i < p->ncols; i++) {
-		cl__pq_col *c = &p->cols[i];
-		const cl__pq_leaf *l = &m->leaves[p->leaf[i]];
-		const cl__pq_schema_elem *e = &m->schema[l->elem];
-		c->file = f->path;
-		c->name = l->path;
-		c->ptype = e->type;
-		c->type_length = e->type_length;
-		c->max_def = l->max_def;
-		c->conv = f->map[p->leaf[i]].conv;
-		c->batch_rows = p->batch_rows;
+		for (int k = 0; k < p->out[i].oc->nleaves; k++) {
+			int pc = p->out[i].pcol + k;
+			cl__pq_col *c = &p->pcols[pc];
+			const cl__pq_leaf *l = &m->leaves[p->leaf[pc]];
+			const cl__pq_schema_elem *e = &m->schema[l->elem];
+			c->file = f->path;
+			c->name = l->path;
+			c->ptype = e->type;
+			c->type_length = e->type_length;
+			c->max_def = l->max_def;
+			c->max_rep = l->max_rep;
+			c->conv = f->map[p->leaf[pc]].conv;
+			c->batch_rows = p->batch_rows;
+		}
 	}
 	/* row group selection */
-	int nsel = po && po->row_groups ? po->nrow_groups : m->nrow_groups;
-	p->rgs = cl_calloc((size_t)(nsel > 0 ? nsel : 1), sizeof *p->rgs);
+	int nrg = po && po->row_groups ? po->nrow_groups : m->nrow_groups;
+	p->rgs = cl_calloc((size_t)(nrg > 0 ? nrg : 1), sizeof *p->rgs);
 	if (!p->rgs)
 		return oom(err);
-	for (int i = 0; i < nsel; i++) {
+	for (int i = 0; i < nrg; i++) {
 		int rg = po && po->row_groups ? po->row_groups[i] : i;
 		if (rg < 0 || rg >= m->nrow_groups)
 			return cl_error_set(err, CL_EINVAL, "%s: no row group %d (the file has %d)",
