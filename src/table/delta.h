@@ -102,6 +102,7 @@ typedef struct cl__log_listing {
 	int64_t *mtimes;         /* commit timestamps (monotonic-adjusted) */
 	size_t ncommits;
 	int64_t *checkpoints;    /* versions with a complete classic/multi-part checkpoint */
+	int *checkpoint_parts;   /* their number of parts (0: classic), same order */
 	size_t ncheckpoints;
 	bool has_v2_checkpoint;
 } cl__log_listing;
@@ -114,6 +115,9 @@ int cl__delta_replay(cl_snapshot **out, cl_store *s, const cl__log_listing *l,
 /* Apply the actions of one commit's text to snapshot s (replay step). */
 int cl__delta_apply_commit(cl_snapshot *s, cl_store *st, cl__json_parser *p,
 			   const char *key, const char *text, size_t n, cl_error *err);
+/* Replay the classic (nparts 0) or multi-part checkpoint of `version`. */
+int cl__delta_read_checkpoint(cl_snapshot *s, cl_store *st, int64_t version, int nparts,
+			      cl_error *err);
 /* Reader-side protocol checks (features) on a finished snapshot. */
 int cl__delta_check_readable(const cl_snapshot *s, cl_error *err);
 /* Writer-side checks: can changelake write this table? */

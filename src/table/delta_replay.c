@@ -21,18 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 void cl__delta_listing_release(cl__log_listing *l)
 {
 	cl_store_list_release(&l->objects);
 	cl_free(l->versions);
 	cl_free(l->mtimes);
 	cl_free(l->checkpoints);
+	cl_free(l->checkpoint_parts);
 	memset(l, 0, sizeof *l);
 }
 
@@ -53,9 +48,11 @@ int cl__delta_list_log(cl__log_listing *out, cl_store *s, cl_error *err)
 	out->versions = cl_malloc((n + 1) * sizeof *out->versions);
 	out->mtimes = cl_malloc((n + 1) * sizeof *out->mtimes);
 	out->checkpoints = cl_malloc((n + 1) * sizeof *out->checkpoints);
+	out->checkpoint_parts = cl_calloc(n + 1, sizeof *out->checkpoint_parts);
 	part_group *groups = cl_calloc(n + 1, sizeof *groups);
 	size_t ngroups = 0;
-	if (!out->versions || !out->mtimes || !out->checkpoints || !groups) {
+	if (!out->versions || !out->mtimes || !out->checkpoints || !out->checkpoint_parts ||
+	    !groups) {
 		cl_free(groups);
 		cl__delta_listing_release(out);
 		return cl_error_set(err, CL_ENOMEM, "out of memory");
@@ -70,6 +67,7 @@ int cl__delta_list_log(cl__log_listing *out, cl_store *s, cl_error *err)
 			out->mtimes[out->ncommits++] = o->mtime_ms;
 			break;
 		case CL__LOG_CHECKPOINT:
+			out->checkpoint_parts[out->ncheckpoints] = 0;
 			out->checkpoints[out->ncheckpoints++] = v;
 			break;
 		case CL__LOG_CHECKPOINT_PART: {
@@ -92,8 +90,10 @@ int cl__delta_list_log(cl__log_listing *out, cl_store *s, cl_error *err)
 		}
 	}
 	for (size_t g = 0; g < ngroups; g++)
-		if (groups[g].nparts <= 64 && groups[g].seen == groups[g].nparts)
+		if (groups[g].nparts <= 64 && groups[g].seen == groups[g].nparts) {
+			out->checkpoint_parts[out->ncheckpoints] = groups[g].nparts;
 			out->checkpoints[out->ncheckpoints++] = groups[g].version;
+		}
 	cl_free(groups);
 	/* Keys are zero-padded, so commits are listed in version order; the
 	 * sort only guards against a backend that lists otherwise. */
@@ -105,7 +105,16 @@ int cl__delta_list_log(cl__log_listing *out, cl_store *s, cl_error *err)
 	for (size_t i = 1; i < out->ncommits; i++)
 		if (out->mtimes[i] <= out->mtimes[i - 1])
 			out->mtimes[i] = out->mtimes[i - 1] + 1;
-	qsort(out->checkpoints, out->ncheckpoints, sizeof *out->checkpoints, cmp_i64);
+	/* ascending by version (insertion sort keeps parts alongside) */
+	for (size_t i = 1; i < out->ncheckpoints; i++)
+		for (size_t j = i; j > 0 && out->checkpoints[j - 1] > out->checkpoints[j]; j--) {
+			int64_t tv = out->checkpoints[j];
+			int tp = out->checkpoint_parts[j];
+			out->checkpoints[j] = out->checkpoints[j - 1];
+			out->checkpoint_parts[j] = out->checkpoint_parts[j - 1];
+			out->checkpoints[j - 1] = tv;
+			out->checkpoint_parts[j - 1] = tp;
+		}
 	return 0;
 }
 
@@ -483,31 +492,47 @@ int cl__delta_replay(cl_snapshot **out, cl_store *st, const cl__log_listing *l,
 				    l->ncommits ? (long long)l->versions[0] : -1LL,
 				    l->ncommits ? (long long)l->versions[l->ncommits - 1] : -1LL);
 	}
-	/* Commits 0..version must all be there (else a checkpoint is needed). */
+	/* Replay commits 0..version when all are there; otherwise start from
+	 * the latest complete checkpoint after which every commit up to
+	 * `version` is there. */
+	size_t from = 0;
+	int64_t cp = -1;
+	int cp_parts = 0;
 	if (l->versions[0] != 0 || l->versions[vi] != (int64_t)vi) {
-		int64_t gap = 0;
-		for (size_t i = 0; i <= vi; i++, gap++)
-			if (l->versions[i] != gap)
-				break;
-		for (size_t c = l->ncheckpoints; c-- > 0;) {
+		for (size_t c = l->ncheckpoints; c-- > 0 && cp < 0;) {
 			int64_t cv = l->checkpoints[c];
-			if (cv > version || cv < gap - 1)
+			if (cv > version)
 				continue;
-			return cl_error_set(err, CL_EUNSUPPORTED,
-					    "%s: the commits before version %lld were cleaned up; "
-					    "reading the Parquet checkpoint of version %lld is not "
-					    "supported yet", cl_store_location(st),
-					    (long long)gap, (long long)cv);
+			size_t j = 0;
+			while (j < l->ncommits && l->versions[j] <= cv)
+				j++;
+			/* commits cv+1 .. version present: indices j..vi, consecutive */
+			if (cv == version || (j <= vi && l->versions[j] == cv + 1 &&
+					      l->versions[vi] - l->versions[j] == (int64_t)(vi - j))) {
+				cp = cv;
+				cp_parts = l->checkpoint_parts[c];
+				from = j;
+			}
 		}
-		return cl_error_set(err, CL_EFORMAT, "%s: the log is missing commit %lld",
-				    cl_store_location(st), (long long)gap);
+		if (cp < 0) {
+			int64_t gap = 0;
+			for (size_t i = 0; i <= vi && l->versions[i] == gap; i++)
+				gap++;
+			return cl_error_set(err, CL_EFORMAT, "%s: the log is missing commit %lld",
+					    cl_store_location(st), (long long)gap);
+		}
 	}
 	cl_snapshot *s = cl_calloc(1, sizeof *s);
 	cl__json_parser *p = NULL;
 	if (!s)
 		return oom(err);
 	int rc = cl__json_parser_create(&p, NULL, err);
-	for (size_t i = 0; !rc && i <= vi; i++) {
+	if (!rc && cp >= 0) {
+		rc = cl__delta_read_checkpoint(s, st, cp, cp_parts, err);
+		if (rc)
+			cl_error_prefix(err, "%s: ", cl_store_location(st));
+	}
+	for (size_t i = from; !rc && i <= vi && l->versions[i] <= version; i++) {
 		char key[64];
 		cl__delta_commit_key(key, sizeof key, l->versions[i]);
 		uint8_t *text;
