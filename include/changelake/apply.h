@@ -9,9 +9,19 @@
  * mapped exactly: a target column X takes "right_X" or "X", never a column
  * that merely contains X, and a key column named left_id is just that.
  * I and C rows upsert the new values — a NULL sets the column to NULL — and
- * D rows delete by key; N rows are skipped. Sparse change sets cannot be
- * applied (their NULLs mean "unchanged") and are not detectable: do not
- * pass them.
+ * D rows delete by key; N rows are skipped.
+ *
+ * Sparse change sets (spark-extension's sparse mode: values that did not
+ * change are NULL on both sides) cannot be applied: their NULLs mean
+ * "unchanged", not "set to NULL". In column-by-column form they are
+ * detected: a C row with a value NULL on both sides while no C or N row
+ * shows an equal non-NULL value on both sides (which a sparse change set
+ * never has) is refused by cl_changes_check, unless allow_sparse says the
+ * NULLs are real. A sparse right-side change set carries no left values
+ * and cannot be told apart: do not pass one.
+ *
+ * Memory: a snapshot target streams past the changes, which are held in
+ * memory (normalised: about the size of the change set's new values).
  *
  * cl_changes maps change-set batches onto a target's columns ("normalised
  * changes": an int8 action column 'I', 'C' or 'D', then the target's
@@ -39,6 +49,7 @@ typedef struct cl_apply_options {
 	const char *insert_value, *change_value, *delete_value, *nochange_value;
 	const char *changes_name; /* "CHANGES" in messages */
 	const char *target_name;  /* "TARGET" */
+	bool allow_sparse;        /* skip the sparse check (--not-sparse) */
 } cl_apply_options;
 
 void cl_apply_options_init(cl_apply_options *o);
@@ -64,6 +75,13 @@ bool cl_changes_prefixed(const cl_changes *c);
  */
 int cl_changes_map(cl_changes *c, const cl_batch *in, const char *source,
 		   int64_t first_row, cl_batch **out, cl_error *err);
+/*
+ * After the last batch was mapped: CL_EFORMAT when the change set looks
+ * sparse (see above), naming a row and column that shows it.
+ */
+int cl_changes_check(const cl_changes *c, cl_error *err);
+/* The 1-based input row of each row of the last normalised batch. */
+const int64_t *cl_changes_rows(const cl_changes *c);
 void cl_changes_free(cl_changes *c);
 
 typedef struct cl_apply_stats {
@@ -86,6 +104,10 @@ typedef struct cl_apply cl_apply;
 int cl_apply_create(cl_apply **out, const cl_schema *nschema, const cl_apply_options *o,
 		    cl_error *err);
 int cl_apply_add(cl_apply *a, const cl_batch *normalised, cl_error *err);
+/* The same, with where each row came from (source borrowed for the call;
+ * rows from cl_changes_rows) for messages about duplicate keys. */
+int cl_apply_add_from(cl_apply *a, const cl_batch *normalised, const char *source,
+		      const int64_t *rows, cl_error *err);
 /* The target batch with changes applied (borrowed until the next call). */
 int cl_apply_rewrite(cl_apply *a, const cl_batch *target, cl_batch **out,
 		     cl_error *err);

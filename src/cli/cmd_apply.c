@@ -15,7 +15,7 @@
 enum {
 	OPT_TO = OPT_CMD_BASE, OPT_KEY, OPT_OUT, OPT_FORMAT, OPT_TABLE, OPT_MODE,
 	OPT_DIFFCOL, OPT_CHANGECOL, OPT_LPREFIX, OPT_RPREFIX, OPT_IVAL, OPT_CVAL,
-	OPT_DVAL, OPT_NVAL, OPT_COMPRESSION
+	OPT_DVAL, OPT_NVAL, OPT_COMPRESSION, OPT_NOTSPARSE
 };
 
 static void usage(FILE *f)
@@ -49,6 +49,9 @@ static void usage(FILE *f)
 	      "      --change-column NAME a change column in CHANGES to skip\n"
 	      "      --left-prefix P, --right-prefix P   (default left, right)\n"
 	      "      --insert-value V, --change-value V, --delete-value V, --nochange-value V\n"
+	      "      --not-sparse         apply a column-by-column change set that looks\n"
+	      "                           sparse (C rows with values NULL on both sides and\n"
+	      "                           no unchanged non-NULL value): its NULLs are real\n"
 	      "\n"
 	      CLI_READ_HELP CLI_COMMON_HELP
 	      "\nReading options apply to CHANGES and the target alike.\n"
@@ -102,10 +105,12 @@ static int apply_snapshot(const char *changes, const char *target, const char *o
 			break;
 		if (cl_changes_map(ch, b, cl_dataset_file(cds), cl_dataset_first_row(cds), &nb,
 				   &err) ||
-		    cl_apply_add(ap, nb, &err))
+		    cl_apply_add_from(ap, nb, cl_dataset_file(cds), cl_changes_rows(ch), &err))
 			goto fail;
 		cli_progress_update(&pr, cl_dataset_rows(cds), -1);
 	}
+	if (cl_changes_check(ch, &err))
+		goto fail;
 	if (!wo->format && cl_format_from_extension(outp) == CL_FORMAT_AUTO)
 		wo->format = cl_dataset_format(tds);
 	if (cl_writer_open(&w, outp, cl_dataset_schema(tds), wo, &err))
@@ -179,6 +184,7 @@ int cli_cmd_apply(int argc, char **argv)
 		{"change-value", required_argument, 0, OPT_CVAL},
 		{"delete-value", required_argument, 0, OPT_DVAL},
 		{"nochange-value", required_argument, 0, OPT_NVAL},
+		{"not-sparse", no_argument, 0, OPT_NOTSPARSE},
 		CLI_READ_LONGOPTS, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	cli_read rd;
 	cli_common common;
@@ -238,6 +244,7 @@ int cli_cmd_apply(int argc, char **argv)
 		case OPT_CVAL: o.change_value = optarg; break;
 		case OPT_DVAL: o.delete_value = optarg; break;
 		case OPT_NVAL: o.nochange_value = optarg; break;
+		case OPT_NOTSPARSE: o.allow_sparse = true; break;
 		case OPT_HELP: case 'h':
 			usage(stdout);
 			rc = CLI_OK;

@@ -61,7 +61,15 @@ struct cl_changes {
 	cl_column scratch;
 	int64_t *keep;
 	int64_t keep_cap;
+	int64_t *rows;     /* 1-based input row of each normalised row */
 	cl_buf text;
+	int *lsrc;         /* per target column: its LEFT_X column, or -1 */
+	bool allow_sparse;
+	/* sparse detection: a C row with a value NULL on both sides (sparse
+	 * or a NULL that did not change), a C/N row with an equal non-NULL
+	 * value on both sides (never in a sparse change set) */
+	bool sparse_seen, dense_seen;
+	char sparse_where[512];
 };
 
 static int find_prefixed(const cl_schema *s, const char *prefix, const char *name)
@@ -112,8 +120,10 @@ int cl_changes_create(cl_changes **out, const cl_schema *cs, const cl_schema *ts
 	c->ntarget = ts->nfields;
 	c->src = cl_calloc((size_t)ts->nfields + 1, sizeof *c->src);
 	c->conv = cl_calloc((size_t)ts->nfields + 1, sizeof *c->conv);
+	c->lsrc = cl_calloc((size_t)ts->nfields + 1, sizeof *c->lsrc);
+	c->allow_sparse = o->allow_sparse;
 	bool *used = cl_calloc((size_t)cs->nfields + 1, sizeof *used);
-	if (!c->src || !c->conv || !used) {
+	if (!c->src || !c->conv || !c->lsrc || !used) {
 		cl_free(used);
 		rc = oom(err);
 		goto fail;
@@ -215,10 +225,12 @@ int cl_changes_create(cl_changes **out, const cl_schema *cs, const cl_schema *ts
 			goto fail_used;
 		}
 		used[s] = true;
+		c->lsrc[j] = -1;
 		if (prefixed && !is_key(o, f->name)) {
 			int l = find_prefixed(cs, lp, f->name);
 			if (l >= 0)
 				used[l] = true;
+			c->lsrc[j] = l;
 		}
 		cl_type st = cs->fields[s].type, tt = f->type, w;
 		if (cl_type_equal(st, tt))
@@ -280,6 +292,8 @@ void cl_changes_free(cl_changes *c)
 	cl_schema_free(c->nschema);
 	cl_free(c->src);
 	cl_free(c->conv);
+	cl_free(c->lsrc);
+	cl_free(c->rows);
 	for (int i = 0; i < 4; i++)
 		cl_free(c->vals[i]);
 	cl_free(c->changes_name);
@@ -288,6 +302,49 @@ void cl_changes_free(cl_changes *c)
 	cl_free(c->keep);
 	cl_buf_release(&c->text);
 	cl_free(c);
+}
+
+/* Evidence for or against a sparse change set in C/N row r. */
+static void sparse_check(cl_changes *c, const cl_batch *in, int64_t r, bool change,
+			 const char *source, int64_t first_row)
+{
+	if (c->dense_seen)
+		return;
+	for (int j = 0; j < c->ntarget; j++) {
+		if (c->lsrc[j] < 0)
+			continue;
+		const cl_column *l = &in->cols[c->lsrc[j]], *v = &in->cols[c->src[j]];
+		bool ln = l->type.id == CL_NULLTYPE || cl_column_is_null(l, r);
+		bool vn = v->type.id == CL_NULLTYPE || cl_column_is_null(v, r);
+		if (!ln && !vn && cl__diff_equal_any(l, r, v, r)) {
+			c->dense_seen = true;
+			return;
+		}
+		if (ln && vn && change && !c->sparse_seen) {
+			c->sparse_seen = true;
+			snprintf(c->sparse_where, sizeof c->sparse_where,
+				 "%s row %lld, column '%s'", source, (long long)(first_row + r),
+				 c->nschema->fields[j + 1].name);
+		}
+	}
+}
+
+int cl_changes_check(const cl_changes *c, cl_error *err)
+{
+	if (!c->sparse_seen || c->dense_seen || c->allow_sparse)
+		return 0;
+	return cl_error_set(err, CL_EFORMAT,
+			    "%s looks like a sparse change set (spark-extension's sparse mode: "
+			    "values that did not change are NULL on both sides, as at %s, and "
+			    "no changed row shows an unchanged non-NULL value); applying it "
+			    "would set those values to NULL. Diff again without --sparse, or "
+			    "pass --not-sparse if every such NULL really is NULL",
+			    c->changes_name, c->sparse_where);
+}
+
+const int64_t *cl_changes_rows(const cl_changes *c)
+{
+	return c->rows;
 }
 
 int cl_changes_map(cl_changes *c, const cl_batch *in, const char *source,
@@ -303,6 +360,10 @@ int cl_changes_map(cl_changes *c, const cl_batch *in, const char *source,
 		if (!k)
 			return oom(err);
 		c->keep = k;
+		int64_t *rw = cl_realloc(c->rows, (size_t)in->nrows * sizeof *rw);
+		if (!rw)
+			return oom(err);
+		c->rows = rw;
 		c->keep_cap = in->nrows;
 	}
 	static const int8_t codes[4] = {'I', 'C', 'D', 'N'};
@@ -325,8 +386,11 @@ int cl_changes_map(cl_changes *c, const cl_batch *in, const char *source,
 					    source, (long long)(first_row + r), n > 40 ? 40 : (int)n,
 					    (const char *)p, c->vals[0], c->vals[1], c->vals[2],
 					    c->vals[3]);
+		if (a == 1 || a == 3)
+			sparse_check(c, in, r, a == 1, source, first_row);
 		if (a == 3)
 			continue;
+		c->rows[nk] = first_row + r;
 		c->keep[nk++] = r;
 		if ((rc = cl_column_append_i64(act, codes[a], err)))
 			return rc;
@@ -392,6 +456,10 @@ struct cl_apply {
 	int64_t *pick;     /* per output row: target row (>= 0) or -(change row) - 1 */
 	int64_t pickcap;
 	char *changes_name;
+	int64_t *prov;     /* per change row: source << 40 | input row, or -1 */
+	int64_t provcap;
+	char **sources;
+	int nsources;
 	cl_apply_stats stats;
 };
 
@@ -443,12 +511,58 @@ void cl_apply_free(cl_apply *a)
 	cl_free(a->th);
 	cl_free(a->pick);
 	cl_free(a->changes_name);
+	cl_free(a->prov);
+	for (int i = 0; i < a->nsources; i++)
+		cl_free(a->sources[i]);
+	cl_free(a->sources);
 	cl_free(a);
 }
 
 const cl_apply_stats *cl_apply_get_stats(const cl_apply *a)
 {
 	return &a->stats;
+}
+
+static int grow(void **p, int64_t *cap, int64_t need, size_t size, cl_error *err);
+
+int cl_apply_add_from(cl_apply *a, const cl_batch *b, const char *source,
+		      const int64_t *rows, cl_error *err)
+{
+	int64_t base = a->ch->nrows;
+	int rc = cl_apply_add(a, b, err);
+	if (rc || !rows || !source)
+		return rc;
+	int64_t cap = a->provcap;
+	if ((rc = grow((void **)&a->prov, &cap, a->ch->nrows, sizeof *a->prov, err)))
+		return rc;
+	for (int64_t i = a->provcap; i < cap; i++)
+		a->prov[i] = -1;
+	a->provcap = cap;
+	int src = a->nsources - 1;
+	if (src < 0 || strcmp(a->sources[src], source)) {
+		char **s = cl_realloc(a->sources, (size_t)(a->nsources + 1) * sizeof *s);
+		if (!s)
+			return oom(err);
+		a->sources = s;
+		if (!(s[a->nsources] = cl_strdup(source)))
+			return oom(err);
+		src = a->nsources++;
+	}
+	for (int64_t i = 0; i < b->nrows; i++)
+		a->prov[base + i] = ((int64_t)src << 40) | rows[i];
+	return 0;
+}
+
+/* "file row N" of change row r, or "change row N". */
+static void change_where(const cl_apply *a, int64_t r, char *buf, size_t n)
+{
+	if (a->prov && r < a->provcap && a->prov[r] >= 0) {
+		int src = (int)(a->prov[r] >> 40);
+		snprintf(buf, n, "%s row %lld", a->sources[src],
+			 (long long)(a->prov[r] & (((int64_t)1 << 40) - 1)));
+	} else {
+		snprintf(buf, n, "change row %lld", (long long)r + 1);
+	}
 }
 
 int cl_apply_add(cl_apply *a, const cl_batch *b, cl_error *err)
@@ -534,11 +648,13 @@ static int build(cl_apply *a, cl_error *err)
 				break;
 			}
 			if (a->hashes[e - 1] == a->hashes[r] && keys_eq(a, e - 1, a->ch, r, 0)) {
-				char kb[512];
+				char kb[512], wa[512], wb[512];
 				key_text(a, r, kb, sizeof kb);
+				change_where(a, e - 1, wa, sizeof wa);
+				change_where(a, r, wb, sizeof wb);
 				return cl_error_set(err, CL_EDUPKEY,
-						    "%s changes key (%s) twice (change rows %u and %lld)",
-						    a->changes_name, kb, e, (long long)r + 1);
+						    "%s changes key (%s) twice: %s and %s",
+						    a->changes_name, kb, wa, wb);
 			}
 			i = (i + 1) & a->mask;
 		}

@@ -344,6 +344,22 @@ static int worker_right(cl__dworker *w, const cl_batch *b, int src, int64_t firs
 
 /* ---- running workers in parallel ---------------------------------------- */
 
+/* The earliest duplicate any worker found, or NULL. */
+static cl__dupc *best_dup(cl_diff *d)
+{
+	cl__dupc *best = NULL;
+	for (int i = 0; i < d->nthreads; i++) {
+		cl__dupc *c = &d->w[i].dup;
+		if (!c->set)
+			continue;
+		if (!best || (c->left && !best->left) ||
+		    (c->left == best->left && (c->pb < best->pb ||
+					       (c->pb == best->pb && c->pa < best->pa))))
+			best = c;
+	}
+	return best;
+}
+
 typedef int (*work_fn)(cl__dworker *w, void *arg);
 
 typedef struct job {
@@ -410,16 +426,7 @@ static int run_workers(cl_diff *d, work_fn fn, void *arg, cl_diff_progress_fn pr
 			if (started[i])
 				pthread_join(tid[i], NULL);
 	}
-	const cl__dupc *best = NULL;
-	for (int i = 0; i < n; i++) {
-		const cl__dupc *c = &d->w[i].dup;
-		if (!c->set)
-			continue;
-		if (!best || (c->left && !best->left) ||
-		    (c->left == best->left && (c->pb < best->pb ||
-					       (c->pb == best->pb && c->pa < best->pa))))
-			best = c;
-	}
+	const cl__dupc *best = best_dup(d);
 	if (best)
 		return dup_message(d, best, err);
 	for (int i = 0; i < n && !rc; i++)
@@ -455,6 +462,13 @@ static int start_right(cl_diff *d, cl_error *err)
 		for (int i = 0; i < d->nthreads && !rc; i++)
 			if (d->w[i].st.nrows)
 				rc = spill_store(d, &d->w[i], err);
+		/* the left side is complete: its staging buffers go */
+		for (int i = 0; i < d->nthreads && !rc; i++) {
+			cl__dworker *w = &d->w[i];
+			if (w->stage[0].cols[0])
+				rc = cl__dparts_flush(d, &d->parts[0], &w->stage[0], err);
+			cl__dstage_release(&w->stage[0], d->plan.nu);
+		}
 		if (!rc)
 			rc = cl__dparts_open(&d->parts[1], d, PART_SHIFT, err);
 		return rc;
@@ -696,6 +710,49 @@ static int read_fn(cl__dworker *w, void *arg)
 	}
 }
 
+/*
+ * A key seen twice in NEW among matched rows is found at its second row;
+ * read NEW again, in order, for its first (only on this error path).
+ */
+static int find_first_right(cl_diff *d, cl_dataset *ds, int nunits, const int *src,
+			    cl__dupc *dup, cl_error *err)
+{
+	cl__dworker *w = &d->w[0];
+	cl_buf key = {0};
+	int rc = 0;
+	for (int u = 0; u < nunits && !rc && dup->pa < 0; u++) {
+		cl_dataset_cursor *c = NULL;
+		rc = cl_dataset_cursor_open(&c, ds, u, err);
+		while (!rc && dup->pa < 0) {
+			cl_batch *b;
+			if ((rc = cl_dataset_cursor_next(c, &b, err)) || !b)
+				break;
+			if ((rc = view_set(&w->rv, &d->plan, b, false, err)) ||
+			    (rc = hash_rows(w, w->rv.cols, b->nrows, src[cl_dataset_cursor_file(c)],
+					    cl_dataset_cursor_first_row(c), err)))
+				break;
+			for (int64_t i = 0; i < b->nrows; i++) {
+				if (w->h[i] != dup->hash || w->pv[i] == dup->pb)
+					continue;
+				cl_buf_clear(&key);
+				cl__diff_key_text(&key, &d->plan, w->rv.cols, i);
+				if (key.data && !strcmp((char *)key.data, dup->key)) {
+					dup->pa = w->pv[i];
+					break;
+				}
+			}
+		}
+		cl_dataset_cursor_free(c);
+	}
+	cl_buf_release(&key);
+	if (dup->pa > dup->pb) {
+		int64_t t = dup->pa;
+		dup->pa = dup->pb;
+		dup->pb = t;
+	}
+	return rc;
+}
+
 static int add_dataset(cl_diff *d, cl_dataset *ds, bool left, cl_diff_progress_fn progress,
 		       void *parg, cl_error *err)
 {
@@ -734,6 +791,9 @@ static int add_dataset(cl_diff *d, cl_dataset *ds, bool left, cl_diff_progress_f
 	d->progress = 0;
 	if (!rc)
 		rc = run_workers(d, read_fn, &r, progress, parg, err);
+	cl__dupc *dup = rc == CL_EDUPKEY ? best_dup(d) : NULL;
+	if (dup && !dup->left && dup->pa < 0 && !find_first_right(d, ds, nunits, src, dup, NULL))
+		rc = dup_message(d, dup, err);
 	cl_free(src);
 	return rc;
 }

@@ -234,6 +234,7 @@ typedef struct cl__djoin {
 typedef struct cl__dupc {
 	bool set, left;
 	int64_t pa, pb; /* pa < pb; pa = -1 when unknown */
+	uint64_t hash;  /* of the key */
 	char key[512];
 } cl__dupc;
 
@@ -323,7 +324,8 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 int cl__djoin_deletes(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err);
 void cl__key_hash(const cl__diff_plan *p, const cl_column *const *cols, int64_t n,
 		  uint64_t *h);
-void cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
+/* Keep this duplicate if it is earlier than c's; true when kept. */
+bool cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
 		    const cl_column *const *cols, int64_t row, int64_t pa, int64_t pb);
 int cl__dparts_open(cl__dparts *pp, struct cl_diff *d, int shift, cl_error *err);
 void cl__dparts_close(cl__dparts *pp);

@@ -48,7 +48,7 @@ void cl__key_hash(const cl__diff_plan *p, const cl_column *const *cols, int64_t 
 		cl_hash_column(cols[k], h, n);
 }
 
-void cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
+bool cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
 		    const cl_column *const *cols, int64_t row, int64_t pa, int64_t pb)
 {
 	if (pa > pb) {
@@ -60,9 +60,9 @@ void cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
 		/* keep the earliest: left before right, then by positions */
 		if (c->left != left) {
 			if (c->left)
-				return;
+				return false;
 		} else if (c->pb < pb || (c->pb == pb && c->pa <= pa)) {
-			return;
+			return false;
 		}
 	}
 	cl_buf key = {0};
@@ -73,6 +73,7 @@ void cl__dupc_offer(cl__dupc *c, const cl__diff_plan *p, bool left,
 	c->left = left;
 	c->pa = pa;
 	c->pb = pb;
+	return true;
 }
 
 /* ---- the store ---------------------------------------------------------- */
@@ -245,8 +246,9 @@ int cl__djoin_prepare(cl__djoin *j, const cl__diff_plan *p, int nsub, cl_error *
 		if (count[s] > most)
 			most = count[s];
 	cl_free(count);
+	/* load at most 3/4: linear probing with 32-bit tags stays short */
 	int64_t cap = 16;
-	while (cap < most * 2)
+	while (cap < most + most / 3)
 		cap *= 2;
 	j->subcap = cap;
 	int64_t nrefs = (int64_t)j->st.nchunks << CL__CHUNK_BITS;
@@ -442,7 +444,8 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 			uint8_t bit = (uint8_t)(1u << (g & 7));
 			uint8_t old = __atomic_fetch_or(&j->matched[g >> 3], bit, __ATOMIC_RELAXED);
 			if ((old & bit) && !p->allow_dups) {
-				cl__dupc_offer(&w->dup, p, false, rc, i, -1, pv[i]);
+				if (cl__dupc_offer(&w->dup, p, false, rc, i, -1, pv[i]))
+					w->dup.hash = hi;
 				return cl_error_set(err, CL_EDUPKEY, "duplicate key");
 			}
 			if (np == w->pcap && (r = grow_pairs(w, np + 1, err)))
@@ -651,6 +654,22 @@ static int rec_probe(cl__dworker *w, void *arg, const cl_column *const *cols, in
 	return cl__djoin_probe(w, &w->pj, cols, n, h, pv, err);
 }
 
+/* The first right row of the duplicate key w->dup (see diff.c). */
+static int rec_find(cl__dworker *w, void *arg, const cl_column *const *cols, int64_t n,
+		    const uint64_t *h, const int64_t *pv, cl_error *err)
+{
+	cl_buf *key = arg;
+	for (int64_t i = 0; i < n && w->dup.pa < 0; i++) {
+		if (h[i] != w->dup.hash || pv[i] == w->dup.pb)
+			continue;
+		cl_buf_clear(key);
+		cl__diff_key_text(key, &w->d->plan, cols, i);
+		if (key->data && !strcmp((char *)key->data, w->dup.key))
+			w->dup.pa = pv[i];
+	}
+	return 0;
+}
+
 typedef struct scatter_arg {
 	cl__dparts *pp;
 	cl__dstage *stage;
@@ -713,6 +732,17 @@ int cl__dpart_diff(cl__dworker *w, FILE *lf, int64_t lbytes, FILE *rf, int depth
 		rc = cl__djoin_build(w, &w->pj, 0, 1, err);
 	if (!rc)
 		rc = each_record(w, rf, p->rtypes, rec_probe, NULL, err);
+	if (rc == CL_EDUPKEY && w->dup.set && !w->dup.left && w->dup.pa < 0) {
+		/* the key's first row in NEW is earlier in the same file */
+		cl_buf key = {0};
+		cl__djoin_release(&w->pj, p->nu);
+		if (!each_record(w, rf, p->rtypes, rec_find, &key, NULL) && w->dup.pa > w->dup.pb) {
+			int64_t t = w->dup.pa;
+			w->dup.pa = w->dup.pb;
+			w->dup.pb = t;
+		}
+		cl_buf_release(&key);
+	}
 	if (!rc)
 		rc = cl__djoin_deletes(w, &w->pj, 0, 1, err);
 	cl__djoin_release(&w->pj, p->nu);

@@ -253,6 +253,9 @@ int cl_pg_apply(const char *conninfo, const char *table, const char *changes,
 	if (!rc && line.len &&
 	    PQputCopyData(c, (const char *)line.data, (int)line.len) != 1)
 		rc = pg_error(err, c, "COPY");
+	/* a sparse change set is refused before anything is applied */
+	if (!rc)
+		rc = cl_changes_check(ch, err);
 	if (PQputCopyEnd(c, rc ? "changelake: aborted" : NULL) != 1 && !rc)
 		rc = pg_error(err, c, "COPY");
 	while ((r = PQgetResult(c))) {

@@ -121,6 +121,13 @@ EOF
 if ! "$bin" apply twice.csv --to "$conn" --table t 2>apply.err && [ "$(snapshot)" = "$before" ]; then
 	ok "a key changed twice rolls back"; else bad "twice: $(cat apply.err)"; fi
 
+# 4b. A sparse change set (unchanged values NULL on both sides) is refused
+# and leaves the table as it was.
+"$bin" diff a.csv b.csv --key id --sparse -o sparse.csv
+if ! "$bin" apply sparse.csv --to "$conn" --table t 2>apply.err &&
+   grep -q "looks like a sparse change set" apply.err && [ "$(snapshot)" = "$before" ]; then
+	ok "a sparse change set is refused, table untouched"; else bad "sparse: $(cat apply.err)"; fi
+
 # 5. --key must match the primary key; misfit columns are refused up front.
 if ! "$bin" apply changes.parquet --to "$conn" --table t --key name 2>apply.err &&
    grep -q "primary key is (id), but --key is (name)" apply.err; then
