@@ -59,7 +59,12 @@
  * the stats JSON string as written; "add.deletionVector.*" and
  * "add.partitionValues_parsed.*" / "add.stats_parsed.*" are typed columns.
  *
- * Thread safety: one cl_parquet_file or reader per thread.
+ * Thread safety: one cl_parquet_file or reader per thread. A reader opened
+ * with cl_read_options.threads > 1 (or CL_THREADS=N in the environment,
+ * which overrides it) decodes up to that many row groups at once on its own
+ * threads; the batches, their order and the first error are the same as
+ * with one thread. Memory grows with the thread count (one row group's
+ * column chunks and two batches per thread).
  */
 #ifndef CHANGELAKE_PARQUET_H
 #define CHANGELAKE_PARQUET_H

@@ -21,15 +21,20 @@
  * streams (cl__pq_col_read_levels, cl__pq_json_assemble). A batch never
  * spans two row groups. Memory: one column chunk per leaf read, one
  * decompressed page per leaf, scratch for one batch, and the batch.
+ *
+ * Threads (cl_read_options.threads, or CL_THREADS in the environment): with
+ * more than one and several row groups selected, row groups are decoded in
+ * parallel by parquet_read_mt.c and handed out in file order; the decoding
+ * itself (cl__pq_dec_*) is the same code for both.
  */
-#include "format_impl.h"
 #include "parquet_format.h"
-#include "parquet_meta.h"
+#include "parquet_reader.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -460,34 +465,57 @@ int cl__pq_chunk_range(const cl_parquet_file *f, int rg, int col, int64_t *start
 
 /* ---- the reader ---- */
 
-/* One output column of the reader. */
-typedef struct pq_out {
-	const cl__pq_outcol *oc;
-	int pcol;             /* its first leaf reader in pq_reader.pcols */
-	cl__pq_levels *lv;    /* JSON columns: one per leaf */
-} pq_out;
-
-typedef struct pq_reader {
-	cl_parquet_file *f;
-	bool own_file;
-	int ncols;           /* output columns */
-	pq_out *out;
-	int npcols;          /* leaf readers */
-	int *leaf;           /* leaf index per leaf reader */
-	cl__pq_col *pcols;
-	int *rgs;            /* selected row groups */
-	int nrgs;
-	int rg_pos;          /* index into rgs of the current row group; -1 none */
-	int64_t rg_left;     /* rows left in it */
-	int64_t batch_rows;
-	cl_batch *batch;
-	cl_buf json;         /* JSON text of one value */
-} pq_reader;
-
-static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
+int cl__pq_dec_init(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err)
 {
-	int rg = p->rgs[p->rg_pos];
-	const cl__pq_row_group *g = &p->f->meta->row_groups[rg];
+	const cl__pq_meta *m = p->f->meta;
+	memset(d, 0, sizeof *d);
+	d->rg = -1;
+	int n = p->npcols ? p->npcols : 1;
+	d->pcols = cl_calloc((size_t)n, sizeof *d->pcols);
+	d->lv = cl_calloc((size_t)n, sizeof *d->lv);
+	if (!d->pcols || !d->lv)
+		return oom(err);
+	for (int i = 0; i < p->ncols; i++) {
+		const cl__pq_outcol *oc = p->out[i].oc;
+		for (int k = 0; k < oc->nleaves; k++) {
+			int pc = p->out[i].pcol + k;
+			cl__pq_col *c = &d->pcols[pc];
+			const cl__pq_leaf *l = &m->leaves[p->leaf[pc]];
+			const cl__pq_schema_elem *e = &m->schema[l->elem];
+			c->file = p->f->path;
+			c->name = l->path;
+			c->ptype = e->type;
+			c->type_length = e->type_length;
+			c->max_def = l->max_def;
+			c->max_rep = l->max_rep;
+			c->conv = p->f->map[p->leaf[pc]].conv;
+			c->batch_rows = p->batch_rows;
+			if (oc->json) {
+				int rc = cl_column_init(&d->lv[pc].vals, p->f->map[p->leaf[pc]].type,
+							0, err);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+void cl__pq_dec_release(const cl__pq_reader *p, cl__pq_dec *d)
+{
+	for (int i = 0; d->pcols && i < p->npcols; i++)
+		cl__pq_col_release(&d->pcols[i]);
+	for (int i = 0; d->lv && i < p->npcols; i++)
+		cl__pq_levels_release(&d->lv[i]);
+	cl_free(d->pcols);
+	cl_free(d->lv);
+	cl_buf_release(&d->json);
+	memset(d, 0, sizeof *d);
+}
+
+int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int rg, cl_error *err)
+{
+	d->rg = rg;
 	for (int i = 0; i < p->npcols; i++) {
 		int64_t s, n;
 		int rc = cl__pq_chunk_range(p->f, rg, p->leaf[i], &s, &n, err);
@@ -499,7 +527,7 @@ static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
 		memset(buf + n, 0, CL__PQ_PAD);
 		rc = cl__pq_pread(p->f, buf, (size_t)n, s, err);
 		if (!rc) {
-			cl__pq_col *c = &p->pcols[i];
+			cl__pq_col *c = &d->pcols[i];
 			c->rg = rg;
 			c->codec = p->f->meta->row_groups[rg].columns[p->leaf[i]].meta.codec;
 			rc = cl__pq_col_begin(c, buf, (size_t)n, s, err);
@@ -508,54 +536,73 @@ static int start_row_group(cl_reader *r, pq_reader *p, cl_error *err)
 		if (rc)
 			return rc;
 	}
-	p->rg_left = g->num_rows;
 	return 0;
 }
 
-static int read_json(pq_reader *p, pq_out *o, cl_column *dst, int64_t n, cl_error *err)
+int cl__pq_dec_finish(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err)
+{
+	for (int i = 0; i < p->npcols; i++) {
+		int rc = cl__pq_col_finish(&d->pcols[i], err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int read_json(const cl__pq_reader *p, cl__pq_dec *d, const cl__pq_out *o,
+		     cl_column *dst, int64_t n, cl_error *err)
 {
 	int rc;
 	for (int k = 0; k < o->oc->nleaves; k++)
-		if ((rc = cl__pq_col_read_levels(&p->pcols[o->pcol + k], &o->lv[k], n, err)))
+		if ((rc = cl__pq_col_read_levels(&d->pcols[o->pcol + k], &d->lv[o->pcol + k], n,
+						 err)))
 			return rc;
-	rc = cl__pq_json_assemble(p->f->meta, &p->f->plan, o->oc, o->lv, n, dst, &p->json, err);
-	if (rc && rc != CL_ENOMEM) {
-		cl__pq_col *c = &p->pcols[o->pcol];
-		cl_error_prefix(err, "%s: row group %d, column '%s': ", p->f->path, c->rg,
+	rc = cl__pq_json_assemble(p->f->meta, &p->f->plan, o->oc, &d->lv[o->pcol], n, dst,
+				  &d->json, err);
+	if (rc && rc != CL_ENOMEM)
+		cl_error_prefix(err, "%s: row group %d, column '%s': ", p->f->path, d->rg,
 				o->oc->name);
-	}
 	return rc;
+}
+
+int cl__pq_dec_read(const cl__pq_reader *p, cl__pq_dec *d, cl_batch *b, int64_t n,
+		    cl_error *err)
+{
+	cl_batch_clear(b);
+	for (int i = 0; i < p->ncols; i++) {
+		const cl__pq_out *o = &p->out[i];
+		int rc;
+		if (o->oc->json)
+			rc = read_json(p, d, o, &b->cols[i], n, err);
+		else
+			rc = cl__pq_col_read(&d->pcols[o->pcol], &b->cols[i], n, err);
+		if (rc)
+			return rc;
+	}
+	b->nrows = n;
+	return 0;
 }
 
 static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
 {
-	pq_reader *p = r->impl;
+	cl__pq_reader *p = r->impl;
 	int rc;
 	*out = NULL;
+	if (p->nthreads > 1)
+		return cl__pq_mt_next(p, out, err);
 	while (p->rg_left == 0) {
-		if (p->rg_pos >= 0) {
-			for (int i = 0; i < p->npcols; i++)
-				if ((rc = cl__pq_col_finish(&p->pcols[i], err)))
-					return rc;
-		}
+		if (p->rg_pos >= 0 && (rc = cl__pq_dec_finish(p, &p->dec, err)))
+			return rc;
 		if (p->rg_pos + 1 >= p->nrgs)
 			return 0;
 		p->rg_pos++;
-		if ((rc = start_row_group(r, p, err)))
+		if ((rc = cl__pq_dec_start(p, &p->dec, p->rgs[p->rg_pos], err)))
 			return rc;
+		p->rg_left = p->f->meta->row_groups[p->rgs[p->rg_pos]].num_rows;
 	}
 	int64_t n = p->rg_left < p->batch_rows ? p->rg_left : p->batch_rows;
-	cl_batch_clear(p->batch);
-	for (int i = 0; i < p->ncols; i++) {
-		pq_out *o = &p->out[i];
-		if (o->oc->json)
-			rc = read_json(p, o, &p->batch->cols[i], n, err);
-		else
-			rc = cl__pq_col_read(&p->pcols[o->pcol], &p->batch->cols[i], n, err);
-		if (rc)
-			return rc;
-	}
-	p->batch->nrows = n;
+	if ((rc = cl__pq_dec_read(p, &p->dec, p->batch, n, err)))
+		return rc;
 	p->rg_left -= n;
 	*out = p->batch;
 	return 0;
@@ -563,21 +610,14 @@ static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
 
 static void pq_free(cl_reader *r)
 {
-	pq_reader *p = r->impl;
+	cl__pq_reader *p = r->impl;
 	if (!p)
 		return;
-	for (int i = 0; p->pcols && i < p->npcols; i++)
-		cl__pq_col_release(&p->pcols[i]);
-	for (int i = 0; p->out && i < p->ncols; i++) {
-		for (int k = 0; p->out[i].lv && k < p->out[i].oc->nleaves; k++)
-			cl__pq_levels_release(&p->out[i].lv[k]);
-		cl_free(p->out[i].lv);
-	}
+	cl__pq_mt_free(p);
+	cl__pq_dec_release(p, &p->dec);
 	cl_free(p->out);
-	cl_free(p->pcols);
 	cl_free(p->leaf);
 	cl_free(p->rgs);
-	cl_buf_release(&p->json);
 	cl_batch_free(p->batch);
 	if (p->own_file)
 		cl_parquet_file_free(p->f);
@@ -595,9 +635,9 @@ static bool selects(const char *want, const char *name)
 	return !strncmp(want, name, n) && (name[n] == '\0' || name[n] == '.');
 }
 
-/* Add output column j to the reader (at most one per output column index
- * of the projection; the schema refuses duplicate names). */
-static int add_out(pq_reader *p, cl_reader *r, int j, cl_error *err)
+/* Add output column j to the reader (duplicate names are refused by the
+ * schema). */
+static int add_out(cl__pq_reader *p, cl_reader *r, int j, cl_error *err)
 {
 	cl_parquet_file *f = p->f;
 	const cl__pq_outcol *oc = &f->plan.cols[j];
@@ -619,17 +659,21 @@ static int add_out(pq_reader *p, cl_reader *r, int j, cl_error *err)
 	int rc = cl_schema_add(r->schema, oc->name, t, nullable, err);
 	if (rc)
 		return rc == CL_ENOMEM ? rc : cl_error_prefix(err, "%s: ", f->path);
-	pq_out *o = &p->out[p->ncols++];
+	cl__pq_out *o = &p->out[p->ncols++];
 	o->oc = oc;
 	o->pcol = p->npcols;
-	if (oc->json && !(o->lv = cl_calloc((size_t)oc->nleaves, sizeof *o->lv)))
-		return oom(err);
-	for (int k = 0; k < oc->nleaves; k++) {
-		if (o->lv && (rc = cl_column_init(&o->lv[k].vals, f->map[oc->first_leaf + k].type, 0, err)))
-			return rc;
+	for (int k = 0; k < oc->nleaves; k++)
 		p->leaf[p->npcols++] = oc->first_leaf + k;
-	}
 	return 0;
+}
+
+/* Threads: opts.threads; CL_THREADS in the environment overrides it (as
+ * for the writer: lets tests run every read on the pipeline). */
+static int thread_count(const cl_read_options *o)
+{
+	const char *env = getenv("CL_THREADS");
+	int n = env && *env ? atoi(env) : o ? o->threads : 1;
+	return n < 1 ? 1 : n > 64 ? 64 : n;
 }
 
 static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_options *o,
@@ -637,7 +681,7 @@ static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_o
 {
 	cl__pq_meta *m = f->meta;
 	const cl__pq_plan *plan = &f->plan;
-	pq_reader *p = cl_calloc(1, sizeof *p);
+	cl__pq_reader *p = cl_calloc(1, sizeof *p);
 	if (!p) {
 		if (own)
 			cl_parquet_file_free(f);
@@ -648,15 +692,16 @@ static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_o
 	p->f = f;
 	p->own_file = own;
 	p->rg_pos = -1;
+	p->dec.rg = -1;
 	p->batch_rows = o && o->batch_rows > 0 ? o->batch_rows : 65536;
 	if (p->batch_rows > (1 << 24))
 		p->batch_rows = 1 << 24;
+	p->nthreads = thread_count(o);
 	int rc = cl_schema_create(&r->schema, err);
 	if (rc)
 		return rc;
-	/* a projection entry may select several output columns; each output
-	 * column is taken at most once per entry, and duplicates across
-	 * entries are refused by cl_schema_add */
+	p->schema = r->schema;
+	/* a projection entry may select several output columns */
 	int nsel = 0;
 	if (o && o->columns) {
 		for (int i = 0; i < o->ncolumns; i++) {
@@ -686,25 +731,8 @@ static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_o
 			if ((rc = add_out(p, r, j, err)))
 				return rc;
 	}
-	p->pcols = cl_calloc((size_t)(p->npcols ? p->npcols : 1), sizeof *p->pcols);
-	if (!p->pcols)
-		return oom(err);
-	for (int i = 0; i < p->ncols; i++) {
-		for (int k = 0; k < p->out[i].oc->nleaves; k++) {
-			int pc = p->out[i].pcol + k;
-			cl__pq_col *c = &p->pcols[pc];
-			const cl__pq_leaf *l = &m->leaves[p->leaf[pc]];
-			const cl__pq_schema_elem *e = &m->schema[l->elem];
-			c->file = f->path;
-			c->name = l->path;
-			c->ptype = e->type;
-			c->type_length = e->type_length;
-			c->max_def = l->max_def;
-			c->max_rep = l->max_rep;
-			c->conv = f->map[p->leaf[pc]].conv;
-			c->batch_rows = p->batch_rows;
-		}
-	}
+	if ((rc = cl__pq_dec_init(p, &p->dec, err)))
+		return rc;
 	/* row group selection */
 	int nrg = po && po->row_groups ? po->nrow_groups : m->nrow_groups;
 	p->rgs = cl_calloc((size_t)(nrg > 0 ? nrg : 1), sizeof *p->rgs);
@@ -730,6 +758,11 @@ static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_o
 	for (int i = 0; i < p->nrgs; i++)
 		total += m->row_groups[p->rgs[i]].num_rows;
 	r->total_rows = total;
+	/* one row group: nothing to share between threads */
+	if (p->nrgs < 2)
+		p->nthreads = 1;
+	if (p->nthreads > p->nrgs)
+		p->nthreads = p->nrgs;
 	return cl_batch_create(&p->batch, r->schema, 0, err);
 }
 

@@ -684,3 +684,191 @@ TEST(pqr_fuzz_regressions)
 	}
 	closedir(d);
 }
+
+/* ---- threads ---- */
+
+/* A file of `rows` rows in row groups of rg_rows: id int64, s string with
+ * NULLs, d float64. */
+static int write_groups(const char *path, int64_t rows, int64_t rg_rows, cl_error *e)
+{
+	cl_schema *s;
+	int rc = cl_schema_create(&s, e);
+	if (rc)
+		return rc;
+	cl_schema_add(s, "id", cl_type_make(CL_INT64), false, e);
+	cl_schema_add(s, "s", cl_type_make(CL_STRING), true, e);
+	cl_schema_add(s, "d", cl_type_make(CL_FLOAT64), true, e);
+	cl_write_options wo;
+	cl_write_options_init(&wo);
+	wo.row_group_rows = rg_rows;
+	wo.page_bytes = 4096;
+	cl_writer *w = NULL;
+	cl_batch *b = NULL;
+	rc = cl_writer_open(&w, path, s, &wo, e);
+	if (!rc)
+		rc = cl_batch_create(&b, s, 0, e);
+	for (int64_t i = 0; !rc && i < rows; i++) {
+		char txt[32];
+		int n = snprintf(txt, sizeof txt, "v%lld", (long long)(i * 7919 % 1000));
+		rc = cl_column_append_i64(&b->cols[0], i, e);
+		if (!rc)
+			rc = i % 5 == 0 ? cl_column_append_null(&b->cols[1], e)
+					: cl_column_append_bytes(&b->cols[1], txt, (size_t)n, e);
+		if (!rc)
+			rc = i % 11 == 0 ? cl_column_append_null(&b->cols[2], e)
+					 : cl_column_append_f64(&b->cols[2], (double)i / 4, e);
+		if (++b->nrows == 1000 || i + 1 == rows) {
+			if (!rc)
+				rc = cl_writer_write(w, b, e);
+			cl_batch_clear(b);
+			b->nrows = 0;
+		}
+	}
+	if (!rc)
+		rc = cl_writer_close(w, e);
+	cl_writer_free(w);
+	cl_batch_free(b);
+	cl_schema_free(s);
+	return rc;
+}
+
+/* Any thread count reads the same rows in the same order, in batches of
+ * any size, with and without row-group selection. */
+TEST(pqr_threads_same_rows)
+{
+	cl_error e = {0};
+	char path[600];
+	snprintf(path, sizeof path, "%s/groups.parquet", cl_test_tmpdir());
+	CHECK_OK(write_groups(path, 20000, 1500, &e), &e);
+	cl_buf ref = {0};
+	cl_read_options o;
+	cl_read_options_init(&o);
+	o.threads = 1;
+	CHECK_OK(read_text(path, &o, &ref, &e), &e);
+	CHECK(ref.len > 100000);
+	const int64_t sizes[] = {65536, 1000, 333, 7};
+	for (int t = 2; t <= 5; t++) {
+		for (int si = 0; si < 4; si++) {
+			cl_read_options_init(&o);
+			o.threads = t;
+			o.batch_rows = sizes[si];
+			cl_buf got = {0};
+			CHECK_OK(read_text(path, &o, &got, &e), &e);
+			CHECK_EQ_INT(got.len, ref.len);
+			CHECK(!memcmp(got.data, ref.data, ref.len));
+			cl_buf_release(&got);
+		}
+	}
+	/* selected row groups, out of file order, on threads */
+	int sel[] = {9, 2, 3, 12};
+	cl_parquet_read_options po = {sel, 4, NULL, 0};
+	cl_read_options_init(&o);
+	o.threads = 1;
+	cl_reader *r;
+	int64_t first[2][4];
+	for (int pass = 0; pass < 2; pass++) {
+		o.threads = pass ? 3 : 1;
+		CHECK_OK(cl_parquet_reader_open(&r, path, &o, &po, &e), &e);
+		cl_batch *b;
+		int nb = 0;
+		int rc;
+		while ((rc = cl_reader_next(r, &b, &e)) == 0 && b && nb < 4)
+			first[pass][nb++] = cl_column_get_i64(&b->cols[0], 0);
+		CHECK_EQ_INT(rc, 0);
+		CHECK_EQ_INT(nb, 4);
+		cl_reader_free(r);
+	}
+	CHECK_EQ_INT(first[0][0], 9 * 1500);
+	CHECK_EQ_INT(first[1][0], 9 * 1500);
+	CHECK_EQ_INT(first[1][1], 2 * 1500);
+	CHECK_EQ_INT(first[1][3], 12 * 1500);
+	cl_buf_release(&ref);
+}
+
+/* A corrupt row group: the first error in file order, as with one thread,
+ * after the same rows; a reader freed early stops its threads. */
+TEST(pqr_threads_errors_and_early_free)
+{
+	cl_error e = {0};
+	char path[600];
+	snprintf(path, sizeof path, "%s/groups_bad.parquet", cl_test_tmpdir());
+	CHECK_OK(write_groups(path, 12000, 1000, &e), &e);
+	/* corrupt the data of row group 7's first column chunk */
+	cl_parquet_file *f;
+	CHECK_OK(cl_parquet_file_open(&f, path, &e), &e);
+	cl_parquet_chunk ch;
+	CHECK_OK(cl_parquet_file_chunk(f, 7, 0, &ch, &e), &e);
+	int64_t off = ch.data_page_offset + ch.compressed_size / 2;
+	cl_parquet_file_free(f);
+	FILE *fp = fopen(path, "r+b");
+	CHECK(fp != NULL);
+	fseek(fp, off, SEEK_SET);
+	for (int i = 0; i < 64; i++)
+		fputc(0xff, fp);
+	fclose(fp);
+	char msg[2][CL_ERROR_MSG_MAX];
+	int64_t rows[2];
+	for (int pass = 0; pass < 2; pass++) {
+		cl_read_options o;
+		cl_read_options_init(&o);
+		o.threads = pass ? 4 : 1;
+		o.batch_rows = 300;
+		cl_reader *r;
+		CHECK_OK(cl_reader_open(&r, path, &o, &e), &e);
+		cl_batch *b;
+		int rc;
+		while ((rc = cl_reader_next(r, &b, &e)) == 0 && b)
+			;
+		CHECK(rc != 0);
+		snprintf(msg[pass], sizeof msg[pass], "%s", e.message);
+		rows[pass] = cl_reader_rows(r);
+		/* the error stays */
+		CHECK_EQ_INT(cl_reader_next(r, &b, &e), rc);
+		cl_reader_free(r);
+	}
+	CHECK_STR(msg[1], msg[0]);
+	CHECK(strstr(msg[0], "row group 7") != NULL);
+	CHECK_EQ_INT(rows[1], rows[0]);
+	CHECK(rows[0] >= 7000);
+	/* free after one batch, and before any */
+	for (int k = 0; k < 2; k++) {
+		cl_read_options o;
+		cl_read_options_init(&o);
+		o.threads = 3;
+		o.batch_rows = 100;
+		cl_reader *r;
+		CHECK_OK(cl_reader_open(&r, path, &o, &e), &e);
+		cl_batch *b;
+		if (k)
+			CHECK_OK(cl_reader_next(r, &b, &e), &e);
+		cl_reader_free(r);
+	}
+}
+
+TEST(pqr_threads_alloc_failures)
+{
+	cl_error e = {0};
+	char path[600];
+	snprintf(path, sizeof path, "%s/groups_small.parquet", cl_test_tmpdir());
+	CHECK_OK(write_groups(path, 3000, 500, &e), &e);
+	cl_read_options o;
+	cl_read_options_init(&o);
+	o.threads = 3;
+	o.batch_rows = 256;
+	cl_buf ref = {0};
+	CHECK_OK(read_text(path, &o, &ref, &e), &e);
+	int ok = 0;
+	for (long n = 0; n < 20000 && !ok; n++) {
+		cl_buf t = {0};
+		cl_alloc_fail_after(n);
+		int rc = read_text(path, &o, &t, &e);
+		cl_alloc_fail_after(-1);
+		if (rc == 0)
+			ok = 1;
+		else
+			CHECK_EQ_INT(rc, CL_ENOMEM);
+		cl_buf_release(&t);
+	}
+	CHECK(ok);
+	cl_buf_release(&ref);
+}
