@@ -193,7 +193,9 @@ void cl_dms_reader_free(cl_dms_reader *r);
  *
  * Manifest text: a first line "changelake-dms-consumed 1", then one line per
  * file: kind (L or C), size, mtime_ns, file_key, path, separated by tabs; in
- * paths '%', tab, CR and LF are written %25, %09, %0D, %0A.
+ * paths '%', tab, CR and LF are written %25, %09, %0D, %0A. Lines of kind S
+ * ("S\t0\t0\t0\tKEY") name the parts of the table's sequence index (store
+ * keys, see dms_merge.h), oldest first.
  */
 #define CL_DMS_APP_ID "changelake.dms"
 
@@ -206,12 +208,19 @@ typedef struct cl_dms_consumed_file {
 typedef struct cl_dms_consumed {
 	int n, cap;
 	cl_dms_consumed_file *files; /* sorted by path, unique */
+	int nparts, parts_cap;
+	char **parts;                /* sequence-index parts (store keys, owned),
+					oldest first */
 } cl_dms_consumed;
 
 int cl_dms_consumed_create(cl_dms_consumed **out, cl_error *err);
 void cl_dms_consumed_free(cl_dms_consumed *c);
 /* Add (or replace, by path) one entry; keeps the set sorted. */
 int cl_dms_consumed_put(cl_dms_consumed *c, const cl_dms_consumed_file *f, cl_error *err);
+/* Append a sequence-index part (store key, copied). */
+int cl_dms_consumed_add_part(cl_dms_consumed *c, const char *key, cl_error *err);
+/* Drop every sequence-index part (a rebuild starts a new index). */
+void cl_dms_consumed_clear_parts(cl_dms_consumed *c);
 /* The entry for path, or NULL. */
 const cl_dms_consumed_file *cl_dms_consumed_find(const cl_dms_consumed *c,
 						  const char *path);
@@ -234,7 +243,9 @@ int cl_dms_consumed_format(const cl_dms_consumed *c, char **text, size_t *n,
  * A consumed CDC file whose size changed is not read again; it is listed in
  * `changed` so the caller can warn. `next` is the consumed set after the run
  * commits (on rebuild, earlier full-load entries are replaced; consumed CDC
- * entries are kept, so old change data is never applied again).
+ * entries are kept, so old change data is never applied again). `next`
+ * keeps the sequence-index parts, except on rebuild (none: the new full
+ * load starts a new index).
  */
 typedef struct cl_dms_plan {
 	bool rebuild;

@@ -13,6 +13,7 @@
 #define CHANGELAKE_DMS_MERGE_H
 
 #include "dms.h"
+#include "merge.h"
 #include "table.h"
 
 #ifdef __cplusplus
@@ -42,6 +43,113 @@ int cl_dms_consumed_load(cl_dms_consumed **out, int64_t *version, cl_table *t,
 int cl_dms_consumed_record(cl_table *t, cl_table_txn *x, const cl_snapshot *base,
 			   const cl_dms_consumed *c, const char *app_id,
 			   const char *source, int64_t *version, cl_error *err);
+
+/* ---- the sequence index: per-key sequences and tombstones ------------
+ *
+ * A change older than what the table holds for its key must be ignored
+ * (merge.h), also when the key was deleted: a delete removes the row, so
+ * the row cannot carry the delete's sequence, and a late or replayed file
+ * older than the delete would otherwise bring the key back. The table's
+ * rows stay exactly the source's columns (no hidden columns, no deleted
+ * flag: Spark, DuckDB and every other reader see only live rows). The
+ * sequences live beside the data, in the table's store:
+ *
+ *   _changelake/dms/seq-<time>-<n>.tsv   index parts (cl_dms_seq_write)
+ *
+ * one part per merge run, holding for each key the run changed (after
+ * folding, stale changes dropped) the key columns, the --sequence-by value
+ * (when configured), _cl_seq_file and _cl_seq_row of the change, and
+ * _cl_dms_op: 'U' (the row exists with this sequence) or 'D' (a tombstone).
+ * Full-load inserts get no entry: a row without one counts as older than
+ * every change, and full load sorts before change data anyway, so only
+ * change data (file key >= 0) and deletes are recorded. The parts in force
+ * are named by the consumed-file manifest (dms.h, "S" lines) — the same
+ * object the commit's txn version points at — so data, consumed files and
+ * sequences always move together in one commit. A key's sequence is the
+ * greatest over all parts; a run checks its folded changes against every
+ * part (cl_merge_resolve) before writing. When a table has more than
+ * CL_DMS_SEQ_MAX_PARTS parts, the run folds them into one (greatest entry
+ * per key) in the same commit. A new full load (rebuild) starts an empty
+ * index: the new load is the truth, and change data after it is newer.
+ */
+#define CL_DMS_SEQ_OP "_cl_dms_op"
+#define CL_DMS_SEQ_MAX_PARTS 16
+
+/* The columns of an index part for a table schema: the key columns, the
+ * sequence column (when not NULL), _cl_seq_file, _cl_seq_row, _cl_dms_op.
+ * Owned, cl_schema_free. */
+int cl_dms_seq_schema(cl_schema **out, const cl_schema *table, const char *const *keys,
+		      int nkeys, const char *sequence_by, cl_error *err);
+/* Write batch b (schema as above) as a new part; *key owned (cl_free). */
+int cl_dms_seq_write(cl_store *st, char **key, const cl_schema *schema, const cl_batch *b,
+		     cl_error *err);
+/* Read part `key`: its columns typed after `types` (by name; the sequence
+ * columns are fixed). Both outputs owned. CL_EFORMAT for a missing or
+ * malformed part, naming it. */
+int cl_dms_seq_read(cl_store *st, const char *key, const cl_schema *types,
+		    cl_schema **schema, cl_batch **out, cl_error *err);
+
+/* ---- one merge run ------------------------------------------------------ */
+
+typedef struct cl_dms_merge_progress {
+	const char *file;      /* file being read (relative path) */
+	int64_t files_done, nfiles;
+	int64_t rows;          /* change records read so far */
+	int64_t bytes_done;    /* bytes of the files finished */
+	const char *phase;     /* "read", "write", "commit" */
+} cl_dms_merge_progress;
+
+typedef struct cl_dms_merge_options {
+	const char *const *keys;     /* key columns; none: append-only */
+	int nkeys;
+	const char *sequence_by;     /* NULL: file order */
+	const char *const *partition_by; /* new tables: "col" or "col:day" ... */
+	int npartition_by;
+	bool ignore_null_updates;
+	const cl_schema *schema;     /* declared data schema for a new table; NULL:
+					learned from the files (an existing table
+					keeps its own) */
+	cl_dms_read_options read;    /* .schema is set by the run */
+	int buckets;                 /* new tables: key-hash buckets (0: none) */
+	int64_t target_file_bytes;   /* new tables: 0 = default */
+	const char *app_id;          /* NULL: CL_DMS_APP_ID */
+	const char *source_label;    /* recorded in commitInfo; NULL: the folder */
+	void (*progress)(void *ctx, const cl_dms_merge_progress *p);
+	void *progress_ctx;
+} cl_dms_merge_options;
+
+void cl_dms_merge_options_init(cl_dms_merge_options *o);
+
+typedef struct cl_dms_merge_result {
+	cl_merge_stats merge;      /* files, rows, I/U/D, stale, keys, ... */
+	cl_table_cow_stats cow;    /* files rewritten, rows copied, bytes removed */
+	int64_t rows_written;      /* rows in new data files */
+	int64_t files_added;
+	int64_t bytes_written;
+	int64_t version;           /* committed version; -1: nothing to do */
+	bool created;              /* the run created the table */
+	bool rebuilt;              /* a new full load replaced the contents */
+	int columns_added;         /* columns new to the table */
+	int nskipped;              /* names in the folder that are not DMS files */
+	int nchanged;              /* consumed CDC files whose size changed (not
+				      read again) */
+	double seconds;
+} cl_dms_merge_result;
+
+/*
+ * Merge the DMS table folder `source_dir` into the lake table at
+ * `location` (created on the first run): list, plan (dms.h), read every
+ * unconsumed file, fold (merge.h), drop changes not newer than the
+ * table's sequence index, then ONE commit with the copy-on-write changes
+ * (or, on a new full load, every old file removed and the new contents
+ * written), the next consumed-file manifest and index part. Only columns
+ * new to the table are committed before (a metaData-only commit, so a
+ * later failure leaves the data as it was). On CL_ECONFLICT (a concurrent
+ * merge of the same table) nothing of this run is visible. Errors name
+ * file, row and column; *res is filled as far as the run got.
+ */
+int cl_dms_merge_run(cl_dms_merge_result *res, const char *source_dir, const char *location,
+		     const cl_dms_merge_options *o, cl_error *err);
 
 #ifdef __cplusplus
 }

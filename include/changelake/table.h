@@ -327,6 +327,31 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		 int ndeletes, cl_table_cow_stats *stats, cl_error *err);
 
 /*
+ * Read the rows that may hold one of the keys in `keys` (batches with
+ * schema key_schema, which has every key column of the table): the live
+ * files of snapshot s whose key-hash bucket and key statistics may hold
+ * one are read whole, and each batch of their rows (table schema, not
+ * filtered by key) goes to fn. A file that holds none of the keys may be
+ * passed too; a file that holds one always is. fn returns 0 or an error
+ * code, which stops the lookup. For a merge that must see each changed
+ * key's current row before deciding (merge.h).
+ */
+typedef int (*cl_table_rows_fn)(void *ctx, const cl_schema *schema, const cl_batch *rows,
+				cl_error *err);
+int cl_table_lookup(cl_table *t, const cl_snapshot *s, const cl_schema *key_schema,
+		    const cl_batch *const *keys, int nkeys, cl_table_rows_fn fn, void *ctx,
+		    cl_error *err);
+
+/*
+ * Add columns to the table in transaction x: `schema` is the base
+ * snapshot's schema with nullable columns appended (rows written before
+ * read them as NULL). Writes a metaData action (same id, partitioning and
+ * configuration). Only before any row of x is written: a commit that
+ * changes metadata conflicts with every concurrent commit.
+ */
+int cl_table_txn_set_schema(cl_table_txn *x, const cl_schema *schema, cl_error *err);
+
+/*
  * Apply normalised changes — batches whose first column is an int8 action
  * ('I' or 'C': upsert the row, 'D': delete by key) followed by the table's
  * columns, as cl_changes_map (apply.h) produces them — to table t in one

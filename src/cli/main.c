@@ -15,6 +15,8 @@ int cli_cmd_tables(int argc, char **argv);
 int cli_cmd_table(int argc, char **argv);
 int cli_cmd_vacuum(int argc, char **argv);
 int cli_cmd_compact(int argc, char **argv);
+int cli_cmd_merge(int argc, char **argv);
+int cli_cmd_sync(int argc, char **argv);
 
 const cli_command cli_commands[] = {
 	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file"},
@@ -28,6 +30,8 @@ const cli_command cli_commands[] = {
 	{"table", cli_cmd_table, "look inside a lake table: history, files, describe"},
 	{"vacuum", cli_cmd_vacuum, "delete lake table files no version within retention needs"},
 	{"compact", cli_cmd_compact, "rewrite a lake table's small files into fewer"},
+	{"merge", cli_cmd_merge, "merge AWS DMS change data into a lake table, exactly once"},
+	{"sync", cli_cmd_sync, "merge every active table of a DMS folder into a lake"},
 	{NULL, NULL, NULL}};
 
 static void usage(FILE *f)

@@ -31,7 +31,45 @@ void cl_dms_consumed_free(cl_dms_consumed *c)
 	for (int i = 0; i < c->n; i++)
 		cl_free(c->files[i].path);
 	cl_free(c->files);
+	cl_dms_consumed_clear_parts(c);
+	cl_free(c->parts);
 	cl_free(c);
+}
+
+int cl_dms_consumed_add_part(cl_dms_consumed *c, const char *key, cl_error *err)
+{
+	if (c->nparts == c->parts_cap) {
+		int cap = c->parts_cap ? c->parts_cap * 2 : 8;
+		char **v = cl_realloc(c->parts, sizeof *v * (size_t)cap);
+		if (!v)
+			return cl_error_set(err, CL_ENOMEM, "out of memory");
+		c->parts = v;
+		c->parts_cap = cap;
+	}
+	if (!(c->parts[c->nparts] = cl_strdup(key)))
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	c->nparts++;
+	return 0;
+}
+
+void cl_dms_consumed_clear_parts(cl_dms_consumed *c)
+{
+	for (int i = 0; i < c->nparts; i++)
+		cl_free(c->parts[i]);
+	c->nparts = 0;
+}
+
+/* Append path with '%', tab, CR and LF escaped. */
+static int put_path(cl_buf *b, const char *path)
+{
+	int rc = 0;
+	for (const char *p = path; *p && !rc; p++) {
+		if (*p == '%' || *p == '\t' || *p == '\n' || *p == '\r')
+			rc = cl_buf_printf(b, "%%%02X", (unsigned char)*p);
+		else
+			rc = cl_buf_putc(b, *p);
+	}
+	return rc ? rc : cl_buf_putc(b, '\n');
 }
 
 /* Index of path, or -(insertion point) - 1. */
@@ -93,15 +131,10 @@ int cl_dms_consumed_format(const cl_dms_consumed *c, char **text, size_t *n, cl_
 		rc = cl_buf_printf(&b, "%c\t%lld\t%lld\t%lld\t", f->kind == CL_DMS_LOAD ? 'L' : 'C',
 				   (long long)f->size, (long long)f->mtime_ns,
 				   (long long)f->file_key);
-		for (const char *p = f->path; *p && !rc; p++) {
-			if (*p == '%' || *p == '\t' || *p == '\n' || *p == '\r')
-				rc = cl_buf_printf(&b, "%%%02X", (unsigned char)*p);
-			else
-				rc = cl_buf_putc(&b, *p);
-		}
-		if (!rc)
-			rc = cl_buf_putc(&b, '\n');
+		rc = rc ? rc : put_path(&b, f->path);
 	}
+	for (int i = 0; i < c->nparts && !rc; i++)
+		rc = cl_buf_puts(&b, "S\t0\t0\t0\t") || put_path(&b, c->parts[i]);
 	if (rc) {
 		cl_buf_release(&b);
 		return cl_error_set(err, CL_ENOMEM, "out of memory");
@@ -172,7 +205,8 @@ int cl_dms_consumed_parse(cl_dms_consumed **out, const char *text, size_t n,
 			p = t + 1;
 		}
 		cl_dms_consumed_file e = {0};
-		if (nf != 5 || fl[0] != 1 || (f[0][0] != 'L' && f[0][0] != 'C') ||
+		if (nf != 5 || fl[0] != 1 ||
+		    (f[0][0] != 'L' && f[0][0] != 'C' && f[0][0] != 'S') ||
 		    parse_i64(f[1], fl[1], &e.size) || parse_i64(f[2], fl[2], &e.mtime_ns) ||
 		    parse_i64(f[3], fl[3], &e.file_key) || fl[4] == 0) {
 			rc = cl_error_set(err, CL_EFORMAT, "%s: line %d: malformed entry", label,
@@ -204,7 +238,11 @@ int cl_dms_consumed_parse(cl_dms_consumed **out, const char *text, size_t n,
 			}
 		}
 		e.path = (char *)path.data;
-		if ((rc = cl_dms_consumed_put(c, &e, err)))
+		if (f[0][0] == 'S')
+			rc = cl_dms_consumed_add_part(c, e.path, err);
+		else
+			rc = cl_dms_consumed_put(c, &e, err);
+		if (rc)
 			goto fail;
 	}
 	cl_buf_release(&path);
@@ -275,6 +313,9 @@ int cl_dms_plan_make(cl_dms_plan **out, const cl_dms_listing *l,
 		if ((rc = cl_dms_consumed_put(p->next, &consumed->files[i], err)))
 			goto fail;
 	}
+	for (int i = 0; consumed && !p->rebuild && i < consumed->nparts; i++)
+		if ((rc = cl_dms_consumed_add_part(p->next, consumed->parts[i], err)))
+			goto fail;
 	for (int j = 0; j < l->nfiles; j++) {
 		const cl_dms_file *f = &l->files[j];
 		const cl_dms_consumed_file *c = cl_dms_consumed_find(consumed, f->path);

@@ -396,6 +396,68 @@ out:
 	return rc;
 }
 
+int cl_table_lookup(cl_table *t, const cl_snapshot *s, const cl_schema *key_schema,
+		    const cl_batch *const *keys, int nkeys, cl_table_rows_fn fn, void *ctx,
+		    cl_error *err)
+{
+	cl__table_layout l;
+	int rc = cl__table_layout_init(&l, s, err);
+	if (rc)
+		return rc;
+	keyset ks = {0};
+	cl__json_parser *jp = NULL;
+	cl_table_cow_stats st = {0};
+	if (l.nkeys == 0) {
+		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
+				  CL_TABLE_CONF_KEYS);
+		goto out;
+	}
+	ks.nb = l.buckets ? l.buckets : 1;
+	ks.bucket_used = cl_calloc((size_t)ks.nb, sizeof *ks.bucket_used);
+	ks.kmin = cl_calloc((size_t)ks.nb, sizeof *ks.kmin);
+	ks.kmax = cl_calloc((size_t)ks.nb, sizeof *ks.kmax);
+	if (!ks.bucket_used || !ks.kmin || !ks.kmax) {
+		rc = oom(err);
+		goto out;
+	}
+	cl_type kt = l.schema->fields[l.key_index[0]].type;
+	for (int b = 0; !rc && b < ks.nb; b++) {
+		rc = cl_column_init(&ks.kmin[b], kt, 1, err);
+		rc = rc ? rc : cl_column_init(&ks.kmax[b], kt, 1, err);
+	}
+	rc = rc ? rc : add_keys(&ks, &l, key_schema, keys, nkeys, K_DELETE, NULL, &st, err);
+	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
+	for (size_t fi = 0; !rc && fi < cl_snapshot_nfiles(s); fi++) {
+		const cl_table_file *f = cl_snapshot_file(s, fi);
+		if (!candidate(&ks, &l, f, jp))
+			continue;
+		const char *only[1] = {f->path};
+		cl_table_scan_options so = {0};
+		so.only_files = only;
+		so.nonly_files = 1;
+		cl_table_scan *sc = NULL;
+		cl_batch *b;
+		rc = cl_table_scan_open(&sc, t, s, &so, err);
+		while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b)
+			rc = fn(ctx, l.schema, b, err);
+		cl_table_scan_free(sc);
+	}
+out:
+	cl__json_parser_free(jp);
+	if (ks.kmin)
+		for (int b = 0; b < ks.nb; b++) {
+			cl_column_release(&ks.kmin[b]);
+			cl_column_release(&ks.kmax[b]);
+		}
+	cl_free(ks.kmin);
+	cl_free(ks.kmax);
+	cl_free(ks.bucket_used);
+	cl__strmap_release(&ks.map);
+	cl__arena_release(&ks.arena);
+	cl__table_layout_release(&l);
+	return rc;
+}
+
 struct cl_table_changes {
 	cl_table *t;
 	cl_schema *us;   /* the table columns of the changes */

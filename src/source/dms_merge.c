@@ -1,0 +1,654 @@
+/*
+ * dms_merge.c — one merge run of a DMS table folder into a lake table
+ * (cl_dms_merge_run, see changelake/dms_merge.h).
+ *
+ * Steps, each of which can fail without changing the table:
+ *   1. snapshot the table (or none yet), load its consumed-file manifest;
+ *   2. list the source folder and plan the run (dms.h);
+ *   3. read every planned file in the total order and fold the changes
+ *      (merge.h), the table's data schema enforced (new columns added);
+ *   4. create the table / add new columns (metaData-only commits);
+ *   5. resolve: under --ignore-null-updates, the current rows of the
+ *      changed keys fill NULLs of updates; then every index part marks the
+ *      changes not newer than the key's recorded sequence as stale;
+ *   6. one transaction: copy-on-write upserts and deletes (or, on a new
+ *      full load, every old file removed and the contents rewritten; or,
+ *      without keys, an append), the run's index part, the next manifest
+ *      and its txn version — committed at once.
+ * A crash anywhere before 6 commits leaves the table as it was (staged
+ * files and unreferenced manifests/parts are garbage); after, the run is
+ * done, and the rerun finds nothing to read.
+ */
+#include "changelake/dms_merge.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cl_dms_merge_options_init(cl_dms_merge_options *o)
+{
+	memset(o, 0, sizeof *o);
+	cl_dms_read_options_init(&o->read);
+}
+
+/* Comma-separated list -> owned array of owned strings. */
+static int split_list(char ***out, int *n, const char *text, cl_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	int cap = 1;
+	for (const char *p = text; *p; p++)
+		cap += *p == ',';
+	char **v = cl_calloc((size_t)cap, sizeof *v);
+	if (!v)
+		return oom(err);
+	const char *p = text;
+	while (*p) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len && !(v[(*n)++] = cl_strndup(p, len))) {
+			for (int i = 0; i < *n; i++)
+				cl_free(v[i]);
+			cl_free(v);
+			*n = 0;
+			return oom(err);
+		}
+		p += len + (c != NULL);
+	}
+	*out = v;
+	return 0;
+}
+
+static void free_list(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		cl_free(v[i]);
+	cl_free(v);
+}
+
+/* ---- step 5: resolve against the table's rows and the index ----------- */
+
+static int resolve_rows(void *ctx, const cl_schema *schema, const cl_batch *rows,
+			cl_error *err)
+{
+	return cl_merge_resolve(ctx, schema, rows, err);
+}
+
+/* Where an index part's columns are: nk key columns first, then the
+ * sequence column (sq, -1 none), _cl_seq_file (sf), _cl_seq_row (sr). */
+typedef struct seq_cols {
+	int nk, sq, sf, sr;
+} seq_cols;
+
+/* Order of the sequences of entries (a, i) and (b, j). */
+static int seq_cmp(const cl_batch *a, int64_t i, const cl_batch *b, int64_t j,
+		   const seq_cols *c)
+{
+	int64_t fa = cl_column_get_i64(&a->cols[c->sf], i);
+	int64_t fb = cl_column_get_i64(&b->cols[c->sf], j);
+	if ((fa >= 0) != (fb >= 0))
+		return fa >= 0 ? 1 : -1;
+	if (c->sq >= 0) {
+		int k = cl_value_compare(&a->cols[c->sq], i, &b->cols[c->sq], j);
+		if (k)
+			return k;
+	}
+	if (fa != fb)
+		return fa < fb ? -1 : 1;
+	int64_t ra = cl_column_get_i64(&a->cols[c->sr], i);
+	int64_t rb = cl_column_get_i64(&b->cols[c->sr], j);
+	return ra < rb ? -1 : ra > rb;
+}
+
+/* Key text of row r: the key values, escaped, joined by tabs (so two
+ * different keys never give the same text), NUL-terminated. */
+static int key_text(cl_buf *out, const cl_batch *b, int nk, int64_t r, cl_error *err)
+{
+	cl_buf_clear(out);
+	int rc = 0;
+	for (int k = 0; !rc && k < nk; k++) {
+		char *v = NULL;
+		size_t n = 0;
+		if ((rc = cl_value_text(&b->cols[k], r, &v, &n, err)))
+			return rc;
+		rc = cl_buf_putc(out, v ? 'v' : 'n');
+		for (size_t i = 0; v && !rc && i < n; i++) {
+			if (v[i] == '\t' || v[i] == '\\')
+				rc = cl_buf_putc(out, '\\');
+			rc = rc ? rc : cl_buf_putc(out, v[i]);
+		}
+		rc = rc ? rc : cl_buf_putc(out, '\t');
+		cl_free(v);
+	}
+	rc = rc ? rc : cl_buf_putc(out, 0);
+	return rc ? oom(err) : 0;
+}
+
+/* A string -> (part, row) hash map (open addressing) for folding parts. */
+typedef struct fold_map {
+	char **keys;
+	int *part;
+	int64_t *row;
+	int64_t n, cap;
+} fold_map;
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int64_t fold_slot(const fold_map *m, const char *k)
+{
+	int64_t s = (int64_t)(str_hash(k) & (uint64_t)(m->cap - 1));
+	while (m->keys[s] && strcmp(m->keys[s], k))
+		s = (s + 1) & (m->cap - 1);
+	return s;
+}
+
+static int fold_grow(fold_map *m, cl_error *err)
+{
+	fold_map n = {0};
+	n.cap = m->cap ? m->cap * 2 : 1024;
+	n.keys = cl_calloc((size_t)n.cap, sizeof *n.keys);
+	n.part = cl_calloc((size_t)n.cap, sizeof *n.part);
+	n.row = cl_calloc((size_t)n.cap, sizeof *n.row);
+	if (!n.keys || !n.part || !n.row) {
+		cl_free(n.keys);
+		cl_free(n.part);
+		cl_free(n.row);
+		return oom(err);
+	}
+	for (int64_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		int64_t s = fold_slot(&n, m->keys[i]);
+		n.keys[s] = m->keys[i];
+		n.part[s] = m->part[i];
+		n.row[s] = m->row[i];
+	}
+	n.n = m->n;
+	cl_free(m->keys);
+	cl_free(m->part);
+	cl_free(m->row);
+	*m = n;
+	return 0;
+}
+
+static void fold_release(fold_map *m)
+{
+	for (int64_t i = 0; i < m->cap; i++)
+		cl_free(m->keys[i]);
+	cl_free(m->keys);
+	cl_free(m->part);
+	cl_free(m->row);
+}
+
+/*
+ * Fold the parts of `c` and the run's entries `mine` (schema is) into one
+ * part holding the greatest entry per key, and make it c's only part.
+ */
+static int compact_parts(cl_store *st, cl_dms_consumed *c, const cl_schema *types,
+			 const cl_schema *is, const seq_cols *sc, const cl_batch *mine,
+			 cl_error *err)
+{
+	int np = c->nparts, rc = 0;
+	cl_batch **parts = cl_calloc((size_t)np + 1, sizeof *parts);
+	cl_schema **schemas = cl_calloc((size_t)np + 1, sizeof *schemas);
+	fold_map m = {0};
+	cl_buf k = {0};
+	cl_batch *out = NULL;
+	char *key = NULL;
+	if (!parts || !schemas) {
+		rc = oom(err);
+		goto out;
+	}
+	for (int p = 0; !rc && p <= np; p++) {
+		const cl_batch *b = mine;
+		if (p < np) {
+			if ((rc = cl_dms_seq_read(st, c->parts[p], types, &schemas[p], &parts[p],
+						  err)))
+				break;
+			b = parts[p];
+			/* older parts must have today's columns in today's order */
+			bool same = schemas[p]->nfields == is->nfields;
+			for (int i = 0; same && i < is->nfields; i++)
+				same = !strcmp(schemas[p]->fields[i].name, is->fields[i].name);
+			if (!same) {
+				rc = cl_error_set(err, CL_EUNSUPPORTED, "%s: the sequence index was "
+						  "written for other key or sequence columns",
+						  c->parts[p]);
+				break;
+			}
+		}
+		for (int64_t r = 0; !rc && r < b->nrows; r++) {
+			if ((m.n + 1) * 2 > m.cap && (rc = fold_grow(&m, err)))
+				break;
+			if ((rc = key_text(&k, b, sc->nk, r, err)))
+				break;
+			int64_t s = fold_slot(&m, (const char *)k.data);
+			if (!m.keys[s]) {
+				if (!(m.keys[s] = cl_strdup((const char *)k.data))) {
+					rc = oom(err);
+					break;
+				}
+				m.n++;
+			} else {
+				const cl_batch *ob = m.part[s] < np ? parts[m.part[s]] : mine;
+				if (seq_cmp(b, r, ob, m.row[s], sc) <= 0)
+					continue;
+			}
+			m.part[s] = p;
+			m.row[s] = r;
+		}
+	}
+	rc = rc ? rc : cl_batch_create(&out, is, m.n, err);
+	for (int64_t s = 0; !rc && s < m.cap; s++) {
+		if (!m.keys[s])
+			continue;
+		const cl_batch *b = m.part[s] < np ? parts[m.part[s]] : mine;
+		for (int i = 0; !rc && i < is->nfields; i++)
+			rc = cl_column_append_from(&out->cols[i], &b->cols[i], m.row[s], err);
+		if (!rc)
+			out->nrows++;
+	}
+	rc = rc ? rc : cl_dms_seq_write(st, &key, is, out, err);
+	if (!rc) {
+		cl_dms_consumed_clear_parts(c);
+		rc = cl_dms_consumed_add_part(c, key, err);
+	}
+out:
+	for (int p = 0; parts && schemas && p < np; p++) {
+		cl_batch_free(parts[p]);
+		cl_schema_free(schemas[p]);
+	}
+	cl_free(parts);
+	cl_free(schemas);
+	cl_free(key);
+	fold_release(&m);
+	cl_buf_release(&k);
+	cl_batch_free(out);
+	return rc;
+}
+
+/* The run's index entries: upserts from change data, and every delete. */
+static int index_entries(cl_batch **out, const cl_schema *is, const cl_schema *full,
+			 const cl_batch *u, const cl_batch *d, cl_error *err)
+{
+	int rc = cl_batch_create(out, is, u->nrows + d->nrows, err);
+	int sf = cl_schema_find(full, CL_MERGE_SEQ_FILE);
+	for (int which = 0; !rc && which < 2; which++) {
+		const cl_batch *b = which ? d : u;
+		for (int64_t r = 0; !rc && r < b->nrows; r++) {
+			if (!which && cl_column_get_i64(&b->cols[sf], r) < 0)
+				continue; /* a full-load row: older than every change */
+			for (int i = 0; !rc && i < is->nfields; i++) {
+				const char *nm = is->fields[i].name;
+				if (!strcmp(nm, CL_DMS_SEQ_OP))
+					rc = cl_column_append_bytes(&(*out)->cols[i], which ? "D" : "U",
+								    1, err);
+				else
+					rc = cl_column_append_from(&(*out)->cols[i],
+								   &b->cols[cl_schema_find(full, nm)],
+								   r, err);
+			}
+			if (!rc)
+				(*out)->nrows++;
+		}
+	}
+	return rc;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+typedef struct run {
+	cl_dms_merge_result *res;
+	const cl_dms_merge_options *o;
+	const char *dir;
+	cl_table *t;
+	cl_snapshot *s;            /* latest snapshot; NULL: no table yet */
+	cl_snapshot *before;       /* the snapshot the commit builds on */
+	cl_dms_consumed *consumed;
+	cl_dms_listing *l;
+	cl_dms_plan *p;
+	cl_merge *m;
+	char **keys;               /* the table's key columns */
+	int nkeys;
+	cl_schema *tschema;        /* data columns of the table (write schema) */
+	cl_batch *u, *d;           /* merge result (owned) */
+	const cl_schema *full;     /* its schema (borrowed from m) */
+	cl_dms_merge_progress pr;
+} run;
+
+static void progress(run *r, const char *phase)
+{
+	if (!r->o->progress)
+		return;
+	r->pr.phase = phase;
+	r->o->progress(r->o->progress_ctx, &r->pr);
+}
+
+static int open_table(run *r, cl_error *err)
+{
+	cl_snapshot_free(r->s);
+	r->s = NULL;
+	int rc = cl_table_snapshot(&r->s, r->t, NULL, err);
+	if (rc == CL_ENOTFOUND) {
+		cl_error_clear(err);
+		return 0;
+	}
+	return rc;
+}
+
+/* Keys: the table's (changelake.keys) when it has them; options must agree. */
+static int bind_keys(run *r, cl_error *err)
+{
+	const cl_dms_merge_options *o = r->o;
+	const char *conf = r->s ? cl_snapshot_config(r->s, CL_TABLE_CONF_KEYS) : NULL;
+	if (r->s && conf) {
+		int rc = split_list(&r->keys, &r->nkeys, conf, err);
+		if (rc)
+			return rc;
+		bool same = o->nkeys == 0 || o->nkeys == r->nkeys;
+		for (int i = 0; same && i < o->nkeys; i++)
+			same = !strcmp(o->keys[i], r->keys[i]);
+		if (!same)
+			return cl_error_set(err, CL_EINVAL, "the table's key is '%s'; the merge "
+					    "was given another", conf);
+		return 0;
+	}
+	if (r->s && o->nkeys)
+		return cl_error_set(err, CL_EINVAL, "the table exists without key columns "
+				    "(append-only); it cannot be merged by key");
+	r->keys = cl_calloc((size_t)o->nkeys + 1, sizeof *r->keys);
+	if (!r->keys)
+		return oom(err);
+	for (int i = 0; i < o->nkeys; i++) {
+		if (!(r->keys[i] = cl_strdup(o->keys[i])))
+			return oom(err);
+		r->nkeys++;
+	}
+	return 0;
+}
+
+/* Step 3: read and fold every planned file. */
+static int read_files(run *r, cl_error *err)
+{
+	cl_merge_options mo;
+	cl_merge_options_init(&mo);
+	mo.keys = (const char *const *)r->keys;
+	mo.nkeys = r->nkeys;
+	mo.sequence_by = r->o->sequence_by;
+	mo.ignore_null_updates = r->o->ignore_null_updates;
+	const cl_schema *base = r->tschema ? r->tschema : r->o->schema;
+	int rc = cl_merge_create(&r->m, base, &mo, err);
+	r->pr.nfiles = r->p->nfiles;
+	for (int i = 0; !rc && i < r->p->nfiles; i++) {
+		const cl_dms_file *f = r->p->files[i];
+		cl_dms_read_options ro = r->o->read;
+		ro.schema = cl_merge_schema(r->m);
+		cl_dms_reader *rd = NULL;
+		r->pr.file = f->path;
+		progress(r, "read");
+		rc = cl_dms_reader_open(&rd, r->dir, f, &ro, err);
+		while (!rc) {
+			cl_dms_changes ch;
+			if ((rc = cl_dms_reader_next(rd, &ch, err)) || ch.nrows == 0)
+				break;
+			cl_change_batch cb = {cl_dms_reader_schema(rd), ch.batch, ch.ops,
+					      ch.first_row, f->path, f->file_key};
+			rc = cl_merge_add(r->m, &cb, err);
+			r->pr.rows += ch.nrows;
+			progress(r, "read");
+		}
+		cl_dms_reader_free(rd);
+		r->pr.files_done++;
+		r->pr.bytes_done += f->size;
+	}
+	rc = rc ? rc : cl_merge_finish(r->m, err);
+	if (!rc)
+		r->res->merge = *cl_merge_get_stats(r->m);
+	return rc;
+}
+
+/* Step 4: create the table, or add the columns new to it. */
+static int shape_table(run *r, cl_error *err)
+{
+	const cl_schema *ms = cl_merge_schema(r->m);
+	const cl_dms_merge_options *o = r->o;
+	int rc = 0;
+	if (!r->s) {
+		cl_table_create_options co;
+		cl_table_create_options_init(&co);
+		co.partition_by = o->partition_by;
+		co.npartition_by = o->npartition_by;
+		co.keys = (const char *const *)r->keys;
+		co.nkeys = r->nkeys;
+		co.buckets = r->nkeys ? o->buckets : 0;
+		if (o->target_file_bytes > 0)
+			co.target_file_bytes = o->target_file_bytes;
+		if ((rc = cl_table_create(r->t, ms, &co, err)))
+			return rc;
+		r->res->created = true;
+		return open_table(r, err);
+	}
+	const cl_schema *full = cl_snapshot_schema(r->s);
+	cl_schema *grown = NULL;
+	for (int i = 0; !rc && i < ms->nfields; i++) {
+		if (cl_schema_find(full, ms->fields[i].name) >= 0)
+			continue;
+		if (!grown)
+			rc = cl_schema_copy(&grown, full, err);
+		rc = rc ? rc : cl_schema_add(grown, ms->fields[i].name, ms->fields[i].type, true, err);
+		r->res->columns_added++;
+	}
+	if (!rc && grown) {
+		cl_table_txn *x = NULL;
+		rc = cl_table_txn_begin(&x, r->t, r->s, "ADD COLUMNS", err);
+		rc = rc ? rc : cl_table_txn_set_schema(x, grown, err);
+		rc = rc ? rc : cl_table_txn_commit(x, NULL, err);
+		cl_table_txn_free(x);
+		rc = rc ? rc : open_table(r, err);
+	}
+	cl_schema_free(grown);
+	return rc;
+}
+
+/* Step 5. */
+static int resolve(run *r, cl_error *err)
+{
+	int rc = 0;
+	if (!r->nkeys || r->res->created || r->p->rebuild)
+		return 0;
+	if (r->o->ignore_null_updates) {
+		const cl_schema *full;
+		cl_batch *u = NULL, *d = NULL;
+		rc = cl_merge_result(r->m, &full, &u, &d, err);
+		const cl_batch *k[1] = {u};
+		if (!rc && u->nrows)
+			rc = cl_table_lookup(r->t, r->s, full, k, 1, resolve_rows, r->m, err);
+		cl_batch_free(u);
+		cl_batch_free(d);
+	}
+	const cl_schema *types = cl_merge_schema(r->m);
+	for (int i = 0; !rc && i < r->consumed->nparts; i++) {
+		cl_schema *is = NULL;
+		cl_batch *ib = NULL;
+		rc = cl_dms_seq_read(cl_table_store(r->t), r->consumed->parts[i], types, &is, &ib,
+				     err);
+		rc = rc ? rc : cl_merge_resolve(r->m, is, ib, err);
+		cl_batch_free(ib);
+		cl_schema_free(is);
+	}
+	return rc;
+}
+
+/* Step 6: the changes, the index part and the manifest in one commit. */
+static int commit(run *r, cl_error *err)
+{
+	const cl_dms_merge_options *o = r->o;
+	cl_dms_merge_result *res = r->res;
+	cl_table_txn *x = NULL;
+	cl_table_writer *w = NULL;
+	cl_schema *is = NULL;
+	cl_batch *ib = NULL;
+	char *part = NULL;
+	const cl_schema *ms = cl_merge_schema(r->m);
+	int rc = cl_merge_result(r->m, &r->full, &r->u, &r->d, err);
+	if (rc)
+		return rc;
+	res->merge = *cl_merge_get_stats(r->m);
+	/* the data columns only: the sequence columns go to the index */
+	cl_batch uv = *r->u;
+	uv.ncols = ms->nfields;
+	const cl_batch *ub[1] = {&uv}, *db[1] = {r->d};
+	progress(r, "write");
+	rc = cl_table_txn_begin(&x, r->t, r->s, r->p->rebuild ? "WRITE" : "MERGE", err);
+	if (!rc && r->p->rebuild) {
+		/* a new full load: the table becomes exactly the run's rows */
+		rc = cl_table_txn_set_param(x, "mode", "Overwrite", err);
+		for (size_t i = 0; !rc && i < cl_snapshot_nfiles(r->s); i++)
+			rc = cl_table_txn_remove(x, cl_snapshot_file(r->s, i), true, err);
+		cl_table_txn_read_all(x);
+	}
+	if (!rc && (r->p->rebuild || !r->nkeys)) {
+		rc = cl_table_writer_open(&w, x, ms, err);
+		rc = rc ? rc : cl_table_writer_write(w, &uv, err);
+		rc = rc ? rc : cl_table_writer_finish(w, err);
+	} else if (!rc) {
+		rc = cl_table_cow(x, ms, ub, uv.nrows ? 1 : 0, r->full, db, r->d->nrows ? 1 : 0,
+				  &res->cow, err);
+	}
+	/* the sequence index */
+	cl_dms_consumed *next = r->p->next;
+	if (!rc && r->nkeys) {
+		rc = cl_dms_seq_schema(&is, r->full, (const char *const *)r->keys, r->nkeys,
+				       o->sequence_by, err);
+		rc = rc ? rc : index_entries(&ib, is, r->full, r->u, r->d, err);
+		seq_cols sc = {r->nkeys, o->sequence_by ? r->nkeys : -1,
+			       cl_schema_find(is, CL_MERGE_SEQ_FILE),
+			       cl_schema_find(is, CL_MERGE_SEQ_ROW)};
+		if (!rc && next->nparts + (ib->nrows > 0) > CL_DMS_SEQ_MAX_PARTS)
+			rc = compact_parts(cl_table_store(r->t), next, ms, is, &sc, ib, err);
+		else if (!rc && ib->nrows) {
+			rc = cl_dms_seq_write(cl_table_store(r->t), &part, is, ib, err);
+			rc = rc ? rc : cl_dms_consumed_add_part(next, part, err);
+		}
+	}
+	const char *label = o->source_label ? o->source_label : r->dir;
+	rc = rc ? rc : cl_dms_consumed_record(r->t, x, r->s, next, o->app_id, label, NULL, err);
+	if (!rc) {
+		const cl_merge_stats *ms_ = &res->merge;
+		rc = cl_table_txn_set_metric(x, "numSourceFiles", ms_->files, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numSourceRows", ms_->rows, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numSourceInserts", ms_->inserts, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numSourceUpdates", ms_->updates, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numSourceDeletes", ms_->deletes, err);
+		rc = rc ? rc : cl_table_txn_set_metric(x, "numStaleChanges", ms_->stale, err);
+	}
+	progress(r, "commit");
+	rc = rc ? rc : cl_table_txn_commit(x, &res->version, err);
+	cl_table_writer_free(w);
+	cl_table_txn_free(x);
+	cl_batch_free(ib);
+	cl_schema_free(is);
+	cl_free(part);
+	return rc;
+}
+
+/* What the commit added: files, bytes and rows new in the latest version. */
+static int count_added(run *r, cl_error *err)
+{
+	cl_snapshot *after = NULL;
+	int rc = cl_table_snapshot(&after, r->t, NULL, err);
+	if (rc)
+		return rc;
+	size_t i = 0, n = r->s ? cl_snapshot_nfiles(r->s) : 0;
+	for (size_t j = 0; j < cl_snapshot_nfiles(after); j++) {
+		const cl_table_file *f = cl_snapshot_file(after, j);
+		while (i < n && strcmp(cl_snapshot_file(r->s, i)->path, f->path) < 0)
+			i++;
+		if (i < n && !strcmp(cl_snapshot_file(r->s, i)->path, f->path))
+			continue;
+		r->res->files_added++;
+		r->res->bytes_written += f->size;
+		r->res->rows_written += f->num_records > 0 ? f->num_records : 0;
+	}
+	cl_snapshot_free(after);
+	return 0;
+}
+
+int cl_dms_merge_run(cl_dms_merge_result *res, const char *source_dir, const char *location,
+		     const cl_dms_merge_options *o_in, cl_error *err)
+{
+	double t0 = now_s();
+	cl_dms_merge_options defaults;
+	if (!o_in) {
+		cl_dms_merge_options_init(&defaults);
+		o_in = &defaults;
+	}
+	memset(res, 0, sizeof *res);
+	res->version = -1;
+	run r = {0};
+	r.res = res;
+	r.o = o_in;
+	r.dir = source_dir;
+	int rc = cl_table_open(&r.t, location, err);
+	rc = rc ? rc : open_table(&r, err);
+	rc = rc ? rc : bind_keys(&r, err);
+	if (!rc && r.s)
+		rc = cl_dms_consumed_load(&r.consumed, NULL, r.t, r.s, o_in->app_id, err);
+	if (!rc && !r.s)
+		rc = cl_dms_consumed_create(&r.consumed, err);
+	rc = rc ? rc : cl_dms_list(&r.l, source_dir, err);
+	rc = rc ? rc : cl_dms_plan_make(&r.p, r.l, r.consumed, err);
+	if (!rc) {
+		res->nskipped = r.l->nskipped;
+		res->nchanged = r.p->nchanged;
+		res->rebuilt = r.p->rebuild && r.s;
+	}
+	if (rc || r.p->nfiles == 0)
+		goto out;
+	if (r.s)
+		rc = cl_snapshot_write_schema(&r.tschema, r.s, err);
+	rc = rc ? rc : read_files(&r, err);
+	rc = rc ? rc : shape_table(&r, err);
+	rc = rc ? rc : resolve(&r, err);
+	if (!rc) {
+		/* the commit builds on the snapshot the run resolved against */
+		r.before = r.s;
+		rc = commit(&r, err);
+	}
+	rc = rc ? rc : count_added(&r, err);
+out:
+	if (rc && r.t)
+		cl_error_prefix(err, "merge into %s: ", location);
+	res->seconds = now_s() - t0;
+	cl_batch_free(r.u);
+	cl_batch_free(r.d);
+	cl_merge_free(r.m);
+	cl_schema_free(r.tschema);
+	cl_dms_plan_free(r.p);
+	cl_dms_listing_free(r.l);
+	cl_dms_consumed_free(r.consumed);
+	free_list(r.keys, r.nkeys);
+	cl_snapshot_free(r.s);
+	cl_table_free(r.t);
+	return rc;
+}
