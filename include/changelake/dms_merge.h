@@ -151,6 +151,43 @@ typedef struct cl_dms_merge_result {
 int cl_dms_merge_run(cl_dms_merge_result *res, const char *source_dir, const char *location,
 		     const cl_dms_merge_options *o, cl_error *err);
 
+/* ---- sync: every table of a DMS root ----------------------------------- */
+
+typedef struct cl_dms_sync_table {
+	const char *name;                 /* "schema/table" */
+	int rc;                           /* 0 ok, else the error code */
+	const cl_error *err;              /* when rc != 0 */
+	const cl_dms_merge_result *res;
+} cl_dms_sync_table;
+
+typedef struct cl_dms_sync_options {
+	const char *state_path;  /* NULL: LAKE/_changelake/state.db */
+	int threads;             /* tables merged at once; <= 0: 2 */
+	/* Called once per processed table as it finishes (serialised; from a
+	   worker thread). */
+	void (*on_table)(void *ctx, const cl_dms_sync_table *t);
+	void *ctx;
+} cl_dms_sync_options;
+
+typedef struct cl_dms_sync_result {
+	int tables;      /* folders found under ROOT */
+	int registered;  /* new ones, registered inactive */
+	int active;      /* processed */
+	int ok, failed, nothing; /* outcomes of the processed ones */
+} cl_dms_sync_result;
+
+/*
+ * One sync pass: discover ROOT/<schema>/<table>/, register new tables
+ * (inactive) in the state database, and merge every active table into
+ * LAKE/<schema>/<table> with its configuration (keys, partitioning,
+ * sequence column, schema, CSV columns, timestamp column, ignore-null),
+ * several at once. A table's failure is recorded in its run history and
+ * does not stop the others; the function fails only when the pass itself
+ * cannot run (state database, listing the root).
+ */
+int cl_dms_sync_run(cl_dms_sync_result *out, const char *root, const char *lake,
+		    const cl_dms_sync_options *o, cl_error *err);
+
 #ifdef __cplusplus
 }
 #endif
