@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,8 +224,12 @@ static void print_stats(FILE *f, const cl_diff_stats *s, bool json, const char *
 		print_list_json(f, "only_in_old", s->left_only, s->nleft_only);
 		print_list_json(f, "only_in_new", s->right_only, s->nright_only);
 		print_list_json(f, "widened", s->widened, s->nwidened);
-		fprintf(f, ",\"partitions\":%lld,\"spill_bytes\":%lld,\"seconds\":%.3f}\n",
-			(long long)s->partitions, (long long)s->spill_bytes, secs);
+		struct rusage ru;
+		long peak = getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_maxrss;
+		fprintf(f,
+			",\"partitions\":%lld,\"spill_bytes\":%lld,\"threads\":%d,"
+			"\"peak_rss_kb\":%ld,\"seconds\":%.3f}\n",
+			(long long)s->partitions, (long long)s->spill_bytes, s->threads, peak, secs);
 		return;
 	}
 	fprintf(f, "rows: %lld old, %lld new\n", (long long)s->left_rows,

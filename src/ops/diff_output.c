@@ -33,6 +33,7 @@
 
 #define RUN_REC_ROWS 1024
 #define CHECK_EVERY 1024 /* rows between two budget checks */
+#define FANIN 16         /* file runs merged at once */
 
 static int oom(cl_error *err)
 {
@@ -107,7 +108,7 @@ static int append_value(cl_column *dst, const cl_column *src, int64_t row,
 
 static int64_t chunk_bytes(const cl_batch *b)
 {
-	int64_t n = CL__CHUNK_ROWS * 16;
+	int64_t n = (b->nrows + 1024) * 16; /* provenances, as grown */
 	for (int c = 0; c < b->ncols; c++)
 		n += cl__column_bytes(&b->cols[c]);
 	return n;
@@ -129,7 +130,7 @@ static int new_chunk(cl__diff_out *o, cl_error *err)
 	}
 	if (o->nchunks)
 		o->bytes += chunk_bytes(o->chunks[o->nchunks - 1]);
-	o->prov[o->nchunks] = cl_malloc(CL__CHUNK_ROWS * 2 * sizeof(int64_t));
+	o->prov[o->nchunks] = cl_malloc(1024 * 2 * sizeof(int64_t));
 	if (!o->prov[o->nchunks])
 		return oom(err);
 	int rc = cl_batch_create(&o->chunks[o->nchunks], o->plan->out_schema, 1024, err);
@@ -216,7 +217,15 @@ int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_
 		if (rc)
 			return rc;
 	}
-	int64_t *pv = o->prov[o->nchunks - 1] + 2 * b->nrows;
+	int64_t nr = b->nrows;
+	if (nr >= 1024 && (nr & (nr - 1)) == 0) {
+		/* provenances grow with the chunk, doubling */
+		int64_t *x = cl_realloc(o->prov[o->nchunks - 1], (size_t)nr * 4 * sizeof *x);
+		if (!x)
+			return oom(err);
+		o->prov[o->nchunks - 1] = x;
+	}
+	int64_t *pv = o->prov[o->nchunks - 1] + 2 * nr;
 	pv[0] = lprov;
 	pv[1] = rprov;
 	b->nrows++;
@@ -368,6 +377,7 @@ struct cl__diff_merge {
 	int ncols, first_key;
 	int64_t batch_rows;
 	cl_batch *emit;
+	int64_t *emit_prov; /* lprov, rprov of each emitted row */
 	bool check_dups;
 	cl__dup_fn dup;
 	void *dup_arg;
@@ -375,6 +385,8 @@ struct cl__diff_merge {
 	cl_column *last;
 	bool has_last;
 	int64_t last_lprov, last_rprov;
+	FILE **files;       /* owned: the file runs */
+	int nfiles;
 };
 
 /* Move run r to its next row; r->done at the end. */
@@ -456,59 +468,66 @@ void cl__diff_merge_free(cl__diff_merge *m)
 	cl_free(m->runs);
 	cl_free(m->heap);
 	cl_batch_free(m->emit);
+	cl_free(m->emit_prov);
 	if (m->last)
 		for (int k = 0; k < m->plan->nkeys; k++)
 			cl_column_release(&m->last[k]);
 	cl_free(m->last);
+	for (int i = 0; i < m->nfiles; i++)
+		if (m->files[i])
+			fclose(m->files[i]);
+	cl_free(m->files);
 	cl_free(m);
 }
 
-int cl__diff_merge_open(cl__diff_merge **out, cl__diff_out *outs, int nouts,
-			bool check_dups, cl__dup_fn dup, void *dup_arg, cl_error *err)
+/* A merge of file runs files[0..nf) (taken over) and sorted memory runs. */
+static int merge_create(cl__diff_merge **out, const cl__diff_plan *p, int64_t batch_rows,
+			FILE **files, int nf, cl__diff_out *mems, int nmems, cl_error *err)
 {
 	*out = NULL;
-	const cl__diff_plan *p = outs[0].plan;
 	cl__diff_merge *m = cl_calloc(1, sizeof *m);
-	if (!m)
+	if (!m) {
+		for (int i = 0; i < nf; i++)
+			fclose(files[i]);
+		cl_free(files);
 		return oom(err);
+	}
+	m->files = files;
+	m->nfiles = nf;
 	m->plan = p;
 	m->ncols = p->out_schema->nfields;
 	m->first_key = p->has_change ? 2 : 1;
-	m->batch_rows = outs[0].batch_rows;
-	m->check_dups = check_dups;
-	m->dup = dup;
-	m->dup_arg = dup_arg;
-	int n = 0, rc = 0;
-	for (int i = 0; i < nouts; i++)
-		n += outs[i].nruns + 1;
+	m->batch_rows = batch_rows;
+	int n = nf + nmems, rc = 0;
 	m->runs = cl_calloc((size_t)n + 1, sizeof *m->runs);
 	m->heap = cl_calloc((size_t)n + 1, sizeof *m->heap);
 	m->last = cl_calloc((size_t)p->nkeys + 1, sizeof *m->last);
-	if (!m->runs || !m->heap || !m->last) {
+	m->emit_prov = cl_malloc((size_t)batch_rows * 2 * sizeof *m->emit_prov);
+	if (!m->runs || !m->heap || !m->last || !m->emit_prov) {
 		rc = oom(err);
 		goto fail;
 	}
 	for (int k = 0; k < p->nkeys && !rc; k++)
 		rc = cl_column_init(&m->last[k], p->out_schema->fields[m->first_key + k].type,
 				    1, err);
-	for (int i = 0; i < nouts && !rc; i++) {
-		cl__diff_out *o = &outs[i];
-		for (int j = 0; j < o->nruns && !rc; j++) {
-			run *r = &m->runs[m->nruns++];
-			r->f = o->runs[j];
-			rewind(r->f);
-			if (!(r->cols = cl_calloc((size_t)m->ncols + 2, sizeof *r->cols))) {
-				rc = oom(err);
-				break;
-			}
-			for (int c = 0; c < m->ncols + 2 && !rc; c++)
-				rc = cl_column_init(&r->cols[c],
-						    c < m->ncols ? p->out_schema->fields[c].type
-								 : cl_type_make(CL_INT64),
-						    0, err);
+	for (int i = 0; i < nf && !rc; i++) {
+		run *r = &m->runs[m->nruns++];
+		r->f = files[i];
+		rewind(r->f);
+		if (!(r->cols = cl_calloc((size_t)m->ncols + 2, sizeof *r->cols))) {
+			rc = oom(err);
+			break;
 		}
-		if (!rc && (rc = cl__diff_out_sort(o, err)) == 0)
-			m->runs[m->nruns++].mem = o;
+		for (int c = 0; c < m->ncols + 2 && !rc; c++)
+			rc = cl_column_init(&r->cols[c],
+					    c < m->ncols ? p->out_schema->fields[c].type
+							 : cl_type_make(CL_INT64),
+					    0, err);
+	}
+	for (int i = 0; i < nmems && !rc; i++) {
+		if (!mems[i].order && (rc = cl__diff_out_sort(&mems[i], err)))
+			break;
+		m->runs[m->nruns++].mem = &mems[i];
 	}
 	for (int i = 0; i < m->nruns && !rc; i++) {
 		run *r = &m->runs[i];
@@ -521,13 +540,120 @@ int cl__diff_merge_open(cl__diff_merge **out, cl__diff_out *outs, int nouts,
 		goto fail;
 	for (int i = m->nheap / 2 - 1; i >= 0; i--)
 		heap_down(m, i);
-	if ((rc = cl_batch_create(&m->emit, p->out_schema, m->batch_rows, err)))
+	if ((rc = cl_batch_create(&m->emit, p->out_schema, batch_rows, err)))
 		goto fail;
 	*out = m;
 	return 0;
 fail:
 	cl__diff_merge_free(m);
 	return rc;
+}
+
+static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err);
+
+/* Merge file runs files[0..nf) (closed) into one new run file *out. */
+static int merge_to_file(const cl__diff_plan *p, const char *tmp_dir, FILE **files, int nf,
+			 FILE **out, int64_t *spilled, cl_error *err)
+{
+	*out = NULL;
+	FILE **own = cl_malloc((size_t)nf * sizeof *own);
+	if (!own) {
+		for (int i = 0; i < nf; i++)
+			fclose(files[i]);
+		return oom(err);
+	}
+	memcpy(own, files, (size_t)nf * sizeof *own);
+	cl__diff_merge *m = NULL;
+	int rc = merge_create(&m, p, RUN_REC_ROWS, own, nf, NULL, 0, err);
+	if (rc)
+		return rc;
+	FILE *f = cl__spill_tmpfile(tmp_dir, err);
+	if (!f) {
+		cl__diff_merge_free(m);
+		return err ? err->code : CL_EIO;
+	}
+	int nc = m->ncols + 2;
+	cl_column pv[2];
+	cl_column **ptrs = cl_calloc((size_t)nc, sizeof *ptrs);
+	memset(pv, 0, sizeof pv);
+	if (!ptrs)
+		rc = oom(err);
+	for (int i = 0; i < 2 && !rc; i++)
+		rc = cl_column_init(&pv[i], cl_type_make(CL_INT64), RUN_REC_ROWS, err);
+	long before = ftell(f);
+	while (!rc) {
+		cl_batch *b;
+		if ((rc = merge_batch(m, &b, err)) || !b)
+			break;
+		for (int i = 0; i < 2 && !rc; i++) {
+			cl_column_clear(&pv[i]);
+			for (int64_t r = 0; r < b->nrows && !rc; r++)
+				rc = cl_column_append_i64(&pv[i], m->emit_prov[2 * r + i], err);
+		}
+		for (int c = 0; c < m->ncols; c++)
+			ptrs[c] = &b->cols[c];
+		ptrs[m->ncols] = &pv[0];
+		ptrs[m->ncols + 1] = &pv[1];
+		if (!rc)
+			rc = cl__spill_write(f, ptrs, nc, b->nrows, err);
+	}
+	*spilled += ftell(f) - before;
+	cl_column_release(&pv[0]);
+	cl_column_release(&pv[1]);
+	cl_free(ptrs);
+	cl__diff_merge_free(m);
+	if (rc) {
+		fclose(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int cl__diff_merge_open(cl__diff_merge **out, cl__diff_out *outs, int nouts,
+			bool check_dups, cl__dup_fn dup, void *dup_arg, cl_error *err)
+{
+	*out = NULL;
+	const cl__diff_plan *p = outs[0].plan;
+	int nf = 0, rc = 0;
+	for (int i = 0; i < nouts; i++)
+		nf += outs[i].nruns;
+	FILE **files = cl_calloc((size_t)nf + 1, sizeof *files);
+	if (!files)
+		return oom(err);
+	nf = 0;
+	/* the merge owns the run files from here */
+	for (int i = 0; i < nouts; i++) {
+		for (int j = 0; j < outs[i].nruns; j++)
+			files[nf++] = outs[i].runs[j];
+		outs[i].nruns = 0;
+	}
+	/* merge FANIN runs at a time until few are left, so the final merge
+	 * holds at most FANIN records in memory */
+	int64_t spilled = 0;
+	while (nf > FANIN && !rc) {
+		FILE *merged;
+		rc = merge_to_file(p, outs[0].tmp_dir, files, FANIN, &merged, &spilled, err);
+		memmove(files, files + FANIN, (size_t)(nf - FANIN) * sizeof *files);
+		nf -= FANIN;
+		if (!rc)
+			files[nf++] = merged;
+	}
+	outs[0].spill_bytes += spilled;
+	if (rc) {
+		for (int i = 0; i < nf; i++)
+			fclose(files[i]);
+		cl_free(files);
+		return rc;
+	}
+	cl__diff_merge *m;
+	if ((rc = merge_create(&m, p, outs[0].batch_rows, files, nf, outs, nouts, err)))
+		return rc;
+	m->check_dups = check_dups;
+	m->dup = dup;
+	m->dup_arg = dup_arg;
+	*out = m;
+	return 0;
 }
 
 /* Check the row at the top against the previous one; remember its keys. */
@@ -562,6 +688,11 @@ static int check_dup(cl__diff_merge *m, const run *r, cl_error *err)
 
 int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
 {
+	return merge_batch(m, out, err);
+}
+
+static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err)
+{
 	*out = NULL;
 	if (!m->nheap)
 		return 0;
@@ -576,6 +707,8 @@ int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
 		for (int c = 0; c < m->ncols; c++)
 			if ((rc = cl_column_append_from(&b->cols[c], &r->cur[c], r->row, err)))
 				return rc;
+		m->emit_prov[2 * n] = r->lprov;
+		m->emit_prov[2 * n + 1] = r->rprov;
 		n++;
 		if ((rc = run_advance(m, r, err)))
 			return rc;
