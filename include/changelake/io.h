@@ -94,6 +94,41 @@ typedef struct cl_write_options {
 	int nkv;
 
 	int threads;              /* threads encoding and compressing; 0 = 1 */
+
+	/*
+	 * Parquet nested output, the exact inverse of how the reader maps
+	 * nested files onto flat columns (parquet.h). Default off.
+	 *
+	 * nest_dotted: a column named by a dotted path ("add.path") becomes
+	 * field "path" of struct group "add" (groups shared by every column
+	 * under them, in the order their first column appears; a name with an
+	 * empty segment, or used both as a column and as a group, is an
+	 * error). A struct is written NULL in a row exactly when every column
+	 * under it is NULL there (the reader reads a NULL struct and a struct
+	 * of NULLs the same, so reading gives back every column as written);
+	 * a struct with a NOT NULL column under it is a required group.
+	 *
+	 * nested_columns[i] (a CL_STRING column holding JSON text) is written
+	 * as the nested type nested_types[i]:
+	 *   list<T>            3-level LIST: repeated group "list", optional "element"
+	 *   map<K,V>           MAP: repeated group "key_value", required "key",
+	 *                      optional "value"; K primitive (JSON keys are
+	 *                      text: a non-string key is parsed from it)
+	 *   struct<a:T,b:U>    optional group (inside a list or map only)
+	 *   primitive          a changelake type name (cl_type_parse) or a
+	 *                      Delta one: long, integer, short, byte
+	 * Values are spelled as the reader gives them: numbers for integers,
+	 * decimals and floats, true/false, strings for strings and for every
+	 * other type's text (dates, timestamps, binary as \x.., nan/inf); a
+	 * JSON null is a NULL (not allowed for map keys). A row whose JSON does
+	 * not parse or does not match the type is CL_ETYPE naming row and
+	 * column. Both arrays are borrowed; they are only read by
+	 * cl_writer_open.
+	 */
+	bool nest_dotted;
+	const char *const *nested_columns;
+	const char *const *nested_types;
+	int nnested;
 } cl_write_options;
 
 void cl_read_options_init(cl_read_options *o);

@@ -44,8 +44,6 @@
 
 /* At most this many values (nulls included) per data page. */
 #define PQW_PAGE_MAX_VALUES (1 << 20)
-/* Rows given to every column before the row-group byte size is checked. */
-#define PQW_SLICE_ROWS 65536
 /* Most threads one writer uses to encode columns. */
 #define PQW_MAX_THREADS 16
 
@@ -108,38 +106,68 @@ static void reset_page(pqw_chunk *ch)
 {
 	ch->page_values = 0;
 	ch->page_nulls = 0;
+	ch->page_rows = 0;
 	ch->nidx = 0;
 	ch->plain_bits = 0;
 	cl_buf_clear(&ch->plain);
 	cl__pqw_stats_reset(&ch->page_stats);
 }
 
-/* Definition levels of the open page, RLE/bit-packed at bit width 1. */
-static int encode_levels(const pqw_chunk *ch, cl_buf *out)
+/* Append n levels at bit width bw; when every one equals `all` (>= 0),
+ * one RLE run without looking at v. */
+static int encode_levels(cl_buf *out, const uint8_t *v, int64_t n, int bw, int all)
 {
-	if (ch->page_nulls == 0 || ch->page_nulls == ch->page_values) {
-		uint8_t v = ch->page_nulls == 0;
-		uint8_t run[8] = {v, v, v, v, v, v, v, v};
-		if (ch->page_values >= 8) {
-			/* One RLE run: the values themselves are never looked at. */
-			uint8_t hdr[11];
-			size_t n = 0;
-			uint64_t h = (uint64_t)ch->page_values << 1;
-			while (h >= 0x80) {
-				hdr[n++] = (uint8_t)(h | 0x80);
-				h >>= 7;
-			}
-			hdr[n++] = (uint8_t)h;
-			hdr[n++] = v;
-			return cl_buf_append(out, hdr, n);
+	if (all >= 0 && n >= 8) {
+		uint8_t hdr[11];
+		size_t k = 0;
+		uint64_t h = (uint64_t)n << 1;
+		while (h >= 0x80) {
+			hdr[k++] = (uint8_t)(h | 0x80);
+			h >>= 7;
 		}
-		return cl__rle_encode_u8(out, run, (size_t)ch->page_values, 1);
+		hdr[k++] = (uint8_t)h;
+		hdr[k++] = (uint8_t)all; /* bw <= 8: one byte */
+		return cl_buf_append(out, hdr, k);
 	}
-	return cl__rle_encode_u8(out, ch->levels, (size_t)ch->page_values, 1);
+	return cl__rle_encode_u8(out, v, (size_t)n, bw);
+}
+
+/* The open page's repetition and definition levels, each prefixed by its
+ * 4-byte length when `prefix` (data page v1). *rlen / *dlen: their sizes
+ * without the prefixes. */
+static int encode_page_levels(const pqw_chunk *ch, cl_buf *out, bool prefix, size_t *rlen,
+			      size_t *dlen)
+{
+	*rlen = *dlen = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		int maxl = pass == 0 ? ch->max_rep : ch->max_def;
+		if (maxl == 0)
+			continue;
+		size_t at = out->len;
+		if (prefix && cl_buf_append(out, "\0\0\0\0", 4))
+			return CL_ENOMEM;
+		size_t start = out->len;
+		int all = -1;
+		if (pass == 1 && ch->page_nulls == 0)
+			all = ch->max_def;
+		else if (pass == 1 && ch->max_def == 1 && ch->page_nulls == ch->page_values)
+			all = 0;
+		int rc = encode_levels(out, pass == 0 ? ch->rlevels : ch->levels, ch->page_values,
+				       cl__bit_width((uint64_t)maxl), all);
+		if (rc)
+			return rc;
+		size_t len = out->len - start;
+		if (prefix) {
+			uint32_t l = (uint32_t)len;
+			memcpy(out->data + at, &l, 4);
+		}
+		*(pass == 0 ? rlen : dlen) = len;
+	}
+	return 0;
 }
 
 static int page_header(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, int enc,
-		       size_t usize, size_t csize, size_t lev_len, bool is_compressed)
+		       size_t usize, size_t csize, size_t rlen, size_t dlen, bool is_compressed)
 {
 	cl__tw t;
 	cl_buf_clear(&sc->head);
@@ -160,10 +188,10 @@ static int page_header(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, int enc,
 		cl__tw_struct_begin(&t, 8);
 		cl__tw_i32(&t, 1, (int32_t)ch->page_values);
 		cl__tw_i32(&t, 2, (int32_t)ch->page_nulls);
-		cl__tw_i32(&t, 3, (int32_t)ch->page_values);
+		cl__tw_i32(&t, 3, (int32_t)ch->page_rows);
 		cl__tw_i32(&t, 4, enc);
-		cl__tw_i32(&t, 5, (int32_t)lev_len);
-		cl__tw_i32(&t, 6, 0);
+		cl__tw_i32(&t, 5, (int32_t)dlen);
+		cl__tw_i32(&t, 6, (int32_t)rlen);
 		cl__tw_bool(&t, 7, is_compressed);
 		cl__pqw_write_stats(&t, 8, ch, &ch->page_stats, false);
 		cl__tw_struct_end(&t);
@@ -181,19 +209,10 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 	cl_buf *raw = &sc->raw;
 	int rc;
 	cl_buf_clear(raw);
-	size_t lev_len = 0;
-	if (ch->d.optional) {
-		if (!v2 && cl_buf_append(raw, "\0\0\0\0", 4))
-			return oom(p, err);
-		size_t start = raw->len;
-		if (encode_levels(ch, raw))
-			return oom(p, err);
-		lev_len = raw->len - start;
-		if (!v2) {
-			uint32_t l = (uint32_t)lev_len;
-			memcpy(raw->data, &l, 4);
-		}
-	}
+	size_t rlen, dlen;
+	if (encode_page_levels(ch, raw, !v2, &rlen, &dlen))
+		return oom(p, err);
+	size_t lev_len = rlen + dlen; /* v2: the uncompressed head of the page */
 	size_t vstart = raw->len;
 	int enc;
 	if (ch->use_dict && ch->nidx > 0) {
@@ -239,7 +258,11 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
 					 "a page of %zu bytes is larger than Parquet allows",
 					 raw->len);
-	if ((rc = page_header(p, sc, ch, enc, raw->len, blen, lev_len, is_compressed)))
+	if (ch->page_values > INT32_MAX)
+		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
+					 "a page of %lld values is more than Parquet allows",
+					 (long long)ch->page_values);
+	if ((rc = page_header(p, sc, ch, enc, raw->len, blen, rlen, dlen, is_compressed)))
 		return rc == CL_ENOMEM ? oom(p, err)
 				       : cl_error_set(err, rc, "page header encoding failed");
 	if (grow_array((void **)&ch->pages, &ch->pages_cap, ch->npages + 1, sizeof *ch->pages))
@@ -266,99 +289,180 @@ static int64_t page_estimate(const pqw_chunk *ch)
 	int64_t n = (int64_t)ch->plain.len;
 	if (ch->use_dict)
 		n += ((int64_t)ch->nidx * cl__bit_width(ch->dict.n) + 7) / 8;
-	if (ch->d.optional)
+	if (ch->max_def > 0)
+		n += ch->page_values / 8;
+	if (ch->max_rep > 0)
 		n += ch->page_values / 8;
 	return n;
 }
 
 /* ---------- appending rows ---------- */
 
-/* Append rows [off, off + n) of col (file rows row0...) to the chunk. */
-static int append_slice(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch,
-			const cl_column *col, int64_t off, int64_t n, int64_t row0,
-			cl_error *err)
+/*
+ * Append m (<= PQW_MINI) entries to the open page: values col[off, off + m)
+ * (NULL where an entry is below the max definition level), their definition
+ * levels def[0..m) (NULL: 0/1 from col's validity) and repetition levels
+ * rep[0..m) (NULL: every entry starts a row). row0 names the first row in
+ * messages.
+ */
+static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_column *col,
+			  int64_t off, int64_t m, const uint8_t *def, const uint8_t *rep,
+			  int64_t row0, cl_error *err)
+{
+	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
+	const bool nulltype = col->type.id == CL_NULLTYPE;
+	int64_t nulls = 0, rows = m;
+	int rc;
+	if (ch->max_def > 0) {
+		if (grow_array((void **)&ch->levels, &ch->levels_cap,
+			       (size_t)(ch->page_values + m), 1))
+			return oom(p, err);
+		uint8_t *lv = ch->levels + ch->page_values;
+		if (def) {
+			memcpy(lv, def, (size_t)m);
+			for (int64_t i = 0; i < m; i++)
+				nulls += lv[i] < ch->max_def;
+		} else if (nulltype) {
+			memset(lv, 0, (size_t)m);
+			nulls = m;
+		} else if (!valid) {
+			memset(lv, 1, (size_t)m);
+		} else {
+			for (int64_t i = 0; i < m; i++) {
+				uint8_t b = cl_bit_get(valid, off + i);
+				lv[i] = b;
+				nulls += !b;
+			}
+		}
+	} else if (valid) {
+		for (int64_t i = 0; i < m; i++)
+			if (!cl_bit_get(valid, off + i))
+				return cl__pqw_col_error(p, ch->col, err, CL_ETYPE,
+							 "row %lld: null in a column declared not null",
+							 (long long)(row0 + i));
+	}
+	if (ch->max_rep > 0) {
+		if (grow_array((void **)&ch->rlevels, &ch->rlevels_cap,
+			       (size_t)(ch->page_values + m), 1))
+			return oom(p, err);
+		uint8_t *rl = ch->rlevels + ch->page_values;
+		if (rep) {
+			memcpy(rl, rep, (size_t)m);
+			rows = 0;
+			for (int64_t i = 0; i < m; i++)
+				rows += rl[i] == 0;
+		} else {
+			memset(rl, 0, (size_t)m);
+		}
+	}
+	size_t k = 0;
+	if (!nulltype && (rc = cl__pqw_gather(p, sc, ch, col, off, m, row0, &k, err)))
+		return rc;
+	if (k && ch->use_dict) {
+		if (grow_array((void **)&ch->idx, &ch->idx_cap, ch->nidx + k, sizeof *ch->idx))
+			return oom(p, err);
+		if (ch->d.kind == PQW_BYTES)
+			rc = cl__dict_put_bytes(&ch->dict, sc->refs, k, ch->idx + ch->nidx);
+		else
+			rc = cl__dict_put_fixed(&ch->dict, sc->gather, k, ch->idx + ch->nidx);
+		if (rc)
+			return oom(p, err);
+		ch->nidx += k;
+	} else if (k && ch->d.kind == PQW_BYTES) {
+		for (size_t i = 0; i < k; i++) {
+			uint32_t len = sc->refs[i].n;
+			if (cl_buf_reserve(&ch->plain, 4 + (size_t)len))
+				return oom(p, err);
+			uint8_t *q = ch->plain.data + ch->plain.len;
+			memcpy(q, &len, 4);
+			if (len)
+				memcpy(q + 4, sc->refs[i].p, len);
+			ch->plain.len += 4 + (size_t)len;
+		}
+		ch->plain.data[ch->plain.len] = 0;
+	} else if (k && ch->d.phys != PQ_BOOLEAN) {
+		if (cl_buf_append(&ch->plain, sc->gather, k * (size_t)ch->d.width))
+			return oom(p, err);
+	}
+	ch->page_values += m;
+	ch->page_nulls += nulls;
+	ch->page_stats.nulls += nulls;
+	ch->page_rows += rows;
+	return 0;
+}
+
+/* Close the open page when it is full (only called at row boundaries). */
+static int check_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *err)
 {
 	const cl_write_options *o = &p->w->opts;
+	int rc;
+	if (ch->use_dict && (int64_t)cl__dict_bytes(&ch->dict) > o->dictionary_page_bytes) {
+		if ((rc = flush_page(p, sc, ch, err)))
+			return rc;
+		ch->use_dict = false;
+		ch->fell_back = true;
+	} else if (page_estimate(ch) >= o->page_bytes ||
+		   ch->page_values >= PQW_PAGE_MAX_VALUES) {
+		if ((rc = flush_page(p, sc, ch, err)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Append rows [off, off + n) of typed column col (field f, file rows
+ * row0...) to its chunk. */
+static int append_slice(pqw_writer *p, pqw_scratch *sc, int f, const cl_column *col,
+			int64_t off, int64_t n, int64_t row0, cl_error *err)
+{
+	const pqw_field *fd = &p->fields[f];
+	pqw_chunk *ch = &p->chunks[fd->first_chunk];
 	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
 	const bool nulltype = col->type.id == CL_NULLTYPE;
 	const int64_t mini = ch->mini;
 	int rc;
 	while (n > 0) {
 		int64_t m = n < mini ? n : mini;
-		int64_t nulls = 0;
-		if (ch->d.optional) {
-			if (grow_array((void **)&ch->levels, &ch->levels_cap,
-				       (size_t)(ch->page_values + m), 1))
-				return oom(p, err);
-			uint8_t *lv = ch->levels + ch->page_values;
-			if (nulltype) {
-				memset(lv, 0, (size_t)m);
-				nulls = m;
-			} else if (!valid) {
-				memset(lv, 1, (size_t)m);
-			} else {
-				for (int64_t i = 0; i < m; i++) {
-					uint8_t b = cl_bit_get(valid, off + i);
-					lv[i] = b;
-					nulls += !b;
-				}
-			}
-		} else if (valid) {
+		const uint8_t *def = NULL;
+		if (fd->nanc) {
+			/* inside optional structs: a NULL is defined as far as
+			 * the structs around it are present */
 			for (int64_t i = 0; i < m; i++)
-				if (!cl_bit_get(valid, off + i))
-					return cl__pqw_col_error(
-						p, ch->col, err, CL_ETYPE,
-						"row %lld: null in a column declared not null",
-						(long long)(row0 + i));
+				sc->lv[i] = !nulltype && (!valid || cl_bit_get(valid, off + i))
+						    ? (uint8_t)ch->max_def
+						    : cl__pqw_parent_def(p, fd, off + i - p->slice_off);
+			def = sc->lv;
 		}
-		size_t k = 0;
-		if (!nulltype && (rc = cl__pqw_gather(p, sc, ch, col, off, m, row0, &k, err)))
+		if ((rc = append_entries(p, sc, ch, col, off, m, def, NULL, row0, err)) ||
+		    (rc = check_page(p, sc, ch, err)))
 			return rc;
-		if (k && ch->use_dict) {
-			if (grow_array((void **)&ch->idx, &ch->idx_cap, ch->nidx + k,
-				       sizeof *ch->idx))
-				return oom(p, err);
-			if (ch->d.kind == PQW_BYTES)
-				rc = cl__dict_put_bytes(&ch->dict, sc->refs, k, ch->idx + ch->nidx);
-			else
-				rc = cl__dict_put_fixed(&ch->dict, sc->gather, k, ch->idx + ch->nidx);
-			if (rc)
-				return oom(p, err);
-			ch->nidx += k;
-		} else if (k && ch->d.kind == PQW_BYTES) {
-			for (size_t i = 0; i < k; i++) {
-				uint32_t len = sc->refs[i].n;
-				if (cl_buf_reserve(&ch->plain, 4 + (size_t)len))
-					return oom(p, err);
-				uint8_t *q = ch->plain.data + ch->plain.len;
-				memcpy(q, &len, 4);
-				if (len)
-					memcpy(q + 4, sc->refs[i].p, len);
-				ch->plain.len += 4 + (size_t)len;
-			}
-			ch->plain.data[ch->plain.len] = 0;
-		} else if (k && ch->d.phys != PQ_BOOLEAN) {
-			if (cl_buf_append(&ch->plain, sc->gather, k * (size_t)ch->d.width))
-				return oom(p, err);
-		}
-		ch->page_values += m;
-		ch->page_nulls += nulls;
-		ch->page_stats.nulls += nulls;
-		if (ch->use_dict && (int64_t)cl__dict_bytes(&ch->dict) > o->dictionary_page_bytes) {
-			if ((rc = flush_page(p, sc, ch, err)))
-				return rc;
-			ch->use_dict = false;
-			ch->fell_back = true;
-		} else if (page_estimate(ch) >= o->page_bytes ||
-			   ch->page_values >= PQW_PAGE_MAX_VALUES) {
-			if ((rc = flush_page(p, sc, ch, err)))
-				return rc;
-		}
 		off += m;
 		n -= m;
 		row0 += m;
 	}
 	return 0;
+}
+
+/* pqw_append_fn for shredded JSON columns: n entries of one leaf. */
+static int append_nested(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const cl_column *vals,
+			 int64_t n, const uint8_t *def, const uint8_t *rep, int64_t row0,
+			 cl_error *err)
+{
+	for (int64_t o = 0; o < n; o += PQW_MINI) {
+		int64_t m = n - o < PQW_MINI ? n - o : PQW_MINI;
+		int rc = append_entries(p, sc, ch, vals, o, m, def + o, rep + o, row0, err);
+		if (rc)
+			return rc;
+	}
+	return check_page(p, sc, ch, err);
+}
+
+/* Rows [off, off + n) of field f's column. */
+static int append_field(pqw_writer *p, pqw_scratch *sc, int f, const cl_column *col,
+			int64_t off, int64_t n, int64_t row0, cl_error *err)
+{
+	if (p->fields[f].json)
+		return cl__pqw_shred(p, sc, f, col, off, n, row0, append_nested, err);
+	return append_slice(p, sc, f, col, off, n, row0, err);
 }
 
 /* Uncompressed bytes of the open row group (the row_group_bytes measure). */
@@ -496,10 +600,10 @@ static void *slice_work(void *arg)
 	pqw_writer *p = j->p;
 	while (!atomic_load(&j->stop)) {
 		int c = atomic_fetch_add(&j->next, 1);
-		if (c >= p->ncols)
+		if (c >= p->nfields)
 			break;
-		int rc = append_slice(p, &p->scratch[sw->tid], &p->chunks[c], &j->b->cols[c],
-				      j->off, j->take, j->row0, &sw->err);
+		int rc = append_field(p, &p->scratch[sw->tid], c, &j->b->cols[c], j->off, j->take,
+				      j->row0, &sw->err);
 		if (rc) {
 			sw->rc = rc;
 			sw->col = c;
@@ -513,13 +617,14 @@ static void *slice_work(void *arg)
 static int encode_slice(pqw_writer *p, const cl_batch *b, int64_t off, int64_t take,
 			cl_error *err)
 {
-	int nt = p->nthreads < p->ncols ? p->nthreads : p->ncols;
+	int nt = p->nthreads < p->nfields ? p->nthreads : p->nfields;
 	if (take < PQW_MINI)
 		nt = 1; /* not worth a thread */
+	cl__pqw_presence(p, b, off, take);
 	if (nt <= 1) {
-		for (int c = 0; c < p->ncols; c++) {
-			int rc = append_slice(p, &p->scratch[0], &p->chunks[c], &b->cols[c], off,
-					      take, p->rows, err);
+		for (int c = 0; c < p->nfields; c++) {
+			int rc = append_field(p, &p->scratch[0], c, &b->cols[c], off, take, p->rows,
+					      err);
 			if (rc)
 				return rc;
 		}
@@ -559,7 +664,7 @@ static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
 	if (p->failed)
 		return cl_error_set(err, CL_EINVAL, "%s: writer failed earlier", w->path);
 	const cl_write_options *o = &w->opts;
-	for (int c = 0; c < p->ncols; c++)
+	for (int c = 0; c < p->nfields; c++)
 		if (b->cols[c].length < b->nrows)
 			return cl__pqw_col_error(p, c, err, CL_EINVAL,
 						 "batch column has %lld values for %lld rows",
@@ -622,6 +727,7 @@ static void pq_free(struct cl_writer *w)
 	for (int c = 0; p->chunks && c < p->ncols; c++) {
 		pqw_chunk *ch = &p->chunks[c];
 		cl_free(ch->levels);
+		cl_free(ch->rlevels);
 		cl_free(ch->idx);
 		cl_buf_release(&ch->plain);
 		for (size_t i = 0; i < ch->npages; i++)
@@ -634,9 +740,11 @@ static void pq_free(struct cl_writer *w)
 	}
 	cl_free(p->chunks);
 	cl_free(p->chunk_offsets);
+	cl__pqw_tree_release(p);
 	for (int t = 0; p->scratch && t < p->nthreads; t++) {
 		pqw_scratch *sc = &p->scratch[t];
 		cl_free(sc->gather);
+		cl_free(sc->lv);
 		cl_free(sc->refs);
 		cl_buf_release(&sc->raw);
 		cl_buf_release(&sc->comp);
@@ -703,7 +811,8 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 	p->w = w;
 	w->impl = p;
 	w->ops = &pq_ops;
-	p->ncols = w->schema->nfields;
+	if ((rc = cl__pqw_tree_build(p, err)))
+		return cl_error_prefix(err, "%s: ", w->path);
 	p->chunks = cl_calloc((size_t)p->ncols, sizeof *p->chunks);
 	p->chunk_offsets = cl_calloc((size_t)p->ncols * 2, sizeof *p->chunk_offsets);
 	/* opts.threads; CL_THREADS in the environment overrides it (tests). */
@@ -719,13 +828,24 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 	for (int t = 0; t < p->nthreads; t++) {
 		p->scratch[t].gather = cl_malloc((size_t)PQW_MINI * PQW_MAX_WIDTH);
 		p->scratch[t].refs = cl_malloc((size_t)PQW_MINI * sizeof *p->scratch[t].refs);
-		if (!p->scratch[t].gather || !p->scratch[t].refs)
+		p->scratch[t].lv = cl_malloc(PQW_MINI);
+		if (!p->scratch[t].gather || !p->scratch[t].refs || !p->scratch[t].lv)
 			return oom(p, err);
 	}
-	for (int c = 0; c < p->ncols; c++) {
-		pqw_chunk *ch = &p->chunks[c];
-		ch->col = c;
-		if ((rc = cl__pqw_describe(&ch->d, &w->schema->fields[c], &w->opts, err)))
+	for (int i = 0; i < p->nnodes; i++) {
+		const pqw_node *n = &p->nodes[i];
+		if (n->leaf < 0)
+			continue;
+		pqw_chunk *ch = &p->chunks[n->leaf];
+		ch->col = n->field;
+		ch->node = i;
+		ch->max_def = n->def;
+		ch->max_rep = n->rep;
+		/* a leaf of a JSON column is described by its own type */
+		cl_field lf = w->schema->fields[n->field];
+		lf.type = n->type;
+		lf.nullable = n->repetition == PQ_OPTIONAL;
+		if ((rc = cl__pqw_describe(&ch->d, &lf, &w->opts, err)))
 			return cl_error_prefix(err, "%s: ", w->path);
 		cl__dict_init(&ch->dict, ch->d.phys == PQ_BYTE_ARRAY ? 0 : ch->d.width);
 		ch->use_dict = ch->d.dict_ok;
@@ -736,6 +856,8 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 		if (w->opts.page_bytes / per / 8 < ch->mini)
 			ch->mini = w->opts.page_bytes / per / 8 > 8 ? w->opts.page_bytes / per / 8 : 8;
 	}
+	if ((rc = cl__pqw_shredders(p, err)))
+		return cl_error_prefix(err, "%s: ", w->path);
 	p->pos = 0;
 	return out_write(p, "PAR1", 4, err);
 }
@@ -752,7 +874,7 @@ int cl_writer_file_stats(const cl_writer *w, cl_file_stats *out, cl_error *err)
 	out->num_rows = p->rows;
 	out->file_bytes = p->file_bytes;
 	out->num_row_groups = p->nrow_groups;
-	out->ncols = p->ncols;
+	out->ncols = p->nfields;
 	out->cols = p->cstats;
 	out->min = p->smin;
 	out->max = p->smax;

@@ -6,6 +6,17 @@
  *   parquet_write_column.c  cl_column values -> physical values + statistics
  *   parquet_write_meta.c    schema mapping, footer, statistics encoding,
  *                           the public per-file statistics
+ *   parquet_write_nested.c  the schema tree (struct groups from dotted
+ *                           names, LIST/MAP subtrees from nested types),
+ *                           struct presence and JSON shredding into levels
+ *
+ * Columns and leaves: a schema field is either one leaf (a typed column,
+ * perhaps inside struct groups) or a JSON column whose nested type has
+ * several leaves. Each leaf has its own column chunk (pqw_chunk) in the
+ * depth-first order of the schema tree, which is the file's column order.
+ * A chunk carries definition levels when its max_def > 0 and repetition
+ * levels when its max_rep > 0; a page only ever ends at a row boundary
+ * (repetition level 0 next), as data page v2 requires.
  *
  * Data flow for one column chunk: rows arrive in slices; each slice is cut
  * into mini-batches whose non-null values are gathered into the writer's
@@ -73,6 +84,40 @@ typedef struct pqw_desc {
 	bool stats_ok;   /* min/max may be written to the file */
 } pqw_desc;
 
+/* Node kinds of the schema tree. */
+enum { PQW_N_PRIM, PQW_N_STRUCT, PQW_N_LIST, PQW_N_MAP };
+
+/*
+ * One element of the file's schema tree, in depth-first order (the
+ * footer's order): node 0 is the root, a node's subtree is [i, end).
+ */
+typedef struct pqw_node {
+	char *name;        /* element name (owned) */
+	int kind;          /* PQW_N_*; LIST and MAP carry the annotation */
+	int repetition;    /* PQ_REQUIRED, PQ_OPTIONAL, PQ_REPEATED */
+	int nchildren;
+	int parent;        /* -1 for the root */
+	int end;           /* index past the subtree */
+	int def, rep;      /* max levels at this node, inclusive */
+	int field;         /* schema field of a leaf or JSON subtree, else -1 */
+	int leaf;          /* chunk index of a primitive, else -1 */
+	cl_type type;      /* primitives */
+} pqw_node;
+
+struct pqw_shred;
+
+/* How one schema field is laid out in the tree. */
+typedef struct pqw_field {
+	int node;          /* its node: a primitive, or a LIST/MAP group */
+	int first_chunk, nchunks;
+	int *anc;          /* optional struct groups around it (indices into
+			      pqw_writer.groups), outermost first; owned */
+	int nanc;
+	bool json;         /* a JSON column (nested type) */
+	struct pqw_shred *sh; /* JSON columns: the shredder (owned) */
+	int64_t nulls;     /* JSON columns: NULL rows so far */
+} pqw_field;
+
 /* One encoded page: its header and its (compressed) body, back to back. */
 typedef struct pqw_page {
 	uint8_t *data;
@@ -86,19 +131,25 @@ typedef struct pqw_page {
  */
 typedef struct pqw_scratch {
 	uint8_t *gather;         /* physical values of a mini-batch */
+	uint8_t *lv;             /* definition levels of a mini-batch */
 	cl__bytes_ref *refs;     /* byte-array values of a mini-batch */
 	cl_buf raw, comp, head;  /* a page before/after compression, its header */
 } pqw_scratch;
 
 /* A column chunk being built (one per schema field). */
 typedef struct pqw_chunk {
-	int col;                 /* index in the schema */
+	int col;                 /* index of its field in the schema */
+	int node;                /* its leaf node */
+	int max_def, max_rep;
 	pqw_desc d;
 	int64_t mini;            /* rows per mini-batch (page-size check step) */
 
 	/* the open page */
-	uint8_t *levels;         /* definition levels (optional columns) */
+	uint8_t *levels;         /* definition levels (max_def > 0) */
 	size_t levels_cap;
+	uint8_t *rlevels;        /* repetition levels (max_rep > 0) */
+	size_t rlevels_cap;
+	int64_t page_rows;       /* rows started in the page */
 	uint32_t *idx;           /* dictionary indices */
 	size_t nidx, idx_cap;
 	cl_buf plain;            /* PLAIN values */
@@ -127,8 +178,17 @@ typedef struct pqw_chunk {
 
 typedef struct pqw_writer {
 	struct cl_writer *w;
-	int ncols;
+	int ncols;               /* column chunks (leaves) */
 	pqw_chunk *chunks;
+	int nfields;             /* schema fields */
+	pqw_field *fields;
+	pqw_node *nodes;         /* the schema tree */
+	int nnodes;
+	int *groups;             /* optional struct groups from dotted names */
+	int ngroups;
+	uint8_t *present;        /* ngroups x PQW_SLICE_ROWS: group present in
+				    row i of the slice being encoded */
+	int64_t slice_off;       /* batch row of the slice's first row */
 	int64_t pos;             /* bytes written to the file */
 	int64_t rows;            /* rows accepted so far */
 	int64_t rg_rows;         /* rows in the open row group */
@@ -167,6 +227,41 @@ void cl__pqw_stats_release(pqw_stats *s);
 void cl__pqw_stats_reset(pqw_stats *s);
 /* Fold src into dst (both of kind k). 0 or CL_ENOMEM. */
 int cl__pqw_stats_merge(pqw_stats *dst, const pqw_stats *src, pqw_kind k);
+
+/* parquet_write_nested.c */
+
+/* Rows given to every column before the row-group byte size is checked. */
+#define PQW_SLICE_ROWS 65536
+
+/* Build p->nodes, p->fields, p->groups from the schema and options. */
+int cl__pqw_tree_build(pqw_writer *p, cl_error *err);
+void cl__pqw_tree_release(pqw_writer *p);
+/* The shredders of the JSON columns (once p->chunks exist). */
+int cl__pqw_shredders(pqw_writer *p, cl_error *err);
+/* Fill p->present for batch rows [off, off + n) (n <= PQW_SLICE_ROWS). */
+void cl__pqw_presence(pqw_writer *p, const cl_batch *b, int64_t off, int64_t n);
+/* Definition level of a NULL in row i of the slice for a field inside
+ * struct groups: the number of its optional groups present. */
+static inline uint8_t cl__pqw_parent_def(const pqw_writer *p, const pqw_field *f,
+					  int64_t i)
+{
+	int d = 0;
+	for (int k = 0; k < f->nanc; k++)
+		d += p->present[(size_t)f->anc[k] * PQW_SLICE_ROWS + (size_t)i];
+	return (uint8_t)d;
+}
+/*
+ * Shred rows [off, off + n) of JSON column `col` (field f) into the level
+ * streams and values of its leaves and append them to their chunks
+ * (through append, which gets the chunk, the values column, the entries'
+ * levels and the number of entries). Errors name row and column.
+ */
+typedef int (*pqw_append_fn)(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch,
+			     const cl_column *vals, int64_t n, const uint8_t *def,
+			     const uint8_t *rep, int64_t row0, cl_error *err);
+int cl__pqw_shred(pqw_writer *p, pqw_scratch *sc, int f, const cl_column *col, int64_t off,
+		  int64_t n, int64_t row0, pqw_append_fn append, cl_error *err);
+void cl__pqw_shred_free(struct pqw_shred *sh);
 
 /* parquet_write_meta.c */
 

@@ -167,6 +167,22 @@ static void write_encoding_stats(cl__tw *t, const pqw_chunk *ch, bool v2)
 	}
 }
 
+/* path_in_schema of leaf node i: the names from below the root down to it. */
+static void write_path(cl__tw *t, const pqw_writer *p, int i)
+{
+	int depth = 0;
+	for (int a = i; a > 0; a = p->nodes[a].parent)
+		depth++;
+	cl__tw_list_begin(t, 3, TC_BINARY, depth);
+	/* root-first order: walk down by finding the ancestor at each depth */
+	for (int d = depth; d > 0; d--) {
+		int a = i;
+		for (int k = 1; k < d; k++)
+			a = p->nodes[a].parent;
+		cl__tw_elem_string(t, p->nodes[a].name);
+	}
+}
+
 int cl__pqw_rowgroup_meta(pqw_writer *p, const int64_t *dict_off,
 			  const int64_t *data_off, int64_t rg_start, cl_error *err)
 {
@@ -186,8 +202,7 @@ int cl__pqw_rowgroup_meta(pqw_writer *p, const int64_t *dict_off,
 		cl__tw_struct_begin(&t, 3);              /* ColumnMetaData */
 		cl__tw_i32(&t, 1, ch->d.phys);
 		write_encodings(&t, ch, v2);
-		cl__tw_list_begin(&t, 3, TC_BINARY, 1);
-		cl__tw_elem_string(&t, p->w->schema->fields[c].name);
+		write_path(&t, p, ch->node);
 		cl__tw_i32(&t, 4, (int32_t)o->compression);
 		cl__tw_i64(&t, 5, ch->num_values);
 		cl__tw_i64(&t, 6, ch->uncompressed);
@@ -220,17 +235,34 @@ static void write_time_unit(cl__tw *t, int16_t id, int unit)
 	cl__tw_struct_end(t);
 }
 
-/* One SchemaElement for field f stored as d. */
-static void write_schema_element(cl__tw *t, const cl_field *f, const pqw_desc *d)
+/* The SchemaElement of a group node (the root has no repetition). */
+static void write_group_element(cl__tw *t, const pqw_node *n, bool root)
 {
-	cl_type ty = f->type;
+	cl__tw_elem_struct_begin(t);
+	if (!root)
+		cl__tw_i32(t, 3, n->repetition);
+	cl__tw_string(t, 4, n->name);
+	cl__tw_i32(t, 5, n->nchildren);
+	if (n->kind == PQW_N_LIST || n->kind == PQW_N_MAP) {
+		cl__tw_i32(t, 6, n->kind == PQW_N_LIST ? PQ_CT_LIST : PQ_CT_MAP);
+		cl__tw_struct_begin(t, 10);
+		cl__tw_empty_struct(t, n->kind == PQW_N_LIST ? PQ_LT_LIST : PQ_LT_MAP);
+		cl__tw_struct_end(t);
+	}
+	cl__tw_struct_end(t);
+}
+
+/* One SchemaElement for leaf node n stored as d. */
+static void write_schema_element(cl__tw *t, const pqw_node *n, const pqw_desc *d)
+{
+	cl_type ty = n->type;
 	int ct = -1;
 	cl__tw_elem_struct_begin(t);
 	cl__tw_i32(t, 1, d->phys);
 	if (d->phys == PQ_FIXED_LEN_BYTE_ARRAY)
 		cl__tw_i32(t, 2, d->width);
-	cl__tw_i32(t, 3, d->optional ? PQ_OPTIONAL : PQ_REQUIRED);
-	cl__tw_string(t, 4, f->name);
+	cl__tw_i32(t, 3, n->repetition);
+	cl__tw_string(t, 4, n->name);
 	switch (ty.id) {
 	case CL_INT8: ct = PQ_CT_INT_8; break;
 	case CL_INT16: ct = PQ_CT_INT_16; break;
@@ -320,18 +352,17 @@ static void write_schema_element(cl__tw *t, const cl_field *f, const pqw_desc *d
 int cl__pqw_footer(pqw_writer *p, cl_buf *out, cl_error *err)
 {
 	const cl_write_options *o = &p->w->opts;
-	const cl_schema *s = p->w->schema;
 	cl__tw t;
 	cl__tw_init(&t, out);
 	cl__tw_i32(&t, 1, o->page_version == 2 ? 2 : 1);
-	cl__tw_list_begin(&t, 2, TC_STRUCT, s->nfields + 1);
-	cl__tw_elem_struct_begin(&t);
-	cl__tw_i32(&t, 3, PQ_REQUIRED);
-	cl__tw_string(&t, 4, "schema");
-	cl__tw_i32(&t, 5, s->nfields);
-	cl__tw_struct_end(&t);
-	for (int c = 0; c < s->nfields; c++)
-		write_schema_element(&t, &s->fields[c], &p->chunks[c].d);
+	cl__tw_list_begin(&t, 2, TC_STRUCT, p->nnodes);
+	for (int i = 0; i < p->nnodes; i++) {
+		const pqw_node *n = &p->nodes[i];
+		if (n->leaf >= 0)
+			write_schema_element(&t, n, &p->chunks[n->leaf].d);
+		else
+			write_group_element(&t, n, i == 0);
+	}
 	cl__tw_i64(&t, 3, p->rows);
 	cl__tw_list_begin(&t, 4, TC_STRUCT, p->nrow_groups);
 	cl__tw_raw(&t, p->rg_meta.data, p->rg_meta.len);
@@ -346,8 +377,8 @@ int cl__pqw_footer(pqw_writer *p, cl_buf *out, cl_error *err)
 		}
 	}
 	cl__tw_string(&t, 6, "changelake version " CL_VERSION_STRING " (build " CL_BUILD_ID ")");
-	cl__tw_list_begin(&t, 7, TC_STRUCT, s->nfields);
-	for (int c = 0; c < s->nfields; c++) {
+	cl__tw_list_begin(&t, 7, TC_STRUCT, p->ncols);
+	for (int c = 0; c < p->ncols; c++) {
 		cl__tw_elem_struct_begin(&t);
 		cl__tw_empty_struct(&t, 1); /* TYPE_ORDER: TypeDefinedOrder */
 		cl__tw_struct_end(&t);
@@ -391,14 +422,23 @@ int cl__pqw_build_file_stats(pqw_writer *p, cl_error *err)
 {
 	const cl_schema *s = p->w->schema;
 	int rc;
-	p->cstats = cl_calloc((size_t)p->ncols, sizeof *p->cstats);
+	p->cstats = cl_calloc((size_t)p->nfields, sizeof *p->cstats);
 	if (!p->cstats)
 		return cl_error_set(err, CL_ENOMEM, "%s: out of memory", p->w->path);
 	if ((rc = cl_batch_create(&p->smin, s, 1, err)) ||
 	    (rc = cl_batch_create(&p->smax, s, 1, err)))
 		return rc;
-	for (int c = 0; c < p->ncols; c++) {
-		const pqw_chunk *ch = &p->chunks[c];
+	for (int c = 0; c < p->nfields; c++) {
+		const pqw_field *fd = &p->fields[c];
+		if (fd->json) {
+			/* a JSON column: NULL rows only, no bounds */
+			p->cstats[c].null_count = fd->nulls;
+			if ((rc = cl_column_append_null(&p->smin->cols[c], err)) ||
+			    (rc = cl_column_append_null(&p->smax->cols[c], err)))
+				return rc;
+			continue;
+		}
+		const pqw_chunk *ch = &p->chunks[fd->first_chunk];
 		const pqw_stats *fs = &ch->file_stats;
 		p->cstats[c].null_count = fs->nulls;
 		p->cstats[c].nan_count = fs->nans;

@@ -21,6 +21,13 @@
  *                                {"names":[..],"types":[..]}, then the rows)
  *
  *   --finite (no NaN or infinities)  --float-sign 1|-1 (floats >= 0 | <= 0)  --kv KEY=VALUE (repeatable)  --quiet
+ *
+ * Nested output: --nest-dotted (dotted names become struct groups) and
+ *   --nested COL=TYPE (repeatable; a JSON-text string column written as
+ *   list<..>/map<..>), see cl_write_options. With --rows-from FILE the rows
+ *   are not random but read from FILE: one JSON array per line, each item
+ *   null or a string holding the value's text (JSON text for nested
+ *   columns); --rows is then ignored.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -31,6 +38,7 @@
 #include "changelake.h"
 #include "changelake/parquet_writer.h"
 #include "core/buf.h"
+#include "core/json.h"
 #include "core/value_text.h"
 
 static uint64_t rng_next(uint64_t *s)
@@ -318,6 +326,35 @@ done:
 	return rc ? 1 : 0;
 }
 
+/* Append the values of one --rows-from line to the batch's columns. */
+static int row_from_line(cl_batch *b, const cl_schema *s, cl__json_parser *jp, const char *text,
+			 size_t n, int64_t lineno, cl_error *err)
+{
+	const cl_json *root;
+	int rc = cl__json_parse(jp, text, n, &root, err);
+	if (rc)
+		return rc;
+	if (root->kind != CL_JSON_ARRAY || root->n != (size_t)s->nfields)
+		return cl_error_set(err, CL_EFORMAT, "line %lld: need an array of %d items",
+				    (long long)lineno, s->nfields);
+	for (int c = 0; c < s->nfields; c++) {
+		const cl_json *v = &root->u.items[c];
+		cl_column *col = &b->cols[c];
+		if (v->kind == CL_JSON_NULL)
+			rc = cl_column_append_null(col, err);
+		else if (v->kind != CL_JSON_STRING)
+			rc = cl_error_set(err, CL_EFORMAT, "line %lld: item %d is not a string",
+					  (long long)lineno, c);
+		else if (col->type.id == CL_STRING)
+			rc = cl_column_append_bytes(col, v->u.str, v->n, err);
+		else
+			rc = cl__column_append_text(col, v->u.str, v->n, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int64_t arg_int(const char *s)
 {
 	return strtoll(s, NULL, 10);
@@ -333,6 +370,9 @@ int main(int argc, char **argv)
 	struct gen g = {6, false, 0};
 	const char *kv_keys[16], *kv_values[16];
 	int nkv = 0;
+	const char *nested_cols[64], *nested_types[64];
+	int nnested = 0;
+	const char *rows_from = NULL;
 	cl_write_options o;
 	cl_write_options_init(&o);
 	o.format = CL_FORMAT_PARQUET;
@@ -384,6 +424,19 @@ int main(int argc, char **argv)
 			g.finite = true;
 		else if (!strcmp(a, "--quiet"))
 			quiet = true;
+		else if (!strcmp(a, "--nest-dotted"))
+			o.nest_dotted = true;
+		else if (OPT("--rows-from"))
+			rows_from = v;
+		else if (OPT("--nested")) {
+			const char *eq = strchr(v, '=');
+			if (!eq || nnested == 64) {
+				fprintf(stderr, "pqgen: --nested COL=TYPE\n");
+				return 2;
+			}
+			nested_cols[nnested] = strndup(v, (size_t)(eq - v));
+			nested_types[nnested++] = eq + 1;
+		}
 		else if (OPT("--kv")) {
 			const char *eq = strchr(v, '=');
 			if (!eq || nkv == 16) {
@@ -406,6 +459,21 @@ int main(int argc, char **argv)
 	o.kv_keys = kv_keys;
 	o.kv_values = kv_values;
 	o.nkv = nkv;
+	o.nested_columns = nested_cols;
+	o.nested_types = nested_types;
+	o.nnested = nnested;
+	FILE *src = NULL;
+	cl__json_parser *jp = NULL;
+	char *srcline = NULL;
+	size_t srccap = 0;
+	int64_t lineno = 0;
+	if (rows_from) {
+		if (!(src = fopen(rows_from, "r"))) {
+			perror(rows_from);
+			return 2;
+		}
+		rows = INT64_MAX;
+	}
 
 	cl_schema *schema = NULL;
 	cl_writer *w = NULL;
@@ -424,12 +492,29 @@ int main(int argc, char **argv)
 	    (rc = cl_batch_create(&b, schema, batch, &err)))
 		goto done;
 	uint64_t r = seed;
+	if (rows_from && (rc = cl__json_parser_create(&jp, NULL, &err)))
+		goto done;
 	for (int64_t done = 0; done < rows;) {
 		int64_t n = rows - done < batch ? rows - done : batch;
 		if (random_batches)
 			n = 1 + (int64_t)rng_below(&r, (uint64_t)n);
 		cl_batch_clear(b);
-		for (int c = 0; c < schema->nfields; c++) {
+		if (rows_from) {
+			int64_t got = 0;
+			ssize_t len;
+			while (got < n && (len = getline(&srcline, &srccap, src)) > 0) {
+				lineno++;
+				if ((rc = row_from_line(b, schema, jp, srcline, (size_t)len, lineno, &err)))
+					goto done;
+				got++;
+			}
+			if (got == 0)
+				break;
+			n = got;
+			if (got < batch)
+				rows = done + got;
+		}
+		for (int c = 0; !rows_from && c < schema->nfields; c++) {
 			cl_column *col = &b->cols[c];
 			for (int64_t i = 0; i < n; i++) {
 				if (schema->fields[c].nullable && (int)rng_below(&r, 100) < null_pct) {
@@ -508,5 +593,11 @@ done:
 	cl_schema_free(schema);
 	for (int i = 0; i < nkv; i++)
 		free((void *)kv_keys[i]);
+	for (int i = 0; i < nnested; i++)
+		free((void *)nested_cols[i]);
+	cl__json_parser_free(jp);
+	free(srcline);
+	if (src)
+		fclose(src);
 	return rc ? 1 : 0;
 }
