@@ -495,6 +495,180 @@ async function runDuckCase(cs) {
 	ok(bad === 0 && fields.length === 23, `${cs.name}: changelake reads DuckDB's file (${back.rows.length} rows, ${fields.length} columns)`);
 }
 
+// ---------- nested output (nest_dotted, nested_columns) ----------
+//
+// Random rows with NULLs at every level (struct, list, element, map value,
+// struct field inside a list) and empty lists/maps are written through
+// pqgen --rows-from with dotted struct columns and JSON-text columns of
+// declared nested types; then (1) changelake's reader gives every column
+// back as written (JSON compared as values), and (2) DuckDB reading the
+// file gives the same nested values (to_json of each top-level column
+// against the value built from the rows: a struct is NULL exactly when all
+// of its columns are), and its schema has the intended LIST/MAP shape.
+
+const NESTED_COLS = [
+	['id', 'int64 not null', null],
+	['a.b', 'int64', null],
+	['a.c', 'string', null],
+	['a.d.e', 'float64', null],
+	['a.m', 'string', 'map<string,string>'],
+	['r.k', 'int64 not null', null],
+	['r.v', 'string', null],
+	['l1', 'string', 'list<long>'],
+	['l2', 'string', 'list<string>'],
+	['m1', 'string', 'map<string,long>'],
+	['m2', 'string', 'map<int,list<double>>'],
+	['ls', 'string', 'list<struct<x:long,y:string,z:list<boolean>>>'],
+	['ll', 'string', 'list<list<integer>>'],
+	['md', 'string', 'map<string,struct<p:date,q:decimal(9,2)>>'],
+	['req', 'string not null', 'list<string>'],
+];
+
+function nestedGen(seed) {
+	let st = seed >>> 0;
+	const rnd = () => { st = (st * 1664525 + 1013904223) >>> 0; return st / 4294967296; };
+	const pick = (a) => a[Math.floor(rnd() * a.length)];
+	const nul = (p = 0.15) => rnd() < p;
+	const str = () => pick(['', 'a', 'xyz', 'é ü', 'k"q', 'back\\slash', 'line']) + (rnd() < 0.5 ? String(Math.floor(rnd() * 50)) : '');
+	const long = () => pick([0, 1, -1, 42, 2 ** 40, -(2 ** 50), Math.floor(rnd() * 1e6)]);
+	const dbl = () => Math.floor(rnd() * 2000 - 1000) / 8;
+	const len = () => rnd() < 0.15 ? 0 : rnd() < 0.05 ? 30 + Math.floor(rnd() * 40) : 1 + Math.floor(rnd() * 4);
+	const list = (f) => { const n = len(); const a = []; for (let i = 0; i < n; i++) a.push(f()); return a; };
+	const map = (k, f) => { const n = len(); const o = {}; for (let i = 0; i < n; i++) o[k()] = f(); return o; };
+	const date = () => `20${10 + Math.floor(rnd() * 20)}-0${1 + Math.floor(rnd() * 9)}-1${Math.floor(rnd() * 9)}`;
+	const gens = {
+		'a.b': () => nul(0.4) ? null : long(),
+		'a.c': () => nul(0.4) ? null : str(),
+		'a.d.e': () => nul(0.4) ? null : dbl(),
+		'a.m': () => nul(0.4) ? null : map(str, () => nul() ? null : str()),
+		'r.k': () => long(),
+		'r.v': () => nul() ? null : str(),
+		l1: () => nul() ? null : list(() => nul() ? null : long()),
+		l2: () => nul() ? null : list(() => nul() ? null : str()),
+		m1: () => nul() ? null : map(str, () => nul() ? null : long()),
+		m2: () => nul() ? null : map(() => Math.floor(rnd() * 1000 - 500), () => nul() ? null : list(() => nul() ? null : dbl())),
+		ls: () => nul() ? null : list(() => nul() ? null : {
+			x: nul() ? null : long(), y: nul() ? null : str(),
+			z: nul() ? null : list(() => nul() ? null : rnd() < 0.5) }),
+		ll: () => nul() ? null : list(() => nul() ? null : list(() => nul() ? null : Math.floor(rnd() * 100 - 50))),
+		md: () => nul() ? null : map(str, () => nul() ? null : {
+			p: nul() ? null : date(), q: nul() ? null : Math.floor(rnd() * 200000 - 100000) / 100 }),
+		req: () => list(() => nul() ? null : str()),
+	};
+	return (id) => NESTED_COLS.map(([name, , nt]) => {
+		if (name === 'id') return id;
+		return gens[name]();
+	});
+}
+
+// Deep equality; objects by their keys (JSON.parse reorders integer keys).
+function deepEq(a, b) {
+	if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') {
+		if (typeof a === 'number' && typeof b === 'number') return a === b || Math.abs(a - b) <= 1e-9 * Math.abs(a);
+		return a === b;
+	}
+	if (Array.isArray(a) !== Array.isArray(b)) return false;
+	const ka = Object.keys(a), kb = Object.keys(b);
+	if (ka.length !== kb.length) return false;
+	return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEq(a[k], b[k]));
+}
+
+// The value DuckDB should show for each top-level column of a row.
+function duckExpected(vals) {
+	const by = Object.fromEntries(NESTED_COLS.map(([n], i) => [n, vals[i]]));
+	const allNull = (o) => Object.values(o).every((v) => v === null);
+	const d = by['a.d.e'] === null ? null : { e: by['a.d.e'] };
+	const a = { b: by['a.b'], c: by['a.c'], d, m: by['a.m'] };
+	return {
+		id: by.id, a: allNull(a) ? null : a, r: { k: by['r.k'], v: by['r.v'] },
+		l1: by.l1, l2: by.l2, m1: by.m1, m2: by.m2, ls: by.ls, ll: by.ll, md: by.md, req: by.req,
+	};
+}
+
+const nestedCases = [
+	{ name: 'nested-v1-snappy', rows: 600, seed: 11, args: [] },
+	{ name: 'nested-v2-zstd-small-pages', rows: 500, seed: 12, args: ['--page-version', '2', '--codec', 'zstd', '--page-bytes', '300'] },
+	{ name: 'nested-plain-small-rowgroups', rows: 400, seed: 13, args: ['--no-dict', '--codec', 'none', '--rg-rows', '37', '--batch', '50'] },
+	{ name: 'nested-threads-random-batches', rows: 700, seed: 14, args: ['--random-batches', '--batch', '90', '--page-bytes', '2000'], env: { CL_THREADS: '3' } },
+];
+
+async function runNestedCase(cs) {
+	const file = path.join(tmp, cs.name + '.parquet');
+	const src = path.join(tmp, cs.name + '.rows.jsonl');
+	const gen = nestedGen(cs.seed);
+	const data = [];
+	for (let i = 0; i < cs.rows; i++) data.push(gen(i));
+	const text = (v, i) => v === null ? null : NESTED_COLS[i][2] ? JSON.stringify(v) : String(v);
+	fs.writeFileSync(src, data.map((r) => JSON.stringify(r.map(text))).join('\n') + '\n');
+	const schema = NESTED_COLS.map(([n, t]) => `"${n}" ${t}`).join(', ');
+	const args = [file, '--rows-from', src, '--schema', schema, '--nest-dotted', '--quiet', ...cs.args];
+	for (const [n, , nt] of NESTED_COLS) if (nt) args.push('--nested', `${n}=${nt}`);
+	try {
+		execFileSync(pqgen, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(cs.env || {}) } });
+	} catch (e) {
+		ok(false, `${cs.name}: pqgen failed: ${e.stderr}`);
+		return;
+	}
+	// (1) changelake reads back every column
+	const back = readWithChangelake(file);
+	if (!back) return;
+	ok(JSON.stringify(back.names) === JSON.stringify(NESTED_COLS.map(([n]) => n)), `${cs.name}: changelake reads the columns back in order (${back.names.join(',')})`);
+	let bad = back.rows.length === data.length ? 0 : 1;
+	for (let r = 0; r < Math.min(back.rows.length, data.length) && bad < 5; r++)
+		for (let c = 0; c < NESTED_COLS.length; c++) {
+			const want = data[r][c], got = back.rows[r][c];
+			const g = got === null ? null : NESTED_COLS[c][2] ? JSON.parse(got) : NESTED_COLS[c][1].startsWith('string') ? got : Number(got);
+			if (!deepEq(want, g) && bad++ < 5)
+				console.log(`  ${cs.name}: row ${r} ${NESTED_COLS[c][0]}: wrote ${JSON.stringify(want)}, changelake read ${got}`);
+		}
+	ok(bad === 0, `${cs.name}: changelake reads back ${data.length} rows of nested values`);
+	// (2) DuckDB
+	const tops = ['id', 'a', 'r', 'l1', 'l2', 'm1', 'm2', 'ls', 'll', 'md', 'req'];
+	const got = await rows(`SELECT ${tops.map((t) => `to_json(${t})::VARCHAR`).join(', ')} FROM read_parquet('${file}', file_row_number = true) ORDER BY file_row_number`);
+	bad = got.length === data.length ? 0 : 1;
+	for (let r = 0; r < Math.min(got.length, data.length) && bad < 5; r++) {
+		const want = duckExpected(data[r]);
+		tops.forEach((t, c) => {
+			const g = got[r][c] === null ? null : JSON.parse(got[r][c]);
+			if (!deepEq(want[t], g) && bad++ < 5)
+				console.log(`  ${cs.name}: row ${r} ${t}: expected ${JSON.stringify(want[t])}, DuckDB ${got[r][c]}`);
+		});
+	}
+	ok(bad === 0, `${cs.name}: DuckDB reads the same nested values (${data.length} rows)`);
+	const sch = await objects(`SELECT name, repetition_type, converted_type, num_children FROM parquet_schema('${file}')`);
+	const find = (n) => sch.find((e) => e.name === n);
+	ok(find('a')?.repetition_type === 'OPTIONAL' && find('r')?.repetition_type === 'REQUIRED' &&
+		find('l1')?.converted_type === 'LIST' && find('m1')?.converted_type === 'MAP' &&
+		find('req')?.repetition_type === 'REQUIRED' && find('key_value')?.repetition_type === 'REPEATED' &&
+		find('key')?.repetition_type === 'REQUIRED' && find('list')?.repetition_type === 'REPEATED' &&
+		find('element')?.repetition_type === 'OPTIONAL',
+		`${cs.name}: schema shape (optional/required structs, LIST with list/element, MAP with key_value/key/value)`);
+}
+
+// A value that does not match its nested type names the row and column.
+function nestedErrors() {
+	const src = path.join(tmp, 'nested-bad.rows.jsonl');
+	const file = path.join(tmp, 'nested-bad.parquet');
+	const cases = [
+		['map<string,long>', '{"a":1,"b":"x"}', /column 'j': row 2: JSON value does not match map<string,long>: string for int64/],
+		['list<long>', '[1,[2]]', /row 2: JSON value does not match list<long>: array for int64/],
+		['list<struct<x:long>>', '[{"x":1,"y":2}]', /row 2: .*struct 'element' has no field 'y'/],
+		['map<int,string>', '{"1":"a","x":"b"}', /row 2: .*map key/],
+		['list<long>', '[1,', /row 2: not JSON text/],
+		['list<long>', '{"a":1}', /row 2: JSON value does not match list<long>: object for a list/],
+	];
+	for (const [type, bad, re] of cases) {
+		fs.writeFileSync(src, ['[null]', '[null]', JSON.stringify([bad])].join('\n') + '\n');
+		let msg = '';
+		try {
+			execFileSync(pqgen, [file, '--rows-from', src, '--schema', 'j string', '--nested', `j=${type}`, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+		} catch (e) {
+			msg = String(e.stderr);
+		}
+		ok(re.test(msg) && !fs.existsSync(file), `nested type ${type}: ${bad} is an error naming row and column (${msg.trim()})`);
+	}
+}
+
 const only = process.argv[2];
 for (const cs of cases) {
 	if (only && !cs.name.includes(only)) continue;
@@ -512,6 +686,15 @@ for (const cs of duckCases) {
 		ok(false, `${cs.name}: ${e.stack || e}`);
 	}
 }
+for (const cs of nestedCases) {
+	if (only && !cs.name.includes(only)) continue;
+	try {
+		await runNestedCase(cs);
+	} catch (e) {
+		ok(false, `${cs.name}: ${e.stack || e}`);
+	}
+}
+if (!only || 'nested-errors'.includes(only)) nestedErrors();
 fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`parquet_write: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -511,8 +511,8 @@ int main(int argc, char **argv)
 			if (got == 0)
 				break;
 			n = got;
-			if (got < batch)
-				rows = done + got;
+			if (got < n)
+				rows = done + got; /* the end of the file */
 		}
 		for (int c = 0; !rows_from && c < schema->nfields; c++) {
 			cl_column *col = &b->cols[c];
