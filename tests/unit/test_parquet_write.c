@@ -1476,3 +1476,195 @@ TEST(pqw_long_string_bounds_stay_out_of_footer)
 	cl_batch_free(b);
 	cl_schema_free(s);
 }
+
+/* ---------- nested output ---------- */
+
+/* Rows of the nested test table: id, s.a, s.t.b, s.l (list<long>), m (map<string,list<string>>). */
+static const char *const NESTED_ROWS[][5] = {
+	{"1", "10", "x", "[1,null,3]", "{\"k\":[\"a\",null],\"e\":[],\"n\":null}"},
+	{"2", NULL, NULL, NULL, NULL},
+	{"3", NULL, "y", "[]", "{}"},
+	{"4", "40", NULL, "[null]", "{\"z\":[\"\"]}"},
+	{"5", NULL, NULL, "[7]", NULL},
+};
+
+static cl_batch *nested_batch(const cl_schema *s, cl_error *e)
+{
+	cl_batch *b;
+	if (cl_batch_create(&b, s, 8, e))
+		return NULL;
+	for (size_t r = 0; r < sizeof NESTED_ROWS / sizeof *NESTED_ROWS; r++) {
+		for (int c = 0; c < 5; c++) {
+			const char *v = NESTED_ROWS[r][c];
+			if (!v)
+				cl_column_append_null(&b->cols[c], e);
+			else if (b->cols[c].type.id == CL_STRING)
+				cl_column_append_bytes(&b->cols[c], v, strlen(v), e);
+			else
+				cl_column_append_i64(&b->cols[c], atoll(v), e);
+		}
+		b->nrows++;
+	}
+	return b;
+}
+
+static void nested_options(cl_write_options *o)
+{
+	static const char *const cols[] = {"s.l", "m"};
+	static const char *const types[] = {"list<long>", "map<string, list<string>>"};
+	cl_write_options_init(o);
+	o->nest_dotted = true;
+	o->nested_columns = cols;
+	o->nested_types = types;
+	o->nnested = 2;
+}
+
+TEST(pqw_nested_levels_and_readback)
+{
+	cl_error e = {0};
+	char path[600];
+	snprintf(path, sizeof path, "%s/n.parquet", cl_test_tmpdir());
+	cl_schema *s = schema_of("id int64 not null, s.a int64, s.t.b string, s.l string, m string");
+	cl_batch *b = nested_batch(s, &e);
+	CHECK(b);
+	cl_write_options o;
+	nested_options(&o);
+	for (int pv = 1; pv <= 2; pv++) {
+		o.page_version = pv;
+		o.page_bytes = pv == 2 ? 16 : 1 << 20; /* v2: a page every few rows */
+		cl_writer *w = NULL;
+		CHECK_OK(cl_writer_open(&w, path, s, &o, &e), &e);
+		CHECK_OK(cl_writer_write(w, b, &e), &e);
+		CHECK_OK(cl_writer_close(w, &e), &e);
+		cl_file_stats st;
+		CHECK_OK(cl_writer_file_stats(w, &st, &e), &e);
+		CHECK_EQ_INT(st.ncols, 5);
+		CHECK_EQ_INT(st.cols[3].null_count, 1); /* s.l: row 2 */
+		CHECK_EQ_INT(st.cols[4].null_count, 2); /* m: rows 2 and 5 */
+		CHECK_EQ_INT(st.cols[1].null_count, 3);
+		cl_writer_free(w);
+
+		/* the leaves and their levels, as the reader's footer sees them */
+		cl_parquet_file *f;
+		CHECK_OK(cl_parquet_file_open(&f, path, &e), &e);
+		static const struct { const char *path; int def, rep; } want[] = {
+			{"id", 0, 0}, {"s.a", 2, 0}, {"s.t.b", 3, 0}, {"s.l.list.element", 4, 1},
+			{"m.key_value.key", 2, 1}, {"m.key_value.value.list.element", 5, 2}};
+		CHECK_EQ_INT(cl_parquet_file_num_columns(f), 6);
+		for (int i = 0; i < 6; i++) {
+			cl_parquet_column pc;
+			cl_parquet_file_column(f, i, &pc);
+			CHECK_STR(pc.path, want[i].path);
+			CHECK_EQ_INT(pc.max_def, want[i].def);
+			CHECK_EQ_INT(pc.max_rep, want[i].rep);
+		}
+		cl_parquet_file_free(f);
+
+		/* the reader gives every column back as written */
+		cl_reader *r;
+		CHECK_OK(cl_reader_open(&r, path, NULL, &e), &e);
+		const cl_schema *rs = cl_reader_schema(r);
+		CHECK_EQ_INT(rs->nfields, 5);
+		for (int c = 0; c < 5; c++)
+			CHECK_STR(rs->fields[c].name, s->fields[c].name);
+		cl_batch *rb;
+		int64_t row = 0;
+		while (cl_reader_next(r, &rb, &e) == 0 && rb) {
+			for (int64_t i = 0; i < rb->nrows; i++, row++)
+				for (int c = 0; c < 5; c++) {
+					const char *v = NESTED_ROWS[row][c];
+					char *t = NULL;
+					size_t n;
+					CHECK_OK(cl_value_text(&rb->cols[c], i, &t, &n, &e), &e);
+					if (!v || !t) {
+						CHECK(!v && !t);
+					} else {
+						CHECK_STR(t, v);
+					}
+					cl_free(t);
+				}
+		}
+		CHECK_EQ_INT(row, 5);
+		cl_reader_free(r);
+	}
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
+
+TEST(pqw_nested_option_errors)
+{
+	cl_error e = {0};
+	char path[600];
+	snprintf(path, sizeof path, "%s/n.parquet", cl_test_tmpdir());
+	static const struct { const char *schema; const char *col, *type; const char *msg; } cases[] = {
+		{"a string, a.b int64", NULL, NULL, "'a' is also a column"},
+		{"a.b int64, a string", NULL, NULL, "taken by another column"},
+		{"a..b int64", NULL, NULL, "empty name segment"},
+		{"x int64", "x", "list<long>", "must be a string column"},
+		{"x string", "y", "list<long>", "does not have"},
+		{"x string", "x", "struct<a:long>", "must be a list or a map"},
+		{"x string", "x", "list<list<list<list<list<list<list<list<list<list<list<list<list"
+				   "<list<list<list<list<list<list<list<list<list<list<list<list<list"
+				   "<list<list<list<list<list<list<list<long>>>>>>>>>>>>>>>>>>>>>>>>>>"
+				   ">>>>>>>", "nested too deeply"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		cl_schema *s = schema_of(cases[i].schema);
+		cl_write_options o;
+		cl_write_options_init(&o);
+		o.nest_dotted = true;
+		const char *cols[1] = {cases[i].col}, *types[1] = {cases[i].type};
+		if (cases[i].col) {
+			o.nested_columns = cols;
+			o.nested_types = types;
+			o.nnested = 1;
+		}
+		cl_writer *w = NULL;
+		int rc = cl_writer_open(&w, path, s, &o, &e);
+		if (rc == 0 || !strstr(e.message, cases[i].msg))
+			printf("    case %zu: rc %d: %s\n", i, rc, e.message);
+		CHECK(rc != 0 && strstr(e.message, cases[i].msg));
+		cl_writer_free(w);
+		cl_schema_free(s);
+	}
+	CHECK_EQ_INT(count_dir(cl_test_tmpdir()), 0);
+}
+
+TEST(pqw_nested_alloc_failures)
+{
+	cl_error e = {0};
+	const char *dir = cl_test_tmpdir();
+	char path[600];
+	snprintf(path, sizeof path, "%s/n.parquet", dir);
+	cl_schema *s = schema_of("id int64 not null, s.a int64, s.t.b string, s.l string, m string");
+	cl_batch *b = nested_batch(s, &e);
+	CHECK(b);
+	cl_write_options o;
+	nested_options(&o);
+	o.page_bytes = 16;
+	int failures = 0;
+	long n;
+	bool ok = true;
+	for (n = 0; n < 5000 && ok; n++) {
+		cl_writer *w = NULL;
+		cl_alloc_fail_after(n);
+		int rc = cl_writer_open(&w, path, s, &o, &e);
+		rc = rc ? rc : cl_writer_write(w, b, &e);
+		rc = rc ? rc : cl_writer_write(w, b, &e);
+		rc = rc ? rc : cl_writer_close(w, &e);
+		cl_alloc_fail_after(-1);
+		cl_writer_free(w);
+		if (rc == 0)
+			break;
+		failures++;
+		if (rc != CL_ENOMEM || count_dir(dir) != 0) {
+			printf("    allocation %ld: rc %d: %s\n", n, rc, e.message);
+			ok = false;
+		}
+	}
+	CHECK(ok);
+	CHECK(failures > 30);
+	CHECK(n < 5000);
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
