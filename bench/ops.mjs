@@ -21,6 +21,7 @@
 //   out(e)    a scratch output path for engine e ('changelake' | 'duckdb')
 import { statSync } from 'node:fs';
 import { sqlString } from './gen.mjs';
+import { diffOps } from './op_diff.mjs';
 
 // Everything the changelake read folds, as DuckDB computes it. Both engines
 // decode every value of every column; the aggregates are cheap.
@@ -118,4 +119,5 @@ export const ops = [
 		}),
 		verify: verifyWrite,
 	},
+	...diffOps, // bench/op_diff.mjs (issue 4)
 ];

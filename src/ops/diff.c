@@ -372,9 +372,14 @@ static void *job_main(void *p)
 {
 	job *j = p;
 	cl__dworker *w = j->w;
+	cl_diff *d = w->d;
 	w->rc = j->fn(w, j->arg);
 	if (w->rc)
-		__atomic_store_n(&w->d->abort, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->abort, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&d->mu);
+	d->done++;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 	return NULL;
 }
 
@@ -395,6 +400,7 @@ static int run_workers(cl_diff *d, work_fn fn, void *arg, cl_diff_progress_fn pr
 		jobs[i] = (job){&d->w[i], fn, arg};
 	}
 	int rc = 0;
+	d->done = 0;
 	if (n == 1 && !progress) {
 		job_main(&jobs[0]);
 	} else {
@@ -406,22 +412,27 @@ static int run_workers(cl_diff *d, work_fn fn, void *arg, cl_diff_progress_fn pr
 			}
 			started[i] = true;
 		}
-		if (progress) {
-			/* poll: the workers publish their counts atomically */
-			for (;;) {
-				bool all = true;
-				for (int i = 0; i < n && all; i++)
-					if (started[i] && pthread_tryjoin_np(tid[i], NULL) == 0)
-						started[i] = false;
-					else if (started[i])
-						all = false;
+		/* wake every 100 ms for progress (the workers count rows
+		 * atomically), at once when the last worker is done */
+		pthread_mutex_lock(&d->mu);
+		while (d->done < n) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+			if (progress && d->done < n) {
+				pthread_mutex_unlock(&d->mu);
 				progress(parg, __atomic_load_n(&d->progress, __ATOMIC_RELAXED));
-				if (all)
-					break;
-				struct timespec ts = {0, 100 * 1000 * 1000};
-				nanosleep(&ts, NULL);
+				pthread_mutex_lock(&d->mu);
 			}
 		}
+		pthread_mutex_unlock(&d->mu);
+		if (progress)
+			progress(parg, __atomic_load_n(&d->progress, __ATOMIC_RELAXED));
 		for (int i = 0; i < n; i++)
 			if (started[i])
 				pthread_join(tid[i], NULL);
@@ -606,6 +617,7 @@ int cl_diff_create(cl_diff **out, const cl_schema *left, const cl_schema *right,
 		d->worker_budget = 16384;
 	d->part_budget = d->store_budget / d->nthreads;
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
 	/* staging for partition files: about 1/16 of the limit in all */
 	d->stage_rows = d->memory_limit / 16 / (2 * CL__NPART * d->nthreads) / 64;
 	if (d->stage_rows < 64)
@@ -857,5 +869,6 @@ void cl_diff_free(cl_diff *d)
 	cl_free(d->tmp_dir);
 	cl__diff_plan_release(&d->plan);
 	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
 	cl_free(d);
 }

@@ -282,7 +282,9 @@ struct cl_diff {
 	cl_diff_stats stats;
 	int state;
 	int64_t memory_limit, store_budget, worker_budget, part_budget;
-	pthread_mutex_t mu;   /* opening the partition files */
+	pthread_mutex_t mu;   /* opening the partition files; done */
+	pthread_cond_t cv;    /* signalled when a worker is done */
+	int done;             /* workers done in the current job */
 	int spill_rc;
 	int64_t stage_rows;
 	char *tmp_dir;
