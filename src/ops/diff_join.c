@@ -302,6 +302,12 @@ int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
 		const cl__dchunk *ch = j->st.chunks[c];
 		for (int64_t r = ch->n - 1; r >= 0; r--) {
 			uint64_t h = ch->hash[r];
+			if (r >= 16) {
+				/* the slot a row 16 ahead will touch: random access */
+				uint64_t ha = ch->hash[r - 16];
+				__builtin_prefetch(j->slots + (int64_t)sub_of(j, ha) * j->subcap +
+						   (ha & mask), 1);
+			}
 			int s = sub_of(j, h);
 			if (s % nt != t)
 				continue;
