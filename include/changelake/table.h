@@ -135,6 +135,25 @@ int64_t cl_snapshot_txn_version(const cl_snapshot *s, const char *app_id);
 /* Total rows over the live files (-1 when a file has no numRecords). */
 int64_t cl_snapshot_num_records(const cl_snapshot *s);
 
+/*
+ * Write a classic Parquet checkpoint of snapshot s (borrowed, a snapshot of
+ * t): _delta_log/<version>.checkpoint.parquet with the protocol, metaData,
+ * txn, live files and unexpired remove tombstones (PROTOCOL.md V1 spec),
+ * then _delta_log/_last_checkpoint. The file appears at once, complete
+ * (staged, then published). Snapshots start from the latest checkpoint.
+ * Commits write one by themselves every delta.checkpointInterval versions
+ * (default 10; the interval of the snapshot the commit was built on).
+ */
+int cl_table_checkpoint(cl_table *t, const cl_snapshot *s, cl_error *err);
+
+/*
+ * The checkpoint attempted after the latest commit made through t:
+ * *version is its version, or -1 when none was due. Returns 0, or the code
+ * of the failed checkpoint write with its message in *err — the commit
+ * itself stands either way (readers replay the commits instead).
+ */
+int cl_table_checkpoint_status(const cl_table *t, int64_t *version, cl_error *err);
+
 /* One entry of the table history. */
 typedef struct cl_table_commit {
 	int64_t version;

@@ -107,6 +107,9 @@ typedef struct cl__log_listing {
 	bool has_v2_checkpoint;
 } cl__log_listing;
 int cl__delta_list_log(cl__log_listing *out, cl_store *s, cl_error *err);
+/* The same for the keys of _delta_log after `start_after` (NULL: all). */
+int cl__delta_list_log_after(cl__log_listing *out, cl_store *s, const char *start_after,
+			     cl_error *err);
 void cl__delta_listing_release(cl__log_listing *l);
 
 /* Replay commits [from, to] (all present) into a fresh snapshot. */
@@ -118,6 +121,15 @@ int cl__delta_apply_commit(cl_snapshot *s, cl_store *st, cl__json_parser *p,
 /* Replay the classic (nparts 0) or multi-part checkpoint of `version`. */
 int cl__delta_read_checkpoint(cl_snapshot *s, cl_store *st, int64_t version, int nparts,
 			      cl_error *err);
+/* Version in _delta_log/_last_checkpoint, or -1 when absent or unreadable. */
+int cl__delta_last_checkpoint(cl_store *st, int64_t *version);
+/* After committing `version` (base: the snapshot it was built on, may be
+ * NULL): write the checkpoint when one is due; the outcome goes to the
+ * table's checkpoint status, never to the commit. */
+void cl__delta_checkpoint_after_commit(cl_table *t, const cl_snapshot *base, int64_t version);
+/* Record the outcome of the checkpoint after a commit (table.c); version -1:
+ * none was due. */
+void cl__table_set_checkpoint_status(cl_table *t, int64_t version, int rc, const cl_error *e);
 /* Reader-side protocol checks (features) on a finished snapshot. */
 int cl__delta_check_readable(const cl_snapshot *s, cl_error *err);
 /* Writer-side checks: can changelake write this table? */

@@ -6,11 +6,12 @@
  * commit, removes are applied before adds (a commit may remove a path and
  * add it again with new metadata; the protocol does not order actions).
  * The live files are kept in a path -> index map and sorted by path at the
- * end. A checkpoint is used only when the commits before it were cleaned
- * up — and as reading Parquet checkpoints needs nested Parquet columns,
- * which the Parquet reader does not read yet, such a table is refused with
- * CL_EUNSUPPORTED (never read partially). A gap in the commits is
- * CL_EFORMAT.
+ * end. Replay starts from the latest complete checkpoint at or before the
+ * version whose following commits are all there (delta_checkpoint.c turns
+ * its rows back into actions); without one every commit from 0 is
+ * replayed. A checkpoint that cannot be read while the commits from 0 are
+ * all there is passed over (the commits say the same); otherwise it is an
+ * error. A gap in the commits is CL_EFORMAT.
  *
  * Commit timestamps (for time travel) are the commit objects' modification
  * times, made strictly increasing (a commit whose time is not after the
@@ -40,8 +41,14 @@ typedef struct part_group {
 
 int cl__delta_list_log(cl__log_listing *out, cl_store *s, cl_error *err)
 {
+	return cl__delta_list_log_after(out, s, NULL, err);
+}
+
+int cl__delta_list_log_after(cl__log_listing *out, cl_store *s, const char *start_after,
+			     cl_error *err)
+{
 	memset(out, 0, sizeof *out);
-	int rc = cl_store_list_prefix(s, CL_DELTA_LOG_DIR, NULL, &out->objects, err);
+	int rc = cl_store_list_prefix(s, CL_DELTA_LOG_DIR, start_after, &out->objects, err);
 	if (rc)
 		return rc;
 	size_t n = out->objects.n;
@@ -492,13 +499,14 @@ int cl__delta_replay(cl_snapshot **out, cl_store *st, const cl__log_listing *l,
 				    l->ncommits ? (long long)l->versions[0] : -1LL,
 				    l->ncommits ? (long long)l->versions[l->ncommits - 1] : -1LL);
 	}
-	/* Replay commits 0..version when all are there; otherwise start from
-	 * the latest complete checkpoint after which every commit up to
-	 * `version` is there. */
+	/* Start from the latest complete checkpoint at or before `version`
+	 * after which every commit up to `version` is there; without one,
+	 * replay commits 0..version, which must all be there. */
 	size_t from = 0;
 	int64_t cp = -1;
 	int cp_parts = 0;
-	if (l->versions[0] != 0 || l->versions[vi] != (int64_t)vi) {
+	const bool all_commits = l->versions[0] == 0 && l->versions[vi] == (int64_t)vi;
+	{
 		for (size_t c = l->ncheckpoints; c-- > 0 && cp < 0;) {
 			int64_t cv = l->checkpoints[c];
 			if (cv > version)
@@ -514,7 +522,7 @@ int cl__delta_replay(cl_snapshot **out, cl_store *st, const cl__log_listing *l,
 				from = j;
 			}
 		}
-		if (cp < 0) {
+		if (cp < 0 && !all_commits) {
 			int64_t gap = 0;
 			for (size_t i = 0; i <= vi && l->versions[i] == gap; i++)
 				gap++;
@@ -529,8 +537,20 @@ int cl__delta_replay(cl_snapshot **out, cl_store *st, const cl__log_listing *l,
 	int rc = cl__json_parser_create(&p, NULL, err);
 	if (!rc && cp >= 0) {
 		rc = cl__delta_read_checkpoint(s, st, cp, cp_parts, err);
-		if (rc)
+		if (rc && rc != CL_ENOMEM && all_commits) {
+			/* an unreadable checkpoint (e.g. a feature this reader
+			 * lacks) while the commits are all there: replay them */
+			cl_snapshot_free(s);
+			if (!(s = cl_calloc(1, sizeof *s))) {
+				cl__json_parser_free(p);
+				return oom(err);
+			}
+			rc = 0;
+			cp = -1;
+			from = 0;
+		} else if (rc) {
 			cl_error_prefix(err, "%s: ", cl_store_location(st));
+		}
 	}
 	for (size_t i = from; !rc && i <= vi && l->versions[i] <= version; i++) {
 		char key[64];

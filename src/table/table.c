@@ -12,7 +12,28 @@
 
 struct cl_table {
 	cl_store *store;
+	/* the checkpoint after the latest commit (cl_table_checkpoint_status) */
+	int64_t cp_version;
+	int cp_rc;
+	cl_error cp_err;
 };
+
+void cl__table_set_checkpoint_status(cl_table *t, int64_t version, int rc, const cl_error *e)
+{
+	t->cp_version = version;
+	t->cp_rc = rc;
+	memset(&t->cp_err, 0, sizeof t->cp_err);
+	if (rc && e)
+		t->cp_err = *e;
+}
+
+int cl_table_checkpoint_status(const cl_table *t, int64_t *version, cl_error *err)
+{
+	*version = t->cp_version;
+	if (t->cp_rc && err)
+		*err = t->cp_err;
+	return t->cp_rc;
+}
 
 int cl_table_ref_parse(char **location, cl_table_at *at, const char *ref,
 		       cl_error *err)
@@ -59,6 +80,7 @@ int cl_table_open_store(cl_table **out, cl_store *store, cl_error *err)
 		return cl_error_set(err, CL_ENOMEM, "out of memory");
 	}
 	(*out)->store = store;
+	(*out)->cp_version = -1;
 	return 0;
 }
 
@@ -107,12 +129,45 @@ static char *fmt_ms(char *buf, size_t n, int64_t ms)
 	return buf;
 }
 
+/*
+ * The log listing a snapshot at `at` needs. For the latest version or a
+ * version at or after the checkpoint named by _last_checkpoint, only the
+ * keys from that checkpoint on are listed (what the hint is for: the log
+ * may hold thousands of commits); when that listing cannot serve (the
+ * checkpoint or the commits after it are gone) the whole log is listed.
+ * Time travel by timestamp always lists everything.
+ */
+static int list_for(cl__log_listing *l, cl_store *st, const cl_table_at *at, cl_error *err)
+{
+	int64_t lc = -1;
+	if (!at || at->kind != CL_AT_TIMESTAMP)
+		cl__delta_last_checkpoint(st, &lc);
+	if (lc >= 0 && (!at || at->kind == CL_AT_LATEST || at->version >= lc)) {
+		char after[64];
+		snprintf(after, sizeof after, CL_DELTA_LOG_DIR "%020lld", (long long)lc);
+		cl_error e = {0};
+		int rc = cl__delta_list_log_after(l, st, after, &e);
+		if (rc == CL_ENOMEM)
+			return cl_error_set(err, rc, "%s", e.message);
+		bool usable = !rc && l->ncheckpoints > 0 && l->checkpoints[0] == lc &&
+			      l->ncommits > 0 && l->versions[0] <= lc + 1 &&
+			      (l->versions[0] == lc + 1 || l->versions[0] == lc);
+		if (usable && at && at->kind == CL_AT_VERSION)
+			usable = at->version <= l->versions[l->ncommits - 1];
+		if (usable)
+			return 0;
+		if (!rc)
+			cl__delta_listing_release(l);
+	}
+	return cl__delta_list_log(l, st, err);
+}
+
 int cl_table_snapshot(cl_snapshot **out, cl_table *t, const cl_table_at *at,
 		      cl_error *err)
 {
 	*out = NULL;
 	cl__log_listing l;
-	int rc = cl__delta_list_log(&l, t->store, err);
+	int rc = list_for(&l, t->store, at, err);
 	if (rc)
 		return rc;
 	int64_t version = -1;

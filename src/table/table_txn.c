@@ -524,6 +524,9 @@ int cl_table_txn_commit(cl_table_txn *x, int64_t *version_out, cl_error *err)
 		v++;
 	}
 	cl_buf_release(&text);
+	/* the commit stands whatever happens to its checkpoint */
+	if (!rc)
+		cl__delta_checkpoint_after_commit(x->t, x->base, v);
 	return rc;
 }
 
