@@ -3,10 +3,10 @@
  * changelake/dms_merge.h): discovery, registration, and the active tables
  * merged by a small pool of worker threads.
  *
- * Threads: the state database handle is used only by the calling thread
- * (configuration read before the workers start, runs recorded after they
- * finish), so SQLite needs no locking of ours; workers take the next table
- * under a mutex and share nothing else. Each table's merge is independent
+ * Threads: workers take the next table under the pool mutex and record
+ * its run in the state database under the same mutex as soon as the merge
+ * ends (so a pass killed later keeps the history of the tables it
+ * finished); the database handle is never used by two threads at once. Each table's merge is independent
  * (its own lake table, its own commit), so one failure cannot touch
  * another table.
  */
@@ -44,9 +44,38 @@ typedef struct job {
 typedef struct pool {
 	job *jobs;
 	int n, next;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;        /* guards next, the state database, on_table */
 	const cl_dms_sync_options *o;
+	cl_state *st;
+	int hist_rc;               /* first failure to record a run */
+	cl_error hist_err;
 } pool;
+
+/* Append j's run to the history (under p->mu). */
+static void record(pool *p, job *j)
+{
+	const cl_merge_stats *m = &j->res.merge;
+	cl_state_run r = {0};
+	r.table = j->conf.name;
+	r.started_at = j->started[0] ? j->started : NULL;
+	r.duration_ms = (int64_t)(j->res.seconds * 1000);
+	r.status = j->rc ? "error" : j->res.version < 0 ? "nothing" : "ok";
+	r.files = m->files;
+	r.rows = m->rows;
+	r.inserts = m->inserts;
+	r.updates = m->updates;
+	r.deletes = m->deletes;
+	r.ignored = m->ignored;
+	r.stale = m->stale;
+	r.lake_version = j->rc ? -1 : j->res.version;
+	r.error = j->rc ? j->err.message : NULL;
+	cl_error e = {0};
+	int rc = cl_state_run_add(p->st, &r, &e);
+	if (rc && !p->hist_rc) {
+		p->hist_rc = rc;
+		p->hist_err = e;
+	}
+}
 
 static int split(char ***out, int *n, const char *text)
 {
@@ -173,12 +202,13 @@ static void *worker(void *arg)
 		}
 		if (!j->rc)
 			j->rc = cl_dms_merge_run(&j->res, j->source, j->location, &j->o, &j->err);
+		pthread_mutex_lock(&p->mu);
+		record(p, j);
 		if (p->o && p->o->on_table) {
 			cl_dms_sync_table t = {j->conf.name, j->rc, &j->err, &j->res};
-			pthread_mutex_lock(&p->mu);
 			p->o->on_table(p->o->ctx, &t);
-			pthread_mutex_unlock(&p->mu);
 		}
+		pthread_mutex_unlock(&p->mu);
 	}
 }
 
@@ -226,7 +256,7 @@ int cl_dms_sync_run(cl_dms_sync_result *out, const char *root, const char *lake,
 		j->res.version = -1;
 	}
 	out->active = njobs;
-	pool p = {jobs, njobs, 0, PTHREAD_MUTEX_INITIALIZER, o};
+	pool p = {jobs, njobs, 0, PTHREAD_MUTEX_INITIALIZER, o, st, 0, {0}};
 	int nt = o && o->threads > 0 ? o->threads : 2;
 	if (nt > njobs)
 		nt = njobs;
@@ -240,31 +270,17 @@ int cl_dms_sync_run(cl_dms_sync_result *out, const char *root, const char *lake,
 	worker(&p);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	/* history, from this thread only */
-	for (int i = 0; i < njobs && !rc; i++) {
-		job *j = &jobs[i];
-		const cl_merge_stats *m = &j->res.merge;
-		cl_state_run r = {0};
-		r.table = j->conf.name;
-		r.started_at = j->started[0] ? j->started : NULL;
-		r.duration_ms = (int64_t)(j->res.seconds * 1000);
-		r.status = j->rc ? "error" : j->res.version < 0 ? "nothing" : "ok";
-		r.files = m->files;
-		r.rows = m->rows;
-		r.inserts = m->inserts;
-		r.updates = m->updates;
-		r.deletes = m->deletes;
-		r.ignored = m->ignored;
-		r.stale = m->stale;
-		r.lake_version = j->rc ? -1 : j->res.version;
-		r.error = j->rc ? j->err.message : NULL;
-		if (j->rc)
+	for (int i = 0; i < njobs; i++) {
+		if (jobs[i].rc)
 			out->failed++;
-		else if (j->res.version < 0)
+		else if (jobs[i].res.version < 0)
 			out->nothing++;
 		else
 			out->ok++;
-		rc = cl_state_run_add(st, &r, err);
+	}
+	if (p.hist_rc) {
+		rc = p.hist_rc;
+		*err = p.hist_err;
 	}
 out:
 	for (int i = 0; jobs && i < njobs; i++)
