@@ -36,6 +36,7 @@
  * as the table's checkpoint status (cl_table_checkpoint_status).
  */
 #include "delta.h"
+#include "changelake/parquet_writer.h"
 #include "storage/crash_point.h"
 
 #include <ctype.h>
@@ -400,7 +401,9 @@ int cl_table_checkpoint(cl_table *t, const cl_snapshot *s, cl_error *err)
 	rc = rc ? rc : write_tombstones(&x, s);
 	rc = rc ? rc : flush_batch(&x);
 	rc = rc ? rc : cl_writer_close(x.w, err);
-	int64_t bytes = rc ? 0 : cl_writer_bytes(x.w);
+	cl_file_stats fst = {0};
+	rc = rc ? rc : cl_writer_file_stats(x.w, &fst, err);
+	int64_t bytes = fst.file_bytes;
 	if (!rc) {
 		cl__crash_point("checkpoint-before-publish");
 		rc = cl_store_publish(st, stage, key, err);
