@@ -17,15 +17,21 @@
  * Equal sequences never resolve arbitrarily: (2) ties fall through to (3),
  * which is unique within a run.
  *
- * Per-key sequence tracking in the table: every row the merge writes carries
- * two hidden columns,
- *   _cl_seq_file  int64  the file key of the change that wrote the row
+ * Per-key sequence tracking: the result rows carry two extra columns,
+ *   _cl_seq_file  int64  the file key of the change
  *   _cl_seq_row   int64  its row position in that file (0-based)
  * (with --sequence-by, the sequence column is an ordinary table column and
- * compares first). A change whose sequence is not greater than the one the
- * table holds for its key is stale and ignored, so a replayed or late file
- * cannot overwrite newer data. Rows written by something else (no hidden
- * columns, or NULL in them) count as older than every change.
+ * compares first). cl_merge_resolve compares each folded change with what
+ * the table holds for its key: a change whose sequence is not greater is
+ * stale and ignored, so a replayed or late file cannot overwrite newer
+ * data. Rows passed to resolve without these columns (or with NULL in
+ * them) count as older than every change. For DMS tables the sequences
+ * are NOT stored in the table's rows (readers would see them): they live in
+ * the table's sequence index beside the data, which also keeps tombstones
+ * for deleted keys (dms_merge.h), and are fed to cl_merge_resolve from
+ * there; the table rows (no sequence columns) are fed only to fill NULLs
+ * under ignore_null_updates — before the index rows, because the first row
+ * seen for a key supplies the fill values.
  *
  * Result per key: the last change wins. 'I' and 'U' set the row to the
  * after image (NULL means NULL); with ignore_null_updates a NULL in a 'U'
