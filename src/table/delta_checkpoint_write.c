@@ -25,7 +25,7 @@
  * staging path and published in one step (a classic checkpoint may be
  * replaced: two writers of the same version write the same content), so a
  * reader never sees half a checkpoint; a crash leaves at most a staging
- * file. _last_checkpoint is a hint, written after the checkpoint with a
+ * file (swept by a later checkpoint once a day old). _last_checkpoint is a hint, written after the checkpoint with a
  * plain put, and never moved back to an older version.
  *
  * After a commit (cl__delta_checkpoint_after_commit): when the committed
@@ -440,6 +440,20 @@ out:
 	return rc;
 }
 
+/* Staging leftovers of crashed checkpoint writes in _delta_log (vacuum
+ * never looks there) older than a day: removed, best effort. */
+static void sweep_stages(cl_store *st)
+{
+	cl_store_list l = {0};
+	if (cl_store_list_prefix(st, CL_DELTA_LOG_DIR ".", NULL, &l, NULL) == 0) {
+		int64_t old = cl__now_ms() - 86400000;
+		for (size_t i = 0; i < l.n; i++)
+			if (strstr(l.items[i].key, CL_STORE_STAGE_PREFIX) && l.items[i].mtime_ms < old)
+				cl_store_delete(st, l.items[i].key, NULL);
+	}
+	cl_store_list_release(&l);
+}
+
 /* The checkpoint interval of a snapshot's table (delta.checkpointInterval). */
 static int64_t interval_of(const cl_snapshot *s)
 {
@@ -470,5 +484,7 @@ void cl__delta_checkpoint_after_commit(cl_table *t, const cl_snapshot *base, int
 	}
 	rc = rc ? rc : cl_table_checkpoint(t, s, &e);
 	cl_snapshot_free(s);
+	if (!rc)
+		sweep_stages(cl_table_store(t));
 	cl__table_set_checkpoint_status(t, version, rc, &e);
 }

@@ -135,11 +135,16 @@ static char *fmt_ms(char *buf, size_t n, int64_t ms)
  * keys from that checkpoint on are listed (what the hint is for: the log
  * may hold thousands of commits); when that listing cannot serve (the
  * checkpoint or the commits after it are gone) the whole log is listed.
- * Time travel by timestamp always lists everything.
+ * Time travel by timestamp always lists everything. *partial tells that the
+ * listing starts at the hint (a replay that fails on it is redone over the
+ * whole log: a checkpoint that cannot be read is passed over when the
+ * commits from 0 are all there).
  */
-static int list_for(cl__log_listing *l, cl_store *st, const cl_table_at *at, cl_error *err)
+static int list_for(cl__log_listing *l, cl_store *st, const cl_table_at *at, bool *partial,
+		    cl_error *err)
 {
 	int64_t lc = -1;
+	*partial = false;
 	if (!at || at->kind != CL_AT_TIMESTAMP)
 		cl__delta_last_checkpoint(st, &lc);
 	if (lc >= 0 && (!at || at->kind == CL_AT_LATEST || at->version >= lc)) {
@@ -154,8 +159,10 @@ static int list_for(cl__log_listing *l, cl_store *st, const cl_table_at *at, cl_
 			      (l->versions[0] == lc + 1 || l->versions[0] == lc);
 		if (usable && at && at->kind == CL_AT_VERSION)
 			usable = at->version <= l->versions[l->ncommits - 1];
-		if (usable)
+		if (usable) {
+			*partial = true;
 			return 0;
+		}
 		if (!rc)
 			cl__delta_listing_release(l);
 	}
@@ -167,7 +174,8 @@ int cl_table_snapshot(cl_snapshot **out, cl_table *t, const cl_table_at *at,
 {
 	*out = NULL;
 	cl__log_listing l;
-	int rc = list_for(&l, t->store, at, err);
+	bool partial;
+	int rc = list_for(&l, t->store, at, &partial, err);
 	if (rc)
 		return rc;
 	int64_t version = -1;
@@ -199,6 +207,13 @@ int cl_table_snapshot(cl_snapshot **out, cl_table *t, const cl_table_at *at,
 	}
 	cl_snapshot *s;
 	rc = cl__delta_replay(&s, t->store, &l, version, err);
+	if (rc && partial && rc != CL_ENOMEM) {
+		/* the hint led to a checkpoint that cannot serve: the whole log */
+		cl__delta_listing_release(&l);
+		if ((rc = cl__delta_list_log(&l, t->store, err)))
+			return rc;
+		rc = cl__delta_replay(&s, t->store, &l, version, err);
+	}
 	if (rc)
 		goto out;
 	cl_error serr = {0};

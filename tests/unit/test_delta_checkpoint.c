@@ -368,3 +368,35 @@ TEST(delta_checkpoint_failure_keeps_the_commit)
 	CHECK_EQ_INT(cv, -1);
 	cl_table_free(t);
 }
+
+TEST(delta_checkpoint_unreadable_is_passed_over)
+{
+	cl_error err = {0};
+	char root[600];
+	snprintf(root, sizeof root, "%s/t", cl_test_tmpdir());
+	cl_table *t = make_table(root, NULL, false);
+	CHECK(t);
+	for (int n = 1; n <= 12; n++) {
+		int64_t v;
+		CHECK_OK(commit_n(t, n, &v, &err), &err);
+	}
+	cl_snapshot *good = snap_at(t, -1);
+	CHECK(good);
+	/* a damaged checkpoint, named by _last_checkpoint: the commits from 0
+	 * are all there, so the snapshot is replayed from them */
+	CHECK(sh("truncate -s 100 %s/_delta_log/00000000000000000010.checkpoint.parquet", root) == 0);
+	for (int64_t v = -1; v <= 12; v += 11) {
+		cl_snapshot *s = snap_at(t, v);
+		CHECK(s);
+		if (v < 0)
+			CHECK(same_state(s, good));
+		cl_snapshot_free(s);
+	}
+	/* without the early commits the damage is an error, not a guess */
+	CHECK(sh("rm %s/_delta_log/00000000000000000001.json", root) == 0);
+	cl_snapshot *s = NULL;
+	CHECK(cl_table_snapshot(&s, t, NULL, &err) != 0);
+	CHECK(strstr(err.message, "checkpoint") != NULL);
+	cl_snapshot_free(good);
+	cl_table_free(t);
+}
