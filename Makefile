@@ -90,7 +90,7 @@ check: deps-test
 
 demo: deps-build
 	@$(MAKE) --no-print-directory -j2 all
-	@sh examples/demo.sh $(BUILD)/changelake
+	@sh examples/dms_demo.sh $(BUILD)/changelake
 
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# demo.sh CHANGELAKE — a short end-to-end run on the example data: infer the
+# formats_demo.sh CHANGELAKE — a short end-to-end run on the example data: infer the
 # schema of a CSV export, look at it, and convert it to JSON Lines and Parquet.
 set -eu
 cl=$1
