@@ -63,8 +63,8 @@
  * with cl_read_options.threads > 1 (or CL_THREADS=N in the environment,
  * which overrides it) decodes up to that many row groups at once on its own
  * threads; the batches, their order and the first error are the same as
- * with one thread. Memory grows with the thread count (one row group's
- * column chunks and two batches per thread).
+ * with one thread. Memory grows with the thread count (per thread: a read
+ * window and a decompressed page per column, and two batches).
  */
 #ifndef CHANGELAKE_PARQUET_H
 #define CHANGELAKE_PARQUET_H

@@ -24,7 +24,7 @@
 #include "core/buf.h"
 
 /*
- * Every buffer that byte-array views point into (column chunk, decompressed
+ * Every buffer that byte-array views point into (chunk window, decompressed
  * page, dictionary page, DELTA_BYTE_ARRAY output) has CL__PQ_PAD readable
  * bytes past its end, so short values can be copied with one fixed-size
  * move. The padding bytes are never part of a value.
@@ -150,10 +150,16 @@ typedef struct cl__pq_col {
 	cl__pq_conv conv;
 	int64_t batch_rows;   /* most rows per cl__pq_col_read */
 
-	/* chunk bytes (owned) */
-	uint8_t *chunk;
-	size_t chunk_len, chunk_pos;
-	int64_t chunk_offset; /* file offset of chunk[0] */
+	/* the chunk: bytes [chunk_offset, chunk_offset + chunk_len) of the
+	 * file, read through a window of win_len bytes at chunk position
+	 * win_pos held in `win` (owned, reused across chunks) */
+	const struct cl_parquet_file *pf;
+	size_t chunk_len, chunk_pos; /* chunk_pos: next page header */
+	int64_t chunk_offset;
+	uint8_t *win;
+	size_t win_cap, win_pos, win_len;
+	cl_buf *stage;        /* large compressed pages; shared by the columns
+				 of one decoding context (NULL: use win) */
 
 	/* current data page */
 	uint8_t *page;        /* decompressed page (owned, reused) */
@@ -194,9 +200,16 @@ typedef struct cl__pq_col {
 	bool chunk_done;      /* no data page left in the chunk */
 } cl__pq_col;
 
-/* Start reading a chunk (takes ownership of chunk, allocated by cl_malloc). */
-int cl__pq_col_begin(cl__pq_col *c, uint8_t *chunk, size_t len, int64_t offset,
-		     cl_error *err);
+/*
+ * Start reading the chunk at file offset `offset`, `len` bytes (checked
+ * against the file by the caller), of file pf (borrowed; its pages are
+ * read with pread as they are needed, through a window of about
+ * CL__PQ_WINDOW bytes, or one page when larger).
+ */
+#define CL__PQ_WINDOW ((size_t)1 << 20)
+struct cl_parquet_file;
+int cl__pq_col_begin(cl__pq_col *c, const struct cl_parquet_file *pf, int64_t offset,
+		     size_t len, cl_error *err);
 /* Append the next n rows (n <= batch_rows) of the chunk to dst. */
 int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err);
 /*

@@ -3,8 +3,13 @@
  * conversion of physical values to the column's changelake type.
  *
  * State machine of a cl__pq_col (one per projected column per row group):
- *   begin   the chunk's bytes are in memory (read by the caller with pread
- *           of exactly the chunk's byte range); no page is loaded
+ *   begin   the chunk's byte range is known (checked against the file by
+ *           the caller); nothing is read yet. Its bytes are read with pread
+ *           through a window (win) of about CL__PQ_WINDOW bytes, moved
+ *           forward as pages are needed (grown to hold a larger page), so
+ *           memory per column is one window and one decompressed page,
+ *           not the chunk, and the bytes a page decompresses from are
+ *           still in the cache
  *   page    next_page() decoded a page header, checked its CRC, loaded a
  *           dictionary page (kept for the chunk) or decompressed a data page
  *           and set up the level decoder and the value decoder; page_left
@@ -87,11 +92,11 @@ static int oom(cl_error *err)
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
 }
 
-int cl__pq_col_begin(cl__pq_col *c, uint8_t *chunk, size_t len, int64_t offset,
-		     cl_error *err)
+int cl__pq_col_begin(cl__pq_col *c, const struct cl_parquet_file *pf, int64_t offset,
+		     size_t len, cl_error *err)
 {
-	cl_free(c->chunk);
-	c->chunk = chunk;
+	c->pf = pf;
+	c->win_pos = c->win_len = 0;
 	c->chunk_len = len;
 	c->chunk_pos = 0;
 	c->chunk_offset = offset;
@@ -137,7 +142,7 @@ int cl__pq_col_begin(cl__pq_col *c, uint8_t *chunk, size_t len, int64_t offset,
 
 void cl__pq_col_release(cl__pq_col *c)
 {
-	cl_free(c->chunk);
+	cl_free(c->win);
 	cl_free(c->page);
 	cl_free(c->dict_page);
 	cl_free(c->dict_views);
@@ -153,7 +158,8 @@ void cl__pq_col_release(cl__pq_col *c)
 		cl_free(c->vdba);
 	}
 	cl_free(c->vdlba);
-	c->chunk = c->page = c->dict_page = c->levels = c->phys = NULL;
+	c->win = c->page = c->dict_page = c->levels = c->phys = NULL;
+	c->win_cap = c->win_len = 0;
 	c->dict_views = c->views = NULL;
 	c->idx = NULL;
 	c->vdba = NULL;
@@ -174,15 +180,18 @@ static int page_body(cl__pq_col *c, const uint8_t *src, size_t n, size_t raw_len
 		*out = src;
 		return 0;
 	}
-	if (raw_len > c->page_cap) {
+	if (raw_len > c->page_cap || !c->page) {
+		/* with slack: the next chunk's page is often a little larger, and
+		 * a fresh large buffer costs its page faults again */
+		size_t cap = raw_len + raw_len / 8;
 		cl_free(c->page);
-		c->page = cl_malloc(raw_len + CL__PQ_PAD);
+		c->page = cl_malloc(cap + CL__PQ_PAD);
 		c->page_cap = 0;
 		if (!c->page)
 			return oom(err);
-		c->page_cap = raw_len;
-		memset(c->page + raw_len, 0, CL__PQ_PAD);
+		c->page_cap = cap;
 	}
+	memset(c->page + raw_len, 0, CL__PQ_PAD);
 	int rc = cl__codec_decompress((cl_codec)c->codec, src, n, c->page, raw_len, err);
 	if (rc) {
 		return col_fail(c, err, rc, true);
@@ -366,6 +375,61 @@ static int v1_levels(cl__pq_col *c, const uint8_t **p, const uint8_t *end, int e
 }
 
 /*
+ * Make chunk bytes [pos, pos + n) readable in the window (n <= chunk_len -
+ * pos): keep it when it holds them, else read from pos on, at least
+ * CL__PQ_WINDOW bytes (up to the chunk's end). Pointers into the window
+ * are invalidated.
+ */
+static int window(cl__pq_col *c, size_t pos, size_t n, cl_error *err)
+{
+	if (pos >= c->win_pos && pos + n <= c->win_pos + c->win_len)
+		return 0;
+	size_t len = n > CL__PQ_WINDOW ? n : CL__PQ_WINDOW;
+	if (len > c->chunk_len - pos)
+		len = c->chunk_len - pos;
+	if (len > c->win_cap) {
+		cl_free(c->win);
+		c->win_cap = 0;
+		c->win_len = 0;
+		if (!(c->win = cl_malloc(len + CL__PQ_PAD)))
+			return oom(err);
+		c->win_cap = len;
+	}
+	c->win_pos = pos;
+	c->win_len = 0;
+	int rc = cl__pq_pread(c->pf, c->win, len, c->chunk_offset + (int64_t)pos, err);
+	if (rc)
+		return rc;
+	memset(c->win + len, 0, CL__PQ_PAD);
+	c->win_len = len;
+	return 0;
+}
+
+/* Decode the page header at chunk_pos. Headers are small but may hold
+ * statistics of any size: try a small window first, then larger ones. */
+static int page_header(cl__pq_col *c, cl__pq_page_header *h, size_t *hlen, cl_error *err)
+{
+	size_t left = c->chunk_len - c->chunk_pos;
+	size_t want = left < 4096 ? left : 4096;
+	for (;;) {
+		int rc = window(c, c->chunk_pos, want, err);
+		if (rc)
+			return rc;
+		size_t avail = c->win_pos + c->win_len - c->chunk_pos;
+		rc = cl__pq_page_header_decode(h, c->win + (c->chunk_pos - c->win_pos), avail,
+					       hlen, err);
+		if (!rc || avail >= left)
+			return rc ? col_fail(c, err, rc, true) : 0;
+		if (rc == CL_ENOMEM)
+			return rc;
+		/* perhaps cut short by the window: retry with more bytes */
+		want = avail * 4 < left ? avail * 4 : left;
+		if (err)
+			err->message[0] = '\0';
+	}
+}
+
+/*
  * Load the next data page (dictionary and index pages are handled on the
  * way). At the end of the chunk: an error, or 1 when allow_end (then
  * chunk_done is set).
@@ -385,10 +449,9 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 					    c->file, c->rg, c->name, (long long)c->rows_done);
 		cl__pq_page_header h;
 		size_t hlen;
-		int rc = cl__pq_page_header_decode(&h, c->chunk + c->chunk_pos,
-						   c->chunk_len - c->chunk_pos, &hlen, err);
+		int rc = page_header(c, &h, &hlen, err);
 		if (rc)
-			return col_fail(c, err, rc, true);
+			return rc;
 		size_t left = c->chunk_len - c->chunk_pos - hlen;
 		if ((size_t)h.compressed_size > left)
 			return col_errf(c, err, CL_EFORMAT,
@@ -398,7 +461,29 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 			return col_errf(c, err, CL_EUNSUPPORTED,
 					"page of %d bytes is larger than the 1 GiB limit",
 					h.uncompressed_size);
-		const uint8_t *src = c->chunk + c->chunk_pos + hlen;
+		/* A large compressed page that is decompressed whole before use
+		 * (v1 data, dictionary) is read into the context's staging
+		 * buffer, shared by its columns: writers like DuckDB put a whole
+		 * chunk in one page, and a page-sized window per column would
+		 * hold every column's compressed chunk at once. */
+		const uint8_t *src;
+		size_t body_pos = c->chunk_pos + hlen;
+		if (c->stage && (size_t)h.compressed_size > CL__PQ_WINDOW &&
+		    c->codec != CL_CODEC_UNCOMPRESSED &&
+		    (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DICTIONARY)) {
+			c->stage->len = 0;
+			if (cl_buf_reserve(c->stage, (size_t)h.compressed_size + CL__PQ_PAD))
+				return oom(err);
+			rc = cl__pq_pread(c->pf, c->stage->data, (size_t)h.compressed_size,
+					  c->chunk_offset + (int64_t)body_pos, err);
+			if (rc)
+				return rc;
+			src = c->stage->data;
+		} else {
+			if ((rc = window(c, body_pos, (size_t)h.compressed_size, err)))
+				return rc;
+			src = c->win + (body_pos - c->win_pos);
+		}
 		c->chunk_pos += hlen + (size_t)h.compressed_size;
 		if (h.has_crc && (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2 ||
 				  h.type == PQ_PAGE_DICTIONARY)) {
@@ -739,6 +824,88 @@ static bool ascii_only(const uint8_t *p, int64_t n)
 	return !(acc & 0x8080808080808080ull);
 }
 
+/* Copy v (n bytes) to d; short values with fixed-size moves (every buffer
+ * values are read from has CL__PQ_PAD readable bytes past its end, and d
+ * has them reserved). */
+static inline void copy_value(uint8_t *d, const uint8_t *v, size_t n)
+{
+	if (n <= 16)
+		memcpy(d, v, 16);
+	else if (n <= 32) {
+		/* two fixed moves that overlap */
+		memcpy(d, v, 16);
+		memcpy(d + n - 16, v + n - 16, 16);
+	} else
+		memcpy(d, v, n);
+}
+
+/* UTF-8 of the strings of rows [base, base+k): one pass over the bytes when
+ * they are all ASCII, value by value otherwise. */
+static int check_utf8(cl__pq_col *c, const cl_column *dst, int64_t base, int64_t k,
+		      cl_error *err)
+{
+	const int64_t *off = dst->offsets;
+	if (ascii_only(dst->data + off[base], off[base + k] - off[base]))
+		return 0;
+	for (int64_t i = 0; i < k; i++) {
+		size_t n = (size_t)(off[base + i + 1] - off[base + i]);
+		size_t bad = cl__utf8_check(dst->data + off[base + i], n);
+		if (bad != n)
+			return col_errf(c, err, CL_EFORMAT,
+					"row %lld: string is not valid UTF-8 (byte %zu)",
+					(long long)(c->rows_done + i), bad);
+	}
+	return 0;
+}
+
+/*
+ * PLAIN byte arrays straight from the page into rows [base, base+k) (nn
+ * of them present): one pass for the lengths (bounds-checked), one to
+ * copy — no views in between.
+ */
+static int fill_plain_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
+			 int64_t nn, const uint8_t *lv, cl_error *err)
+{
+	const uint8_t *q = c->vp, *end = c->vend;
+	int64_t total = 0;
+	for (int64_t j = 0; j < nn; j++) {
+		uint32_t len;
+		if (end - q < 4)
+			return col_errf(c, err, CL_EFORMAT, "PLAIN byte array length is truncated");
+		memcpy(&len, q, 4);
+		q += 4;
+		if (len > (size_t)(end - q))
+			return col_errf(c, err, CL_EFORMAT,
+					"PLAIN byte array of %u bytes exceeds the %zu bytes left",
+					len, (size_t)(end - q));
+		q += len;
+		total += len;
+	}
+	if (dst->offsets[base] + total > MAX_BATCH_DATA)
+		return col_errf(c, err, CL_EUNSUPPORTED,
+				"a batch of this column exceeds 2 GiB of data; read smaller "
+				"batches");
+	int rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err);
+	if (rc)
+		return rc;
+	int64_t *off = dst->offsets;
+	uint8_t *data = dst->data;
+	int64_t pos = off[base];
+	q = c->vp;
+	for (int64_t i = 0; i < k; i++) {
+		if (!lv || lv[i]) {
+			uint32_t len;
+			memcpy(&len, q, 4);
+			copy_value(data + pos, q + 4, len);
+			q += 4 + (size_t)len;
+			pos += len;
+		}
+		off[base + i + 1] = pos;
+	}
+	c->vp = q;
+	return c->conv == CV_BA_STR ? check_utf8(c, dst, base, k, err) : 0;
+}
+
 /* Append the k rows [base, base+k) of a var-width column from nn values. */
 static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int64_t nn,
 		    const uint8_t *lv, cl_error *err)
@@ -765,6 +932,19 @@ static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int6
 	uint8_t *data = dst->data;
 	int64_t pos = off[base];
 	int64_t j = 0;
+	if (c->conv != CV_FIX_UUID && c->conv != CV_FIX_BIN) {
+		for (int64_t i = 0; i < k; i++) {
+			if (!lv || lv[i]) {
+				copy_value(data + pos, views[j].p, views[j].n);
+				pos += (int64_t)views[j].n;
+				j++;
+			}
+			off[base + i + 1] = pos;
+		}
+		/* a dictionary's strings were checked when it was loaded */
+		bool dict = c->enc == PQ_ENC_PLAIN_DICTIONARY || c->enc == PQ_ENC_RLE_DICTIONARY;
+		return c->conv == CV_BA_STR && !dict ? check_utf8(c, dst, base, k, err) : 0;
+	}
 	for (int64_t i = 0; i < k; i++) {
 		if (lv && !lv[i]) {
 			off[base + i + 1] = pos;
@@ -783,31 +963,9 @@ static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int6
 		} else if (c->conv == CV_FIX_BIN) {
 			memcpy(data + pos, c->phys + (size_t)j * (size_t)w, (size_t)w);
 			pos += w;
-		} else {
-			const cl__pq_view *v = &views[j];
-			/* every buffer a view points into has CL__PQ_PAD readable
-			 * bytes past its end (see parquet_decode.h) */
-			if (v->n <= 16)
-				memcpy(data + pos, v->p, 16);
-			else
-				memcpy(data + pos, v->p, v->n);
-			pos += (int64_t)v->n;
 		}
 		off[base + i + 1] = pos;
 		j++;
-	}
-	/* UTF-8 of strings not from a (checked) dictionary: one pass over the
-	 * copied bytes when they are all ASCII, value by value otherwise */
-	if (c->conv == CV_BA_STR && c->enc != PQ_ENC_PLAIN_DICTIONARY &&
-	    c->enc != PQ_ENC_RLE_DICTIONARY && !ascii_only(data + off[base], pos - off[base])) {
-		for (int64_t i = 0; i < k; i++) {
-			size_t n = (size_t)(off[base + i + 1] - off[base + i]);
-			size_t bad = cl__utf8_check(data + off[base + i], n);
-			if (bad != n)
-				return col_errf(c, err, CL_EFORMAT,
-						"row %lld: string is not valid UTF-8 (byte %zu)",
-						(long long)(c->rows_done + i), bad);
-		}
 	}
 	return 0;
 }
@@ -848,8 +1006,10 @@ static int put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 	bool direct = !lv && ((c->conv == CV_COPY4 && tw == 4) ||
 			      (c->conv == CV_COPY8 && tw == 8));
 	uint8_t *phys = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
-	rc = decode_values(c, nn, phys, c->views, err);
-	if (rc)
+	/* PLAIN strings go from the page to the column in fill_plain_ba */
+	bool plain_ba = var && c->enc == PQ_ENC_PLAIN && c->ptype == PQ_BYTE_ARRAY &&
+			(c->conv == CV_BA_STR || c->conv == CV_BA_BIN);
+	if (!plain_ba && (rc = decode_values(c, nn, phys, c->views, err)))
 		return rc;
 	if (lv) {
 		rc = cl_column_ensure_validity(dst, err);
@@ -860,7 +1020,11 @@ static int put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 	} else if (dst->validity) {
 		set_bits(dst->validity, base, NULL, k);
 	}
-	if (var) {
+	if (plain_ba) {
+		rc = fill_plain_ba(c, dst, base, k, nn, lv, err);
+		if (rc)
+			return rc;
+	} else if (var) {
 		rc = fill_var(c, dst, base, k, nn, lv, err);
 		if (rc)
 			return rc;
@@ -872,15 +1036,20 @@ static int put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 		}
 	} else if (direct) {
 		/* values already in place */
-	} else if (c->conv == CV_COPY4 || c->conv == CV_COPY8) {
-		uint8_t *o = dst->values + (size_t)base * (size_t)tw;
-		int64_t j = 0;
-		for (int64_t i = 0; i < k; i++, o += tw) {
-			if (lv[i]) {
-				memcpy(o, phys + (size_t)j * (size_t)tw, (size_t)tw);
-				j++;
-			} else
-				memset(o, 0, (size_t)tw);
+	} else if ((c->conv == CV_COPY4 || c->conv == CV_COPY8) && tw == 8) {
+		/* spread the values over the rows; a null row holds zero */
+		uint64_t *o = (uint64_t *)(dst->values + (size_t)base * 8);
+		const uint64_t *v = (const uint64_t *)phys;
+		for (int64_t i = 0, j = 0; i < k; i++) {
+			o[i] = lv[i] ? v[j] : 0;
+			j += lv[i];
+		}
+	} else if ((c->conv == CV_COPY4 || c->conv == CV_COPY8) && tw == 4) {
+		uint32_t *o = (uint32_t *)(dst->values + (size_t)base * 4);
+		const uint32_t *v = (const uint32_t *)phys;
+		for (int64_t i = 0, j = 0; i < k; i++) {
+			o[i] = lv[i] ? v[j] : 0;
+			j += lv[i];
 		}
 	} else {
 		int64_t j = 0;

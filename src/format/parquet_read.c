@@ -14,13 +14,14 @@
  * the output columns under it ("add" = "add.path", "add.size", ...).
  *
  * Reading: the reader walks the selected row groups in order. At the start
- * of a row group it preads the byte range of each leaf column chunk it
- * needs (and nothing else) and hands it to a cl__pq_col (parquet_page.c);
+ * of a row group it hands the byte range of each leaf column chunk it needs
+ * to a cl__pq_col (parquet_page.c), which preads those bytes (and nothing
+ * else) through a window as its pages are decoded;
  * each batch then takes up to batch_rows rows from every output column: a
  * typed column straight from its leaf, a JSON column from its leaves' level
  * streams (cl__pq_col_read_levels, cl__pq_json_assemble). A batch never
- * spans two row groups. Memory: one column chunk per leaf read, one
- * decompressed page per leaf, scratch for one batch, and the batch.
+ * spans two row groups. Memory: a read window (about 1 MiB, or one page)
+ * and one decompressed page per leaf, scratch for one batch, and the batch.
  *
  * Threads (cl_read_options.threads, or CL_THREADS in the environment): with
  * more than one and several row groups selected, row groups are decoded in
@@ -490,6 +491,7 @@ int cl__pq_dec_init(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err)
 			c->max_rep = l->max_rep;
 			c->conv = p->f->map[p->leaf[pc]].conv;
 			c->batch_rows = p->batch_rows;
+			c->stage = &d->stage;
 			if (oc->json) {
 				int rc = cl_column_init(&d->lv[pc].vals, p->f->map[p->leaf[pc]].type,
 							0, err);
@@ -510,6 +512,7 @@ void cl__pq_dec_release(const cl__pq_reader *p, cl__pq_dec *d)
 	cl_free(d->pcols);
 	cl_free(d->lv);
 	cl_buf_release(&d->json);
+	cl_buf_release(&d->stage);
 	memset(d, 0, sizeof *d);
 }
 
@@ -521,19 +524,10 @@ int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int rg, cl_error *er
 		int rc = cl__pq_chunk_range(p->f, rg, p->leaf[i], &s, &n, err);
 		if (rc)
 			return rc;
-		uint8_t *buf = cl_malloc((size_t)n + CL__PQ_PAD);
-		if (!buf)
-			return oom(err);
-		memset(buf + n, 0, CL__PQ_PAD);
-		rc = cl__pq_pread(p->f, buf, (size_t)n, s, err);
-		if (!rc) {
-			cl__pq_col *c = &d->pcols[i];
-			c->rg = rg;
-			c->codec = p->f->meta->row_groups[rg].columns[p->leaf[i]].meta.codec;
-			rc = cl__pq_col_begin(c, buf, (size_t)n, s, err);
-		} else
-			cl_free(buf);
-		if (rc)
+		cl__pq_col *c = &d->pcols[i];
+		c->rg = rg;
+		c->codec = p->f->meta->row_groups[rg].columns[p->leaf[i]].meta.codec;
+		if ((rc = cl__pq_col_begin(c, p->f, s, (size_t)n, err)))
 			return rc;
 	}
 	return 0;

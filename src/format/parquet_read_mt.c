@@ -18,8 +18,8 @@
  * (head++) at its next call. A worker stops after an error entry or when
  * mt->stop is set (cl__pq_mt_free), which also wakes every waiter.
  *
- * Memory: per worker, one row group's column chunks, one page per leaf and
- * RING batches — N times the single-threaded reader's.
+ * Memory: per worker, a read window and one page per leaf, and RING
+ * batches — about N + 1 times the single-threaded reader's.
  */
 #include "parquet_reader.h"
 

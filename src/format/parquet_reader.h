@@ -25,6 +25,7 @@ typedef struct cl__pq_dec {
 	cl__pq_col *pcols;    /* npcols */
 	cl__pq_levels *lv;    /* npcols; used for the leaves of JSON columns */
 	cl_buf json;          /* JSON text of one value */
+	cl_buf stage;         /* large compressed pages (cl__pq_col.stage) */
 	int rg;               /* row group being read, -1 none */
 } cl__pq_dec;
 
