@@ -7,6 +7,9 @@
  *   delta_replay.c  listing _delta_log, choosing what to replay for a
  *                   version, replaying commits into a snapshot, the protocol
  *                   checks, commit timestamps for time travel
+ *   delta_checkpoint.c        Parquet checkpoints back into actions
+ *   delta_checkpoint_write.c  writing checkpoints and _last_checkpoint,
+ *                   every delta.checkpointInterval commits
  *   table.c         the public cl_table / cl_snapshot API
  *   table_txn.c     write transactions, optimistic commit and conflicts
  *

@@ -1,6 +1,6 @@
 /*
  * delta_checkpoint.c — reading Parquet checkpoints (classic and multi-part)
- * written by Spark/Delta.
+ * written by Spark/Delta or by changelake (delta_checkpoint_write.c).
  *
  * A checkpoint holds the state of one version as rows of one nested
  * Parquet schema (add, remove, metaData, protocol, txn structs). The
