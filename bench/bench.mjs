@@ -120,7 +120,15 @@ function summarize(list, idleKb) {
 		maxrss_kb: median(ok.map((r) => r.maxrss_kb)),
 		adjusted_kb: median(ok.map((r) => r.maxrss_kb - idleKb)),
 		threads_note: ok.find((r) => r.threads_note)?.threads_note,
+		lake: medianFields(ok.map((r) => r.lake).filter(Boolean)),
 	};
+}
+
+// Per-field medians of the runs' lake figures (afterRun), or undefined.
+function medianFields(list) {
+	if (!list.length)
+		return undefined;
+	return Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((x) => Number(x[k])))]));
 }
 
 const fmt = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '—');
@@ -154,32 +162,66 @@ async function main() {
 			continue;
 		for (const threads of threadList) {
 			const ctx = {
-				input, threads, clbench, changelake, buildDir,
+				input, threads, clbench, changelake, buildDir, rows, dataDir, scratch, op: op.name,
 				out: (engine) => path.join(scratch, `${op.name}-${engine}-t${threads}.parquet`),
 			};
 			const cl = [], duck = [], problems = [];
 			let clBroken = false;
-			for (let i = 0; i < runs; i++) {
+			// one DuckDB connection for the op's untimed setup and checks
+			let db = null, con = null;
+			if (op.setup || op.afterRun || op.verify) {
+				db = await DuckDBInstance.create(':memory:');
+				con = await db.connect();
+			}
+			let setupError = null;
+			try {
+				await op.setup?.(ctx, con);
+			} catch (e) {
+				setupError = `setup: ${e.message}`;
+			}
+			for (let i = 0; i < runs && !setupError; i++) {
 				const order = i % 2 === 0 ? ['cl', 'duck'] : ['duck', 'cl'];
 				const got = {};
 				for (const e of order) {
 					if (e === 'cl' && clBroken)
 						continue;
-					got[e] = e === 'cl' ? clRun(ctx, op) : duckRun(ctx, op);
+					try {
+						op.prepare?.(ctx, e === 'cl' ? 'changelake' : 'duckdb');
+						got[e] = e === 'cl' ? clRun(ctx, op) : duckRun(ctx, op);
+					} catch (err) {
+						got[e] = { error: `prepare: ${err.message}` };
+					}
 					(e === 'cl' ? cl : duck).push(got[e]);
 				}
 				if (got.cl?.error)
 					clBroken = true; // a failing engine fails every time; don't wait on it
 				if (got.duck?.version)
 					duckVersion = got.duck.version;
-				if (op.check && got.cl && !got.cl.error && got.duck && !got.duck.error)
+				const both = got.cl && !got.cl.error && got.duck && !got.duck.error;
+				if (op.check && both)
 					for (const p of op.check(ctx, got.cl, got.duck))
 						if (!problems.includes(p))
 							problems.push(p);
+				if (op.afterRun && both) {
+					try {
+						const a = await op.afterRun(ctx, con, got);
+						got.cl.lake = a.cl;
+						got.duck.lake = a.duck;
+						for (const p of a.problems ?? [])
+							if (!problems.includes(`run ${i + 1}: ${p}`))
+								problems.push(`run ${i + 1}: ${p}`);
+					} catch (e) {
+						problems.push(`run ${i + 1}: check failed: ${e.message}`);
+					}
+				}
 				console.error(`bench: ${op.name} threads=${threads} run ${i + 1}/${runs}: `
 					+ `changelake ${got.cl ? (got.cl.error ? 'FAILED' : fmt(got.cl.seconds) + ' s') : 'skipped'}, `
-					+ `DuckDB ${got.duck.error ? 'FAILED' : fmt(got.duck.seconds) + ' s'}`);
+					+ `DuckDB ${got.duck.error ? 'FAILED' : fmt(got.duck.seconds) + ' s'}`
+					+ (got.cl?.lake ? `, lake table ${got.cl.lake.rows_out} rows, `
+						+ `${(got.cl.lake.bytes_added / 2 ** 20).toFixed(1)} MiB written` : ''));
 			}
+			if (setupError)
+				cl.push({ error: setupError });
 			const r = {
 				op: op.name, what: op.what, threads,
 				changelake: summarize(cl, clIdle.maxrss_kb),
@@ -187,22 +229,22 @@ async function main() {
 			};
 			let verified = null;
 			if (op.verify && !r.changelake.error && !r.duckdb.error) {
-				const db = await DuckDBInstance.create(':memory:');
-				const con = await db.connect();
 				try {
 					verified = await op.verify(ctx, con);
 				} catch (e) {
 					verified = { ok: false, detail: `verification failed: ${e.message}`, problems: [e.message] };
 				}
-				con.closeSync?.();
-				db.closeSync?.();
 			}
+			con?.closeSync?.();
+			db?.closeSync?.();
 			if (verified)
 				problems.push(...(verified.problems ?? []));
 			r.check = {
 				ok: !r.changelake.error && !r.duckdb.error && problems.length === 0,
 				problems,
-				detail: verified?.detail ?? (op.check ? 'checksums compared on every run' : ''),
+				detail: verified?.detail ?? (op.check ? 'checksums compared on every run'
+					: op.afterRun ? 'DuckDB reads the lake table after every run: same column types, '
+						+ 'row count and order-insensitive hash of all values as DuckDB\'s result' : ''),
 			};
 			r.ratio_time = ratio(r.changelake.seconds, r.duckdb.seconds);
 			r.ratio_cpu = ratio(r.changelake.cpu_seconds, r.duckdb.cpu_seconds);
@@ -211,9 +253,11 @@ async function main() {
 			if (!r.check.ok)
 				failed = true;
 			results.push(r);
-			if (!env.BENCH_KEEP)
+			if (!env.BENCH_KEEP) {
+				op.cleanup?.(ctx);
 				for (const e of ['changelake', 'duckdb'])
 					rmSync(ctx.out(e), { force: true });
+			}
 		}
 	}
 
@@ -233,6 +277,11 @@ async function main() {
 	const md = markdown(meta, results);
 	writeFileSync(path.join(outDir, 'results.md'), md);
 	console.log(table(results));
+	const lake = lakeRows(results);
+	if (lake.length)
+		console.log('\n' + table2(LAKE_HEAD, lake));
+	for (const line of scaleLines(results))
+		console.log(line);
 	console.log(`\nratio = changelake / DuckDB (below 1: changelake faster or smaller); `
 		+ `memory ratio on "op MB" (peak RSS during the timed part minus RSS before it); `
 		+ `cpu = user + system seconds (steadier than wall time on a busy machine)`);
@@ -272,11 +321,55 @@ const HEAD = ['op', 'threads', 'cl s', 'duck s', 'time ratio', 'cl cpu s', 'duck
 	'cl op MB', 'duck op MB', 'mem ratio', 'cl peak MB', 'duck peak MB', 'check'];
 
 function table(results) {
-	const all = [HEAD, ...rowsOf(results)];
-	const w = HEAD.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-	const line = (r) => r.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-	return [line(HEAD), w.map((n) => '-'.repeat(n)).join('  '), ...all.slice(1).map(line)].join('\n');
+	return table2(HEAD, rowsOf(results));
 }
+
+function table2(head, rows) {
+	const all = [head, ...rows];
+	const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+	const line = (r) => r.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+	return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...all.slice(1).map(line)].join('\n');
+}
+
+// Lake operations (op_lake.mjs): throughput and bytes rewritten.
+const LAKE_HEAD = ['op', 'threads', 'changes', 'cl rows/s', 'duck rows/s', 'table MiB',
+	'cl rewritten MiB', 'cl written MiB', 'cl written / table', 'duck written / table', 'cl files rewritten'];
+
+function lakeRows(results) {
+	const mib = (b) => (Number.isFinite(b) ? (b / 2 ** 20).toFixed(1) : '—');
+	const frac = (a, b) => (Number.isFinite(a) && b > 0 ? (a / b).toFixed(3) : '—');
+	const rate = (n, sec) => (Number.isFinite(n) && sec > 0 ? Math.round(n / sec).toLocaleString('en-US') : '—');
+	return results.filter((r) => r.changelake.lake).map((r) => {
+		const c = r.changelake.lake, d = r.duckdb.lake ?? {};
+		return [r.op, String(r.threads), c.changes.toLocaleString('en-US'),
+			rate(c.changes, r.changelake.seconds), rate(d.changes, r.duckdb.seconds),
+			mib(c.table_bytes), mib(c.bytes_removed), mib(c.bytes_added),
+			frac(c.bytes_added, c.table_bytes), frac(d.bytes_added, d.table_bytes),
+			`${c.files_removed} of ${c.files_removed + c.files_live - c.files_added}`];
+	});
+}
+
+// An op with scaleOf: its time against the smaller op's, next to the ratio
+// of their change counts (a merge whose cost follows its changes shows the
+// same ratio; one that rewrites the table whatever the change shows ~1).
+function scaleLines(results) {
+	const out = [];
+	for (const r of results) {
+		const ops = ops_by_name.get(r.op);
+		const small = ops?.scaleOf && results.find((x) => x.op === ops.scaleOf && x.threads === r.threads);
+		if (!small || !r.changelake.lake || !small.changelake.lake)
+			continue;
+		const nch = r.changelake.lake.changes / small.changelake.lake.changes;
+		out.push(`${r.op} / ${small.op}, threads=${r.threads}: ${nch.toFixed(0)}× the changes took `
+			+ `${fmt(r.changelake.seconds / small.changelake.seconds, 2)}× the time in changelake `
+			+ `(cpu ${fmt(r.changelake.cpu_seconds / small.changelake.cpu_seconds, 2)}×, bytes written `
+			+ `${fmt(r.changelake.lake.bytes_added / small.changelake.lake.bytes_added, 2)}×), `
+			+ `${fmt(r.duckdb.seconds / small.duckdb.seconds, 2)}× in DuckDB`);
+	}
+	return out;
+}
+
+const ops_by_name = new Map(ops.map((o) => [o.name, o]));
 
 function markdown(meta, results) {
 	const out = [];
@@ -296,6 +389,22 @@ function markdown(meta, results) {
 		+ '"op MB" is the peak RSS while the timed part ran minus the RSS just before it (the memory '
 		+ 'ratio uses it); "peak MB" is the whole process (DuckDB\'s includes node, '
 		+ `${mb(meta.idle_kb.duckdb)} MB idle; clbench idles at ${mb(meta.idle_kb.changelake)} MB).`);
+	const lake = lakeRows(results);
+	if (lake.length) {
+		out.push('');
+		out.push(`| ${LAKE_HEAD.join(' | ')} |`);
+		out.push(`|${LAKE_HEAD.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+		for (const r of lake)
+			out.push(`| ${r.join(' | ')} |`);
+		out.push('');
+		out.push('Lake operations: "changes" are the change rows of the run (the full load\'s rows for merge_load); '
+			+ 'rows/s = changes / median wall seconds; "table" is the lake table before the run; '
+			+ '"rewritten" the bytes of the data files the commit removed and "written" those it added '
+			+ '(operationMetrics numRemovedBytes, numAddedBytes); DuckDB writes the whole table every time, '
+			+ 'its "written / table" is its output over its own input table file.');
+		for (const line of scaleLines(results))
+			out.push('', line + '.');
+	}
 	const notes = [...new Set(results.map((r) => r.changelake.threads_note).filter(Boolean))];
 	for (const n of notes)
 		out.push('', `changelake: ${n}.`);

@@ -11,10 +11,18 @@
  *       Untimed: read IN into memory (deep copies of every batch).
  *       Timed: cl_writer_open(OUT, codec, default SNAPPY), write every batch,
  *       cl_writer_close.
- *   clbench exec -- PROGRAM ARGS...
+ *   clbench cow TABLE CHANGES [--threads N]
+ *       Untimed: read CHANGES (rows with the table's columns, the key among
+ *       them) into memory. Timed: upsert every row into the lake table
+ *       TABLE through the copy-on-write primitive (cl_table_changes_open,
+ *       _add with action 'C', _commit: one commit), and report the
+ *       cl_table_cow_stats (files and bytes rewritten, rows copied).
+ *   clbench exec [--threads N] -- PROGRAM ARGS...
  *       Timed: run a program (e.g. `changelake diff ...`) and report its
  *       wall time, CPU time and peak RSS (from wait4). Its standard output
  *       goes to our standard error so the JSON line stays alone on stdout.
+ *       --threads N sets CL_THREADS=N for the program (for commands
+ *       without a --threads option of their own, such as merge).
  *   clbench idle
  *       Nothing; reports the peak RSS of an idle process (the baseline).
  *
@@ -27,7 +35,9 @@
  * Threads: --threads N sets cl_read_options.threads / cl_write_options.threads
  * (for write, also for the untimed load). CL_THREADS, which overrides those
  * options inside the library, is removed from the environment so that N is
- * what runs. "cpu_seconds" against "seconds" shows how many cores worked.
+ * what runs. The lake table code opens its readers and writers with default
+ * options, so for cow --threads N sets CL_THREADS=N instead. "cpu_seconds"
+ * against "seconds" shows how many cores worked.
  *
  * Exit status: 0 on success, 1 on a library error (the JSON then carries
  * "error"), 2 on a usage error.
@@ -170,7 +180,8 @@ static int usage(void)
 {
 	fputs("usage: clbench read FILE [--threads N]\n"
 	      "       clbench write IN OUT [--threads N] [--codec NAME]\n"
-	      "       clbench exec -- PROGRAM [ARGS...]\n"
+	      "       clbench cow TABLE CHANGES [--threads N]\n"
+	      "       clbench exec [--threads N] -- PROGRAM [ARGS...]\n"
 	      "       clbench idle\n",
 	      stderr);
 	return 2;
@@ -503,14 +514,151 @@ out:
 	return rc ? fail("write", &err) : 0;
 }
 
+/* ---- cow ---- */
+
+static void print_cow_stats(FILE *f, const cl_table_cow_stats *st, int64_t version)
+{
+	fprintf(f, "\"cow\":{\"version\":%" PRId64 ",\"files_candidates\":%" PRId64
+		   ",\"files_rewritten\":%" PRId64 ",\"files_added\":%" PRId64
+		   ",\"rows_copied\":%" PRId64 ",\"rows_upserted\":%" PRId64
+		   ",\"rows_deleted\":%" PRId64 ",\"bytes_removed\":%" PRId64 "}",
+		version, st->files_candidates, st->files_rewritten, st->files_added,
+		st->rows_copied, st->rows_upserted, st->rows_deleted, st->bytes_removed);
+}
+
+static int cmd_cow(int argc, char **argv)
+{
+	args a;
+	if (parse_args(&a, argc, argv, 2) || a.npos != 2)
+		return usage();
+	char nthreads[16];
+	snprintf(nthreads, sizeof nthreads, "%d", a.threads);
+	setenv("CL_THREADS", nthreads, 1); /* the table code's readers and writers */
+	cl_error err = {0};
+	cl_reader *r = NULL;
+	cl_table *t = NULL;
+	cl_table_changes *c = NULL;
+	cl_schema *cs = NULL;
+	cl_batch **batches = NULL;
+	cl_column *action = NULL, *cols = NULL;
+	int64_t nb = 0, cap = 0, rows = 0, version = -1;
+	cl_table_cow_stats st;
+	cl_read_options ro;
+	int rc, ncols = 0;
+	measure m;
+
+	memset(&st, 0, sizeof st);
+	cl_read_options_init(&ro);
+	ro.threads = a.threads;
+	rc = cl_reader_open(&r, a.pos[1], &ro, &err);
+	if (rc)
+		goto out;
+	const cl_schema *schema = cl_reader_schema(r);
+	ncols = schema->nfields;
+	rc = cl_schema_create(&cs, &err);
+	rc = rc ? rc : cl_schema_add(cs, "_action", cl_type_make(CL_INT8), false, &err);
+	for (int i = 0; !rc && i < ncols; i++)
+		rc = cl_schema_add(cs, schema->fields[i].name, schema->fields[i].type,
+				   schema->fields[i].nullable, &err);
+	for (;;) {
+		cl_batch *b, *copy;
+		rc = rc ? rc : cl_reader_next(r, &b, &err);
+		if (rc || !b)
+			break;
+		if (nb == cap) {
+			int64_t ncap = cap ? cap * 2 : 64;
+			cl_batch **nbs = cl_realloc(batches, (size_t)ncap * sizeof *nbs);
+			if (!nbs) {
+				rc = cl_error_set(&err, CL_ENOMEM, "out of memory");
+				break;
+			}
+			batches = nbs;
+			cap = ncap;
+		}
+		rc = batch_clone(&copy, b, schema, &err);
+		if (rc)
+			break;
+		batches[nb++] = copy;
+		rows += copy->nrows;
+	}
+	/* one action column of 'C' as long as the largest batch; change
+	 * batches borrow it and the loaded columns */
+	int64_t maxrows = 1;
+	for (int64_t i = 0; i < nb; i++)
+		maxrows = batches[i]->nrows > maxrows ? batches[i]->nrows : maxrows;
+	action = cl_calloc(1, sizeof *action);
+	cols = cl_calloc((size_t)ncols + 1, sizeof *cols);
+	if (!rc && (!action || !cols))
+		rc = cl_error_set(&err, CL_ENOMEM, "out of memory");
+	rc = rc ? rc : cl_column_init(action, cl_type_make(CL_INT8), maxrows, &err);
+	for (int64_t i = 0; !rc && i < maxrows; i++) {
+		int8_t v = 'C';
+		rc = cl_column_append_fixed(action, &v, &err);
+	}
+	if (rc)
+		goto out;
+
+	measure_start(&m);
+	rc = cl_table_open(&t, a.pos[0], &err);
+	rc = rc ? rc : cl_table_changes_open(&c, t, cs, &err);
+	for (int64_t i = 0; i < nb && !rc; i++) {
+		cl_batch cb = {batches[i]->nrows, ncols + 1, cols};
+		cols[0] = *action;
+		cols[0].length = batches[i]->nrows;
+		memcpy(cols + 1, batches[i]->cols, (size_t)ncols * sizeof *cols);
+		rc = cl_table_changes_add(c, &cb, &err);
+	}
+	rc = rc ? rc : cl_table_changes_commit(c, "MERGE", NULL, 0, &st, &version, &err);
+	measure_stop(&m);
+	if (rc)
+		goto out;
+
+	printf("{\"op\":\"cow\",\"engine\":\"changelake\",");
+	print_threads(stdout, a.threads);
+	printf(",");
+	print_measure(stdout, &m);
+	printf(",\"rows\":%" PRId64 ",", rows);
+	print_cow_stats(stdout, &st, version);
+	printf("}\n");
+out:
+	cl_table_changes_free(c);
+	cl_table_free(t);
+	if (action)
+		cl_column_release(action);
+	cl_free(action);
+	cl_free(cols);
+	for (int64_t i = 0; i < nb; i++)
+		cl_batch_free(batches[i]);
+	cl_free(batches);
+	cl_schema_free(cs);
+	cl_reader_free(r);
+	return rc ? fail("cow", &err) : 0;
+}
+
 /* ---- exec, idle ---- */
 
 static int cmd_exec(int argc, char **argv)
 {
-	if (argc < 4 || strcmp(argv[2], "--"))
+	int at = 2;
+	const char *threads = NULL;
+	if (argc > at + 1 && !strcmp(argv[at], "--threads")) {
+		char *end;
+		long n = strtol(argv[at + 1], &end, 10);
+		if (*end || n < 1 || n > 1024)
+			return usage();
+		threads = argv[at + 1];
+		at += 2;
+	}
+	if (argc < at + 2 || strcmp(argv[at], "--"))
 		return usage();
+	char **prog = argv + at + 1;
 	measure m;
-	unsetenv("CL_THREADS"); /* the command line says how many threads */
+	/* the command line says how many threads (or --threads, through the
+	 * variable the library reads) */
+	if (threads)
+		setenv("CL_THREADS", threads, 1);
+	else
+		unsetenv("CL_THREADS");
 	measure_start(&m);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -519,8 +667,8 @@ static int cmd_exec(int argc, char **argv)
 	}
 	if (pid == 0) {
 		dup2(STDERR_FILENO, STDOUT_FILENO);
-		execvp(argv[3], argv + 3);
-		fprintf(stderr, "clbench: %s: %s\n", argv[3], strerror(errno));
+		execvp(prog[0], prog);
+		fprintf(stderr, "clbench: %s: %s\n", prog[0], strerror(errno));
 		_exit(127);
 	}
 	int status = 0;
@@ -562,6 +710,8 @@ int main(int argc, char **argv)
 		return cmd_read(argc, argv);
 	if (!strcmp(argv[1], "write"))
 		return cmd_write(argc, argv);
+	if (!strcmp(argv[1], "cow"))
+		return cmd_cow(argc, argv);
 	if (!strcmp(argv[1], "exec"))
 		return cmd_exec(argc, argv);
 	if (!strcmp(argv[1], "idle"))

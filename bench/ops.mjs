@@ -15,13 +15,29 @@
 //   verify      optional async (ctx, con) => { ok, detail }: an untimed check
 //               after the runs, given a DuckDB connection (e.g. "the file
 //               changelake wrote reads back equal to the input")
+//   setup       optional async (ctx, con): untimed, once per thread count
+//               before the runs (e.g. derive an input with DuckDB)
+//   prepare     optional (ctx, engine): untimed, synchronous, before every
+//               measured run of engine ('changelake' | 'duckdb'), e.g. put
+//               a fresh copy of a table in place
+//   afterRun    optional async (ctx, con, {cl, duck}) => { problems, cl, duck }:
+//               untimed, after every pair of successful runs: problems
+//               found, and per-engine figures (numbers) kept as run.lake,
+//               summarised as medians; ops with `lake: true` fill the
+//               fields of the lake table (op_lake.mjs)
+//   cleanup     optional (ctx): after the runs unless BENCH_KEEP=1
+//   scaleOf     optional name of a smaller op: report the time ratio of the
+//               two against their change ratio
 //
-// ctx: { input, threads, clbench, changelake, out(engine), buildDir }
+// ctx: { input, threads, clbench, changelake, out(engine), buildDir, rows,
+//        dataDir, scratch, op }
 //   input     the generated Parquet file (see gen.mjs for its columns)
 //   out(e)    a scratch output path for engine e ('changelake' | 'duckdb')
+//   rows      BENCH_ROWS; dataDir the input cache; scratch its out/ folder
 import { statSync } from 'node:fs';
 import { sqlString } from './gen.mjs';
 import { diffOps } from './op_diff.mjs';
+import { lakeOps } from './op_lake.mjs';
 
 // Everything the changelake read folds, as DuckDB computes it. Both engines
 // decode every value of every column; the aggregates are cheap.
@@ -120,4 +136,5 @@ export const ops = [
 		verify: verifyWrite,
 	},
 	...diffOps, // bench/op_diff.mjs (issue 4)
+	...lakeOps, // bench/op_lake.mjs (issues 5 and 6)
 ];
