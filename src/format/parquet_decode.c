@@ -45,9 +45,64 @@ static uint64_t load_tail(const uint8_t *p, size_t avail, size_t byte)
 	return v;
 }
 
+/*
+ * Groups of 8 values of a width known at compile time (8 values of width W
+ * take exactly W bytes): constant shifts and masks, one unaligned 8-byte
+ * load per value. Needs W + 8 readable bytes per group (checked by the
+ * caller).
+ */
+#define UNPACK8(W)                                                              \
+	static void unpack8_##W(const uint8_t *p, uint32_t *out, int64_t groups)  \
+	{                                                                       \
+		const uint64_t mask = ((uint64_t)1 << W) - 1;                  \
+		for (int64_t g = 0; g < groups; g++, p += W, out += 8) {        \
+			for (int i = 0; i < 8; i++) {                           \
+				uint64_t v;                                     \
+				memcpy(&v, p + (i * W) / 8, 8);                 \
+				out[i] = (uint32_t)((v >> ((i * W) % 8)) & mask); \
+			}                                                       \
+		}                                                               \
+	}
+UNPACK8(1) UNPACK8(2) UNPACK8(3) UNPACK8(4) UNPACK8(5) UNPACK8(6) UNPACK8(7) UNPACK8(8)
+UNPACK8(9) UNPACK8(10) UNPACK8(11) UNPACK8(12) UNPACK8(13) UNPACK8(14) UNPACK8(15)
+UNPACK8(16) UNPACK8(17) UNPACK8(18) UNPACK8(19) UNPACK8(20) UNPACK8(21) UNPACK8(22)
+UNPACK8(23) UNPACK8(24) UNPACK8(25) UNPACK8(26) UNPACK8(27) UNPACK8(28) UNPACK8(29)
+UNPACK8(30) UNPACK8(31) UNPACK8(32)
+#undef UNPACK8
+
+static void (*const unpack8[33])(const uint8_t *, uint32_t *, int64_t) = {
+	NULL, unpack8_1, unpack8_2, unpack8_3, unpack8_4, unpack8_5, unpack8_6,
+	unpack8_7, unpack8_8, unpack8_9, unpack8_10, unpack8_11, unpack8_12,
+	unpack8_13, unpack8_14, unpack8_15, unpack8_16, unpack8_17, unpack8_18,
+	unpack8_19, unpack8_20, unpack8_21, unpack8_22, unpack8_23, unpack8_24,
+	unpack8_25, unpack8_26, unpack8_27, unpack8_28, unpack8_29, unpack8_30,
+	unpack8_31, unpack8_32,
+};
+
 void cl__unpack32(const uint8_t *p, size_t avail, int w, int64_t first, uint32_t *out,
 		  int64_t n)
 {
+	/* whole groups of 8 from a group boundary, while W + 8 bytes remain */
+	if (w > 0 && (first & 7) == 0 && n >= 8) {
+		size_t byte = (size_t)(first / 8) * (size_t)w;
+		int64_t groups = n / 8;
+		if (byte < avail) {
+			int64_t fit = (int64_t)((avail - byte) / (size_t)w);
+			/* the last group reads up to W + 8 bytes past its start */
+			while (fit > 0 && byte + (size_t)fit * (size_t)w + 8 > avail + (size_t)w)
+				fit--;
+			if (groups > fit)
+				groups = fit;
+			if (groups > 0) {
+				unpack8[w](p + byte, out, groups);
+				first += groups * 8;
+				out += groups * 8;
+				n -= groups * 8;
+			}
+		}
+		if (n == 0)
+			return;
+	}
 	if (w == 0) {
 		memset(out, 0, (size_t)n * sizeof *out);
 		return;

@@ -906,6 +906,53 @@ static int fill_plain_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
 	return c->conv == CV_BA_STR ? check_utf8(c, dst, base, k, err) : 0;
 }
 
+/*
+ * Dictionary-encoded strings straight from the dictionary into rows [base,
+ * base+k) (nn of them present), without views in between. The dictionary's
+ * strings were checked (UTF-8) when it was loaded.
+ */
+static int fill_dict_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
+			int64_t nn, const uint8_t *lv, cl_error *err)
+{
+	int rc = cl__rle_get_u32(&c->vrle, c->idx, nn, err);
+	if (rc)
+		return col_fail(c, err, rc, true);
+	const uint32_t *ix = c->idx;
+	const cl__pq_view *dv = c->dict_views;
+	uint32_t bad = 0, dn = (uint32_t)c->dict_n;
+	int64_t total = 0;
+	for (int64_t j = 0; j < nn; j++) {
+		uint32_t x = ix[j] < dn ? ix[j] : 0;
+		bad |= ix[j] >= dn;
+		total += (int64_t)dv[x].n;
+	}
+	if (bad || (nn && !dn)) {
+		for (int64_t j = 0; j < nn; j++)
+			if (ix[j] >= dn)
+				return col_errf(c, err, CL_EFORMAT,
+						"dictionary index %u out of range (%lld entries)",
+						ix[j], (long long)c->dict_n);
+	}
+	if (dst->offsets[base] + total > MAX_BATCH_DATA)
+		return col_errf(c, err, CL_EUNSUPPORTED,
+				"a batch of this column exceeds 2 GiB of data; read smaller "
+				"batches");
+	if ((rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err)))
+		return rc;
+	int64_t *off = dst->offsets;
+	uint8_t *data = dst->data;
+	int64_t pos = off[base];
+	for (int64_t i = 0, j = 0; i < k; i++) {
+		if (!lv || lv[i]) {
+			const cl__pq_view *v = &dv[ix[j++]];
+			copy_value(data + pos, v->p, v->n);
+			pos += (int64_t)v->n;
+		}
+		off[base + i + 1] = pos;
+	}
+	return 0;
+}
+
 /* Append the k rows [base, base+k) of a var-width column from nn values. */
 static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int64_t nn,
 		    const uint8_t *lv, cl_error *err)
@@ -1006,10 +1053,12 @@ static int put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 	bool direct = !lv && ((c->conv == CV_COPY4 && tw == 4) ||
 			      (c->conv == CV_COPY8 && tw == 8));
 	uint8_t *phys = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
-	/* PLAIN strings go from the page to the column in fill_plain_ba */
-	bool plain_ba = var && c->enc == PQ_ENC_PLAIN && c->ptype == PQ_BYTE_ARRAY &&
-			(c->conv == CV_BA_STR || c->conv == CV_BA_BIN);
-	if (!plain_ba && (rc = decode_values(c, nn, phys, c->views, err)))
+	/* strings go from the page or the dictionary to the column in
+	 * fill_plain_ba / fill_dict_ba */
+	bool ba = var && c->ptype == PQ_BYTE_ARRAY && (c->conv == CV_BA_STR || c->conv == CV_BA_BIN);
+	bool plain_ba = ba && c->enc == PQ_ENC_PLAIN;
+	bool dict_ba = ba && (c->enc == PQ_ENC_PLAIN_DICTIONARY || c->enc == PQ_ENC_RLE_DICTIONARY);
+	if (!plain_ba && !dict_ba && (rc = decode_values(c, nn, phys, c->views, err)))
 		return rc;
 	if (lv) {
 		rc = cl_column_ensure_validity(dst, err);
@@ -1020,8 +1069,9 @@ static int put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 	} else if (dst->validity) {
 		set_bits(dst->validity, base, NULL, k);
 	}
-	if (plain_ba) {
-		rc = fill_plain_ba(c, dst, base, k, nn, lv, err);
+	if (plain_ba || dict_ba) {
+		rc = plain_ba ? fill_plain_ba(c, dst, base, k, nn, lv, err)
+			      : fill_dict_ba(c, dst, base, k, nn, lv, err);
 		if (rc)
 			return rc;
 	} else if (var) {
