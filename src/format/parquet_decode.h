@@ -228,6 +228,20 @@ int cl__pq_col_finish(cl__pq_col *c, cl_error *err);
 /* Free the chunk and page state (keeps nothing). */
 void cl__pq_col_release(cl__pq_col *c);
 
+/*
+ * Decode nn values of the current page and put them into rows [length,
+ * length + k) of dst (room for k reserved by the caller; nn, k <=
+ * scratch_n): lv[i] (0/1) says which rows get a value, NULL: all of them
+ * (nn == k). parquet_values.c.
+ */
+int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
+		      const uint8_t *lv, cl_error *err);
+/* Errors of a column (parquet_page.c): prefix err with the file, row group,
+ * column (and page offset) / set a message so prefixed. Return rc. */
+int cl__pq_col_fail(cl__pq_col *c, cl_error *err, int rc, bool with_page);
+int cl__pq_col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Physical value width of a fixed-width type (FLBA: type_length), 0 else. */
 int cl__pq_phys_width(int ptype, int32_t type_length);
 

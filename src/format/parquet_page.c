@@ -20,6 +20,9 @@
  *           needed, else through scratch buffers of batch_rows entries
  *   finish  the row group's rows are all read: a page with rows left over is
  *           an error (columns of one row group must agree on the row count)
+ * Values are decoded and converted into columns by parquet_values.c
+ * (cl__pq_put_values).
+ *
  * Flat columns (max repetition level 0; any max definition level, a leaf
  * inside structs being NULL below it) are read row by row into a
  * cl_column. Columns inside lists and maps are read as level streams
@@ -35,12 +38,12 @@
 #include "parquet_nested.h"
 #include "core/value_text.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
 
 #define MAX_PAGE_BYTES ((int64_t)1 << 30)
-#define MAX_BATCH_DATA ((int64_t)1 << 31)
 #define LA 4096                              /* level lookahead entries */
 #define MAX_BATCH_ENTRIES ((int64_t)1 << 28) /* level entries per batch */
 
@@ -57,7 +60,7 @@ int cl__pq_phys_width(int ptype, int32_t type_length)
 }
 
 /* Prefix err with the file, row group, column (and page offset). */
-static int col_fail(cl__pq_col *c, cl_error *err, int rc, bool with_page)
+int cl__pq_col_fail(cl__pq_col *c, cl_error *err, int rc, bool with_page)
 {
 	if (err && !err->message[0])
 		cl_error_set(err, rc, "error");
@@ -72,11 +75,7 @@ static int col_fail(cl__pq_col *c, cl_error *err, int rc, bool with_page)
 	return rc;
 }
 
-static int col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-#include <stdarg.h>
-static int col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
+int cl__pq_col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
 {
 	char msg[CL_ERROR_MSG_MAX];
 	va_list ap;
@@ -174,7 +173,7 @@ static int page_body(cl__pq_col *c, const uint8_t *src, size_t n, size_t raw_len
 {
 	if (!compressed || c->codec == CL_CODEC_UNCOMPRESSED || (raw_len == 0 && n == 0)) {
 		if (n != raw_len)
-			return col_errf(c, err, CL_EFORMAT,
+			return cl__pq_col_errf(c, err, CL_EFORMAT,
 					"uncompressed page is %zu bytes, its header says %zu", n,
 					raw_len);
 		*out = src;
@@ -194,7 +193,7 @@ static int page_body(cl__pq_col *c, const uint8_t *src, size_t n, size_t raw_len
 	memset(c->page + raw_len, 0, CL__PQ_PAD);
 	int rc = cl__codec_decompress((cl_codec)c->codec, src, n, c->page, raw_len, err);
 	if (rc) {
-		return col_fail(c, err, rc, true);
+		return cl__pq_col_fail(c, err, rc, true);
 	}
 	*out = c->page;
 	return 0;
@@ -204,14 +203,14 @@ static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
 			   const uint8_t *src, cl_error *err)
 {
 	if (c->has_dict)
-		return col_errf(c, err, CL_EFORMAT, "second dictionary page in a column chunk");
+		return cl__pq_col_errf(c, err, CL_EFORMAT, "second dictionary page in a column chunk");
 	if (c->rows_done > 0)
-		return col_errf(c, err, CL_EFORMAT, "dictionary page after data pages");
+		return cl__pq_col_errf(c, err, CL_EFORMAT, "dictionary page after data pages");
 	if (h->encoding != PQ_ENC_PLAIN && h->encoding != PQ_ENC_PLAIN_DICTIONARY)
-		return col_errf(c, err, CL_EUNSUPPORTED, "dictionary page encoding %s not supported",
+		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED, "dictionary page encoding %s not supported",
 				cl__pq_encoding_name(h->encoding));
 	if (c->ptype == PQ_BOOLEAN)
-		return col_errf(c, err, CL_EFORMAT, "dictionary page for a BOOLEAN column");
+		return cl__pq_col_errf(c, err, CL_EFORMAT, "dictionary page for a BOOLEAN column");
 	size_t raw = (size_t)h->uncompressed_size;
 	uint8_t *buf = cl_malloc(raw + CL__PQ_PAD);
 	if (!buf)
@@ -221,7 +220,7 @@ static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
 	if (c->codec == CL_CODEC_UNCOMPRESSED) {
 		if ((size_t)h->compressed_size != raw) {
 			cl_free(buf);
-			return col_errf(c, err, CL_EFORMAT, "dictionary page sizes differ");
+			return cl__pq_col_errf(c, err, CL_EFORMAT, "dictionary page sizes differ");
 		}
 		memcpy(buf, src, raw);
 	} else {
@@ -229,7 +228,7 @@ static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
 					      buf, raw, err);
 		if (rc) {
 			cl_free(buf);
-			return col_fail(c, err, rc, true);
+			return cl__pq_col_fail(c, err, rc, true);
 		}
 	}
 	body = buf;
@@ -238,7 +237,7 @@ static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
 	int w = cl__pq_phys_width(c->ptype, c->type_length);
 	if (c->ptype == PQ_BYTE_ARRAY) {
 		if ((uint64_t)n > raw / 4)
-			return col_errf(c, err, CL_EFORMAT,
+			return cl__pq_col_errf(c, err, CL_EFORMAT,
 					"dictionary of %lld values cannot fit in %zu bytes",
 					(long long)n, raw);
 		c->dict_views = cl_malloc((size_t)(n ? n : 1) * sizeof *c->dict_views);
@@ -247,19 +246,19 @@ static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
 		const uint8_t *p = body;
 		int rc = cl__plain_ba_get(&p, body + raw, c->dict_views, n, err);
 		if (rc)
-			return col_fail(c, err, rc, true);
+			return cl__pq_col_fail(c, err, rc, true);
 		if (c->conv == CV_BA_STR) {
 			for (int64_t i = 0; i < n; i++) {
 				size_t bad = cl__utf8_check(c->dict_views[i].p, c->dict_views[i].n);
 				if (bad != c->dict_views[i].n)
-					return col_errf(c, err, CL_EFORMAT,
+					return cl__pq_col_errf(c, err, CL_EFORMAT,
 							"dictionary value %lld is not valid UTF-8",
 							(long long)i);
 			}
 		}
 	} else {
 		if (w <= 0 || (uint64_t)n > raw / (size_t)w)
-			return col_errf(c, err, CL_EFORMAT,
+			return cl__pq_col_errf(c, err, CL_EFORMAT,
 					"dictionary of %lld values cannot fit in %zu bytes",
 					(long long)n, raw);
 	}
@@ -295,7 +294,7 @@ static int setup_values(cl__pq_col *c, int enc, const uint8_t *p, const uint8_t 
 	case PQ_ENC_PLAIN_DICTIONARY:
 	case PQ_ENC_RLE_DICTIONARY:
 		if (!c->has_dict)
-			return col_errf(c, err, CL_EFORMAT,
+			return cl__pq_col_errf(c, err, CL_EFORMAT,
 					"dictionary-encoded page but the chunk has no dictionary");
 		if (p >= end) {
 			/* only valid when the page holds nulls alone */
@@ -303,18 +302,18 @@ static int setup_values(cl__pq_col *c, int enc, const uint8_t *p, const uint8_t 
 			return 0;
 		}
 		if (*p > 32)
-			return col_errf(c, err, CL_EFORMAT, "dictionary index bit width %d", *p);
+			return cl__pq_col_errf(c, err, CL_EFORMAT, "dictionary index bit width %d", *p);
 		cl__rle_init(&c->vrle, p + 1, (size_t)(end - p - 1), *p);
 		return 0;
 	case PQ_ENC_RLE:
 		if (c->ptype != PQ_BOOLEAN)
 			break;
 		if (end - p < 4)
-			return col_errf(c, err, CL_EFORMAT, "RLE boolean length is truncated");
+			return cl__pq_col_errf(c, err, CL_EFORMAT, "RLE boolean length is truncated");
 		uint32_t len;
 		memcpy(&len, p, 4);
 		if (len > (size_t)(end - p - 4))
-			return col_errf(c, err, CL_EFORMAT, "RLE boolean length %u exceeds the page",
+			return cl__pq_col_errf(c, err, CL_EFORMAT, "RLE boolean length %u exceeds the page",
 					len);
 		cl__rle_init(&c->vrle, p + 4, len, 1);
 		return 0;
@@ -322,35 +321,35 @@ static int setup_values(cl__pq_col *c, int enc, const uint8_t *p, const uint8_t 
 		if (c->ptype != PQ_INT32 && c->ptype != PQ_INT64)
 			break;
 		rc = cl__delta_init(&c->vdelta, p, (size_t)(end - p), err);
-		return rc ? col_fail(c, err, rc, true) : 0;
+		return rc ? cl__pq_col_fail(c, err, rc, true) : 0;
 	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
 		if (c->ptype != PQ_BYTE_ARRAY)
 			break;
 		if (!c->vdlba && !(c->vdlba = cl_calloc(1, sizeof *c->vdlba)))
 			return oom(err);
 		rc = cl__dlba_init(c->vdlba, p, (size_t)(end - p), err);
-		return rc ? col_fail(c, err, rc, true) : 0;
+		return rc ? cl__pq_col_fail(c, err, rc, true) : 0;
 	case PQ_ENC_DELTA_BYTE_ARRAY:
 		if (c->ptype != PQ_BYTE_ARRAY && c->ptype != PQ_FIXED_LEN_BYTE_ARRAY)
 			break;
 		if (!c->vdba && !(c->vdba = cl_calloc(1, sizeof *c->vdba)))
 			return oom(err);
 		rc = cl__dba_init(c->vdba, p, (size_t)(end - p), err);
-		return rc ? col_fail(c, err, rc, true) : 0;
+		return rc ? cl__pq_col_fail(c, err, rc, true) : 0;
 	case PQ_ENC_BYTE_STREAM_SPLIT:
 		if (w <= 0 || c->ptype == PQ_BOOLEAN || c->ptype == PQ_INT96)
 			break;
 		if ((end - p) % w)
-			return col_errf(c, err, CL_EFORMAT,
+			return cl__pq_col_errf(c, err, CL_EFORMAT,
 					"BYTE_STREAM_SPLIT data of %zu bytes is not a multiple of %d",
 					(size_t)(end - p), w);
 		c->vcount = (end - p) / w;
 		return 0;
 	default:
-		return col_errf(c, err, CL_EUNSUPPORTED, "encoding %s (%d) not supported",
+		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED, "encoding %s (%d) not supported",
 				cl__pq_encoding_name(enc), enc);
 	}
-	return col_errf(c, err, CL_EFORMAT, "encoding %s is not valid for %s columns",
+	return cl__pq_col_errf(c, err, CL_EFORMAT, "encoding %s is not valid for %s columns",
 			cl__pq_encoding_name(enc), cl__pq_type_name(c->ptype));
 }
 
@@ -359,14 +358,14 @@ static int v1_levels(cl__pq_col *c, const uint8_t **p, const uint8_t *end, int e
 		     const char *what, const uint8_t **lv, size_t *lv_len, cl_error *err)
 {
 	if (enc != PQ_ENC_RLE)
-		return col_errf(c, err, CL_EUNSUPPORTED, "%s level encoding %s not supported", what,
+		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED, "%s level encoding %s not supported", what,
 				cl__pq_encoding_name(enc));
 	if (end - *p < 4)
-		return col_errf(c, err, CL_EFORMAT, "%s levels are truncated", what);
+		return cl__pq_col_errf(c, err, CL_EFORMAT, "%s levels are truncated", what);
 	uint32_t len;
 	memcpy(&len, *p, 4);
 	if (len > (size_t)(end - *p - 4))
-		return col_errf(c, err, CL_EFORMAT, "%s levels of %u bytes exceed the page", what,
+		return cl__pq_col_errf(c, err, CL_EFORMAT, "%s levels of %u bytes exceed the page", what,
 				len);
 	*lv = *p + 4;
 	*lv_len = len;
@@ -419,7 +418,7 @@ static int page_header(cl__pq_col *c, cl__pq_page_header *h, size_t *hlen, cl_er
 		rc = cl__pq_page_header_decode(h, c->win + (c->chunk_pos - c->win_pos), avail,
 					       hlen, err);
 		if (!rc || avail >= left)
-			return rc ? col_fail(c, err, rc, true) : 0;
+			return rc ? cl__pq_col_fail(c, err, rc, true) : 0;
 		if (rc == CL_ENOMEM)
 			return rc;
 		/* perhaps cut short by the window: retry with more bytes */
@@ -454,11 +453,11 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 			return rc;
 		size_t left = c->chunk_len - c->chunk_pos - hlen;
 		if ((size_t)h.compressed_size > left)
-			return col_errf(c, err, CL_EFORMAT,
+			return cl__pq_col_errf(c, err, CL_EFORMAT,
 					"page of %d bytes runs past the column chunk (%zu bytes left)",
 					h.compressed_size, left);
 		if (h.uncompressed_size > MAX_PAGE_BYTES)
-			return col_errf(c, err, CL_EUNSUPPORTED,
+			return cl__pq_col_errf(c, err, CL_EUNSUPPORTED,
 					"page of %d bytes is larger than the 1 GiB limit",
 					h.uncompressed_size);
 		/* A large compressed page that is decompressed whole before use
@@ -489,7 +488,7 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 				  h.type == PQ_PAGE_DICTIONARY)) {
 			uint32_t crc = (uint32_t)crc32(0, src, (uInt)h.compressed_size);
 			if (crc != h.crc)
-				return col_errf(c, err, CL_EFORMAT,
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
 						"CRC mismatch (page says %08x, data has %08x)", h.crc,
 						crc);
 		}
@@ -525,7 +524,7 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 		} else {
 			size_t lv = (size_t)h.rep_len + (size_t)h.def_len;
 			if (lv > (size_t)h.uncompressed_size || lv > (size_t)h.compressed_size)
-				return col_errf(c, err, CL_EFORMAT,
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
 						"level bytes exceed the page's size");
 			/* a flat column has no repetition levels; some writers still
 			 * store an (empty) RLE run for them: skip it */
@@ -541,7 +540,7 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 			end = body + (h.uncompressed_size - lv);
 			c->page_vals = h.num_values - h.num_nulls;
 			if (c->max_def == 0 && h.num_nulls)
-				return col_errf(c, err, CL_EFORMAT,
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
 						"%d nulls in a required column", h.num_nulls);
 		}
 		if (c->max_def > 0)
@@ -554,570 +553,6 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 		c->page_left = h.num_values;
 		return 0;
 	}
-}
-
-/* ---- value decoding ---- */
-
-/* Decode nn values: fixed-width ones to dst (nn * width bytes), byte arrays
- * to views. */
-static int decode_values(cl__pq_col *c, int64_t nn, uint8_t *dst, cl__pq_view *views,
-			 cl_error *err)
-{
-	int w = cl__pq_phys_width(c->ptype, c->type_length);
-	int rc = 0;
-	if (nn == 0)
-		return 0;
-	switch (c->enc) {
-	case PQ_ENC_PLAIN:
-		if (c->ptype == PQ_BYTE_ARRAY) {
-			rc = cl__plain_ba_get(&c->vp, c->vend, views, nn, err);
-			break;
-		}
-		if (c->ptype == PQ_BOOLEAN) {
-			uint64_t bits = (uint64_t)c->bitpos + (uint64_t)nn;
-			if ((bits + 7) / 8 > (uint64_t)(c->vend - c->vp))
-				return col_errf(c, err, CL_EFORMAT,
-						"PLAIN booleans end before the page's values");
-			for (int64_t i = 0; i < nn; i++) {
-				uint64_t b = (uint64_t)c->bitpos + (uint64_t)i;
-				dst[i] = (c->vp[b >> 3] >> (b & 7)) & 1;
-			}
-			c->vp += bits / 8;
-			c->bitpos = (int)(bits % 8);
-			return 0;
-		}
-		if ((uint64_t)nn * (uint64_t)w > (uint64_t)(c->vend - c->vp))
-			return col_errf(c, err, CL_EFORMAT,
-					"PLAIN values end before the page's values (%lld of %d bytes "
-					"wanted, %zu left)",
-					(long long)nn, w, (size_t)(c->vend - c->vp));
-		memcpy(dst, c->vp, (size_t)nn * (size_t)w);
-		c->vp += (size_t)nn * (size_t)w;
-		return 0;
-	case PQ_ENC_PLAIN_DICTIONARY:
-	case PQ_ENC_RLE_DICTIONARY: {
-		rc = cl__rle_get_u32(&c->vrle, c->idx, nn, err);
-		if (rc)
-			break;
-		const uint32_t *ix = c->idx;
-		uint64_t dn = (uint64_t)c->dict_n;
-		for (int64_t i = 0; i < nn; i++)
-			if (ix[i] >= dn)
-				return col_errf(c, err, CL_EFORMAT,
-						"dictionary index %u out of range (%lld entries)",
-						ix[i], (long long)c->dict_n);
-		if (c->ptype == PQ_BYTE_ARRAY) {
-			const cl__pq_view *dv = c->dict_views;
-			for (int64_t i = 0; i < nn; i++)
-				views[i] = dv[ix[i]];
-		} else if (w == 4) {
-			const uint32_t *d = (const uint32_t *)c->dict_page;
-			uint32_t *o = (uint32_t *)dst;
-			for (int64_t i = 0; i < nn; i++)
-				o[i] = d[ix[i]];
-		} else if (w == 8) {
-			const uint64_t *d = (const uint64_t *)c->dict_page;
-			uint64_t *o = (uint64_t *)dst;
-			for (int64_t i = 0; i < nn; i++)
-				o[i] = d[ix[i]];
-		} else {
-			for (int64_t i = 0; i < nn; i++)
-				memcpy(dst + (size_t)i * (size_t)w,
-				       c->dict_page + (size_t)ix[i] * (size_t)w, (size_t)w);
-		}
-		return 0;
-	}
-	case PQ_ENC_RLE:
-		rc = cl__rle_get_u32(&c->vrle, c->idx, nn, err);
-		if (rc)
-			break;
-		for (int64_t i = 0; i < nn; i++)
-			dst[i] = (uint8_t)c->idx[i];
-		return 0;
-	case PQ_ENC_DELTA_BINARY_PACKED:
-		if (c->ptype == PQ_INT64)
-			rc = cl__delta_get(&c->vdelta, (int64_t *)dst, nn, err);
-		else {
-			int64_t tmp[256];
-			for (int64_t i = 0; i < nn && !rc; i += 256) {
-				int64_t k = nn - i < 256 ? nn - i : 256;
-				rc = cl__delta_get(&c->vdelta, tmp, k, err);
-				for (int64_t j = 0; j < k && !rc; j++)
-					((int32_t *)dst)[i + j] = (int32_t)(uint32_t)(uint64_t)tmp[j];
-			}
-		}
-		break;
-	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
-		rc = cl__dlba_get(c->vdlba, views, nn, err);
-		break;
-	case PQ_ENC_DELTA_BYTE_ARRAY:
-		rc = cl__dba_get(c->vdba, views, nn, err);
-		if (rc || c->ptype == PQ_BYTE_ARRAY)
-			break;
-		for (int64_t i = 0; i < nn; i++) {
-			if (views[i].n != (size_t)w)
-				return col_errf(c, err, CL_EFORMAT,
-						"DELTA_BYTE_ARRAY value of %zu bytes in a "
-						"FIXED_LEN_BYTE_ARRAY(%d) column",
-						views[i].n, w);
-			memcpy(dst + (size_t)i * (size_t)w, views[i].p, (size_t)w);
-		}
-		return 0;
-	case PQ_ENC_BYTE_STREAM_SPLIT:
-		if (c->vpos + nn > c->vcount)
-			return col_errf(c, err, CL_EFORMAT,
-					"BYTE_STREAM_SPLIT data has fewer values than the page");
-		cl__bss_get(c->vp, c->vcount, w, c->vpos, dst, nn);
-		c->vpos += nn;
-		return 0;
-	default:
-		return col_errf(c, err, CL_EINTERNAL, "no decoder for encoding %d", c->enc);
-	}
-	return rc ? col_fail(c, err, rc, true) : 0;
-}
-
-/* ---- conversion of decoded values into the column ---- */
-
-float cl__pq_half_to_float(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h >> 15) << 31;
-	uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-	uint32_t f;
-	if (exp == 0x1f)
-		f = sign | 0x7f800000u | (mant << 13);
-	else if (exp == 0) {
-		if (mant == 0)
-			f = sign;
-		else {
-			/* subnormal: normalise */
-			int e = -1;
-			do {
-				e++;
-				mant <<= 1;
-			} while (!(mant & 0x400));
-			f = sign | (uint32_t)(127 - 15 - e) << 23 | ((mant & 0x3ff) << 13);
-		}
-	} else
-		f = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-	float r;
-	memcpy(&r, &f, 4);
-	return r;
-}
-
-/* Big-endian two's complement bytes to int128; false when it does not fit. */
-bool cl__pq_be_to_i128(const uint8_t *p, size_t n, void *out16)
-{
-	cl_i128 *out = out16;
-	if (n == 0) {
-		*out = 0;
-		return true;
-	}
-	uint8_t fill = (p[0] & 0x80) ? 0xff : 0;
-	while (n > 16) {
-		if (p[0] != fill)
-			return false;
-		p++;
-		n--;
-	}
-	if (n == 16 && ((p[0] ^ fill) & 0x80))
-		return false;
-	unsigned __int128 v = fill ? ~(unsigned __int128)0 : 0;
-	for (size_t i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	*out = (cl_i128)v;
-	return true;
-}
-
-static const char hexd[] = "0123456789abcdef";
-
-/*
- * Convert value j of the decoded values (phys or views) to dst row `row`.
- * Fixed-width targets write values; var targets return the bytes to append
- * via *vp (or write into `tmp` for UUID text).
- */
-static int convert_fixed(cl__pq_col *c, cl_column *dst, int64_t row, const uint8_t *src,
-			 const cl__pq_view *v, cl_error *err)
-{
-	uint8_t *out = dst->values;
-	switch (c->conv) {
-	case CV_I32_I8: {
-		int32_t x;
-		memcpy(&x, src, 4);
-		((int8_t *)out)[row] = (int8_t)x;
-		return 0;
-	}
-	case CV_I32_I16: {
-		int32_t x;
-		memcpy(&x, src, 4);
-		((int16_t *)out)[row] = (int16_t)x;
-		return 0;
-	}
-	case CV_I32_I64: {
-		int32_t x;
-		memcpy(&x, src, 4);
-		((int64_t *)out)[row] = x;
-		return 0;
-	}
-	case CV_I32_DEC: {
-		int32_t x;
-		memcpy(&x, src, 4);
-		cl_i128 d = x;
-		memcpy(out + (size_t)row * 16, &d, 16);
-		return 0;
-	}
-	case CV_I64_DEC: {
-		int64_t x;
-		memcpy(&x, src, 8);
-		cl_i128 d = x;
-		memcpy(out + (size_t)row * 16, &d, 16);
-		return 0;
-	}
-	case CV_INT96_TS: {
-		int64_t nanos;
-		int32_t jd;
-		memcpy(&nanos, src, 8);
-		memcpy(&jd, src + 8, 4);
-		/* in 128 bits: days * 86400e6 may leave int64 before the nanoseconds
-		 * (negative in some writers) bring it back */
-		cl_i128 us = (cl_i128)((int64_t)jd - 2440588) * 86400000000 + nanos / 1000;
-		if (us < INT64_MIN || us > INT64_MAX)
-			return col_errf(c, err, CL_EFORMAT, "INT96 timestamp out of range");
-		((int64_t *)out)[row] = (int64_t)us;
-		return 0;
-	}
-	case CV_FIX_DEC:
-	case CV_BA_DEC: {
-		cl_i128 d;
-		const uint8_t *p = c->conv == CV_FIX_DEC ? src : v->p;
-		size_t n = c->conv == CV_FIX_DEC ? (size_t)c->type_length : v->n;
-		if (!cl__pq_be_to_i128(p, n, &d))
-			return col_errf(c, err, CL_EFORMAT,
-					"decimal value of %zu bytes does not fit 128 bits", n);
-		memcpy(out + (size_t)row * 16, &d, 16);
-		return 0;
-	}
-	case CV_FIX_F16: {
-		uint16_t h;
-		memcpy(&h, src, 2);
-		((float *)out)[row] = cl__pq_half_to_float(h);
-		return 0;
-	}
-	default:
-		return col_errf(c, err, CL_EINTERNAL, "bad fixed conversion %d", c->conv);
-	}
-}
-
-static bool ascii_only(const uint8_t *p, int64_t n)
-{
-	uint64_t acc = 0;
-	int64_t i = 0;
-	for (; i + 32 <= n; i += 32) {
-		uint64_t a, b, c, d;
-		memcpy(&a, p + i, 8);
-		memcpy(&b, p + i + 8, 8);
-		memcpy(&c, p + i + 16, 8);
-		memcpy(&d, p + i + 24, 8);
-		acc |= a | b | c | d;
-	}
-	for (; i < n; i++)
-		acc |= p[i];
-	return !(acc & 0x8080808080808080ull);
-}
-
-/* Copy v (n bytes) to d; short values with fixed-size moves (every buffer
- * values are read from has CL__PQ_PAD readable bytes past its end, and d
- * has them reserved). */
-static inline void copy_value(uint8_t *d, const uint8_t *v, size_t n)
-{
-	if (n <= 16)
-		memcpy(d, v, 16);
-	else if (n <= 32) {
-		/* two fixed moves that overlap */
-		memcpy(d, v, 16);
-		memcpy(d + n - 16, v + n - 16, 16);
-	} else
-		memcpy(d, v, n);
-}
-
-/* UTF-8 of the strings of rows [base, base+k): one pass over the bytes when
- * they are all ASCII, value by value otherwise. */
-static int check_utf8(cl__pq_col *c, const cl_column *dst, int64_t base, int64_t k,
-		      cl_error *err)
-{
-	const int64_t *off = dst->offsets;
-	if (ascii_only(dst->data + off[base], off[base + k] - off[base]))
-		return 0;
-	for (int64_t i = 0; i < k; i++) {
-		size_t n = (size_t)(off[base + i + 1] - off[base + i]);
-		size_t bad = cl__utf8_check(dst->data + off[base + i], n);
-		if (bad != n)
-			return col_errf(c, err, CL_EFORMAT,
-					"row %lld: string is not valid UTF-8 (byte %zu)",
-					(long long)(c->rows_done + i), bad);
-	}
-	return 0;
-}
-
-/*
- * PLAIN byte arrays straight from the page into rows [base, base+k) (nn
- * of them present): one pass for the lengths (bounds-checked), one to
- * copy — no views in between.
- */
-static int fill_plain_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
-			 int64_t nn, const uint8_t *lv, cl_error *err)
-{
-	const uint8_t *q = c->vp, *end = c->vend;
-	int64_t total = 0;
-	for (int64_t j = 0; j < nn; j++) {
-		uint32_t len;
-		if (end - q < 4)
-			return col_errf(c, err, CL_EFORMAT, "PLAIN byte array length is truncated");
-		memcpy(&len, q, 4);
-		q += 4;
-		if (len > (size_t)(end - q))
-			return col_errf(c, err, CL_EFORMAT,
-					"PLAIN byte array of %u bytes exceeds the %zu bytes left",
-					len, (size_t)(end - q));
-		q += len;
-		total += len;
-	}
-	if (dst->offsets[base] + total > MAX_BATCH_DATA)
-		return col_errf(c, err, CL_EUNSUPPORTED,
-				"a batch of this column exceeds 2 GiB of data; read smaller "
-				"batches");
-	int rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err);
-	if (rc)
-		return rc;
-	int64_t *off = dst->offsets;
-	uint8_t *data = dst->data;
-	int64_t pos = off[base];
-	q = c->vp;
-	for (int64_t i = 0; i < k; i++) {
-		if (!lv || lv[i]) {
-			uint32_t len;
-			memcpy(&len, q, 4);
-			copy_value(data + pos, q + 4, len);
-			q += 4 + (size_t)len;
-			pos += len;
-		}
-		off[base + i + 1] = pos;
-	}
-	c->vp = q;
-	return c->conv == CV_BA_STR ? check_utf8(c, dst, base, k, err) : 0;
-}
-
-/*
- * Dictionary-encoded strings straight from the dictionary into rows [base,
- * base+k) (nn of them present), without views in between. The dictionary's
- * strings were checked (UTF-8) when it was loaded.
- */
-static int fill_dict_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
-			int64_t nn, const uint8_t *lv, cl_error *err)
-{
-	int rc = cl__rle_get_u32(&c->vrle, c->idx, nn, err);
-	if (rc)
-		return col_fail(c, err, rc, true);
-	const uint32_t *ix = c->idx;
-	const cl__pq_view *dv = c->dict_views;
-	uint32_t bad = 0, dn = (uint32_t)c->dict_n;
-	int64_t total = 0;
-	for (int64_t j = 0; j < nn; j++) {
-		uint32_t x = ix[j] < dn ? ix[j] : 0;
-		bad |= ix[j] >= dn;
-		total += (int64_t)dv[x].n;
-	}
-	if (bad || (nn && !dn)) {
-		for (int64_t j = 0; j < nn; j++)
-			if (ix[j] >= dn)
-				return col_errf(c, err, CL_EFORMAT,
-						"dictionary index %u out of range (%lld entries)",
-						ix[j], (long long)c->dict_n);
-	}
-	if (dst->offsets[base] + total > MAX_BATCH_DATA)
-		return col_errf(c, err, CL_EUNSUPPORTED,
-				"a batch of this column exceeds 2 GiB of data; read smaller "
-				"batches");
-	if ((rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err)))
-		return rc;
-	int64_t *off = dst->offsets;
-	uint8_t *data = dst->data;
-	int64_t pos = off[base];
-	for (int64_t i = 0, j = 0; i < k; i++) {
-		if (!lv || lv[i]) {
-			const cl__pq_view *v = &dv[ix[j++]];
-			copy_value(data + pos, v->p, v->n);
-			pos += (int64_t)v->n;
-		}
-		off[base + i + 1] = pos;
-	}
-	return 0;
-}
-
-/* Append the k rows [base, base+k) of a var-width column from nn values. */
-static int fill_var(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k, int64_t nn,
-		    const uint8_t *lv, cl_error *err)
-{
-	const cl__pq_view *views = c->views;
-	int w = cl__pq_phys_width(c->ptype, c->type_length);
-	int64_t total = 0;
-	if (c->conv == CV_FIX_UUID)
-		total = nn * 36;
-	else if (c->conv == CV_FIX_BIN)
-		total = nn * w;
-	else
-		for (int64_t j = 0; j < nn; j++)
-			total += (int64_t)views[j].n;
-	if (dst->offsets[base] + total > MAX_BATCH_DATA)
-		return col_errf(c, err, CL_EUNSUPPORTED,
-				"a batch of this column exceeds 2 GiB of data; read smaller "
-				"batches");
-	/* CL__PQ_PAD bytes of slack: short values are copied 16 bytes at a time */
-	int rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err);
-	if (rc)
-		return rc;
-	int64_t *off = dst->offsets;
-	uint8_t *data = dst->data;
-	int64_t pos = off[base];
-	int64_t j = 0;
-	if (c->conv != CV_FIX_UUID && c->conv != CV_FIX_BIN) {
-		for (int64_t i = 0; i < k; i++) {
-			if (!lv || lv[i]) {
-				copy_value(data + pos, views[j].p, views[j].n);
-				pos += (int64_t)views[j].n;
-				j++;
-			}
-			off[base + i + 1] = pos;
-		}
-		/* a dictionary's strings were checked when it was loaded */
-		bool dict = c->enc == PQ_ENC_PLAIN_DICTIONARY || c->enc == PQ_ENC_RLE_DICTIONARY;
-		return c->conv == CV_BA_STR && !dict ? check_utf8(c, dst, base, k, err) : 0;
-	}
-	for (int64_t i = 0; i < k; i++) {
-		if (lv && !lv[i]) {
-			off[base + i + 1] = pos;
-			continue;
-		}
-		if (c->conv == CV_FIX_UUID) {
-			const uint8_t *u = c->phys + (size_t)j * 16;
-			char *o = (char *)data + pos;
-			for (int b = 0, q = 0; b < 16; b++) {
-				if (b == 4 || b == 6 || b == 8 || b == 10)
-					o[q++] = '-';
-				o[q++] = hexd[u[b] >> 4];
-				o[q++] = hexd[u[b] & 15];
-			}
-			pos += 36;
-		} else if (c->conv == CV_FIX_BIN) {
-			memcpy(data + pos, c->phys + (size_t)j * (size_t)w, (size_t)w);
-			pos += w;
-		}
-		off[base + i + 1] = pos;
-		j++;
-	}
-	return 0;
-}
-
-/* Bits [base, base+k) of bm from 0/1 bytes v (NULL: all ones), 8 at a time
- * once byte-aligned. */
-static void set_bits(uint8_t *bm, int64_t base, const uint8_t *v, int64_t k)
-{
-	int64_t i = 0;
-	for (; i < k && ((base + i) & 7); i++)
-		cl_bit_set(bm, base + i, v ? v[i] : 1);
-	for (; i + 8 <= k; i += 8) {
-		uint8_t b = 0xff;
-		if (v)
-			b = (uint8_t)(v[i] | v[i + 1] << 1 | v[i + 2] << 2 | v[i + 3] << 3 |
-				      v[i + 4] << 4 | v[i + 5] << 5 | v[i + 6] << 6 |
-				      v[i + 7] << 7);
-		bm[(base + i) >> 3] = b;
-	}
-	for (; i < k; i++)
-		cl_bit_set(bm, base + i, v ? v[i] : 1);
-}
-
-/*
- * Decode nn values of the current page and put them into rows [length,
- * length + k) of dst (room reserved by the caller; nn, k <= scratch_n):
- * lv[i] (0/1) says which rows get a value, NULL: all of them (nn == k).
- */
-static int put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
-		      const uint8_t *lv, cl_error *err)
-{
-	int rc;
-	int w = cl__pq_phys_width(c->ptype, c->type_length);
-	bool var = cl_type_is_var(dst->type);
-	bool is_bool = dst->type.id == CL_BOOL;
-	int tw = cl_type_width(dst->type);
-	int64_t base = dst->length;
-	bool direct = !lv && ((c->conv == CV_COPY4 && tw == 4) ||
-			      (c->conv == CV_COPY8 && tw == 8));
-	uint8_t *phys = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
-	/* strings go from the page or the dictionary to the column in
-	 * fill_plain_ba / fill_dict_ba */
-	bool ba = var && c->ptype == PQ_BYTE_ARRAY && (c->conv == CV_BA_STR || c->conv == CV_BA_BIN);
-	bool plain_ba = ba && c->enc == PQ_ENC_PLAIN;
-	bool dict_ba = ba && (c->enc == PQ_ENC_PLAIN_DICTIONARY || c->enc == PQ_ENC_RLE_DICTIONARY);
-	if (!plain_ba && !dict_ba && (rc = decode_values(c, nn, phys, c->views, err)))
-		return rc;
-	if (lv) {
-		rc = cl_column_ensure_validity(dst, err);
-		if (rc)
-			return rc;
-		set_bits(dst->validity, base, lv, k);
-		dst->null_count += k - nn;
-	} else if (dst->validity) {
-		set_bits(dst->validity, base, NULL, k);
-	}
-	if (plain_ba || dict_ba) {
-		rc = plain_ba ? fill_plain_ba(c, dst, base, k, nn, lv, err)
-			      : fill_dict_ba(c, dst, base, k, nn, lv, err);
-		if (rc)
-			return rc;
-	} else if (var) {
-		rc = fill_var(c, dst, base, k, nn, lv, err);
-		if (rc)
-			return rc;
-	} else if (is_bool) {
-		int64_t j = 0;
-		for (int64_t i = 0; i < k; i++) {
-			bool v = (!lv || lv[i]) ? phys[j++] != 0 : false;
-			cl_bit_set(dst->values, base + i, v);
-		}
-	} else if (direct) {
-		/* values already in place */
-	} else if ((c->conv == CV_COPY4 || c->conv == CV_COPY8) && tw == 8) {
-		/* spread the values over the rows; a null row holds zero */
-		uint64_t *o = (uint64_t *)(dst->values + (size_t)base * 8);
-		const uint64_t *v = (const uint64_t *)phys;
-		for (int64_t i = 0, j = 0; i < k; i++) {
-			o[i] = lv[i] ? v[j] : 0;
-			j += lv[i];
-		}
-	} else if ((c->conv == CV_COPY4 || c->conv == CV_COPY8) && tw == 4) {
-		uint32_t *o = (uint32_t *)(dst->values + (size_t)base * 4);
-		const uint32_t *v = (const uint32_t *)phys;
-		for (int64_t i = 0, j = 0; i < k; i++) {
-			o[i] = lv[i] ? v[j] : 0;
-			j += lv[i];
-		}
-	} else {
-		int64_t j = 0;
-		for (int64_t i = 0; i < k; i++) {
-			if (lv && !lv[i]) {
-				memset(dst->values + (size_t)(base + i) * (size_t)tw, 0,
-				       (size_t)tw);
-				continue;
-			}
-			rc = convert_fixed(c, dst, base + i, phys + (size_t)j * (size_t)w,
-					   &c->views[j], err);
-			if (rc)
-				return rc;
-			j++;
-		}
-	}
-	dst->length += k;
-	return 0;
 }
 
 int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
@@ -1137,7 +572,7 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 		if (c->max_def > 0) {
 			rc = cl__rle_get_u8(&c->def, c->levels, k, err);
 			if (rc)
-				return col_fail(c, err, rc, true);
+				return cl__pq_col_fail(c, err, rc, true);
 			nn = 0;
 			uint8_t *l = c->levels;
 			uint8_t md = (uint8_t)c->max_def, bad = 0;
@@ -1148,12 +583,12 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 				nn += l[i];
 			}
 			if (bad)
-				return col_errf(c, err, CL_EFORMAT,
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
 						"definition level above the maximum %d", md);
 			if (nn < k)
 				lv = l;
 		}
-		if ((rc = put_values(c, dst, k, nn, lv, err)))
+		if ((rc = cl__pq_put_values(c, dst, k, nn, lv, err)))
 			return rc;
 		c->page_left -= k;
 		c->rows_done += k;
@@ -1176,19 +611,19 @@ static int refill_levels(cl__pq_col *c, cl_error *err)
 	int64_t k = c->page_left < LA ? c->page_left : LA;
 	if (c->max_rep > 0) {
 		if ((rc = cl__rle_get_u8(&c->rep, c->la_rep, k, err)))
-			return col_fail(c, err, rc, true);
+			return cl__pq_col_fail(c, err, rc, true);
 	} else
 		memset(c->la_rep, 0, (size_t)k);
 	if (c->max_def > 0) {
 		if ((rc = cl__rle_get_u8(&c->def, c->la_def, k, err)))
-			return col_fail(c, err, rc, true);
+			return cl__pq_col_fail(c, err, rc, true);
 	} else
 		memset(c->la_def, 0, (size_t)k);
 	uint8_t bad = 0, mr = (uint8_t)c->max_rep, md = (uint8_t)c->max_def;
 	for (int64_t i = 0; i < k; i++)
 		bad |= (c->la_rep[i] > mr) | (c->la_def[i] > md);
 	if (bad)
-		return col_errf(c, err, CL_EFORMAT, "level above the maximum (%d / %d)", mr, md);
+		return cl__pq_col_errf(c, err, CL_EFORMAT, "level above the maximum (%d / %d)", mr, md);
 	c->page_left -= k;
 	c->la_pos = 0;
 	c->la_n = k;
@@ -1250,7 +685,7 @@ int cl__pq_col_read_levels(cl__pq_col *c, cl__pq_levels *lv, int64_t n, cl_error
 				}
 				lv->row_start[rows++] = lv->n + (i - c->la_pos);
 			} else if (rows == 0) {
-				return col_errf(c, err, CL_EFORMAT,
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
 						"row %lld starts with repetition level %d",
 						(long long)c->rows_done, r[i]);
 			}
@@ -1268,7 +703,7 @@ int cl__pq_col_read_levels(cl__pq_col *c, cl__pq_levels *lv, int64_t n, cl_error
 		c->la_pos = i;
 		if (nn) {
 			if ((rc = cl_column_reserve(&lv->vals, nn, err)) ||
-			    (rc = put_values(c, &lv->vals, nn, nn, NULL, err)))
+			    (rc = cl__pq_put_values(c, &lv->vals, nn, nn, NULL, err)))
 				return rc;
 		}
 	}
