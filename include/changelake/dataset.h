@@ -3,8 +3,12 @@
  *
  * A dataset is a path: a single file, or a directory whose data files
  * (found recursively, in byte order of their paths; names starting with
- * '.' or '_' are skipped, so _delta_log/, _SUCCESS and .crc files are not
- * read) together hold the rows. Folders named COLUMN=VALUE between the
+ * '.' or '_' are skipped, so _SUCCESS and .crc files are not read)
+ * together hold the rows. A lake table's folder is never read as a
+ * dataset: a directory with _delta_log/, one that holds such a directory
+ * or one inside it is refused (CL_EINVAL naming the table), because the
+ * folder also holds the files the table's commits removed; the table
+ * reader (changelake/table.h, cl_table_reader_open) reads its live rows. Folders named COLUMN=VALUE between the
  * dataset root and a file (Hive-style partitioning) become columns after
  * the file's own: int64 when every value of that column is an integer,
  * else string; __HIVE_DEFAULT_PARTITION__ is NULL; %XX escapes are decoded.

@@ -38,6 +38,7 @@
 #define CHANGELAKE_TABLE_H
 
 #include "batch.h"
+#include "io.h"
 #include "parquet.h"
 #include "storage.h"
 
@@ -153,6 +154,15 @@ int cl_table_checkpoint(cl_table *t, const cl_snapshot *s, cl_error *err);
  * itself stands either way (readers replay the commits instead).
  */
 int cl_table_checkpoint_status(const cl_table *t, int64_t *version, cl_error *err);
+
+/*
+ * The same question asked of the log, for a commit made through another
+ * cl_table (a library call that opens its own, such as cl_dms_merge_run):
+ * 0 when no checkpoint was due at `version` (a positive multiple of
+ * delta.checkpointInterval) or it is there; CL_ENOTFOUND naming the
+ * version when it is missing.
+ */
+int cl_table_checkpoint_check(cl_table *t, int64_t version, cl_error *err);
 
 /* One entry of the table history. */
 typedef struct cl_table_commit {
@@ -298,6 +308,11 @@ typedef struct cl_table_scan_options {
 	const char *const *only_files;
 	size_t nonly_files;
 	int64_t batch_rows; /* default 65536 */
+	/* Projection: only these table columns (data or partition), in this
+	 * order, are read and returned; NULL: every column. An unknown name
+	 * is CL_ENOTFOUND. Borrowed for cl_table_scan_open. */
+	const char *const *columns;
+	int ncolumns;
 } cl_table_scan_options;
 
 /*
@@ -310,10 +325,40 @@ int cl_table_scan_open(cl_table_scan **out, cl_table *t, const cl_snapshot *s,
 		       const cl_table_scan_options *o, cl_error *err);
 /* Next batch (borrowed until the next call) or *out = NULL at the end. */
 int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err);
+/* The schema of the batches: the table schema, or its projection
+ * (borrowed, valid until cl_table_scan_free). */
+const cl_schema *cl_table_scan_schema(const cl_table_scan *sc);
+/* The live file the last batch came from (borrowed from the snapshot;
+ * NULL before the first batch) and the 1-based row, in that file, of the
+ * batch's first row. */
+const cl_table_file *cl_table_scan_file(const cl_table_scan *sc, int64_t *first_row);
 /* Files read and skipped so far. */
 void cl_table_scan_counts(const cl_table_scan *sc, int64_t *files_read,
 			  int64_t *files_skipped);
 void cl_table_scan_free(cl_table_scan *sc);
+
+/*
+ * A lake table read as a cl_reader (io.h): `ref` is "LOCATION",
+ * "LOCATION@VERSION" or "LOCATION@TIMESTAMP" (cl_table_ref_parse). The
+ * rows are those of the snapshot's live files only (cl_table_scan), with
+ * the table schema, or only the columns o->columns names, in that order
+ * (an unknown name is CL_ENOTFOUND). o->batch_rows applies; the other
+ * read options (CSV, declared schema) are for files and are ignored.
+ * cl_reader_total_rows is the snapshot's row count when every file
+ * records it. Owned by the caller, cl_reader_free.
+ */
+int cl_table_reader_open(cl_reader **out, const char *ref, const cl_read_options *o,
+			 cl_error *err);
+/* The snapshot of a table reader (borrowed, valid until cl_reader_free);
+ * NULL when r is not a table reader. */
+const cl_snapshot *cl_table_reader_snapshot(const cl_reader *r);
+/* Where the last batch of a table reader came from: "LOCATION/FILE"
+ * (borrowed until the next call) and the 1-based row of its first row in
+ * that file; NULL when r is not a table reader. */
+const char *cl_table_reader_source(const cl_reader *r, int64_t *first_row);
+/* Whether `ref` (a local path, optionally @VERSION or @TIMESTAMP) names a
+ * lake table: a directory with a _delta_log folder. */
+bool cl_table_is_table(const char *ref);
 
 /* ------------------------------------------------------------------ */
 /* Copy-on-write changes by key. */

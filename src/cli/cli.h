@@ -95,8 +95,52 @@ void cli_read_release(cli_read *r);
 int cli_common_option(cli_common *c, int opt);
 void cli_common_init(cli_common *c);
 
-/* Open a reader with the collected options; prints the error itself. */
+/*
+ * Open a reader with the collected options; prints the error itself.
+ * PATH is a file, or a lake table (a directory with _delta_log/,
+ * optionally TABLE@VERSION or TABLE@TIMESTAMP) read through
+ * cl_table_reader_open: only its live files.
+ */
 int cli_open_reader(cl_reader **out, const char *path, cli_read *r);
+/* Whether PATH names a lake table (a regular file of that name wins). */
+bool cli_is_table(const char *path);
+
+/*
+ * An input of many rows: a file, a folder of files (cl_dataset) or a lake
+ * table (cl_table_reader_open), with where each batch came from for
+ * messages. Zero-initialise; cli_input_close releases (also after a failed
+ * open). The error is returned in *err, not printed.
+ */
+typedef struct cli_input {
+	cl_dataset *ds;
+	cl_reader *table;
+} cli_input;
+int cli_input_open(cli_input *in, const char *path, cli_read *r, cl_error *err);
+const cl_schema *cli_input_schema(const cli_input *in);
+/* Next batch (borrowed) or NULL; *source (borrowed until the next call)
+ * and *first_row (1-based, in that source) say where it came from. */
+int cli_input_next(cli_input *in, cl_batch **out, const char **source, int64_t *first_row,
+		   cl_error *err);
+int64_t cli_input_rows(const cli_input *in);
+int64_t cli_input_total_rows(const cli_input *in);
+/* The format of a folder's first file; CL_FORMAT_PARQUET for a table. */
+cl_format cli_input_format(const cli_input *in);
+void cli_input_close(cli_input *in);
+
+/* Split "a,b,c" into a list of copies (empty items dropped), appended to
+ * *list / *n; -1 when out of memory. Free with cli_free_list. */
+int cli_split_list(const char *arg, char ***list, int *n);
+void cli_free_list(char **list, int n);
+/* A byte size: "512", "64K", "512M", "2G", "1T" (binary units; "MiB",
+ * "MB" accepted); -1 when malformed. */
+int cli__parse_size(const char *s, int64_t *out);
+
+/*
+ * After a commit to a lake table: print a warning on stderr (unless quiet)
+ * when the checkpoint due after it failed — t's own status when it made
+ * the commit, else (version >= 0) what the log shows for that version.
+ */
+void cli_warn_checkpoint(const cli_common *c, cl_table *t, const char *table, int64_t version);
 
 /* Progress on stderr (only when c->progress), throttled to ~4 per second. */
 typedef struct cli_progress {

@@ -1,10 +1,16 @@
-/* cli_common.c — errors, reader options, progress and JSON helpers of the CLI. */
+/*
+ * cli_common.c — errors, reader options, inputs (files, folders, lake
+ * tables), lists and sizes, progress, checkpoint warnings and JSON helpers
+ * of the CLI.
+ */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,12 +160,153 @@ int cli_read_option(cli_read *r, int opt, const char *arg)
 	return 0;
 }
 
+bool cli_is_table(const char *path)
+{
+	struct stat st;
+	if (!strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)))
+		return false;
+	return cl_table_is_table(path);
+}
+
 int cli_open_reader(cl_reader **out, const char *path, cli_read *r)
 {
 	cl_error err = {0};
-	if (cl_reader_open(out, path, &r->opts, &err))
+	int rc = cli_is_table(path) ? cl_table_reader_open(out, path, &r->opts, &err)
+				    : cl_reader_open(out, path, &r->opts, &err);
+	if (rc)
 		return cli_fail_err(&err);
 	return 0;
+}
+
+int cli_input_open(cli_input *in, const char *path, cli_read *r, cl_error *err)
+{
+	memset(in, 0, sizeof *in);
+	if (cli_is_table(path))
+		return cl_table_reader_open(&in->table, path, &r->opts, err);
+	return cl_dataset_open(&in->ds, path, &r->opts, err);
+}
+
+const cl_schema *cli_input_schema(const cli_input *in)
+{
+	return in->table ? cl_reader_schema(in->table) : cl_dataset_schema(in->ds);
+}
+
+int cli_input_next(cli_input *in, cl_batch **out, const char **source, int64_t *first_row,
+		   cl_error *err)
+{
+	int rc;
+	if (in->table) {
+		rc = cl_reader_next(in->table, out, err);
+		if (!rc && *out)
+			*source = cl_table_reader_source(in->table, first_row);
+		return rc;
+	}
+	rc = cl_dataset_next(in->ds, out, err);
+	if (!rc && *out) {
+		*source = cl_dataset_file(in->ds);
+		*first_row = cl_dataset_first_row(in->ds);
+	}
+	return rc;
+}
+
+int64_t cli_input_rows(const cli_input *in)
+{
+	return in->table ? cl_reader_rows(in->table) : cl_dataset_rows(in->ds);
+}
+
+int64_t cli_input_total_rows(const cli_input *in)
+{
+	return in->table ? cl_reader_total_rows(in->table) : cl_dataset_total_rows(in->ds);
+}
+
+cl_format cli_input_format(const cli_input *in)
+{
+	return in->table ? CL_FORMAT_PARQUET : cl_dataset_format(in->ds);
+}
+
+void cli_input_close(cli_input *in)
+{
+	cl_reader_free(in->table);
+	cl_dataset_free(in->ds);
+	memset(in, 0, sizeof *in);
+}
+
+int cli_split_list(const char *arg, char ***list, int *n)
+{
+	const char *p = arg;
+	while (*p) {
+		const char *q = strchr(p, ',');
+		size_t len = q ? (size_t)(q - p) : strlen(p);
+		if (len) {
+			char **l = realloc(*list, (size_t)(*n + 1) * sizeof *l);
+			if (!l)
+				return -1;
+			*list = l;
+			if (!(l[*n] = strndup(p, len)))
+				return -1;
+			(*n)++;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+void cli_free_list(char **list, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+int cli__parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	double m = 1;
+	switch (toupper((unsigned char)*end)) {
+	case 0: break;
+	case 'K': m = 1024.0; end++; break;
+	case 'M': m = 1024.0 * 1024; end++; break;
+	case 'G': m = 1024.0 * 1024 * 1024; end++; break;
+	case 'T': m = 1024.0 * 1024 * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v * m > 9.2e18)
+		return -1;
+	*out = (int64_t)(v * m);
+	return 0;
+}
+
+void cli_warn_checkpoint(const cli_common *c, cl_table *t, const char *table, int64_t version)
+{
+	if (c->quiet)
+		return;
+	cl_error err = {0};
+	int rc;
+	if (t) {
+		int64_t v;
+		rc = cl_table_checkpoint_status(t, &v, &err);
+	} else {
+		if (version < 0)
+			return;
+		cl_table *own = NULL;
+		rc = cl_table_open(&own, table, &err);
+		rc = rc ? rc : cl_table_checkpoint_check(own, version, &err);
+		cl_table_free(own);
+	}
+	if (rc)
+		fprintf(stderr, "changelake: warning: %s: %s (the commit stands; readers replay "
+			"the log instead, slower)\n", table, err.message[0] ? err.message :
+			cl_error_name(rc));
 }
 
 double cli_now(void)

@@ -1,4 +1,5 @@
-/* cmd_cat.c — `changelake cat` and `changelake head`: print a file's rows. */
+/* cmd_cat.c — `changelake cat` and `changelake head`: print the rows of a file
+ * or of a lake table (a version of it). */
 #include "cli.h"
 
 #include <errno.h>
@@ -16,7 +17,9 @@ static void usage(const char *cmd, FILE *f)
 		"\n"
 		"%s\n"
 		"FILE is Parquet, CSV (optionally gzip) or JSON Lines, detected from its\n"
-		"magic bytes and name; '-' reads standard input.\n"
+		"magic bytes and name; '-' reads standard input. FILE may also be a lake\n"
+		"table: TABLE (a folder with _delta_log/), TABLE@VERSION or\n"
+		"TABLE@TIMESTAMP (the version current then); only its live files are read.\n"
 		"\n"
 		"Options:\n"
 		"  --to FORMAT          output: table, csv, jsonl (default: table on a\n"

@@ -1,13 +1,12 @@
 /*
  * cmd_diff.c — `changelake diff OLD NEW --key K`: the change set between two
- * snapshots of a table (library: changelake/diff.h, changelake/dataset.h).
+ * snapshots of a table (library: changelake/diff.h, changelake/dataset.h);
+ * a side may be a lake table at a version (changelake/table.h).
  */
 #include "cli.h"
 #include "changelake/dataset.h"
 #include "changelake/diff.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,9 @@ static void usage(FILE *f)
 	      "G-Research spark-extension's diff format: a 'diff' column (I insert, C\n"
 	      "change, D delete, N no change), the key columns, then left_X/right_X per\n"
 	      "value column. OLD and NEW are files or folders of files (Hive-style\n"
-	      "COL=VALUE folders become columns) in any format, possibly different.\n"
+	      "COL=VALUE folders become columns) in any format, possibly different,\n"
+	      "or lake tables: TABLE, TABLE@VERSION or TABLE@TIMESTAMP (the live rows\n"
+	      "of that version; diff lake/t@5 lake/t@9 is the incremental export).\n"
 	      "Rows come out sorted by key. Without -o, the change set goes to standard\n"
 	      "output as CSV (unless --stats or --json alone is asked for).\n"
 	      "\n"
@@ -70,63 +71,6 @@ static void usage(FILE *f)
 	      "\nExit status: 0 no differences, 1 differences, 2 trouble.\n", f);
 }
 
-/* Split "a,b,c" into list (strings borrowed from a copy kept in *store). */
-static int split_list(const char *arg, char ***list, int *n)
-{
-	const char *p = arg;
-	while (*p) {
-		const char *q = strchr(p, ',');
-		size_t len = q ? (size_t)(q - p) : strlen(p);
-		if (len) {
-			char **l = realloc(*list, (size_t)(*n + 1) * sizeof *l);
-			if (!l)
-				return -1;
-			*list = l;
-			if (!(l[*n] = strndup(p, len)))
-				return -1;
-			(*n)++;
-		}
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
-}
-
-static void free_list(char **l, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(l[i]);
-	free(l);
-}
-
-int cli__parse_size(const char *s, int64_t *out);
-int cli__parse_size(const char *s, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -1;
-	double m = 1;
-	switch (toupper((unsigned char)*end)) {
-	case 0: break;
-	case 'K': m = 1024.0; end++; break;
-	case 'M': m = 1024.0 * 1024; end++; break;
-	case 'G': m = 1024.0 * 1024 * 1024; end++; break;
-	case 'T': m = 1024.0 * 1024 * 1024 * 1024; end++; break;
-	default: return -1;
-	}
-	if (*end == 'i' || *end == 'I')
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end)
-		return -1;
-	*out = (int64_t)(v * m);
-	return 0;
-}
-
 static int add_rule(cl_diff_rule **rules, int *n, cl_diff_cmp_kind k, const char *arg)
 {
 	cl_error err = {0};
@@ -152,10 +96,33 @@ static void on_progress(void *arg, int64_t rows)
 	cli_progress_update(f->pr, rows, f->total);
 }
 
+/* Feed a lake table (a version of it) to the diff, batch by batch, each
+ * named by its data file. */
+static int feed_table(cl_diff *d, const char *ref, cli_read *rd, bool left, cli_progress *pr,
+		      cl_error *err)
+{
+	cl_reader *r = NULL;
+	int rc = cl_table_reader_open(&r, ref, &rd->opts, err);
+	while (!rc) {
+		cl_batch *b;
+		if ((rc = cl_reader_next(r, &b, err)) || !b)
+			break;
+		int64_t first = 0;
+		const char *src = cl_table_reader_source(r, &first);
+		rc = left ? cl_diff_add_left(d, b, src, first, err)
+			  : cl_diff_add_right(d, b, src, first, err);
+		cli_progress_update(pr, cl_reader_rows(r), cl_reader_total_rows(r));
+	}
+	cl_reader_free(r);
+	return rc;
+}
+
 /* Feed one side to the diff: every worker reads row groups or files of it. */
 static int feed(cl_diff *d, const char *path, cli_read *rd, bool left, cli_progress *pr,
 		cl_error *err)
 {
+	if (cli_is_table(path))
+		return feed_table(d, path, rd, left, pr, err);
 	cl_dataset *ds = NULL;
 	int rc = cl_dataset_open(&ds, path, &rd->opts, err);
 	if (rc)
@@ -176,6 +143,13 @@ static int feed(cl_diff *d, const char *path, cli_read *rd, bool left, cli_progr
  */
 static int side_schema(cl_schema **out, const char *path, cli_read *rd, cl_error *err)
 {
+	if (cli_is_table(path)) {
+		cl_reader *r = NULL;
+		int rc = cl_table_reader_open(&r, path, &rd->opts, err);
+		rc = rc ? rc : cl_schema_copy(out, cl_reader_schema(r), err);
+		cl_reader_free(r);
+		return rc;
+	}
 	cl_dataset *ds = NULL;
 	int rc = cl_dataset_open(&ds, path, &rd->opts, err);
 	if (!rc)
@@ -306,7 +280,7 @@ int cli_cmd_diff(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case OPT_KEY: case 'k':
-			if (split_list(optarg, &keys, &nkeys))
+			if (cli_split_list(optarg, &keys, &nkeys))
 				goto oom;
 			break;
 		case OPT_OUT: case 'o': outp = optarg; break;
@@ -339,7 +313,7 @@ int cli_cmd_diff(int argc, char **argv)
 		case OPT_DVAL: o.delete_value = optarg; break;
 		case OPT_NVAL: o.nochange_value = optarg; break;
 		case OPT_IGNORE:
-			if (split_list(optarg, &ignore, &nignore))
+			if (cli_split_list(optarg, &ignore, &nignore))
 				goto oom;
 			break;
 		case OPT_EPSILON:
@@ -353,12 +327,12 @@ int cli_cmd_diff(int argc, char **argv)
 		case OPT_WHITESPACE: {
 			char **l = NULL;
 			int n = 0;
-			if (split_list(optarg, &l, &n))
+			if (cli_split_list(optarg, &l, &n))
 				goto oom;
 			rc = 0;
 			for (int i = 0; i < n && !rc; i++)
 				rc = add_rule(&rules, &nrules, CL_CMP_WHITESPACE, l[i]);
-			free_list(l, n);
+			cli_free_list(l, n);
 			if (rc)
 				goto done;
 			rc = CLI_ERROR;
@@ -476,8 +450,8 @@ done:
 	cl_diff_free(d);
 	cl_schema_free(ls);
 	cl_schema_free(rs);
-	free_list(keys, nkeys);
-	free_list(ignore, nignore);
+	cli_free_list(keys, nkeys);
+	cli_free_list(ignore, nignore);
 	free(rules);
 	cli_read_release(&rd);
 	return rc;

@@ -1,4 +1,4 @@
-/* cmd_schema.c — `changelake schema`: print a file's schema. */
+/* cmd_schema.c — `changelake schema`: print a file's or a lake table's schema. */
 #include "cli.h"
 
 #include <string.h>
@@ -9,7 +9,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "Print the schema of a table file: one \"name type [not null]\" line per\n"
 	      "column, the form --schema reads back. For CSV and JSON Lines the types\n"
-	      "are inferred from a sample of rows (see --sample-rows).\n"
+	      "are inferred from a sample of rows (see --sample-rows). FILE may be a\n"
+	      "lake table: TABLE, TABLE@VERSION or TABLE@TIMESTAMP (its schema then).\n"
 	      "\n"
 	      "Options:\n"
 	      CLI_READ_HELP CLI_COMMON_HELP
@@ -61,7 +62,10 @@ int cli_cmd_schema(int argc, char **argv)
 		goto done;
 	const cl_schema *s = cl_reader_schema(r);
 	if (common.json)
-		fputs("{\"format\":", stdout), cli_json_string(stdout, cl_format_name(cl_reader_format(r))),
+		fputs("{\"format\":", stdout),
+			cli_json_string(stdout, cli_is_table(argv[optind])
+							? "delta"
+							: cl_format_name(cl_reader_format(r))),
 			fputs(",\"columns\":[", stdout);
 	for (int i = 0; i < s->nfields; i++) {
 		char tn[64];

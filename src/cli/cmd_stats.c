@@ -5,12 +5,15 @@
  * created_by, key-value metadata, and per column chunk the codec,
  * encodings, sizes, null count and min/max statistics. CSV and JSON Lines
  * (and Parquet with --scan): one pass over the rows, counting rows and
- * nulls and finding each column's min and max.
+ * nulls and finding each column's min and max. A lake table: what its log
+ * says of the version's live files (count, rows, bytes, per partition), or
+ * with --scan the same pass over its live rows.
  */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { OPT_SCAN = OPT_CMD_BASE };
 
@@ -22,6 +25,9 @@ static void usage(FILE *f)
 	      "encodings, codecs and min/max/null statistics per column chunk, from\n"
 	      "the footer alone. For CSV and JSON Lines (or Parquet with --scan): a\n"
 	      "pass over the rows giving row count, nulls, min and max per column.\n"
+	      "For a lake table (TABLE, TABLE@VERSION, TABLE@TIMESTAMP): its version's\n"
+	      "live files from the log — count, rows, bytes, per partition — or with\n"
+	      "--scan the pass over its rows.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --scan               compute statistics from the rows, for any format\n"
@@ -257,6 +263,207 @@ done:
 	return rc;
 }
 
+static void fmt_time(char *buf, size_t n, int64_t ms)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t k = strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf + k, n - k, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Files of one partition (equal partition values) of a snapshot. */
+typedef struct part_group {
+	size_t first;  /* a file of the group (its partition values) */
+	int64_t files, rows, bytes; /* rows -1: a file without numRecords */
+} part_group;
+
+static const cl_snapshot *g_snap; /* for cmp_part (qsort has no context) */
+
+static int cmp_kv(const cl_table_file *a, const cl_table_file *b)
+{
+	for (int k = 0; k < a->npartition && k < b->npartition; k++) {
+		const char *x = a->partition[k].value, *y = b->partition[k].value;
+		if (!x || !y) {
+			if (x != y)
+				return x ? 1 : -1; /* NULL first */
+			continue;
+		}
+		int c = strcmp(x, y);
+		if (c)
+			return c;
+	}
+	return a->npartition - b->npartition;
+}
+
+static int cmp_part(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = cmp_kv(cl_snapshot_file(g_snap, a), cl_snapshot_file(g_snap, b));
+	return c ? c : (a > b) - (a < b);
+}
+
+static void part_text(char *buf, size_t n, const cl_table_file *f)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (int k = 0; k < f->npartition && o < n; k++) {
+		int w = snprintf(buf + o, n - o, "%s%s=%s", k ? "/" : "", f->partition[k].key,
+				 f->partition[k].value ? f->partition[k].value : "NULL");
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/*
+ * A lake table without --scan: what the log says, nothing read from the
+ * data files — the version, the live files with their rows and bytes, and
+ * the same per partition.
+ */
+static int table_stats(const char *ref, const cli_common *common)
+{
+	cl_error err = {0};
+	char *loc = NULL;
+	cl_table_at at;
+	cl_table *t = NULL;
+	cl_snapshot *s = NULL;
+	size_t *order = NULL;
+	part_group *groups = NULL;
+	int rc = CLI_ERROR;
+	if (cl_table_ref_parse(&loc, &at, ref, &err) || cl_table_open(&t, loc, &err) ||
+	    cl_table_snapshot(&s, t, &at, &err)) {
+		rc = cli_fail_err(&err);
+		goto done;
+	}
+	size_t nf = cl_snapshot_nfiles(s);
+	int64_t bytes = 0, rows = cl_snapshot_num_records(s);
+	order = calloc(nf + 1, sizeof *order);
+	groups = calloc(nf + 1, sizeof *groups);
+	if (!order || !groups) {
+		rc = cli_fail("out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		order[i] = i;
+		bytes += cl_snapshot_file(s, i)->size;
+	}
+	g_snap = s;
+	qsort(order, nf, sizeof *order, cmp_part);
+	size_t ng = 0;
+	for (size_t i = 0; i < nf; i++) {
+		const cl_table_file *f = cl_snapshot_file(s, order[i]);
+		if (!ng || cmp_kv(cl_snapshot_file(s, groups[ng - 1].first), f))
+			groups[ng++] = (part_group){.first = order[i]};
+		part_group *g = &groups[ng - 1];
+		g->files++;
+		g->bytes += f->size;
+		if (g->rows >= 0)
+			g->rows = f->num_records >= 0 ? g->rows + f->num_records : -1;
+	}
+	int np = cl_snapshot_npartition_columns(s);
+	const cl_schema *sc = cl_snapshot_schema(s);
+	char when[64];
+	fmt_time(when, sizeof when, cl_snapshot_timestamp(s));
+	if (common->json) {
+		printf("{\"table\":");
+		cli_json_string(stdout, ref);
+		printf(",\"format\":\"delta\",\"version\":%lld,\"timestamp\":",
+		       (long long)cl_snapshot_version(s));
+		cli_json_string(stdout, when);
+		printf(",\"files\":%zu,\"bytes\":%lld,\"rows\":", nf, (long long)bytes);
+		if (rows >= 0)
+			printf("%lld", (long long)rows);
+		else
+			printf("null");
+		printf(",\"columns\":[");
+		for (int c = 0; c < sc->nfields; c++) {
+			char tn[64];
+			cl_type_format(tn, sizeof tn, sc->fields[c].type);
+			printf("%s{\"name\":", c ? "," : "");
+			cli_json_string(stdout, sc->fields[c].name);
+			printf(",\"type\":\"%s\"}", tn);
+		}
+		printf("],\"partition_columns\":[");
+		for (int k = 0; k < np; k++) {
+			if (k)
+				putchar(',');
+			cli_json_string(stdout, cl_snapshot_partition_column(s, k));
+		}
+		printf("],\"partitions\":[");
+		for (size_t g = 0; np && g < ng; g++) {
+			const cl_table_file *f = cl_snapshot_file(s, groups[g].first);
+			printf("%s{\"values\":{", g ? "," : "");
+			for (int k = 0; k < f->npartition; k++) {
+				if (k)
+					putchar(',');
+				cli_json_string(stdout, f->partition[k].key);
+				putchar(':');
+				if (f->partition[k].value)
+					cli_json_string(stdout, f->partition[k].value);
+				else
+					fputs("null", stdout);
+			}
+			printf("},\"files\":%lld,\"bytes\":%lld,\"rows\":", (long long)groups[g].files,
+			       (long long)groups[g].bytes);
+			if (groups[g].rows >= 0)
+				printf("%lld}", (long long)groups[g].rows);
+			else
+				printf("null}");
+		}
+		printf("]}\n");
+		rc = CLI_OK;
+		goto done;
+	}
+	printf("table:       %s\n", ref);
+	printf("format:      delta, version %lld of %s\n", (long long)cl_snapshot_version(s), when);
+	printf("files:       %zu live, %lld bytes\n", nf, (long long)bytes);
+	if (rows >= 0)
+		printf("rows:        %lld\n", (long long)rows);
+	else
+		printf("rows:        unknown (a file without numRecords; --scan counts them)\n");
+	printf("columns:    ");
+	for (int c = 0; c < sc->nfields; c++) {
+		char tn[64];
+		cl_type_format(tn, sizeof tn, sc->fields[c].type);
+		printf("%s %s %s", c ? "," : "", sc->fields[c].name, tn);
+	}
+	putchar('\n');
+	if (!np) {
+		printf("partitions:  none\n");
+		rc = CLI_OK;
+		goto done;
+	}
+	printf("partitions:  %zu, by", ng);
+	for (int k = 0; k < np; k++)
+		printf("%s %s", k ? "," : "", cl_snapshot_partition_column(s, k));
+	putchar('\n');
+	grid gr = {.ncols = 4};
+	const char *hdr[] = {"partition", "files", "rows", "bytes"};
+	grid_add(&gr, hdr);
+	for (size_t g = 0; g < ng; g++) {
+		char pt[512], fs[32], rs[32], bs[32];
+		part_text(pt, sizeof pt, cl_snapshot_file(s, groups[g].first));
+		snprintf(fs, sizeof fs, "%lld", (long long)groups[g].files);
+		if (groups[g].rows >= 0)
+			snprintf(rs, sizeof rs, "%lld", (long long)groups[g].rows);
+		else
+			snprintf(rs, sizeof rs, "-");
+		snprintf(bs, sizeof bs, "%lld", (long long)groups[g].bytes);
+		const char *row[] = {pt, fs, rs, bs};
+		grid_add(&gr, row);
+	}
+	grid_print(&gr, "  ");
+	rc = CLI_OK;
+done:
+	free(order);
+	free(groups);
+	cl_snapshot_free(s);
+	cl_table_free(t);
+	cl_free(loc);
+	return rc;
+}
+
 /* Statistics from the rows themselves, for any format. */
 static int scan_stats(const char *path, cli_read *rd, const cli_common *common)
 {
@@ -319,14 +526,20 @@ static int scan_stats(const char *path, cli_read *rd, const cli_common *common)
 	}
 	cli_progress_done(&pr);
 	int64_t rows = cl_reader_rows(r);
+	const cl_snapshot *snap = cl_table_reader_snapshot(r);
+	const char *fmt = snap ? "delta" : cl_format_name(cl_reader_format(r));
 	if (common->json) {
 		printf("{\"file\":");
 		cli_json_string(stdout, path);
-		printf(",\"format\":\"%s\",\"rows\":%lld,\"columns\":[",
-		       cl_format_name(cl_reader_format(r)), (long long)rows);
+		printf(",\"format\":\"%s\",", fmt);
+		if (snap)
+			printf("\"version\":%lld,", (long long)cl_snapshot_version(snap));
+		printf("\"rows\":%lld,\"columns\":[", (long long)rows);
+	} else if (snap) {
+		printf("table:   %s\nformat:  delta (version %lld), %lld rows\n", path,
+		       (long long)cl_snapshot_version(snap), (long long)rows);
 	} else {
-		printf("file:    %s\nformat:  %s, %lld rows\n", path,
-		       cl_format_name(cl_reader_format(r)), (long long)rows);
+		printf("file:    %s\nformat:  %s, %lld rows\n", path, fmt, (long long)rows);
 	}
 	grid g = {.ncols = 5};
 	const char *hdr[] = {"column", "type", "nulls", "min", "max"};
@@ -421,6 +634,10 @@ int cli_cmd_stats(int argc, char **argv)
 		goto done;
 	}
 	const char *path = argv[optind];
+	if (cli_is_table(path)) {
+		rc = scan ? scan_stats(path, &rd, &common) : table_stats(path, &common);
+		goto done;
+	}
 	bool parquet = rd.opts.format == CL_FORMAT_PARQUET;
 	if (rd.opts.format == CL_FORMAT_AUTO && strcmp(path, "-")) {
 		FILE *f = fopen(path, "rb");

@@ -7,6 +7,10 @@
  * and owns only the columns it adds — Hive partition values and NULL
  * columns for what a file lacks. Only one file is open at a time.
  *
+ * A directory with _delta_log/ (a lake table), one that holds such a
+ * directory, or one inside it is refused: a table's folder also holds the
+ * files its commits removed (read tables with cl_table_reader_open).
+ *
  * Invariants: files[] is sorted; part_vals[f][k] is the text of partition
  * column k for file f (NULL = SQL NULL); out.cols[i] for i < nfile_cols
  * are borrowed unless owned[i].
@@ -85,6 +89,53 @@ static bool is_data_file(const char *name, const cl_read_options *o)
 	return o->format != CL_FORMAT_AUTO || cl_format_from_extension(name) != CL_FORMAT_AUTO;
 }
 
+/*
+ * A lake table's folder holds the files its commits removed as well as the
+ * live ones: read as a folder of files it would give rows the table no
+ * longer has. Only the table reader (changelake/table.h) reads it right.
+ */
+static int refuse_table(const char *table, const char *root, cl_error *err)
+{
+	if (!strcmp(table, root))
+		return cl_error_set(err, CL_EINVAL,
+				    "%s is a lake table (it has _delta_log/): its folder also holds "
+				    "files the table removed, so it is not read as a folder of files; "
+				    "read it as a table: %s or %s@VERSION",
+				    table, table, table);
+	return cl_error_set(err, CL_EINVAL,
+			    "%s: holds the lake table %s (it has _delta_log/), whose folder also "
+			    "holds files the table removed; read the table itself: %s or %s@VERSION",
+			    root, table, table, table);
+}
+
+/* Is `dir` inside a lake table (an ancestor has _delta_log/)? Sets *table. */
+static bool inside_table(const char *dir, char **table)
+{
+	char *p = realpath(dir, NULL);
+	if (!p)
+		return false;
+	size_t n = strlen(p);
+	char *probe = malloc(n + 16);
+	bool found = false;
+	while (probe && !found) {
+		char *slash = strrchr(p, '/');
+		if (!slash)
+			break;
+		*slash = 0; /* the parent */
+		snprintf(probe, n + 16, "%s/_delta_log", *p ? p : "");
+		struct stat st;
+		if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
+			found = true;
+			*table = cl_strdup(*p ? p : "/");
+		}
+		if (!*p)
+			break;
+	}
+	free(probe);
+	free(p);
+	return found && *table;
+}
+
 static int list_dir(cl_dataset *ds, const char *dir, int depth, cl_error *err)
 {
 	if (depth > 64)
@@ -96,6 +147,10 @@ static int list_dir(cl_dataset *ds, const char *dir, int depth, cl_error *err)
 	int rc = 0;
 	struct dirent *e;
 	while (!rc && (e = readdir(d))) {
+		if (!strcmp(e->d_name, "_delta_log")) {
+			rc = refuse_table(dir, ds->root, err);
+			break;
+		}
 		if (e->d_name[0] == '.' || e->d_name[0] == '_')
 			continue;
 		size_t n = strlen(dir) + strlen(e->d_name) + 2;
@@ -241,6 +296,16 @@ int cl_dataset_open(cl_dataset **out, const char *path, const cl_read_options *o
 	}
 	struct stat st;
 	if (strcmp(path, "-") && stat(ds->root, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char *table = NULL;
+		if (inside_table(ds->root, &table)) {
+			rc = cl_error_set(err, CL_EINVAL,
+					  "%s is a folder inside the lake table %s, which also holds "
+					  "files the table removed; read the table itself: %s or "
+					  "%s@VERSION",
+					  path, table, table, table);
+			cl_free(table);
+			goto fail;
+		}
 		if ((rc = list_dir(ds, ds->root, 0, err)))
 			goto fail;
 		if (ds->nfiles == 0) {

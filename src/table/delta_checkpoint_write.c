@@ -488,3 +488,36 @@ void cl__delta_checkpoint_after_commit(cl_table *t, const cl_snapshot *base, int
 		sweep_stages(cl_table_store(t));
 	cl__table_set_checkpoint_status(t, version, rc, &e);
 }
+
+/*
+ * For a caller that committed through another cl_table (a library call that
+ * opened its own): the checkpoint due at `version` is looked up in the log.
+ */
+int cl_table_checkpoint_check(cl_table *t, int64_t version, cl_error *err)
+{
+	if (version <= 0)
+		return 0;
+	cl_snapshot *s = NULL;
+	cl_table_at at = {CL_AT_VERSION, version, 0};
+	int rc = cl_table_snapshot(&s, t, &at, err);
+	if (rc)
+		return rc;
+	int64_t every = interval_of(s);
+	cl_snapshot_free(s);
+	if (version % every != 0)
+		return 0;
+	char key[96];
+	snprintf(key, sizeof key, "_delta_log/%020lld.checkpoint.parquet", (long long)version);
+	cl_store_object o;
+	cl_error e = {0};
+	rc = cl_store_head(cl_table_store(t), key, &o, &e);
+	if (rc == CL_ENOTFOUND)
+		return cl_error_set(err, CL_ENOTFOUND,
+				    "%s: the checkpoint of version %lld was not written (%s); "
+				    "readers replay the commits instead",
+				    cl_store_location(cl_table_store(t)), (long long)version,
+				    e.message);
+	if (rc)
+		*err = e;
+	return rc;
+}

@@ -34,6 +34,10 @@ struct cl_table_scan {
 	bool local_tmp;
 	const cl_table_file *cur;
 	int *file_col_of;  /* table column -> reader column, or -1 */
+	int nout;          /* output columns (the projection, else every column) */
+	int *out_col;      /* output column -> table column */
+	cl_schema *out_schema; /* the projection's schema (NULL: the table's) */
+	int64_t file_rows, first_row; /* rows read from cur; first row of the last batch */
 	cl_batch *out;
 	cl__json_parser *jp;
 	int64_t files_read, files_skipped;
@@ -204,11 +208,62 @@ void cl_table_scan_free(cl_table_scan *sc)
 		remove(sc->local);
 	cl_free(sc->local);
 	cl_free(sc->file_col_of);
+	cl_free(sc->out_col);
+	cl_schema_free(sc->out_schema);
 	cl_free(sc->file_preds);
 	cl_batch_free(sc->out);
 	cl__json_parser_free(sc->jp);
 	cl__table_layout_release(&sc->l);
 	cl_free(sc);
+}
+
+/* The output columns: the projection (names checked), else every column. */
+static int project(cl_table_scan *sc, cl_error *err)
+{
+	const cl_schema *ts = sc->l.schema;
+	sc->nout = sc->o.columns ? sc->o.ncolumns : ts->nfields;
+	sc->out_col = cl_calloc((size_t)sc->nout + 1, sizeof *sc->out_col);
+	if (!sc->out_col)
+		return oom(err);
+	if (!sc->o.columns) {
+		for (int i = 0; i < sc->nout; i++)
+			sc->out_col[i] = i;
+		return 0;
+	}
+	int rc = cl_schema_create(&sc->out_schema, err);
+	for (int i = 0; !rc && i < sc->nout; i++) {
+		const char *name = sc->o.columns[i];
+		int c = name ? cl_schema_find(ts, name) : -1;
+		if (c < 0)
+			return cl_error_set(err, CL_ENOTFOUND, "the table has no column '%s'",
+					    name ? name : "(null)");
+		sc->out_col[i] = c;
+		rc = cl_schema_add(sc->out_schema, name, ts->fields[c].type,
+				   ts->fields[c].nullable, err);
+	}
+	sc->o.columns = NULL; /* borrowed for the open only */
+	return rc;
+}
+
+const cl_schema *cl_table_scan_schema(const cl_table_scan *sc)
+{
+	return sc->out_schema ? sc->out_schema : sc->l.schema;
+}
+
+const cl_table_file *cl_table_scan_file(const cl_table_scan *sc, int64_t *first_row)
+{
+	if (first_row)
+		*first_row = sc->first_row;
+	return sc->cur;
+}
+
+/* Is table column c one of the output columns? */
+static bool is_output(const cl_table_scan *sc, int c)
+{
+	for (int i = 0; i < sc->nout; i++)
+		if (sc->out_col[i] == c)
+			return true;
+	return false;
 }
 
 int cl_table_scan_open(cl_table_scan **out, cl_table *t, const cl_snapshot *s,
@@ -230,7 +285,8 @@ int cl_table_scan_open(cl_table_scan **out, cl_table *t, const cl_snapshot *s,
 		return cl_error_prefix(err, "%s: ", cl_store_location(cl_table_store(t)));
 	}
 	rc = cl__json_parser_create(&sc->jp, NULL, err);
-	rc = rc ? rc : cl_batch_create(&sc->out, sc->l.schema, 1024, err);
+	rc = rc ? rc : project(sc, err);
+	rc = rc ? rc : cl_batch_create(&sc->out, cl_table_scan_schema(sc), 1024, err);
 	sc->file_col_of = cl_calloc((size_t)sc->l.schema->nfields + 1, sizeof *sc->file_col_of);
 	sc->file_preds = cl_calloc((size_t)sc->o.nfilters + 1, sizeof *sc->file_preds);
 	if (!rc && (!sc->file_col_of || !sc->file_preds))
@@ -303,6 +359,12 @@ static int open_next(cl_table_scan *sc, cl_error *err)
 		int ncols = 0;
 		const cl_schema *fs = sc->l.file_schema;
 		for (int i = 0; i < fs->nfields && ncols < 1024; i++)
+			if (is_output(sc, sc->l.file_to_table[i]) &&
+			    cl_parquet_file_find_column(pf, fs->fields[i].name) >= 0)
+				cols[ncols++] = fs->fields[i].name;
+		/* a projection of partition columns only: one column still gives
+		 * the row count */
+		for (int i = 0; ncols == 0 && i < fs->nfields; i++)
 			if (cl_parquet_file_find_column(pf, fs->fields[i].name) >= 0)
 				cols[ncols++] = fs->fields[i].name;
 		/* predicates only on columns the file has */
@@ -327,6 +389,7 @@ static int open_next(cl_table_scan *sc, cl_error *err)
 		for (int i = 0; i < sc->l.schema->nfields; i++)
 			sc->file_col_of[i] = cl_schema_find(rs, sc->l.schema->fields[i].name);
 		sc->cur = f;
+		sc->file_rows = 0;
 		sc->files_read++;
 		return 0;
 	}
@@ -353,8 +416,9 @@ int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err)
 		}
 		cl_batch_clear(sc->out);
 		const cl_schema *schema = sc->l.schema;
-		for (int i = 0; !rc && i < schema->nfields; i++) {
-			cl_column *dst = &sc->out->cols[i];
+		for (int o = 0; !rc && o < sc->nout; o++) {
+			int i = sc->out_col[o];
+			cl_column *dst = &sc->out->cols[o];
 			int pi = -1;
 			for (int k = 0; k < sc->l.npart; k++)
 				if (sc->l.part_index[k] == i)
@@ -380,6 +444,8 @@ int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err)
 		if (rc)
 			return rc;
 		sc->out->nrows = b->nrows;
+		sc->first_row = sc->file_rows + 1;
+		sc->file_rows += b->nrows;
 		*out = sc->out;
 		return 0;
 	}

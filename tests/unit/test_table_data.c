@@ -187,7 +187,7 @@ TEST(table_data_write_read_partitioned_bucketed)
 	cl_snapshot_free(s);
 	/* pruning: by partition value and by statistics */
 	cl_parquet_predicate p1[] = {{"region", CL_PQ_EQ, "r1"}};
-	cl_table_scan_options o = {p1, 1, NULL, 0, 0};
+	cl_table_scan_options o = {.filters = p1, .nfilters = 1};
 	CHECK_OK(scan_sum(t, NULL, &o, &rows, &sum, &skipped, &err), &err);
 	CHECK(skipped > 0);
 	CHECK(rows >= 30 && rows < 100);
