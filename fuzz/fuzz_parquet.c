@@ -3,7 +3,9 @@
  * footer, schema mapping, page headers, every decoder and codec, statistics
  * and row-group pruning. The input is written to a temporary file (the
  * reader preads byte ranges of a file), then every supported column of
- * every row group is read in small batches, and the metadata API is walked.
+ * every row group is read in small batches (nested columns as JSON, and a
+ * projection of the flat ones, also pruned by their page index), and the
+ * metadata API is walked.
  */
 #include "changelake.h"
 #include "changelake/parquet.h"
@@ -30,6 +32,29 @@ static void read_all(const char *p, const char *const *cols, int ncols)
 		while (cl_reader_next(r, &b, &err) == 0 && b) {
 			if (cl_batch_validate(b, &err) != 0)
 				abort(); /* the reader built an invalid batch */
+			if (++n > 100000)
+				break;
+		}
+	}
+	cl_reader_free(r);
+}
+
+/* Row-group and page-index pruning with a predicate on a flat column. */
+static void read_pruned(const char *p, const char *col)
+{
+	cl_read_options o;
+	cl_read_options_init(&o);
+	o.batch_rows = 100;
+	cl_parquet_predicate pr[2] = {{col, CL_PQ_GE, "1"}, {col, CL_PQ_NOT_NULL, NULL}};
+	cl_parquet_read_options po = {NULL, 0, pr, 2, true};
+	cl_error err = {0};
+	cl_reader *r = NULL;
+	if (cl_parquet_reader_open(&r, p, &o, &po, &err) == 0) {
+		cl_batch *b;
+		long n = 0;
+		while (cl_reader_next(r, &b, &err) == 0 && b) {
+			if (cl_batch_validate(b, &err) != 0)
+				abort();
 			if (++n > 100000)
 				break;
 		}
@@ -79,8 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		read_all(path, NULL, 0);
-		if (nflat)
+		if (nflat) {
 			read_all(path, flat, nflat);
+			read_pruned(path, flat[0]);
+		}
 	}
 	cl_parquet_file_free(pf);
 	return 0;

@@ -7,8 +7,12 @@
  * `changelake stats` prints and what the lake table code uses to skip files
  * and row groups. cl_parquet_reader_open is cl_reader_open for Parquet with
  * row-group selection: explicit row group numbers and/or predicates checked
- * against each row group's statistics. Only whole row groups are skipped —
- * rows inside a row group that is read are not filtered.
+ * against each row group's statistics. By default only whole row groups are
+ * skipped — rows inside a row group that is read are not filtered. With
+ * page_index set, the page indexes (ColumnIndex/OffsetIndex) of the
+ * predicate columns also skip the pages that cannot match: the rows read
+ * are then a superset of the matching rows (in file order), no longer whole
+ * row groups.
  *
  * Types: primitive columns map onto changelake types (schema.h) as DuckDB
  * reads them: INT96 -> timestamp(us) (not UTC), UUID -> string
@@ -191,6 +195,11 @@ typedef struct cl_parquet_read_options {
 	int nrow_groups;
 	const cl_parquet_predicate *predicates; /* skip row groups that cannot match */
 	int npredicates;
+	/* Also skip rows inside row groups by the page indexes of the
+	 * predicate columns (files that have them; flat projections only — a
+	 * projection with a list/map column reads whole row groups). The
+	 * reader's total rows counts the rows it will return. */
+	bool page_index;
 } cl_parquet_read_options;
 
 /*

@@ -148,6 +148,7 @@ typedef struct cl__pq_col {
 	int max_rep;          /* maximum repetition level (0: not in a list) */
 	int codec;
 	cl__pq_conv conv;
+	cl_type type;         /* the column's changelake type */
 	int64_t batch_rows;   /* most rows per cl__pq_col_read */
 
 	/* the chunk: bytes [chunk_offset, chunk_offset + chunk_len) of the
@@ -198,6 +199,8 @@ typedef struct cl__pq_col {
 	uint8_t *la_rep, *la_def;
 	int64_t la_pos, la_n;
 	bool chunk_done;      /* no data page left in the chunk */
+	cl_column skipped;    /* rows decoded only to be skipped */
+	bool skipped_init;
 } cl__pq_col;
 
 /*
@@ -223,6 +226,12 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err);
 struct cl__pq_levels;
 int cl__pq_col_read_levels(cl__pq_col *c, struct cl__pq_levels *lv, int64_t n,
 			   cl_error *err);
+/*
+ * Skip the next n rows of a flat column: whole data pages without reading
+ * their bodies, rows inside a page by decoding them (levels and values
+ * must be decoded to find where the next row starts).
+ */
+int cl__pq_col_skip(cl__pq_col *c, int64_t n, cl_error *err);
 /* After the row group's last row: error when the chunk has values left. */
 int cl__pq_col_finish(cl__pq_col *c, cl_error *err);
 /* Free the chunk and page state (keeps nothing). */

@@ -370,6 +370,18 @@ static void read_column_chunk(dec *d, cl__pq_column_chunk *c)
 				c->has_meta = true;
 			}
 			break;
+		case 4:
+			c->offset_index_offset = read_int(d, type, "offset_index_offset");
+			break;
+		case 5:
+			c->offset_index_length = (int32_t)read_int(d, type, "offset_index_length");
+			break;
+		case 6:
+			c->column_index_offset = read_int(d, type, "column_index_offset");
+			break;
+		case 7:
+			c->column_index_length = (int32_t)read_int(d, type, "column_index_length");
+			break;
 		case 8:
 		case 9:
 			c->encrypted = true;

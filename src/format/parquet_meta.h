@@ -68,6 +68,9 @@ typedef struct cl__pq_column_chunk {
 	bool has_meta;
 	bool encrypted;       /* crypto metadata present */
 	cl__pq_column_meta meta;
+	/* page index (OffsetIndex / ColumnIndex); length 0: absent */
+	int64_t offset_index_offset, column_index_offset;
+	int32_t offset_index_length, column_index_length;
 } cl__pq_column_chunk;
 
 typedef struct cl__pq_row_group {
@@ -181,6 +184,31 @@ int cl__pq_pread(const cl_parquet_file *f, void *buf, size_t n, int64_t offset,
 /* The byte range of column chunk (rg, col), checked against the file. */
 int cl__pq_chunk_range(const cl_parquet_file *f, int rg, int col, int64_t *start,
 		       int64_t *len, cl_error *err);
+
+/*
+ * Whether a page (or chunk) may hold a row where `column op v` holds, from
+ * its statistics: mn/mx plain-encoded in the type's order (have_mm false:
+ * none), all_null, null_count (-1 unknown). v is the predicate's value as
+ * a one-value column of the column's type (NULL for IS_NULL/NOT_NULL).
+ * Unusable statistics say "may". parquet_read_meta.c.
+ */
+int cl__pq_page_may_match(const cl_parquet_file *f, int col, cl_parquet_op op,
+			  const cl_column *v, cl__pq_bytes mn, cl__pq_bytes mx, bool have_mm,
+			  bool all_null, int64_t null_count, bool *may, cl_error *err);
+
+/* Row ranges [start, end) of a row group. */
+typedef struct cl__pq_range {
+	int64_t start, end;
+} cl__pq_range;
+
+/*
+ * The row ranges of row group rg that may hold rows where all of preds
+ * hold, from the page indexes of the predicate columns (parquet_page_index.c):
+ * sorted, disjoint, possibly none. A predicate on a column without a page
+ * index (or inside a list) does not narrow anything. *out is owned (cl_free).
+ */
+int cl__pq_row_ranges(const cl_parquet_file *f, int rg, const cl_parquet_predicate *preds,
+		      int npreds, cl__pq_range **out, int *n, cl_error *err);
 
 /* Helpers shared by the page decoder and the statistics code. */
 bool cl__pq_be_to_i128(const uint8_t *p, size_t n, void *out16);

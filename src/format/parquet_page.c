@@ -152,6 +152,9 @@ void cl__pq_col_release(cl__pq_col *c)
 	cl_free(c->la_rep);
 	cl_free(c->la_def);
 	c->la_rep = c->la_def = NULL;
+	if (c->skipped_init)
+		cl_column_release(&c->skipped);
+	c->skipped_init = false;
 	if (c->vdba) {
 		cl__dba_release(c->vdba);
 		cl_free(c->vdba);
@@ -433,8 +436,10 @@ static int page_header(cl__pq_col *c, cl__pq_page_header *h, size_t *hlen, cl_er
  * way). At the end of the chunk: an error, or 1 when allow_end (then
  * chunk_done is set).
  */
-static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
+static int next_page_skip(cl__pq_col *c, bool allow_end, int64_t skip, int64_t *skipped,
+			  cl_error *err)
 {
+	*skipped = 0;
 	for (;;) {
 		c->page_offset = c->chunk_offset + (int64_t)c->chunk_pos;
 		if (c->chunk_pos >= c->chunk_len && allow_end) {
@@ -460,6 +465,15 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 			return cl__pq_col_errf(c, err, CL_EUNSUPPORTED,
 					"page of %d bytes is larger than the 1 GiB limit",
 					h.uncompressed_size);
+		if (skip > 0 && c->max_rep == 0 &&
+		    (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) && h.num_values > 0 &&
+		    h.num_values <= skip) {
+			/* a flat column's page of rows that are all skipped: its
+			 * body is not even read */
+			c->chunk_pos += hlen + (size_t)h.compressed_size;
+			*skipped = h.num_values;
+			return 0;
+		}
 		/* A large compressed page that is decompressed whole before use
 		 * (v1 data, dictionary) is read into the context's staging
 		 * buffer, shared by its columns: writers like DuckDB put a whole
@@ -553,6 +567,40 @@ static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
 		c->page_left = h.num_values;
 		return 0;
 	}
+}
+
+static int next_page(cl__pq_col *c, bool allow_end, cl_error *err)
+{
+	int64_t skipped;
+	return next_page_skip(c, allow_end, 0, &skipped, err);
+}
+
+int cl__pq_col_skip(cl__pq_col *c, int64_t n, cl_error *err)
+{
+	int rc;
+	while (n > 0) {
+		if (c->page_left == 0) {
+			int64_t skipped;
+			if ((rc = next_page_skip(c, false, n, &skipped, err)))
+				return rc;
+			n -= skipped;
+			c->rows_done += skipped;
+			continue;
+		}
+		if (!c->skipped_init) {
+			if ((rc = cl_column_init(&c->skipped, c->type, 0, err)))
+				return rc;
+			c->skipped_init = true;
+		}
+		int64_t k = n < c->page_left ? n : c->page_left;
+		if (k > c->batch_rows)
+			k = c->batch_rows;
+		cl_column_clear(&c->skipped);
+		if ((rc = cl__pq_col_read(c, &c->skipped, k, err)))
+			return rc;
+		n -= k;
+	}
+	return 0;
 }
 
 int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)

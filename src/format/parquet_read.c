@@ -490,6 +490,7 @@ int cl__pq_dec_init(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err)
 			c->max_def = l->max_def;
 			c->max_rep = l->max_rep;
 			c->conv = p->f->map[p->leaf[pc]].conv;
+			c->type = p->f->map[p->leaf[pc]].type;
 			c->batch_rows = p->batch_rows;
 			c->stage = &d->stage;
 			if (oc->json) {
@@ -516,9 +517,22 @@ void cl__pq_dec_release(const cl__pq_reader *p, cl__pq_dec *d)
 	memset(d, 0, sizeof *d);
 }
 
-int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int rg, cl_error *err)
+int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int pos, cl_error *err)
 {
+	int rg = p->rgs[pos];
 	d->rg = rg;
+	d->cur = 0;
+	d->ri = 0;
+	d->done = false;
+	d->rg_rows = p->f->meta->row_groups[rg].num_rows;
+	d->whole = (cl__pq_range){0, d->rg_rows};
+	if (p->ranges && p->ranges[pos]) {
+		d->ranges = p->ranges[pos];
+		d->nranges = p->nranges[pos];
+	} else {
+		d->ranges = &d->whole;
+		d->nranges = 1;
+	}
 	for (int i = 0; i < p->npcols; i++) {
 		int64_t s, n;
 		int rc = cl__pq_chunk_range(p->f, rg, p->leaf[i], &s, &n, err);
@@ -533,7 +547,7 @@ int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int rg, cl_error *er
 	return 0;
 }
 
-int cl__pq_dec_finish(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err)
+static int dec_finish(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err)
 {
 	for (int i = 0; i < p->npcols; i++) {
 		int rc = cl__pq_col_finish(&d->pcols[i], err);
@@ -559,7 +573,7 @@ static int read_json(const cl__pq_reader *p, cl__pq_dec *d, const cl__pq_out *o,
 	return rc;
 }
 
-int cl__pq_dec_read(const cl__pq_reader *p, cl__pq_dec *d, cl_batch *b, int64_t n,
+static int dec_read(const cl__pq_reader *p, cl__pq_dec *d, cl_batch *b, int64_t n,
 		    cl_error *err)
 {
 	cl_batch_clear(b);
@@ -577,6 +591,38 @@ int cl__pq_dec_read(const cl__pq_reader *p, cl__pq_dec *d, cl_batch *b, int64_t 
 	return 0;
 }
 
+int cl__pq_dec_next(const cl__pq_reader *p, cl__pq_dec *d, cl_batch *b, int64_t *n,
+		    cl_error *err)
+{
+	int rc;
+	*n = 0;
+	if (d->done)
+		return 0;
+	while (d->ri < d->nranges && d->cur >= d->ranges[d->ri].end)
+		d->ri++;
+	/* rows before the next range (or after the last) are skipped; only
+	 * page-index ranges leave any, and they come with flat columns only */
+	int64_t to = d->ri < d->nranges ? d->ranges[d->ri].start : d->rg_rows;
+	if (d->cur < to) {
+		for (int i = 0; i < p->npcols; i++)
+			if ((rc = cl__pq_col_skip(&d->pcols[i], to - d->cur, err)))
+				return rc;
+		d->cur = to;
+	}
+	if (d->ri == d->nranges) {
+		d->done = true;
+		return dec_finish(p, d, err);
+	}
+	int64_t k = d->ranges[d->ri].end - d->cur;
+	if (k > p->batch_rows)
+		k = p->batch_rows;
+	if ((rc = dec_read(p, d, b, k, err)))
+		return rc;
+	d->cur += k;
+	*n = k;
+	return 0;
+}
+
 static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
 {
 	cl__pq_reader *p = r->impl;
@@ -584,22 +630,22 @@ static int pq_next(cl_reader *r, cl_batch **out, cl_error *err)
 	*out = NULL;
 	if (p->nthreads > 1)
 		return cl__pq_mt_next(p, out, err);
-	while (p->rg_left == 0) {
-		if (p->rg_pos >= 0 && (rc = cl__pq_dec_finish(p, &p->dec, err)))
-			return rc;
+	for (;;) {
+		if (p->rg_pos >= 0) {
+			int64_t n;
+			if ((rc = cl__pq_dec_next(p, &p->dec, p->batch, &n, err)))
+				return rc;
+			if (n > 0) {
+				*out = p->batch;
+				return 0;
+			}
+		}
 		if (p->rg_pos + 1 >= p->nrgs)
 			return 0;
 		p->rg_pos++;
-		if ((rc = cl__pq_dec_start(p, &p->dec, p->rgs[p->rg_pos], err)))
+		if ((rc = cl__pq_dec_start(p, &p->dec, p->rg_pos, err)))
 			return rc;
-		p->rg_left = p->f->meta->row_groups[p->rgs[p->rg_pos]].num_rows;
 	}
-	int64_t n = p->rg_left < p->batch_rows ? p->rg_left : p->batch_rows;
-	if ((rc = cl__pq_dec_read(p, &p->dec, p->batch, n, err)))
-		return rc;
-	p->rg_left -= n;
-	*out = p->batch;
-	return 0;
 }
 
 static void pq_free(cl_reader *r)
@@ -611,6 +657,10 @@ static void pq_free(cl_reader *r)
 	cl__pq_dec_release(p, &p->dec);
 	cl_free(p->out);
 	cl_free(p->leaf);
+	for (int i = 0; p->ranges && i < p->nrgs; i++)
+		cl_free(p->ranges[i]);
+	cl_free(p->ranges);
+	cl_free(p->nranges);
 	cl_free(p->rgs);
 	cl_batch_free(p->batch);
 	if (p->own_file)
@@ -668,6 +718,40 @@ static int thread_count(const cl_read_options *o)
 	const char *env = getenv("CL_THREADS");
 	int n = env && *env ? atoi(env) : o ? o->threads : 1;
 	return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+/* With popts->page_index: the rows of each selected row group that may
+ * match (parquet_page_index.c); row groups left without rows are dropped. */
+static int page_ranges(cl__pq_reader *p, const cl_parquet_read_options *po, cl_error *err)
+{
+	if (!po || !po->page_index || po->npredicates <= 0 || p->nrgs == 0)
+		return 0;
+	for (int i = 0; i < p->ncols; i++)
+		if (p->out[i].oc->json)
+			return 0; /* list/map columns are read whole (see parquet.h) */
+	p->ranges = cl_calloc((size_t)p->nrgs, sizeof *p->ranges);
+	p->nranges = cl_calloc((size_t)p->nrgs, sizeof *p->nranges);
+	if (!p->ranges || !p->nranges)
+		return oom(err);
+	int keep = 0;
+	for (int i = 0; i < p->nrgs; i++) {
+		cl__pq_range *r;
+		int n;
+		int rc = cl__pq_row_ranges(p->f, p->rgs[i], po->predicates, po->npredicates, &r,
+					   &n, err);
+		if (rc)
+			return rc;
+		if (n == 0) {
+			cl_free(r);
+			continue;
+		}
+		p->rgs[keep] = p->rgs[i];
+		p->ranges[keep] = r;
+		p->nranges[keep] = n;
+		keep++;
+	}
+	p->nrgs = keep;
+	return 0;
 }
 
 static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_options *o,
@@ -748,9 +832,16 @@ static int open_impl(cl_reader *r, cl_parquet_file *f, bool own, const cl_read_o
 		}
 		p->rgs[p->nrgs++] = rg;
 	}
+	if ((rc = page_ranges(p, po, err)))
+		return rc;
 	int64_t total = 0;
-	for (int i = 0; i < p->nrgs; i++)
-		total += m->row_groups[p->rgs[i]].num_rows;
+	for (int i = 0; i < p->nrgs; i++) {
+		if (!p->ranges || !p->ranges[i])
+			total += m->row_groups[p->rgs[i]].num_rows;
+		else
+			for (int k = 0; k < p->nranges[i]; k++)
+				total += p->ranges[i][k].end - p->ranges[i][k].start;
+	}
 	r->total_rows = total;
 	/* one row group: nothing to share between threads */
 	if (p->nrgs < 2)

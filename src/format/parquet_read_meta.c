@@ -405,3 +405,55 @@ int cl_parquet_file_row_group_may_match(cl_parquet_file *f, int rg,
 	}
 	return 0;
 }
+
+/* ---- page statistics (page_index.c) ---- */
+
+int cl__pq_page_may_match(const cl_parquet_file *f, int col, cl_parquet_op op,
+			  const cl_column *v, cl__pq_bytes mn, cl__pq_bytes mx, bool have_mm,
+			  bool all_null, int64_t null_count, bool *may, cl_error *err)
+{
+	*may = true;
+	if (op == CL_PQ_IS_NULL) {
+		*may = all_null || null_count != 0; /* -1: unknown */
+		return 0;
+	}
+	if (all_null) {
+		*may = false;
+		return 0;
+	}
+	if (op == CL_PQ_NOT_NULL || !have_mm || !v || f->map[col].conv == CV_INT96_TS ||
+	    is_nan_value(v))
+		return 0;
+	cl_column a, b;
+	memset(&b, 0, sizeof b);
+	int rc = cl_column_init(&a, f->map[col].type, 1, err);
+	if (!rc)
+		rc = cl_column_init(&b, f->map[col].type, 1, err);
+	if (rc)
+		goto out;
+	cl_error e2 = {0};
+	rc = stat_value(f, col, mn, &a, &e2);
+	if (!rc)
+		rc = stat_value(f, col, mx, &b, &e2);
+	if (rc == CL_ENOMEM) {
+		rc = cl_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	if (rc || is_nan_value(&a) || is_nan_value(&b)) {
+		rc = 0; /* unusable statistics: the page may match */
+		goto out;
+	}
+	int lo = cmp_values(v, &a), hi = cmp_values(v, &b);
+	switch (op) {
+	case CL_PQ_EQ: *may = lo >= 0 && hi <= 0; break;
+	case CL_PQ_LT: *may = lo > 0; break;
+	case CL_PQ_LE: *may = lo >= 0; break;
+	case CL_PQ_GT: *may = hi < 0; break;
+	case CL_PQ_GE: *may = hi <= 0; break;
+	default: break;
+	}
+out:
+	cl_column_release(&a);
+	cl_column_release(&b);
+	return rc;
+}

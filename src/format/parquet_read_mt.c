@@ -86,33 +86,30 @@ static void *work(void *arg)
 	cl__pq_mt *mt = w->mt;
 	const cl__pq_reader *p = mt->p;
 	for (int pos = w->id; pos < p->nrgs; pos += mt->nw) {
-		int rg = p->rgs[pos];
 		cl_error err = {0};
-		int rc = cl__pq_dec_start(p, &w->dec, rg, &err);
-		int64_t left = p->f->meta->row_groups[rg].num_rows;
-		mt_item *it;
-		while (!rc && left > 0) {
-			if (!(it = slot(w)))
+		int rc = cl__pq_dec_start(p, &w->dec, pos, &err);
+		for (;;) {
+			mt_item *it = slot(w);
+			if (!it)
 				return NULL;
-			int64_t n = left < p->batch_rows ? left : p->batch_rows;
-			rc = cl__pq_dec_read(p, &w->dec, it->b, n, &err);
+			int64_t n = 0;
+			if (!rc)
+				rc = cl__pq_dec_next(p, &w->dec, it->b, &n, &err);
+			if (!rc && n > 0) {
+				it->kind = ITEM_BATCH;
+				publish(w);
+				continue;
+			}
+			/* the row group's end, or an error: the worker stops there */
+			it->kind = rc ? ITEM_ERROR : ITEM_END;
+			it->rc = rc;
 			if (rc)
-				break;
-			it->kind = ITEM_BATCH;
+				it->err = err;
 			publish(w);
-			left -= n;
+			if (rc)
+				return NULL;
+			break;
 		}
-		if (!rc)
-			rc = cl__pq_dec_finish(p, &w->dec, &err);
-		if (!(it = slot(w)))
-			return NULL;
-		it->kind = rc ? ITEM_ERROR : ITEM_END;
-		it->rc = rc;
-		if (rc)
-			it->err = err;
-		publish(w);
-		if (rc)
-			return NULL;
 	}
 	return NULL;
 }

@@ -27,6 +27,12 @@ typedef struct cl__pq_dec {
 	cl_buf json;          /* JSON text of one value */
 	cl_buf stage;         /* large compressed pages (cl__pq_col.stage) */
 	int rg;               /* row group being read, -1 none */
+	/* rows of the row group to read (cl__pq_dec_next) */
+	const cl__pq_range *ranges;
+	int nranges, ri;      /* ri: current range */
+	cl__pq_range whole;   /* the one range without a page index */
+	int64_t cur, rg_rows; /* next row; rows in the row group */
+	bool done;            /* finished (checked) */
 } cl__pq_dec;
 
 typedef struct cl__pq_mt cl__pq_mt;
@@ -41,12 +47,14 @@ typedef struct cl__pq_reader {
 	int *leaf;           /* leaf index per leaf reader */
 	int *rgs;            /* selected row groups */
 	int nrgs;
+	cl__pq_range **ranges; /* per selected row group: rows to read (page
+				 index), or NULL: all rows */
+	int *nranges;
 	int64_t batch_rows;
 	int nthreads;        /* asked for; the pipeline runs when > 1 */
 	/* single-threaded reading */
 	cl__pq_dec dec;
 	int rg_pos;          /* index into rgs of the current row group; -1 none */
-	int64_t rg_left;     /* rows left in it */
 	cl_batch *batch;
 	/* multi-threaded reading (parquet_read_mt.c), NULL until started */
 	cl__pq_mt *mt;
@@ -55,13 +63,15 @@ typedef struct cl__pq_reader {
 /* Set up / free a decoding context for p's projection. */
 int cl__pq_dec_init(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err);
 void cl__pq_dec_release(const cl__pq_reader *p, cl__pq_dec *d);
-/* Read the column chunks of row group rg (pread) and start decoding them. */
-int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int rg, cl_error *err);
-/* The next n rows of the row group into b (cleared first). */
-int cl__pq_dec_read(const cl__pq_reader *p, cl__pq_dec *d, cl_batch *b, int64_t n,
+/* Start decoding the column chunks of selected row group p->rgs[pos]. */
+int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int pos, cl_error *err);
+/*
+ * The next batch of the row group's rows to read into b (cleared first),
+ * skipping rows outside its ranges; *n = 0 when the row group is done (its
+ * chunks then checked to hold nothing more).
+ */
+int cl__pq_dec_next(const cl__pq_reader *p, cl__pq_dec *d, cl_batch *b, int64_t *n,
 		    cl_error *err);
-/* After the row group's last row: its chunks must have nothing left. */
-int cl__pq_dec_finish(const cl__pq_reader *p, cl__pq_dec *d, cl_error *err);
 
 /*
  * The pipeline: worker k of N decodes row groups k, k+N, k+2N, ... (of

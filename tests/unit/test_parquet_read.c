@@ -574,7 +574,7 @@ TEST(pqr_row_group_selection)
 	cl_reader_free(r);
 	/* explicit row groups, in the order given */
 	int rgs[] = {9, 0};
-	cl_parquet_read_options po2 = {rgs, 2, NULL, 0};
+	cl_parquet_read_options po2 = {rgs, 2, NULL, 0, false};
 	CHECK_OK(cl_parquet_reader_open(&r, path, NULL, &po2, &e), &e);
 	CHECK_OK(cl_reader_next(r, &b, &e), &e);
 	CHECK_EQ_INT(((int64_t *)b->cols[0].values)[0], 900);
@@ -582,7 +582,7 @@ TEST(pqr_row_group_selection)
 	CHECK_EQ_INT(b->cols[1].null_count, 14);
 	cl_reader_free(r);
 	int badrg[] = {10};
-	cl_parquet_read_options po3 = {badrg, 1, NULL, 0};
+	cl_parquet_read_options po3 = {badrg, 1, NULL, 0, false};
 	CHECK_EQ_INT(cl_parquet_reader_open(&r, path, NULL, &po3, &e), CL_EINVAL);
 }
 
@@ -761,7 +761,7 @@ TEST(pqr_threads_same_rows)
 	}
 	/* selected row groups, out of file order, on threads */
 	int sel[] = {9, 2, 3, 12};
-	cl_parquet_read_options po = {sel, 4, NULL, 0};
+	cl_parquet_read_options po = {sel, 4, NULL, 0, false};
 	cl_read_options_init(&o);
 	o.threads = 1;
 	cl_reader *r;
@@ -871,4 +871,115 @@ TEST(pqr_threads_alloc_failures)
 	}
 	CHECK(ok);
 	cl_buf_release(&ref);
+}
+
+/* ---- page index ---- */
+
+/* Read column 0 (int) and the rest as text rows; *total = reader's total. */
+static int read_pages(const char *path, const cl_parquet_predicate *preds, int np,
+		      bool page_index, int threads, int64_t batch, cl_buf *out, int64_t *total,
+		      cl_error *e)
+{
+	cl_read_options o;
+	cl_read_options_init(&o);
+	const char *cols[] = {"id", "int_col", "string_col", "timestamp_col"};
+	o.columns = cols;
+	o.ncolumns = 4;
+	o.threads = threads;
+	o.batch_rows = batch;
+	cl_parquet_read_options po = {NULL, 0, preds, np, page_index};
+	cl_reader *r;
+	int rc = cl_parquet_reader_open(&r, path, &o, &po, e);
+	if (rc)
+		return rc;
+	*total = cl_reader_total_rows(r);
+	cl_batch *b;
+	while ((rc = cl_reader_next(r, &b, e)) == 0 && b) {
+		for (int64_t i = 0; i < b->nrows; i++) {
+			for (int c = 0; c < b->ncols; c++) {
+				if (c)
+					cl_buf_putc(out, '|');
+				if (cl_column_is_null(&b->cols[c], i))
+					cl_buf_puts(out, "\\N");
+				else
+					cl__value_format(out, &b->cols[c], i);
+			}
+			cl_buf_putc(out, '\n');
+		}
+	}
+	cl_buf_putc(out, '\0');
+	cl_reader_free(r);
+	return rc;
+}
+
+/* The page index skips pages: the rows read are a subsequence of the file
+ * holding every matching row, fewer than the row groups have; the same
+ * with threads and any batch size. */
+TEST(pqr_page_index_skips_pages)
+{
+	cl_error e = {0};
+	const char *path = corpus("alltypes_tiny_pages.parquet");
+	cl_buf all = {0};
+	int64_t total_all;
+	CHECK_OK(read_pages(path, NULL, 0, false, 1, 65536, &all, &total_all, &e), &e);
+	CHECK_EQ_INT(total_all, 7300);
+	cl_parquet_predicate preds[] = {{"id", CL_PQ_GE, "1000"}, {"id", CL_PQ_LT, "1100"}};
+	cl_buf ref = {0};
+	int64_t total_ref = -1;
+	for (int t = 1; t <= 3; t += 2) {
+		for (int64_t batch = 7; batch <= 65536; batch *= 97) {
+			cl_buf got = {0};
+			int64_t total;
+			CHECK_OK(read_pages(path, preds, 2, true, t, batch, &got, &total, &e), &e);
+			if (!ref.data) {
+				ref = got;
+				total_ref = total;
+				continue;
+			}
+			CHECK_STR((char *)got.data, (char *)ref.data);
+			CHECK_EQ_INT(total, total_ref);
+			cl_buf_release(&got);
+		}
+	}
+	/* a subsequence of all rows, with every matching row, and fewer */
+	int64_t nref = 0, matches = 0, want = 0;
+	const char *a = (const char *)all.data, *g = (const char *)ref.data;
+	while (*g) {
+		const char *ge = strchr(g, '\n');
+		CHECK(ge != NULL);
+		size_t len = (size_t)(ge - g + 1);
+		/* find this row in `all` from where we are */
+		while (*a && strncmp(a, g, len))
+			a = strchr(a, '\n') + 1;
+		CHECK(*a);
+		long id = atol(g);
+		matches += id >= 1000 && id < 1100;
+		a += len;
+		g += len;
+		nref++;
+	}
+	for (const char *p = (const char *)all.data; *p; p = strchr(p, '\n') + 1) {
+		long id = atol(p);
+		want += id >= 1000 && id < 1100;
+	}
+	CHECK_EQ_INT(matches, want);
+	CHECK_EQ_INT(want, 100);
+	CHECK_EQ_INT(nref, total_ref);
+	CHECK(nref < 1000);
+	/* no page can hold a NULL id */
+	cl_parquet_predicate isnull[] = {{"id", CL_PQ_IS_NULL, NULL}};
+	cl_buf none = {0};
+	int64_t tn;
+	CHECK_OK(read_pages(path, isnull, 1, true, 1, 100, &none, &tn, &e), &e);
+	CHECK_EQ_INT(tn, 0);
+	CHECK_STR((char *)none.data, "");
+	/* without page_index the same predicates read whole row groups */
+	cl_buf whole = {0};
+	int64_t tw;
+	CHECK_OK(read_pages(path, preds, 2, false, 1, 65536, &whole, &tw, &e), &e);
+	CHECK(tw > total_ref);
+	cl_buf_release(&whole);
+	cl_buf_release(&none);
+	cl_buf_release(&ref);
+	cl_buf_release(&all);
 }
