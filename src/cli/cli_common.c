@@ -303,10 +303,13 @@ void cli_warn_checkpoint(const cli_common *c, cl_table *t, const char *table, in
 		rc = rc ? rc : cl_table_checkpoint_check(own, version, &err);
 		cl_table_free(own);
 	}
-	if (rc)
-		fprintf(stderr, "changelake: warning: %s: %s (the commit stands; readers replay "
-			"the log instead, slower)\n", table, err.message[0] ? err.message :
-			cl_error_name(rc));
+	if (!rc)
+		return;
+	const char *msg = err.message[0] ? err.message : cl_error_name(rc);
+	/* the table layer's messages name the table already */
+	bool named = strncmp(msg, table, strlen(table)) == 0;
+	fprintf(stderr, "changelake: warning: %s%s%s (the commit stands; readers replay the "
+		"log instead, slower)\n", named ? "" : table, named ? "" : ": ", msg);
 }
 
 double cli_now(void)

@@ -1,7 +1,8 @@
 /*
  * cmd_apply.c — `changelake apply CHANGES --to TARGET`: replay a change set
- * into a snapshot (files or a folder, written anew to -o) or a PostgreSQL
- * table (library: changelake/apply.h, changelake/pg.h).
+ * into a lake table (one copy-on-write commit), a snapshot (files, a
+ * folder or a table version, written anew to -o) or a PostgreSQL table
+ * (library: changelake/apply.h, changelake/table.h, changelake/pg.h).
  */
 #include "cli.h"
 #include "changelake/apply.h"
@@ -9,13 +10,14 @@
 #include "changelake/diff.h"
 #include "changelake/pg.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
 	OPT_TO = OPT_CMD_BASE, OPT_KEY, OPT_OUT, OPT_FORMAT, OPT_TABLE, OPT_MODE,
 	OPT_DIFFCOL, OPT_CHANGECOL, OPT_LPREFIX, OPT_RPREFIX, OPT_IVAL, OPT_CVAL,
-	OPT_DVAL, OPT_NVAL, OPT_COMPRESSION, OPT_NOTSPARSE
+	OPT_DVAL, OPT_NVAL, OPT_COMPRESSION, OPT_NOTSPARSE, OPT_APPID, OPT_APPVER
 };
 
 static void usage(FILE *f)
@@ -30,14 +32,23 @@ static void usage(FILE *f)
 	      "refused before anything changes.\n"
 	      "\n"
 	      "Targets:\n"
+	      "  a lake table (a folder with _delta_log/)   the changes are committed\n"
+	      "                                as one new version: only the data files\n"
+	      "                                holding a changed key are rewritten;\n"
+	      "                                keys are the table's; a commit racing\n"
+	      "                                on the same files makes it redo the\n"
+	      "                                change on top (up to 5 times)\n"
 	      "  a snapshot (file or folder)   the new snapshot is written to -o OUT\n"
+	      "                                (also TABLE@VERSION with -o: the table\n"
+	      "                                is only read)\n"
 	      "  a PostgreSQL database         postgresql://... URL or libpq keywords,\n"
 	      "                                with --table; one transaction per run\n"
 	      "\n"
 	      "Options:\n"
 	      "      --to TARGET          the snapshot or database (required)\n"
 	      "  -k, --key COLS           key columns (snapshot: required; PostgreSQL:\n"
-	      "                           default and must-match the primary key)\n"
+	      "                           default and must-match the primary key; lake\n"
+	      "                           table: the table's, must match when given)\n"
 	      "  -o, --output OUT         snapshot target: where the new snapshot goes\n"
 	      "      --format FORMAT      OUT's format (default: OUT's extension, else\n"
 	      "                           the target's)\n"
@@ -52,32 +63,15 @@ static void usage(FILE *f)
 	      "      --not-sparse         apply a column-by-column change set that looks\n"
 	      "                           sparse (C rows with values NULL on both sides and\n"
 	      "                           no unchanged non-NULL value): its NULLs are real\n"
+	      "      --app-id ID --app-version N\n"
+	      "                           lake table: record that application ID applied\n"
+	      "                           its change set N, in the same commit; a table\n"
+	      "                           holding N or later for ID is left alone (a rerun\n"
+	      "                           applies nothing twice)\n"
 	      "\n"
 	      CLI_READ_HELP CLI_COMMON_HELP
 	      "\nReading options apply to CHANGES and the target alike.\n"
 	      "Exit status: 0 applied, 2 trouble (nothing changed).\n", f);
-}
-
-static int split_keys(const char *arg, char ***list, int *n)
-{
-	const char *p = arg;
-	while (*p) {
-		const char *q = strchr(p, ',');
-		size_t len = q ? (size_t)(q - p) : strlen(p);
-		if (len) {
-			char **l = realloc(*list, (size_t)(*n + 1) * sizeof *l);
-			if (!l)
-				return -1;
-			*list = l;
-			if (!(l[*n] = strndup(p, len)))
-				return -1;
-			(*n)++;
-		}
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
 }
 
 static int apply_snapshot(const char *changes, const char *target, const char *outp,
@@ -85,46 +79,48 @@ static int apply_snapshot(const char *changes, const char *target, const char *o
 			  cli_common *common)
 {
 	cl_error err = {0};
-	cl_dataset *cds = NULL, *tds = NULL;
+	cli_input cin = {0}, tin = {0};
 	cl_changes *ch = NULL;
 	cl_apply *ap = NULL;
 	cl_writer *w = NULL;
 	int rc = CLI_ERROR;
 	cli_progress pr;
 	cli_progress_start(&pr, common, "apply: reading CHANGES");
-	if (cl_dataset_open(&cds, changes, &rd->opts, &err) ||
-	    cl_dataset_open(&tds, target, &rd->opts, &err) ||
-	    cl_changes_create(&ch, cl_dataset_schema(cds), cl_dataset_schema(tds), o, &err) ||
+	if (cli_input_open(&cin, changes, rd, &err) || cli_input_open(&tin, target, rd, &err) ||
+	    cl_changes_create(&ch, cli_input_schema(&cin), cli_input_schema(&tin), o, &err) ||
 	    cl_apply_create(&ap, cl_changes_schema(ch), o, &err))
 		goto fail;
 	for (;;) {
 		cl_batch *b, *nb;
-		if (cl_dataset_next(cds, &b, &err))
+		const char *src = NULL;
+		int64_t first = 0;
+		if (cli_input_next(&cin, &b, &src, &first, &err))
 			goto fail;
 		if (!b)
 			break;
-		if (cl_changes_map(ch, b, cl_dataset_file(cds), cl_dataset_first_row(cds), &nb,
-				   &err) ||
-		    cl_apply_add_from(ap, nb, cl_dataset_file(cds), cl_changes_rows(ch), &err))
+		if (cl_changes_map(ch, b, src, first, &nb, &err) ||
+		    cl_apply_add_from(ap, nb, src, cl_changes_rows(ch), &err))
 			goto fail;
-		cli_progress_update(&pr, cl_dataset_rows(cds), -1);
+		cli_progress_update(&pr, cli_input_rows(&cin), -1);
 	}
 	if (cl_changes_check(ch, &err))
 		goto fail;
 	if (!wo->format && cl_format_from_extension(outp) == CL_FORMAT_AUTO)
-		wo->format = cl_dataset_format(tds);
-	if (cl_writer_open(&w, outp, cl_dataset_schema(tds), wo, &err))
+		wo->format = cli_input_format(&tin);
+	if (cl_writer_open(&w, outp, cli_input_schema(&tin), wo, &err))
 		goto fail;
 	pr.what = "apply: rewriting TARGET";
 	for (;;) {
 		cl_batch *b, *ob;
-		if (cl_dataset_next(tds, &b, &err))
+		const char *src = NULL;
+		int64_t first = 0;
+		if (cli_input_next(&tin, &b, &src, &first, &err))
 			goto fail;
 		if (!b)
 			break;
 		if (cl_apply_rewrite(ap, b, &ob, &err) || cl_writer_write(w, ob, &err))
 			goto fail;
-		cli_progress_update(&pr, cl_dataset_rows(tds), cl_dataset_total_rows(tds));
+		cli_progress_update(&pr, cli_input_rows(&tin), cli_input_total_rows(&tin));
 	}
 	for (;;) {
 		cl_batch *ob;
@@ -161,8 +157,148 @@ done:
 	cl_writer_free(w);
 	cl_apply_free(ap);
 	cl_changes_free(ch);
-	cl_dataset_free(cds);
-	cl_dataset_free(tds);
+	cli_input_close(&cin);
+	cli_input_close(&tin);
+	return rc;
+}
+
+/* The table's key columns (changelake.keys) as the options' keys; --key,
+ * when given, must name the same columns. */
+static int table_keys(const cl_snapshot *s, const char *table, cl_apply_options *o,
+		      char ***keys, int *nkeys)
+{
+	const char *conf = cl_snapshot_config(s, CL_TABLE_CONF_KEYS);
+	if (!conf || !*conf)
+		return cli_fail("%s: the table has no key columns (%s), so changes cannot find "
+				"their rows; it was created append-only", table, CL_TABLE_CONF_KEYS);
+	char **tk = NULL;
+	int ntk = 0;
+	if (cli_split_list(conf, &tk, &ntk)) {
+		cli_free_list(tk, ntk);
+		return cli_fail("out of memory");
+	}
+	bool same = o->nkeys == 0 || o->nkeys == ntk;
+	for (int i = 0; same && i < o->nkeys; i++)
+		same = !strcmp(o->keys[i], tk[i]);
+	if (!same) {
+		cli_free_list(tk, ntk);
+		return cli_fail("%s: the table's key is '%s'; --key named another", table, conf);
+	}
+	cli_free_list(*keys, *nkeys);
+	*keys = tk;
+	*nkeys = ntk;
+	o->keys = (const char *const *)tk;
+	o->nkeys = ntk;
+	return 0;
+}
+
+/*
+ * A lake table target: the changes, mapped onto the table's columns (a
+ * change set that does not fit is refused here, before anything is
+ * written), go through the copy-on-write primitive in one commit; only
+ * the files that hold a changed key are rewritten. A concurrent commit
+ * that touched the same files makes the change be redone on top of it.
+ */
+static int apply_table(const char *changes, const char *table, cli_read *rd,
+		       cl_apply_options *o, char ***keys, int *nkeys, const char *app_id,
+		       int64_t app_version, cli_common *common)
+{
+	cl_error err = {0};
+	cli_input cin = {0};
+	cl_table *t = NULL;
+	cl_snapshot *s = NULL;
+	cl_schema *ws = NULL;
+	cl_changes *ch = NULL;
+	cl_table_changes *tc = NULL;
+	int rc = CLI_ERROR;
+	cli_progress pr;
+	cli_progress_start(&pr, common, "apply: reading CHANGES");
+	if (cl_table_open(&t, table, &err) || cl_table_snapshot(&s, t, NULL, &err))
+		goto fail;
+	if (table_keys(s, table, o, keys, nkeys))
+		goto done;
+	o->target_name = table;
+	if (cli_input_open(&cin, changes, rd, &err) ||
+	    cl_snapshot_write_schema(&ws, s, &err) ||
+	    cl_changes_create(&ch, cli_input_schema(&cin), ws, o, &err) ||
+	    cl_table_changes_open(&tc, t, cl_changes_schema(ch), &err))
+		goto fail;
+	int64_t nchanges = 0;
+	for (;;) {
+		cl_batch *b, *nb;
+		const char *src = NULL;
+		int64_t first = 0;
+		if (cli_input_next(&cin, &b, &src, &first, &err))
+			goto fail;
+		if (!b)
+			break;
+		if (cl_changes_map(ch, b, src, first, &nb, &err) ||
+		    cl_table_changes_add(tc, nb, &err))
+			goto fail;
+		nchanges += nb->nrows;
+		cli_progress_update(&pr, cli_input_rows(&cin), cli_input_total_rows(&cin));
+	}
+	if (cl_changes_check(ch, &err))
+		goto fail;
+	pr.what = "apply: rewriting files";
+	cli_progress_update(&pr, 0, -1);
+	cl_table_cow_stats st;
+	int64_t version = -1;
+	if (cl_table_changes_commit(tc, "APPLY", app_id, app_version, &st, &version, &err)) {
+		cl_error_prefix(&err, "%s: nothing changed: ", table);
+		goto fail;
+	}
+	cli_progress_done(&pr);
+	double secs = cli_now() - pr.start;
+	if (common->json) {
+		fputs("{\"table\":", stdout);
+		cli_json_string(stdout, table);
+		printf(",\"version\":%lld,\"base_version\":%lld,\"changes\":%lld",
+		       (long long)version, (long long)cl_snapshot_version(s), (long long)nchanges);
+		if (app_id) {
+			fputs(",\"app_id\":", stdout);
+			cli_json_string(stdout, app_id);
+			printf(",\"app_version\":%lld", (long long)app_version);
+		}
+		printf(",\"already_applied\":%s", version < 0 && app_id ? "true" : "false");
+		if (version >= 0)
+			printf(",\"upserted\":%lld,\"deleted\":%lld,\"missing_deletes\":%lld,"
+			       "\"files_candidates\":%lld,\"files_rewritten\":%lld,"
+			       "\"files_added\":%lld,\"rows_copied\":%lld,\"bytes_rewritten\":%lld",
+			       (long long)st.rows_upserted, (long long)st.rows_deleted,
+			       (long long)st.deletes_missing, (long long)st.files_candidates,
+			       (long long)st.files_rewritten, (long long)st.files_added,
+			       (long long)st.rows_copied, (long long)st.bytes_removed);
+		printf(",\"seconds\":%.3f}\n", secs);
+	} else if (!common->quiet) {
+		if (version < 0)
+			fprintf(stderr, "apply: %s already holds version %lld of application '%s'; "
+				"nothing done\n", table, (long long)app_version, app_id);
+		else
+			fprintf(stderr,
+				"apply: %s version %lld: %lld upserted, %lld deleted (%lld not "
+				"there); %lld of %zu files rewritten (%lld bytes, %lld rows copied), "
+				"%lld files added\n",
+				table, (long long)version, (long long)st.rows_upserted,
+				(long long)st.rows_deleted, (long long)st.deletes_missing,
+				(long long)st.files_rewritten, cl_snapshot_nfiles(s),
+				(long long)st.bytes_removed, (long long)st.rows_copied,
+				(long long)st.files_added);
+	}
+	if (version >= 0)
+		cli_warn_checkpoint(common, t, table, version);
+	rc = CLI_OK;
+	goto done;
+fail:
+	cli_progress_done(&pr);
+	rc = cli_fail_err(&err);
+done:
+	cl_table_changes_free(tc);
+	cl_changes_free(ch);
+	cl_schema_free(ws);
+	cli_input_close(&cin);
+	cl_snapshot_free(s);
+	cl_table_free(t);
 	return rc;
 }
 
@@ -185,6 +321,8 @@ int cli_cmd_apply(int argc, char **argv)
 		{"delete-value", required_argument, 0, OPT_DVAL},
 		{"nochange-value", required_argument, 0, OPT_NVAL},
 		{"not-sparse", no_argument, 0, OPT_NOTSPARSE},
+		{"app-id", required_argument, 0, OPT_APPID},
+		{"app-version", required_argument, 0, OPT_APPVER},
 		CLI_READ_LONGOPTS, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	cli_read rd;
 	cli_common common;
@@ -196,7 +334,8 @@ int cli_cmd_apply(int argc, char **argv)
 	cl_write_options_init(&wo);
 	char **keys = NULL;
 	int nkeys = 0, rc = CLI_ERROR, opt;
-	const char *to = NULL, *outp = NULL, *table = NULL;
+	const char *to = NULL, *outp = NULL, *table = NULL, *app_id = NULL;
+	int64_t app_version = -1;
 	cl_error err = {0};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "k:o:qh", longopts, NULL)) != -1) {
@@ -208,7 +347,7 @@ int cli_cmd_apply(int argc, char **argv)
 		switch (opt) {
 		case OPT_TO: to = optarg; break;
 		case OPT_KEY: case 'k':
-			if (split_keys(optarg, &keys, &nkeys)) {
+			if (cli_split_list(optarg, &keys, &nkeys)) {
 				rc = cli_fail("out of memory");
 				goto done;
 			}
@@ -245,6 +384,25 @@ int cli_cmd_apply(int argc, char **argv)
 		case OPT_DVAL: o.delete_value = optarg; break;
 		case OPT_NVAL: o.nochange_value = optarg; break;
 		case OPT_NOTSPARSE: o.allow_sparse = true; break;
+		case OPT_APPID:
+			if (!*optarg) {
+				rc = cli_usage_error("apply", "--app-id takes a non-empty name");
+				goto done;
+			}
+			app_id = optarg;
+			break;
+		case OPT_APPVER: {
+			char *end;
+			errno = 0;
+			long long v = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 0) {
+				rc = cli_usage_error("apply", "--app-version takes a number >= 0, not '%s'",
+						     optarg);
+				goto done;
+			}
+			app_version = v;
+			break;
+		}
 		case OPT_HELP: case 'h':
 			usage(stdout);
 			rc = CLI_OK;
@@ -289,6 +447,50 @@ int cli_cmd_apply(int argc, char **argv)
 		rc = CLI_OK;
 		goto done;
 	}
+	if ((app_id != NULL) != (app_version >= 0)) {
+		rc = cli_usage_error("apply", "--app-id and --app-version go together");
+		goto done;
+	}
+	if (cli_is_table(to) && !outp) {
+		char *loc = NULL;
+		cl_table_at at;
+		if (cl_table_ref_parse(&loc, &at, to, &err)) {
+			rc = cli_fail_err(&err);
+			goto done;
+		}
+		if (at.kind != CL_AT_LATEST) {
+			cl_free(loc);
+			rc = cli_usage_error("apply", "%s: changes go on top of the latest version; "
+					     "to apply them to an older one, write the result "
+					     "elsewhere with -o OUT", to);
+			goto done;
+		}
+		rc = apply_table(changes, loc, &rd, &o, &keys, &nkeys, app_id, app_version,
+				 &common);
+		cl_free(loc);
+		goto done;
+	}
+	if (app_id) {
+		rc = cli_usage_error("apply", "--app-id is for a lake table target");
+		goto done;
+	}
+	if (cli_is_table(to)) {
+		/* a table version read as a snapshot: its keys */
+		char *loc = NULL;
+		cl_table_at at;
+		cl_table *t = NULL;
+		cl_snapshot *s = NULL;
+		if (cl_table_ref_parse(&loc, &at, to, &err) || cl_table_open(&t, loc, &err) ||
+		    cl_table_snapshot(&s, t, &at, &err))
+			rc = cli_fail_err(&err);
+		else
+			rc = table_keys(s, to, &o, &keys, &nkeys) ? CLI_ERROR : CLI_OK;
+		cl_snapshot_free(s);
+		cl_table_free(t);
+		cl_free(loc);
+		if (rc)
+			goto done;
+	}
 	if (!nkeys) {
 		rc = cli_usage_error("apply", "--key is required for a snapshot target");
 		goto done;
@@ -299,9 +501,7 @@ int cli_cmd_apply(int argc, char **argv)
 	}
 	rc = apply_snapshot(changes, to, outp, &wo, &rd, &o, &common);
 done:
-	for (int i = 0; i < nkeys; i++)
-		free(keys[i]);
-	free(keys);
+	cli_free_list(keys, nkeys);
 	cli_read_release(&rd);
 	return rc;
 }

@@ -63,6 +63,8 @@ int cli_cmd_compact(int argc, char **argv)
 		cl_table_free(t);
 		return cli_fail_err(&err);
 	}
+	if (v >= 0)
+		cli_warn_checkpoint(&common, t, argv[optind], v);
 	cl_table_free(t);
 	if (common.json)
 		printf("{\"version\":%lld,\"groups\":%lld,\"filesRemoved\":%lld,\"filesAdded\":%lld,"

@@ -266,6 +266,7 @@ int cli_cmd_merge(int argc, char **argv)
 		cli_merge_print_json(stdout, to, &res);
 	else if (!common.quiet)
 		cli_merge_print_summary(stderr, to, &res);
+	cli_warn_checkpoint(&common, NULL, to, res.version);
 	rc = CLI_OK;
 out:
 	free(kv);

@@ -38,6 +38,7 @@ static void usage(FILE *f)
 typedef struct ctx {
 	cli_common *common;
 	bool first_json;
+	const char *lake;
 } ctx;
 
 static void on_table(void *p, const cl_dms_sync_table *t)
@@ -58,6 +59,15 @@ static void on_table(void *p, const cl_dms_sync_table *t)
 		fprintf(stderr, "changelake sync: %s: %s\n", t->name, t->err->message);
 	} else if (!c->common->quiet) {
 		cli_merge_print_summary(stderr, t->name, t->res);
+	}
+	if (!t->rc && t->res->version >= 0) {
+		size_t n = strlen(c->lake) + strlen(t->name) + 2;
+		char *loc = malloc(n);
+		if (loc) {
+			snprintf(loc, n, "%s/%s", c->lake, t->name);
+			cli_warn_checkpoint(c->common, NULL, loc, t->res->version);
+		}
+		free(loc);
 	}
 }
 
@@ -115,7 +125,7 @@ int cli_cmd_sync(int argc, char **argv)
 	if (!lake)
 		return cli_usage_error("sync", "--lake LAKE is required");
 	const char *root = argv[optind];
-	ctx c = {&common, true};
+	ctx c = {&common, true, lake};
 	o.on_table = on_table;
 	o.ctx = &c;
 	if (watch > 0) {

@@ -513,8 +513,7 @@ int cl_table_checkpoint_check(cl_table *t, int64_t version, cl_error *err)
 	rc = cl_store_head(cl_table_store(t), key, &o, &e);
 	if (rc == CL_ENOTFOUND)
 		return cl_error_set(err, CL_ENOTFOUND,
-				    "%s: the checkpoint of version %lld was not written (%s); "
-				    "readers replay the commits instead",
+				    "%s: the checkpoint of version %lld was not written (%s)",
 				    cl_store_location(cl_table_store(t)), (long long)version,
 				    e.message);
 	if (rc)

@@ -164,8 +164,21 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 				break;
 			}
 			if (cl__strmap_get(&ks->map, (const char *)key.data) >= 0) {
-				rc = cl_error_set(err, CL_EDUPKEY, "key %s is changed twice in one "
-						  "change set", (const char *)key.data);
+				cl_buf shown = {0};
+				for (int k = 0; k < l->nkeys; k++) {
+					if (k)
+						cl_buf_puts(&shown, ", ");
+					cl_buf_puts(&shown, sc->fields[l->key_index[k]].name);
+					cl_buf_putc(&shown, '=');
+					if (cl_column_is_null(cols[k], r))
+						cl_buf_puts(&shown, "NULL");
+					else
+						cl__value_format(&shown, cols[k], r);
+				}
+				cl_buf_putc(&shown, 0);
+				rc = cl_error_set(err, CL_EDUPKEY, "key (%.200s) is changed twice in one "
+						  "change set", shown.data ? (const char *)shown.data : "?");
+				cl_buf_release(&shown);
 				break;
 			}
 			char *k = cl__arena_strndup(&ks->arena, (const char *)key.data, key.len);
