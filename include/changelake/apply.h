@@ -50,6 +50,12 @@ typedef struct cl_apply_options {
 	const char *changes_name; /* "CHANGES" in messages */
 	const char *target_name;  /* "TARGET" */
 	bool allow_sparse;        /* skip the sparse check (--not-sparse) */
+	/* Columns the target computes from others (a lake table's partition
+	 * transforms, e.g. ts_day from ts): not in the target schema given to
+	 * cl_changes_create, and their change-set columns (X, LEFT_X, RIGHT_X)
+	 * are read past. Borrowed. */
+	const char *const *derived;
+	int nderived;
 } cl_apply_options;
 
 void cl_apply_options_init(cl_apply_options *o);

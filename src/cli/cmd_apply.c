@@ -210,6 +210,7 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 	cl_schema *ws = NULL;
 	cl_changes *ch = NULL;
 	cl_table_changes *tc = NULL;
+	const char **derived = NULL;
 	int rc = CLI_ERROR;
 	cli_progress pr;
 	cli_progress_start(&pr, common, "apply: reading CHANGES");
@@ -218,8 +219,23 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 	if (table_keys(s, table, o, keys, nkeys))
 		goto done;
 	o->target_name = table;
+	if (cl_snapshot_write_schema(&ws, s, &err))
+		goto fail;
+	/* columns computed by partition transforms: a change set made from
+	 * another version of a table carries them; they are recomputed */
+	const cl_schema *ts = cl_snapshot_schema(s);
+	derived = calloc((size_t)ts->nfields + 1, sizeof *derived);
+	if (!derived) {
+		rc = cli_fail("out of memory");
+		goto done;
+	}
+	int nderived = 0;
+	for (int i = 0; i < ts->nfields; i++)
+		if (cl_schema_find(ws, ts->fields[i].name) < 0)
+			derived[nderived++] = ts->fields[i].name;
+	o->derived = derived;
+	o->nderived = nderived;
 	if (cli_input_open(&cin, changes, rd, &err) ||
-	    cl_snapshot_write_schema(&ws, s, &err) ||
 	    cl_changes_create(&ch, cli_input_schema(&cin), ws, o, &err) ||
 	    cl_table_changes_open(&tc, t, cl_changes_schema(ch), &err))
 		goto fail;
@@ -295,6 +311,9 @@ fail:
 done:
 	cl_table_changes_free(tc);
 	cl_changes_free(ch);
+	o->derived = NULL;
+	o->nderived = 0;
+	free(derived);
 	cl_schema_free(ws);
 	cli_input_close(&cin);
 	cl_snapshot_free(s);

@@ -254,6 +254,15 @@ int cl_changes_create(cl_changes **out, const cl_schema *cs, const cl_schema *ts
 		if ((rc = cl_schema_add(c->nschema, f->name, tt, true, err)))
 			goto fail_used;
 	}
+	for (int d = 0; d < o->nderived; d++) {
+		int i = cl_schema_find(cs, o->derived[d]);
+		if (i >= 0)
+			used[i] = true;
+		if ((i = find_prefixed(cs, lp, o->derived[d])) >= 0)
+			used[i] = true;
+		if ((i = find_prefixed(cs, rp, o->derived[d])) >= 0)
+			used[i] = true;
+	}
 	for (int i = 0; i < cs->nfields; i++)
 		if (!used[i]) {
 			rc = cl_error_set(err, CL_ESCHEMA,

@@ -10,6 +10,8 @@
 //   diff      `changelake diff TABLE@V1 TABLE@V2 --key id` equals DuckDB's
 //             FULL OUTER JOIN of the two versions' live files, rows in key
 //             order
+//   back      apply(diff(T@last, T@1), T) reads as T@1 (every type, a
+//             partition transform recomputed)
 //   apply     rounds of apply(diff(A, B), table holding A) == B (DuckDB
 //             reads the table's live files), on a plain and a partitioned
 //             bucketed table; each commit removes exactly the live files
@@ -168,6 +170,19 @@ try {
 		const sorted = ids.every((x, i) => i === 0 || ids[i - 1] < x);
 		ok(same && sorted, `diff ${path.basename(t1)}@${v1} @${v2}: ${nexp} changes equal DuckDB's FULL OUTER JOIN, in key order`,
 			`${why}${sorted ? '' : ', not in key order'}`);
+	}
+
+	// ---- apply a diff of two versions: back to version 1 (types of every
+	// kind, a partition transform column recomputed, partition moves) ----
+	{
+		const copy = path.join(tmp, 'interop-copy');
+		fs.cpSync(t1, copy, { recursive: true });
+		const back = path.join(tmp, 'back.parquet');
+		const d = cl(['diff', `${t1}@${vlast}`, `${t1}@1`, '--key', 'id', '-o', back, '--quiet']);
+		const a = cl(['apply', back, '--to', copy, '--quiet']);
+		ok(d.status === 1 && a.status === 0, 'apply diff(T@last, T@1) to a copy of T', d.stderr + a.stderr);
+		const [same, why] = await sameRows(versionSql(copy), versionSql(t1, 1));
+		ok(same, 'apply diff(T@last, T@1) to T gives T@1 (DuckDB over the live files)', why);
 	}
 
 	// ---- apply: rounds of apply(diff(A, B), table(A)) == B ----
