@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum {
 	OPT_TO = OPT_CMD_BASE, OPT_KEY, OPT_OUT, OPT_FORMAT, OPT_TABLE, OPT_MODE,
@@ -515,7 +516,13 @@ int cli_cmd_apply(int argc, char **argv)
 		goto done;
 	}
 	if (!outp) {
-		rc = cli_usage_error("apply", "-o OUT is required: where the new snapshot goes");
+		struct stat st;
+		if (stat(to, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = cli_usage_error("apply", "-o OUT is required: where the new snapshot "
+					     "goes (%s is a folder of files, not a lake table: it "
+					     "has no _delta_log/)", to);
+		else
+			rc = cli_usage_error("apply", "-o OUT is required: where the new snapshot goes");
 		goto done;
 	}
 	rc = apply_snapshot(changes, to, outp, &wo, &rd, &o, &common);
