@@ -278,8 +278,6 @@ typedef struct part_group {
 	int64_t files, rows, bytes; /* rows -1: a file without numRecords */
 } part_group;
 
-static const cl_snapshot *g_snap; /* for cmp_part (qsort has no context) */
-
 static int cmp_kv(const cl_table_file *a, const cl_table_file *b)
 {
 	for (int k = 0; k < a->npartition && k < b->npartition; k++) {
@@ -296,10 +294,10 @@ static int cmp_kv(const cl_table_file *a, const cl_table_file *b)
 	return a->npartition - b->npartition;
 }
 
-static int cmp_part(const void *pa, const void *pb)
+static int cmp_part(const void *pa, const void *pb, void *snap)
 {
 	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int c = cmp_kv(cl_snapshot_file(g_snap, a), cl_snapshot_file(g_snap, b));
+	int c = cmp_kv(cl_snapshot_file(snap, a), cl_snapshot_file(snap, b));
 	return c ? c : (a > b) - (a < b);
 }
 
@@ -348,8 +346,7 @@ static int table_stats(const char *ref, const cli_common *common)
 		order[i] = i;
 		bytes += cl_snapshot_file(s, i)->size;
 	}
-	g_snap = s;
-	qsort(order, nf, sizeof *order, cmp_part);
+	qsort_r(order, nf, sizeof *order, cmp_part, s);
 	size_t ng = 0;
 	for (size_t i = 0; i < nf; i++) {
 		const cl_table_file *f = cl_snapshot_file(s, order[i]);
