@@ -103,7 +103,10 @@ function warm(file) {
 function gitDescribe() {
 	try {
 		const head = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-		return head;
+		// the shared work tree often holds others' uncommitted edits: say so
+		const dirty = execFileSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'include'],
+			{ encoding: 'utf8' }).trim();
+		return dirty ? `${head}+uncommitted changes in src/include` : head;
 	} catch {
 		return 'unknown';
 	}
