@@ -77,6 +77,14 @@ static inline const uint8_t *cl_column_get_bytes(const cl_column *c, int64_t i,
 int cl_column_init(cl_column *c, cl_type t, int64_t cap_hint, cl_error *err);
 /* Free the column's buffers; the struct itself is the caller's. */
 void cl_column_release(cl_column *c);
+/*
+ * Move src's buffers into dst (nanoarrow-style move): dst's own buffers are
+ * released first, then dst holds src's values and buffers, and src becomes
+ * an empty column of the same type, ready to be filled again. Nothing is
+ * copied. Fails (CL_ENOMEM, both columns unchanged) only when the empty
+ * column cannot be set up.
+ */
+int cl_column_move(cl_column *dst, cl_column *src, cl_error *err);
 /* Drop all values but keep the buffers (for reuse across batches). */
 void cl_column_clear(cl_column *c);
 /* Make room for n more values (and, for var types, nbytes more data). */

@@ -149,7 +149,11 @@ const cl_schema *cl_reader_schema(const cl_reader *r);
 cl_format cl_reader_format(const cl_reader *r);
 /*
  * Next batch into *out, or *out = NULL at the end. The batch is borrowed:
- * valid until the next call or cl_reader_free.
+ * valid until the next call or cl_reader_free. The Parquet reader's
+ * batches may be emptied by the caller: a column taken with
+ * cl_column_move (batch.h) is refilled from empty at the next call, so a
+ * consumer that keeps batches takes them over without copying. Other
+ * formats' batches must not be changed.
  */
 int cl_reader_next(cl_reader *r, cl_batch **out, cl_error *err);
 /* Rows returned so far. */

@@ -47,6 +47,22 @@ void cl_column_clear(cl_column *c)
 	}
 }
 
+int cl_column_move(cl_column *dst, cl_column *src, cl_error *err)
+{
+	cl_column fresh;
+	int rc = cl_column_init(&fresh, src->type, 0, err);
+	if (rc)
+		return rc;
+	if (dst != src) {
+		cl_column_release(dst);
+		*dst = *src;
+		*src = fresh;
+	} else {
+		cl_column_release(&fresh);
+	}
+	return 0;
+}
+
 static int64_t grow(int64_t cap, int64_t need)
 {
 	int64_t n = cap ? cap : 16;

@@ -58,6 +58,7 @@ struct cl_dataset_cursor {
 	cl_batch out;
 	bool *owned;
 	int64_t next_row, first_row;
+	cl_batch *rb;       /* the reader's current batch (columns lent to out) */
 };
 
 static int oom(cl_error *err)
@@ -697,11 +698,46 @@ int cl_dataset_cursor_next(cl_dataset_cursor *c, cl_batch **out, cl_error *err)
 			continue;
 		c->first_row = c->next_row;
 		c->next_row += b->nrows;
+		c->rb = b;
 		if ((rc = build_batch(c->ds, c->file, c->map, b, &c->out, c->owned, err)))
 			return rc;
 		*out = &c->out;
 		return 0;
 	}
+}
+
+/*
+ * Take column i of the cursor's current batch into dst without copying
+ * (cl_column_move); declared in src/ops/diff_impl.h (the diff keeps OLD's
+ * batches). A column the cursor made (partition values, NULLs) is moved out
+ * of the batch; one lent by the reader is moved out of the reader's batch,
+ * which only the Parquet reader allows (io.h), and only when no other
+ * column of the batch shares it. Afterwards out.cols[i] is an empty column
+ * and must not be read. Returns 1 when taken, 0 when the column cannot be
+ * taken (nothing changed), or a negative error.
+ */
+int cl__dataset_cursor_take(cl_dataset_cursor *c, int i, cl_column *dst, cl_error *err)
+{
+	if (i < 0 || i >= c->out.ncols || !c->rb)
+		return 0;
+	cl_column *oc = &c->out.cols[i];
+	int rc;
+	if (c->owned[i]) {
+		if ((rc = cl_column_move(dst, oc, err)))
+			return rc;
+		return 1;
+	}
+	int ri = i < c->ds->nfile_cols ? c->map[i] : -1;
+	if (ri < 0 || ri >= c->rb->ncols || cl_reader_format(c->r) != CL_FORMAT_PARQUET)
+		return 0;
+	for (int j = 0; j < c->ds->nfile_cols; j++)
+		if (j != i && c->map[j] == ri)
+			return 0;
+	if ((rc = cl_column_move(dst, &c->rb->cols[ri], err)))
+		return rc;
+	/* out.cols[i] lent the moved buffers: it now lends the empty column */
+	*oc = c->rb->cols[ri];
+	return 1;
 }
 
 int cl_dataset_cursor_file(const cl_dataset_cursor *c)

@@ -284,8 +284,35 @@ static int spill_store(cl_diff *d, cl__dworker *w, cl_error *err)
 	return rc;
 }
 
-static int worker_left(cl__dworker *w, const cl_batch *b, int src, int64_t first_row,
-		       cl_error *err)
+/* Taking a left batch's columns over (cl__dstore_adopt) from a cursor. */
+typedef struct take_ctx {
+	const cl__diff_plan *p;
+	cl__dview *v;
+	cl_dataset_cursor *cur;
+} take_ctx;
+
+static int take_col(void *arg, int j, cl_column *dst, cl_error *err)
+{
+	take_ctx *t = arg;
+	cl__dview *v = t->v;
+	int rc;
+	if (v->cols[j] == &v->scratch[j])
+		return (rc = cl_column_move(dst, &v->scratch[j], err)) ? rc : 1;
+	int idx = t->p->u[j].lidx;
+	/* a batch column seen through two unified columns stays put */
+	for (int k = 0; k < t->p->nu; k++)
+		if (k != j && v->cols[k] == v->cols[j])
+			return 0;
+	return cl__dataset_cursor_take(t->cur, idx, dst, err);
+}
+
+/*
+ * A left batch from a dataset cursor (cur; NULL for the batch API, whose
+ * batches are const) of at least half a chunk becomes a chunk of its own:
+ * its columns are taken over instead of copied.
+ */
+static int worker_left(cl__dworker *w, const cl_batch *b, cl_dataset_cursor *cur, int src,
+		       int64_t first_row, cl_error *err)
 {
 	cl_diff *d = w->d;
 	int rc = view_set(&w->lv, &d->plan, b, true, err);
@@ -303,7 +330,14 @@ static int worker_left(cl__dworker *w, const cl_batch *b, int src, int64_t first
 				      w->pv, err);
 	}
 	int64_t before = cl__dstore_memory(&w->st);
-	if ((rc = cl__dstore_append(&w->st, &d->plan, w->lv.cols, b->nrows, w->h, w->pv, err)))
+	if (cur && b->nrows >= CL__CHUNK_ROWS / 2 && b->nrows <= CL__CHUNK_ROWS) {
+		take_ctx t = {&d->plan, &w->lv, cur};
+		rc = cl__dstore_adopt(&w->st, &d->plan, w->lv.cols, b->nrows, w->h, w->pv,
+				      take_col, &t, err);
+	} else {
+		rc = cl__dstore_append(&w->st, &d->plan, w->lv.cols, b->nrows, w->h, w->pv, err);
+	}
+	if (rc)
 		return rc;
 	int64_t total = __atomic_add_fetch(&d->store_mem, cl__dstore_memory(&w->st) - before,
 					   __ATOMIC_RELAXED);
@@ -665,7 +699,7 @@ int cl_diff_add_left(cl_diff *d, const cl_batch *b, const char *source,
 	int src = source_id(d, source, err);
 	if (src < 0)
 		return src;
-	return worker_left(&d->w[0], b, src, first_row, err);
+	return worker_left(&d->w[0], b, NULL, src, first_row, err);
 }
 
 int cl_diff_add_right(cl_diff *d, const cl_batch *b, const char *source,
@@ -710,7 +744,7 @@ static int read_fn(cl__dworker *w, void *arg)
 				break;
 			int src = r->src[cl_dataset_cursor_file(c)];
 			int64_t first = cl_dataset_cursor_first_row(c);
-			rc = r->left ? worker_left(w, b, src, first, &w->err)
+			rc = r->left ? worker_left(w, b, c, src, first, &w->err)
 				     : worker_right(w, b, src, first, &w->err);
 			__atomic_fetch_add(&d->progress, b->nrows, __ATOMIC_RELAXED);
 			if (!rc && __atomic_load_n(&d->abort, __ATOMIC_RELAXED))

@@ -21,6 +21,7 @@
 #ifndef CL_OPS_DIFF_IMPL_H
 #define CL_OPS_DIFF_IMPL_H
 
+#include "changelake/dataset.h"
 #include "changelake/diff.h"
 #include "changelake/hash.h"
 #include "core/buf.h"
@@ -308,9 +309,25 @@ struct cl_diff {
 	const char **value_names;
 };
 
+/*
+ * dataset.c (belongs in dataset.h): move column i of a cursor's current
+ * batch into dst; 1 taken, 0 cannot be taken (nothing changed), or < 0.
+ */
+int cl__dataset_cursor_take(cl_dataset_cursor *c, int i, cl_column *dst, cl_error *err);
+
 /* diff_join.c */
+/* Move unified column u of the current rows into dst: 1, 0 (not possible:
+ * the rows are copied instead) or < 0 (error). */
+typedef int (*cl__take_fn)(void *arg, int u, cl_column *dst, cl_error *err);
 int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
 		      int64_t n, const uint64_t *h, const int64_t *prov, cl_error *err);
+/*
+ * Rows [0, n) as a new chunk whose columns are taken over with take (a
+ * column that cannot be taken is copied from cols); n <= CL__CHUNK_ROWS.
+ */
+int cl__dstore_adopt(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
+		     int64_t n, const uint64_t *h, const int64_t *prov, cl__take_fn take,
+		     void *arg, cl_error *err);
 int cl__dstore_move(cl__dstore *dst, cl__dstore *src, cl_error *err);
 void cl__dstore_release(cl__dstore *s, int nu);
 int64_t cl__dstore_memory(const cl__dstore *s);

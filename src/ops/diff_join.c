@@ -177,6 +177,42 @@ int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *co
 	return 0;
 }
 
+int cl__dstore_adopt(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
+		     int64_t n, const uint64_t *h, const int64_t *prov, cl__take_fn take,
+		     void *arg, cl_error *err)
+{
+	if (n <= 0 || n > CL__CHUNK_ROWS)
+		return cl_error_set(err, CL_EINTERNAL, "diff: cannot adopt %lld rows",
+				    (long long)n);
+	if (s->nchunks >= (1 << (32 - CL__CHUNK_BITS)) - 1)
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "diff: too many rows in memory; lower "
+				    "--memory-limit to partition");
+	int rc = store_new_chunk(s, p, err);
+	if (rc)
+		return rc;
+	cl__dchunk *c = s->chunks[s->nchunks - 1];
+	for (int j = 0; j < p->nu; j++) {
+		rc = take(arg, j, &c->cols[j], err);
+		if (rc == 0)
+			rc = cl__column_append_range(&c->cols[j], cols[j], 0, n, err);
+		else if (rc > 0 && c->cols[j].length != n)
+			rc = cl_error_set(err, CL_EINTERNAL, "diff: taken column has %lld rows, "
+					  "expected %lld", (long long)c->cols[j].length,
+					  (long long)n);
+		else if (rc > 0)
+			rc = 0;
+		if (rc)
+			return rc;
+		s->bytes += cl__column_bytes(&c->cols[j]);
+	}
+	memcpy(c->hash, h, (size_t)n * sizeof *h);
+	memcpy(c->prov, prov, (size_t)n * sizeof *prov);
+	c->n = n;
+	s->nrows += n;
+	return 0;
+}
+
 int cl__dstore_move(cl__dstore *dst, cl__dstore *src, cl_error *err)
 {
 	if (dst->nchunks + src->nchunks >= (1 << (32 - CL__CHUNK_BITS)) - 1)
