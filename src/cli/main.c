@@ -19,13 +19,13 @@ int cli_cmd_merge(int argc, char **argv);
 int cli_cmd_sync(int argc, char **argv);
 
 const cli_command cli_commands[] = {
-	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file"},
+	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file or a lake table"},
 	{"head", cli_cmd_cat, "print the first rows of a file"},
 	{"schema", cli_cmd_schema, "print a file's schema"},
 	{"convert", cli_cmd_convert, "rewrite a file as Parquet, CSV or JSON Lines"},
 	{"stats", cli_cmd_stats, "row groups, encodings and min/max/null statistics of a file"},
 	{"diff", cli_cmd_diff, "compare two snapshots of a table by key"},
-	{"apply", cli_cmd_apply, "apply a change set to a snapshot or a PostgreSQL table"},
+	{"apply", cli_cmd_apply, "apply a change set to a snapshot, a lake table or a PostgreSQL table"},
 	{"tables", cli_cmd_tables, "configuration and run history of synced tables"},
 	{"table", cli_cmd_table, "look inside a lake table: history, files, describe"},
 	{"vacuum", cli_cmd_vacuum, "delete lake table files no version within retention needs"},
