@@ -40,7 +40,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all lib check demo fuzz bench clean deps-build deps-test format tests
+.PHONY: all lib check demo fuzz bench clean deps-build deps-test format tests man
 # Keep intermediate objects (fuzz builds) so rebuilds are incremental.
 .SECONDARY:
 all: $(BUILD)/changelake $(BUILD)/libchangelake.a
@@ -109,6 +109,10 @@ bench: deps-test
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_MODE) $(LDFLAGS) -o $(BUILD)/bench/clbench bench/clbench.c $(BUILD)/libchangelake.a $(LIBS)
 	@bash bench/run.sh $(BUILD)/changelake
+
+# The man page, generated from the program's --help texts.
+man: $(BUILD)/changelake
+	sh scripts/gen-man.sh $(BUILD)/changelake > docs/changelake.1
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
