@@ -108,6 +108,13 @@ int cl_column_append_bytes(cl_column *c, const void *p, size_t n,
 /* Append value `row` of src (same type) to dst. */
 int cl_column_append_from(cl_column *dst, const cl_column *src, int64_t row,
 			  cl_error *err);
+/*
+ * Append values [from, from + n) of src (same type) to dst in bulk: the
+ * values, validity and string bytes are copied as ranges. The caller
+ * checks from + n <= src->length.
+ */
+int cl_column_append_range(cl_column *dst, const cl_column *src, int64_t from,
+			   int64_t n, cl_error *err);
 /* Signed integer value of an int/date/time/timestamp column as int64. */
 int64_t cl_column_get_i64(const cl_column *c, int64_t i);
 /* Value of a float32/float64 column as double. */

@@ -31,50 +31,106 @@ static int oom(cl_error *err)
 
 enum { K_UPSERT = 1, K_DELETE = 2, K_FOUND = 4 };
 
+/*
+ * The changed keys: an open-addressing table (linear probing, power-of-two
+ * capacity, at most 5/8 full) of (hash, batch, row, flags). The key values
+ * themselves stay in the key columns converted to the table's key types
+ * (conv[batch * nkeys + k]); a slot matches a row when the hashes are equal
+ * and every key column compares equal with cl_value_compare (NULL equals
+ * NULL: keys match null-safely, like the hash). The hash is the bucket hash
+ * (cl_hash_value folded over the key columns from seed 0).
+ */
+typedef struct kslot {
+	uint64_t h;
+	uint32_t row;
+	uint16_t batch;
+	uint16_t flags; /* 0: empty slot */
+} kslot;
+
 typedef struct keyset {
-	cl__strmap map;        /* encoded key -> flags */
-	cl__arena arena;
+	kslot *slots;
+	size_t cap, n;         /* cap a power of two (or 0) */
+	cl_column *conv;       /* nbat * nkeys converted key columns */
+	int nbat, nkeys;
 	bool *bucket_used;     /* per bucket (or [0] without buckets) */
 	cl_column *kmin, *kmax; /* per bucket: range of the first key column */
 	int nb;
 } keyset;
 
-/* Encode key columns (table types) of row r as a NUL-free string. */
-static int encode_key(cl_buf *out, cl_column *const *cols, int n, int64_t r)
+static void keyset_release(keyset *ks)
 {
-	cl_buf_clear(out);
-	cl_buf v = {0};
-	int rc = 0;
-	for (int k = 0; !rc && k < n; k++) {
-		if (cl_column_is_null(cols[k], r)) {
-			rc = cl_buf_puts(out, "\\N|");
-			continue;
+	if (ks->kmin)
+		for (int b = 0; b < ks->nb; b++) {
+			cl_column_release(&ks->kmin[b]);
+			cl_column_release(&ks->kmax[b]);
 		}
-		cl_buf_clear(&v);
-		rc = cl__value_format(&v, cols[k], r);
-		for (size_t i = 0; !rc && i < v.len; i++) {
-			uint8_t c = v.data[i];
-			if (c == 0)
-				rc = cl_buf_puts(out, "\\0");
-			else if (c == '\\' || c == '|')
-				rc = cl_buf_putc(out, '\\') || cl_buf_putc(out, (char)c);
-			else
-				rc = cl_buf_putc(out, (char)c);
-		}
-		rc = rc ? rc : cl_buf_putc(out, '|');
-	}
-	cl_buf_release(&v);
-	return rc ? CL_ENOMEM : 0;
+	for (int i = 0; ks->conv && i < ks->nbat * ks->nkeys; i++)
+		cl_column_release(&ks->conv[i]);
+	cl_free(ks->conv);
+	cl_free(ks->kmin);
+	cl_free(ks->kmax);
+	cl_free(ks->bucket_used);
+	cl_free(ks->slots);
+	memset(ks, 0, sizeof *ks);
 }
 
-static int bucket_of(const cl__table_layout *l, cl_column *const *cols, int64_t r)
+/* Room for n more keys (rehashing into a larger table when needed). */
+static int keyset_reserve(keyset *ks, size_t more)
 {
-	if (!l->buckets)
+	size_t need = ks->n + more;
+	if (need * 8 <= ks->cap * 5)
 		return 0;
-	uint64_t h = 0;
-	for (int k = 0; k < l->nkeys; k++)
-		h = cl_hash_value(cols[k], r, h);
-	return (int)(h % (uint64_t)l->buckets);
+	size_t cap = ks->cap ? ks->cap : 64;
+	while (need * 8 > cap * 5)
+		cap *= 2;
+	kslot *ns = cl_calloc(cap, sizeof *ns);
+	if (!ns)
+		return CL_ENOMEM;
+	for (size_t i = 0; i < ks->cap; i++) {
+		if (!ks->slots[i].flags)
+			continue;
+		size_t j = (size_t)ks->slots[i].h & (cap - 1);
+		while (ns[j].flags)
+			j = (j + 1) & (cap - 1);
+		ns[j] = ks->slots[i];
+	}
+	cl_free(ks->slots);
+	ks->slots = ns;
+	ks->cap = cap;
+	return 0;
+}
+
+/* The slot holding the key of row r of cols (hash h), or the empty slot
+ * where it would go. */
+static kslot *keyset_find(const keyset *ks, cl_column *const *cols, int64_t r, uint64_t h)
+{
+	size_t m = ks->cap - 1, i = (size_t)h & m;
+	for (;; i = (i + 1) & m) {
+		kslot *e = &ks->slots[i];
+		if (!e->flags)
+			return e;
+		if (e->h != h)
+			continue;
+		const cl_column *kc = &ks->conv[(size_t)e->batch * (size_t)ks->nkeys];
+		int k = 0;
+		while (k < ks->nkeys && cl_value_compare(&kc[k], e->row, cols[k], r) == 0)
+			k++;
+		if (k == ks->nkeys)
+			return e;
+	}
+}
+
+/* Hashes of the key columns cols over rows [0, n) into h (n entries). */
+static void hash_keys(uint64_t *h, cl_column *const *cols, int nkeys, int64_t n)
+{
+	memset(h, 0, (size_t)n * sizeof *h);
+	for (int k = 0; k < nkeys; k++)
+		cl_hash_column(cols[k], h, n);
+}
+
+static int bucket_of(const cl__table_layout *l, uint64_t h)
+{
+	return l->buckets ? (int)(h % (uint64_t)l->buckets) : 0;
 }
 
 static void range_add(cl_column *lo, cl_column *hi, const cl_column *c, int64_t r,
@@ -128,16 +184,14 @@ static int cmpv(const cl_column *a, int64_t ra, const cl_column *b, int64_t rb)
 }
 
 /* Add the keys of batches (schema in) to ks with flag; converted through
- * the table's key types. */
+ * the table's key types (the converted columns are kept in ks). */
 static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
-		    const cl_batch *const *bs, int nb, int flag, cl_table_txn *x,
-		    cl_table_cow_stats *st, cl_error *err)
+		    const cl_batch *const *bs, int nb, int flag, cl_table_cow_stats *st,
+		    cl_error *err)
 {
 	const cl_schema *sc = l->schema;
 	int src[64];
-	cl_column conv[64];
 	cl_column *cols[64];
-	memset(conv, 0, sizeof conv);
 	int rc = 0;
 	if (l->nkeys > 64)
 		return cl_error_set(err, CL_EUNSUPPORTED, "more than 64 key columns");
@@ -147,23 +201,45 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 		if (src[k] < 0)
 			return cl_error_set(err, CL_ESCHEMA, "%s rows lack the key column '%s'",
 					    flag == K_UPSERT ? "upsert" : "delete", name);
-		cols[k] = &conv[k];
 	}
-	cl_buf key = {0};
+	if (ks->nbat + nb > UINT16_MAX + 1)
+		return cl_error_set(err, CL_EUNSUPPORTED, "more than 65536 change batches");
+	cl_column *conv = cl_realloc(ks->conv, (size_t)(ks->nbat + nb) * (size_t)l->nkeys *
+					       sizeof *conv);
+	if (!conv)
+		return oom(err);
+	ks->conv = conv;
+	ks->nkeys = l->nkeys;
+	uint64_t *h = NULL;
 	for (int bi = 0; !rc && bi < nb; bi++) {
 		const cl_batch *b = bs[bi];
-		for (int k = 0; !rc && k < l->nkeys; k++) {
-			cl_column_release(&conv[k]);
-			rc = cl_column_init(&conv[k], sc->fields[l->key_index[k]].type, b->nrows, err);
-			for (int64_t r = 0; !rc && r < b->nrows; r++)
-				rc = cl__append_converted(&conv[k], &b->cols[src[k]], r, err);
+		int slot_b = ks->nbat;
+		cl_column *kc = &ks->conv[(size_t)slot_b * (size_t)l->nkeys];
+		memset(kc, 0, (size_t)l->nkeys * sizeof *kc);
+		ks->nbat++;
+		if (b->nrows > (int64_t)UINT32_MAX) {
+			rc = cl_error_set(err, CL_EUNSUPPORTED, "a change batch of more than "
+					  "%u rows", UINT32_MAX);
+			break;
 		}
+		for (int k = 0; !rc && k < l->nkeys; k++) {
+			const cl_column *in_c = &b->cols[src[k]];
+			cl_type tt = sc->fields[l->key_index[k]].type;
+			cols[k] = &kc[k];
+			rc = cl_column_init(&kc[k], tt, b->nrows, err);
+			for (int64_t r = 0; !rc && r < b->nrows; r++)
+				rc = cl__append_converted(&kc[k], in_c, r, err);
+		}
+		cl_free(h);
+		h = b->nrows ? cl_malloc((size_t)b->nrows * sizeof *h) : NULL;
+		if (!rc && b->nrows && (!h || keyset_reserve(ks, (size_t)b->nrows)))
+			rc = oom(err);
+		if (rc)
+			break;
+		hash_keys(h, cols, l->nkeys, b->nrows);
 		for (int64_t r = 0; !rc && r < b->nrows; r++) {
-			if ((rc = encode_key(&key, cols, l->nkeys, r)) != 0) {
-				rc = oom(err);
-				break;
-			}
-			if (cl__strmap_get(&ks->map, (const char *)key.data) >= 0) {
+			kslot *e = keyset_find(ks, cols, r, h[r]);
+			if (e->flags) {
 				cl_buf shown = {0};
 				for (int k = 0; k < l->nkeys; k++) {
 					if (k)
@@ -181,22 +257,19 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 				cl_buf_release(&shown);
 				break;
 			}
-			char *k = cl__arena_strndup(&ks->arena, (const char *)key.data, key.len);
-			if (!k || cl__strmap_put(&ks->map, k, flag)) {
-				rc = oom(err);
-				break;
-			}
-			int bk = bucket_of(l, cols, r);
+			e->h = h[r];
+			e->row = (uint32_t)r;
+			e->batch = (uint16_t)slot_b;
+			e->flags = (uint16_t)flag;
+			ks->n++;
+			int bk = bucket_of(l, h[r]);
 			ks->bucket_used[bk] = true;
-			range_add(&ks->kmin[bk], &ks->kmax[bk], &conv[0], r, cmpv);
+			range_add(&ks->kmin[bk], &ks->kmax[bk], &kc[0], r, cmpv);
 		}
 		if (!rc && flag == K_UPSERT)
 			st->rows_upserted += b->nrows;
 	}
-	(void)x;
-	cl_buf_release(&key);
-	for (int k = 0; k < l->nkeys; k++)
-		cl_column_release(&conv[k]);
+	cl_free(h);
 	return rc;
 }
 
@@ -260,7 +333,9 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	keyset ks = {0};
 	cl__table_writer *w = NULL;
 	cl__json_parser *jp = NULL;
-	cl_buf key = {0}, scope = {0};
+	cl_buf scope = {0};
+	uint64_t *hb = NULL; /* key hashes of a scanned batch */
+	int64_t hcap = 0;
 	if (l.nkeys == 0) {
 		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
 				  CL_TABLE_CONF_KEYS);
@@ -284,16 +359,15 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 			rc = cl_error_set(err, CL_ESCHEMA, "upsert column '%s' is not in the table",
 					  upsert_schema->fields[c].name);
 	if (!rc && nupserts)
-		rc = add_keys(&ks, &l, upsert_schema, upserts, nupserts, K_UPSERT, x, st, err);
+		rc = add_keys(&ks, &l, upsert_schema, upserts, nupserts, K_UPSERT, st, err);
 	if (!rc && ndeletes)
-		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, x, st, err);
+		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, st, err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
 	rc = rc ? rc : cl__table_writer_open(&w, t, s, x, l.schema, err);
 	if (rc)
 		goto out;
 	/* 2-3: candidates, read whole, rewritten when they hold a changed key */
 	cl_column *kcols[64];
-	int kidx[64];
 	for (size_t fi = 0; !rc && fi < cl_snapshot_nfiles(s); fi++) {
 		const cl_table_file *f = cl_snapshot_file(s, fi);
 		if (!candidate(&ks, &l, f, jp))
@@ -320,26 +394,37 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b) {
 			for (int k = 0; k < l.nkeys; k++)
 				kcols[k] = &b->cols[l.key_index[k]];
-			for (int64_t r = 0; !rc && r < b->nrows; r++) {
-				if (encode_key(&key, kcols, l.nkeys, r)) {
+			if (b->nrows > hcap) {
+				cl_free(hb);
+				hcap = b->nrows;
+				if (!(hb = cl_malloc((size_t)hcap * sizeof *hb))) {
+					hcap = 0;
 					rc = oom(err);
 					break;
 				}
-				int64_t flags = cl__strmap_get(&ks.map, (const char *)key.data);
-				if (flags >= 0) {
-					touched = true;
-					if (flags & K_DELETE)
-						hits_deleted++;
-					cl__strmap_put(&ks.map, (const char *)key.data, flags | K_FOUND);
+			}
+			hash_keys(hb, kcols, l.nkeys, b->nrows);
+			/* surviving rows are copied in runs between changed keys */
+			int64_t run = 0;
+			for (int64_t r = 0; !rc && r <= b->nrows; r++) {
+				kslot *e = r < b->nrows && ks.cap ? keyset_find(&ks, kcols, r, hb[r])
+								  : NULL;
+				if (r < b->nrows && (!e || !e->flags))
 					continue;
+				if (e) {
+					touched = true;
+					if (e->flags & K_DELETE)
+						hits_deleted++;
+					e->flags |= K_FOUND;
 				}
-				for (int c = 0; !rc && c < l.schema->nfields; c++)
-					rc = cl_column_append_from(&whole->cols[c], &b->cols[c], r, err);
+				for (int c = 0; !rc && r > run && c < l.schema->nfields; c++)
+					rc = cl_column_append_range(&whole->cols[c], &b->cols[c], run,
+								    r - run, err);
 				if (!rc)
-					whole->nrows++;
+					whole->nrows += r - run;
+				run = r + 1;
 			}
 		}
-		(void)kidx;
 		cl_table_scan_free(sc);
 		if (!rc && touched) {
 			st->files_rewritten++;
@@ -378,9 +463,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		cl__table_writer_counts(w, &files, &rows, &bytes);
 		st->files_added = files;
 		/* scopes the upserts were written to */
-		for (size_t i = 0; i < ks.map.cap; i++)
-			if (ks.map.keys[i] && ks.map.keys[i][0] && (ks.map.vals[i] & K_DELETE) &&
-			    !(ks.map.vals[i] & K_FOUND))
+		for (size_t i = 0; i < ks.cap; i++)
+			if ((ks.slots[i].flags & K_DELETE) && !(ks.slots[i].flags & K_FOUND))
 				st->deletes_missing++;
 	}
 	if (!rc) {
@@ -393,17 +477,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 out:
 	cl__table_writer_free(w);
 	cl__json_parser_free(jp);
-	if (ks.kmin)
-		for (int b = 0; b < ks.nb; b++) {
-			cl_column_release(&ks.kmin[b]);
-			cl_column_release(&ks.kmax[b]);
-		}
-	cl_free(ks.kmin);
-	cl_free(ks.kmax);
-	cl_free(ks.bucket_used);
-	cl__strmap_release(&ks.map);
-	cl__arena_release(&ks.arena);
-	cl_buf_release(&key);
+	keyset_release(&ks);
+	cl_free(hb);
 	cl_buf_release(&scope);
 	cl__table_layout_release(&l);
 	return rc;
@@ -438,7 +513,7 @@ int cl_table_lookup(cl_table *t, const cl_snapshot *s, const cl_schema *key_sche
 		rc = cl_column_init(&ks.kmin[b], kt, 1, err);
 		rc = rc ? rc : cl_column_init(&ks.kmax[b], kt, 1, err);
 	}
-	rc = rc ? rc : add_keys(&ks, &l, key_schema, keys, nkeys, K_DELETE, NULL, &st, err);
+	rc = rc ? rc : add_keys(&ks, &l, key_schema, keys, nkeys, K_DELETE, &st, err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
 	for (size_t fi = 0; !rc && fi < cl_snapshot_nfiles(s); fi++) {
 		const cl_table_file *f = cl_snapshot_file(s, fi);
@@ -457,16 +532,7 @@ int cl_table_lookup(cl_table *t, const cl_snapshot *s, const cl_schema *key_sche
 	}
 out:
 	cl__json_parser_free(jp);
-	if (ks.kmin)
-		for (int b = 0; b < ks.nb; b++) {
-			cl_column_release(&ks.kmin[b]);
-			cl_column_release(&ks.kmax[b]);
-		}
-	cl_free(ks.kmin);
-	cl_free(ks.kmax);
-	cl_free(ks.bucket_used);
-	cl__strmap_release(&ks.map);
-	cl__arena_release(&ks.arena);
+	keyset_release(&ks);
 	cl__table_layout_release(&l);
 	return rc;
 }
