@@ -527,10 +527,23 @@ static int commit(run *r, cl_error *err)
 			rc = cl_table_txn_remove(x, cl_snapshot_file(r->s, i), true, err);
 		cl_table_txn_read_all(x);
 	}
-	if (!rc && (r->p->rebuild || !r->nkeys)) {
+	/* a table without live files (a new table, an initial load) has no
+	 * rows to rewrite: the merge's upserts (one per key) are written as
+	 * they are, without copy-on-write's key set; its deletes find nothing */
+	bool empty = !r->s || cl_snapshot_nfiles(r->s) == 0;
+	if (!rc && (r->p->rebuild || !r->nkeys || empty)) {
 		rc = cl_table_writer_open(&w, x, ms, err);
 		rc = rc ? rc : cl_table_writer_write(w, &uv, err);
 		rc = rc ? rc : cl_table_writer_finish(w, err);
+		if (!rc && r->nkeys && !r->p->rebuild) {
+			/* what cl_table_cow reports for an empty table */
+			res->cow.rows_upserted = uv.nrows;
+			res->cow.deletes_missing = r->d->nrows;
+			rc = cl_table_txn_set_metric(x, "numTargetRowsUpserted", uv.nrows, err);
+			rc = rc ? rc : cl_table_txn_set_metric(x, "numTargetRowsDeleted", 0, err);
+			rc = rc ? rc : cl_table_txn_set_metric(x, "numTargetRowsCopied", 0, err);
+			rc = rc ? rc : cl_table_txn_set_metric(x, "numTargetFilesRewritten", 0, err);
+		}
 	} else if (!rc) {
 		rc = cl_table_cow(x, ms, ub, uv.nrows ? 1 : 0, r->full, db, r->d->nrows ? 1 : 0,
 				  &res->cow, err);
