@@ -38,9 +38,12 @@
 #include "parquet_nested.h"
 #include "core/value_text.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 #define MAX_PAGE_BYTES ((int64_t)1 << 30)
@@ -89,6 +92,116 @@ int cl__pq_col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+/*
+ * Ask for transparent huge pages under a large fresh buffer (the 2 MiB
+ * blocks inside it), before it is first written. Writers like DuckDB put a
+ * whole column chunk (8-30 MB for 1M rows) in one page, decompressed into
+ * a buffer each reader allocates anew; on 4 KiB pages that is thousands of
+ * page faults per chunk. Advice only: ignored where THP is off.
+ */
+static void huge_hint(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t hp = (uintptr_t)2 << 20;
+	if (n < 2 * hp)
+		return;
+	uintptr_t a = ((uintptr_t)p + hp - 1) & ~(hp - 1);
+	uintptr_t e = ((uintptr_t)p + n) & ~(hp - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+/*
+ * Decompressed page buffers of 1 MiB and more outlive their reader in a
+ * small per-thread cache (at most CACHE_N buffers, CACHE_BYTES in all,
+ * freed when the thread exits): a consumer that opens one reader per row
+ * group (the diff's workers, dataset units) then decompresses into warm
+ * memory instead of fresh pages that must be faulted in and zeroed again.
+ */
+#define CACHE_N 12
+#define CACHE_MIN ((size_t)1 << 20)
+#define CACHE_BYTES ((size_t)160 << 20)
+
+typedef struct page_cache {
+	int n;
+	size_t bytes;
+	struct {
+		uint8_t *p;
+		size_t cap;
+	} e[CACHE_N];
+} page_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_ok;
+
+static void cache_destroy(void *arg)
+{
+	page_cache *pc = arg;
+	for (int i = 0; i < pc->n; i++)
+		cl_free(pc->e[i].p);
+	cl_free(pc);
+}
+
+static void cache_init(void)
+{
+	cache_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
+}
+
+static page_cache *cache_get(bool create)
+{
+	pthread_once(&cache_once, cache_init);
+	if (!cache_ok)
+		return NULL;
+	page_cache *pc = pthread_getspecific(cache_key);
+	if (!pc && create && (pc = cl_calloc(1, sizeof *pc)) &&
+	    pthread_setspecific(cache_key, pc)) {
+		cl_free(pc);
+		pc = NULL;
+	}
+	return pc;
+}
+
+/* A cached buffer of at least need bytes (and not over twice that), or NULL. */
+static uint8_t *cache_take(size_t need, size_t *cap)
+{
+	if (need < CACHE_MIN)
+		return NULL;
+	page_cache *pc = cache_get(false);
+	int best = -1;
+	for (int i = 0; pc && i < pc->n; i++)
+		if (pc->e[i].cap >= need && pc->e[i].cap / 2 <= need &&
+		    (best < 0 || pc->e[i].cap < pc->e[best].cap))
+			best = i;
+	if (best < 0)
+		return NULL;
+	uint8_t *p = pc->e[best].p;
+	*cap = pc->e[best].cap;
+	pc->bytes -= *cap;
+	pc->e[best] = pc->e[--pc->n];
+	return p;
+}
+
+/* Keep a page buffer (cap usable bytes) for the next reader, or free it. */
+static void cache_give(uint8_t *p, size_t cap)
+{
+	if (!p)
+		return;
+	page_cache *pc = cap >= CACHE_MIN ? cache_get(true) : NULL;
+	if (!pc || pc->n == CACHE_N || pc->bytes + cap > CACHE_BYTES) {
+		cl_free(p);
+		return;
+	}
+	pc->e[pc->n].p = p;
+	pc->e[pc->n].cap = cap;
+	pc->n++;
+	pc->bytes += cap;
 }
 
 int cl__pq_col_begin(cl__pq_col *c, const struct cl_parquet_file *pf, int64_t offset,
@@ -142,7 +255,7 @@ int cl__pq_col_begin(cl__pq_col *c, const struct cl_parquet_file *pf, int64_t of
 void cl__pq_col_release(cl__pq_col *c)
 {
 	cl_free(c->win);
-	cl_free(c->page);
+	cache_give(c->page, c->page_cap);
 	cl_free(c->dict_page);
 	cl_free(c->dict_views);
 	cl_free(c->levels);
@@ -186,12 +299,17 @@ static int page_body(cl__pq_col *c, const uint8_t *src, size_t n, size_t raw_len
 		/* with slack: the next chunk's page is often a little larger, and
 		 * a fresh large buffer costs its page faults again */
 		size_t cap = raw_len + raw_len / 8;
-		cl_free(c->page);
-		c->page = cl_malloc(cap + CL__PQ_PAD);
+		cache_give(c->page, c->page_cap);
 		c->page_cap = 0;
-		if (!c->page)
-			return oom(err);
-		c->page_cap = cap;
+		if ((c->page = cache_take(raw_len, &cap))) {
+			c->page_cap = cap;
+		} else {
+			cap = raw_len + raw_len / 8;
+			if (!(c->page = cl_malloc(cap + CL__PQ_PAD)))
+				return oom(err);
+			huge_hint(c->page, cap + CL__PQ_PAD);
+			c->page_cap = cap;
+		}
 	}
 	memset(c->page + raw_len, 0, CL__PQ_PAD);
 	int rc = cl__codec_decompress((cl_codec)c->codec, src, n, c->page, raw_len, err);
@@ -485,8 +603,11 @@ static int next_page_skip(cl__pq_col *c, bool allow_end, int64_t skip, int64_t *
 		    c->codec != CL_CODEC_UNCOMPRESSED &&
 		    (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DICTIONARY)) {
 			c->stage->len = 0;
+			uint8_t *was = c->stage->data;
 			if (cl_buf_reserve(c->stage, (size_t)h.compressed_size + CL__PQ_PAD))
 				return oom(err);
+			if (c->stage->data != was)
+				huge_hint(c->stage->data, c->stage->cap);
 			rc = cl__pq_pread(c->pf, c->stage->data, (size_t)h.compressed_size,
 					  c->chunk_offset + (int64_t)body_pos, err);
 			if (rc)
