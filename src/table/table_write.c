@@ -352,6 +352,7 @@ typedef struct group {
 	char *stage;        /* its staging path */
 	char *file_key;     /* its final key */
 	int64_t file_rows;
+	size_t ord;         /* index in the writer's groups */
 } group;
 
 struct cl__table_writer {
@@ -368,6 +369,15 @@ struct cl__table_writer {
 	int seq;             /* file counter for names */
 	bool rearrange;      /* files only rearrange rows (dataChange false) */
 	int64_t files, rows, bytes;
+	/* routing scratch: without partition columns a row's group depends on
+	 * its bucket only (by_bucket caches it); group of each row, row
+	 * numbers sorted by group, key hashes, rows per group */
+	group **by_bucket;
+	group **gof;
+	int64_t *idx, *count;
+	uint64_t *hash;
+	int64_t scratch_rows;
+	size_t count_cap;
 };
 
 void cl__table_writer_counts(const cl__table_writer *w, int64_t *files, int64_t *rows,
@@ -406,6 +416,11 @@ void cl__table_writer_free(cl__table_writer *w)
 	for (size_t i = 0; i < w->ngroups; i++)
 		group_free(cl_table_store(w->t), w->groups[i]);
 	cl_free(w->groups);
+	cl_free(w->by_bucket);
+	cl_free(w->gof);
+	cl_free(w->idx);
+	cl_free(w->count);
+	cl_free(w->hash);
 	cl__strmap_release(&w->index);
 	cl_batch_free(w->conv);
 	cl_free(w->input_of);
@@ -477,6 +492,13 @@ static int convert(cl__table_writer *w, const cl_batch *b, cl_error *err)
 			if (w->l.part_index[k] == i && w->l.part_xf[k] != CL__XF_IDENTITY)
 				p = k;
 		int src = w->input_of[i];
+		if (p < 0 && src >= 0 && cl_type_equal(b->cols[src].type, dst->type) &&
+		    (sc->fields[i].nullable || !b->cols[src].validity ||
+		     b->cols[src].null_count == 0)) {
+			/* same type, no NULL to refuse: the values in bulk */
+			rc = cl_column_append_range(dst, &b->cols[src], 0, b->nrows, err);
+			continue;
+		}
 		for (int64_t r = 0; !rc && r < b->nrows; r++) {
 			if (p >= 0) {
 				const cl_column *sc_col = &b->cols[w->input_of[w->l.part_source[p]]];
@@ -575,6 +597,7 @@ static int find_group(cl__table_writer *w, int64_t row, group **out, cl_buf *key
 			group_free(cl_table_store(w->t), g);
 			goto out;
 		}
+		g->ord = w->ngroups;
 		w->groups[w->ngroups] = g;
 		if (cl__strmap_put(&w->index, g->key, (int64_t)w->ngroups)) {
 			rc = oom(err);
@@ -660,22 +683,157 @@ static int flush_pending(cl__table_writer *w, group *g, cl_error *err)
 	return rc;
 }
 
+/* Append values idx[0..n) of src (same type) to dst. */
+static int append_take(cl_column *dst, const cl_column *src, const int64_t *idx, int64_t n,
+		       cl_error *err)
+{
+	if (n <= 0)
+		return 0;
+	int rc = cl_column_reserve(dst, n, err);
+	if (rc)
+		return rc;
+	if (src->type.id == CL_NULLTYPE) {
+		for (int64_t i = 0; !rc && i < n; i++)
+			rc = cl_column_append_null(dst, err);
+		return rc;
+	}
+	int64_t at = dst->length;
+	bool src_nulls = src->validity && src->null_count > 0;
+	if (src_nulls || dst->validity) {
+		if ((rc = cl_column_ensure_validity(dst, err)) != 0)
+			return rc;
+		int64_t nulls = 0;
+		for (int64_t i = 0; i < n; i++) {
+			bool v = !src_nulls || cl_bit_get(src->validity, idx[i]);
+			cl_bit_set(dst->validity, at + i, v);
+			nulls += !v;
+		}
+		dst->null_count += nulls;
+	}
+	if (src->type.id == CL_BOOL) {
+		for (int64_t i = 0; i < n; i++)
+			cl_bit_set(dst->values, at + i, cl_bit_get(src->values, idx[i]));
+	} else if (cl_type_is_var(src->type)) {
+		int64_t bytes = 0;
+		for (int64_t i = 0; i < n; i++)
+			bytes += src->offsets[idx[i] + 1] - src->offsets[idx[i]];
+		if ((rc = cl_column_reserve_data(dst, bytes, err)) != 0)
+			return rc;
+		int64_t o = dst->offsets[at];
+		for (int64_t i = 0; i < n; i++) {
+			int64_t b0 = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - b0;
+			if (len)
+				memcpy(dst->data + o, src->data + b0, (size_t)len);
+			o += len;
+			dst->offsets[at + i + 1] = o;
+		}
+	} else {
+		size_t wd = (size_t)cl_type_width(src->type);
+		uint8_t *d = dst->values + (size_t)at * wd;
+		const uint8_t *sv = src->values;
+		switch (wd) {
+		case 4:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + 4 * i, sv + 4 * (size_t)idx[i], 4);
+			break;
+		case 8:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + 8 * i, sv + 8 * (size_t)idx[i], 8);
+			break;
+		default:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + wd * (size_t)i, sv + wd * (size_t)idx[i], wd);
+		}
+	}
+	dst->length += n;
+	return 0;
+}
+
+/* Room for n rows in the routing scratch. */
+static int scratch_reserve(cl__table_writer *w, int64_t n, cl_error *err)
+{
+	if (!w->by_bucket) {
+		int nb = w->l.buckets ? w->l.buckets : 1;
+		if (!(w->by_bucket = cl_calloc((size_t)nb, sizeof *w->by_bucket)))
+			return oom(err);
+	}
+	if (n <= w->scratch_rows)
+		return 0;
+	cl_free(w->gof);
+	cl_free(w->idx);
+	cl_free(w->hash);
+	w->gof = cl_malloc((size_t)n * sizeof *w->gof);
+	w->idx = cl_malloc((size_t)n * sizeof *w->idx);
+	w->hash = cl_malloc((size_t)n * sizeof *w->hash);
+	w->scratch_rows = w->gof && w->idx && w->hash ? n : 0;
+	return w->scratch_rows ? 0 : oom(err);
+}
+
+/* Rows of w->conv go to their groups: the group of every row first, then
+ * each group's rows (in input order) appended column by column, its
+ * pending rows handed to the file writer every 65536 rows. */
 int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err)
 {
 	int rc = convert(w, b, err);
+	int64_t n = b->nrows;
 	cl_buf key = {0};
-	for (int64_t r = 0; !rc && r < b->nrows; r++) {
-		group *g;
-		rc = find_group(w, r, &g, &key, err);
-		for (int i = 0; !rc && i < w->l.file_schema->nfields; i++)
-			rc = cl_column_append_from(&g->pending->cols[i],
-						   &w->conv->cols[w->l.file_to_table[i]], r, err);
-		if (!rc && ++g->pending->nrows >= 65536)
-			rc = flush_pending(w, g, err);
+	rc = rc ? rc : scratch_reserve(w, n, err);
+	if (!rc && n && w->l.npart == 0) {
+		if (w->l.buckets) {
+			memset(w->hash, 0, (size_t)n * sizeof *w->hash);
+			for (int k = 0; k < w->l.nkeys; k++)
+				cl_hash_column(&w->conv->cols[w->l.key_index[k]], w->hash, n);
+		}
+		for (int64_t r = 0; !rc && r < n; r++) {
+			int bk = w->l.buckets ? (int)(w->hash[r] % (uint64_t)w->l.buckets) : 0;
+			if (!w->by_bucket[bk])
+				rc = find_group(w, r, &w->by_bucket[bk], &key, err);
+			w->gof[r] = w->by_bucket[bk];
+		}
+	} else {
+		for (int64_t r = 0; !rc && r < n; r++)
+			rc = find_group(w, r, &w->gof[r], &key, err);
 	}
 	cl_buf_release(&key);
+	if (!rc && w->ngroups > w->count_cap) {
+		cl_free(w->count);
+		w->count = cl_malloc((w->ngroups + 1) * sizeof *w->count);
+		w->count_cap = w->count ? w->ngroups : 0;
+		if (!w->count)
+			rc = oom(err);
+	}
+	if (rc || !n)
+		return rc;
+	/* counting sort of the rows by group (stable) */
+	size_t ng = w->ngroups;
+	memset(w->count, 0, (ng + 1) * sizeof *w->count);
+	for (int64_t r = 0; r < n; r++)
+		w->count[w->gof[r]->ord + 1]++;
+	for (size_t g = 0; g < ng; g++)
+		w->count[g + 1] += w->count[g];
+	for (int64_t r = 0; r < n; r++)
+		w->idx[w->count[w->gof[r]->ord]++] = r;
+	/* count[g] is now the end of group g's rows in idx */
+	int64_t start = 0;
+	for (size_t gi = 0; !rc && gi < ng; gi++) {
+		int64_t end = w->count[gi];
+		group *g = w->groups[gi];
+		while (!rc && start < end) {
+			int64_t m = 65536 - g->pending->nrows;
+			if (m > end - start)
+				m = end - start;
+			for (int i = 0; !rc && i < w->l.file_schema->nfields; i++)
+				rc = append_take(&g->pending->cols[i],
+						 &w->conv->cols[w->l.file_to_table[i]], w->idx + start, m,
+						 err);
+			start += m;
+			if (!rc && (g->pending->nrows += m) >= 65536)
+				rc = flush_pending(w, g, err);
+		}
+		start = end;
+	}
 	if (!rc)
-		w->rows += b->nrows;
+		w->rows += n;
 	return rc;
 }
 

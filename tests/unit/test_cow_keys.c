@@ -4,6 +4,7 @@
  * surviving rows are copied in runs (cl_column_append_range). */
 #include "test.h"
 
+#include "changelake/hash.h"
 #include "changelake/table.h"
 
 #include <stdlib.h>
@@ -248,4 +249,114 @@ TEST(column_append_range_copies_values_nulls_and_bytes)
 	cl_batch_free(a);
 	cl_batch_free(b);
 	cl_schema_free(s);
+}
+
+/* The table writer routes rows to (partition, bucket) files in bulk: every
+ * row lands once, in the file of its own partition and bucket, also past
+ * the 65536-row hand-over to the file writer and over several batches. */
+TEST(table_writer_routes_rows_to_partition_and_bucket_files)
+{
+	enum { RN = 70000 };
+	cl_error err = {0};
+	char root[600];
+	snprintf(root, sizeof root, "%s/t", cl_test_tmpdir());
+	cl_table *t = NULL;
+	cl_schema *s = NULL;
+	CHECK_OK(cl_table_open(&t, root, &err), &err);
+	CHECK_OK(cl_schema_parse(&s, "id int64 not null\np string\nnote string", &err), &err);
+	cl_table_create_options o;
+	cl_table_create_options_init(&o);
+	const char *key = "id", *part[] = {"p"};
+	o.keys = &key;
+	o.nkeys = 1;
+	o.partition_by = part;
+	o.npartition_by = 1;
+	o.buckets = 3;
+	CHECK_OK(cl_table_create(t, s, &o, &err), &err);
+	cl_snapshot *snap = NULL;
+	cl_table_txn *x = NULL;
+	cl_table_writer *w = NULL;
+	cl_batch *b = NULL;
+	CHECK_OK(cl_table_snapshot(&snap, t, NULL, &err), &err);
+	CHECK_OK(cl_table_txn_begin(&x, t, snap, "WRITE", &err), &err);
+	CHECK_OK(cl_table_writer_open(&w, x, s, &err), &err);
+	CHECK_OK(cl_batch_create(&b, s, RN, &err), &err);
+	for (int part_i = 0; part_i < 2; part_i++) {
+		cl_batch_clear(b);
+		b->nrows = 0;
+		for (int i = part_i; i < RN; i += 2) {
+			char note[32];
+			snprintf(note, sizeof note, "note %d", i);
+			CHECK_OK(cl_column_append_i64(&b->cols[0], i, &err), &err);
+			CHECK_OK(i % 4 == 0 ? cl_column_append_bytes(&b->cols[1], "a", 1, &err)
+					    : cl_column_append_bytes(&b->cols[1], "b", 1, &err), &err);
+			CHECK_OK(i % 10 == 3 ? cl_column_append_null(&b->cols[2], &err)
+					     : cl_column_append_bytes(&b->cols[2], note, strlen(note),
+								      &err), &err);
+			b->nrows++;
+		}
+		CHECK_OK(cl_table_writer_write(w, b, &err), &err);
+	}
+	CHECK_OK(cl_table_writer_finish(w, &err), &err);
+	CHECK_OK(cl_table_txn_commit(x, NULL, &err), &err);
+	cl_table_writer_free(w);
+	cl_table_txn_free(x);
+	cl_snapshot_free(snap);
+	cl_batch_free(b);
+	/* each file on its own: rows of its partition and bucket only */
+	CHECK_OK(cl_table_snapshot(&snap, t, NULL, &err), &err);
+	static unsigned char seen[RN];
+	memset(seen, 0, sizeof seen);
+	int bad = 0;
+	int64_t rows = 0;
+	for (size_t fi = 0; fi < cl_snapshot_nfiles(snap); fi++) {
+		const cl_table_file *f = cl_snapshot_file(snap, fi);
+		const char *only[1] = {f->path};
+		cl_table_scan_options so = {0};
+		so.only_files = only;
+		so.nonly_files = 1;
+		cl_table_scan *sc = NULL;
+		cl_batch *rb;
+		CHECK_OK(cl_table_scan_open(&sc, t, snap, &so, &err), &err);
+		int fb = -1;
+		char fp = 0;
+		while (!cl_table_scan_next(sc, &rb, &err) && rb)
+			for (int64_t r = 0; r < rb->nrows; r++) {
+				int64_t id = cl_column_get_i64(&rb->cols[0], r);
+				rows++;
+				if (id < 0 || id >= RN || seen[id]++) {
+					bad++;
+					continue;
+				}
+				int bk = (int)(cl_hash_value(&rb->cols[0], r, 0) % 3);
+				size_t len;
+				const uint8_t *pv = cl_column_get_bytes(&rb->cols[1], r, &len);
+				char want = id % 4 == 0 ? 'a' : 'b';
+				if (len != 1 || pv[0] != want)
+					bad++;
+				if (fb < 0) {
+					fb = bk;
+					fp = want;
+				}
+				if (bk != fb || want != fp)
+					bad++;
+				bool null = cl_column_is_null(&rb->cols[2], r);
+				if (null != (id % 10 == 3))
+					bad++;
+				char note[32];
+				snprintf(note, sizeof note, "note %d", (int)id);
+				if (!null) {
+					pv = cl_column_get_bytes(&rb->cols[2], r, &len);
+					if (len != strlen(note) || memcmp(pv, note, len))
+						bad++;
+				}
+			}
+		cl_table_scan_free(sc);
+	}
+	CHECK_EQ_INT(rows, RN);
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(cl_snapshot_nfiles(snap), 6);
+	cl_snapshot_free(snap);
+	cl_schema_free(s);
+	cl_table_free(t);
 }
