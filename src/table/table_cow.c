@@ -120,6 +120,19 @@ static kslot *keyset_find(const keyset *ks, cl_column *const *cols, int64_t r, u
 	}
 }
 
+/* Append all of src to dst (table type): in bulk when the types are
+ * equal, else value by value through the table's conversions. */
+static int append_converted_all(cl_column *dst, const cl_column *src, int64_t n,
+				cl_error *err)
+{
+	if (cl_type_equal(src->type, dst->type))
+		return cl_column_append_range(dst, src, 0, n, err);
+	int rc = 0;
+	for (int64_t r = 0; !rc && r < n; r++)
+		rc = cl__append_converted(dst, src, r, err);
+	return rc;
+}
+
 /* Hashes of the key columns cols over rows [0, n) into h (n entries). */
 static void hash_keys(uint64_t *h, cl_column *const *cols, int nkeys, int64_t n)
 {
@@ -227,8 +240,7 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 			cl_type tt = sc->fields[l->key_index[k]].type;
 			cols[k] = &kc[k];
 			rc = cl_column_init(&kc[k], tt, b->nrows, err);
-			for (int64_t r = 0; !rc && r < b->nrows; r++)
-				rc = cl__append_converted(&kc[k], in_c, r, err);
+			rc = rc ? rc : append_converted_all(&kc[k], in_c, b->nrows, err);
 		}
 		cl_free(h);
 		h = b->nrows ? cl_malloc((size_t)b->nrows * sizeof *h) : NULL;
@@ -444,10 +456,11 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		rc = cl_batch_create(&tb, l.schema, upserts[i]->nrows, err);
 		for (int c = 0; !rc && c < l.schema->nfields; c++) {
 			int sc_i = cl_schema_find(upsert_schema, l.schema->fields[c].name);
-			for (int64_t r = 0; !rc && r < upserts[i]->nrows; r++)
-				rc = sc_i < 0 ? cl_column_append_null(&tb->cols[c], err)
-					      : cl__append_converted(&tb->cols[c],
-								     &upserts[i]->cols[sc_i], r, err);
+			if (sc_i >= 0)
+				rc = append_converted_all(&tb->cols[c], &upserts[i]->cols[sc_i],
+							  upserts[i]->nrows, err);
+			for (int64_t r = 0; !rc && sc_i < 0 && r < upserts[i]->nrows; r++)
+				rc = cl_column_append_null(&tb->cols[c], err);
 			if (rc)
 				cl_error_prefix(err, "upsert column '%s': ", l.schema->fields[c].name);
 		}
