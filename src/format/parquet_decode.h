@@ -210,6 +210,12 @@ typedef struct cl__pq_col {
  * CL__PQ_WINDOW bytes, or one page when larger).
  */
 #define CL__PQ_WINDOW ((size_t)1 << 20)
+/*
+ * On: the calling thread keeps large decompressed page buffers of the
+ * readers it frees for its next readers (parquet_page.c); off: frees them.
+ * Also declared in src/ops/diff_impl.h (the diff's reading workers).
+ */
+void cl__pq_page_cache(bool on);
 struct cl_parquet_file;
 int cl__pq_col_begin(cl__pq_col *c, const struct cl_parquet_file *pf, int64_t offset,
 		     size_t len, cl_error *err);

@@ -119,16 +119,19 @@ static void huge_hint(void *p, size_t n)
 
 /*
  * Decompressed page buffers of 1 MiB and more outlive their reader in a
- * small per-thread cache (at most CACHE_N buffers, CACHE_BYTES in all,
- * freed when the thread exits): a consumer that opens one reader per row
- * group (the diff's workers, dataset units) then decompresses into warm
+ * small per-thread cache (at most CACHE_N buffers, CACHE_BYTES in all) on
+ * threads that turned it on (cl__pq_page_cache): a consumer that opens one
+ * reader per row group (the diff's workers) then decompresses into warm
  * memory instead of fresh pages that must be faulted in and zeroed again.
+ * Turning it off, or the thread's exit, frees the buffers; other threads
+ * free page buffers with their reader as before.
  */
 #define CACHE_N 12
 #define CACHE_MIN ((size_t)1 << 20)
 #define CACHE_BYTES ((size_t)160 << 20)
 
 typedef struct page_cache {
+	bool on;
 	int n;
 	size_t bytes;
 	struct {
@@ -168,12 +171,28 @@ static page_cache *cache_get(bool create)
 	return pc;
 }
 
+void cl__pq_page_cache(bool on)
+{
+	page_cache *pc = cache_get(on);
+	if (!pc)
+		return;
+	pc->on = on;
+	if (!on) {
+		for (int i = 0; i < pc->n; i++)
+			cl_free(pc->e[i].p);
+		pc->n = 0;
+		pc->bytes = 0;
+	}
+}
+
 /* A cached buffer of at least need bytes (and not over twice that), or NULL. */
 static uint8_t *cache_take(size_t need, size_t *cap)
 {
 	if (need < CACHE_MIN)
 		return NULL;
 	page_cache *pc = cache_get(false);
+	if (pc && !pc->on)
+		return NULL;
 	int best = -1;
 	for (int i = 0; pc && i < pc->n; i++)
 		if (pc->e[i].cap >= need && pc->e[i].cap / 2 <= need &&
@@ -193,8 +212,8 @@ static void cache_give(uint8_t *p, size_t cap)
 {
 	if (!p)
 		return;
-	page_cache *pc = cap >= CACHE_MIN ? cache_get(true) : NULL;
-	if (!pc || pc->n == CACHE_N || pc->bytes + cap > CACHE_BYTES) {
+	page_cache *pc = cap >= CACHE_MIN ? cache_get(false) : NULL;
+	if (!pc || !pc->on || pc->n == CACHE_N || pc->bytes + cap > CACHE_BYTES) {
 		cl_free(p);
 		return;
 	}

@@ -728,9 +728,8 @@ typedef struct read_job {
 	int nunits;
 } read_job;
 
-static int read_fn(cl__dworker *w, void *arg)
+static int read_units(cl__dworker *w, read_job *r)
 {
-	read_job *r = arg;
 	cl_diff *d = w->d;
 	for (;;) {
 		int64_t u = __atomic_fetch_add(&d->next_item, 1, __ATOMIC_RELAXED);
@@ -754,6 +753,16 @@ static int read_fn(cl__dworker *w, void *arg)
 		if (rc)
 			return rc;
 	}
+}
+
+/* A worker reads one unit (row group) after the other, each with a reader
+ * of its own: their page buffers are reused from one to the next. */
+static int read_fn(cl__dworker *w, void *arg)
+{
+	cl__pq_page_cache(true);
+	int rc = read_units(w, arg);
+	cl__pq_page_cache(false);
+	return rc;
 }
 
 /*

@@ -315,6 +315,13 @@ struct cl_diff {
  */
 int cl__dataset_cursor_take(cl_dataset_cursor *c, int i, cl_column *dst, cl_error *err);
 
+/*
+ * parquet_page.c (format/parquet_decode.h): on, the calling thread keeps
+ * the large page buffers of the Parquet readers it frees for its next
+ * ones (a worker reads one row group per reader); off frees them.
+ */
+void cl__pq_page_cache(bool on);
+
 /* diff_join.c */
 /* Move unified column u of the current rows into dst: 1, 0 (not possible:
  * the rows are copied instead) or < 0 (error). */
