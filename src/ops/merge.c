@@ -668,6 +668,30 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 	for (int64_t r = 0; r < m->nrows; r++) {
 		if (!m->winner[r])
 			continue;
+		if (!m->ignore_null) {
+			/* a run of winners: their values in bulk (no update chains) */
+			int64_t e = r + 1;
+			while (e < m->nrows && m->winner[e])
+				e++;
+			for (int c = 0; c < nd; c++)
+				if ((rc = cl_column_append_range(&m->res[c], &m->cols[c], r, e - r,
+								 err)))
+					return rc;
+			if ((rc = cl_column_reserve(&m->res[nd], e - r, err)) ||
+			    (rc = cl_column_reserve(&m->res[nd + 1], e - r, err)))
+				return rc;
+			for (; r < e; r++) {
+				if ((rc = cl_column_append_i64(&m->res[nd], m->seq_file[r], err)) ||
+				    (rc = cl_column_append_i64(&m->res[nd + 1], m->seq_row[r], err)))
+					return rc;
+				m->res_ops[j] = m->ops[r];
+				m->res_base[j] = 0;
+				m->patch_row[j] = -1;
+				j++;
+			}
+			r = e - 1;
+			continue;
+		}
 		for (int c = 0; c < nd; c++)
 			if ((rc = cl_column_append_from(&m->res[c], &m->cols[c],
 							chain_source(m, r, c), err)))
@@ -821,6 +845,24 @@ int cl_merge_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 		if (m->res_stale[j])
 			continue;
 		cl_batch *t = m->res_ops[j] == 'D' ? d : u;
+		if (m->patch_row[j] < 0) {
+			/* a run of rows to the same batch without patched values */
+			int64_t e = j + 1;
+			while (e < m->nres && !m->res_stale[e] && m->patch_row[e] < 0 &&
+			       (m->res_ops[e] == 'D') == (t == d))
+				e++;
+			for (int c = 0; c < nf; c++)
+				if ((rc = cl_column_append_range(&t->cols[c], &m->res[c], j, e - j,
+								 err)))
+					goto fail;
+			t->nrows += e - j;
+			if (t == d)
+				m->stats.deletes_out += e - j;
+			else
+				m->stats.upserts_out += e - j;
+			j = e - 1;
+			continue;
+		}
 		for (int c = 0; c < nf; c++) {
 			const cl_column *from = &m->res[c];
 			int64_t row = j;
