@@ -366,6 +366,8 @@ struct cl__table_writer {
 	size_t ngroups, cap;
 	cl__strmap index;    /* group key -> index */
 	cl_batch *conv;      /* the current batch in table types */
+	const cl_column **col; /* per table column: the input's column when its
+				* type is the table's (no copy), else conv's */
 	int seq;             /* file counter for names */
 	bool rearrange;      /* files only rearrange rows (dataChange false) */
 	int64_t files, rows, bytes;
@@ -423,6 +425,7 @@ void cl__table_writer_free(cl__table_writer *w)
 	cl_free(w->hash);
 	cl__strmap_release(&w->index);
 	cl_batch_free(w->conv);
+	cl_free(w->col);
 	cl_free(w->input_of);
 	cl__table_layout_release(&w->l);
 	cl_free(w);
@@ -446,7 +449,8 @@ int cl__table_writer_open(cl__table_writer **out, cl_table *t, const cl_snapshot
 	}
 	const cl_schema *sc = w->l.schema;
 	w->input_of = cl_calloc((size_t)sc->nfields + 1, sizeof *w->input_of);
-	if (!w->input_of)
+	w->col = cl_calloc((size_t)sc->nfields + 1, sizeof *w->col);
+	if (!w->input_of || !w->col)
 		rc = oom(err);
 	for (int i = 0; !rc && i < sc->nfields; i++) {
 		w->input_of[i] = cl_schema_find(input, sc->fields[i].name);
@@ -478,7 +482,9 @@ int cl__table_writer_open(cl__table_writer **out, cl_table *t, const cl_snapshot
 	return 0;
 }
 
-/* Convert b into w->conv (table types; derived partition columns filled). */
+/* The columns of b in table types (derived partition columns filled):
+ * w->col[i] is b's own column when it already has the table's type (and no
+ * NULL a not-null column refuses), else the conversion in w->conv. */
 static int convert(cl__table_writer *w, const cl_batch *b, cl_error *err)
 {
 	const cl_schema *sc = w->l.schema;
@@ -495,10 +501,11 @@ static int convert(cl__table_writer *w, const cl_batch *b, cl_error *err)
 		if (p < 0 && src >= 0 && cl_type_equal(b->cols[src].type, dst->type) &&
 		    (sc->fields[i].nullable || !b->cols[src].validity ||
 		     b->cols[src].null_count == 0)) {
-			/* same type, no NULL to refuse: the values in bulk */
-			rc = cl_column_append_range(dst, &b->cols[src], 0, b->nrows, err);
+			/* same type, no NULL to refuse: used as it is */
+			w->col[i] = &b->cols[src];
 			continue;
 		}
+		w->col[i] = dst;
 		for (int64_t r = 0; !rc && r < b->nrows; r++) {
 			if (p >= 0) {
 				const cl_column *sc_col = &b->cols[w->input_of[w->l.part_source[p]]];
@@ -529,7 +536,7 @@ static int convert(cl__table_writer *w, const cl_batch *b, cl_error *err)
 static int find_group(cl__table_writer *w, int64_t row, group **out, cl_buf *key,
 		      cl_error *err)
 {
-	const cl_batch *c = w->conv;
+	const cl_column *const *c = w->col;
 	cl_buf_clear(key);
 	int rc = 0;
 	cl_table_kv kv[64];
@@ -540,7 +547,7 @@ static int find_group(cl__table_writer *w, int64_t row, group **out, cl_buf *key
 	memset(vals, 0, sizeof vals);
 	for (int p = 0; !rc && p < np; p++) {
 		bool null;
-		rc = cl__layout_partition_text(&vals[p], &null, &c->cols[w->l.part_index[p]], row,
+		rc = cl__layout_partition_text(&vals[p], &null, c[w->l.part_index[p]], row,
 					       CL__XF_IDENTITY, err);
 		kv[p].key = w->s->partition_cols[p];
 		kv[p].value = null ? NULL : vals[p].data ? (const char *)vals[p].data : "";
@@ -551,7 +558,7 @@ static int find_group(cl__table_writer *w, int64_t row, group **out, cl_buf *key
 	if (!rc && w->l.buckets) {
 		uint64_t h = 0;
 		for (int k = 0; k < w->l.nkeys; k++)
-			h = cl_hash_value(&c->cols[w->l.key_index[k]], row, h);
+			h = cl_hash_value(c[w->l.key_index[k]], row, h);
 		bucket = (int)(h % (uint64_t)w->l.buckets);
 	}
 	if (!rc && cl__layout_partition_dir(key, kv, np))
@@ -769,7 +776,7 @@ static int scratch_reserve(cl__table_writer *w, int64_t n, cl_error *err)
 	return w->scratch_rows ? 0 : oom(err);
 }
 
-/* Rows of w->conv go to their groups: the group of every row first, then
+/* Rows of b (w->col) go to their groups: the group of every row first, then
  * each group's rows (in input order) appended column by column, its
  * pending rows handed to the file writer every 65536 rows. */
 int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err)
@@ -782,7 +789,7 @@ int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err
 		if (w->l.buckets) {
 			memset(w->hash, 0, (size_t)n * sizeof *w->hash);
 			for (int k = 0; k < w->l.nkeys; k++)
-				cl_hash_column(&w->conv->cols[w->l.key_index[k]], w->hash, n);
+				cl_hash_column(w->col[w->l.key_index[k]], w->hash, n);
 		}
 		for (int64_t r = 0; !rc && r < n; r++) {
 			int bk = w->l.buckets ? (int)(w->hash[r] % (uint64_t)w->l.buckets) : 0;
@@ -824,7 +831,7 @@ int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err
 				m = end - start;
 			for (int i = 0; !rc && i < w->l.file_schema->nfields; i++)
 				rc = append_take(&g->pending->cols[i],
-						 &w->conv->cols[w->l.file_to_table[i]], w->idx + start, m,
+						 w->col[w->l.file_to_table[i]], w->idx + start, m,
 						 err);
 			start += m;
 			if (!rc && (g->pending->nrows += m) >= 65536)
