@@ -595,19 +595,33 @@ int cl_table_changes_add(cl_table_changes *c, const cl_batch *b, cl_error *err)
 	if (b->ncols != c->us->nfields + 1)
 		return cl_error_set(err, CL_ESCHEMA, "change batch has %d columns, expected %d",
 				    b->ncols, c->us->nfields + 1);
-	for (int64_t r = 0; !rc && r < b->nrows; r++) {
-		if (cl_column_is_null(&b->cols[0], r))
-			return cl_error_set(err, CL_EFORMAT, "change row with a NULL action");
-		int8_t a = (int8_t)cl_column_get_i64(&b->cols[0], r);
-		cl_batch *dst = a == 'D' ? c->db : (a == 'I' || a == 'C') ? c->ub : NULL;
-		if (!dst)
-			return cl_error_set(err, CL_EFORMAT, "unknown change action %d", a);
-		for (int col = 1; !rc && col < b->ncols; col++)
-			rc = cl_column_append_from(&dst->cols[col - 1], &b->cols[col], r, err);
-		if (!rc)
-			dst->nrows++;
+	/* runs of rows with the same destination are copied in bulk */
+	cl_batch *run_dst = NULL;
+	int64_t run = 0;
+	int bad = 0; /* a bad action: the rows before it are added, as one by one */
+	for (int64_t r = 0; !rc && !bad && r <= b->nrows; r++) {
+		cl_batch *dst = NULL;
+		if (r < b->nrows) {
+			int8_t a = 0;
+			if (cl_column_is_null(&b->cols[0], r))
+				bad = cl_error_set(err, CL_EFORMAT, "change row with a NULL action");
+			else
+				a = (int8_t)cl_column_get_i64(&b->cols[0], r);
+			dst = a == 'D' ? c->db : (a == 'I' || a == 'C') ? c->ub : NULL;
+			if (!dst && !bad)
+				bad = cl_error_set(err, CL_EFORMAT, "unknown change action %d", a);
+			if (dst == run_dst && !bad)
+				continue;
+		}
+		for (int col = 1; !rc && run_dst && col < b->ncols; col++)
+			rc = cl_column_append_range(&run_dst->cols[col - 1], &b->cols[col], run, r - run,
+						    err);
+		if (!rc && run_dst)
+			run_dst->nrows += r - run;
+		run_dst = dst;
+		run = r;
 	}
-	return rc;
+	return rc ? rc : bad;
 }
 
 int cl_table_changes_commit(cl_table_changes *c, const char *operation, const char *app_id,

@@ -360,3 +360,83 @@ TEST(table_writer_routes_rows_to_partition_and_bucket_files)
 	cl_schema_free(s);
 	cl_table_free(t);
 }
+
+/* cl_table_changes_add splits interleaved actions (runs copied in bulk):
+ * every upsert and delete row reaches the commit, a bad action is refused. */
+TEST(table_changes_interleaved_actions)
+{
+	cl_error err = {0};
+	char root[600];
+	snprintf(root, sizeof root, "%s/t", cl_test_tmpdir());
+	cl_table *t = NULL;
+	cl_schema *s = NULL, *cs = NULL;
+	CHECK_OK(cl_table_open(&t, root, &err), &err);
+	CHECK_OK(cl_schema_parse(&s, "id int64 not null\nv string", &err), &err);
+	CHECK_OK(cl_schema_parse(&cs, "op int8\nid int64\nv string", &err), &err);
+	cl_table_create_options o;
+	cl_table_create_options_init(&o);
+	const char *key = "id";
+	o.keys = &key;
+	o.nkeys = 1;
+	o.buckets = 2;
+	CHECK_OK(cl_table_create(t, s, &o, &err), &err);
+	const char ops[] = "IIDICDDIIC";
+	cl_batch *b = NULL;
+	CHECK_OK(cl_batch_create(&b, cs, 16, &err), &err);
+	for (int i = 0; ops[i]; i++) {
+		char v[16];
+		snprintf(v, sizeof v, "v%d", i);
+		CHECK_OK(cl_column_append_i64(&b->cols[0], ops[i], &err), &err);
+		CHECK_OK(cl_column_append_i64(&b->cols[1], i, &err), &err);
+		CHECK_OK(i == 3 ? cl_column_append_null(&b->cols[2], &err)
+				: cl_column_append_bytes(&b->cols[2], v, strlen(v), &err), &err);
+		b->nrows++;
+	}
+	cl_table_changes *c = NULL;
+	CHECK_OK(cl_table_changes_open(&c, t, cs, &err), &err);
+	CHECK_OK(cl_table_changes_add(c, b, &err), &err);
+	cl_table_cow_stats st;
+	CHECK_OK(cl_table_changes_commit(c, "MERGE", NULL, 0, &st, NULL, &err), &err);
+	CHECK_EQ_INT(st.rows_upserted, 7);
+	CHECK_EQ_INT(st.deletes_missing, 3);
+	cl_table_changes_free(c);
+	/* the table: ids of the I and C rows with their values */
+	cl_snapshot *snap = NULL;
+	cl_table_scan *sc = NULL;
+	cl_batch *rb;
+	int seen[16] = {0}, bad = 0, rows = 0;
+	CHECK_OK(cl_table_snapshot(&snap, t, NULL, &err), &err);
+	CHECK_OK(cl_table_scan_open(&sc, t, snap, NULL, &err), &err);
+	while (!cl_table_scan_next(sc, &rb, &err) && rb)
+		for (int64_t r = 0; r < rb->nrows; r++, rows++) {
+			int64_t id = cl_column_get_i64(&rb->cols[0], r);
+			if (id < 0 || id >= 10 || ops[id] == 'D') {
+				bad++;
+				continue;
+			}
+			seen[id]++;
+			char v[16];
+			snprintf(v, sizeof v, "v%d", (int)id);
+			size_t len = 0;
+			bool null = cl_column_is_null(&rb->cols[1], r);
+			const uint8_t *p = null ? NULL : cl_column_get_bytes(&rb->cols[1], r, &len);
+			if (null != (id == 3) || (!null && (len != strlen(v) || memcmp(p, v, len))))
+				bad++;
+		}
+	cl_table_scan_free(sc);
+	cl_snapshot_free(snap);
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(rows, 7);
+	/* an unknown action */
+	cl_column_clear(&b->cols[0]);
+	for (int i = 0; ops[i]; i++)
+		CHECK_OK(cl_column_append_i64(&b->cols[0], i == 6 ? 'X' : 'I', &err), &err);
+	CHECK_OK(cl_table_changes_open(&c, t, cs, &err), &err);
+	CHECK_EQ_INT(cl_table_changes_add(c, b, &err), CL_EFORMAT);
+	CHECK(strstr(err.message, "unknown change action"));
+	cl_table_changes_free(c);
+	cl_batch_free(b);
+	cl_schema_free(s);
+	cl_schema_free(cs);
+	cl_table_free(t);
+}
