@@ -24,6 +24,10 @@
 
 #include <string.h>
 
+/* table_write.c: finish the open file of a bucket (tables without
+ * partition columns) */
+int cl__table_writer_finish_bucket(cl__table_writer *w, int bucket, cl_error *err);
+
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
@@ -285,6 +289,34 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 	return rc;
 }
 
+/* Write the upserts (table types) of bucket bk, or with bk < 0 of every
+ * bucket not done; without bucket numbers (bks NULL) all of them. */
+static int write_upserts(cl__table_writer *w, const cl_schema *sc, cl_batch *const *tbs,
+			 int32_t *const *bks, int n, int bk, const bool *done, cl_error *err)
+{
+	int rc = 0;
+	for (int i = 0; !rc && i < n; i++) {
+		if (!bks) {
+			rc = cl__table_writer_write(w, tbs[i], err);
+			continue;
+		}
+		cl_batch *sel = NULL;
+		rc = cl_batch_create(&sel, sc, 64, err);
+		for (int64_t r = 0; !rc && r < tbs[i]->nrows; r++) {
+			int b = bks[i][r];
+			if (bk >= 0 ? b != bk : done[b])
+				continue;
+			for (int c = 0; !rc && c < sc->nfields; c++)
+				rc = cl_column_append_from(&sel->cols[c], &tbs[i]->cols[c], r, err);
+			sel->nrows++;
+		}
+		if (!rc && sel->nrows)
+			rc = cl__table_writer_write(w, sel, err);
+		cl_batch_free(sel);
+	}
+	return rc;
+}
+
 /* May file f hold a changed key (bucket and key statistics)? */
 static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_table_file *f,
 		      cl__json_parser *jp)
@@ -346,6 +378,13 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	cl__table_writer *w = NULL;
 	cl__json_parser *jp = NULL;
 	cl_buf scope = {0};
+	cl_column *kcols[64];
+	cl_batch **tbs = NULL;  /* the upserts in table types */
+	int32_t **bks = NULL;   /* bucket of each upsert row (early) */
+	bool *done = NULL;      /* bucket's upserts written (early) */
+	int64_t *last = NULL;   /* per bucket: its last candidate file */
+	bool *is_cand = NULL, early = false;
+	size_t nfiles = 0;
 	uint64_t *hb = NULL; /* key hashes of a scanned batch */
 	int64_t hcap = 0;
 	if (l.nkeys == 0) {
@@ -378,11 +417,69 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	rc = rc ? rc : cl__table_writer_open(&w, t, s, x, l.schema, err);
 	if (rc)
 		goto out;
-	/* 2-3: candidates, read whole, rewritten when they hold a changed key */
-	cl_column *kcols[64];
-	for (size_t fi = 0; !rc && fi < cl_snapshot_nfiles(s); fi++) {
+	/* the upserted rows in the table's schema (derived partition columns
+	 * are computed by the writer) */
+	nfiles = cl_snapshot_nfiles(s);
+	tbs = cl_calloc((size_t)nupserts + 1, sizeof *tbs);
+	bks = cl_calloc((size_t)nupserts + 1, sizeof *bks);
+	done = cl_calloc((size_t)ks.nb, sizeof *done);
+	last = cl_malloc((size_t)ks.nb * sizeof *last);
+	is_cand = cl_calloc(nfiles + 1, sizeof *is_cand);
+	if (!tbs || !bks || !done || !last || !is_cand)
+		rc = oom(err);
+	for (int i = 0; !rc && i < nupserts; i++) {
+		rc = cl_batch_create(&tbs[i], l.schema, upserts[i]->nrows, err);
+		for (int c = 0; !rc && c < l.schema->nfields; c++) {
+			int sc_i = cl_schema_find(upsert_schema, l.schema->fields[c].name);
+			if (sc_i >= 0)
+				rc = append_converted_all(&tbs[i]->cols[c], &upserts[i]->cols[sc_i],
+							  upserts[i]->nrows, err);
+			for (int64_t r = 0; !rc && sc_i < 0 && r < upserts[i]->nrows; r++)
+				rc = cl_column_append_null(&tbs[i]->cols[c], err);
+			if (rc)
+				cl_error_prefix(err, "upsert column '%s': ", l.schema->fields[c].name);
+		}
+		if (!rc)
+			tbs[i]->nrows = upserts[i]->nrows;
+	}
+	/* Without partition columns a bucket's rows form one group of the
+	 * writer: once the last candidate file of a bucket is read and the
+	 * bucket's upserts are written, its file is finished, so the writer
+	 * holds one bucket's file at a time rather than all of them (same rows
+	 * in the same order as writing every upsert at the end). */
+	early = !rc && l.buckets && l.npart == 0;
+	for (int b = 0; b < ks.nb && last; b++)
+		last[b] = -1;
+	for (size_t fi = 0; !rc && fi < nfiles; fi++) {
 		const cl_table_file *f = cl_snapshot_file(s, fi);
-		if (!candidate(&ks, &l, f, jp))
+		if (!(is_cand[fi] = candidate(&ks, &l, f, jp)))
+			continue;
+		int bk = l.buckets ? cl__layout_bucket_of_key(f->path) : 0;
+		if (bk < 0 || bk >= ks.nb)
+			early = false; /* not laid out by changelake: rows of any bucket */
+		else
+			last[bk] = (int64_t)fi;
+	}
+	for (int i = 0; !rc && early && i < nupserts; i++) {
+		int64_t n = tbs[i]->nrows;
+		uint64_t *h = cl_malloc((size_t)(n ? n : 1) * sizeof *h);
+		bks[i] = cl_malloc((size_t)(n ? n : 1) * sizeof *bks[i]);
+		if (!h || !bks[i]) {
+			cl_free(h);
+			rc = oom(err);
+			break;
+		}
+		for (int k = 0; k < l.nkeys; k++)
+			kcols[k] = &tbs[i]->cols[l.key_index[k]];
+		hash_keys(h, kcols, l.nkeys, n);
+		for (int64_t r = 0; r < n; r++)
+			bks[i][r] = bucket_of(&l, h[r]);
+		cl_free(h);
+	}
+	/* 2-3: candidates, read whole, rewritten when they hold a changed key */
+	for (size_t fi = 0; !rc && fi < nfiles; fi++) {
+		const cl_table_file *f = cl_snapshot_file(s, fi);
+		if (!is_cand[fi])
 			continue;
 		st->files_candidates++;
 		cl_buf_clear(&scope);
@@ -448,28 +545,15 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 				rc = cl__table_writer_write(w, whole, err);
 		}
 		cl_batch_free(whole);
-	}
-	/* 4: the upserted rows, in the table's schema (derived partition
-	 * columns are computed by the writer) */
-	for (int i = 0; !rc && i < nupserts; i++) {
-		cl_batch *tb = NULL;
-		rc = cl_batch_create(&tb, l.schema, upserts[i]->nrows, err);
-		for (int c = 0; !rc && c < l.schema->nfields; c++) {
-			int sc_i = cl_schema_find(upsert_schema, l.schema->fields[c].name);
-			if (sc_i >= 0)
-				rc = append_converted_all(&tb->cols[c], &upserts[i]->cols[sc_i],
-							  upserts[i]->nrows, err);
-			for (int64_t r = 0; !rc && sc_i < 0 && r < upserts[i]->nrows; r++)
-				rc = cl_column_append_null(&tb->cols[c], err);
-			if (rc)
-				cl_error_prefix(err, "upsert column '%s': ", l.schema->fields[c].name);
+		int bk = early ? cl__layout_bucket_of_key(f->path) : -1;
+		if (!rc && bk >= 0 && last[bk] == (int64_t)fi) {
+			rc = write_upserts(w, l.schema, tbs, bks, nupserts, bk, done, err);
+			done[bk] = true;
+			rc = rc ? rc : cl__table_writer_finish_bucket(w, bk, err);
 		}
-		if (!rc) {
-			tb->nrows = upserts[i]->nrows;
-			rc = cl__table_writer_write(w, tb, err);
-		}
-		cl_batch_free(tb);
 	}
+	/* 4: the upserts of buckets not written yet */
+	rc = rc ? rc : write_upserts(w, l.schema, tbs, early ? bks : NULL, nupserts, -1, done, err);
 	rc = rc ? rc : cl__table_writer_finish(w, err);
 	if (!rc) {
 		int64_t files, rows, bytes;
@@ -491,6 +575,15 @@ out:
 	cl__table_writer_free(w);
 	cl__json_parser_free(jp);
 	keyset_release(&ks);
+	for (int i = 0; tbs && i < nupserts; i++)
+		cl_batch_free(tbs[i]);
+	for (int i = 0; bks && i < nupserts; i++)
+		cl_free(bks[i]);
+	cl_free(tbs);
+	cl_free(bks);
+	cl_free(done);
+	cl_free(last);
+	cl_free(is_cand);
 	cl_free(hb);
 	cl_buf_release(&scope);
 	cl__table_layout_release(&l);

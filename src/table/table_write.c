@@ -844,6 +844,18 @@ int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err
 	return rc;
 }
 
+/* Without partition columns: finish the open file of bucket's group (its
+ * rows are all written); later rows of the bucket would start a new file. */
+int cl__table_writer_finish_bucket(cl__table_writer *w, int bucket, cl_error *err)
+{
+	if (w->l.npart || !w->by_bucket || bucket < 0 ||
+	    bucket >= (w->l.buckets ? w->l.buckets : 1) || !w->by_bucket[bucket])
+		return 0;
+	group *g = w->by_bucket[bucket];
+	int rc = flush_pending(w, g, err);
+	return rc ? rc : finish_file(w, g, err);
+}
+
 void cl__table_writer_rearrange(cl__table_writer *w)
 {
 	w->rearrange = true;
