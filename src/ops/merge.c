@@ -887,3 +887,45 @@ fail:
 	cl_batch_free(d);
 	return rc;
 }
+
+/*
+ * cl_merge_result for the merge's last use (internal: dms_merge.c's
+ * commit): when every result row is an upsert without patched values, the
+ * result's columns are handed over (cl_column_move) instead of copied and
+ * the merge keeps no result rows (a later cl_merge_result or
+ * cl_merge_resolve sees none); otherwise the same as cl_merge_result.
+ */
+int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
+			  cl_batch **deletes, cl_error *err);
+int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
+			  cl_batch **deletes, cl_error *err)
+{
+	*upserts = *deletes = NULL;
+	int rc;
+	if ((rc = cl_merge_finish(m, err)))
+		return rc;
+	for (int64_t j = 0; j < m->nres; j++)
+		if (m->res_stale[j] || m->patch_row[j] >= 0 || m->res_ops[j] == 'D')
+			return cl_merge_result(m, schema, upserts, deletes, err);
+	*schema = m->full;
+	cl_batch *u = NULL, *d = NULL;
+	if ((rc = cl_batch_create(&u, m->full, 0, err)) ||
+	    (rc = cl_batch_create(&d, m->full, 0, err)))
+		goto fail;
+	for (int c = 0; c < m->full->nfields; c++)
+		if ((rc = cl_column_move(&u->cols[c], &m->res[c], err))) {
+			m->nres = 0; /* columns moved already: the result is gone */
+			goto fail;
+		}
+	u->nrows = m->nres;
+	m->stats.upserts_out = m->nres;
+	m->stats.deletes_out = 0;
+	m->nres = 0;
+	*upserts = u;
+	*deletes = d;
+	return 0;
+fail:
+	cl_batch_free(u);
+	cl_batch_free(d);
+	return rc;
+}

@@ -510,7 +510,10 @@ static int commit(run *r, cl_error *err)
 	cl_batch *ib = NULL;
 	char *part = NULL;
 	const cl_schema *ms = cl_merge_schema(r->m);
-	int rc = cl_merge_result(r->m, &r->full, &r->u, &r->d, err);
+	/* the merge's last use: its result columns are taken over, not copied */
+	extern int cl__merge_take_result(cl_merge *m, const cl_schema **schema,
+					 cl_batch **upserts, cl_batch **deletes, cl_error *err);
+	int rc = cl__merge_take_result(r->m, &r->full, &r->u, &r->d, err);
 	if (rc)
 		return rc;
 	res->merge = *cl_merge_get_stats(r->m);
