@@ -5,7 +5,7 @@
  * Steps:
  *   1. every changed key is converted to the table's key types, hashed to
  *      its bucket (the same hash the writer routes rows by) and put in a
- *      set (encoded key text -> upsert/delete);
+ *      typed hash set (hash, batch, row -> upsert/delete; see keyset);
  *   2. candidates: live files in a changed key's bucket whose key
  *      statistics range (single-column keys) may contain one of the keys
  *      of that bucket. All partitions are searched, because an upsert may
@@ -14,6 +14,9 @@
  *      removed and its other rows go to the writer (they land in the same
  *      partition and bucket); one that holds none is left alone;
  *   4. the upserted rows go to the writer; the writer's files are added.
+ *      On a bucketed table without partition columns a bucket's upserts
+ *      are written right after its last candidate file and its new file
+ *      finished then (one bucket's file in memory at a time).
  * The scopes (folder + bucket) of the candidates and of the upserts are
  * recorded as read, so a concurrent commit adding rows there conflicts.
  */
