@@ -415,7 +415,7 @@ int cl_changes_map(cl_changes *c, const cl_batch *in, const char *source,
 			src = &c->scratch;
 		}
 		if (c->conv[j] != CONV_TEXT && nk == in->nrows) {
-			if ((rc = cl__column_append_range(dst, src, 0, nk, err)))
+			if ((rc = cl_column_append_range(dst, src, 0, nk, err)))
 				return rc;
 			continue;
 		}
@@ -579,7 +579,7 @@ int cl_apply_add(cl_apply *a, const cl_batch *b, cl_error *err)
 	if (a->built)
 		return cl_error_set(err, CL_EINVAL, "apply: changes after the target");
 	for (int j = 0; j < a->ch->ncols; j++) {
-		int rc = cl__column_append_range(&a->ch->cols[j], &b->cols[j], 0, b->nrows, err);
+		int rc = cl_column_append_range(&a->ch->cols[j], &b->cols[j], 0, b->nrows, err);
 		if (rc)
 			return rc;
 	}

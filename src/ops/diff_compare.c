@@ -139,7 +139,7 @@ int cl__diff_cast(cl_column *dst, const cl_column *src, cl_error *err)
 	if (rc)
 		return rc;
 	if (cl_type_equal(to, from))
-		return cl__column_append_range(dst, src, 0, n, err);
+		return cl_column_append_range(dst, src, 0, n, err);
 	for (int64_t i = 0; i < n && !rc; i++) {
 		if (from.id == CL_NULLTYPE || cl_column_is_null(src, i)) {
 			rc = cl_column_append_null(dst, err);
@@ -191,50 +191,6 @@ int cl__column_append_nulls(cl_column *dst, int64_t n, cl_error *err)
 	for (int64_t i = 0; i < n && !rc; i++)
 		rc = cl_column_append_null(dst, err);
 	return rc;
-}
-
-int cl__column_append_range(cl_column *dst, const cl_column *src, int64_t from,
-			    int64_t n, cl_error *err)
-{
-	if (n <= 0)
-		return 0;
-	if (src->type.id == CL_NULLTYPE)
-		return cl__column_append_nulls(dst, n, err);
-	int rc = cl_column_reserve(dst, n, err);
-	if (rc)
-		return rc;
-	int64_t at = dst->length;
-	bool src_nulls = src->validity && src->null_count > 0;
-	if (src_nulls || dst->validity) {
-		if ((rc = cl_column_ensure_validity(dst, err)))
-			return rc;
-		int64_t nulls = 0;
-		for (int64_t i = 0; i < n; i++) {
-			bool v = !src_nulls || cl_bit_get(src->validity, from + i);
-			cl_bit_set(dst->validity, at + i, v);
-			nulls += !v;
-		}
-		dst->null_count += nulls;
-	}
-	if (src->type.id == CL_BOOL) {
-		for (int64_t i = 0; i < n; i++)
-			cl_bit_set(dst->values, at + i, cl_bit_get(src->values, from + i));
-	} else if (cl_type_is_var(src->type)) {
-		int64_t b0 = src->offsets[from], b1 = src->offsets[from + n];
-		if ((rc = cl_column_reserve_data(dst, b1 - b0, err)))
-			return rc;
-		int64_t base = dst->offsets[at];
-		if (b1 > b0)
-			memcpy(dst->data + base, src->data + b0, (size_t)(b1 - b0));
-		for (int64_t i = 1; i <= n; i++)
-			dst->offsets[at + i] = base + src->offsets[from + i] - b0;
-	} else {
-		size_t w = (size_t)cl_type_width(src->type);
-		memcpy(dst->values + (size_t)at * w, src->values + (size_t)from * w,
-		       (size_t)n * w);
-	}
-	dst->length += n;
-	return 0;
 }
 
 /* ---- equality and order ------------------------------------------------- */

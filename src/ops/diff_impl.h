@@ -83,9 +83,6 @@ void cl__diff_plan_release(cl__diff_plan *p);
 bool cl__diff_widen(cl_type a, cl_type b, cl_type *out);
 /* Append src rows [0, n) to dst (type `dst->type`) widened. */
 int cl__diff_cast(cl_column *dst, const cl_column *src, cl_error *err);
-/* Append src rows [from, from + n) to dst of the same type, in bulk. */
-int cl__column_append_range(cl_column *dst, const cl_column *src, int64_t from,
-			    int64_t n, cl_error *err);
 /* Append n NULLs. */
 int cl__column_append_nulls(cl_column *dst, int64_t n, cl_error *err);
 /* Bytes held by a column's buffers. */

@@ -188,7 +188,7 @@ int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *co
 			take = n - done;
 		for (int j = 0; j < p->nu; j++) {
 			int64_t before = cl__column_bytes(&c->cols[j]);
-			if ((rc = cl__column_append_range(&c->cols[j], cols[j], done, take, err)))
+			if ((rc = cl_column_append_range(&c->cols[j], cols[j], done, take, err)))
 				return rc;
 			s->bytes += cl__column_bytes(&c->cols[j]) - before;
 		}
@@ -219,7 +219,7 @@ int cl__dstore_adopt(cl__dstore *s, const cl__diff_plan *p, const cl_column *con
 	for (int j = 0; j < p->nu; j++) {
 		rc = take(arg, j, &c->cols[j], err);
 		if (rc == 0)
-			rc = cl__column_append_range(&c->cols[j], cols[j], 0, n, err);
+			rc = cl_column_append_range(&c->cols[j], cols[j], 0, n, err);
 		else if (rc > 0 && c->cols[j].length != n)
 			rc = cl_error_set(err, CL_EINTERNAL, "diff: taken column has %lld rows, "
 					  "expected %lld", (long long)c->cols[j].length,
