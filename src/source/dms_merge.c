@@ -387,6 +387,33 @@ static int bind_keys(run *r, cl_error *err)
 	return 0;
 }
 
+/*
+ * The columns of a Parquet file of the table (without Op), for a first run
+ * whose header-less CSV would otherwise have no names: DESIGN's "column
+ * names come from the table's configuration or from a Parquet file of the
+ * same table". *out NULL when there is no Parquet file or it is not needed.
+ */
+static int sibling_schema(run *r, cl_schema **out, cl_error *err)
+{
+	*out = NULL;
+	if (r->tschema || r->o->schema || r->o->read.ncolumns > 0 || r->p->nfiles == 0 ||
+	    r->p->files[0]->name.format != CL_FORMAT_CSV)
+		return 0;
+	for (int i = 0; i < r->l->nfiles; i++) {
+		const cl_dms_file *f = &r->l->files[i];
+		if (f->name.format != CL_FORMAT_PARQUET)
+			continue;
+		cl_dms_read_options ro = r->o->read;
+		cl_dms_reader *rd = NULL;
+		int rc = cl_dms_reader_open(&rd, r->dir, f, &ro, err);
+		if (!rc)
+			rc = cl_schema_copy(out, cl_dms_reader_schema(rd), err);
+		cl_dms_reader_free(rd);
+		return rc;
+	}
+	return 0;
+}
+
 /* Step 3: read and fold every planned file. */
 static int read_files(run *r, cl_error *err)
 {
@@ -396,8 +423,15 @@ static int read_files(run *r, cl_error *err)
 	mo.nkeys = r->nkeys;
 	mo.sequence_by = r->o->sequence_by;
 	mo.ignore_null_updates = r->o->ignore_null_updates;
+	cl_schema *sibling = NULL;
+	int rc = sibling_schema(r, &sibling, err);
+	if (rc)
+		return rc;
 	const cl_schema *base = r->tschema ? r->tschema : r->o->schema;
-	int rc = cl_merge_create(&r->m, base, &mo, err);
+	if (!base)
+		base = sibling;
+	rc = cl_merge_create(&r->m, base, &mo, err);
+	cl_schema_free(sibling);
 	r->pr.nfiles = r->p->nfiles;
 	for (int i = 0; !rc && i < r->p->nfiles; i++) {
 		const cl_dms_file *f = r->p->files[i];
