@@ -153,53 +153,17 @@ static int bucket_of(const cl__table_layout *l, uint64_t h)
 	return l->buckets ? (int)(h % (uint64_t)l->buckets) : 0;
 }
 
-static void range_add(cl_column *lo, cl_column *hi, const cl_column *c, int64_t r,
-		      int (*cmp)(const cl_column *, int64_t, const cl_column *, int64_t))
+static void range_add(cl_column *lo, cl_column *hi, const cl_column *c, int64_t r)
 {
 	if (cl_column_is_null(c, r))
 		return;
-	if (lo->length == 0 || cmp(c, r, lo, 0) < 0) {
+	if (lo->length == 0 || cl_value_compare(c, r, lo, 0) < 0) {
 		cl_column_clear(lo);
 		cl_column_append_from(lo, c, r, NULL);
 	}
-	if (hi->length == 0 || cmp(c, r, hi, 0) > 0) {
+	if (hi->length == 0 || cl_value_compare(c, r, hi, 0) > 0) {
 		cl_column_clear(hi);
 		cl_column_append_from(hi, c, r, NULL);
-	}
-}
-
-/* Compare value ra of a with value rb of b (same type, not null). */
-static int cmpv(const cl_column *a, int64_t ra, const cl_column *b, int64_t rb)
-{
-	switch (a->type.id) {
-	case CL_FLOAT32:
-	case CL_FLOAT64: {
-		double x = cl_column_get_f64(a, ra), y = cl_column_get_f64(b, rb);
-		return x < y ? -1 : x > y;
-	}
-	case CL_UINT64: {
-		uint64_t x = ((const uint64_t *)a->values)[ra], y = ((const uint64_t *)b->values)[rb];
-		return x < y ? -1 : x > y;
-	}
-	case CL_DECIMAL: {
-		cl_i128 x, y;
-		memcpy(&x, a->values + 16 * ra, 16);
-		memcpy(&y, b->values + 16 * rb, 16);
-		return x < y ? -1 : x > y;
-	}
-	case CL_STRING:
-	case CL_BINARY: {
-		size_t n, m;
-		const uint8_t *x = cl_column_get_bytes(a, ra, &n), *y = cl_column_get_bytes(b, rb, &m);
-		int c = memcmp(x, y, n < m ? n : m);
-		return c ? (c < 0 ? -1 : 1) : (n < m ? -1 : n > m);
-	}
-	case CL_BOOL:
-		return (int)cl_column_get_bool(a, ra) - (int)cl_column_get_bool(b, rb);
-	default: {
-		int64_t x = cl_column_get_i64(a, ra), y = cl_column_get_i64(b, rb);
-		return x < y ? -1 : x > y;
-	}
 	}
 }
 
@@ -283,7 +247,7 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 			ks->n++;
 			int bk = bucket_of(l, h[r]);
 			ks->bucket_used[bk] = true;
-			range_add(&ks->kmin[bk], &ks->kmax[bk], &kc[0], r, cmpv);
+			range_add(&ks->kmin[bk], &ks->kmax[bk], &kc[0], r);
 		}
 		if (!rc && flag == K_UPSERT)
 			st->rows_upserted += b->nrows;
@@ -349,13 +313,13 @@ static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_tabl
 	cl_column v = {0};
 	if (mx && (mx->kind == CL_JSON_NUMBER || (mx->kind == CL_JSON_STRING && t.id != CL_STRING)) &&
 	    cl_column_init(&v, t, 1, NULL) == 0 &&
-	    cl__column_append_text(&v, mx->u.str, mx->n, NULL) == 0 && cmpv(lo, 0, &v, 0) > 0)
+	    cl__column_append_text(&v, mx->u.str, mx->n, NULL) == 0 && cl_value_compare(lo, 0, &v, 0) > 0)
 		may = false; /* smallest changed key above the file's max */
 	cl_column_release(&v);
 	memset(&v, 0, sizeof v);
 	if (may && mn && (mn->kind == CL_JSON_NUMBER || mn->kind == CL_JSON_STRING) &&
 	    cl_column_init(&v, t, 1, NULL) == 0 &&
-	    cl__column_append_text(&v, mn->u.str, mn->n, NULL) == 0 && cmpv(hi, 0, &v, 0) < 0)
+	    cl__column_append_text(&v, mn->u.str, mn->n, NULL) == 0 && cl_value_compare(hi, 0, &v, 0) < 0)
 		may = false; /* largest changed key below the file's min */
 	cl_column_release(&v);
 	return may;

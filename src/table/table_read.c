@@ -43,41 +43,6 @@ struct cl_table_scan {
 	int64_t files_read, files_skipped;
 };
 
-/* Compare the single values of two 1-row columns of the same type. */
-static int cmp1(const cl_column *a, const cl_column *b)
-{
-	switch (a->type.id) {
-	case CL_FLOAT32:
-	case CL_FLOAT64: {
-		double x = cl_column_get_f64(a, 0), y = cl_column_get_f64(b, 0);
-		return x < y ? -1 : x > y;
-	}
-	case CL_UINT64: {
-		uint64_t x = ((const uint64_t *)a->values)[0], y = ((const uint64_t *)b->values)[0];
-		return x < y ? -1 : x > y;
-	}
-	case CL_DECIMAL: {
-		cl_i128 x, y;
-		memcpy(&x, a->values, 16);
-		memcpy(&y, b->values, 16);
-		return x < y ? -1 : x > y;
-	}
-	case CL_STRING:
-	case CL_BINARY: {
-		size_t n, m;
-		const uint8_t *x = cl_column_get_bytes(a, 0, &n), *y = cl_column_get_bytes(b, 0, &m);
-		int c = memcmp(x, y, n < m ? n : m);
-		return c ? (c < 0 ? -1 : 1) : (n < m ? -1 : n > m);
-	}
-	case CL_BOOL:
-		return (int)cl_column_get_bool(a, 0) - (int)cl_column_get_bool(b, 0);
-	default: {
-		int64_t x = cl_column_get_i64(a, 0), y = cl_column_get_i64(b, 0);
-		return x < y ? -1 : x > y;
-	}
-	}
-}
-
 /* Parse text as one value of type t into c (re-initialised). false when it
  * does not parse. */
 static bool parse1(cl_column *c, cl_type t, const char *text, size_t n)
@@ -133,7 +98,7 @@ static bool file_may_match(cl_table_scan *sc, const cl_table_file *f)
 			else if (!pv)
 				may = false;
 			else if (parse1(&x, t, pv, strlen(pv)))
-				may = op_holds(p->op, cmp1(&x, &v));
+				may = op_holds(p->op, cl_value_compare(&x, 0, &v, 0));
 			continue;
 		}
 		/* a data column: the file's statistics */
@@ -170,7 +135,7 @@ static bool file_may_match(cl_table_scan *sc, const cl_table_file *f)
 		else if (mn && mn->kind == CL_JSON_STRING && t.id == CL_STRING)
 			lo_ok = parse1(&x, t, mn->u.str, mn->n); /* a prefix is still a lower bound */
 		if (lo_ok && (p->op == CL_PQ_EQ || p->op == CL_PQ_LT || p->op == CL_PQ_LE)) {
-			int c = cmp1(&x, &v); /* min vs value */
+			int c = cl_value_compare(&x, 0, &v, 0); /* min vs value */
 			if ((p->op == CL_PQ_EQ || p->op == CL_PQ_LE) && c > 0)
 				may = false;
 			if (p->op == CL_PQ_LT && c >= 0)
@@ -187,7 +152,7 @@ static bool file_may_match(cl_table_scan *sc, const cl_table_file *f)
 			xv[0] += t.unit == CL_UNIT_MS ? 1 : t.unit == CL_UNIT_NS ? 1000000 : 1000;
 		}
 		if (hi_ok && (p->op == CL_PQ_EQ || p->op == CL_PQ_GT || p->op == CL_PQ_GE)) {
-			int c = cmp1(&x, &v); /* max vs value */
+			int c = cl_value_compare(&x, 0, &v, 0); /* max vs value */
 			if ((p->op == CL_PQ_EQ || p->op == CL_PQ_GE) && c < 0)
 				may = false;
 			if (p->op == CL_PQ_GT && c <= 0)
