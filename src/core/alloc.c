@@ -7,7 +7,11 @@
  */
 #include "changelake/common.h"
 
+#include "alloc.h"
+
 #include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,4 +79,20 @@ char *cl_strndup(const char *s, size_t n)
 char *cl_strdup(const char *s)
 {
 	return cl_strndup(s, strlen(s));
+}
+
+void cl__huge_hint(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t hp = (uintptr_t)2 << 20;
+	if (n < 2 * hp)
+		return;
+	uintptr_t a = ((uintptr_t)p + hp - 1) & ~(hp - 1);
+	uintptr_t e = ((uintptr_t)p + n) & ~(hp - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }

@@ -31,6 +31,7 @@
  * one asked for, and the values of the handed-out entries are decoded
  * before the next page is loaded (the value decoder is per page).
  */
+#include "core/alloc.h"
 #include "parquet_decode.h"
 #include "parquet_codec.h"
 #include "parquet_format.h"
@@ -43,7 +44,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <zlib.h>
 
 #define MAX_PAGE_BYTES ((int64_t)1 << 30)
@@ -92,29 +92,6 @@ int cl__pq_col_errf(cl__pq_col *c, cl_error *err, int rc, const char *fmt, ...)
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
-}
-
-/*
- * Ask for transparent huge pages under a large fresh buffer (the 2 MiB
- * blocks inside it), before it is first written. Writers like DuckDB put a
- * whole column chunk (8-30 MB for 1M rows) in one page, decompressed into
- * a buffer each reader allocates anew; on 4 KiB pages that is thousands of
- * page faults per chunk. Advice only: ignored where THP is off.
- */
-static void huge_hint(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-	const uintptr_t hp = (uintptr_t)2 << 20;
-	if (n < 2 * hp)
-		return;
-	uintptr_t a = ((uintptr_t)p + hp - 1) & ~(hp - 1);
-	uintptr_t e = ((uintptr_t)p + n) & ~(hp - 1);
-	if (e > a)
-		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)n;
-#endif
 }
 
 /*
@@ -326,7 +303,7 @@ static int page_body(cl__pq_col *c, const uint8_t *src, size_t n, size_t raw_len
 			cap = raw_len + raw_len / 8;
 			if (!(c->page = cl_malloc(cap + CL__PQ_PAD)))
 				return oom(err);
-			huge_hint(c->page, cap + CL__PQ_PAD);
+			cl__huge_hint(c->page, cap + CL__PQ_PAD);
 			c->page_cap = cap;
 		}
 	}
@@ -626,7 +603,7 @@ static int next_page_skip(cl__pq_col *c, bool allow_end, int64_t skip, int64_t *
 			if (cl_buf_reserve(c->stage, (size_t)h.compressed_size + CL__PQ_PAD))
 				return oom(err);
 			if (c->stage->data != was)
-				huge_hint(c->stage->data, c->stage->cap);
+				cl__huge_hint(c->stage->data, c->stage->cap);
 			rc = cl__pq_pread(c->pf, c->stage->data, (size_t)h.compressed_size,
 					  c->chunk_offset + (int64_t)body_pos, err);
 			if (rc)

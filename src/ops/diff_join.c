@@ -27,12 +27,12 @@
  * the next hash bits, up to MAX_DEPTH levels; then it is diffed like the
  * in-memory case by one worker.
  */
+#include "core/alloc.h"
 #include "diff_impl.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define MAX_DEPTH 4
 #define PART_SHIFT (64 - CL__PART_BITS)
@@ -40,28 +40,6 @@
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
-}
-
-/*
- * Transparent huge pages under the 2 MiB blocks of a large fresh buffer,
- * asked for before its first write (advice only). The table is probed at
- * random: on 4 KiB pages nearly every probe of a 100 MB table misses the
- * TLB, and its first touch costs one page fault per 4 KiB.
- */
-static void huge_hint(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-	const uintptr_t hp = (uintptr_t)2 << 20;
-	if (n < 2 * hp)
-		return;
-	uintptr_t a = ((uintptr_t)p + hp - 1) & ~(hp - 1);
-	uintptr_t e = ((uintptr_t)p + n) & ~(hp - 1);
-	if (e > a)
-		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)n;
-#endif
 }
 
 void cl__key_hash(const cl__diff_plan *p, const cl_column *const *cols, int64_t n,
@@ -316,7 +294,7 @@ int cl__djoin_prepare(cl__djoin *j, const cl__diff_plan *p, int nsub, cl_error *
 	j->matched = cl_calloc((size_t)(nrefs + 8) / 8, 1);
 	if (!j->slots || !j->matched)
 		return oom(err);
-	huge_hint(j->slots, (size_t)(cap * j->nsub) * sizeof *j->slots);
+	cl__huge_hint(j->slots, (size_t)(cap * j->nsub) * sizeof *j->slots);
 	if (p->allow_dups && !(j->next = cl_calloc((size_t)nrefs + 1, sizeof *j->next)))
 		return oom(err);
 	if (!(j->bycol = cl_calloc((size_t)p->nu + 1, sizeof *j->bycol)))
