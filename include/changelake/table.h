@@ -56,6 +56,27 @@ typedef struct cl_table_kv {
 	const char *value;
 } cl_table_kv;
 
+/*
+ * A deletion vector descriptor (PROTOCOL.md "Deletion Vectors"): the rows
+ * of a data file that are deleted, stored
+ *   'u'  in a file beside the data: path_or_inline is an optional random
+ *        prefix followed by the 20-character Z85 encoding of a UUID; the
+ *        file is <prefix>/deletion_vector_<uuid>.bin under the table root,
+ *        the vector at `offset` in it;
+ *   'p'  in a file named by an absolute path URI (path_or_inline), at
+ *        `offset`;
+ *   'i'  inline: path_or_inline is the Z85 text of the serialized bitmap.
+ * size_in_bytes is the serialized bitmap's size, cardinality the number of
+ * deleted rows. Strings borrowed (from the snapshot, or the caller's).
+ */
+typedef struct cl_table_dv {
+	char storage_type;          /* 'u', 'p' or 'i' */
+	const char *path_or_inline;
+	int64_t offset;             /* -1 when absent ('i') */
+	int32_t size_in_bytes;
+	int64_t cardinality;
+} cl_table_dv;
+
 /* One live data file of a snapshot; everything borrowed from the snapshot. */
 typedef struct cl_table_file {
 	const char *path;       /* object key relative to the table root (decoded) */
@@ -65,7 +86,10 @@ typedef struct cl_table_file {
 	const cl_table_kv *partition;
 	const char *stats_json; /* Delta statistics JSON text, or NULL */
 	int64_t num_records;    /* stats numRecords, or -1 when unknown */
-	bool has_dv;            /* carries a deletion vector (such a snapshot is refused) */
+	bool has_dv;            /* carries a deletion vector (dv != NULL) */
+	const cl_table_dv *dv;  /* its deletion vector, or NULL; num_records
+				   counts the rows physically in the file,
+				   dv->cardinality of them are deleted */
 } cl_table_file;
 
 /* Which version to open. */
@@ -198,6 +222,11 @@ typedef struct cl_table_create_options {
 	const char *description;    /* optional */
 	const cl_table_kv *config;  /* extra configuration, borrowed */
 	int nconfig;
+	/* Merge-on-read: the table gets the Delta feature deletionVectors
+	 * (reader 3 / writer 7, delta.enableDeletionVectors=true), and
+	 * upserts and deletes mark the old rows deleted in a deletion vector
+	 * instead of rewriting their files. */
+	bool deletion_vectors;
 } cl_table_create_options;
 
 void cl_table_create_options_init(cl_table_create_options *o);
@@ -237,6 +266,7 @@ typedef struct cl_table_add {
 	int npartition;
 	const char *stats_json;  /* may be NULL */
 	bool data_change;        /* false for compaction */
+	const cl_table_dv *dv;   /* deletion vector of the file, or NULL (copied) */
 } cl_table_add;
 
 int cl_table_txn_add(cl_table_txn *x, const cl_table_add *f, cl_error *err);
