@@ -239,6 +239,15 @@ void cl_table_create_options_init(cl_table_create_options *o);
 int cl_table_create(cl_table *t, const cl_schema *schema,
 		    const cl_table_create_options *opts, cl_error *err);
 
+/*
+ * Turn merge-on-read on for an existing table: one commit (operation
+ * "SET TBLPROPERTIES") upgrading the protocol to reader 3 / writer 7 with
+ * the feature deletionVectors (features the table had are kept) and
+ * setting delta.enableDeletionVectors=true. A table that already has both
+ * commits nothing (*version = -1; may be NULL).
+ */
+int cl_table_enable_deletion_vectors(cl_table *t, int64_t *version, cl_error *err);
+
 /* Configuration keys changelake keeps in the table's metaData. */
 #define CL_TABLE_CONF_KEYS "changelake.keys"
 #define CL_TABLE_CONF_BUCKETS "changelake.buckets"
@@ -402,6 +411,12 @@ typedef struct cl_table_cow_stats {
 	int64_t rows_deleted;     /* existing rows removed by a delete */
 	int64_t deletes_missing;  /* deletes whose key was not in the table */
 	int64_t bytes_removed;    /* size of the rewritten files */
+	/* merge-on-read (delta.enableDeletionVectors=true): files that keep
+	 * their rows but got a new or larger deletion vector instead of a
+	 * rewrite (not counted in files_rewritten / bytes_removed), and the
+	 * size of the one deletion vector file the commit wrote */
+	int64_t files_dv;
+	int64_t dv_bytes;
 } cl_table_cow_stats;
 
 /*
@@ -508,7 +523,18 @@ typedef struct cl_compact_result {
 	int64_t files_added;
 	int64_t bytes_removed;
 	int64_t bytes_added;
+	int64_t files_purged;   /* files rewritten without their deleted rows */
+	int64_t rows_purged;    /* deleted rows (deletion vectors) dropped */
 } cl_compact_result;
+
+typedef struct cl_compact_options {
+	int64_t small_bytes;    /* 0: a quarter of the target file size */
+	/* Files with a deletion vector are rewritten without the deleted
+	 * rows: all of them with purge, else those whose deleted fraction is
+	 * above purge_fraction (0: 0.1). */
+	bool purge;
+	double purge_fraction;
+} cl_compact_options;
 
 /*
  * Rewrite the small files of each partition folder and bucket (files under
@@ -521,6 +547,14 @@ typedef struct cl_compact_result {
  */
 int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
 		     int64_t *version, cl_error *err);
+/*
+ * The same with options: files whose deletion vector deletes more than
+ * purge_fraction of their rows (every file with one, with purge) are
+ * rewritten too, alone or with their group's small files, so that after
+ * `purge` no live file has a deletion vector.
+ */
+int cl_table_compact_opts(cl_table *t, const cl_compact_options *o, cl_compact_result *res,
+			  int64_t *version, cl_error *err);
 
 #ifdef __cplusplus
 }
