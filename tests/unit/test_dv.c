@@ -1,0 +1,709 @@
+/* test_dv.c — the deletion vector codec (src/table/dv.c): RoaringBitmapArray
+ * round trips over every container kind, known byte vectors (a DV file
+ * written by Spark, hand-assembled portable Roaring bitmaps, the Z85
+ * example of ZeroMQ RFC 32), every malformed-input path, vector files
+ * ('u', 'p', inline), descriptors, union. */
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "core/buf.h"
+#include "table/dv.h"
+
+/* Encode rows, decode them back, compare; *bytes gets the encoded size. */
+static bool round_trip(const uint64_t *rows, size_t n, size_t *bytes)
+{
+	cl_buf b = {0};
+	cl_error err = {0};
+	uint64_t *got = NULL;
+	size_t ng = 0;
+	bool ok = cl__dv_encode(&b, rows, n, &err) == 0 &&
+		  cl__dv_decode(&got, &ng, b.data, b.len, &err) == 0 && ng == n &&
+		  (n == 0 || memcmp(got, rows, n * sizeof *rows) == 0);
+	if (!ok)
+		printf("    round trip of %zu rows: %s\n", n, err.message);
+	if (bytes)
+		*bytes = b.len;
+	cl_free(got);
+	cl_buf_release(&b);
+	return ok;
+}
+
+TEST(dv_round_trip_empty)
+{
+	size_t bytes = 0;
+	CHECK(round_trip(NULL, 0, &bytes));
+	CHECK_EQ_INT(bytes, 12); /* magic + zero bitmaps */
+}
+
+TEST(dv_round_trip_sparse_array)
+{
+	uint64_t rows[] = {0, 7, 14, 1000, 65535, 65536, 70000, 1u << 20};
+	size_t bytes = 0;
+	CHECK(round_trip(rows, 8, &bytes));
+	/* one 32-bit bitmap, containers 0, 1, 16: 12 + 4 + 8 + 3*8 + 8*2 */
+	CHECK_EQ_INT(bytes, 12 + 4 + 8 + 24 + 16);
+}
+
+TEST(dv_round_trip_dense_bitmap)
+{
+	/* every third row of 0..30000: 10000 values in one container -> a
+	 * bitmap container (8192 bytes), no run container pays off */
+	size_t n = 10000;
+	uint64_t *rows = cl_malloc(n * sizeof *rows);
+	CHECK(rows);
+	for (size_t i = 0; i < n; i++)
+		rows[i] = i * 3;
+	size_t bytes = 0;
+	bool ok = round_trip(rows, n, &bytes);
+	cl_free(rows);
+	CHECK(ok);
+	CHECK_EQ_INT(bytes, 12 + 4 + 8 + 8 + 8192);
+}
+
+TEST(dv_round_trip_runs)
+{
+	/* 0..99999 and 200000..200009: runs in containers 0, 1 and 3 */
+	size_t n = 100010;
+	uint64_t *rows = cl_malloc(n * sizeof *rows);
+	CHECK(rows);
+	for (size_t i = 0; i < 100000; i++)
+		rows[i] = i;
+	for (size_t i = 0; i < 10; i++)
+		rows[100000 + i] = 200000 + i;
+	size_t bytes = 0;
+	bool ok = round_trip(rows, n, &bytes);
+	cl_free(rows);
+	CHECK(ok);
+	/* cookie 4 + run flags 1 + 3 headers 12 (no offsets under 4
+	 * containers) + 3 run containers of one run (6 bytes) */
+	CHECK_EQ_INT(bytes, 12 + 4 + 4 + 1 + 12 + 18);
+}
+
+TEST(dv_round_trip_many_containers_with_offsets)
+{
+	/* 5 containers, mixing all kinds, >= 4 with runs: offsets present */
+	size_t n = 0, cap = 80000;
+	uint64_t *rows = cl_malloc(cap * sizeof *rows);
+	CHECK(rows);
+	for (uint64_t v = 0; v < 5000; v++)
+		rows[n++] = v; /* run */
+	for (uint64_t v = 65536; v < 65536 + 12000; v += 2)
+		rows[n++] = v; /* bitmap */
+	rows[n++] = 3 * 65536 + 5; /* array */
+	rows[n++] = 3 * 65536 + 9;
+	for (uint64_t v = 4 * 65536; v < 5 * 65536; v++)
+		rows[n++] = v; /* full run */
+	rows[n++] = 6 * 65536 + 1;
+	bool ok = round_trip(rows, n, NULL);
+	cl_free(rows);
+	CHECK(ok);
+}
+
+TEST(dv_round_trip_above_2_pow_32)
+{
+	uint64_t rows[] = {1,
+			   ((uint64_t)1 << 32) - 1,
+			   (uint64_t)1 << 32,
+			   ((uint64_t)1 << 32) + 77,
+			   ((uint64_t)5 << 32) + 65536,
+			   ((uint64_t)0x7fffffff << 32) + 3};
+	CHECK(round_trip(rows, 6, NULL));
+}
+
+TEST(dv_encode_refuses_unsorted)
+{
+	uint64_t rows[] = {5, 5};
+	cl_buf b = {0};
+	cl_error err = {0};
+	CHECK_EQ_INT(cl__dv_encode(&b, rows, 2, &err), CL_EINVAL);
+	cl_buf_release(&b);
+}
+
+/* The DV file Spark wrote for log-replay-dv-key-cases version 3: rows 0,
+ * 7 and 14 deleted (an array container). */
+static const uint8_t spark_file[] = {
+	0x01, 0x00, 0x00, 0x00, 0x26, 0xd1, 0xd3, 0x39, 0x64, 0x01, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x30, 0x00,
+	0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x10, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x07, 0x00, 0x0e, 0x00,
+};
+
+TEST(dv_known_spark_bitmap)
+{
+	uint64_t *rows = NULL;
+	size_t n = 0;
+	cl_error err = {0};
+	CHECK_OK(cl__dv_decode(&rows, &n, spark_file + 5, 38, &err), &err);
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_INT(rows[0], 0);
+	CHECK_EQ_INT(rows[1], 7);
+	CHECK_EQ_INT(rows[2], 14);
+	/* our encoder writes the same bytes */
+	cl_buf b = {0};
+	CHECK_OK(cl__dv_encode(&b, rows, n, &err), &err);
+	cl_free(rows);
+	bool same = b.len == 38 && memcmp(b.data, spark_file + 5, 38) == 0;
+	cl_buf_release(&b);
+	CHECK(same);
+}
+
+/* Hand-assembled portable bitmap with a run container (RoaringFormatSpec:
+ * cookie 12347 | (n-1) << 16, run flags, key/card-1 headers, no offsets
+ * below 4 containers, run container = count, (start, length-1) pairs). */
+TEST(dv_known_run_container)
+{
+	const uint8_t bm[] = {
+		0xd1, 0xd3, 0x39, 0x64,                         /* magic */
+		0x01, 0, 0, 0, 0, 0, 0, 0,                      /* 1 bitmap */
+		0x02, 0, 0, 0,                                  /* key 2 */
+		0x3b, 0x30, 0x01, 0x00,                         /* run cookie, 2 containers */
+		0x01,                                           /* container 0 is a run */
+		0x00, 0x00, 0x09, 0x00,                         /* key 0, 10 values */
+		0x01, 0x00, 0x01, 0x00,                         /* key 1, 2 values */
+		0x01, 0x00, 0x05, 0x00, 0x09, 0x00,             /* run 5..14 */
+		0x03, 0x00, 0x04, 0x00,                         /* array 3, 4 */
+	};
+	uint64_t *rows = NULL;
+	size_t n = 0;
+	cl_error err = {0};
+	CHECK_OK(cl__dv_decode(&rows, &n, bm, sizeof bm, &err), &err);
+	CHECK_EQ_INT(n, 12);
+	uint64_t hi = (uint64_t)2 << 32;
+	CHECK(rows[0] == hi + 5 && rows[9] == hi + 14);
+	CHECK(rows[10] == hi + 65536 + 3 && rows[11] == hi + 65536 + 4);
+	cl_free(rows);
+}
+
+TEST(dv_known_spark_files)
+{
+	/* every DV file of the golden tables: version 1, its first vector's
+	 * size and CRC check out and it decodes */
+	static const char *files[] = {
+		"log-replay-dv-key-cases/deletion_vector_d12e7d16-e46d-48c9-8a71-b222c26dfc3b.bin",
+		"log-replay-dv-key-cases/deletion_vector_37d10da3-70a1-4730-bc58-3b44f9617505.bin",
+		"dv-partitioned-with-checkpoint/deletion_vector_0237686e-c424-4e4c-8337-e8bd1b02ea48.bin",
+	};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		char path[800];
+		snprintf(path, sizeof path, "%s/delta-golden/%s", cl_test_data_root(), files[i]);
+		FILE *f = fopen(path, "rb");
+		if (!f) {
+			printf("    skipped: no %s\n", path);
+			return;
+		}
+		uint8_t buf[256];
+		size_t len = fread(buf, 1, sizeof buf, f);
+		fclose(f);
+		CHECK(len > 9 && buf[0] == 1);
+		uint32_t size = (uint32_t)buf[1] << 24 | buf[2] << 16 | buf[3] << 8 | buf[4];
+		CHECK(size + 9 == len);
+		uint32_t crc = (uint32_t)buf[5 + size] << 24 | buf[6 + size] << 16 |
+			       buf[7 + size] << 8 | buf[8 + size];
+		CHECK_EQ_INT(crc, (uint32_t)crc32(0, buf + 5, size));
+		uint64_t *rows = NULL;
+		size_t n = 0;
+		cl_error err = {0};
+		CHECK_OK(cl__dv_decode(&rows, &n, buf + 5, size, &err), &err);
+		CHECK(n >= 1);
+		cl_free(rows);
+	}
+}
+
+TEST(dv_z85_rfc32_example)
+{
+	const uint8_t raw[] = {0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B};
+	cl_buf b = {0};
+	cl_error err = {0};
+	CHECK_OK(cl__z85_encode(&b, raw, 8, &err), &err);
+	CHECK_STR((const char *)b.data, "HelloWorld");
+	cl_buf_clear(&b);
+	CHECK_OK(cl__z85_decode(&b, "HelloWorld", 10, &err), &err);
+	bool same = b.len == 8 && memcmp(b.data, raw, 8) == 0;
+	/* padding: 5 bytes -> 10 characters -> 8 bytes, zero-filled */
+	cl_buf_clear(&b);
+	CHECK_OK(cl__z85_encode(&b, raw, 5, &err), &err);
+	bool padded = b.len == 10;
+	cl_buf_release(&b);
+	CHECK(same);
+	CHECK(padded);
+}
+
+TEST(dv_z85_malformed)
+{
+	cl_buf b = {0};
+	cl_error err = {0};
+	CHECK_EQ_INT(cl__z85_decode(&b, "Hello", 4, &err), CL_EFORMAT);
+	CHECK_EQ_INT(cl__z85_decode(&b, "Hell\"", 5, &err), CL_EFORMAT);
+	CHECK_EQ_INT(cl__z85_decode(&b, "Hel~o", 5, &err), CL_EFORMAT);
+	/* "%nSc0" = 0x100000000 overflows; "%nSc/" is not Z85 either */
+	CHECK_EQ_INT(cl__z85_decode(&b, "%nSc1", 5, &err), CL_EFORMAT);
+	CHECK_OK(cl__z85_decode(&b, "%nSc0", 5, &err), &err);
+	CHECK(b.len == 4 && b.data[0] == 0xff && b.data[3] == 0xff);
+	cl_buf_release(&b);
+}
+
+TEST(dv_file_key_of_uuid)
+{
+	cl_store *st = NULL;
+	cl_error err = {0};
+	CHECK_OK(cl_store_open_local(&st, cl_test_tmpdir(), &err), &err);
+	cl_table_dv dv = {'u', "h{&8fAg]=QYJvl-}c!yH", 1, 34, 1};
+	char *key = NULL;
+	int rc = cl__dv_file_key(&key, st, &dv, &err);
+	char k1[100];
+	snprintf(k1, sizeof k1, "%s", key ? key : "");
+	cl_free(key);
+	/* with a prefix: <prefix>/deletion_vector_<uuid>.bin */
+	dv.path_or_inline = "ab" "h{&8fAg]=QYJvl-}c!yH";
+	key = NULL;
+	int rc2 = cl__dv_file_key(&key, st, &dv, &err);
+	char k2[100];
+	snprintf(k2, sizeof k2, "%s", key ? key : "");
+	cl_free(key);
+	dv.path_or_inline = "short";
+	int rc3 = cl__dv_file_key(&key, st, &dv, &err);
+	dv.path_or_inline = "../h{&8fAg]=QYJvl-}c!yH";
+	int rc4 = cl__dv_file_key(&key, st, &dv, &err);
+	cl_store_free(st);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(rc2, 0);
+	CHECK_EQ_INT(rc3, CL_EFORMAT);
+	CHECK_EQ_INT(rc4, CL_EFORMAT);
+	/* the key names one of the files Spark wrote for that table */
+	char path[800];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/delta-golden/log-replay-dv-key-cases/%s",
+		 cl_test_data_root(), k1);
+	CHECK(strncmp(k1, "deletion_vector_", 16) == 0 && strlen(k1) == 16 + 36 + 4);
+	CHECK(stat(path, &sb) == 0);
+	CHECK(strncmp(k2, "ab/", 3) == 0 && strcmp(k2 + 3, k1) == 0);
+}
+
+/* Decode must refuse bm[0..len) with CL_EFORMAT. */
+static bool refused(const uint8_t *bm, size_t len)
+{
+	uint64_t *rows = NULL;
+	size_t n = 0;
+	cl_error err = {0};
+	int rc = cl__dv_decode(&rows, &n, bm, len, &err);
+	cl_free(rows);
+	return rc == CL_EFORMAT && rows == NULL && n == 0 && err.message[0];
+}
+
+TEST(dv_decode_truncations)
+{
+	/* a bitmap with all container kinds: every proper prefix is refused */
+	size_t n = 0;
+	uint64_t *rows = cl_malloc(20000 * sizeof *rows);
+	CHECK(rows);
+	for (uint64_t v = 0; v < 100; v++)
+		rows[n++] = v;
+	for (uint64_t v = 65536; v < 65536 + 10000; v += 2)
+		rows[n++] = v;
+	rows[n++] = 3 * 65536 + 4;
+	rows[n++] = 4 * 65536 + 4;
+	rows[n++] = ((uint64_t)1 << 32) + 9;
+	cl_buf b = {0};
+	cl_error err = {0};
+	int rc = cl__dv_encode(&b, rows, n, &err);
+	cl_free(rows);
+	CHECK_EQ_INT(rc, 0);
+	bool ok = true;
+	for (size_t len = 0; len < b.len && ok; len++)
+		ok = refused(b.data, len);
+	/* and one trailing byte too many */
+	uint8_t *more = cl_malloc(b.len + 1);
+	if (more) {
+		memcpy(more, b.data, b.len);
+		more[b.len] = 0;
+		ok = ok && refused(more, b.len + 1);
+	}
+	cl_free(more);
+	cl_buf_release(&b);
+	CHECK(ok);
+}
+
+TEST(dv_decode_malformed_headers)
+{
+	uint8_t bm[64];
+	memcpy(bm, spark_file + 5, 38);
+	CHECK(!refused(bm, 38));
+	bm[0] ^= 1; /* bad magic */
+	CHECK(refused(bm, 38));
+	bm[0] ^= 1;
+	bm[0]--; /* native-format magic 1681511376 */
+	CHECK(refused(bm, 38));
+	bm[0]++;
+	bm[16] = 0x3b; /* bad cookie 0x303b with count field: 12347 reading */
+	bm[16] = 0x39; /* 12345: unknown cookie */
+	CHECK(refused(bm, 38));
+	bm[16] = 0x3a;
+	bm[4] = 2; /* two bitmaps claimed */
+	CHECK(refused(bm, 38));
+	bm[4] = 0xff; /* a huge bitmap count */
+	bm[11] = 0x7f;
+	CHECK(refused(bm, 38));
+	bm[4] = 1;
+	bm[11] = 0;
+	bm[20] = 0x01; /* container count 65537 */
+	bm[22] = 0x01;
+	CHECK(refused(bm, 38));
+	bm[20] = 0x01;
+	bm[22] = 0;
+	CHECK(!refused(bm, 38));
+	bm[28] = 0x11; /* container offset wrong */
+	CHECK(refused(bm, 38));
+	bm[28] = 0x10;
+	bm[34] = 0x00; /* array values 0, 7, 0: not ascending */
+	CHECK(refused(bm, 38));
+	bm[34] = 0x07;
+	bm[26] = 0x03; /* cardinality 4: truncated array */
+	CHECK(refused(bm, 38));
+	bm[26] = 0x02;
+	CHECK(!refused(bm, 38));
+}
+
+TEST(dv_decode_unsorted_keys)
+{
+	/* two 32-bit bitmaps with keys 1 then 1 (and 1 then 0) */
+	const uint64_t rows[] = {((uint64_t)1 << 32) + 1, ((uint64_t)2 << 32) + 1};
+	cl_buf b = {0};
+	cl_error err = {0};
+	CHECK_OK(cl__dv_encode(&b, rows, 2, &err), &err);
+	/* layout: 12 header, key(4)+bitmap(4+4+4+4+2=18) per bitmap */
+	CHECK_EQ_INT(b.len, 12 + 2 * 22);
+	b.data[12 + 22] = 1;
+	bool r1 = refused(b.data, b.len);
+	b.data[12 + 22] = 0;
+	bool r2 = refused(b.data, b.len);
+	b.data[12 + 22] = 2;
+	bool ok = !refused(b.data, b.len);
+	cl_buf_release(&b);
+	CHECK(r1 && r2 && ok);
+
+	/* containers out of order inside one bitmap */
+	const uint64_t r3[] = {1, 65536 + 1, 3 * 65536 + 1};
+	CHECK_OK(cl__dv_encode(&b, r3, 3, &err), &err);
+	/* headers at 12+4+8: keys 0, 1, 3 -> 0, 3, 3 */
+	b.data[24 + 4] = 3;
+	bool r4 = refused(b.data, b.len);
+	cl_buf_release(&b);
+	CHECK(r4);
+}
+
+TEST(dv_decode_bad_containers)
+{
+	/* bitmap container whose popcount differs from its header */
+	size_t n = 5000;
+	uint64_t *rows = cl_malloc(n * sizeof *rows);
+	CHECK(rows);
+	for (size_t i = 0; i < n; i++)
+		rows[i] = 2 * i;
+	cl_buf b = {0};
+	cl_error err = {0};
+	int rc = cl__dv_encode(&b, rows, n, &err);
+	cl_free(rows);
+	CHECK_EQ_INT(rc, 0);
+	b.data[b.len - 1] |= 0x80; /* one more bit set */
+	bool r1 = refused(b.data, b.len);
+	cl_buf_release(&b);
+	CHECK(r1);
+
+	/* run containers: overlapping runs, a run past 65535, card mismatch */
+	uint8_t bm[] = {
+		0xd1, 0xd3, 0x39, 0x64, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0x3b, 0x30, 0x00, 0x00, /* run cookie, 1 container */
+		0x01,                   /* it is a run */
+		0x00, 0x00, 0x05, 0x00, /* key 0, 6 values */
+		0x02, 0x00, 0x00, 0x00, 0x02, 0x00, 0x03, 0x00, 0x02, 0x00,
+	};
+	CHECK(!refused(bm, sizeof bm)); /* 0..2, 3..5 */
+	bm[31] = 0x02;                  /* second run starts at 2: overlap */
+	CHECK(refused(bm, sizeof bm));
+	bm[31] = 0x03;
+	bm[23] = 0x06; /* header says 7 values */
+	CHECK(refused(bm, sizeof bm));
+	bm[23] = 0x05;
+	CHECK(!refused(bm, sizeof bm));
+	bm[31] = 0xfe; /* run 0xfffe + 2 > 65535 */
+	bm[32] = 0xff;
+	CHECK(refused(bm, sizeof bm));
+}
+
+TEST(dv_decode_alloc_failures)
+{
+	uint64_t rows[] = {1, 2, 3, 70000, (uint64_t)1 << 33};
+	cl_buf b = {0};
+	cl_error err = {0};
+	CHECK_OK(cl__dv_encode(&b, rows, 5, &err), &err);
+	bool seen_ok = false;
+	for (long k = 0; k < 10 && !seen_ok; k++) {
+		cl_alloc_fail_after(k);
+		uint64_t *got = NULL;
+		size_t n = 0;
+		cl_buf e = {0};
+		int rc = cl__dv_decode(&got, &n, b.data, b.len, &err);
+		int rc2 = cl__dv_encode(&e, rows, 5, &err);
+		cl_alloc_fail_after(-1);
+		seen_ok = rc == 0 && rc2 == 0;
+		if (rc == 0)
+			CHECK_EQ_INT(n, 5);
+		else
+			CHECK_EQ_INT(rc, CL_ENOMEM);
+		cl_free(got);
+		cl_buf_release(&e);
+	}
+	cl_buf_release(&b);
+	CHECK(seen_ok);
+}
+
+TEST(dv_file_write_and_load)
+{
+	cl_store *st = NULL;
+	cl_error err = {0};
+	const char *dir = cl_test_tmpdir();
+	CHECK_OK(cl_store_open_local(&st, dir, &err), &err);
+	cl__dv_file *f = NULL;
+	CHECK_OK(cl__dv_file_open(&f, &err), &err);
+	uint64_t a[] = {0, 7, 14};
+	uint64_t b[] = {3, 100000, ((uint64_t)1 << 32) + 5};
+	cl_table_dv da, db;
+	const char *key = NULL;
+	int64_t bytes = 0;
+	int rc = cl__dv_file_append(f, a, 3, &da, &err);
+	if (!rc)
+		rc = cl__dv_file_append(f, b, 3, &db, &err);
+	if (!rc)
+		rc = cl__dv_file_publish(f, st, &key, &bytes, &err);
+	char keycopy[100] = "";
+	if (key)
+		snprintf(keycopy, sizeof keycopy, "%s", key);
+	uint64_t *ra = NULL, *rb = NULL;
+	size_t na = 0, nb = 0;
+	int rca = rc ? rc : cl__dv_load(&ra, &na, st, &da, "a.parquet", &err);
+	int rcb = rc ? rc : cl__dv_load(&rb, &nb, st, &db, "b.parquet", &err);
+	/* the file key of the descriptor is the published key */
+	char *k2 = NULL;
+	int rck = cl__dv_file_key(&k2, st, &da, &err);
+	bool same_key = rck == 0 && strcmp(k2, keycopy) == 0;
+	cl_free(k2);
+	/* 'p': the same vector by absolute path */
+	char abs[900];
+	snprintf(abs, sizeof abs, "file://%s/%s", dir, keycopy);
+	cl_table_dv dp = da;
+	dp.storage_type = 'p';
+	dp.path_or_inline = abs;
+	uint64_t *rp = NULL;
+	size_t np = 0;
+	int rcp = cl__dv_load(&rp, &np, st, &dp, "a.parquet", &err);
+	size_t idlen = strlen(da.path_or_inline);
+	cl__dv_file_free(f);
+	cl_store_free(st);
+	bool ok = rca == 0 && rcb == 0 && na == 3 && nb == 3 && !memcmp(ra, a, sizeof a) &&
+		  !memcmp(rb, b, sizeof b) && rcp == 0 && np == 3 && !memcmp(rp, a, sizeof a);
+	cl_free(ra);
+	cl_free(rb);
+	cl_free(rp);
+	CHECK_OK(rc, &err);
+	CHECK(ok);
+	CHECK(same_key);
+	CHECK_EQ_INT(da.offset, 1);
+	CHECK_EQ_INT(da.storage_type, 'u');
+	CHECK_EQ_INT(da.cardinality, 3);
+	CHECK_EQ_INT(da.size_in_bytes, 38);
+	CHECK_EQ_INT(db.offset, 1 + 4 + 38 + 4);
+	CHECK_EQ_INT(bytes, 1 + 2 * 8 + 38 + db.size_in_bytes);
+	CHECK_EQ_INT(idlen, 20);
+}
+
+TEST(dv_file_empty_publishes_nothing)
+{
+	cl_store *st = NULL;
+	cl_error err = {0};
+	CHECK_OK(cl_store_open_local(&st, cl_test_tmpdir(), &err), &err);
+	cl__dv_file *f = NULL;
+	CHECK_OK(cl__dv_file_open(&f, &err), &err);
+	const char *key = "x";
+	int64_t bytes = 1;
+	int rc = cl__dv_file_publish(f, st, &key, &bytes, &err);
+	cl_store_list l = {0};
+	int rcl = cl_store_list_prefix(st, "", NULL, &l, &err);
+	size_t nobj = l.n;
+	cl_store_list_release(&l);
+	cl__dv_file_free(f);
+	cl_store_free(st);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(rcl, 0);
+	CHECK(key == NULL && bytes == 0);
+	CHECK_EQ_INT(nobj, 0);
+}
+
+/* Write a DV file with one vector; corrupt byte `at` by xor `x`; load. */
+static int load_corrupted(size_t at, uint8_t x, int64_t card_delta, int32_t size_delta,
+			  cl_error *err)
+{
+	cl_store *st = NULL;
+	if (cl_store_open_local(&st, cl_test_tmpdir(), err))
+		return -100;
+	cl__dv_file *f = NULL;
+	uint64_t rows[] = {1, 2, 3};
+	cl_table_dv dv;
+	const char *key = NULL;
+	int64_t bytes = 0;
+	int rc = cl__dv_file_open(&f, err);
+	if (!rc)
+		rc = cl__dv_file_append(f, rows, 3, &dv, err);
+	if (!rc)
+		rc = cl__dv_file_publish(f, st, &key, &bytes, err);
+	if (!rc && at != (size_t)-1) {
+		uint8_t *d = NULL;
+		size_t dn = 0;
+		rc = cl_store_get(st, key, &d, &dn, err);
+		if (!rc && at < dn) {
+			d[at] ^= x;
+			rc = cl_store_put(st, key, d, dn, err);
+		}
+		cl_free(d);
+	}
+	if (!rc) {
+		dv.cardinality += card_delta;
+		dv.size_in_bytes += size_delta;
+		uint64_t *got = NULL;
+		size_t n = 0;
+		rc = cl__dv_load(&got, &n, st, &dv, "data.parquet", err);
+		cl_free(got);
+	}
+	cl__dv_file_free(f);
+	cl_store_free(st);
+	return rc;
+}
+
+TEST(dv_file_malformed)
+{
+	cl_error err = {0};
+	CHECK_OK(load_corrupted((size_t)-1, 0, 0, 0, &err), &err);
+	CHECK_EQ_INT(load_corrupted(0, 2, 0, 0, &err), CL_EFORMAT); /* version 3 */
+	CHECK(strstr(err.message, "version"));
+	CHECK_EQ_INT(load_corrupted(20, 1, 0, 0, &err), CL_EFORMAT); /* CRC */
+	CHECK(strstr(err.message, "CRC"));
+	CHECK(strstr(err.message, "data.parquet"));
+	CHECK_EQ_INT(load_corrupted((size_t)-1, 0, 1, 0, &err), CL_EFORMAT);
+	CHECK(strstr(err.message, "cardinality"));
+	CHECK_EQ_INT(load_corrupted((size_t)-1, 0, 0, -1, &err), CL_EFORMAT); /* size */
+	CHECK_EQ_INT(load_corrupted((size_t)-1, 0, 0, 1, &err), CL_EFORMAT); /* past end */
+	CHECK_EQ_INT(load_corrupted((size_t)-1, 0, 0, -100, &err), CL_EFORMAT);
+	CHECK_EQ_INT(load_corrupted(4, 1, 0, 0, &err), CL_EFORMAT); /* stored size */
+}
+
+TEST(dv_load_missing_file_and_bad_descriptor)
+{
+	cl_store *st = NULL;
+	cl_error err = {0};
+	CHECK_OK(cl_store_open_local(&st, cl_test_tmpdir(), &err), &err);
+	cl_table_dv dv = {'u', "h{&8fAg]=QYJvl-}c!yH", 1, 34, 1};
+	uint64_t *rows = NULL;
+	size_t n = 0;
+	int rc1 = cl__dv_load(&rows, &n, st, &dv, "d.parquet", &err);
+	dv.offset = 0;
+	int rc2 = cl__dv_load(&rows, &n, st, &dv, "d.parquet", &err);
+	dv.storage_type = 'x';
+	int rc3 = cl__dv_load(&rows, &n, st, &dv, "d.parquet", &err);
+	dv.storage_type = 'p';
+	dv.path_or_inline = "/somewhere/else/x.bin";
+	dv.offset = 1;
+	int rc4 = cl__dv_load(&rows, &n, st, &dv, "d.parquet", &err);
+	cl_store_free(st);
+	CHECK_EQ_INT(rc1, CL_ENOTFOUND);
+	CHECK_EQ_INT(rc2, CL_EFORMAT);
+	CHECK_EQ_INT(rc3, CL_EFORMAT);
+	CHECK(rc4 == CL_EUNSUPPORTED || rc4 == CL_ENOTFOUND);
+	CHECK(rows == NULL && n == 0);
+}
+
+TEST(dv_inline)
+{
+	uint64_t rows[] = {2, 4, 65536 * 3};
+	cl_buf bm = {0}, z = {0};
+	cl_error err = {0};
+	CHECK_OK(cl__dv_encode(&bm, rows, 3, &err), &err);
+	CHECK_OK(cl__z85_encode(&z, bm.data, bm.len, &err), &err);
+	cl_table_dv dv = {'i', (const char *)z.data, -1, (int32_t)bm.len, 3};
+	uint64_t *got = NULL;
+	size_t n = 0;
+	int rc = cl__dv_load(&got, &n, NULL, &dv, "f.parquet", &err);
+	bool ok = rc == 0 && n == 3 && !memcmp(got, rows, sizeof rows);
+	cl_free(got);
+	dv.size_in_bytes += 4; /* longer than the text */
+	int rc2 = cl__dv_load(&got, &n, NULL, &dv, "f.parquet", &err);
+	dv.size_in_bytes -= 4;
+	dv.cardinality = 2;
+	int rc3 = cl__dv_load(&got, &n, NULL, &dv, "f.parquet", &err);
+	dv.cardinality = 3;
+	z.data[3] = '~';
+	int rc4 = cl__dv_load(&got, &n, NULL, &dv, "f.parquet", &err);
+	cl_buf b2 = {0};
+	cl_table_dv d2 = dv;
+	d2.path_or_inline = "ab\"c";
+	int rcj = cl__dv_json(&b2, &d2);
+	cl_buf_release(&bm);
+	cl_buf_release(&z);
+	CHECK_OK(rc, &err);
+	CHECK(ok);
+	CHECK_EQ_INT(rc2, CL_EFORMAT);
+	CHECK_EQ_INT(rc3, CL_EFORMAT);
+	CHECK_EQ_INT(rc4, CL_EFORMAT);
+	CHECK_EQ_INT(rcj, 0);
+	bool json_ok = strcmp((const char *)b2.data,
+			      "{\"storageType\":\"i\",\"pathOrInlineDv\":\"ab\\\"c\","
+			      "\"sizeInBytes\":46,\"cardinality\":3}") == 0;
+	if (!json_ok)
+		printf("    %s\n", (const char *)b2.data);
+	cl_buf_release(&b2);
+	CHECK(json_ok);
+}
+
+TEST(dv_unique_id_and_json)
+{
+	cl_table_dv dv = {'u', "h{&8fAg]=QYJvl-}c!yH", 1, 34, 1};
+	cl_buf b = {0};
+	CHECK_EQ_INT(cl__dv_unique_id(&b, &dv), 0);
+	bool id_ok = strcmp((const char *)b.data, "uh{&8fAg]=QYJvl-}c!yH@1") == 0;
+	cl_buf_clear(&b);
+	CHECK_EQ_INT(cl__dv_json(&b, &dv), 0);
+	bool json_ok = strcmp((const char *)b.data,
+			      "{\"storageType\":\"u\",\"pathOrInlineDv\":\"h{&8fAg]=QYJvl-}c!yH\","
+			      "\"offset\":1,\"sizeInBytes\":34,\"cardinality\":1}") == 0;
+	cl_buf_clear(&b);
+	cl_table_dv in = {'i', "wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L", -1, 40, 6};
+	CHECK_EQ_INT(cl__dv_unique_id(&b, &in), 0);
+	bool inl_ok = strcmp((const char *)b.data,
+			     "iwi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L") == 0;
+	cl_buf_release(&b);
+	CHECK(id_ok);
+	CHECK(json_ok);
+	CHECK(inl_ok);
+}
+
+TEST(dv_union)
+{
+	uint64_t a[] = {1, 3, 5, 9};
+	uint64_t b[] = {0, 3, 6, 9, 10};
+	uint64_t *u = NULL;
+	size_t n = 0;
+	cl_error err = {0};
+	CHECK_OK(cl__dv_union(&u, &n, a, 4, b, 5, &err), &err);
+	uint64_t want[] = {0, 1, 3, 5, 6, 9, 10};
+	bool ok = n == 7 && !memcmp(u, want, sizeof want);
+	cl_free(u);
+	CHECK(ok);
+	CHECK_OK(cl__dv_union(&u, &n, a, 4, NULL, 0, &err), &err);
+	ok = n == 4 && !memcmp(u, a, sizeof a);
+	cl_free(u);
+	CHECK(ok);
+	CHECK_OK(cl__dv_union(&u, &n, NULL, 0, NULL, 0, &err), &err);
+	CHECK(u == NULL && n == 0);
+}
