@@ -30,6 +30,11 @@
 
 #include <string.h>
 
+struct slot {
+	uint64_t h;
+	int64_t row;
+};
+
 struct cl_merge {
 	char **keys;
 	int nkeys;
@@ -50,10 +55,12 @@ struct cl_merge {
 	int64_t *prev;
 	uint8_t *base, *winner;
 	int64_t nwinners;
-	/* hash table: row index per slot, -1 empty */
-	int64_t *slots;
-	uint64_t *slot_hash;
+	/* hash table: row index and key hash per slot (row -1: empty), one
+	   cache line per probe */
+	struct slot *tab;
 	int64_t nslots, nused;
+	uint64_t *hbuf;     /* per-batch key hashes */
+	int64_t hbuf_cap;
 	const char *last_file;
 	int64_t last_file_key;
 
@@ -116,8 +123,8 @@ void cl_merge_free(cl_merge *m)
 	cl_free(m->keys);
 	cl_free(m->seq_by);
 	cl_free(m->key_idx);
-	cl_free(m->slots);
-	cl_free(m->slot_hash);
+	cl_free(m->tab);
+	cl_free(m->hbuf);
 	free_columns(m->res, m->full ? m->full->nfields : 0);
 	free_columns(m->patch, m->schema ? m->schema->nfields : 0);
 	cl_free(m->res_ops);
@@ -282,20 +289,17 @@ static int append_cast(cl_column *dst, const cl_column *src, int64_t row, cl_err
 	return rc;
 }
 
-/* Drop the last value of a column (it was just appended). */
-static void column_pop(cl_column *c)
+/* Append n int64 values (no NULLs) to an INT64 column in one copy. */
+static int append_i64s(cl_column *c, const int64_t *v, int64_t n, cl_error *err)
 {
-	int64_t i = c->length - 1;
-	if (c->validity && !cl_bit_get(c->validity, i)) {
-		c->null_count--;
-		cl_bit_set(c->validity, i, true);
-	}
-	if (c->type.id == CL_BOOL)
-		cl_bit_set(c->values, i, false);
-	else if (!cl_type_is_var(c->type))
-		memset(c->values + (size_t)i * (size_t)cl_type_width(c->type), 0,
-		       (size_t)cl_type_width(c->type));
-	c->length = i;
+	if (n <= 0)
+		return 0;
+	int rc = cl_column_reserve(c, n, err);
+	if (rc)
+		return rc;
+	memcpy(c->values + (size_t)c->length * 8, v, (size_t)n * 8);
+	c->length += n;
+	return 0;
 }
 
 /* ---- the store and its hash table ------------------------------------- */
@@ -320,28 +324,21 @@ static bool keys_equal(const cl_column *a, const int *ai, int64_t i, const cl_co
 static int table_grow(cl_merge *m, cl_error *err)
 {
 	int64_t n = m->nslots ? m->nslots * 2 : 1024;
-	int64_t *slots = cl_malloc((size_t)n * sizeof *slots);
-	uint64_t *hash = cl_malloc((size_t)n * sizeof *hash);
-	if (!slots || !hash) {
-		cl_free(slots);
-		cl_free(hash);
+	struct slot *tab = cl_malloc((size_t)n * sizeof *tab);
+	if (!tab)
 		return oom(err);
-	}
 	for (int64_t i = 0; i < n; i++)
-		slots[i] = -1;
+		tab[i].row = -1;
 	for (int64_t i = 0; i < m->nslots; i++) {
-		if (m->slots[i] < 0)
+		if (m->tab[i].row < 0)
 			continue;
-		int64_t s = (int64_t)(m->slot_hash[i] & (uint64_t)(n - 1));
-		while (slots[s] >= 0)
+		int64_t s = (int64_t)(m->tab[i].h & (uint64_t)(n - 1));
+		while (tab[s].row >= 0)
 			s = (s + 1) & (n - 1);
-		slots[s] = m->slots[i];
-		hash[s] = m->slot_hash[i];
+		tab[s] = m->tab[i];
 	}
-	cl_free(m->slots);
-	cl_free(m->slot_hash);
-	m->slots = slots;
-	m->slot_hash = hash;
+	cl_free(m->tab);
+	m->tab = tab;
 	m->nslots = n;
 	return 0;
 }
@@ -351,9 +348,9 @@ static int table_grow(cl_merge *m, cl_error *err)
 static int64_t table_find(const cl_merge *m, uint64_t h, int64_t row)
 {
 	int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
-	while (m->slots[s] >= 0) {
-		if (m->slot_hash[s] == h &&
-		    keys_equal(m->cols, m->key_idx, m->slots[s], m->cols, m->key_idx, row,
+	while (m->tab[s].row >= 0) {
+		if (m->tab[s].h == h &&
+		    keys_equal(m->cols, m->key_idx, m->tab[s].row, m->cols, m->key_idx, row,
 			       m->nkeys))
 			return s;
 		s = (s + 1) & (m->nslots - 1);
@@ -403,9 +400,15 @@ static int compact(cl_merge *m, cl_error *err)
 	for (int c = 0; c < n && !rc; c++) {
 		if ((rc = cl_column_init(&nc[c], m->cols[c].type, m->nwinners, err)))
 			break;
-		for (int64_t r = 0; r < m->nrows && !rc; r++)
-			if (m->winner[r])
-				rc = cl_column_append_from(&nc[c], &m->cols[c], r, err);
+		for (int64_t r = 0; r < m->nrows && !rc; r++) {
+			if (!m->winner[r])
+				continue;
+			int64_t e = r + 1;
+			while (e < m->nrows && m->winner[e])
+				e++;
+			rc = cl_column_append_range(&nc[c], &m->cols[c], r, e - r, err);
+			r = e;
+		}
 	}
 	if (rc) {
 		free_columns(nc, n);
@@ -428,12 +431,12 @@ static int compact(cl_merge *m, cl_error *err)
 	m->cols_cap = n ? n : 1;
 	m->nrows = k;
 	for (int64_t s = 0; s < m->nslots; s++)
-		m->slots[s] = -1;
+		m->tab[s].row = -1;
 	for (int64_t r = 0; r < k; r++) {
 		uint64_t h = key_hash(m->cols, m->key_idx, m->nkeys, r);
 		int64_t s = table_find(m, h, r);
-		m->slots[s] = r;
-		m->slot_hash[s] = h;
+		m->tab[s].row = r;
+		m->tab[s].h = h;
 	}
 	return 0;
 }
@@ -530,17 +533,10 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		m->last_file = file;
 		m->last_file_key = cb->file_key;
 	}
-	if ((rc = reserve_rows(m, b->nrows, err)))
-		goto done;
-	if (m->nkeys && m->nused * 2 + b->nrows * 2 > m->nslots) {
-		while (m->nused * 2 + b->nrows * 2 > m->nslots)
-			if ((rc = table_grow(m, err)))
-				goto done;
-	}
+	/* ops first: stats, and a bad op fails before anything is stored */
+	int64_t nkeep = 0;
 	for (int64_t i = 0; i < b->nrows; i++) {
 		char op = cb->ops[i];
-		int64_t rowpos = cb->first_row + i;
-		m->stats.rows++;
 		if (op == 'I')
 			m->stats.inserts++;
 		else if (op == 'U')
@@ -549,51 +545,110 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 			m->stats.deletes++;
 		else {
 			rc = cl_error_set(err, CL_EINVAL, "%s: row %lld: op '%c' is not I, U or D",
-					  file, (long long)rowpos + 1, op);
+					  file, (long long)(cb->first_row + i) + 1, op);
 			goto done;
 		}
-		if (m->nkeys == 0 && op != 'I') {
+		m->stats.rows++;
+		if (m->nkeys == 0 && op != 'I')
 			m->stats.ignored++;
-			continue;
-		}
-		int64_t r = m->nrows;
-		for (int c = 0; c < m->schema->nfields; c++) {
-			if (src[c] < 0)
-				rc = cl_column_append_null(&m->cols[c], err);
+		else
+			nkeep++;
+	}
+	if ((rc = reserve_rows(m, nkeep, err)))
+		goto done;
+	/* the batch's kept rows appended column by column: runs of rows in
+	 * bulk when the types match (append-only tables skip 'U'/'D' rows) */
+	int64_t r0 = m->nrows;
+	for (int c = 0; c < m->schema->nfields; c++) {
+		cl_column *dst = &m->cols[c];
+		const cl_column *sc = src[c] >= 0 ? &b->cols[src[c]] : NULL;
+		bool bulk = sc && cl_type_equal(dst->type, sc->type);
+		if ((rc = cl_column_reserve(dst, nkeep, err)))
+			goto done;
+		for (int64_t i = 0; i < b->nrows;) {
+			if (m->nkeys == 0 && cb->ops[i] != 'I') {
+				i++;
+				continue;
+			}
+			int64_t e = i + 1;
+			if (m->nkeys == 0)
+				while (e < b->nrows && cb->ops[e] == 'I')
+					e++;
 			else
-				rc = append_cast(&m->cols[c], &b->cols[src[c]], i, err);
+				e = b->nrows;
+			if (bulk) {
+				rc = cl_column_append_range(dst, sc, i, e - i, err);
+			} else {
+				for (; !rc && i < e; i++)
+					rc = sc ? append_cast(dst, sc, i, err)
+						: cl_column_append_null(dst, err);
+				if (rc)
+					i--;
+			}
 			if (rc) {
 				cl_error_prefix(err, "%s: row %lld, column '%s': ", file,
-						(long long)rowpos + 1, m->schema->fields[c].name);
+						(long long)(cb->first_row + i) + 1,
+						m->schema->fields[c].name);
 				goto done;
 			}
+			i = e;
 		}
-		m->nrows++;
-		m->ops[r] = op;
+	}
+	for (int64_t i = 0, r = r0; i < b->nrows; i++) {
+		if (m->nkeys == 0 && cb->ops[i] != 'I')
+			continue;
+		m->ops[r] = cb->ops[i];
 		m->seq_file[r] = cb->file_key;
-		m->seq_row[r] = rowpos;
+		m->seq_row[r] = cb->first_row + i;
 		m->prev[r] = -1;
 		m->base[r] = 0;
 		m->winner[r] = 1;
 		if (m->seq_idx >= 0 && cl_column_is_null(&m->cols[m->seq_idx], r)) {
 			rc = cl_error_set(err, CL_EFORMAT, "%s: row %lld: sequence column '%s' "
-					  "is NULL", file, (long long)rowpos + 1, m->seq_by);
+					  "is NULL", file, (long long)(cb->first_row + i) + 1,
+					  m->seq_by);
 			goto done;
 		}
-		if (m->nkeys == 0) {
-			m->nwinners++;
-			continue;
+		r++;
+	}
+	m->nrows += nkeep;
+	if (m->nkeys == 0) {
+		m->nwinners += nkeep;
+		goto done;
+	}
+	if (m->nused * 2 + nkeep * 2 > m->nslots) {
+		while (m->nused * 2 + nkeep * 2 > m->nslots)
+			if ((rc = table_grow(m, err)))
+				goto done;
+	}
+	if (nkeep > m->hbuf_cap) {
+		cl_free(m->hbuf);
+		m->hbuf_cap = 0;
+		if (!(m->hbuf = cl_malloc((size_t)nkeep * sizeof *m->hbuf))) {
+			rc = oom(err);
+			goto done;
 		}
-		uint64_t h = key_hash(m->cols, m->key_idx, m->nkeys, r);
+		m->hbuf_cap = nkeep;
+	}
+	uint64_t *hs = m->hbuf;
+	for (int64_t i = 0; i < nkeep; i++)
+		hs[i] = key_hash(m->cols, m->key_idx, m->nkeys, r0 + i);
+	/* probe in row order (a later change supersedes an earlier one of the
+	 * batch), the slot of a row a few ahead prefetched */
+	const uint64_t mask = (uint64_t)(m->nslots - 1);
+	for (int64_t i = 0; i < nkeep; i++) {
+		if (i + 8 < nkeep)
+			__builtin_prefetch(&m->tab[hs[i + 8] & mask]);
+		int64_t r = r0 + i;
+		uint64_t h = hs[i];
 		int64_t s = table_find(m, h, r);
-		int64_t old = m->slots[s];
+		int64_t old = m->tab[s].row;
 		if (old >= 0 && !supersedes(m, old, r)) {
-			/* An older change by the sequence column: drop it. */
-			for (int c = 0; c < m->schema->nfields; c++)
-				column_pop(&m->cols[c]);
-			m->nrows--;
+			/* an older change by the sequence column: garbage */
+			m->winner[r] = 0;
 			continue;
 		}
+		char op = m->ops[r];
 		if (old >= 0) {
 			m->winner[old] = 0;
 			if (m->ignore_null && op == 'U' && m->ops[old] != 'D') {
@@ -605,10 +660,10 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 			m->nwinners++;
 			m->base[r] = op == 'U';
 		}
-		m->slots[s] = r;
-		m->slot_hash[s] = h;
+		m->tab[s].row = r;
+		m->tab[s].h = h;
 	}
-	if (!m->ignore_null && m->nkeys && m->nrows > 65536 && m->nrows > 2 * m->nwinners)
+	if (!m->ignore_null && m->nrows > 65536 && m->nrows > 2 * m->nwinners)
 		rc = compact(m, err);
 done:
 	cl_free(src);
@@ -649,6 +704,16 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 		return rc;
 	int nd = m->schema->nfields, nf = m->full->nfields;
 	int64_t nw = m->nwinners;
+	/* the key hash table is rebuilt over the result rows only when
+	 * resolve needs it (an initial load never does) */
+	cl_free(m->tab);
+	cl_free(m->hbuf);
+	m->tab = NULL;
+	m->hbuf = NULL;
+	m->hbuf_cap = m->nslots = m->nused = 0;
+	/* every stored row a winner without chains (an initial load): the
+	 * store's columns become the result as they are */
+	bool all = !m->ignore_null && nw == m->nrows;
 	m->res = cl_calloc((size_t)nf, sizeof *m->res);
 	m->res_ops = cl_malloc((size_t)(nw ? nw : 1));
 	m->res_base = cl_calloc((size_t)(nw ? nw : 1), 1);
@@ -659,13 +724,27 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 	    !m->patch)
 		return oom(err);
 	for (int c = 0; c < nf; c++)
-		if ((rc = cl_column_init(&m->res[c], m->full->fields[c].type, nw, err)))
+		if ((rc = cl_column_init(&m->res[c], m->full->fields[c].type,
+					 all && c < nd ? 0 : nw, err)))
 			return rc;
 	for (int c = 0; c < nd; c++)
 		if ((rc = cl_column_init(&m->patch[c], m->schema->fields[c].type, 0, err)))
 			return rc;
+	for (int64_t j = 0; j < nw; j++)
+		m->patch_row[j] = -1;
 	int64_t j = 0;
-	for (int64_t r = 0; r < m->nrows; r++) {
+	if (all) {
+		for (int c = 0; c < nd; c++)
+			if ((rc = cl_column_move(&m->res[c], &m->cols[c], err)))
+				return rc;
+		if ((rc = append_i64s(&m->res[nd], m->seq_file, nw, err)) ||
+		    (rc = append_i64s(&m->res[nd + 1], m->seq_row, nw, err)))
+			return rc;
+		if (nw > 0)
+			memcpy(m->res_ops, m->ops, (size_t)nw);
+		j = nw;
+	}
+	for (int64_t r = 0; !all && r < m->nrows; r++) {
 		if (!m->winner[r])
 			continue;
 		if (!m->ignore_null) {
@@ -677,18 +756,11 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 				if ((rc = cl_column_append_range(&m->res[c], &m->cols[c], r, e - r,
 								 err)))
 					return rc;
-			if ((rc = cl_column_reserve(&m->res[nd], e - r, err)) ||
-			    (rc = cl_column_reserve(&m->res[nd + 1], e - r, err)))
+			if ((rc = append_i64s(&m->res[nd], m->seq_file + r, e - r, err)) ||
+			    (rc = append_i64s(&m->res[nd + 1], m->seq_row + r, e - r, err)))
 				return rc;
-			for (; r < e; r++) {
-				if ((rc = cl_column_append_i64(&m->res[nd], m->seq_file[r], err)) ||
-				    (rc = cl_column_append_i64(&m->res[nd + 1], m->seq_row[r], err)))
-					return rc;
-				m->res_ops[j] = m->ops[r];
-				m->res_base[j] = 0;
-				m->patch_row[j] = -1;
-				j++;
-			}
+			memcpy(m->res_ops + j, m->ops + r, (size_t)(e - r));
+			j += e - r;
 			r = e - 1;
 			continue;
 		}
@@ -700,33 +772,32 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 		    (rc = cl_column_append_i64(&m->res[nd + 1], m->seq_row[r], err)))
 			return rc;
 		m->res_ops[j] = m->ops[r];
-		m->res_base[j] = m->ignore_null && m->ops[r] == 'U' && m->base[r];
-		m->patch_row[j] = -1;
+		m->res_base[j] = m->ops[r] == 'U' && m->base[r];
 		j++;
 	}
 	m->nres = j;
 	m->stats.keys = m->nkeys ? j : 0;
 	free_store(m);
-	/* Hash table over the result rows, for resolve. */
-	cl_free(m->slots);
-	cl_free(m->slot_hash);
-	m->slots = NULL;
-	m->slot_hash = NULL;
-	m->nslots = 0;
-	m->nused = 0;
-	if (m->nkeys == 0)
-		return 0;
+	return 0;
+}
+
+/* The hash table over the result rows, for resolve (built at its first
+ * call). */
+static int build_result_table(cl_merge *m, cl_error *err)
+{
+	int rc;
 	while (m->nslots < 2 * m->nres + 2)
 		if ((rc = table_grow(m, err)))
 			return rc;
 	for (int64_t r = 0; r < m->nres; r++) {
 		uint64_t h = key_hash(m->res, m->key_idx, m->nkeys, r);
 		int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
-		while (m->slots[s] >= 0)
+		while (m->tab[s].row >= 0)
 			s = (s + 1) & (m->nslots - 1);
-		m->slots[s] = r;
-		m->slot_hash[s] = h;
+		m->tab[s].row = r;
+		m->tab[s].h = h;
 	}
+	m->nused = m->nres;
 	return 0;
 }
 
@@ -738,6 +809,8 @@ int cl_merge_resolve(cl_merge *m, const cl_schema *schema, const cl_batch *rows,
 	if (m->nkeys == 0 || m->nres == 0 || rows->nrows == 0)
 		return 0;
 	int nd = m->schema->nfields, rc;
+	if (!m->tab && (rc = build_result_table(m, err)))
+		return rc;
 	int kidx[64];
 	if (m->nkeys > 64)
 		return cl_error_set(err, CL_EUNSUPPORTED, "more than 64 key columns");
@@ -774,11 +847,11 @@ int cl_merge_resolve(cl_merge *m, const cl_schema *schema, const cl_batch *rows,
 	for (int64_t e = 0; e < rows->nrows; e++) {
 		uint64_t h = key_hash(rows->cols, kidx, m->nkeys, e);
 		int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1)), j = -1;
-		for (; m->slots[s] >= 0; s = (s + 1) & (m->nslots - 1))
-			if (m->slot_hash[s] == h &&
-			    keys_equal(m->res, m->key_idx, m->slots[s], rows->cols, kidx, e,
+		for (; m->tab[s].row >= 0; s = (s + 1) & (m->nslots - 1))
+			if (m->tab[s].h == h &&
+			    keys_equal(m->res, m->key_idx, m->tab[s].row, rows->cols, kidx, e,
 				       m->nkeys)) {
-				j = m->slots[s];
+				j = m->tab[s].row;
 				break;
 			}
 		if (j < 0 || m->res_stale[j])
