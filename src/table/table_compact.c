@@ -4,6 +4,10 @@
  * rewritten together, so readers open fewer files. The rows, and so the
  * table's content, do not change: removes and adds carry dataChange false.
  * Rows stay in their scope (same partition values, same key bucket).
+ * Purge: a file with a deletion vector (every one, or those deleting more
+ * than a fraction of their rows) is rewritten too, even alone in its
+ * group; the scan drops the deleted rows, so the new files carry none and
+ * have no vector.
  */
 #include "delta.h"
 #include "table_data.h"
@@ -14,6 +18,7 @@
 typedef struct scoped {
 	const cl_table_file *f;
 	char *scope;
+	bool purge; /* rewritten for its deletion vector */
 } scoped;
 
 static int cmp_scoped(const void *a, const void *b)
@@ -23,9 +28,29 @@ static int cmp_scoped(const void *a, const void *b)
 	return c ? c : strcmp(x->f->path, y->f->path);
 }
 
+/* Is f's deletion vector to be purged? */
+static bool needs_purge(const cl_table_file *f, const cl_compact_options *o)
+{
+	if (!f->dv)
+		return false;
+	if (o->purge || f->num_records <= 0)
+		return true;
+	double frac = o->purge_fraction > 0 ? o->purge_fraction : 0.1;
+	return (double)f->dv->cardinality > frac * (double)f->num_records;
+}
+
 int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
 		     int64_t *version, cl_error *err)
 {
+	cl_compact_options o = {0};
+	o.small_bytes = small_bytes;
+	return cl_table_compact_opts(t, &o, res, version, err);
+}
+
+int cl_table_compact_opts(cl_table *t, const cl_compact_options *opts, cl_compact_result *res,
+			  int64_t *version, cl_error *err)
+{
+	int64_t small_bytes = opts->small_bytes;
 	memset(res, 0, sizeof *res);
 	if (version)
 		*version = -1;
@@ -51,7 +76,8 @@ int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const cl_table_file *f = cl_snapshot_file(s, i);
-		if (f->size >= small_bytes)
+		bool purge = needs_purge(f, opts);
+		if (f->size >= small_bytes && !purge)
 			continue;
 		cl_buf b = {0};
 		if (cl__layout_scope_of_key(&b, f->path)) {
@@ -60,6 +86,7 @@ int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
 			goto out;
 		}
 		fs[nfs].f = f;
+		fs[nfs].purge = purge;
 		fs[nfs++].scope = (char *)cl_buf_detach(&b, NULL);
 	}
 	if (nfs > 1)
@@ -71,9 +98,10 @@ int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
 	cl__table_writer_rearrange(w);
 	for (size_t i = 0; !rc && i < nfs;) {
 		size_t j = i;
+		bool purge = false;
 		while (j < nfs && !strcmp(fs[j].scope, fs[i].scope))
-			j++;
-		if (j - i >= 2) {
+			purge |= fs[j++].purge;
+		if (j - i >= 2 || purge) {
 			size_t ng = 0;
 			for (size_t k = i; k < j; k++)
 				group[ng++] = fs[k].f->path;
@@ -90,6 +118,10 @@ int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
 				rc = cl_table_txn_remove(x, fs[k].f, false, err);
 				res->files_removed++;
 				res->bytes_removed += fs[k].f->size;
+				if (fs[k].f->dv) {
+					res->files_purged++;
+					res->rows_purged += fs[k].f->dv->cardinality;
+				}
 			}
 			res->groups++;
 		}

@@ -13,6 +13,10 @@
  *   3. each candidate is read whole; one that holds a changed key is
  *      removed and its other rows go to the writer (they land in the same
  *      partition and bucket); one that holds none is left alone;
+ *      On a table with deletion vectors (merge-on-read, dv_write.c) a
+ *      candidate is read for its key columns only and the positions of
+ *      its live rows holding a changed key are marked deleted in a new
+ *      vector (one vector file per commit), without rewriting the file;
  *   4. the upserted rows go to the writer; the writer's files are added.
  *      On a bucketed table without partition columns a bucket's upserts
  *      are written right after its last candidate file and its new file
@@ -30,6 +34,22 @@
 /* table_write.c: finish the open file of a bucket (tables without
  * partition columns) */
 int cl__table_writer_finish_bucket(cl__table_writer *w, int bucket, cl_error *err);
+
+/* dv_write.c: merge-on-read (tables with deletion vectors) */
+typedef int (*cl__dv_keys_fn)(void *ctx, cl_column *const *keys, int64_t n, const uint8_t *live,
+			      int64_t first_pos, cl_error *err);
+typedef struct cl__dv_marks cl__dv_marks;
+bool cl__dv_table_enabled(const cl_snapshot *s);
+int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file *f,
+		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, cl_error *err);
+int cl__dv_marks_open(cl__dv_marks **out, cl_error *err);
+void cl__dv_marks_free(cl__dv_marks *m);
+int cl__dv_marks_add(cl__dv_marks *m, cl_table *t, cl_table_txn *x, const cl_table_file *f,
+		     const uint64_t *pos, size_t npos, int64_t nrows, cl_error *err);
+int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_cow_stats *st,
+			cl_error *err);
+void cl__dv_marks_counts(const cl__dv_marks *m, int64_t *added, int64_t *updated,
+			 int64_t *removed, int64_t *files_removed, int64_t *bytes_removed);
 
 static int oom(cl_error *err)
 {
@@ -325,6 +345,54 @@ static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_tabl
 	return may;
 }
 
+/* Merge-on-read: the positions of a file's live rows holding a changed key. */
+typedef struct dv_hits {
+	keyset *ks;
+	int nkeys;
+	uint64_t *h;
+	int64_t hcap;
+	uint64_t *pos;
+	size_t npos, pcap;
+	int64_t deleted; /* hits of delete keys */
+} dv_hits;
+
+static int dv_hits_fn(void *ctx, cl_column *const *keys, int64_t n, const uint8_t *live,
+		      int64_t first_pos, cl_error *err)
+{
+	dv_hits *d = ctx;
+	if (n > d->hcap) {
+		cl_free(d->h);
+		d->hcap = n;
+		if (!(d->h = cl_malloc((size_t)n * sizeof *d->h))) {
+			d->hcap = 0;
+			return oom(err);
+		}
+	}
+	if (!d->ks->cap)
+		return 0;
+	hash_keys(d->h, keys, d->nkeys, n);
+	for (int64_t r = 0; r < n; r++) {
+		if (!live[r])
+			continue;
+		kslot *e = keyset_find(d->ks, keys, r, d->h[r]);
+		if (!e->flags)
+			continue;
+		if (e->flags & K_DELETE)
+			d->deleted++;
+		e->flags |= K_FOUND;
+		if (d->npos == d->pcap) {
+			size_t cap = d->pcap ? d->pcap * 2 : 64;
+			uint64_t *np = cl_realloc(d->pos, cap * sizeof *np);
+			if (!np)
+				return oom(err);
+			d->pos = np;
+			d->pcap = cap;
+		}
+		d->pos[d->npos++] = (uint64_t)(first_pos + r);
+	}
+	return 0;
+}
+
 int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		 const cl_batch *const *upserts, int nupserts, const cl_schema *delete_schema,
 		 const cl_batch *const *deletes, int ndeletes, cl_table_cow_stats *st,
@@ -354,6 +422,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	size_t nfiles = 0;
 	uint64_t *hb = NULL; /* key hashes of a scanned batch */
 	int64_t hcap = 0;
+	cl__dv_marks *marks = NULL; /* merge-on-read: the commit's deletions */
+	dv_hits dh = {0};
 	if (l.nkeys == 0) {
 		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
 				  CL_TABLE_CONF_KEYS);
@@ -382,8 +452,12 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, st, err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
 	rc = rc ? rc : cl__table_writer_open(&w, t, s, x, l.schema, err);
+	if (!rc && cl__dv_table_enabled(s))
+		rc = cl__dv_marks_open(&marks, err);
 	if (rc)
 		goto out;
+	dh.ks = &ks;
+	dh.nkeys = l.nkeys;
 	/* the upserted rows in the table's schema (derived partition columns
 	 * are computed by the writer) */
 	nfiles = cl_snapshot_nfiles(s);
@@ -456,6 +530,16 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		}
 		if ((rc = cl_table_txn_read_scope(x, (const char *)scope.data, err)) != 0)
 			break;
+		if (marks) {
+			/* merge-on-read: key columns only, changed rows marked deleted */
+			int64_t nrows = 0;
+			dh.npos = 0;
+			dh.deleted = 0;
+			rc = cl__dv_read_keys(t, &l, f, dv_hits_fn, &dh, &nrows, err);
+			st->rows_deleted += dh.deleted;
+			rc = rc ? rc : cl__dv_marks_add(marks, t, x, f, dh.pos, dh.npos, nrows, err);
+			goto file_done;
+		}
 		const char *only[1] = {f->path};
 		cl_table_scan_options so = {0};
 		so.only_files = only;
@@ -512,6 +596,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 				rc = cl__table_writer_write(w, whole, err);
 		}
 		cl_batch_free(whole);
+	file_done:;
 		int bk = early ? cl__layout_bucket_of_key(f->path) : -1;
 		if (!rc && bk >= 0 && last[bk] == (int64_t)fi) {
 			rc = write_upserts(w, l.schema, tbs, bks, nupserts, bk, done, err);
@@ -522,6 +607,23 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	/* 4: the upserts of buckets not written yet */
 	rc = rc ? rc : write_upserts(w, l.schema, tbs, early ? bks : NULL, nupserts, -1, done, err);
 	rc = rc ? rc : cl__table_writer_finish(w, err);
+	/* merge-on-read: the vector file is published, then the files named */
+	if (!rc && marks)
+		rc = cl__dv_marks_finish(marks, t, x, st, err);
+	if (!rc && marks) {
+		/* the default metrics would count the files only given a vector */
+		int64_t files, rows, bytes, va, vu, vr, fr, br;
+		cl__table_writer_counts(w, &files, &rows, &bytes);
+		cl__dv_marks_counts(marks, &va, &vu, &vr, &fr, &br);
+		struct { const char *k; int64_t v; } m[] = {
+			{"numAddedFiles", files}, {"numAddedBytes", bytes}, {"numOutputRows", rows},
+			{"numRemovedFiles", fr}, {"numRemovedBytes", br},
+			{"numDeletionVectorsAdded", va}, {"numDeletionVectorsUpdated", vu},
+			{"numDeletionVectorsRemoved", vr},
+			{"numDeletionVectorBytes", st->dv_bytes}};
+		for (size_t i = 0; !rc && i < sizeof m / sizeof m[0]; i++)
+			rc = cl_table_txn_set_metric(x, m[i].k, m[i].v, err);
+	}
 	if (!rc) {
 		int64_t files, rows, bytes;
 		cl__table_writer_counts(w, &files, &rows, &bytes);
@@ -541,6 +643,9 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 out:
 	cl__table_writer_free(w);
 	cl__json_parser_free(jp);
+	cl__dv_marks_free(marks);
+	cl_free(dh.h);
+	cl_free(dh.pos);
 	keyset_release(&ks);
 	for (int i = 0; tbs && i < nupserts; i++)
 		cl_batch_free(tbs[i]);

@@ -2,7 +2,10 @@
  * table_create.c — version 0 of a new table: protocol and metaData from a
  * changelake schema and the layout options (partitioning with transforms,
  * key columns, buckets, target file size), kept in the table configuration
- * so every later writer lays out rows the same way.
+ * so every later writer lays out rows the same way. With deletion vectors
+ * (the option, or delta.enableDeletionVectors=true in the configuration)
+ * the protocol is reader 3 / writer 7 with the feature deletionVectors and
+ * the configuration says delta.enableDeletionVectors=true.
  */
 #include "delta.h"
 #include "layout.h"
@@ -144,11 +147,23 @@ int cl_table_create(cl_table *t, const cl_schema *schema_in,
 	bool ntz = false;
 	if ((rc = cl__delta_schema_to_json(&schema_json, schema, &ntz, err)) != 0)
 		goto out;
-	/* protocol */
-	rc = ntz ? cl_buf_puts(&meta, "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,"
-				      "\"readerFeatures\":[\"timestampNtz\"],"
-				      "\"writerFeatures\":[\"timestampNtz\"]}}\n")
-		 : cl_buf_puts(&meta, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n");
+	/* merge-on-read: the option, or the property given as configuration */
+	bool dv = o->deletion_vectors, dv_conf = false;
+	for (int i = 0; i < o->nconfig; i++)
+		if (!strcmp(o->config[i].key, "delta.enableDeletionVectors") && o->config[i].value) {
+			dv_conf = true;
+			dv = dv || !strcmp(o->config[i].value, "true");
+		}
+	/* protocol: table features (reader 3 / writer 7) when one is needed */
+	if (ntz || dv) {
+		const char *fl = ntz && dv ? "\"deletionVectors\",\"timestampNtz\""
+				 : dv ? "\"deletionVectors\"" : "\"timestampNtz\"";
+		rc = cl_buf_printf(&meta, "{\"protocol\":{\"minReaderVersion\":3,"
+				   "\"minWriterVersion\":7,\"readerFeatures\":[%s],"
+				   "\"writerFeatures\":[%s]}}\n", fl, fl);
+	} else {
+		rc = cl_buf_puts(&meta, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n");
+	}
 	char id[37];
 	cl__uuid4(id);
 	rc = rc ? rc : cl_buf_printf(&meta, "{\"metaData\":{\"id\":\"%s\",", id);
@@ -200,6 +215,8 @@ int cl_table_create(cl_table *t, const cl_schema *schema_in,
 	for (int i = 0; !rc && i < o->nconfig; i++)
 		rc = o->config[i].value ? put_kv(&meta, &first, o->config[i].key,
 						 o->config[i].value, err) : 0;
+	if (!rc && dv && !dv_conf)
+		rc = put_kv(&meta, &first, "delta.enableDeletionVectors", "true", err);
 	if (!rc && cl_buf_printf(&meta, "},\"createdTime\":%lld}}\n", (long long)cl__now_ms()))
 		rc = oom(err);
 	if (rc)

@@ -26,6 +26,65 @@ static int put_str(cl_buf *b, const char *s, cl_error *err)
 	return rc ? oom(err) : 0;
 }
 
+/*
+ * The metaData line of base s with schema string sj; configuration key
+ * set_key (when not NULL) set to set_value (replaced or appended).
+ */
+static int meta_json(cl_buf *meta, const cl_snapshot *s, const char *sj, const char *set_key,
+		     const char *set_value, cl_error *err)
+{
+	int rc = cl_buf_puts(meta, "{\"metaData\":{\"id\":") ? oom(err) : 0;
+	rc = rc ? rc : put_str(meta, s->id ? s->id : "", err);
+	if (!rc && s->name) {
+		rc = cl_buf_puts(meta, ",\"name\":") ? oom(err) : 0;
+		rc = rc ? rc : put_str(meta, s->name, err);
+	}
+	if (!rc && s->description) {
+		rc = cl_buf_puts(meta, ",\"description\":") ? oom(err) : 0;
+		rc = rc ? rc : put_str(meta, s->description, err);
+	}
+	if (!rc && cl_buf_puts(meta, ",\"format\":{\"provider\":\"parquet\",\"options\":{}},"
+				     "\"schemaString\":"))
+		rc = oom(err);
+	rc = rc ? rc : put_str(meta, sj, err);
+	if (!rc && cl_buf_puts(meta, ",\"partitionColumns\":["))
+		rc = oom(err);
+	for (int i = 0; !rc && i < s->npartition_cols; i++) {
+		if (i && cl_buf_putc(meta, ','))
+			rc = oom(err);
+		rc = rc ? rc : put_str(meta, s->partition_cols[i], err);
+	}
+	if (!rc && cl_buf_puts(meta, "],\"configuration\":{"))
+		rc = oom(err);
+	bool first = true, set_done = false;
+	for (int i = 0; !rc && i <= s->nconfig; i++) {
+		const char *k, *v;
+		if (i < s->nconfig) {
+			k = s->config[i].key;
+			v = s->config[i].value;
+			if (set_key && !strcmp(k, set_key)) {
+				v = set_value;
+				set_done = true;
+			}
+		} else {
+			k = set_key;
+			v = set_done ? NULL : set_value;
+		}
+		if (!k || !v)
+			continue;
+		if (!first && cl_buf_putc(meta, ','))
+			rc = oom(err);
+		first = false;
+		rc = rc ? rc : put_str(meta, k, err);
+		rc = rc ? rc : (cl_buf_putc(meta, ':') ? oom(err) : 0);
+		rc = rc ? rc : put_str(meta, v, err);
+	}
+	if (!rc && cl_buf_printf(meta, "},\"createdTime\":%lld}}\n",
+				 (long long)(s->created_time ? s->created_time : cl__now_ms())))
+		rc = oom(err);
+	return rc;
+}
+
 int cl_table_txn_set_schema(cl_table_txn *x, const cl_schema *schema_in, cl_error *err)
 {
 	const cl_snapshot *s = cl__table_txn_base(x);
@@ -74,47 +133,95 @@ int cl_table_txn_set_schema(cl_table_txn *x, const cl_schema *schema_in, cl_erro
 	}
 	if (rc)
 		goto out;
-	rc = cl_buf_puts(&meta, "{\"metaData\":{\"id\":") ? oom(err) : 0;
-	rc = rc ? rc : put_str(&meta, s->id ? s->id : "", err);
-	if (!rc && s->name) {
-		rc = cl_buf_puts(&meta, ",\"name\":") ? oom(err) : 0;
-		rc = rc ? rc : put_str(&meta, s->name, err);
-	}
-	if (!rc && s->description) {
-		rc = cl_buf_puts(&meta, ",\"description\":") ? oom(err) : 0;
-		rc = rc ? rc : put_str(&meta, s->description, err);
-	}
-	if (!rc && cl_buf_puts(&meta, ",\"format\":{\"provider\":\"parquet\",\"options\":{}},"
-				      "\"schemaString\":"))
-		rc = oom(err);
-	rc = rc ? rc : put_str(&meta, (const char *)sj.data, err);
-	if (!rc && cl_buf_puts(&meta, ",\"partitionColumns\":["))
-		rc = oom(err);
-	for (int i = 0; !rc && i < s->npartition_cols; i++) {
-		if (i && cl_buf_putc(&meta, ','))
-			rc = oom(err);
-		rc = rc ? rc : put_str(&meta, s->partition_cols[i], err);
-	}
-	if (!rc && cl_buf_puts(&meta, "],\"configuration\":{"))
-		rc = oom(err);
-	bool first = true;
-	for (int i = 0; !rc && i < s->nconfig; i++) {
-		if (!s->config[i].value)
-			continue;
-		if (!first && cl_buf_putc(&meta, ','))
-			rc = oom(err);
-		first = false;
-		rc = rc ? rc : put_str(&meta, s->config[i].key, err);
-		rc = rc ? rc : (cl_buf_putc(&meta, ':') ? oom(err) : 0);
-		rc = rc ? rc : put_str(&meta, s->config[i].value, err);
-	}
-	if (!rc && cl_buf_printf(&meta, "},\"createdTime\":%lld}}\n",
-				 (long long)(s->created_time ? s->created_time : cl__now_ms())))
-		rc = oom(err);
+	rc = rc ? rc : meta_json(&meta, s, (const char *)sj.data, NULL, NULL, err);
 	rc = rc ? rc : cl__table_txn_set_meta(x, (const char *)meta.data, err);
 out:
 	cl_schema_free(schema);
 	cl_buf_release(&meta);
 	cl_buf_release(&sj);
+	return rc;
+}
+
+static bool has_feature(const char *const *list, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return true;
+	return false;
+}
+
+/* Append a JSON array of the features in list plus `also` (and the
+ * features a legacy protocol version implies: `legacy`, NULL-terminated). */
+static int feature_array(cl_buf *b, const char *const *list, int n,
+			 const char *const *legacy, const char *also, cl_error *err)
+{
+	int rc = cl_buf_putc(b, '[') ? oom(err) : 0;
+	int k = 0;
+	for (int i = 0; !rc && i < n; i++, k++) {
+		rc = k && cl_buf_putc(b, ',') ? oom(err) : 0;
+		rc = rc ? rc : put_str(b, list[i], err);
+	}
+	for (; !rc && legacy && *legacy; legacy++) {
+		if (has_feature(list, n, *legacy))
+			continue;
+		rc = k++ && cl_buf_putc(b, ',') ? oom(err) : 0;
+		rc = rc ? rc : put_str(b, *legacy, err);
+	}
+	if (!rc && !has_feature(list, n, also)) {
+		rc = k++ && cl_buf_putc(b, ',') ? oom(err) : 0;
+		rc = rc ? rc : put_str(b, also, err);
+	}
+	return rc ? rc : (cl_buf_putc(b, ']') ? oom(err) : 0);
+}
+
+int cl_table_enable_deletion_vectors(cl_table *t, int64_t *version, cl_error *err)
+{
+	if (version)
+		*version = -1;
+	cl_snapshot *s = NULL;
+	cl_table_txn *x = NULL;
+	cl_buf meta = {0};
+	int rc = cl_table_snapshot(&s, t, NULL, err);
+	if (rc)
+		return rc;
+	const char *conf = cl_snapshot_config(s, "delta.enableDeletionVectors");
+	bool rf = s->min_reader >= 3 &&
+		  has_feature(s->reader_features, s->nreader_features, "deletionVectors");
+	bool wf = s->min_writer >= 7 &&
+		  has_feature(s->writer_features, s->nwriter_features, "deletionVectors");
+	if (rf && wf && conf && !strcmp(conf, "true"))
+		goto out; /* already on */
+	if (!s->schema_string) {
+		rc = cl_error_set(err, CL_EFORMAT, "the table has no schema");
+		goto out;
+	}
+	/* features a legacy protocol implies (PROTOCOL.md "Table Features") */
+	static const char *const w_legacy2[] = {"appendOnly", "invariants", NULL};
+	static const char *const r_legacy2[] = {"columnMapping", NULL};
+	rc = cl_table_txn_begin(&x, t, s, "SET TBLPROPERTIES", err);
+	if (!rc && cl_buf_puts(&meta, "{\"protocol\":{\"minReaderVersion\":3,"
+				      "\"minWriterVersion\":7,\"readerFeatures\":"))
+		rc = oom(err);
+	rc = rc ? rc : feature_array(&meta, s->min_reader >= 3 ? s->reader_features : NULL,
+				     s->min_reader >= 3 ? s->nreader_features : 0,
+				     s->min_reader == 2 ? r_legacy2 : NULL, "deletionVectors", err);
+	if (!rc && cl_buf_puts(&meta, ",\"writerFeatures\":"))
+		rc = oom(err);
+	rc = rc ? rc : feature_array(&meta, s->min_writer >= 7 ? s->writer_features : NULL,
+				     s->min_writer >= 7 ? s->nwriter_features : 0,
+				     s->min_writer >= 2 && s->min_writer < 7 ? w_legacy2 : NULL,
+				     "deletionVectors", err);
+	if (!rc && cl_buf_puts(&meta, "}}\n"))
+		rc = oom(err);
+	rc = rc ? rc : meta_json(&meta, s, s->schema_string, "delta.enableDeletionVectors", "true",
+				 err);
+	rc = rc ? rc : cl__table_txn_set_meta(x, (const char *)meta.data, err);
+	rc = rc ? rc : cl_table_txn_set_param(x, "properties",
+					      "{\"delta.enableDeletionVectors\":\"true\"}", err);
+	rc = rc ? rc : cl_table_txn_commit(x, version, err);
+out:
+	cl_table_txn_free(x);
+	cl_buf_release(&meta);
+	cl_snapshot_free(s);
 	return rc;
 }

@@ -643,7 +643,7 @@ static int finish_file(cl__table_writer *w, group *g, cl_error *err)
 		g->stage = NULL;
 		cl__crash_point("data-file-published");
 		cl_table_add a = {g->file_key, size, cl__now_ms(), g->part,
-				  w->l.npart, (const char *)stats.data, !w->rearrange};
+				  w->l.npart, (const char *)stats.data, !w->rearrange, NULL};
 		rc = cl_table_txn_add(w->x, &a, err);
 		w->files++;
 		w->bytes += size;
