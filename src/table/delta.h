@@ -50,6 +50,7 @@ void cl__strmap_release(cl__strmap *m);
 typedef struct cl__tombstone {
 	const char *path;
 	int64_t deletion_ts;
+	const cl_table_dv *dv; /* the deletion vector the removed file had, or NULL */
 } cl__tombstone;
 
 typedef struct cl__app_txn {

@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef enum { F_STR, F_INT, F_BOOL, F_RAW } fkind; /* RAW: JSON text as is */
+typedef enum { F_STR, F_INT, F_BOOL, F_RAW, F_DV } fkind; /* RAW: JSON text as is;
+								 DV: the deletionVector struct */
 
 typedef struct field {
 	const char *column; /* dotted path in the checkpoint */
@@ -33,13 +34,13 @@ static const field add_fields[] = {
 	{"add.modificationTime", "modificationTime", F_INT},
 	{"add.dataChange", "dataChange", F_BOOL},
 	{"add.stats", "stats", F_STR},
-	{"add.deletionVector.storageType", "deletionVector", F_STR},
+	{"add.deletionVector.storageType", "deletionVector", F_DV},
 	{NULL, NULL, 0}};
 static const field remove_fields[] = {
 	{"remove.path", "path", F_STR},
 	{"remove.deletionTimestamp", "deletionTimestamp", F_INT},
 	{"remove.dataChange", "dataChange", F_BOOL},
-	{"remove.deletionVector.storageType", "deletionVector", F_STR},
+	{"remove.deletionVector.storageType", "deletionVector", F_DV},
 	{NULL, NULL, 0}};
 static const field meta_fields[] = {
 	{"metaData.id", "id", F_STR},
@@ -95,10 +96,38 @@ static int put_value(cl_buf *out, const cl_column *c, int64_t r, fkind k, const 
 			rc = rc ? rc : cl__json_escape(out, (const char *)p, n);
 			return rc ? rc : cl_buf_putc(out, '}');
 		}
-		if (!strcmp(what, "deletionVector")) /* presence is all replay needs */
-			return cl_buf_puts(out, "{\"storageType\":\"?\"}");
 		return cl__json_escape(out, (const char *)p, n);
 	}
+}
+
+/*
+ * The deletionVector struct of row r as a JSON object: its fields are the
+ * columns beside `st_col` (<action>.deletionVector.storageType). Replay
+ * checks the fields; here a field of the wrong type is CL_EFORMAT.
+ */
+static int put_dv(cl_buf *out, const cl_schema *rs, const cl_batch *b, int64_t r,
+		  const char *st_col)
+{
+	static const struct { const char *name; fkind k; } sub[] = {
+		{"storageType", F_STR}, {"pathOrInlineDv", F_STR}, {"offset", F_INT},
+		{"sizeInBytes", F_INT}, {"cardinality", F_INT}};
+	size_t plen = strlen(st_col) - strlen("storageType");
+	int rc = cl_buf_putc(out, '{');
+	bool any = false;
+	for (size_t i = 0; !rc && i < sizeof sub / sizeof *sub; i++) {
+		char col[96];
+		snprintf(col, sizeof col, "%.*s%s", (int)plen, st_col, sub[i].name);
+		int ci = cl_schema_find(rs, col);
+		if (ci < 0 || cl_column_is_null(&b->cols[ci], r))
+			continue;
+		const cl_column *c = &b->cols[ci];
+		if (sub[i].k == F_INT && c->type.id != CL_INT32 && c->type.id != CL_INT64)
+			return CL_EFORMAT;
+		rc = cl_buf_printf(out, "%s\"%s\":", any ? "," : "", sub[i].name);
+		rc = rc ? rc : put_value(out, c, r, sub[i].k, sub[i].name);
+		any = true;
+	}
+	return rc ? rc : cl_buf_putc(out, '}');
 }
 
 static int read_part(cl_snapshot *s, cl_store *st, cl__json_parser *jp, const char *key,
@@ -154,7 +183,10 @@ static int read_part(cl_snapshot *s, cl_store *st, cl__json_parser *jp, const ch
 					if (ci < 0 || cl_column_is_null(&b->cols[ci], i))
 						continue;
 					rc = cl_buf_printf(&line, "%s\"%s\":", any ? "," : "", f->json);
-					rc = rc ? rc : put_value(&line, &b->cols[ci], i, f->kind, f->json);
+					if (!rc && f->kind == F_DV)
+						rc = put_dv(&line, rs, b, i, f->column);
+					else if (!rc)
+						rc = put_value(&line, &b->cols[ci], i, f->kind, f->json);
 					any = true;
 				}
 				/* the protocol requires these; checkpoints may leave them null */

@@ -12,8 +12,10 @@
  *
  *   txn       appId, version, lastUpdated
  *   add       path, partitionValues map<string,string>, size,
- *             modificationTime, dataChange, stats, tags map<string,string>
- *   remove    path, deletionTimestamp, dataChange
+ *             modificationTime, dataChange, stats, tags map<string,string>,
+ *             deletionVector {storageType, pathOrInlineDv, offset int,
+ *             sizeInBytes int, cardinality long}
+ *   remove    path, deletionTimestamp, dataChange, deletionVector
  *   metaData  id, name, description, format {provider, options map},
  *             schemaString, partitionColumns list<string>,
  *             configuration map<string,string>, createdTime
@@ -36,6 +38,7 @@
  * as the table's checkpoint status (cl_table_checkpoint_status).
  */
 #include "delta.h"
+#include "dv.h"
 #include "changelake/parquet_writer.h"
 #include "storage/crash_point.h"
 
@@ -53,8 +56,11 @@
 enum {
 	C_TXN_APP, C_TXN_VER, C_TXN_UPD,
 	C_ADD_PATH, C_ADD_PV, C_ADD_SIZE, C_ADD_MTIME, C_ADD_DC, C_ADD_STATS, C_ADD_TAGS,
-	C_RM_PATH, C_RM_TS, C_RM_DC,
-	C_MD_ID, C_MD_NAME, C_MD_DESC, C_MD_PROVIDER, C_MD_OPTIONS, C_MD_SCHEMA, C_MD_PCOLS,
+	C_ADD_DV, /* 5 columns: storageType, pathOrInlineDv, offset, sizeInBytes, cardinality */
+	C_RM_PATH = C_ADD_DV + 5, C_RM_TS, C_RM_DC,
+	C_RM_DV,
+	C_MD_ID = C_RM_DV + 5,
+	C_MD_NAME, C_MD_DESC, C_MD_PROVIDER, C_MD_OPTIONS, C_MD_SCHEMA, C_MD_PCOLS,
 	C_MD_CONF, C_MD_CREATED,
 	C_PR_READER, C_PR_WRITER, C_PR_RF, C_PR_WF,
 	NCOLS
@@ -75,9 +81,19 @@ static const struct {
 	{"add.dataChange", CL_BOOL, NULL},
 	{"add.stats", CL_STRING, NULL},
 	{"add.tags", CL_STRING, "map<string,string>"},
+	{"add.deletionVector.storageType", CL_STRING, NULL},
+	{"add.deletionVector.pathOrInlineDv", CL_STRING, NULL},
+	{"add.deletionVector.offset", CL_INT32, NULL},
+	{"add.deletionVector.sizeInBytes", CL_INT32, NULL},
+	{"add.deletionVector.cardinality", CL_INT64, NULL},
 	{"remove.path", CL_STRING, NULL},
 	{"remove.deletionTimestamp", CL_INT64, NULL},
 	{"remove.dataChange", CL_BOOL, NULL},
+	{"remove.deletionVector.storageType", CL_STRING, NULL},
+	{"remove.deletionVector.pathOrInlineDv", CL_STRING, NULL},
+	{"remove.deletionVector.offset", CL_INT32, NULL},
+	{"remove.deletionVector.sizeInBytes", CL_INT32, NULL},
+	{"remove.deletionVector.cardinality", CL_INT64, NULL},
 	{"metaData.id", CL_STRING, NULL},
 	{"metaData.name", CL_STRING, NULL},
 	{"metaData.description", CL_STRING, NULL},
@@ -127,6 +143,23 @@ static void set_s(row *r, int c, const char *s, size_t n)
 static void set_buf(row *r, int c, const cl_buf *b)
 {
 	set_s(r, c, (const char *)b->data, b->len);
+}
+
+/* The deletionVector struct (columns c..c+4) of a descriptor; offset is
+ * an int in Delta's checkpoint schema. */
+static int set_dv(row *r, int c, const cl_table_dv *dv, const char *st)
+{
+	if (!dv)
+		return 0;
+	if (dv->offset > INT32_MAX)
+		return CL_EINVAL;
+	set_s(r, c, st, 1);
+	set_s(r, c + 1, dv->path_or_inline, strlen(dv->path_or_inline));
+	if (dv->offset >= 0)
+		set_i(r, c + 2, dv->offset);
+	set_i(r, c + 3, dv->size_in_bytes);
+	set_i(r, c + 4, dv->cardinality);
+	return 0;
 }
 
 static int flush_batch(cp_ctx *x)
@@ -290,14 +323,33 @@ static int write_files(cp_ctx *x, const cl_snapshot *s)
 		set_i(&r, C_ADD_MTIME, f->mtime_ms);
 		set_i(&r, C_ADD_DC, 0);
 		set_s(&r, C_ADD_STATS, f->stats_json, f->stats_json ? strlen(f->stats_json) : 0);
+		char st[2] = {f->dv ? f->dv->storage_type : 0, 0};
+		if (set_dv(&r, C_ADD_DV, f->dv, st))
+			return cl_error_set(x->err, CL_EINVAL,
+					    "checkpoint: deletion vector offset of %s out of range",
+					    f->path);
 		rc = put_row(x, &r);
 		x->adds++;
 	}
 	return rc;
 }
 
-/* Tombstones: the latest remove of each path that is not live again and
- * not expired. */
+/* The logical file identity (path, deletion vector uniqueId) as text,
+ * in arena a; NULL when out of memory. */
+static const char *ident(cl__arena *a, const char *path, const cl_table_dv *dv)
+{
+	if (!dv)
+		return path;
+	cl_buf b = {0};
+	const char *id = NULL;
+	if (!cl_buf_puts(&b, path) && !cl_buf_putc(&b, '\n') && !cl__dv_unique_id(&b, dv))
+		id = cl__arena_strndup(a, (const char *)b.data, b.len);
+	cl_buf_release(&b);
+	return id;
+}
+
+/* Tombstones: the latest remove of each logical file (path and deletion
+ * vector) that is not live again and not expired. */
 static int write_tombstones(cp_ctx *x, const cl_snapshot *s)
 {
 	const char *ret = cl_snapshot_config(s, "delta.deletedFileRetentionDuration");
@@ -306,19 +358,25 @@ static int write_tombstones(cp_ctx *x, const cl_snapshot *s)
 		keep = DEFAULT_RETENTION_MS;
 	int64_t cutoff = cl__now_ms() - keep;
 	cl__strmap live = {0}, last = {0};
-	int rc = 0;
-	for (size_t i = 0; !rc && i < s->nfiles; i++)
-		rc = cl__strmap_put(&live, s->files[i].path, (int64_t)i);
-	for (size_t i = 0; !rc && i < s->ntombstones; i++)
-		rc = cl__strmap_put(&last, s->tombstones[i].path, (int64_t)i);
+	cl__arena ids = {0};
+	const char **tid = cl_calloc(s->ntombstones + 1, sizeof *tid);
+	int rc = tid ? 0 : CL_ENOMEM;
+	for (size_t i = 0; !rc && i < s->nfiles; i++) {
+		const char *id = ident(&ids, s->files[i].path, s->files[i].dv);
+		rc = id ? cl__strmap_put(&live, id, (int64_t)i) : CL_ENOMEM;
+	}
+	for (size_t i = 0; !rc && i < s->ntombstones; i++) {
+		tid[i] = ident(&ids, s->tombstones[i].path, s->tombstones[i].dv);
+		rc = tid[i] ? cl__strmap_put(&last, tid[i], (int64_t)i) : CL_ENOMEM;
+	}
 	if (rc) {
 		rc = cl_error_set(x->err, CL_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; !rc && i < s->ntombstones; i++) {
 		const cl__tombstone *t = &s->tombstones[i];
-		if (cl__strmap_get(&last, t->path) != (int64_t)i ||
-		    cl__strmap_get(&live, t->path) >= 0 || t->deletion_ts < cutoff)
+		if (cl__strmap_get(&last, tid[i]) != (int64_t)i ||
+		    cl__strmap_get(&live, tid[i]) >= 0 || t->deletion_ts < cutoff)
 			continue;
 		row r = {0};
 		cl_buf *path = &x->json[C_RM_PATH];
@@ -330,11 +388,20 @@ static int write_tombstones(cp_ctx *x, const cl_snapshot *s)
 		set_buf(&r, C_RM_PATH, path);
 		set_i(&r, C_RM_TS, t->deletion_ts);
 		set_i(&r, C_RM_DC, 0);
+		char st[2] = {t->dv ? t->dv->storage_type : 0, 0};
+		if (set_dv(&r, C_RM_DV, t->dv, st)) {
+			rc = cl_error_set(x->err, CL_EINVAL,
+					  "checkpoint: deletion vector offset of %s out of range",
+					  t->path);
+			break;
+		}
 		rc = put_row(x, &r);
 	}
 out:
 	cl__strmap_release(&live);
 	cl__strmap_release(&last);
+	cl__arena_release(&ids);
+	cl_free(tid);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
  * previous one's counts as one millisecond later), as Delta does.
  */
 #include "delta.h"
+#include "dv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,65 @@ static int64_t stats_num_records(cl__json_parser *p, const char *stats, size_t n
 	return cl__json_int64(cl__json_get_s(root, "numRecords"), &v) && v >= 0 ? v : -1;
 }
 
+/*
+ * A deletionVector object (absent or null: *out NULL) into an arena-owned
+ * descriptor. The fields are checked for presence and range here; the
+ * vector itself is read (and checked against them) when rows are read.
+ */
+static int parse_dv(cl_snapshot *s, const cl_json *v, const cl_table_dv **out,
+		    cl_error *err)
+{
+	*out = NULL;
+	if (!v || v->kind == CL_JSON_NULL)
+		return 0;
+	if (v->kind != CL_JSON_OBJECT)
+		return cl_error_set(err, CL_EFORMAT, "deletionVector is not an object");
+	const cl_json *st = cl__json_get_s(v, "storageType");
+	const cl_json *pi = cl__json_get_s(v, "pathOrInlineDv");
+	const cl_json *off = cl__json_get_s(v, "offset");
+	int64_t size, card, offset = -1;
+	if (!st || st->kind != CL_JSON_STRING || !pi || pi->kind != CL_JSON_STRING)
+		return cl_error_set(err, CL_EFORMAT,
+				    "deletionVector without storageType or pathOrInlineDv");
+	if (st->n != 1 || !strchr("upi", st->u.str[0]))
+		return cl_error_set(err, CL_EUNSUPPORTED,
+				    "deletion vector storage type '%.*s' is not supported",
+				    (int)(st->n > 8 ? 8 : st->n), st->u.str);
+	if (!cl__json_int64(cl__json_get_s(v, "sizeInBytes"), &size) || size < 0 ||
+	    size > INT32_MAX || !cl__json_int64(cl__json_get_s(v, "cardinality"), &card) ||
+	    card < 0)
+		return cl_error_set(err, CL_EFORMAT,
+				    "deletionVector: missing or bad sizeInBytes/cardinality");
+	if (off && off->kind != CL_JSON_NULL && (!cl__json_int64(off, &offset) || offset < 0))
+		return cl_error_set(err, CL_EFORMAT, "deletionVector: bad offset");
+	if (pi->n == 0 || memchr(pi->u.str, 0, pi->n))
+		return cl_error_set(err, CL_EFORMAT, "deletionVector: bad pathOrInlineDv");
+	cl_table_dv *d = cl__arena_alloc(&s->arena, sizeof *d);
+	if (!d || !(d->path_or_inline = cl__arena_strndup(&s->arena, pi->u.str, pi->n)))
+		return oom(err);
+	d->storage_type = st->u.str[0];
+	d->offset = st->u.str[0] == 'i' ? -1 : offset;
+	d->size_in_bytes = (int32_t)size;
+	d->cardinality = card;
+	*out = d;
+	return 0;
+}
+
+/* The logical file identity (PROTOCOL.md): the path, and the deletion
+ * vector's uniqueId after a newline (keys hold no control characters).
+ * Arena-owned; NULL when out of memory. */
+static const char *identity(cl_snapshot *s, const char *path, const cl_table_dv *dv)
+{
+	if (!dv)
+		return path;
+	cl_buf b = {0};
+	const char *id = NULL;
+	if (!cl_buf_puts(&b, path) && !cl_buf_putc(&b, '\n') && !cl__dv_unique_id(&b, dv))
+		id = cl__arena_strndup(&s->arena, (const char *)b.data, b.len);
+	cl_buf_release(&b);
+	return id;
+}
+
 static int apply_add(cl_snapshot *s, cl_store *st, const cl_json *a, cl_error *err)
 {
 	const cl_json *path = cl__json_get_s(a, "path");
@@ -244,9 +304,14 @@ static int apply_add(cl_snapshot *s, cl_store *st, const cl_json *a, cl_error *e
 			return CL_ENOMEM;
 		f.num_records = stats_num_records(s->stats_parser, stats->u.str, stats->n);
 	}
-	const cl_json *dv = cl__json_get_s(a, "deletionVector");
-	f.has_dv = dv && dv->kind != CL_JSON_NULL;
-	int64_t idx = cl__strmap_get(&s->file_index, k);
+	rc = parse_dv(s, cl__json_get_s(a, "deletionVector"), &f.dv, err);
+	if (rc)
+		return cl_error_prefix(err, "add %s: ", k);
+	f.has_dv = f.dv != NULL;
+	const char *id = identity(s, k, f.dv);
+	if (!id)
+		return oom(err);
+	int64_t idx = cl__strmap_get(&s->file_index, id);
 	if (idx >= 0) {
 		s->files[idx] = f;
 		return 0;
@@ -260,7 +325,7 @@ static int apply_add(cl_snapshot *s, cl_store *st, const cl_json *a, cl_error *e
 		s->files_cap = cap;
 	}
 	s->files[s->nfiles] = f;
-	if (cl__strmap_put(&s->file_index, k, (int64_t)s->nfiles))
+	if (cl__strmap_put(&s->file_index, id, (int64_t)s->nfiles))
 		return oom(err);
 	s->nfiles++;
 	return 0;
@@ -275,13 +340,22 @@ static int apply_remove(cl_snapshot *s, cl_store *st, const cl_json *a, cl_error
 	int rc = cl__delta_path_decode(&key, st, path->u.str, path->n, err);
 	if (rc)
 		return rc;
-	int64_t idx = cl__strmap_get(&s->file_index, key);
+	const cl_table_dv *dv = NULL;
+	rc = parse_dv(s, cl__json_get_s(a, "deletionVector"), &dv, err);
+	const char *id = rc ? NULL : identity(s, key, dv);
+	if (rc || !id) {
+		cl_free(key);
+		return rc ? cl_error_prefix(err, "remove %.*s: ", (int)path->n, path->u.str)
+			  : oom(err);
+	}
+	int64_t idx = cl__strmap_get(&s->file_index, id);
 	if (idx >= 0) {
-		cl__strmap_del(&s->file_index, key);
+		cl__strmap_del(&s->file_index, id);
 		size_t last = s->nfiles - 1;
 		if ((size_t)idx != last) {
 			s->files[idx] = s->files[last];
-			if (cl__strmap_put(&s->file_index, s->files[idx].path, idx)) {
+			const char *lid = identity(s, s->files[idx].path, s->files[idx].dv);
+			if (!lid || cl__strmap_put(&s->file_index, lid, idx)) {
 				cl_free(key);
 				return oom(err);
 			}
@@ -304,7 +378,7 @@ static int apply_remove(cl_snapshot *s, cl_store *st, const cl_json *a, cl_error
 	cl_free(key);
 	if (!k)
 		return oom(err);
-	s->tombstones[s->ntombstones++] = (cl__tombstone){k, ts};
+	s->tombstones[s->ntombstones++] = (cl__tombstone){k, ts, dv};
 	return 0;
 }
 
@@ -631,7 +705,7 @@ int cl__delta_check_readable(const cl_snapshot *s, cl_error *err)
 				    "Delta table feature 'columnMapping' (mode %s) is not supported",
 				    cm);
 	for (size_t i = 0; i < s->nfiles; i++)
-		if (s->files[i].has_dv)
+		if (s->files[i].dv) /* TEMPORARY until the scan applies them */
 			return cl_error_set(err, CL_EUNSUPPORTED,
 					    "Delta table feature 'deletionVectors' is not supported "
 					    "(file %s has a deletion vector)", s->files[i].path);

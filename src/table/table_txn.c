@@ -23,6 +23,7 @@
  * retries (its base must be the latest).
  */
 #include "delta.h"
+#include "dv.h"
 #include "layout.h"
 #include "storage/crash_point.h"
 
@@ -176,12 +177,43 @@ static int check_partition(const cl_table_txn *x, const char *path, const cl_tab
 	return 0;
 }
 
+/* A deletion vector descriptor fit for the log (checked before anything
+ * is written: a bad descriptor must not reach the log). */
+static int check_dv(const cl_table_dv *dv, const char *path, cl_error *err)
+{
+	if (!dv)
+		return 0;
+	if (!dv->path_or_inline || !dv->path_or_inline[0] ||
+	    (dv->storage_type != 'u' && dv->storage_type != 'p' && dv->storage_type != 'i') ||
+	    dv->size_in_bytes < 0 || dv->cardinality < 0 ||
+	    (dv->storage_type != 'i' && dv->offset < 0))
+		return cl_error_set(err, CL_EINVAL, "%s: invalid deletion vector descriptor",
+				    path);
+	cl_buf t = {0};
+	int rc = cl__dv_json(&t, dv);
+	cl_buf_release(&t);
+	if (rc == CL_EINVAL)
+		return cl_error_set(err, CL_EINVAL,
+				    "%s: deletion vector path is not valid UTF-8", path);
+	return rc ? oom(err) : 0;
+}
+
+/* ",\"deletionVector\":{...}" of a checked descriptor (nothing when NULL). */
+static int put_dv(cl_buf *b, const cl_table_dv *dv)
+{
+	if (!dv)
+		return 0;
+	int rc = cl_buf_puts(b, ",\"deletionVector\":");
+	return rc ? rc : cl__dv_json(b, dv);
+}
+
 int cl_table_txn_add(cl_table_txn *x, const cl_table_add *f, cl_error *err)
 {
 	if (!cl_store_key_valid(f->path) || !strncmp(f->path, CL_DELTA_LOG_DIR,
 						       strlen(CL_DELTA_LOG_DIR)))
 		return cl_error_set(err, CL_EINVAL, "invalid data file key '%s'", f->path);
 	int rc = check_partition(x, f->path, f->partition, f->npartition, err);
+	rc = rc ? rc : check_dv(f->dv, f->path, err);
 	if (rc)
 		return rc;
 	if (f->stats_json) {
@@ -212,6 +244,7 @@ int cl_table_txn_add(cl_table_txn *x, const cl_table_add *f, cl_error *err)
 		rc = cl_buf_puts(b, ",\"stats\":");
 		rc = rc ? rc : put_str(b, f->stats_json, err);
 	}
+	rc = rc ? rc : put_dv(b, f->dv);
 	rc = rc ? rc : cl_buf_puts(b, "}}\n");
 	if (rc)
 		return rc == CL_ENOMEM ? oom(err) : rc;
@@ -229,8 +262,11 @@ int cl_table_txn_remove(cl_table_txn *x, const cl_table_file *f, bool data_chang
 				    f->path);
 	if (strvec_has(&x->removed, f->path))
 		return cl_error_set(err, CL_EINVAL, "%s removed twice in one commit", f->path);
+	int rc = check_dv(f->dv, f->path, err);
+	if (rc)
+		return rc;
 	cl_buf *b = &x->actions;
-	int rc = cl_buf_puts(b, "{\"remove\":{\"path\":\"");
+	rc = cl_buf_puts(b, "{\"remove\":{\"path\":\"");
 	rc = rc ? rc : cl__delta_path_encode(b, f->path);
 	rc = rc ? rc : cl_buf_printf(b, "\",\"deletionTimestamp\":%lld,\"dataChange\":%s,"
 				     "\"extendedFileMetadata\":true,",
@@ -239,7 +275,10 @@ int cl_table_txn_remove(cl_table_txn *x, const cl_table_file *f, bool data_chang
 		return oom(err);
 	if ((rc = put_partition_values(b, f->partition, f->npartition, err)) != 0)
 		return rc;
-	rc = cl_buf_printf(b, ",\"size\":%lld}}\n", (long long)f->size);
+	rc = cl_buf_printf(b, ",\"size\":%lld", (long long)f->size);
+	/* the remove names the logical file: path and deletion vector */
+	rc = rc ? rc : put_dv(b, f->dv);
+	rc = rc ? rc : cl_buf_puts(b, "}}\n");
 	rc = rc ? rc : strvec_add(&x->removed, f->path);
 	if (rc)
 		return oom(err);

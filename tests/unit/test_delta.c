@@ -186,10 +186,10 @@ TEST(delta_commit_json_shape)
 	CHECK_OK(cl_table_txn_begin(&x, t, s, "MERGE", &err), &err);
 	cl_table_kv pv[1] = {{"p", "a:b"}};
 	cl_table_add a = {"p=a%3Ab/part-00000-x.c000.snappy.parquet", 10, 5, pv, 1,
-			  "{\"numRecords\":1,\"minValues\":{\"id\":3}}", true};
+			  "{\"numRecords\":1,\"minValues\":{\"id\":3}}", true, NULL};
 	CHECK_OK(cl_table_txn_add(x, &a, &err), &err);
 	cl_table_kv pn[1] = {{"p", NULL}};
-	cl_table_add b = {"p=__HIVE_DEFAULT_PARTITION__/f.parquet", 10, 5, pn, 1, NULL, true};
+	cl_table_add b = {"p=__HIVE_DEFAULT_PARTITION__/f.parquet", 10, 5, pn, 1, NULL, true, NULL};
 	CHECK_OK(cl_table_txn_add(x, &b, &err), &err);
 	CHECK_OK(cl_table_txn_set_app_version(x, "dms:orders", 42, &err), &err);
 	CHECK_OK(cl_table_txn_set_commit_info(x, "changelake", "{\"consumed\":[\"f1\",\"f2\"]}",
@@ -199,9 +199,9 @@ TEST(delta_commit_json_shape)
 	CHECK_OK(cl_table_txn_set_metric(x, "numSourceRows", 7, &err), &err);
 	CHECK_OK(cl_table_txn_set_param(x, "predicate", "id = 1", &err), &err);
 	cl_table_kv wrong[1] = {{"q", "1"}};
-	cl_table_add c = {"q=1/f.parquet", 1, 1, wrong, 1, NULL, true};
+	cl_table_add c = {"q=1/f.parquet", 1, 1, wrong, 1, NULL, true, NULL};
 	CHECK_EQ_INT(cl_table_txn_add(x, &c, &err), CL_EINVAL);
-	cl_table_add d = {"../f.parquet", 1, 1, pv, 1, NULL, true};
+	cl_table_add d = {"../f.parquet", 1, 1, pv, 1, NULL, true, NULL};
 	CHECK_EQ_INT(cl_table_txn_add(x, &d, &err), CL_EINVAL);
 	int64_t v;
 	CHECK_OK(cl_table_txn_commit(x, &v, &err), &err);
@@ -268,11 +268,11 @@ TEST(delta_conflicts)
 	const cl_table_file *fa = cl_snapshot_file(base, 0), *fb = cl_snapshot_file(base, 1);
 	CHECK_OK(cl_table_txn_remove(x1, fa, true, &err), &err);
 	CHECK_OK(cl_table_txn_remove(x2, fa, true, &err), &err);
-	cl_table_add add = {"c.parquet", 1, 1, NULL, 0, NULL, true};
+	cl_table_add add = {"c.parquet", 1, 1, NULL, 0, NULL, true, NULL};
 	CHECK_OK(cl_table_txn_add(x3, &add, &err), &err);
 	CHECK_OK(cl_table_txn_remove(x4, fb, true, &err), &err);
 	cl_table_txn_read_all(x5);
-	CHECK_OK(cl_table_txn_add(x5, &(cl_table_add){"d.parquet", 1, 1, NULL, 0, NULL, true}, &err),
+	CHECK_OK(cl_table_txn_add(x5, &(cl_table_add){"d.parquet", 1, 1, NULL, 0, NULL, true, NULL}, &err),
 		 &err);
 	CHECK_OK(cl_table_txn_commit(x1, &v, &err), &err);
 	CHECK_EQ_INT(v, 3);
@@ -310,9 +310,9 @@ TEST(delta_scope_conflicts_and_app_ids)
 	CHECK_OK(cl_table_txn_begin(&x2, t, base, "MERGE", &err), &err);
 	CHECK_OK(cl_table_txn_begin(&x3, t, base, "MERGE", &err), &err);
 	cl_table_kv pv[1] = {{"p", "x"}};
-	cl_table_add a1 = {"p=x/part-00000-u1_00002.c000.snappy.parquet", 1, 1, pv, 1, NULL, true};
-	cl_table_add a2 = {"p=x/part-00000-u2_00002.c000.snappy.parquet", 1, 1, pv, 1, NULL, true};
-	cl_table_add a3 = {"p=x/part-00000-u3_00001.c000.snappy.parquet", 1, 1, pv, 1, NULL, true};
+	cl_table_add a1 = {"p=x/part-00000-u1_00002.c000.snappy.parquet", 1, 1, pv, 1, NULL, true, NULL};
+	cl_table_add a2 = {"p=x/part-00000-u2_00002.c000.snappy.parquet", 1, 1, pv, 1, NULL, true, NULL};
+	cl_table_add a3 = {"p=x/part-00000-u3_00001.c000.snappy.parquet", 1, 1, pv, 1, NULL, true, NULL};
 	CHECK_OK(cl_table_txn_read_scope(x1, "p=x/#2", &err), &err);
 	CHECK_OK(cl_table_txn_add(x1, &a1, &err), &err);
 	CHECK_OK(cl_table_txn_read_scope(x2, "p=x/#2", &err), &err);
@@ -545,7 +545,7 @@ TEST(delta_alloc_failures_are_clean)
 	for (long k = 0; k < 400; k++) {
 		cl_snapshot *s = NULL;
 		cl_table_txn *x = NULL;
-		cl_table_add a = {"b/f.parquet", 1, 1, NULL, 0, "{\"numRecords\":1}", true};
+		cl_table_add a = {"b/f.parquet", 1, 1, NULL, 0, "{\"numRecords\":1}", true, NULL};
 		cl_alloc_fail_after(k);
 		int rc = cl_table_snapshot(&s, t, NULL, &err);
 		rc = rc ? rc : cl_table_txn_begin(&x, t, s, "WRITE", &err);

@@ -45,7 +45,7 @@ static int commit(cl_table *t, const char *add, const char *rm, cl_error *err)
 	cl_table_txn *x;
 	rc = cl_table_txn_begin(&x, t, s, "WRITE", err);
 	if (!rc && add)
-		rc = cl_table_txn_add(x, &(cl_table_add){add, 4, 1, NULL, 0, NULL, true}, err);
+		rc = cl_table_txn_add(x, &(cl_table_add){add, 4, 1, NULL, 0, NULL, true, NULL}, err);
 	for (size_t i = 0; !rc && rm && i < cl_snapshot_nfiles(s); i++)
 		if (!strcmp(cl_snapshot_file(s, i)->path, rm))
 			rc = cl_table_txn_remove(x, cl_snapshot_file(s, i), true, err);
