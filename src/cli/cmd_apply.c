@@ -286,6 +286,9 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 			       (long long)st.deletes_missing, (long long)st.files_candidates,
 			       (long long)st.files_rewritten, (long long)st.files_added,
 			       (long long)st.rows_copied, (long long)st.bytes_removed);
+		if (version >= 0 && (st.files_dv || st.dv_bytes))
+			printf(",\"files_deletion_vectors\":%lld,\"deletion_vector_bytes\":%lld",
+			       (long long)st.files_dv, (long long)st.dv_bytes);
 		printf(",\"seconds\":%.3f}\n", secs);
 	} else if (!common->quiet) {
 		if (version < 0)
@@ -301,6 +304,9 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 				(long long)st.files_rewritten, cl_snapshot_nfiles(s),
 				(long long)st.bytes_removed, (long long)st.rows_copied,
 				(long long)st.files_added);
+		if (version >= 0 && st.files_dv)
+			fprintf(stderr, "apply: %lld files kept their rows with a deletion vector "
+				"(%lld bytes)\n", (long long)st.files_dv, (long long)st.dv_bytes);
 	}
 	if (version >= 0)
 		cli_warn_checkpoint(common, t, table, version);

@@ -305,8 +305,10 @@ static void random_equal(const char *const *part, int npart, int buckets, uint64
 	cl_batch *b = changes_new(&cs);
 	CHECK(b);
 	int model[KEYS], mregion[KEYS];
-	for (int i = 0; i < KEYS; i++)
+	for (int i = 0; i < KEYS; i++) {
 		model[i] = -1;
+		mregion[i] = 0;
+	}
 	for (int i = 0; i < 200; i++) {
 		int id = (int)(rnd() % KEYS);
 		if (model[id] >= 0)
@@ -364,9 +366,9 @@ static void random_equal(const char *const *part, int npart, int buckets, uint64
 				change(b, 'D', id, NULL, 0);
 				model[id] = -1;
 			} else {
-				model[id] = (int)(rnd() % 1000);
 				if (rnd() % 4 == 0 || model[id] < 0)
-					mregion[id] = (int)(rnd() % 3);
+					mregion[id] = (int)(rnd() % 3); /* new, or a partition move */
+				model[id] = (int)(rnd() % 1000);
 				change(b, 'C', id, REGIONS[mregion[id]], model[id]);
 			}
 		}
