@@ -23,6 +23,11 @@
 //   upsert_1b   the same with ROWS/100 keys that all live in one bucket
 //               (taken from the base table's bucket-3 files): the best case
 //               of the layout, where only 1/16 of the table is rewritten
+//   upsert_dv   `upsert` on a copy of the base table with deletion vectors
+//               enabled (untimed `changelake table enable-deletion-vectors`):
+//               merge-on-read, the old rows marked deleted in one vector file
+//               instead of their files rewritten; "written" counts the new
+//               data files plus the vector file (numDeletionVectorBytes)
 //   merge_load  `changelake merge --buckets 16` of the full load into a new
 //               table; DuckDB: last row per key (row_number() over the full
 //               load, which has unique keys) -> Parquet
@@ -47,6 +52,8 @@ import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { LAKE_GEN_VERSION, COLUMNS, changeCount } from './op_lake_gen.mjs';
+import { decodeDv } from '../tests/interop/dv_decode_min.mjs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { sqlString } from './gen.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -125,6 +132,39 @@ function lastMetrics(ctx, table) {
 	return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v)]));
 }
 
+// The deletion vectors of the live files (the log's JSON commits replayed
+// here, removes before adds within a commit): path -> descriptor.
+function liveVectors(table) {
+	const dir = path.join(table, '_delta_log');
+	const live = new Map();
+	for (const f of readdirSync(dir).filter((x) => /^\d{20}\.json$/.test(x)).sort()) {
+		const acts = readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+		for (const a of acts) if (a.remove) live.delete(decodeURIComponent(a.remove.path));
+		for (const a of acts) if (a.add) live.set(decodeURIComponent(a.add.path), a.add.deletionVector ?? null);
+	}
+	return live;
+}
+
+// FROM clause of the lake table's live rows: the files, minus the rows their
+// deletion vectors delete (decoded by tests/interop/dv_decode_min.mjs).
+async function liveFrom(ctx, con, table, files) {
+	const list = `[${files.map((f) => sqlString(path.join(table, f))).join(', ')}]`;
+	const vec = liveVectors(table);
+	const del = [];
+	for (const f of files)
+		if (vec.get(f))
+			for (const r of decodeDv(table, vec.get(f)))
+				del.push(`${path.join(table, f)},${r}`);
+	if (!del.length)
+		return `read_parquet(${list}, hive_partitioning = false)`;
+	const csv = path.join(ctx.scratch, 'dv-rows.csv');
+	writeFileSync(csv, `fname,rn\n${del.join('\n')}\n`);
+	await con.run(`CREATE OR REPLACE TABLE bench_dv_rows AS SELECT * FROM read_csv(${sqlString(csv)}, header = true,
+		quote = '', columns = {'fname': 'VARCHAR', 'rn': 'BIGINT'})`);
+	return `(SELECT ${cols} FROM read_parquet(${list}, hive_partitioning = false, filename = true, file_row_number = true) d
+		ANTI JOIN bench_dv_rows x ON x.fname = d.filename AND x.rn = d.file_row_number)`;
+}
+
 async function fingerprint(con, from) {
 	const one = async (sql) => (await con.runAndReadAll(sql)).getRowsJson();
 	const types = (await one(`DESCRIBE SELECT ${cols} FROM ${from}`)).map((r) => `${r[0]} ${r[1]}`).join(', ');
@@ -137,11 +177,11 @@ function afterRun(changesOf, baseBytes) {
 	return async (ctx, con, got) => {
 		const problems = [];
 		const table = tableDir(ctx);
-		const files = tableFiles(ctx, table).map((f) => sqlString(path.join(table, f.path)));
+		const files = tableFiles(ctx, table).map((f) => f.path);
 		const m = lastMetrics(ctx, table);
 		const duckOut = ctx.out('duckdb');
 		const a = await fingerprint(con, files.length
-			? `read_parquet([${files.join(', ')}], hive_partitioning = false)`
+			? await liveFrom(ctx, con, table, files)
 			: `(SELECT ${cols} FROM read_parquet(${sqlString(duckOut)}) LIMIT 0)`);
 		const b = await fingerprint(con, `read_parquet(${sqlString(duckOut)})`);
 		for (const k of ['types', 'rows', 'hash'])
@@ -154,7 +194,8 @@ function afterRun(changesOf, baseBytes) {
 			rows: a.rows,
 			cl: {
 				changes, table_bytes: tableBytes,
-				bytes_removed: m.numRemovedBytes, bytes_added: m.numAddedBytes,
+				bytes_removed: m.numRemovedBytes, bytes_added: m.numAddedBytes + (m.numDeletionVectorBytes || 0),
+				dv_bytes: m.numDeletionVectorBytes || 0,
 				files_removed: m.numRemovedFiles, files_added: m.numAddedFiles,
 				files_live: files.length, rows_out: Number(a.rows),
 				rows_copied: m.numTargetRowsCopied,
@@ -192,13 +233,17 @@ async function setupOneBucket(ctx, con) {
 		TO ${sqlString(oneBucketChanges(ctx))} (FORMAT parquet, COMPRESSION snappy)`);
 }
 
-function upsertOp(name, what, changesFile, setup) {
+function upsertOp(name, what, changesFile, setup, dv = false) {
 	return {
 		name, what, lake: true,
 		setup,
 		prepare: (ctx, engine) => {
-			if (engine === 'changelake')
+			if (engine === 'changelake') {
 				resetTable(ctx, tableDir(ctx));
+				if (dv)
+					sh([ctx.changelake, 'table', 'enable-deletion-vectors', tableDir(ctx), '-q'],
+						'changelake table enable-deletion-vectors');
+			}
 		},
 		changelake: (ctx) => [ctx.clbench, 'cow', tableDir(ctx), changesFile(ctx),
 			'--threads', String(ctx.threads)],
@@ -253,6 +298,8 @@ export const lakeOps = [
 		(ctx) => lakeData(ctx).upsert),
 	upsertOp('upsert_1b', 'upsert 1% of the table\'s keys, all in one of the 16 buckets (the layout\'s best case)',
 		oneBucketChanges, setupOneBucket),
+	upsertOp('upsert_dv', 'upsert 1% of the keys (spread over all 16 buckets) into the 16-bucket table with deletion vectors (merge-on-read, one commit)',
+		(ctx) => lakeData(ctx).upsert, undefined, true),
 	{
 		name: 'merge_load', lake: true,
 		what: 'DMS initial load: `changelake merge` of a full load into a new 16-bucket table',
