@@ -95,109 +95,138 @@ static int oom(cl_error *err)
 }
 
 /*
- * Decompressed page buffers of 1 MiB and more outlive their reader in a
- * small per-thread cache (at most CACHE_N buffers, CACHE_BYTES in all) on
- * threads that turned it on (cl__pq_page_cache): a consumer that opens one
- * reader per row group (the diff's workers) then decompresses into warm
- * memory instead of fresh pages that must be faulted in and zeroed again.
- * Turning it off, or the thread's exit, frees the buffers; other threads
- * free page buffers with their reader as before.
+ * Decompressed page buffers (and compressed staging buffers) of 1 MiB and
+ * more outlive their reader in a process-wide pool while it is held
+ * (cl__pq_page_pool(true), counted), but are taken from it and given back
+ * to it only by threads that turned it on (cl__pq_page_cache): a consumer that opens
+ * one reader per row group on several threads and in several phases (the
+ * diff's workers, OLD then NEW) then decompresses into warm memory instead
+ * of fresh pages that must be faulted in and zeroed again. DuckDB writes
+ * one page per column chunk (8-30 MB), so every reader needs such buffers.
+ * When the last hold is released the pool is freed; other threads free
+ * their page buffers with their reader as before.
+ *
+ * Pool entries record their usable size: the allocation is CL__PQ_PAD
+ * bytes larger (page buffers are padded for the decoders).
  */
-#define CACHE_N 12
+#define CACHE_N 32
 #define CACHE_MIN ((size_t)1 << 20)
-#define CACHE_BYTES ((size_t)160 << 20)
+#define CACHE_BYTES ((size_t)320 << 20)
 
-typedef struct page_cache {
-	bool on;
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	int users;
 	int n;
 	size_t bytes;
 	struct {
 		uint8_t *p;
 		size_t cap;
 	} e[CACHE_N];
-} page_cache;
+} cache;
+static _Thread_local bool cache_thread_on;
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static bool cache_ok;
-
-static void cache_destroy(void *arg)
+void cl__pq_page_pool(bool hold)
 {
-	page_cache *pc = arg;
-	for (int i = 0; i < pc->n; i++)
-		cl_free(pc->e[i].p);
-	cl_free(pc);
-}
-
-static void cache_init(void)
-{
-	cache_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
-}
-
-static page_cache *cache_get(bool create)
-{
-	pthread_once(&cache_once, cache_init);
-	if (!cache_ok)
-		return NULL;
-	page_cache *pc = pthread_getspecific(cache_key);
-	if (!pc && create && (pc = cl_calloc(1, sizeof *pc)) &&
-	    pthread_setspecific(cache_key, pc)) {
-		cl_free(pc);
-		pc = NULL;
+	uint8_t *drop[CACHE_N];
+	int ndrop = 0;
+	pthread_mutex_lock(&cache_mu);
+	if (hold) {
+		cache.users++;
+	} else if (cache.users > 0 && --cache.users == 0) {
+		for (int i = 0; i < cache.n; i++)
+			drop[ndrop++] = cache.e[i].p;
+		cache.n = 0;
+		cache.bytes = 0;
 	}
-	return pc;
+	pthread_mutex_unlock(&cache_mu);
+	for (int i = 0; i < ndrop; i++)
+		cl_free(drop[i]);
 }
 
 void cl__pq_page_cache(bool on)
 {
-	page_cache *pc = cache_get(on);
-	if (!pc)
-		return;
-	pc->on = on;
-	if (!on) {
-		for (int i = 0; i < pc->n; i++)
-			cl_free(pc->e[i].p);
-		pc->n = 0;
-		pc->bytes = 0;
-	}
+	cache_thread_on = on;
 }
 
-/* A cached buffer of at least need bytes (and not over twice that), or NULL. */
+/*
+ * A pooled buffer of at least need usable bytes (the smallest, and not
+ * over four times need), or NULL.
+ */
 static uint8_t *cache_take(size_t need, size_t *cap)
 {
-	if (need < CACHE_MIN)
+	if (need < CACHE_MIN || !cache_thread_on)
 		return NULL;
-	page_cache *pc = cache_get(false);
-	if (pc && !pc->on)
-		return NULL;
+	pthread_mutex_lock(&cache_mu);
 	int best = -1;
-	for (int i = 0; pc && i < pc->n; i++)
-		if (pc->e[i].cap >= need && pc->e[i].cap / 2 <= need &&
-		    (best < 0 || pc->e[i].cap < pc->e[best].cap))
+	for (int i = 0; i < cache.n; i++)
+		if (cache.e[i].cap >= need && cache.e[i].cap / 4 <= need &&
+		    (best < 0 || cache.e[i].cap < cache.e[best].cap))
 			best = i;
-	if (best < 0)
-		return NULL;
-	uint8_t *p = pc->e[best].p;
-	*cap = pc->e[best].cap;
-	pc->bytes -= *cap;
-	pc->e[best] = pc->e[--pc->n];
+	uint8_t *p = NULL;
+	if (best >= 0) {
+		p = cache.e[best].p;
+		*cap = cache.e[best].cap;
+		cache.bytes -= *cap;
+		cache.e[best] = cache.e[--cache.n];
+	}
+	pthread_mutex_unlock(&cache_mu);
 	return p;
 }
 
-/* Keep a page buffer (cap usable bytes) for the next reader, or free it. */
+/* Keep a buffer (cap usable bytes) for the next reader, or free it. */
 static void cache_give(uint8_t *p, size_t cap)
 {
 	if (!p)
 		return;
-	page_cache *pc = cap >= CACHE_MIN ? cache_get(false) : NULL;
-	if (!pc || !pc->on || pc->n == CACHE_N || pc->bytes + cap > CACHE_BYTES) {
-		cl_free(p);
-		return;
+	bool kept = false;
+	if (cap >= CACHE_MIN && cache_thread_on) {
+		pthread_mutex_lock(&cache_mu);
+		if (cache.users > 0 && cache.n < CACHE_N && cache.bytes + cap <= CACHE_BYTES) {
+			cache.e[cache.n].p = p;
+			cache.e[cache.n].cap = cap;
+			cache.n++;
+			cache.bytes += cap;
+			kept = true;
+		}
+		pthread_mutex_unlock(&cache_mu);
 	}
-	pc->e[pc->n].p = p;
-	pc->e[pc->n].cap = cap;
-	pc->n++;
-	pc->bytes += cap;
+	if (!kept)
+		cl_free(p);
+}
+
+/*
+ * The staging buffer of a decoding context (cl__pq_col.stage) released:
+ * into the pool when it is on for this thread (parquet_read.c).
+ */
+void cl__pq_stage_release(cl_buf *b)
+{
+	if (b->data && b->cap > CL__PQ_PAD)
+		cache_give(b->data, b->cap - CL__PQ_PAD);
+	else
+		cl_free(b->data);
+	memset(b, 0, sizeof *b);
+}
+
+/* Make the staging buffer hold at least n bytes, from the pool if it can. */
+static int stage_reserve(cl_buf *b, size_t n, cl_error *err)
+{
+	b->len = 0;
+	if (n + 1 <= b->cap)
+		return 0;
+	size_t cap;
+	uint8_t *p = cache_take(n, &cap);
+	if (p) {
+		cl__pq_stage_release(b);
+		b->data = p;
+		b->cap = cap + CL__PQ_PAD;
+		return 0;
+	}
+	uint8_t *was = b->data;
+	if (cl_buf_reserve(b, n))
+		return oom(err);
+	if (b->data != was)
+		cl__huge_hint(b->data, b->cap);
+	return 0;
 }
 
 int cl__pq_col_begin(cl__pq_col *c, const struct cl_parquet_file *pf, int64_t offset,
@@ -598,12 +627,9 @@ static int next_page_skip(cl__pq_col *c, bool allow_end, int64_t skip, int64_t *
 		if (c->stage && (size_t)h.compressed_size > CL__PQ_WINDOW &&
 		    c->codec != CL_CODEC_UNCOMPRESSED &&
 		    (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DICTIONARY)) {
-			c->stage->len = 0;
-			uint8_t *was = c->stage->data;
-			if (cl_buf_reserve(c->stage, (size_t)h.compressed_size + CL__PQ_PAD))
-				return oom(err);
-			if (c->stage->data != was)
-				cl__huge_hint(c->stage->data, c->stage->cap);
+			if ((rc = stage_reserve(c->stage, (size_t)h.compressed_size + CL__PQ_PAD,
+						err)))
+				return rc;
 			rc = cl__pq_pread(c->pf, c->stage->data, (size_t)h.compressed_size,
 					  c->chunk_offset + (int64_t)body_pos, err);
 			if (rc)

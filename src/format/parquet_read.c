@@ -40,6 +40,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* parquet_page.c (belongs in parquet_decode.h): a decoding context's
+ * staging buffer into the page-buffer pool when this thread uses it. */
+void cl__pq_stage_release(cl_buf *b);
+
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
@@ -513,7 +517,7 @@ void cl__pq_dec_release(const cl__pq_reader *p, cl__pq_dec *d)
 	cl_free(d->pcols);
 	cl_free(d->lv);
 	cl_buf_release(&d->json);
-	cl_buf_release(&d->stage);
+	cl__pq_stage_release(&d->stage);
 	memset(d, 0, sizeof *d);
 }
 

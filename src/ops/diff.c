@@ -586,6 +586,11 @@ static int finish(cl_diff *d, cl_error *err)
 		return rc;
 	/* the left rows are no longer needed: free them before merging */
 	cl__djoin_release(&d->join, d->plan.nu);
+	if (d->page_pool) {
+		cl__pq_page_pool(false);
+		d->page_pool = false;
+	}
+	trace("left rows freed");
 	cl__dparts_close(&d->parts[0]);
 	cl__dparts_close(&d->parts[1]);
 	cl__diff_out *outs = cl_calloc((size_t)d->nthreads, sizeof *outs);
@@ -652,6 +657,8 @@ int cl_diff_create(cl_diff **out, const cl_schema *left, const cl_schema *right,
 	d->part_budget = d->store_budget / d->nthreads;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
+	cl__pq_page_pool(true);
+	d->page_pool = true;
 	/* staging for partition files: about 1/16 of the limit in all */
 	d->stage_rows = d->memory_limit / 16 / (2 * CL__NPART * d->nthreads) / 64;
 	if (d->stage_rows < 64)
@@ -756,7 +763,8 @@ static int read_units(cl__dworker *w, read_job *r)
 }
 
 /* A worker reads one unit (row group) after the other, each with a reader
- * of its own: their page buffers are reused from one to the next. */
+ * of its own: their page buffers are reused from one to the next, and
+ * from OLD to NEW (the pool is held until the reading is done). */
 static int read_fn(cl__dworker *w, void *arg)
 {
 	cl__pq_page_cache(true);
@@ -880,7 +888,10 @@ int cl_diff_next(cl_diff *d, cl_batch **out, cl_error *err)
 	}
 	if (!d->merge)
 		return cl_error_set(err, CL_EINVAL, "diff: failed earlier");
-	return cl__diff_merge_next(d->merge, out, err);
+	int rc = cl__diff_merge_next(d->merge, out, err);
+	if (!rc && !*out)
+		trace("merged");
+	return rc;
 }
 
 const cl_diff_stats *cl_diff_get_stats(const cl_diff *d)
@@ -910,7 +921,10 @@ void cl_diff_free(cl_diff *d)
 	cl_free(d->value_changes);
 	cl_free(d->value_names);
 	cl_free(d->tmp_dir);
+	if (d->page_pool)
+		cl__pq_page_pool(false);
 	cl__diff_plan_release(&d->plan);
+	trace("freed");
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
 	cl_free(d);

@@ -304,6 +304,7 @@ struct cl_diff {
 	cl__diff_out *outs;   /* the workers' outputs, once merging */
 	int64_t *value_changes;
 	const char **value_names;
+	bool page_pool;       /* holds the Parquet page-buffer pool */
 };
 
 /*
@@ -313,10 +314,13 @@ struct cl_diff {
 int cl__dataset_cursor_take(cl_dataset_cursor *c, int i, cl_column *dst, cl_error *err);
 
 /*
- * parquet_page.c (format/parquet_decode.h): on, the calling thread keeps
- * the large page buffers of the Parquet readers it frees for its next
- * ones (a worker reads one row group per reader); off frees them.
+ * parquet_page.c (belong in format/parquet_decode.h): while the pool is
+ * held (counted), large page buffers of the Parquet readers freed on
+ * threads that turned the cache on are kept for the next readers of any
+ * such thread (a worker reads one row group per reader, OLD then NEW);
+ * the last release frees them.
  */
+void cl__pq_page_pool(bool hold);
 void cl__pq_page_cache(bool on);
 
 /* diff_join.c */

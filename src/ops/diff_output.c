@@ -378,6 +378,8 @@ struct cl__diff_merge {
 	int64_t batch_rows;
 	cl_batch *emit;
 	int64_t *emit_prov; /* lprov, rprov of each emitted row */
+	const cl_column **pick_cols; /* per emitted row: its run's columns */
+	int64_t *pick_row;           /* and its row in them */
 	bool check_dups;
 	cl__dup_fn dup;
 	void *dup_arg;
@@ -469,6 +471,8 @@ void cl__diff_merge_free(cl__diff_merge *m)
 	cl_free(m->heap);
 	cl_batch_free(m->emit);
 	cl_free(m->emit_prov);
+	cl_free(m->pick_cols);
+	cl_free(m->pick_row);
 	if (m->last)
 		for (int k = 0; k < m->plan->nkeys; k++)
 			cl_column_release(&m->last[k]);
@@ -503,7 +507,10 @@ static int merge_create(cl__diff_merge **out, const cl__diff_plan *p, int64_t ba
 	m->heap = cl_calloc((size_t)n + 1, sizeof *m->heap);
 	m->last = cl_calloc((size_t)p->nkeys + 1, sizeof *m->last);
 	m->emit_prov = cl_malloc((size_t)batch_rows * 2 * sizeof *m->emit_prov);
-	if (!m->runs || !m->heap || !m->last || !m->emit_prov) {
+	m->pick_cols = cl_malloc((size_t)batch_rows * sizeof *m->pick_cols);
+	m->pick_row = cl_malloc((size_t)batch_rows * sizeof *m->pick_row);
+	if (!m->runs || !m->heap || !m->last || !m->emit_prov || !m->pick_cols ||
+	    !m->pick_row) {
 		rc = oom(err);
 		goto fail;
 	}
@@ -691,6 +698,114 @@ int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
 	return merge_batch(m, out, err);
 }
 
+/*
+ * Append row rows[i] of column c of bases[i] to dst for i in [0, n): the
+ * typed bulk form of append_value (one pass per column instead of a call
+ * per value). Types other than fixed-width, boolean and variable-length
+ * ones, or a source whose type differs from dst's, take the per-value path.
+ */
+static int gather(cl_column *dst, const cl_column *const *bases, int c, const int64_t *rows,
+		  int64_t n, cl_error *err)
+{
+	int rc;
+	if (n <= 0)
+		return 0;
+	int w = cl_type_width(dst->type);
+	bool var = cl_type_is_var(dst->type), isbool = dst->type.id == CL_BOOL;
+	bool slow = !w && !var && !isbool;
+	for (int64_t i = 0; i < n && !slow; i++)
+		slow = bases[i][c].type.id != dst->type.id;
+	if (slow) {
+		for (int64_t i = 0; i < n; i++)
+			if ((rc = append_value(dst, &bases[i][c], rows[i], err)))
+				return rc;
+		return 0;
+	}
+	if ((rc = cl_column_reserve(dst, n, err)))
+		return rc;
+	int64_t base = dst->length, nnull = 0;
+	for (int64_t i = 0; i < n; i++) {
+		if (!cl_column_is_null(&bases[i][c], rows[i]))
+			continue;
+		if (!dst->validity && (rc = cl_column_ensure_validity(dst, err)))
+			return rc;
+		nnull++;
+	}
+	if (dst->validity)
+		for (int64_t i = 0; i < n; i++)
+			cl_bit_set(dst->validity, base + i,
+				   !cl_column_is_null(&bases[i][c], rows[i]));
+	if (var) {
+		int64_t total = 0;
+		for (int64_t i = 0; i < n; i++) {
+			const cl_column *s = &bases[i][c];
+			if (!cl_column_is_null(s, rows[i]))
+				total += s->offsets[rows[i] + 1] - s->offsets[rows[i]];
+		}
+		if ((rc = cl_column_reserve_data(dst, total, err)))
+			return rc;
+		int64_t at = dst->offsets[base];
+		for (int64_t i = 0; i < n; i++) {
+			const cl_column *s = &bases[i][c];
+			if (!cl_column_is_null(s, rows[i])) {
+				int64_t o = s->offsets[rows[i]];
+				int64_t len = s->offsets[rows[i] + 1] - o;
+				if (len)
+					memcpy(dst->data + at, s->data + o, (size_t)len);
+				at += len;
+			}
+			dst->offsets[base + i + 1] = at;
+		}
+	} else if (isbool) {
+		for (int64_t i = 0; i < n; i++) {
+			const cl_column *s = &bases[i][c];
+			cl_bit_set(dst->values, base + i,
+				   !cl_column_is_null(s, rows[i]) && cl_bit_get(s->values, rows[i]));
+		}
+	} else {
+#define GATHER_W(W)                                                                    \
+	for (int64_t i = 0; i < n; i++) {                                              \
+		const cl_column *s = &bases[i][c];                                     \
+		uint8_t *d = dst->values + (size_t)(base + i) * (W);                   \
+		if (cl_column_is_null(s, rows[i]))                                     \
+			memset(d, 0, (W));                                             \
+		else                                                                   \
+			memcpy(d, s->values + (size_t)rows[i] * (W), (W));             \
+	}
+		switch (w) {
+		case 1: GATHER_W(1) break;
+		case 2: GATHER_W(2) break;
+		case 4: GATHER_W(4) break;
+		case 8: GATHER_W(8) break;
+		case 16: GATHER_W(16) break;
+		default: GATHER_W((size_t)w) break;
+		}
+#undef GATHER_W
+	}
+	dst->length += n;
+	dst->null_count += nnull;
+	return 0;
+}
+
+/* Copy the picked rows [from, to) of the batch being merged into it. */
+static int flush_picks(cl__diff_merge *m, cl_batch *b, int64_t from, int64_t to,
+		       cl_error *err)
+{
+	for (int c = 0; c < m->ncols; c++) {
+		int rc = gather(&b->cols[c], m->pick_cols + from, c, m->pick_row + from,
+				to - from, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The next batch: the rows are picked in key order first (their columns
+ * and row), then copied column by column. A file run's record is replaced
+ * when the run moves past its end, so the rows picked so far are copied
+ * before that.
+ */
 static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err)
 {
 	*out = NULL;
@@ -699,17 +814,21 @@ static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err)
 	cl_batch *b = m->emit;
 	cl_batch_clear(b);
 	int rc;
-	int64_t n = 0;
+	int64_t n = 0, flushed = 0;
 	while (n < m->batch_rows && m->nheap) {
 		run *r = &m->runs[m->heap[0]];
 		if (m->check_dups && (rc = check_dup(m, r, err)))
 			return rc;
-		for (int c = 0; c < m->ncols; c++)
-			if ((rc = cl_column_append_from(&b->cols[c], &r->cur[c], r->row, err)))
-				return rc;
+		m->pick_cols[n] = r->cur;
+		m->pick_row[n] = r->row;
 		m->emit_prov[2 * n] = r->lprov;
 		m->emit_prov[2 * n + 1] = r->rprov;
 		n++;
+		if (r->f && r->pos + 1 >= r->nrec) {
+			if ((rc = flush_picks(m, b, flushed, n, err)))
+				return rc;
+			flushed = n;
+		}
 		if ((rc = run_advance(m, r, err)))
 			return rc;
 		if (r->done)
@@ -717,6 +836,8 @@ static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err)
 		if (m->nheap)
 			heap_down(m, 0);
 	}
+	if ((rc = flush_picks(m, b, flushed, n, err)))
+		return rc;
 	b->nrows = n;
 	*out = b;
 	return 0;
