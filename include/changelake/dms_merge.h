@@ -54,7 +54,9 @@ int cl_dms_consumed_record(cl_table *t, cl_table_txn *x, const cl_snapshot *base
  * flag: Spark, DuckDB and every other reader see only live rows). The
  * sequences live beside the data, in the table's store:
  *
- *   _changelake/dms/seq-<time>-<n>.tsv   index parts (cl_dms_seq_write)
+ *   _changelake/dms/seq-<time>-<pid>.parquet   index parts (cl_dms_seq_write;
+ *                                  tables written before have text parts
+ *                                  "seq-<time>-<n>.tsv", still read)
  *
  * one part per merge run, holding for each key the run changed (after
  * folding, stale changes dropped) the key columns, the --sequence-by value
@@ -67,7 +69,9 @@ int cl_dms_consumed_record(cl_table *t, cl_table_txn *x, const cl_snapshot *base
  * object the commit's txn version points at — so data, consumed files and
  * sequences always move together in one commit. A key's sequence is the
  * greatest over all parts; a run checks its folded changes against every
- * part (cl_merge_resolve) before writing. When a table has more than
+ * part (cl_merge_resolve, batch by batch: only the entries of keys the run
+ * changed matter, so memory follows the run's changes, not the index) before
+ * writing. When a table has more than
  * CL_DMS_SEQ_MAX_PARTS parts, the run folds them into one (greatest entry
  * per key) in the same commit. A new full load (rebuild) starts an empty
  * index: the new load is the truth, and change data after it is newer.
@@ -80,14 +84,26 @@ int cl_dms_consumed_record(cl_table *t, cl_table_txn *x, const cl_snapshot *base
  * Owned, cl_schema_free. */
 int cl_dms_seq_schema(cl_schema **out, const cl_schema *table, const char *const *keys,
 		      int nkeys, const char *sequence_by, cl_error *err);
-/* Write batch b (schema as above) as a new part; *key owned (cl_free). */
+/* Write batch b (schema as above) as a new Parquet part; *key owned
+ * (cl_free). */
 int cl_dms_seq_write(cl_store *st, char **key, const cl_schema *schema, const cl_batch *b,
 		     cl_error *err);
-/* Read part `key`: its columns typed after `types` (by name; the sequence
- * columns are fixed). Both outputs owned. CL_EFORMAT for a missing or
+/* Read part `key` whole (Parquet, or a text part ".tsv"): a text part's
+ * columns typed after `types` (by name; the sequence columns are fixed), a
+ * Parquet part's as written (its columns must be the table's or the
+ * sequence columns; `types` NULL: not checked). Both outputs owned.
+ * CL_EFORMAT for a missing or
  * malformed part, naming it. */
 int cl_dms_seq_read(cl_store *st, const char *key, const cl_schema *types,
 		    cl_schema **schema, cl_batch **out, cl_error *err);
+/* Called with each batch of a part (borrowed for the call); non-zero stops
+ * the scan with that code. */
+typedef int (*cl_dms_seq_fn)(void *ctx, const cl_schema *schema, const cl_batch *b,
+			     cl_error *err);
+/* Hand part `key` to fn batch by batch (a text part in one batch); errors
+ * as cl_dms_seq_read. */
+int cl_dms_seq_scan(cl_store *st, const char *key, const cl_schema *types, cl_dms_seq_fn fn,
+		    void *ctx, cl_error *err);
 
 /* ---- one merge run ------------------------------------------------------ */
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "changelake/hash.h"
 #include "core/buf.h"
 
 static int oom(cl_error *err)
@@ -114,95 +115,35 @@ static int seq_cmp(const cl_batch *a, int64_t i, const cl_batch *b, int64_t j,
 	return ra < rb ? -1 : ra > rb;
 }
 
-/* Key text of row r: the key values, escaped, joined by tabs (so two
- * different keys never give the same text), NUL-terminated. */
-static int key_text(cl_buf *out, const cl_batch *b, int nk, int64_t r, cl_error *err)
+/* Hash of the nk key columns of row r. */
+static uint64_t key_hash(const cl_batch *b, int nk, int64_t r)
 {
-	cl_buf_clear(out);
-	int rc = 0;
-	for (int k = 0; !rc && k < nk; k++) {
-		char *v = NULL;
-		size_t n = 0;
-		if ((rc = cl_value_text(&b->cols[k], r, &v, &n, err)))
-			return rc;
-		rc = cl_buf_putc(out, v ? 'v' : 'n');
-		for (size_t i = 0; v && !rc && i < n; i++) {
-			if (v[i] == '\t' || v[i] == '\\')
-				rc = cl_buf_putc(out, '\\');
-			rc = rc ? rc : cl_buf_putc(out, v[i]);
-		}
-		rc = rc ? rc : cl_buf_putc(out, '\t');
-		cl_free(v);
-	}
-	rc = rc ? rc : cl_buf_putc(out, 0);
-	return rc ? oom(err) : 0;
-}
-
-/* A string -> (part, row) hash map (open addressing) for folding parts. */
-typedef struct fold_map {
-	char **keys;
-	int *part;
-	int64_t *row;
-	int64_t n, cap;
-} fold_map;
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	uint64_t h = 0;
+	for (int k = 0; k < nk; k++)
+		h = cl_hash_value(&b->cols[k], r, h);
 	return h;
 }
 
-static int64_t fold_slot(const fold_map *m, const char *k)
+static bool key_equal(const cl_batch *a, int64_t i, const cl_batch *b, int64_t j, int nk)
 {
-	int64_t s = (int64_t)(str_hash(k) & (uint64_t)(m->cap - 1));
-	while (m->keys[s] && strcmp(m->keys[s], k))
-		s = (s + 1) & (m->cap - 1);
-	return s;
+	for (int k = 0; k < nk; k++)
+		if (cl_value_compare(&a->cols[k], i, &b->cols[k], j))
+			return false;
+	return true;
 }
 
-static int fold_grow(fold_map *m, cl_error *err)
-{
-	fold_map n = {0};
-	n.cap = m->cap ? m->cap * 2 : 1024;
-	n.keys = cl_calloc((size_t)n.cap, sizeof *n.keys);
-	n.part = cl_calloc((size_t)n.cap, sizeof *n.part);
-	n.row = cl_calloc((size_t)n.cap, sizeof *n.row);
-	if (!n.keys || !n.part || !n.row) {
-		cl_free(n.keys);
-		cl_free(n.part);
-		cl_free(n.row);
-		return oom(err);
-	}
-	for (int64_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i])
-			continue;
-		int64_t s = fold_slot(&n, m->keys[i]);
-		n.keys[s] = m->keys[i];
-		n.part[s] = m->part[i];
-		n.row[s] = m->row[i];
-	}
-	n.n = m->n;
-	cl_free(m->keys);
-	cl_free(m->part);
-	cl_free(m->row);
-	*m = n;
-	return 0;
-}
-
-static void fold_release(fold_map *m)
-{
-	for (int64_t i = 0; i < m->cap; i++)
-		cl_free(m->keys[i]);
-	cl_free(m->keys);
-	cl_free(m->part);
-	cl_free(m->row);
-}
+/* Folding parts: key hash -> (part, row) of the greatest entry so far
+ * (open addressing, row -1 empty). */
+typedef struct fold_slot {
+	uint64_t h;
+	int64_t row;
+	int part;
+} fold_slot;
 
 /*
  * Fold the parts of `c` and the run's entries `mine` (schema is) into one
- * part holding the greatest entry per key, and make it c's only part.
+ * part holding the greatest entry per key, and make it c's only part. Rows
+ * keep the order of the parts (older parts first) and within them.
  */
 static int compact_parts(cl_store *st, cl_dms_consumed *c, const cl_schema *types,
 			 const cl_schema *is, const seq_cols *sc, const cl_batch *mine,
@@ -211,62 +152,77 @@ static int compact_parts(cl_store *st, cl_dms_consumed *c, const cl_schema *type
 	int np = c->nparts, rc = 0;
 	cl_batch **parts = cl_calloc((size_t)np + 1, sizeof *parts);
 	cl_schema **schemas = cl_calloc((size_t)np + 1, sizeof *schemas);
-	fold_map m = {0};
-	cl_buf k = {0};
+	uint8_t **win = cl_calloc((size_t)np + 1, sizeof *win);
+	fold_slot *tab = NULL;
+	int64_t cap = 1024, n = 0, total = mine->nrows;
 	cl_batch *out = NULL;
 	char *key = NULL;
-	if (!parts || !schemas) {
+	if (!parts || !schemas || !win) {
 		rc = oom(err);
 		goto out;
 	}
+	for (int p = 0; !rc && p < np; p++) {
+		if ((rc = cl_dms_seq_read(st, c->parts[p], types, &schemas[p], &parts[p], err)))
+			break;
+		/* older parts must have today's columns in today's order and types */
+		bool same = schemas[p]->nfields == is->nfields;
+		for (int i = 0; same && i < is->nfields; i++)
+			same = !strcmp(schemas[p]->fields[i].name, is->fields[i].name) &&
+			       cl_type_equal(schemas[p]->fields[i].type, is->fields[i].type);
+		if (!same)
+			rc = cl_error_set(err, CL_EUNSUPPORTED, "%s: the sequence index was "
+					  "written for other key or sequence columns", c->parts[p]);
+		total += parts[p]->nrows;
+	}
+	parts[np] = (cl_batch *)mine;
+	while (!rc && cap < 2 * total + 2)
+		cap *= 2;
+	if (!rc && !(tab = cl_malloc((size_t)cap * sizeof *tab)))
+		rc = oom(err);
+	for (int64_t s = 0; !rc && s < cap; s++)
+		tab[s].row = -1;
 	for (int p = 0; !rc && p <= np; p++) {
-		const cl_batch *b = mine;
-		if (p < np) {
-			if ((rc = cl_dms_seq_read(st, c->parts[p], types, &schemas[p], &parts[p],
-						  err)))
-				break;
-			b = parts[p];
-			/* older parts must have today's columns in today's order */
-			bool same = schemas[p]->nfields == is->nfields;
-			for (int i = 0; same && i < is->nfields; i++)
-				same = !strcmp(schemas[p]->fields[i].name, is->fields[i].name);
-			if (!same) {
-				rc = cl_error_set(err, CL_EUNSUPPORTED, "%s: the sequence index was "
-						  "written for other key or sequence columns",
-						  c->parts[p]);
-				break;
-			}
+		const cl_batch *b = parts[p];
+		if (!(win[p] = cl_calloc((size_t)b->nrows + 1, 1))) {
+			rc = oom(err);
+			break;
 		}
-		for (int64_t r = 0; !rc && r < b->nrows; r++) {
-			if ((m.n + 1) * 2 > m.cap && (rc = fold_grow(&m, err)))
-				break;
-			if ((rc = key_text(&k, b, sc->nk, r, err)))
-				break;
-			int64_t s = fold_slot(&m, (const char *)k.data);
-			if (!m.keys[s]) {
-				if (!(m.keys[s] = cl_strdup((const char *)k.data))) {
-					rc = oom(err);
-					break;
-				}
-				m.n++;
+		for (int64_t r = 0; r < b->nrows; r++) {
+			uint64_t h = key_hash(b, sc->nk, r);
+			int64_t s = (int64_t)(h & (uint64_t)(cap - 1));
+			while (tab[s].row >= 0 &&
+			       (tab[s].h != h || !key_equal(parts[tab[s].part], tab[s].row, b, r,
+							    sc->nk)))
+				s = (s + 1) & (cap - 1);
+			if (tab[s].row < 0) {
+				n++;
 			} else {
-				const cl_batch *ob = m.part[s] < np ? parts[m.part[s]] : mine;
-				if (seq_cmp(b, r, ob, m.row[s], sc) <= 0)
+				const cl_batch *ob = parts[tab[s].part];
+				if (seq_cmp(b, r, ob, tab[s].row, sc) <= 0)
 					continue;
+				win[tab[s].part][tab[s].row] = 0;
 			}
-			m.part[s] = p;
-			m.row[s] = r;
+			tab[s].h = h;
+			tab[s].row = r;
+			tab[s].part = p;
+			win[p][r] = 1;
 		}
 	}
-	rc = rc ? rc : cl_batch_create(&out, is, m.n, err);
-	for (int64_t s = 0; !rc && s < m.cap; s++) {
-		if (!m.keys[s])
-			continue;
-		const cl_batch *b = m.part[s] < np ? parts[m.part[s]] : mine;
-		for (int i = 0; !rc && i < is->nfields; i++)
-			rc = cl_column_append_from(&out->cols[i], &b->cols[i], m.row[s], err);
-		if (!rc)
-			out->nrows++;
+	cl_free(tab);
+	rc = rc ? rc : cl_batch_create(&out, is, n, err);
+	for (int p = 0; !rc && p <= np; p++) {
+		const cl_batch *b = parts[p];
+		for (int64_t r = 0; !rc && r < b->nrows; r++) {
+			if (!win[p][r])
+				continue;
+			int64_t e = r + 1;
+			while (e < b->nrows && win[p][e])
+				e++;
+			for (int i = 0; !rc && i < is->nfields; i++)
+				rc = cl_column_append_range(&out->cols[i], &b->cols[i], r, e - r, err);
+			out->nrows += e - r;
+			r = e;
+		}
 	}
 	rc = rc ? rc : cl_dms_seq_write(st, &key, is, out, err);
 	if (!rc) {
@@ -278,38 +234,47 @@ out:
 		cl_batch_free(parts[p]);
 		cl_schema_free(schemas[p]);
 	}
+	for (int p = 0; win && p <= np; p++)
+		cl_free(win[p]);
+	cl_free(win);
 	cl_free(parts);
 	cl_free(schemas);
 	cl_free(key);
-	fold_release(&m);
-	cl_buf_release(&k);
 	cl_batch_free(out);
 	return rc;
 }
 
-/* The run's index entries: upserts from change data, and every delete. */
+/* The run's index entries: upserts from change data, and every delete
+ * (runs of rows copied in bulk). */
 static int index_entries(cl_batch **out, const cl_schema *is, const cl_schema *full,
 			 const cl_batch *u, const cl_batch *d, cl_error *err)
 {
-	int rc = cl_batch_create(out, is, u->nrows + d->nrows, err);
+	int rc = cl_batch_create(out, is, 0, err);
 	int sf = cl_schema_find(full, CL_MERGE_SEQ_FILE);
 	for (int which = 0; !rc && which < 2; which++) {
 		const cl_batch *b = which ? d : u;
+		const cl_column *fk = &b->cols[sf];
 		for (int64_t r = 0; !rc && r < b->nrows; r++) {
-			if (!which && cl_column_get_i64(&b->cols[sf], r) < 0)
-				continue; /* a full-load row: older than every change */
+			/* a full-load row: older than every change, no entry */
+			if (!which && cl_column_get_i64(fk, r) < 0)
+				continue;
+			int64_t e = r + 1;
+			while (e < b->nrows && (which || cl_column_get_i64(fk, e) >= 0))
+				e++;
 			for (int i = 0; !rc && i < is->nfields; i++) {
-				const char *nm = is->fields[i].name;
-				if (!strcmp(nm, CL_DMS_SEQ_OP))
-					rc = cl_column_append_bytes(&(*out)->cols[i], which ? "D" : "U",
-								    1, err);
-				else
-					rc = cl_column_append_from(&(*out)->cols[i],
-								   &b->cols[cl_schema_find(full, nm)],
-								   r, err);
+				cl_column *dst = &(*out)->cols[i];
+				if (strcmp(is->fields[i].name, CL_DMS_SEQ_OP)) {
+					rc = cl_column_append_range(
+						dst, &b->cols[cl_schema_find(full, is->fields[i].name)],
+						r, e - r, err);
+					continue;
+				}
+				for (int64_t k = r; !rc && k < e; k++)
+					rc = cl_column_append_bytes(dst, which ? "D" : "U", 1, err);
 			}
 			if (!rc)
-				(*out)->nrows++;
+				(*out)->nrows += e - r;
+			r = e;
 		}
 	}
 	return rc;
@@ -520,16 +485,11 @@ static int resolve(run *r, cl_error *err)
 		cl_batch_free(u);
 		cl_batch_free(d);
 	}
+	/* every index part, batch by batch: only entries of changed keys count */
 	const cl_schema *types = cl_merge_schema(r->m);
-	for (int i = 0; !rc && i < r->consumed->nparts; i++) {
-		cl_schema *is = NULL;
-		cl_batch *ib = NULL;
-		rc = cl_dms_seq_read(cl_table_store(r->t), r->consumed->parts[i], types, &is, &ib,
-				     err);
-		rc = rc ? rc : cl_merge_resolve(r->m, is, ib, err);
-		cl_batch_free(ib);
-		cl_schema_free(is);
-	}
+	for (int i = 0; !rc && i < r->consumed->nparts; i++)
+		rc = cl_dms_seq_scan(cl_table_store(r->t), r->consumed->parts[i], types,
+				     resolve_rows, r->m, err);
 	return rc;
 }
 
