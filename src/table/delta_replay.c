@@ -704,18 +704,15 @@ int cl__delta_check_readable(const cl_snapshot *s, cl_error *err)
 		return cl_error_set(err, CL_EUNSUPPORTED,
 				    "Delta table feature 'columnMapping' (mode %s) is not supported",
 				    cm);
-	for (size_t i = 0; i < s->nfiles; i++)
-		if (s->files[i].dv) /* TEMPORARY until the scan applies them */
-			return cl_error_set(err, CL_EUNSUPPORTED,
-					    "Delta table feature 'deletionVectors' is not supported "
-					    "(file %s has a deletion vector)", s->files[i].path);
 	return 0;
 }
 
 int cl__delta_check_writable(const cl_snapshot *s, cl_error *err)
 {
+	/* deletionVectors: every reader of data files drops the deleted rows,
+	 * so a copy-on-write rewrite keeps only the surviving ones */
 	static const char *const writer_ok[] = {"appendOnly", "invariants", "timestampNtz",
-						NULL};
+						"deletionVectors", NULL};
 	int rc = cl__delta_check_readable(s, err);
 	if (rc)
 		return rc;

@@ -299,9 +299,11 @@ int64_t cl_snapshot_num_records(const cl_snapshot *s)
 {
 	int64_t total = 0;
 	for (size_t i = 0; i < s->nfiles; i++) {
-		if (s->files[i].num_records < 0)
+		const cl_table_file *f = &s->files[i];
+		if (f->num_records < 0)
 			return -1;
-		total += s->files[i].num_records;
+		/* rows a deletion vector marks deleted are not in the table */
+		total += f->num_records - (f->dv ? f->dv->cardinality : 0);
 	}
 	return total;
 }

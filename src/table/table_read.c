@@ -7,8 +7,18 @@
  * values or its statistics prove that no row satisfies the filters. Missing
  * or unparsable statistics never skip. Timestamp maxima are widened by one
  * millisecond (Delta writers truncate them to milliseconds).
+ *
+ * Deletion vectors: the rows a file's vector names (physical positions in
+ * the file, from 0, counted across all its row groups) are dropped. The
+ * scan chooses the row groups itself (statistics against the filters) so
+ * it knows the physical first row of each one it reads; every returned
+ * batch is a run of physically consecutive rows of one file, so
+ * cl_table_scan_file's first row names every row of the batch exactly
+ * (a batch read from the file is split where deleted rows or pruned row
+ * groups interrupt it).
  */
 #include "delta.h"
+#include "dv.h"
 #include "table_data.h"
 #include "core/value_text.h"
 
@@ -37,7 +47,18 @@ struct cl_table_scan {
 	int nout;          /* output columns (the projection, else every column) */
 	int *out_col;      /* output column -> table column */
 	cl_schema *out_schema; /* the projection's schema (NULL: the table's) */
-	int64_t file_rows, first_row; /* rows read from cur; first row of the last batch */
+	int64_t first_row; /* 1-based physical row of the last batch's first row */
+	/* the row groups read from cur: physical first row and row count */
+	int64_t *rg_first, *rg_rows;
+	int *rg_index;
+	int nrg;
+	int seg;             /* row group of the row at read index seg_start.. */
+	int64_t seg_start;   /* read index of row group `seg`'s first row */
+	uint64_t *del;       /* cur's deleted rows (sorted), NULL: none */
+	size_t ndel, del_pos;
+	cl_batch *pend;      /* the reader's batch being cut into runs (borrowed) */
+	int64_t pend_pos;    /* next row of pend */
+	int64_t pend_base;   /* read index of pend's row 0 */
 	cl_batch *out;
 	cl__json_parser *jp;
 	int64_t files_read, files_skipped;
@@ -172,6 +193,10 @@ void cl_table_scan_free(cl_table_scan *sc)
 	if (sc->local && sc->local_tmp)
 		remove(sc->local);
 	cl_free(sc->local);
+	cl_free(sc->rg_first);
+	cl_free(sc->rg_rows);
+	cl_free(sc->rg_index);
+	cl_free(sc->del);
 	cl_free(sc->file_col_of);
 	cl_free(sc->out_col);
 	cl_schema_free(sc->out_schema);
@@ -295,15 +320,60 @@ static bool wanted(const cl_table_scan *sc, const cl_table_file *f)
 	return false;
 }
 
+/* The row groups of pf to read (statistics against the predicates), with
+ * their physical first rows; checks the deletion vector against the
+ * file's row count. */
+static int choose_row_groups(cl_table_scan *sc, cl_parquet_file *pf,
+			     const cl_parquet_predicate *preds, int np, cl_error *err)
+{
+	int n = cl_parquet_file_num_row_groups(pf);
+	cl_free(sc->rg_first);
+	cl_free(sc->rg_rows);
+	cl_free(sc->rg_index);
+	sc->rg_first = cl_calloc((size_t)n + 1, sizeof *sc->rg_first);
+	sc->rg_rows = cl_calloc((size_t)n + 1, sizeof *sc->rg_rows);
+	sc->rg_index = cl_calloc((size_t)n + 1, sizeof *sc->rg_index);
+	sc->nrg = 0;
+	if (!sc->rg_first || !sc->rg_rows || !sc->rg_index)
+		return oom(err);
+	int64_t phys = 0;
+	for (int rg = 0; rg < n; rg++) {
+		cl_parquet_row_group g;
+		cl_parquet_file_row_group(pf, rg, &g);
+		bool may = true;
+		if (np > 0) {
+			int rc = cl_parquet_file_row_group_may_match(pf, rg, preds, np, &may, err);
+			if (rc)
+				return rc;
+		}
+		if (may) {
+			sc->rg_index[sc->nrg] = rg;
+			sc->rg_first[sc->nrg] = phys;
+			sc->rg_rows[sc->nrg++] = g.num_rows;
+		}
+		phys += g.num_rows;
+	}
+	if (sc->ndel && sc->del[sc->ndel - 1] >= (uint64_t)phys)
+		return cl_error_set(err, CL_EFORMAT,
+				    "table data file %s: its deletion vector names row %llu, "
+				    "the file has %lld rows", sc->cur->path,
+				    (unsigned long long)sc->del[sc->ndel - 1], (long long)phys);
+	return 0;
+}
+
 /* Open the next file worth reading; sc->r = NULL at the end. */
 static int open_next(cl_table_scan *sc, cl_error *err)
 {
 	cl_reader_free(sc->r);
 	sc->r = NULL;
+	sc->pend = NULL;
 	if (sc->local && sc->local_tmp)
 		remove(sc->local);
 	cl_free(sc->local);
 	sc->local = NULL;
+	cl_free(sc->del);
+	sc->del = NULL;
+	sc->ndel = sc->del_pos = 0;
 	cl_store *st = cl_table_store(sc->t);
 	while (sc->next_file < cl_snapshot_nfiles(sc->s)) {
 		const cl_table_file *f = cl_snapshot_file(sc->s, sc->next_file++);
@@ -313,7 +383,18 @@ static int open_next(cl_table_scan *sc, cl_error *err)
 			sc->files_skipped++;
 			continue;
 		}
-		int rc = cl_store_fetch(st, f->path, &sc->local, &sc->local_tmp, err);
+		sc->cur = f;
+		int rc;
+		if (f->dv) {
+			if (f->num_records >= 0 && f->dv->cardinality >= f->num_records) {
+				sc->files_skipped++; /* every row deleted */
+				continue;
+			}
+			if ((rc = cl__dv_load(&sc->del, &sc->ndel, st, f->dv, f->path, err)))
+				return cl_error_prefix(err, "%s: ",
+						       cl_store_location(st));
+		}
+		rc = cl_store_fetch(st, f->path, &sc->local, &sc->local_tmp, err);
 		if (rc)
 			return cl_error_prefix(err, "table data file %s: ", f->path);
 		/* project the data columns the file has */
@@ -338,7 +419,10 @@ static int open_next(cl_table_scan *sc, cl_error *err)
 		for (int i = 0; i < sc->nfile_preds && np < 64; i++)
 			if (cl_parquet_file_find_column(pf, sc->file_preds[i].column) >= 0)
 				preds[np++] = sc->file_preds[i];
+		rc = choose_row_groups(sc, pf, preds, np, err);
 		cl_parquet_file_free(pf);
+		if (rc)
+			return rc;
 		cl_read_options ro;
 		cl_read_options_init(&ro);
 		ro.format = CL_FORMAT_PARQUET;
@@ -346,18 +430,78 @@ static int open_next(cl_table_scan *sc, cl_error *err)
 		ro.ncolumns = ncols;
 		ro.batch_rows = sc->o.batch_rows;
 		cl_parquet_read_options po = {0};
-		po.predicates = preds;
-		po.npredicates = np;
+		po.row_groups = sc->rg_index;
+		po.nrow_groups = sc->nrg;
 		if ((rc = cl_parquet_reader_open(&sc->r, sc->local, &ro, &po, err)) != 0)
 			return rc;
 		const cl_schema *rs = cl_reader_schema(sc->r);
 		for (int i = 0; i < sc->l.schema->nfields; i++)
 			sc->file_col_of[i] = cl_schema_find(rs, sc->l.schema->fields[i].name);
-		sc->cur = f;
-		sc->file_rows = 0;
+		sc->seg = 0;
+		sc->seg_start = 0;
+		sc->pend_base = 0;
 		sc->files_read++;
 		return 0;
 	}
+	return 0;
+}
+
+/* Physical row (from 0) of the row at read index k; k never decreases
+ * between calls for one file. -1 when past the selected row groups. */
+static int64_t physical(cl_table_scan *sc, int64_t k)
+{
+	while (sc->seg < sc->nrg && k >= sc->seg_start + sc->rg_rows[sc->seg]) {
+		sc->seg_start += sc->rg_rows[sc->seg];
+		sc->seg++;
+	}
+	if (sc->seg >= sc->nrg)
+		return -1;
+	return sc->rg_first[sc->seg] + (k - sc->seg_start);
+}
+
+/* Is physical row p deleted? p never decreases between calls. */
+static bool deleted(cl_table_scan *sc, int64_t p)
+{
+	while (sc->del_pos < sc->ndel && sc->del[sc->del_pos] < (uint64_t)p)
+		sc->del_pos++;
+	return sc->del_pos < sc->ndel && sc->del[sc->del_pos] == (uint64_t)p;
+}
+
+/* Convert rows [from, to) of the reader's batch b into sc->out. */
+static int emit(cl_table_scan *sc, const cl_batch *b, int64_t from, int64_t to,
+		cl_error *err)
+{
+	int rc = 0;
+	cl_batch_clear(sc->out);
+	const cl_schema *schema = sc->l.schema;
+	for (int o = 0; !rc && o < sc->nout; o++) {
+		int i = sc->out_col[o];
+		cl_column *dst = &sc->out->cols[o];
+		int pi = -1;
+		for (int k = 0; k < sc->l.npart; k++)
+			if (sc->l.part_index[k] == i)
+				pi = k;
+		if (pi >= 0) {
+			const char *pv = sc->cur->partition[pi].value;
+			for (int64_t r = from; !rc && r < to; r++)
+				rc = pv ? cl__column_append_text(dst, pv, strlen(pv), err)
+					: cl_column_append_null(dst, err);
+			if (rc)
+				cl_error_prefix(err, "%s: partition value of '%s': ", sc->cur->path,
+						schema->fields[i].name);
+			continue;
+		}
+		int fc = sc->file_col_of[i];
+		for (int64_t r = from; !rc && r < to; r++)
+			rc = fc < 0 ? cl_column_append_null(dst, err)
+				    : cl__append_converted(dst, &b->cols[fc], r, err);
+		if (rc)
+			cl_error_prefix(err, "%s: column '%s': ", sc->cur->path,
+					schema->fields[i].name);
+	}
+	if (rc)
+		return rc;
+	sc->out->nrows = to - from;
 	return 0;
 }
 
@@ -370,47 +514,50 @@ int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err)
 			if (rc || !sc->r)
 				return rc;
 		}
-		cl_batch *b;
-		int rc = cl_reader_next(sc->r, &b, err);
-		if (rc)
-			return cl_error_prefix(err, "table data file %s: ", sc->cur->path);
-		if (!b) {
-			cl_reader_free(sc->r);
-			sc->r = NULL;
-			continue;
-		}
-		cl_batch_clear(sc->out);
-		const cl_schema *schema = sc->l.schema;
-		for (int o = 0; !rc && o < sc->nout; o++) {
-			int i = sc->out_col[o];
-			cl_column *dst = &sc->out->cols[o];
-			int pi = -1;
-			for (int k = 0; k < sc->l.npart; k++)
-				if (sc->l.part_index[k] == i)
-					pi = k;
-			if (pi >= 0) {
-				const char *pv = sc->cur->partition[pi].value;
-				for (int64_t r = 0; !rc && r < b->nrows; r++)
-					rc = pv ? cl__column_append_text(dst, pv, strlen(pv), err)
-						: cl_column_append_null(dst, err);
-				if (rc)
-					cl_error_prefix(err, "%s: partition value of '%s': ", sc->cur->path,
-							schema->fields[i].name);
+		if (!sc->pend || sc->pend_pos >= sc->pend->nrows) {
+			if (sc->pend)
+				sc->pend_base += sc->pend->nrows;
+			sc->pend = NULL;
+			cl_batch *b;
+			int rc = cl_reader_next(sc->r, &b, err);
+			if (rc)
+				return cl_error_prefix(err, "table data file %s: ", sc->cur->path);
+			if (!b) {
+				cl_reader_free(sc->r);
+				sc->r = NULL;
 				continue;
 			}
-			int fc = sc->file_col_of[i];
-			for (int64_t r = 0; !rc && r < b->nrows; r++)
-				rc = fc < 0 ? cl_column_append_null(dst, err)
-					    : cl__append_converted(dst, &b->cols[fc], r, err);
-			if (rc)
-				cl_error_prefix(err, "%s: column '%s': ", sc->cur->path,
-						schema->fields[i].name);
+			sc->pend = b;
+			sc->pend_pos = 0;
 		}
+		/* the next run of surviving, physically consecutive rows */
+		const cl_batch *b = sc->pend;
+		int64_t n = b->nrows, i = sc->pend_pos, p = -1;
+		for (; i < n; i++) {
+			p = physical(sc, sc->pend_base + i);
+			if (p < 0)
+				return cl_error_set(err, CL_EINTERNAL,
+						    "table data file %s: more rows than its row groups",
+						    sc->cur->path);
+			if (!deleted(sc, p))
+				break;
+		}
+		if (i == n) {
+			sc->pend_pos = n;
+			continue;
+		}
+		int64_t start = i, first = p, prev = p;
+		for (i = start + 1; i < n; i++) {
+			int64_t q = physical(sc, sc->pend_base + i);
+			if (q != prev + 1 || deleted(sc, q))
+				break;
+			prev = q;
+		}
+		sc->pend_pos = i;
+		int rc = emit(sc, b, start, i, err);
 		if (rc)
 			return rc;
-		sc->out->nrows = b->nrows;
-		sc->first_row = sc->file_rows + 1;
-		sc->file_rows += b->nrows;
+		sc->first_row = first + 1;
 		*out = sc->out;
 		return 0;
 	}

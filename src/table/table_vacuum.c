@@ -12,10 +12,15 @@
  *   - it is not under _delta_log/ or another hidden folder ("_x" or ".x"),
  *     and not a hidden file — except the staging files of crashed
  *     changelake writers (CL_STORE_STAGE_PREFIX), which are orphans.
+ * Deletion vector files ('u' and 'p' storage inside the table) count as
+ * needed by the live file or unexpired tombstone that names them: a DV
+ * file is deleted only when nothing within the retention names it (and
+ * it is older than the retention, like an uncommitted writer's file).
  * Vacuum refuses tables whose writer features changelake does not know
  * (the vacuumProtocolCheck feature asks exactly that).
  */
 #include "delta.h"
+#include "dv.h"
 
 #include <string.h>
 
@@ -41,6 +46,31 @@ static bool candidate(const char *key)
 	}
 }
 
+/* Keep the file of deletion vector dv (if it lives in the store); the
+ * key is added to *owned for release. */
+static int keep_dv(cl__strmap *keep, char ***owned, size_t *nowned, cl_store *st,
+		   const cl_table_dv *dv, const char *data_path, cl_error *err)
+{
+	if (!dv || dv->storage_type == 'i')
+		return 0;
+	char *key = NULL;
+	int rc = cl__dv_file_key(&key, st, dv, err);
+	if (rc == CL_EUNSUPPORTED)
+		return 0; /* a 'p' file outside the table: not vacuum's */
+	if (rc)
+		return cl_error_prefix(err, "vacuum: %s: ", data_path);
+	char **no = cl_realloc(*owned, (*nowned + 1) * sizeof *no);
+	if (!no) {
+		cl_free(key);
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	}
+	*owned = no;
+	no[(*nowned)++] = key;
+	if (cl__strmap_put(keep, key, 1))
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	return 0;
+}
+
 int cl_table_vacuum(cl_table *t, int64_t retain_ms, bool dry_run, cl_vacuum_result *res,
 		    cl_store_list *deleted, cl_error *err)
 {
@@ -50,6 +80,8 @@ int cl_table_vacuum(cl_table *t, int64_t retain_ms, bool dry_run, cl_vacuum_resu
 	cl_snapshot *s = NULL;
 	cl_store_list all = {0};
 	cl__strmap keep = {0};
+	char **owned = NULL; /* DV file keys in keep */
+	size_t nowned = 0;
 	int rc = cl_table_snapshot(&s, t, NULL, err);
 	if (rc)
 		return rc;
@@ -68,6 +100,14 @@ int cl_table_vacuum(cl_table *t, int64_t retain_ms, bool dry_run, cl_vacuum_resu
 		goto out;
 	}
 	cl_store *st = cl_table_store(t);
+	for (size_t i = 0; !rc && i < s->nfiles; i++)
+		rc = keep_dv(&keep, &owned, &nowned, st, s->files[i].dv, s->files[i].path, err);
+	for (size_t i = 0; !rc && i < s->ntombstones; i++)
+		if (s->tombstones[i].deletion_ts >= cutoff)
+			rc = keep_dv(&keep, &owned, &nowned, st, s->tombstones[i].dv,
+				     s->tombstones[i].path, err);
+	if (rc)
+		goto out;
 	if ((rc = cl_store_list_prefix(st, "", NULL, &all, err)) != 0)
 		goto out;
 	for (size_t i = 0; i < all.n; i++) {
@@ -106,6 +146,9 @@ int cl_table_vacuum(cl_table *t, int64_t retain_ms, bool dry_run, cl_vacuum_resu
 	}
 out:
 	cl__strmap_release(&keep);
+	for (size_t i = 0; i < nowned; i++)
+		cl_free(owned[i]);
+	cl_free(owned);
 	cl_store_list_release(&all);
 	cl_snapshot_free(s);
 	return rc;
