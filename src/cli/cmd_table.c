@@ -17,7 +17,9 @@ static void usage(FILE *f)
 	      "Look inside a lake table (Parquet files under a Delta Lake log):\n"
 	      "  history    every commit: version, time, operation, files added/removed\n"
 	      "  files      the live data files of a version with size, rows and\n"
-	      "             partition values (tab-separated, one per line)\n"
+	      "             partition values (tab-separated, one per line); when a\n"
+	      "             file has a deletion vector, a 'deleted' column (rows the\n"
+	      "             vector marks deleted, - for none) follows 'records'\n"
 	      "  describe   version, protocol, schema, partitioning, configuration\n"
 	      "\n"
 	      "TABLE@12 opens version 12; TABLE@2024-05-01T10:00:00Z the version that\n"
@@ -103,10 +105,14 @@ static int cmd_files(const char *ref, bool json)
 	if (open_snapshot(&t, &s, ref))
 		return CLI_ERROR;
 	size_t n = cl_snapshot_nfiles(s);
+	bool any_dv = false;
+	for (size_t i = 0; i < n; i++)
+		any_dv |= cl_snapshot_file(s, i)->dv != NULL;
 	if (json)
 		printf("{\"version\":%lld,\"files\":[", (long long)cl_snapshot_version(s));
 	else
-		puts("path\tsize\trecords\tpartition");
+		puts(any_dv ? "path\tsize\trecords\tdeleted\tpartition"
+			    : "path\tsize\trecords\tpartition");
 	for (size_t i = 0; i < n; i++) {
 		const cl_table_file *f = cl_snapshot_file(s, i);
 		if (json) {
@@ -128,7 +134,21 @@ static int cmd_files(const char *ref, bool json)
 				else
 					fputs("null", stdout);
 			}
-			fputs("}}", stdout);
+			putchar('}');
+			if (f->dv) {
+				const cl_table_dv *d = f->dv;
+				char st[2] = {d->storage_type, 0};
+				printf(",\"deletedRecords\":%lld,\"deletionVector\":{\"storageType\":",
+				       (long long)d->cardinality);
+				cli_json_string(stdout, st);
+				fputs(",\"pathOrInlineDv\":", stdout);
+				cli_json_string(stdout, d->path_or_inline);
+				if (d->offset >= 0)
+					printf(",\"offset\":%lld", (long long)d->offset);
+				printf(",\"sizeInBytes\":%d,\"cardinality\":%lld}",
+				       (int)d->size_in_bytes, (long long)d->cardinality);
+			}
+			putchar('}');
 			continue;
 		}
 		printf("%s\t%lld\t", f->path, (long long)f->size);
@@ -137,6 +157,13 @@ static int cmd_files(const char *ref, bool json)
 		else
 			putchar('-');
 		putchar('\t');
+		if (any_dv) {
+			if (f->dv)
+				printf("%lld", (long long)f->dv->cardinality);
+			else
+				putchar('-');
+			putchar('\t');
+		}
 		for (int j = 0; j < f->npartition; j++)
 			printf("%s%s=%s", j ? "," : "", f->partition[j].key,
 			       f->partition[j].value ? f->partition[j].value : "NULL");
