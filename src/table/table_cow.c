@@ -345,6 +345,73 @@ static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_tabl
 	return may;
 }
 
+/* Copy-on-write of one candidate file: read whole; when it holds a changed
+ * key it is removed and its other rows go to the writer. */
+static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l, keyset *ks,
+		    cl__table_writer *w, cl_table_txn *x, const cl_table_file *f, uint64_t **hb,
+		    int64_t *hcap, cl_table_cow_stats *st, cl_error *err)
+{
+	cl_column *kcols[64];
+	int rc;
+	const char *only[1] = {f->path};
+	cl_table_scan_options so = {0};
+	so.only_files = only;
+	so.nonly_files = 1;
+	cl_table_scan *sc = NULL;
+	cl_batch *whole = NULL;
+	rc = cl_table_scan_open(&sc, t, s, &so, err);
+	rc = rc ? rc : cl_batch_create(&whole, l->schema, 1024, err);
+	bool touched = false;
+	int64_t hits_deleted = 0;
+	cl_batch *b;
+	while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b) {
+		for (int k = 0; k < l->nkeys; k++)
+			kcols[k] = &b->cols[l->key_index[k]];
+		if (b->nrows > *hcap) {
+			cl_free(*hb);
+			*hcap = b->nrows;
+			if (!(*hb = cl_malloc((size_t)*hcap * sizeof **hb))) {
+				*hcap = 0;
+				rc = oom(err);
+				break;
+			}
+		}
+		hash_keys(*hb, kcols, l->nkeys, b->nrows);
+		/* surviving rows are copied in runs between changed keys */
+		int64_t run = 0;
+		for (int64_t r = 0; !rc && r <= b->nrows; r++) {
+			kslot *e = r < b->nrows && ks->cap ? keyset_find(ks, kcols, r, (*hb)[r])
+							  : NULL;
+			if (r < b->nrows && (!e || !e->flags))
+				continue;
+			if (e) {
+				touched = true;
+				if (e->flags & K_DELETE)
+					hits_deleted++;
+				e->flags |= K_FOUND;
+			}
+			for (int c = 0; !rc && r > run && c < l->schema->nfields; c++)
+				rc = cl_column_append_range(&whole->cols[c], &b->cols[c], run,
+							    r - run, err);
+			if (!rc)
+				whole->nrows += r - run;
+			run = r + 1;
+		}
+	}
+	cl_table_scan_free(sc);
+	if (!rc && touched) {
+		st->files_rewritten++;
+		st->bytes_removed += f->size;
+		st->rows_deleted += hits_deleted;
+		st->rows_copied += whole->nrows;
+		rc = cl_table_txn_remove(x, f, true, err);
+		if (!rc && whole->nrows)
+			rc = cl__table_writer_write(w, whole, err);
+	}
+	cl_batch_free(whole);
+	return rc;
+}
+
 /* Merge-on-read: the positions of a file's live rows holding a changed key. */
 typedef struct dv_hits {
 	keyset *ks;
@@ -538,65 +605,9 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 			rc = cl__dv_read_keys(t, &l, f, dv_hits_fn, &dh, &nrows, err);
 			st->rows_deleted += dh.deleted;
 			rc = rc ? rc : cl__dv_marks_add(marks, t, x, f, dh.pos, dh.npos, nrows, err);
-			goto file_done;
+		} else {
+			rc = cow_file(t, s, &l, &ks, w, x, f, &hb, &hcap, st, err);
 		}
-		const char *only[1] = {f->path};
-		cl_table_scan_options so = {0};
-		so.only_files = only;
-		so.nonly_files = 1;
-		cl_table_scan *sc = NULL;
-		cl_batch *whole = NULL;
-		rc = cl_table_scan_open(&sc, t, s, &so, err);
-		rc = rc ? rc : cl_batch_create(&whole, l.schema, 1024, err);
-		bool touched = false;
-		int64_t hits_deleted = 0;
-		cl_batch *b;
-		while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b) {
-			for (int k = 0; k < l.nkeys; k++)
-				kcols[k] = &b->cols[l.key_index[k]];
-			if (b->nrows > hcap) {
-				cl_free(hb);
-				hcap = b->nrows;
-				if (!(hb = cl_malloc((size_t)hcap * sizeof *hb))) {
-					hcap = 0;
-					rc = oom(err);
-					break;
-				}
-			}
-			hash_keys(hb, kcols, l.nkeys, b->nrows);
-			/* surviving rows are copied in runs between changed keys */
-			int64_t run = 0;
-			for (int64_t r = 0; !rc && r <= b->nrows; r++) {
-				kslot *e = r < b->nrows && ks.cap ? keyset_find(&ks, kcols, r, hb[r])
-								  : NULL;
-				if (r < b->nrows && (!e || !e->flags))
-					continue;
-				if (e) {
-					touched = true;
-					if (e->flags & K_DELETE)
-						hits_deleted++;
-					e->flags |= K_FOUND;
-				}
-				for (int c = 0; !rc && r > run && c < l.schema->nfields; c++)
-					rc = cl_column_append_range(&whole->cols[c], &b->cols[c], run,
-								    r - run, err);
-				if (!rc)
-					whole->nrows += r - run;
-				run = r + 1;
-			}
-		}
-		cl_table_scan_free(sc);
-		if (!rc && touched) {
-			st->files_rewritten++;
-			st->bytes_removed += f->size;
-			st->rows_deleted += hits_deleted;
-			st->rows_copied += whole->nrows;
-			rc = cl_table_txn_remove(x, f, true, err);
-			if (!rc && whole->nrows)
-				rc = cl__table_writer_write(w, whole, err);
-		}
-		cl_batch_free(whole);
-	file_done:;
 		int bk = early ? cl__layout_bucket_of_key(f->path) : -1;
 		if (!rc && bk >= 0 && last[bk] == (int64_t)fi) {
 			rc = write_upserts(w, l.schema, tbs, bks, nupserts, bk, done, err);
