@@ -9,8 +9,15 @@
 // listed by `changelake table files --json` with read_parquet, the
 // partition values come from the log, and the row multisets must be equal.
 // Time travel: every version of the time-travel tables is compared too.
+// Deletion vectors: the live files and their vectors come from an
+// independent replay of the JSON commits here (logical file identity: path
+// + DV uniqueId) and must equal what changelake lists; DuckDB reads each
+// file with file_row_number and drops the rows dv_decode.mjs (an
+// independent decoder) decodes from the vector. The DV tables are also
+// checked against the contents the delta-io tests state.
 // Env: CHANGELAKE, CL_BUILD, CL_TESTDATA. Prints "delta_golden: N passed, M failed".
 import { DuckDBInstance } from '@duckdb/node-api';
+import { decodeDv, decodeBitmapArray, encodeBitmapArray, z85Decode, z85Encode, readDvBitmap } from './dv_decode.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -88,6 +95,32 @@ function sel(name, t) {
 	return c;
 }
 
+// PROTOCOL.md uniqueId of a deletion vector descriptor.
+const dvId = (d) => `${d.storageType}${d.pathOrInlineDv}${d.offset !== undefined && d.offset !== null ? '@' + d.offset : ''}`;
+// Live files of `version` from the JSON commits alone (null when a commit
+// 0..version is missing): removes before adds in a commit, keyed by the
+// logical file identity (decoded path + DV uniqueId).
+function replayJson(table, version) {
+	const live = new Map();
+	for (let v = 0; v <= version; v++) {
+		const f = path.join(table, '_delta_log', `${String(v).padStart(20, '0')}.json`);
+		if (!fs.existsSync(f)) return null;
+		const acts = fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+		for (const pass of ['remove', 'add'])
+			for (const a of acts) {
+				const x = a[pass];
+				if (!x) continue;
+				const p = decodeURIComponent(x.path);
+				const id = `${p}\n${x.deletionVector ? dvId(x.deletionVector) : ''}`;
+				if (pass === 'remove') live.delete(id);
+				else live.set(id, { path: p, deletionVector: x.deletionVector || null });
+			}
+	}
+	const byPath = new Map();
+	for (const x of live.values()) byPath.set(x.path, x);
+	return byPath;
+}
+
 async function compare(table, ref, label) {
 	const desc = JSON.parse(run(['table', 'describe', ref, '--json']));
 	const fields = JSON.parse(desc.schemaString).fields.filter((f) => f.type !== 'void');
@@ -97,12 +130,27 @@ async function compare(table, ref, label) {
 		return JSON.stringify(r.map((v, i) => norm(fields[i].type, v)));
 	}).sort();
 	const theirs = [];
-	for (const f of JSON.parse(run(['table', 'files', ref, '--json'])).files) {
+	const listed = JSON.parse(run(['table', 'files', ref, '--json'])).files;
+	const replayed = replayJson(table, desc.version);
+	if (replayed) {
+		const a = listed.map((f) => `${f.path} ${f.deletionVector ? dvId(f.deletionVector) : ''}`).sort();
+		const b = [...replayed.values()].map((x) => `${x.path} ${x.deletionVector ? dvId(x.deletionVector) : ''}`).sort();
+		ok(JSON.stringify(a) === JSON.stringify(b),
+			`${label}: live files (path + DV) as an independent JSON replay: ${a.length} vs ${b.length}`);
+	}
+	for (const f of listed) {
 		const file = path.join(table, f.path);
 		const have = new Set((await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlstr(file)})`))
 			.getRows().map((r) => r[0]));
 		const exprs = fields.map((fl) => parts.includes(fl.name) || !have.has(fl.name) ? 'NULL' : sel(fl.name, fl.type));
-		const rows = (await con.runAndReadAll(`SELECT ${exprs.join(', ')} FROM read_parquet(${sqlstr(file)})`)).getRows();
+		let dv = f.deletionVector;
+		if (replayed && replayed.has(f.path)) dv = replayed.get(f.path).deletionVector;
+		let where = '';
+		if (dv) {
+			const del = decodeDv(table, dv);
+			where = del.length ? ` WHERE file_row_number NOT IN (${del.join(',')})` : '';
+		}
+		const rows = (await con.runAndReadAll(`SELECT ${exprs.join(', ')} FROM read_parquet(${sqlstr(file)}, file_row_number=true)${where}`)).getRows();
 		for (const row of rows) {
 			const vals = row.map((v, i) => {
 				const fl = fields[i];
@@ -141,11 +189,60 @@ for (const name of fs.readdirSync(root).sort()) {
 	}
 	if (await compare(table, table, name)) read++;
 }
-for (const name of ['time-travel-start-start20-start40', 'time-travel-partition-changes-b', 'snapshot-data2-deleted']) {
+for (const name of ['time-travel-start-start20-start40', 'time-travel-partition-changes-b', 'snapshot-data2-deleted',
+	'log-replay-dv-key-cases', 'dv-partitioned-with-checkpoint']) {
 	const table = path.join(root, name);
 	const latest = JSON.parse(run(['table', 'describe', table, '--json'])).version;
 	for (let v = 0; v <= latest; v++) await compare(table, `${table}@${v}`, `${name}@${v}`);
 }
-ok(read >= 40, `read ${read} golden tables (refused ${refused})`);
+ok(read >= 42, `read ${read} golden tables (refused ${refused})`);
+
+// Deletion vectors: the contents the delta-io tests state.
+{
+	const rows = (ref) => run(['dump', ref], tool).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+	const kc = rows(path.join(root, 'log-replay-dv-key-cases')).map((r) => Number(r[0])).sort((a, b) => a - b);
+	const want = [...Array(50).keys()].filter((x) => x !== 0 && x !== 7 && x !== 14);
+	ok(JSON.stringify(kc) === JSON.stringify(want), `log-replay-dv-key-cases: ids 0..49 minus 0, 7, 14 (${kc.length} rows)`);
+	const pc = rows(path.join(root, 'dv-partitioned-with-checkpoint')).map((r) => JSON.stringify(r.map(String))).sort();
+	const pw = [...Array(50).keys()].filter((x) => !(x % 2 === 0 && x < 30))
+		.map((x) => JSON.stringify([String(x % 10), String(x), `foo${x % 5}`])).sort();
+	ok(JSON.stringify(pc) === JSON.stringify(pw), `dv-partitioned-with-checkpoint: 35 rows as DeletionVectorSuite states (${pc.length})`);
+	try {
+		run(['dump', path.join(root, 'dv-with-columnmapping')], tool);
+		ok(false, 'dv-with-columnmapping: read although it uses column mapping');
+	} catch (e) {
+		ok(/'columnMapping'/.test(String(e.stderr || e)), `dv-with-columnmapping refused naming 'columnMapping'`);
+	}
+	// the decoder itself: ZeroMQ RFC 32's example, every DV file of the
+	// golden tables (size, CRC), an encode/decode round trip
+	ok(z85Encode(Buffer.from([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b])) === 'HelloWorld' &&
+		z85Decode('HelloWorld').toString('hex') === '864fd26fb559f75b', 'z85 RFC 32 example');
+	let files = 0, bad = 0;
+	for (const t of ['log-replay-dv-key-cases', 'dv-partitioned-with-checkpoint', 'dv-with-columnmapping'])
+		for (const n of fs.readdirSync(path.join(root, t)).filter((n) => /^deletion_vector_.*\.bin$/.test(n))) {
+			const buf = fs.readFileSync(path.join(root, t, n));
+			const size = buf.readInt32BE(1);
+			try {
+				const uuid = n.slice(16, -4).replaceAll('-', '');
+				const z = z85Encode(Buffer.from(uuid, 'hex'));
+				const rowsOf = decodeDv(path.join(root, t), { storageType: 'u', pathOrInlineDv: z, offset: 1, sizeInBytes: size,
+					cardinality: decodeBitmapArray(buf.subarray(5, 5 + size)).length });
+				files++;
+				if (!rowsOf.length) bad++;
+			} catch (e) {
+				bad++;
+				console.log(`  ${t}/${n}: ${e.message}`);
+			}
+		}
+	ok(files >= 20 && bad === 0, `decoded ${files} golden DV files (${bad} bad)`);
+	const sample = [0n, 7n, 4096n, 65535n, 65536n, 70000n, (1n << 32n) + 5n];
+	for (let v = 100000n; v < 110000n; v += 2n) sample.push(v);
+	sample.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+	const back = decodeBitmapArray(encodeBitmapArray(sample));
+	ok(back.join() === sample.join(), 'bitmap encode/decode round trip (array and bitmap containers, key > 0)');
+	const inl = encodeBitmapArray([3n, 9n]);
+	ok(readDvBitmap('/nonexistent', { storageType: 'i', pathOrInlineDv: z85Encode(inl), sizeInBytes: inl.length })
+		.equals(inl), 'inline descriptor');
+}
 console.log(`delta_golden: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
