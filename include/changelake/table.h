@@ -25,7 +25,9 @@
  * catalog-managed tables — is refused with CL_EUNSUPPORTED naming the
  * feature, never read wrong. It writes tables with reader 1 / writer 2, or
  * reader 3 / writer 7 with the timestampNtz feature when a column is a
- * timestamp without time zone.
+ * timestamp without time zone and the deletionVectors feature for
+ * merge-on-read tables (cl_table_create_options.deletion_vectors,
+ * cl_table_enable_deletion_vectors).
  *
  * Type mapping changelake -> Delta: int8 byte, int16 short, int32 integer,
  * int64 long, bool boolean, float32 float, float64 double, decimal(p,s),
@@ -429,6 +431,17 @@ typedef struct cl_table_cow_stats {
  * the upserted rows, into new files; every other file stays untouched. The
  * scopes read are recorded for conflict detection. A key given twice
  * (upserts and deletes together) is CL_EDUPKEY. The caller commits x.
+ *
+ * Merge-on-read: on a table with delta.enableDeletionVectors=true (and the
+ * writer feature deletionVectors) a candidate is read for its key columns
+ * only, and a file holding changed keys is not rewritten: it is removed
+ * with its old deletion vector and added again (same path, size and
+ * partition values, statistics with tightBounds false) with a vector that
+ * also deletes the changed rows; a file whose rows would all be deleted is
+ * removed. The new vectors of one call go into one deletion vector file,
+ * published (durably) before this returns; if x is never committed the
+ * file is an orphan that vacuum deletes. Only the upserted rows are
+ * written. The result, row for row, is that of copy-on-write.
  */
 int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		 const cl_batch *const *upserts, int nupserts,
@@ -541,8 +554,10 @@ typedef struct cl_compact_options {
  * `small_bytes`; 0: a quarter of the table's target file size) into as few
  * files as the target size allows, in one commit (operation OPTIMIZE,
  * dataChange false: readers of the change feed see no change). A group
- * with fewer than two small files is left alone. Nothing to do commits
- * nothing (*version = -1). Concurrent commits that rewrite the same files
+ * with fewer than two small files is left alone. A file with a deletion
+ * vector deleting more than 10% of its rows is rewritten without them
+ * (purged), even alone in its group. Nothing to do commits nothing
+ * (*version = -1). Concurrent commits that rewrite the same files
  * conflict; concurrent appends do not.
  */
 int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,

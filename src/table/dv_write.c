@@ -42,12 +42,14 @@ typedef int (*cl__dv_keys_fn)(void *ctx, cl_column *const *keys, int64_t n, cons
 typedef struct cl__dv_marks cl__dv_marks;
 bool cl__dv_table_enabled(const cl_snapshot *s);
 int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file *f,
-		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, cl_error *err);
+		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, uint64_t **deleted,
+		     size_t *ndeleted, cl_error *err);
 int cl__dv_loose_stats(cl_buf *out, const char *stats);
 int cl__dv_marks_open(cl__dv_marks **out, cl_error *err);
 void cl__dv_marks_free(cl__dv_marks *m);
-int cl__dv_marks_add(cl__dv_marks *m, cl_table *t, cl_table_txn *x, const cl_table_file *f,
-		     const uint64_t *pos, size_t npos, int64_t nrows, cl_error *err);
+int cl__dv_marks_add(cl__dv_marks *m, cl_table_txn *x, const cl_table_file *f,
+		     const uint64_t *old, size_t nold, const uint64_t *pos, size_t npos,
+		     int64_t nrows, cl_error *err);
 int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_cow_stats *st,
 			cl_error *err);
 void cl__dv_marks_counts(const cl__dv_marks *m, int64_t *added, int64_t *updated,
@@ -70,7 +72,8 @@ bool cl__dv_table_enabled(const cl_snapshot *s)
 }
 
 int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file *f,
-		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, cl_error *err)
+		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, uint64_t **deleted,
+		     size_t *ndeleted, cl_error *err)
 {
 	cl_store *st = cl_table_store(t);
 	char *local = NULL;
@@ -89,6 +92,8 @@ int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file
 	const char *proj[65];
 	int nproj = 0;
 	*nrows = 0;
+	*deleted = NULL;
+	*ndeleted = 0;
 	if (nk > 64)
 		return cl_error_set(err, CL_EUNSUPPORTED, "more than 64 key columns");
 	memset(conv, 0, sizeof conv);
@@ -194,8 +199,13 @@ out:
 	if (local && tmp)
 		remove(local);
 	cl_free(local);
-	cl_free(old);
 	cl_free(live);
+	if (rc) {
+		cl_free(old);
+	} else {
+		*deleted = old;
+		*ndeleted = nold;
+	}
 	return rc;
 }
 
@@ -299,18 +309,15 @@ void cl__dv_marks_free(cl__dv_marks *m)
 	cl_free(m);
 }
 
-int cl__dv_marks_add(cl__dv_marks *m, cl_table *t, cl_table_txn *x, const cl_table_file *f,
-		     const uint64_t *pos, size_t npos, int64_t nrows, cl_error *err)
+int cl__dv_marks_add(cl__dv_marks *m, cl_table_txn *x, const cl_table_file *f,
+		     const uint64_t *old, size_t nold, const uint64_t *pos, size_t npos,
+		     int64_t nrows, cl_error *err)
 {
 	if (npos == 0)
 		return 0;
-	uint64_t *old = NULL, *all = NULL;
-	size_t nold = 0, nall = 0;
-	int rc = 0;
-	if (f->dv)
-		rc = cl__dv_load(&old, &nold, cl_table_store(t), f->dv, f->path, err);
-	rc = rc ? rc : cl__dv_union(&all, &nall, old, nold, pos, npos, err);
-	cl_free(old);
+	uint64_t *all = NULL;
+	size_t nall = 0;
+	int rc = cl__dv_union(&all, &nall, old, nold, pos, npos, err);
 	if (rc)
 		return rc;
 	m->rows_marked += (int64_t)(nall - nold);

@@ -41,11 +41,13 @@ typedef int (*cl__dv_keys_fn)(void *ctx, cl_column *const *keys, int64_t n, cons
 typedef struct cl__dv_marks cl__dv_marks;
 bool cl__dv_table_enabled(const cl_snapshot *s);
 int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file *f,
-		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, cl_error *err);
+		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, uint64_t **deleted,
+		     size_t *ndeleted, cl_error *err);
 int cl__dv_marks_open(cl__dv_marks **out, cl_error *err);
 void cl__dv_marks_free(cl__dv_marks *m);
-int cl__dv_marks_add(cl__dv_marks *m, cl_table *t, cl_table_txn *x, const cl_table_file *f,
-		     const uint64_t *pos, size_t npos, int64_t nrows, cl_error *err);
+int cl__dv_marks_add(cl__dv_marks *m, cl_table_txn *x, const cl_table_file *f,
+		     const uint64_t *old, size_t nold, const uint64_t *pos, size_t npos,
+		     int64_t nrows, cl_error *err);
 int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_cow_stats *st,
 			cl_error *err);
 void cl__dv_marks_counts(const cl__dv_marks *m, int64_t *added, int64_t *updated,
@@ -600,11 +602,15 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		if (marks) {
 			/* merge-on-read: key columns only, changed rows marked deleted */
 			int64_t nrows = 0;
+			uint64_t *old = NULL; /* rows its current vector deletes */
+			size_t nold = 0;
 			dh.npos = 0;
 			dh.deleted = 0;
-			rc = cl__dv_read_keys(t, &l, f, dv_hits_fn, &dh, &nrows, err);
+			rc = cl__dv_read_keys(t, &l, f, dv_hits_fn, &dh, &nrows, &old, &nold, err);
 			st->rows_deleted += dh.deleted;
-			rc = rc ? rc : cl__dv_marks_add(marks, t, x, f, dh.pos, dh.npos, nrows, err);
+			rc = rc ? rc : cl__dv_marks_add(marks, x, f, old, nold, dh.pos, dh.npos, nrows,
+							err);
+			cl_free(old);
 		} else {
 			rc = cow_file(t, s, &l, &ks, w, x, f, &hb, &hcap, st, err);
 		}

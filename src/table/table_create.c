@@ -152,6 +152,12 @@ int cl_table_create(cl_table *t, const cl_schema *schema_in,
 	for (int i = 0; i < o->nconfig; i++)
 		if (!strcmp(o->config[i].key, "delta.enableDeletionVectors") && o->config[i].value) {
 			dv_conf = true;
+			if (o->deletion_vectors && strcmp(o->config[i].value, "true")) {
+				rc = cl_error_set(err, CL_EINVAL, "deletion vectors asked for, but the "
+						  "configuration sets delta.enableDeletionVectors=%s",
+						  o->config[i].value);
+				goto out;
+			}
 			dv = dv || !strcmp(o->config[i].value, "true");
 		}
 	/* protocol: table features (reader 3 / writer 7) when one is needed */
