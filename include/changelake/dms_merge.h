@@ -128,6 +128,9 @@ typedef struct cl_dms_merge_options {
 	cl_dms_read_options read;    /* .schema is set by the run */
 	int buckets;                 /* new tables: key-hash buckets (0: none) */
 	int64_t target_file_bytes;   /* new tables: 0 = default */
+	bool deletion_vectors;       /* new tables: deletion vectors (merge-on-read:
+					changed rows marked deleted instead of
+					their files rewritten) */
 	const char *app_id;          /* NULL: CL_DMS_APP_ID */
 	const char *source_label;    /* recorded in commitInfo; NULL: the folder */
 	void (*progress)(void *ctx, const cl_dms_merge_progress *p);

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define CL_STATE_VERSION 1
+#define CL_STATE_VERSION 2
 
 typedef struct cl_state cl_state;
 
@@ -39,6 +39,8 @@ typedef struct cl_state_table {
 	char *columns;          /* header-less CSV column names, comma separated */
 	char *timestamp_column; /* DMS TimestampColumnName */
 	bool ignore_null_updates;
+	bool deletion_vectors;  /* sync creates the lake table with deletion
+				   vectors (merge-on-read) */
 	bool active;
 	char *created_at, *updated_at; /* UTC, "YYYY-MM-DD HH:MM:SS" */
 	char *last_run_at;
@@ -84,14 +86,15 @@ int cl_state_table_list(cl_state *s, cl_state_table **out, int *n, cl_error *err
 /*
  * Change some settings of an existing table (CL_ENOTFOUND otherwise):
  * string fields of `set` that are non-NULL replace the stored value (an
- * empty string clears it); active / ignore_null_updates change when the
- * matching *_set flag is true.
+ * empty string clears it); active / ignore_null_updates / deletion_vectors
+ * change when the matching *_set flag is true.
  */
 typedef struct cl_state_table_set {
 	const char *keys, *partition_by, *sequence_by, *schema, *columns,
 		*timestamp_column;
 	bool active_set, active;
 	bool ignore_null_set, ignore_null_updates;
+	bool deletion_vectors_set, deletion_vectors;
 } cl_state_table_set;
 int cl_state_table_update(cl_state *s, const char *name, const cl_state_table_set *set,
 			  cl_error *err);

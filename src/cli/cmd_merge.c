@@ -11,7 +11,7 @@
 
 enum {
 	OPT_SOURCE = OPT_CMD_BASE, OPT_TO, OPT_KEY, OPT_SEQUENCE, OPT_PARTITION,
-	OPT_IGNORE_NULL, OPT_TSCOL, OPT_BUCKETS, OPT_TARGET
+	OPT_IGNORE_NULL, OPT_TSCOL, OPT_BUCKETS, OPT_TARGET, OPT_DV
 };
 
 static void usage(FILE *f)
@@ -37,6 +37,11 @@ static void usage(FILE *f)
 	      "  --partition-by COL[:year|month|day|hour][,...]  new tables\n"
 	      "  --buckets N            new tables: key-hash buckets per partition\n"
 	      "  --target-file-size N   new tables: data file size in bytes\n"
+	      "  --deletion-vectors     new tables: merge-on-read; changed and deleted\n"
+	      "                         rows are marked deleted in deletion vectors\n"
+	      "                         instead of their files rewritten (readers need\n"
+	      "                         Delta reader version 3; an existing table:\n"
+	      "                         changelake table enable-deletion-vectors)\n"
 	      "  --ignore-null-updates  a NULL in an update keeps the old value\n"
 	      "  --timestamp-column COL the DMS TimestampColumnName\n"
 	      "  --schema FILE          declared schema of a new table\n"
@@ -159,6 +164,7 @@ int cli_cmd_merge(int argc, char **argv)
 		{"timestamp-column", required_argument, 0, OPT_TSCOL},
 		{"buckets", required_argument, 0, OPT_BUCKETS},
 		{"target-file-size", required_argument, 0, OPT_TARGET},
+		{"deletion-vectors", no_argument, 0, OPT_DV},
 		CLI_READ_LONGOPTS,
 		CLI_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
@@ -180,6 +186,7 @@ int cli_cmd_merge(int argc, char **argv)
 		case OPT_SEQUENCE: o.sequence_by = optarg; break;
 		case OPT_PARTITION: parts = optarg; break;
 		case OPT_IGNORE_NULL: o.ignore_null_updates = true; break;
+		case OPT_DV: o.deletion_vectors = true; break;
 		case OPT_TSCOL: o.read.timestamp_column = optarg; break;
 		case OPT_BUCKETS:
 			o.buckets = atoi(optarg);

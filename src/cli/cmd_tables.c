@@ -10,7 +10,7 @@
 enum {
 	OPT_LAKE = OPT_CMD_BASE, OPT_STATE, OPT_KEY, OPT_PARTITION, OPT_SEQUENCE,
 	OPT_TSCOL, OPT_ACTIVE, OPT_INACTIVE, OPT_IGNORE_NULL, OPT_NO_IGNORE_NULL,
-	OPT_RUNS, OPT_TSCHEMA, OPT_TCOLUMNS
+	OPT_RUNS, OPT_TSCHEMA, OPT_TCOLUMNS, OPT_DV, OPT_NO_DV
 };
 
 static void usage(FILE *f)
@@ -36,6 +36,9 @@ static void usage(FILE *f)
 	      "  --columns A,B,...       column names of header-less CSV files\n"
 	      "  --timestamp-column COL  the DMS TimestampColumnName\n"
 	      "  --ignore-null-updates, --no-ignore-null-updates\n"
+	      "  --deletion-vectors, --no-deletion-vectors\n"
+	      "                          whether sync creates the lake table with deletion\n"
+	      "                          vectors (merge-on-read; see `changelake merge`)\n"
 	      "  --active, --inactive    whether sync processes the table\n"
 	      CLI_COMMON_HELP
 	      "\nExit status: 0 ok, 2 on any error.\n", f);
@@ -65,8 +68,9 @@ static void print_table_json(FILE *f, const cl_state_table *t)
 	json_field(f, "schema", t->schema, true);
 	json_field(f, "columns", t->columns, true);
 	json_field(f, "timestamp_column", t->timestamp_column, true);
-	fprintf(f, ", \"ignore_null_updates\": %s, \"active\": %s",
-		t->ignore_null_updates ? "true" : "false", t->active ? "true" : "false");
+	fprintf(f, ", \"ignore_null_updates\": %s, \"deletion_vectors\": %s, \"active\": %s",
+		t->ignore_null_updates ? "true" : "false", t->deletion_vectors ? "true" : "false",
+		t->active ? "true" : "false");
 	json_field(f, "created_at", t->created_at, true);
 	json_field(f, "updated_at", t->updated_at, true);
 	json_field(f, "last_run_at", t->last_run_at, true);
@@ -138,6 +142,8 @@ int cli_cmd_tables(int argc, char **argv)
 		{"inactive", no_argument, 0, OPT_INACTIVE},
 		{"ignore-null-updates", no_argument, 0, OPT_IGNORE_NULL},
 		{"no-ignore-null-updates", no_argument, 0, OPT_NO_IGNORE_NULL},
+		{"deletion-vectors", no_argument, 0, OPT_DV},
+		{"no-deletion-vectors", no_argument, 0, OPT_NO_DV},
 		{"runs", required_argument, 0, OPT_RUNS},
 		CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	cli_common common;
@@ -188,6 +194,11 @@ int cli_cmd_tables(int argc, char **argv)
 		case OPT_IGNORE_NULL: case OPT_NO_IGNORE_NULL:
 			set.ignore_null_set = true;
 			set.ignore_null_updates = opt == OPT_IGNORE_NULL;
+			any_setting = true;
+			break;
+		case OPT_DV: case OPT_NO_DV:
+			set.deletion_vectors_set = true;
+			set.deletion_vectors = opt == OPT_DV;
 			any_setting = true;
 			break;
 		case OPT_RUNS: {
@@ -319,6 +330,7 @@ int cli_cmd_tables(int argc, char **argv)
 		printf("timestamp column:    %s\n", or_dash(t.timestamp_column));
 		printf("columns:             %s\n", or_dash(t.columns));
 		printf("ignore null updates: %s\n", t.ignore_null_updates ? "yes" : "no");
+		printf("deletion vectors:    %s\n", t.deletion_vectors ? "yes" : "no");
 		printf("schema:              %s\n", t.schema ? "declared" : "- (learned)");
 		if (t.schema)
 			printf("%s%s", t.schema,

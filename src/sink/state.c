@@ -1,10 +1,10 @@
 /*
  * state.c — the SQLite state database of sync (see changelake/state.h).
  *
- * Schema, version 1 (PRAGMA user_version):
+ * Schema, version 2 (PRAGMA user_version):
  *   tables(name PK, keys, partition_by, sequence_by, schema, columns,
  *          timestamp_column, ignore_null_updates, active, created_at,
- *          updated_at, last_run_at, last_error)
+ *          updated_at, last_run_at, last_error, deletion_vectors)
  *   runs(id PK, table_name, started_at, duration_ms, status, files, rows,
  *        inserts, updates, deletes, ignored, stale, lake_version, error)
  * Migrations are an array of SQL scripts, migrations[i] taking version i to
@@ -45,6 +45,8 @@ static const char *const migrations[] = {
 	" deletes INTEGER NOT NULL, ignored INTEGER NOT NULL,"
 	" stale INTEGER NOT NULL, lake_version INTEGER, error TEXT);"
 	"CREATE INDEX runs_by_table ON runs(table_name, id);",
+	/* 1 -> 2: new lake tables with deletion vectors (merge-on-read) */
+	"ALTER TABLE tables ADD COLUMN deletion_vectors INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -218,7 +220,8 @@ void cl_state_run_release(cl_state_run *r)
 
 #define TABLE_COLS                                                                  \
 	"name, keys, partition_by, sequence_by, schema, columns, timestamp_column, " \
-	"ignore_null_updates, active, created_at, updated_at, last_run_at, last_error"
+	"ignore_null_updates, active, created_at, updated_at, last_run_at, last_error, " \
+	"deletion_vectors"
 
 static int read_table(sqlite3_stmt *st, cl_state_table *t, cl_error *err)
 {
@@ -233,6 +236,7 @@ static int read_table(sqlite3_stmt *st, cl_state_table *t, cl_error *err)
 	t->updated_at = col_text(st, 10);
 	t->last_run_at = col_text(st, 11);
 	t->last_error = col_text(st, 12);
+	t->deletion_vectors = sqlite3_column_int(st, 13) != 0;
 	if (!t->name || !t->created_at || !t->updated_at) {
 		cl_state_table_release(t);
 		return cl_error_set(err, CL_ENOMEM, "out of memory");
@@ -330,6 +334,7 @@ int cl_state_table_update(cl_state *s, const char *name, const cl_state_table_se
 		"   ELSE NULLIF(?7, '') END,"
 		" active = COALESCE(?8, active),"
 		" ignore_null_updates = COALESCE(?9, ignore_null_updates),"
+		" deletion_vectors = COALESCE(?10, deletion_vectors),"
 		" updated_at = datetime('now')"
 		" WHERE name = ?1";
 	sqlite3_stmt *st;
@@ -344,6 +349,8 @@ int cl_state_table_update(cl_state *s, const char *name, const cl_state_table_se
 		sqlite3_bind_int(st, 8, set->active);
 	if (set->ignore_null_set)
 		sqlite3_bind_int(st, 9, set->ignore_null_updates);
+	if (set->deletion_vectors_set)
+		sqlite3_bind_int(st, 10, set->deletion_vectors);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

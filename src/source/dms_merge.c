@@ -440,6 +440,7 @@ static int shape_table(run *r, cl_error *err)
 		co.keys = (const char *const *)r->keys;
 		co.nkeys = r->nkeys;
 		co.buckets = r->nkeys ? o->buckets : 0;
+		co.deletion_vectors = o->deletion_vectors;
 		if (o->target_file_bytes > 0)
 			co.target_file_bytes = o->target_file_bytes;
 		if ((rc = cl_table_create(r->t, ms, &co, err)))

@@ -171,6 +171,7 @@ static int job_prepare(job *j, const char *root, const char *lake, cl_error *err
 	j->o.npartition_by = j->nparts;
 	j->o.sequence_by = c->sequence_by && *c->sequence_by ? c->sequence_by : NULL;
 	j->o.ignore_null_updates = c->ignore_null_updates;
+	j->o.deletion_vectors = c->deletion_vectors;
 	j->o.schema = j->schema;
 	j->o.read.columns = (const char *const *)j->cols;
 	j->o.read.ncolumns = j->ncols;

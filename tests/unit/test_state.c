@@ -125,3 +125,61 @@ TEST(state_refuses_newer_and_garbage)
 	CHECK(cl_state_open(&s, path, &e) != 0);
 	CHECK(strstr(e.message, "garbage.db") != NULL);
 }
+
+/* A version-1 database (before deletion_vectors) is migrated in place: its
+ * tables keep their settings and read deletion_vectors false until set. */
+TEST(state_migrates_v1_deletion_vectors)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/v1.db", cl_test_tmpdir());
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	const char *v1 =
+		"CREATE TABLE tables (name TEXT PRIMARY KEY NOT NULL, keys TEXT,"
+		" partition_by TEXT, sequence_by TEXT, schema TEXT, columns TEXT,"
+		" timestamp_column TEXT, ignore_null_updates INTEGER NOT NULL DEFAULT 0,"
+		" active INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,"
+		" updated_at TEXT NOT NULL, last_run_at TEXT, last_error TEXT);"
+		"CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" table_name TEXT NOT NULL, started_at TEXT NOT NULL,"
+		" duration_ms INTEGER NOT NULL, status TEXT NOT NULL, files INTEGER NOT NULL,"
+		" rows INTEGER NOT NULL, inserts INTEGER NOT NULL, updates INTEGER NOT NULL,"
+		" deletes INTEGER NOT NULL, ignored INTEGER NOT NULL, stale INTEGER NOT NULL,"
+		" lake_version INTEGER, error TEXT);"
+		"CREATE INDEX runs_by_table ON runs(table_name, id);"
+		"INSERT INTO tables(name, keys, active, created_at, updated_at)"
+		" VALUES ('s/t', 'id', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00');"
+		"PRAGMA user_version=1;";
+	CHECK(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	cl_state *s;
+	cl_error e = {0};
+	CHECK_OK(cl_state_open(&s, path, &e), &e);
+	CHECK_EQ_INT(cl_state_version(s), 2);
+	cl_state_table t;
+	CHECK_OK(cl_state_table_get(s, "s/t", &t, &e), &e);
+	CHECK_STR(t.keys, "id");
+	CHECK(t.active);
+	CHECK(!t.deletion_vectors);
+	cl_state_table_release(&t);
+	cl_state_table_set set = {0};
+	set.deletion_vectors_set = true;
+	set.deletion_vectors = true;
+	CHECK_OK(cl_state_table_update(s, "s/t", &set, &e), &e);
+	/* other settings leave it alone */
+	cl_state_table_set other = {0};
+	other.sequence_by = "ts";
+	CHECK_OK(cl_state_table_update(s, "s/t", &other, &e), &e);
+	cl_state_close(s);
+	CHECK_OK(cl_state_open(&s, path, &e), &e);
+	CHECK_OK(cl_state_table_get(s, "s/t", &t, &e), &e);
+	CHECK(t.deletion_vectors);
+	CHECK_STR(t.sequence_by, "ts");
+	cl_state_table_release(&t);
+	set.deletion_vectors = false;
+	CHECK_OK(cl_state_table_update(s, "s/t", &set, &e), &e);
+	CHECK_OK(cl_state_table_get(s, "s/t", &t, &e), &e);
+	CHECK(!t.deletion_vectors);
+	cl_state_table_release(&t);
+	cl_state_close(s);
+}
