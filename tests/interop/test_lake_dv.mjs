@@ -3,7 +3,8 @@
 // the vectors (dv_decode.mjs when present, else dv_decode_min.mjs).
 //
 //   enable    `changelake table enable-deletion-vectors` on a table made by
-//             `changelake merge`: protocol 3/7 with the feature, property set
+//             `changelake merge` (bucketed), or `merge --deletion-vectors`
+//             (partitioned): protocol 3/7 with the feature, property set
 //   rounds    randomized change sets (upserts of existing and new keys,
 //             partition moves, deletes, deletes of absent keys) applied with
 //             `changelake apply CHANGES --to TABLE`; after every commit:
@@ -14,6 +15,8 @@
 //             - no data file was rewritten: every removed path is re-added
 //               with a larger vector, or all its rows were deleted
 //             - the vectors grow (a file's new vector contains its old one)
+//   cdc       a DMS CDC file merged with `changelake merge` into the same
+//             table: the same checks, rows marked instead of files rewritten
 //   purge     `changelake compact --purge`: no live file has a vector, same
 //             rows; `changelake vacuum --retain 0s` keeps the table readable
 // Env: CHANGELAKE, CL_BUILD. Prints "lake_dv: N passed, M failed".
@@ -158,11 +161,15 @@ try {
 		await con.run(`CREATE OR REPLACE TABLE ref AS SELECT i::BIGINT AS id, 'n' || i AS name,
 			(i * 7 % 1000)::INTEGER AS amount, ['eu', 'us', 'ap'][1 + i % 3] AS region FROM range(0, 2000) t(i)`);
 		await con.run(`COPY ref TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet)`);
-		let r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', ...layout, '-q']);
+		// bucketed: a plain table upgraded; partitioned: created merge-on-read
+		const create = label === 'partitioned' ? ['--deletion-vectors'] : [];
+		let r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', ...layout, ...create, '-q']);
 		if (!ok(r.status === 0, `${label}: merge the load`, r.stderr)) continue;
-		r = cl(['table', 'enable-deletion-vectors', table, '--json']);
-		ok(r.status === 0 && /"version":2/.test(r.stdout), `${label}: enable-deletion-vectors commits version 2`,
-			r.stdout + r.stderr);
+		if (!create.length) {
+			r = cl(['table', 'enable-deletion-vectors', table, '--json']);
+			ok(r.status === 0 && /"version":2/.test(r.stdout), `${label}: enable-deletion-vectors commits version 2`,
+				r.stdout + r.stderr);
+		}
 		const s0 = snapshot(table);
 		ok(s0.protocol.minReaderVersion === 3 && s0.protocol.minWriterVersion === 7 &&
 			s0.protocol.readerFeatures.includes('deletionVectors') &&
@@ -223,6 +230,29 @@ try {
 			prev = s;
 		}
 		ok(stacked, `${label}: a later commit stacked a vector on a file that had one`);
+		// a DMS CDC file merged into the merge-on-read table (`changelake
+		// merge` goes through the same copy-on-write primitive)
+		{
+			await q('SELECT setseed(0.77)');
+			await con.run(`CREATE OR REPLACE TABLE cdc AS
+				SELECT 'U' AS Op, id, name || '+' AS name, amount - 1 AS amount, region FROM ref WHERE random() < 0.01
+				UNION ALL SELECT 'D', id, NULL, NULL, NULL FROM ref WHERE id % 211 = 5
+				UNION ALL SELECT 'I', 900000 + i, 'cdc' || i, i, 'eu' FROM range(0, 3) t(i)`);
+			await con.run(`COPY cdc TO ${str(path.join(dms, '20240101-100000000.parquet'))} (FORMAT parquet)`);
+			const before = snapshot(table);
+			r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '-q']);
+			if (ok(r.status === 0, `${label}: merge a CDC file`, r.stderr)) {
+				await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref WHERE id NOT IN (SELECT id FROM cdc)
+					UNION ALL SELECT id, name, amount, region FROM cdc WHERE Op <> 'D'`);
+				const s = await check(table, `${label} after a CDC merge`);
+				const rewritten = [...before.live].filter(([p, a]) => s.live.has(p) &&
+					key(s.live.get(p).deletionVector) !== key(a.deletionVector) && s.live.get(p).size !== a.size);
+				const marked = [...before.live].filter(([p, a]) => s.live.has(p) &&
+					key(s.live.get(p).deletionVector) !== key(a.deletionVector));
+				ok(rewritten.length === 0 && marked.length > 0,
+					`${label}: the CDC merge marked rows in ${marked.length} files and rewrote none`);
+			}
+		}
 		// purge
 		r = cl(['compact', table, '--purge', '--json']);
 		const cj = JSON.parse(r.stdout || '{}');
