@@ -429,6 +429,8 @@ static int dv_hits_fn(void *ctx, cl_column *const *keys, int64_t n, const uint8_
 		      int64_t first_pos, cl_error *err)
 {
 	dv_hits *d = ctx;
+	if (n == 0 || !d->ks->cap)
+		return 0;
 	if (n > d->hcap) {
 		cl_free(d->h);
 		d->hcap = n;
@@ -437,8 +439,6 @@ static int dv_hits_fn(void *ctx, cl_column *const *keys, int64_t n, const uint8_
 			return oom(err);
 		}
 	}
-	if (!d->ks->cap)
-		return 0;
 	hash_keys(d->h, keys, d->nkeys, n);
 	for (int64_t r = 0; r < n; r++) {
 		if (!live[r])
