@@ -13,6 +13,7 @@
 #include "changelake/parquet.h"
 #include "core/buf.h"
 #include "core/value_text.h"
+#include "format/parquet_codec.h"
 #include "format/parquet_decode.h"
 #include "format/parquet_format.h"
 #include "format/parquet_meta.h"
@@ -994,4 +995,111 @@ TEST(pqr_page_index_skips_pages)
 	cl_buf_release(&none);
 	cl_buf_release(&ref);
 	cl_buf_release(&all);
+}
+
+/* ---- snappy (decoded by codec_decompress.c, not libsnappy) ---- */
+
+/* Data of several kinds: random, runs, repeated text, 8-byte numbers with
+ * zero high bytes (as DuckDB's BIGINT pages), short periodic patterns. */
+static void snappy_fill(uint8_t *p, size_t n, int kind, uint64_t seed)
+{
+	uint64_t x = seed * 6364136223846793005ull + 1442695040888963407ull;
+	const char *text = "Lorem ipsum dolor sit amet, consectetur adipiscing elit ";
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (kind) {
+		case 0: p[i] = (uint8_t)x; break;
+		case 1: p[i] = (uint8_t)((i / 300) % 3); break;
+		case 2: p[i] = (uint8_t)text[(i + (x % 7 == 0 ? x % 11 : 0)) % 56]; break;
+		case 3: p[i] = i % 8 < 5 ? (uint8_t)x : 0; break;
+		default: p[i] = (uint8_t)("abcdefghijk"[i % (1 + seed % 11)]); break;
+		}
+	}
+}
+
+TEST(pqr_snappy_round_trips)
+{
+	cl_error e = {0};
+	const size_t sizes[] = {0, 1, 5, 17, 63, 64, 65, 79, 80, 81, 200, 4096, 65536,
+				65537, 300000};
+	for (int kind = 0; kind < 5; kind++) {
+		for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+			size_t n = sizes[si];
+			uint8_t *src = malloc(n + 1), *back = malloc(n + 1);
+			cl_buf z = {0};
+			snappy_fill(src, n, kind, si + 1);
+			CHECK_EQ_INT(cl__codec_compress(CL_CODEC_SNAPPY, 0, src, n, &z, &e), 0);
+			/* the output buffer is exactly n bytes: ASan sees any overrun */
+			CHECK_EQ_INT(cl__codec_decompress(CL_CODEC_SNAPPY, z.data, z.len, back, n,
+							  &e), 0);
+			CHECK(n == 0 || memcmp(src, back, n) == 0);
+			/* a wrong expected size is refused */
+			CHECK_EQ_INT(cl__codec_decompress(CL_CODEC_SNAPPY, z.data, z.len, back,
+							  n ? n - 1 : 0, &e) != 0 || n == 0, 1);
+			/* every truncation is an error, never a crash */
+			for (size_t cut = 0; cut < z.len; cut += 1 + z.len / 97)
+				CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, z.data, cut, back, n,
+							   &e) != 0);
+			cl_buf_release(&z);
+			free(src);
+			free(back);
+		}
+	}
+}
+
+TEST(pqr_snappy_hand_built_streams)
+{
+	cl_error e = {0};
+	uint8_t out[256];
+	/* "ab" then a copy of 10 at offset 2 (overlapping), then a literal */
+	const uint8_t s1[] = {13, 0x04, 'a', 'b', (uint8_t)(1 | (6 << 2)), 2, 0x00, 'z'};
+	CHECK_EQ_INT(cl__codec_decompress(CL_CODEC_SNAPPY, s1, sizeof s1, out, 13, &e), 0);
+	CHECK(memcmp(out, "ababababababz", 13) == 0);
+	/* a long literal (60 + 1-byte length form) then a 4-byte-offset copy */
+	uint8_t s2[200];
+	size_t k = 0;
+	s2[k++] = 140; /* varint 140 */
+	s2[k++] = 0x01;
+	s2[k++] = 60 << 2; /* literal, length in the next byte */
+	s2[k++] = 99;      /* 100 bytes */
+	for (int i = 0; i < 100; i++)
+		s2[k++] = (uint8_t)(i * 7);
+	s2[k++] = (uint8_t)(3 | (39 << 2)); /* copy 40 at offset 100, 4-byte form */
+	s2[k++] = 100;
+	s2[k++] = 0;
+	s2[k++] = 0;
+	s2[k++] = 0;
+	CHECK_EQ_INT(cl__codec_decompress(CL_CODEC_SNAPPY, s2, k, out, 140, &e), 0);
+	for (int i = 0; i < 140; i++)
+		CHECK_EQ_INT(out[i], (uint8_t)((i % 100) * 7));
+	/* hostile: offset 0, offset past the start, copy past the end,
+	 * literal past the input, varint too long, size mismatch */
+	const uint8_t h1[] = {4, 0x00, 'a', (uint8_t)(1 | (0 << 2)), 0};
+	CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, h1, sizeof h1, out, 4, &e) != 0);
+	const uint8_t h2[] = {5, 0x00, 'a', (uint8_t)(1 | (0 << 2)), 2};
+	CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, h2, sizeof h2, out, 5, &e) != 0);
+	const uint8_t h3[] = {3, 0x00, 'a', (uint8_t)(1 | (7 << 2)), 1};
+	CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, h3, sizeof h3, out, 3, &e) != 0);
+	const uint8_t h4[] = {9, 8 << 2, 'a', 'b'};
+	CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, h4, sizeof h4, out, 9, &e) != 0);
+	const uint8_t h5[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+	CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, h5, sizeof h5, out, 0, &e) != 0);
+	const uint8_t h6[] = {2, 0x04, 'a', 'b'};
+	CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, h6, sizeof h6, out, 3, &e) != 0);
+	CHECK(strstr(e.message, "snappy") != NULL);
+	/* elements past the declared size */
+	const uint8_t h7[] = {1, 0x00, 'a', 0x00, 'b'};
+	CHECK(cl__codec_decompress(CL_CODEC_SNAPPY, h7, sizeof h7, out, 1, &e) != 0);
+	/* random garbage after a valid header, in a large buffer (the fast loop) */
+	uint8_t *big = malloc(4096), *dst = malloc(3000);
+	for (int t = 0; t < 200; t++) {
+		snappy_fill(big, 4096, 0, (uint64_t)t + 100);
+		big[0] = 0xb8; /* varint 3000 */
+		big[1] = 0x17;
+		(void)cl__codec_decompress(CL_CODEC_SNAPPY, big, 4096, dst, 3000, &e);
+	}
+	free(big);
+	free(dst);
 }
