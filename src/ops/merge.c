@@ -30,10 +30,14 @@
 
 #include <string.h>
 
+/* A hash-table slot: the high 32 bits of the key's hash (the low bits
+ * pick the slot) and the row, SLOT_EMPTY for none. 8 bytes: the table is
+ * at most 70% full, so a 10M-key load needs 16M slots, 128 MB. */
 struct slot {
-	uint64_t h;
-	int64_t row;
+	uint32_t tag;
+	uint32_t row;
 };
+#define SLOT_EMPTY UINT32_MAX
 
 struct cl_merge {
 	char **keys;
@@ -55,10 +59,12 @@ struct cl_merge {
 	int64_t *prev;
 	uint8_t *base, *winner;
 	int64_t nwinners;
-	/* hash table: row index and key hash per slot (row -1: empty), one
-	   cache line per probe */
+	/* hash table over the winning rows (or, once FINISHED, the result
+	   rows, built by resolve); one cache line per probe */
 	struct slot *tab;
 	int64_t nslots, nused;
+	int64_t hint;       /* rows expected (cl__merge_reserve) before the
+			       schema was known: the columns' first capacity */
 	uint64_t *hbuf;     /* per-batch key hashes */
 	int64_t hbuf_cap;
 	const char *last_file;
@@ -69,7 +75,8 @@ struct cl_merge {
 	char *res_ops;
 	uint8_t *res_base, *res_stale;
 	int64_t nres;
-	int64_t *patch_row; /* per result row: row of patch, or -1 */
+	int64_t *patch_row; /* per result row: row of patch, or -1; only with
+			       ignore_null (NULL otherwise: nothing patched) */
 	cl_column *patch;   /* schema->nfields columns */
 	int64_t npatch;
 
@@ -141,6 +148,49 @@ static bool is_hidden(const char *name)
 	return strcmp(name, CL_MERGE_SEQ_FILE) == 0 || strcmp(name, CL_MERGE_SEQ_ROW) == 0;
 }
 
+/*
+ * Room for exactly n more values (cl_column_reserve rounds the capacity up
+ * to a power of two: for a store reserved at its final size that leaves up
+ * to half of every fixed-width column allocated and zeroed for nothing).
+ * New values are zeroed and new validity bits set, as cl_column_reserve
+ * does.
+ */
+static int column_reserve_exact(cl_column *c, int64_t n, cl_error *err)
+{
+	int64_t need = c->length + n;
+	if (n <= 0 || need <= c->cap)
+		return 0;
+	int w = cl_type_width(c->type);
+	bool var = cl_type_is_var(c->type), bit = c->type.id == CL_BOOL;
+	if (!var && !bit && w <= 0)
+		return cl_column_reserve(c, n, err);
+	if (var) {
+		int64_t *o = cl_realloc(c->offsets, (size_t)(need + 1) * sizeof *o);
+		if (!o)
+			return oom(err);
+		c->offsets = o;
+	} else {
+		size_t old = bit ? (size_t)(c->cap + 7) / 8 : (size_t)c->cap * (size_t)w;
+		size_t nb = bit ? (size_t)(need + 7) / 8 : (size_t)need * (size_t)w;
+		uint8_t *v = cl_realloc(c->values, nb);
+		if (!v)
+			return oom(err);
+		memset(v + old, 0, nb - old);
+		c->values = v;
+	}
+	if (c->validity && (need + 7) / 8 > c->validity_cap) {
+		size_t nb = (size_t)(need + 7) / 8;
+		uint8_t *v = cl_realloc(c->validity, nb);
+		if (!v)
+			return oom(err);
+		memset(v + c->validity_cap, 0xff, nb - (size_t)c->validity_cap);
+		c->validity = v;
+		c->validity_cap = (int64_t)nb;
+	}
+	c->cap = need;
+	return 0;
+}
+
 /* Resolve key and sequence columns against the (now known) schema. */
 static int bind_schema(cl_merge *m, cl_error *err)
 {
@@ -166,6 +216,7 @@ static int bind_schema(cl_merge *m, cl_error *err)
 	m->cols_cap = n ? n : 1;
 	for (int i = 0; i < n; i++) {
 		int rc = cl_column_init(&m->cols[i], m->schema->fields[i].type, 0, err);
+		rc = rc ? rc : column_reserve_exact(&m->cols[i], m->hint, err);
 		if (rc)
 			return rc;
 	}
@@ -321,26 +372,51 @@ static bool keys_equal(const cl_column *a, const int *ai, int64_t i, const cl_co
 	return true;
 }
 
-static int table_grow(cl_merge *m, cl_error *err)
+static inline uint32_t tag_of(uint64_t h)
 {
-	int64_t n = m->nslots ? m->nslots * 2 : 1024;
-	struct slot *tab = cl_malloc((size_t)n * sizeof *tab);
-	if (!tab)
-		return oom(err);
-	for (int64_t i = 0; i < n; i++)
-		tab[i].row = -1;
-	for (int64_t i = 0; i < m->nslots; i++) {
-		if (m->tab[i].row < 0)
-			continue;
-		int64_t s = (int64_t)(m->tab[i].h & (uint64_t)(n - 1));
-		while (tab[s].row >= 0)
-			s = (s + 1) & (n - 1);
-		tab[s] = m->tab[i];
-	}
+	return (uint32_t)(h >> 32);
+}
+
+/* Slots for `keys` keys: a power of two, at most 70% full. */
+static int64_t slots_for(int64_t keys)
+{
+	int64_t n = 1024;
+	while (n * 7 < keys * 10)
+		n *= 2;
+	return n;
+}
+
+/* A new empty table of n slots (the old one freed). */
+static int table_alloc(cl_merge *m, int64_t n, cl_error *err)
+{
 	cl_free(m->tab);
-	m->tab = tab;
+	m->nslots = 0;
+	if (!(m->tab = cl_malloc((size_t)n * sizeof *m->tab)))
+		return oom(err);
+	memset(m->tab, 0xff, (size_t)n * sizeof *m->tab);
 	m->nslots = n;
 	return 0;
+}
+
+/* Put row r (key hash h), whose key is not in the table yet. */
+static void table_put(cl_merge *m, uint64_t h, int64_t r)
+{
+	int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
+	while (m->tab[s].row != SLOT_EMPTY)
+		s = (s + 1) & (m->nslots - 1);
+	m->tab[s].tag = tag_of(h);
+	m->tab[s].row = (uint32_t)r;
+}
+
+/* The table rebuilt for `keys` keys from the store's winners (the slots
+ * keep no full hashes: they are recomputed, in store order). */
+static int table_rebuild(cl_merge *m, int64_t keys, cl_error *err)
+{
+	int rc = table_alloc(m, slots_for(keys), err);
+	for (int64_t r = 0; !rc && r < m->nrows; r++)
+		if (m->winner[r])
+			table_put(m, key_hash(m->cols, m->key_idx, m->nkeys, r), r);
+	return rc;
 }
 
 /* Slot of the key of store row `row` (its hash h): the slot holding an
@@ -348,8 +424,9 @@ static int table_grow(cl_merge *m, cl_error *err)
 static int64_t table_find(const cl_merge *m, uint64_t h, int64_t row)
 {
 	int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
-	while (m->tab[s].row >= 0) {
-		if (m->tab[s].h == h &&
+	uint32_t tag = tag_of(h);
+	while (m->tab[s].row != SLOT_EMPTY) {
+		if (m->tab[s].tag == tag &&
 		    keys_equal(m->cols, m->key_idx, m->tab[s].row, m->cols, m->key_idx, row,
 			       m->nkeys))
 			return s;
@@ -358,11 +435,17 @@ static int64_t table_find(const cl_merge *m, uint64_t h, int64_t row)
 	return s;
 }
 
-static int reserve_rows(cl_merge *m, int64_t n, cl_error *err)
+/* Room for n more store rows; exact: just that, else doubling. */
+static int reserve_rows(cl_merge *m, int64_t n, bool exact, cl_error *err)
 {
+	if (m->nkeys && m->nrows + n >= (int64_t)SLOT_EMPTY)
+		return cl_error_set(err, CL_EUNSUPPORTED, "merge: more than %lld change "
+				    "records held at once", (long long)SLOT_EMPTY - 1);
 	if (m->nrows + n <= m->rows_cap)
 		return 0;
 	int64_t cap = m->rows_cap ? m->rows_cap : 1024;
+	if (exact)
+		cap = m->nrows + n;
 	while (cap < m->nrows + n)
 		cap *= 2;
 	char *ops = cl_realloc(m->ops, (size_t)cap);
@@ -430,15 +513,7 @@ static int compact(cl_merge *m, cl_error *err)
 	m->cols = nc;
 	m->cols_cap = n ? n : 1;
 	m->nrows = k;
-	for (int64_t s = 0; s < m->nslots; s++)
-		m->tab[s].row = -1;
-	for (int64_t r = 0; r < k; r++) {
-		uint64_t h = key_hash(m->cols, m->key_idx, m->nkeys, r);
-		int64_t s = table_find(m, h, r);
-		m->tab[s].row = r;
-		m->tab[s].h = h;
-	}
-	return 0;
+	return table_rebuild(m, k, err);
 }
 
 /* Add a column that appeared in a batch; earlier rows read NULL. */
@@ -554,7 +629,7 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		else
 			nkeep++;
 	}
-	if ((rc = reserve_rows(m, nkeep, err)))
+	if ((rc = reserve_rows(m, nkeep, false, err)))
 		goto done;
 	/* the batch's kept rows appended column by column: runs of rows in
 	 * bulk when the types match (append-only tables skip 'U'/'D' rows) */
@@ -602,7 +677,7 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		m->seq_row[r] = cb->first_row + i;
 		m->prev[r] = -1;
 		m->base[r] = 0;
-		m->winner[r] = 1;
+		m->winner[r] = m->nkeys == 0; /* set below when the row wins */
 		if (m->seq_idx >= 0 && cl_column_is_null(&m->cols[m->seq_idx], r)) {
 			rc = cl_error_set(err, CL_EFORMAT, "%s: row %lld: sequence column '%s' "
 					  "is NULL", file, (long long)(cb->first_row + i) + 1,
@@ -616,11 +691,9 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		m->nwinners += nkeep;
 		goto done;
 	}
-	if (m->nused * 2 + nkeep * 2 > m->nslots) {
-		while (m->nused * 2 + nkeep * 2 > m->nslots)
-			if ((rc = table_grow(m, err)))
-				goto done;
-	}
+	if (slots_for(m->nused + nkeep) > m->nslots &&
+	    (rc = table_rebuild(m, m->nused + nkeep, err)))
+		goto done;
 	if (nkeep > m->hbuf_cap) {
 		cl_free(m->hbuf);
 		m->hbuf_cap = 0;
@@ -642,12 +715,9 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		int64_t r = r0 + i;
 		uint64_t h = hs[i];
 		int64_t s = table_find(m, h, r);
-		int64_t old = m->tab[s].row;
-		if (old >= 0 && !supersedes(m, old, r)) {
-			/* an older change by the sequence column: garbage */
-			m->winner[r] = 0;
-			continue;
-		}
+		int64_t old = m->tab[s].row == SLOT_EMPTY ? -1 : (int64_t)m->tab[s].row;
+		if (old >= 0 && !supersedes(m, old, r))
+			continue; /* an older change by the sequence column: garbage */
 		char op = m->ops[r];
 		if (old >= 0) {
 			m->winner[old] = 0;
@@ -660,8 +730,9 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 			m->nwinners++;
 			m->base[r] = op == 'U';
 		}
-		m->tab[s].row = r;
-		m->tab[s].h = h;
+		m->tab[s].row = (uint32_t)r;
+		m->tab[s].tag = tag_of(h);
+		m->winner[r] = 1;
 	}
 	if (!m->ignore_null && m->nrows > 65536 && m->nrows > 2 * m->nwinners)
 		rc = compact(m, err);
@@ -718,9 +789,11 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 	m->res_ops = cl_malloc((size_t)(nw ? nw : 1));
 	m->res_base = cl_calloc((size_t)(nw ? nw : 1), 1);
 	m->res_stale = cl_calloc((size_t)(nw ? nw : 1), 1);
-	m->patch_row = cl_malloc((size_t)(nw ? nw : 1) * sizeof *m->patch_row);
+	if (m->ignore_null)
+		m->patch_row = cl_malloc((size_t)(nw ? nw : 1) * sizeof *m->patch_row);
 	m->patch = cl_calloc((size_t)(nd ? nd : 1), sizeof *m->patch);
-	if (!m->res || !m->res_ops || !m->res_base || !m->res_stale || !m->patch_row ||
+	if (!m->res || !m->res_ops || !m->res_base || !m->res_stale ||
+	    (m->ignore_null && !m->patch_row) ||
 	    !m->patch)
 		return oom(err);
 	for (int c = 0; c < nf; c++)
@@ -730,7 +803,7 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 	for (int c = 0; c < nd; c++)
 		if ((rc = cl_column_init(&m->patch[c], m->schema->fields[c].type, 0, err)))
 			return rc;
-	for (int64_t j = 0; j < nw; j++)
+	for (int64_t j = 0; m->patch_row && j < nw; j++)
 		m->patch_row[j] = -1;
 	int64_t j = 0;
 	if (all) {
@@ -785,20 +858,11 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
  * call). */
 static int build_result_table(cl_merge *m, cl_error *err)
 {
-	int rc;
-	while (m->nslots < 2 * m->nres + 2)
-		if ((rc = table_grow(m, err)))
-			return rc;
-	for (int64_t r = 0; r < m->nres; r++) {
-		uint64_t h = key_hash(m->res, m->key_idx, m->nkeys, r);
-		int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
-		while (m->tab[s].row >= 0)
-			s = (s + 1) & (m->nslots - 1);
-		m->tab[s].row = r;
-		m->tab[s].h = h;
-	}
+	int rc = table_alloc(m, slots_for(m->nres), err);
+	for (int64_t r = 0; !rc && r < m->nres; r++)
+		table_put(m, key_hash(m->res, m->key_idx, m->nkeys, r), r);
 	m->nused = m->nres;
-	return 0;
+	return rc;
 }
 
 int cl_merge_resolve(cl_merge *m, const cl_schema *schema, const cl_batch *rows,
@@ -847,8 +911,9 @@ int cl_merge_resolve(cl_merge *m, const cl_schema *schema, const cl_batch *rows,
 	for (int64_t e = 0; e < rows->nrows; e++) {
 		uint64_t h = key_hash(rows->cols, kidx, m->nkeys, e);
 		int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1)), j = -1;
-		for (; m->tab[s].row >= 0; s = (s + 1) & (m->nslots - 1))
-			if (m->tab[s].h == h &&
+		uint32_t tag = tag_of(h);
+		for (; m->tab[s].row != SLOT_EMPTY; s = (s + 1) & (m->nslots - 1))
+			if (m->tab[s].tag == tag &&
 			    keys_equal(m->res, m->key_idx, m->tab[s].row, rows->cols, kidx, e,
 				       m->nkeys)) {
 				j = m->tab[s].row;
@@ -900,6 +965,12 @@ int cl_merge_resolve(cl_merge *m, const cl_schema *schema, const cl_batch *rows,
 	return 0;
 }
 
+/* Does result row j take values from the table's row (a patch)? */
+static inline bool patched(const cl_merge *m, int64_t j)
+{
+	return m->patch_row && m->patch_row[j] >= 0;
+}
+
 int cl_merge_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 		    cl_batch **deletes, cl_error *err)
 {
@@ -918,10 +989,10 @@ int cl_merge_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 		if (m->res_stale[j])
 			continue;
 		cl_batch *t = m->res_ops[j] == 'D' ? d : u;
-		if (m->patch_row[j] < 0) {
+		if (!patched(m, j)) {
 			/* a run of rows to the same batch without patched values */
 			int64_t e = j + 1;
-			while (e < m->nres && !m->res_stale[e] && m->patch_row[e] < 0 &&
+			while (e < m->nres && !m->res_stale[e] && !patched(m, e) &&
 			       (m->res_ops[e] == 'D') == (t == d))
 				e++;
 			for (int c = 0; c < nf; c++)
@@ -939,7 +1010,7 @@ int cl_merge_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 		for (int c = 0; c < nf; c++) {
 			const cl_column *from = &m->res[c];
 			int64_t row = j;
-			if (c < nd && m->patch_row[j] >= 0 && cl_column_is_null(from, j)) {
+			if (c < nd && patched(m, j) && cl_column_is_null(from, j)) {
 				from = &m->patch[c];
 				row = m->patch_row[j];
 			}
@@ -962,6 +1033,28 @@ fail:
 }
 
 /*
+ * Room for `rows` more change records (internal: dms_merge.c reserves the
+ * rows of the Parquet files it is about to read, so the store, its row
+ * arrays and the hash table are allocated once at their final size instead
+ * of doubling — at 10M rows doubling leaves 6.7M values of every fixed-width
+ * column allocated and zeroed for nothing).
+ */
+int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err);
+int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err)
+{
+	if (m->finished || rows <= 0)
+		return 0;
+	int rc = reserve_rows(m, rows, true, err);
+	if (!m->cols)
+		m->hint = rows;
+	for (int c = 0; !rc && m->cols && c < m->schema->nfields; c++)
+		rc = column_reserve_exact(&m->cols[c], rows, err);
+	if (!rc && m->nkeys && slots_for(m->nused + rows) > m->nslots)
+		rc = table_rebuild(m, m->nused + rows, err);
+	return rc;
+}
+
+/*
  * cl_merge_result for the merge's last use (internal: dms_merge.c's
  * commit): when every result row is an upsert without patched values, the
  * result's columns are handed over (cl_column_move) instead of copied and
@@ -978,7 +1071,7 @@ int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upse
 	if ((rc = cl_merge_finish(m, err)))
 		return rc;
 	for (int64_t j = 0; j < m->nres; j++)
-		if (m->res_stale[j] || m->patch_row[j] >= 0 || m->res_ops[j] == 'D')
+		if (m->res_stale[j] || patched(m, j) || m->res_ops[j] == 'D')
 			return cl_merge_result(m, schema, upserts, deletes, err);
 	*schema = m->full;
 	cl_batch *u = NULL, *d = NULL;
@@ -994,6 +1087,14 @@ int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upse
 	m->stats.upserts_out = m->nres;
 	m->stats.deletes_out = 0;
 	m->nres = 0;
+	/* the per-row result arrays describe no rows any more */
+	cl_free(m->res_ops);
+	cl_free(m->res_base);
+	cl_free(m->res_stale);
+	cl_free(m->patch_row);
+	m->res_ops = NULL;
+	m->res_base = m->res_stale = NULL;
+	m->patch_row = NULL;
 	*upserts = u;
 	*deletes = d;
 	return 0;

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "changelake/hash.h"
+#include "changelake/parquet.h"
 #include "core/buf.h"
 
 static int oom(cl_error *err)
@@ -280,6 +281,16 @@ static int index_entries(cl_batch **out, const cl_schema *is, const cl_schema *f
 	return rc;
 }
 
+/* Free a column's buffers, leaving it empty. */
+static int drop_column(cl_column *c, cl_error *err)
+{
+	cl_column gone;
+	int rc = cl_column_init(&gone, c->type, 0, err);
+	rc = rc ? rc : cl_column_move(&gone, c, err);
+	cl_column_release(&gone);
+	return rc;
+}
+
 /* ---- the run ------------------------------------------------------------ */
 
 typedef struct run {
@@ -379,6 +390,28 @@ static int sibling_schema(run *r, cl_schema **out, cl_error *err)
 	return 0;
 }
 
+/* Rows of the planned Parquet files (footers only; CSV counts 0, and a
+ * file that does not open is left to its reader to report). */
+static int64_t parquet_rows(const run *r)
+{
+	int64_t n = 0;
+	cl_buf p = {0};
+	for (int i = 0; i < r->p->nfiles; i++) {
+		const cl_dms_file *f = r->p->files[i];
+		cl_parquet_file *pf = NULL;
+		if (f->name.format != CL_FORMAT_PARQUET)
+			continue;
+		cl_buf_clear(&p);
+		if (cl_buf_printf(&p, "%s/%s", r->dir, f->path) || cl_buf_putc(&p, 0))
+			break;
+		if (!cl_parquet_file_open(&pf, (const char *)p.data, NULL))
+			n += cl_parquet_file_num_rows(pf);
+		cl_parquet_file_free(pf);
+	}
+	cl_buf_release(&p);
+	return n;
+}
+
 /* Step 3: read and fold every planned file. */
 static int read_files(run *r, cl_error *err)
 {
@@ -397,6 +430,10 @@ static int read_files(run *r, cl_error *err)
 		base = sibling;
 	rc = cl_merge_create(&r->m, base, &mo, err);
 	cl_schema_free(sibling);
+	/* the store allocated once for every row to come (an initial load:
+	 * exactly the load's rows) instead of growing by doubling */
+	extern int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err);
+	rc = rc ? rc : cl__merge_reserve(r->m, parquet_rows(r), err);
 	r->pr.nfiles = r->p->nfiles;
 	for (int i = 0; !rc && i < r->p->nfiles; i++) {
 		const cl_dms_file *f = r->p->files[i];
@@ -512,12 +549,22 @@ static int commit(run *r, cl_error *err)
 	if (rc)
 		return rc;
 	res->merge = *cl_merge_get_stats(r->m);
-	/* the data columns only: the sequence columns go to the index */
+	/* the data columns only: the sequence columns go to the index, whose
+	 * entries are taken first so the upserts' sequence columns are freed
+	 * before the data is written (an initial load: 16 bytes a row) */
 	cl_batch uv = *r->u;
 	uv.ncols = ms->nfields;
 	const cl_batch *ub[1] = {&uv}, *db[1] = {r->d};
+	if (r->nkeys) {
+		rc = cl_dms_seq_schema(&is, r->full, (const char *const *)r->keys, r->nkeys,
+				       o->sequence_by, err);
+		rc = rc ? rc : index_entries(&ib, is, r->full, r->u, r->d, err);
+		/* (r->u keeps its row count; only uv and the index use it) */
+		for (int c = ms->nfields; !rc && c < r->u->ncols; c++)
+			rc = drop_column(&r->u->cols[c], err);
+	}
 	progress(r, "write");
-	rc = cl_table_txn_begin(&x, r->t, r->s, r->p->rebuild ? "WRITE" : "MERGE", err);
+	rc = rc ? rc : cl_table_txn_begin(&x, r->t, r->s, r->p->rebuild ? "WRITE" : "MERGE", err);
 	if (!rc && r->p->rebuild) {
 		/* a new full load: the table becomes exactly the run's rows */
 		rc = cl_table_txn_set_param(x, "mode", "Overwrite", err);
@@ -549,9 +596,6 @@ static int commit(run *r, cl_error *err)
 	/* the sequence index */
 	cl_dms_consumed *next = r->p->next;
 	if (!rc && r->nkeys) {
-		rc = cl_dms_seq_schema(&is, r->full, (const char *const *)r->keys, r->nkeys,
-				       o->sequence_by, err);
-		rc = rc ? rc : index_entries(&ib, is, r->full, r->u, r->d, err);
 		seq_cols sc = {r->nkeys, o->sequence_by ? r->nkeys : -1,
 			       cl_schema_find(is, CL_MERGE_SEQ_FILE),
 			       cl_schema_find(is, CL_MERGE_SEQ_ROW)};
