@@ -19,9 +19,10 @@
  *
  * What changelake reads: reader versions 1 and 2 (2 only without column
  * mapping), and 3 with the reader features timestampNtz,
- * vacuumProtocolCheck, deletionVectors (only while no live file carries a
- * deletion vector) and columnMapping (mode none). Anything else — column
- * mapping, deletion vectors in use, v2 checkpoints, type widening, variant,
+ * vacuumProtocolCheck, deletionVectors (the rows a file's deletion vector
+ * marks are dropped wherever data files are read: scans, lookups,
+ * copy-on-write rewrites, record counts) and columnMapping (mode none).
+ * Anything else — column mapping, v2 checkpoints, type widening, variant,
  * catalog-managed tables — is refused with CL_EUNSUPPORTED naming the
  * feature, never read wrong. It writes tables with reader 1 / writer 2, or
  * reader 3 / writer 7 with the timestampNtz feature when a column is a
@@ -159,7 +160,8 @@ size_t cl_snapshot_nfiles(const cl_snapshot *s);
 const cl_table_file *cl_snapshot_file(const cl_snapshot *s, size_t i);
 /* Latest txn version recorded for appId, or -1 when none. */
 int64_t cl_snapshot_txn_version(const cl_snapshot *s, const char *app_id);
-/* Total rows over the live files (-1 when a file has no numRecords). */
+/* Total rows over the live files, minus the rows their deletion vectors
+ * delete (-1 when a file has no numRecords). */
 int64_t cl_snapshot_num_records(const cl_snapshot *s);
 
 /*
@@ -371,7 +373,10 @@ int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err);
 const cl_schema *cl_table_scan_schema(const cl_table_scan *sc);
 /* The live file the last batch came from (borrowed from the snapshot;
  * NULL before the first batch) and the 1-based row, in that file, of the
- * batch's first row. */
+ * batch's first row. A batch is always physically consecutive rows of one
+ * file (the scan cuts batches where rows deleted by a deletion vector, or
+ * skipped row groups, interrupt them), so row r of the batch is row
+ * first_row + r of the file. */
 const cl_table_file *cl_table_scan_file(const cl_table_scan *sc, int64_t *first_row);
 /* Files read and skipped so far. */
 void cl_table_scan_counts(const cl_table_scan *sc, int64_t *files_read,
