@@ -31,6 +31,7 @@
 #include "dv.h"
 #include "table_data.h"
 #include "core/value_text.h"
+#include "storage/crash_point.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,8 +363,11 @@ int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_
 	const char *key = NULL;
 	int64_t bytes = 0;
 	int rc = 0;
-	if (m->n)
+	if (m->n) {
 		rc = cl__dv_file_publish(m->file, cl_table_store(t), &key, &bytes, err);
+		if (!rc)
+			cl__crash_point("dv-file-published");
+	}
 	cl_buf stats = {0};
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		const cl_table_file *f = m->m[i].f;

@@ -17,6 +17,9 @@
 //             - the vectors grow (a file's new vector contains its old one)
 //   cdc       a DMS CDC file merged with `changelake merge` into the same
 //             table: the same checks, rows marked instead of files rewritten
+//   crash     apply killed (CL_CRASH_AT) after the vector file is published
+//             and before the commit: the table is unchanged, the rerun gives
+//             the clean result, vacuum leaves exactly the live vector files
 //   purge     `changelake compact --purge`: no live file has a vector, same
 //             rows; `changelake vacuum --retain 0s` keeps the table readable
 // Env: CHANGELAKE, CL_BUILD. Prints "lake_dv: N passed, M failed".
@@ -252,6 +255,39 @@ try {
 				ok(rewritten.length === 0 && marked.length > 0,
 					`${label}: the CDC merge marked rows in ${marked.length} files and rewrote none`);
 			}
+		}
+		// crashes: a process killed after the vector file is published (or
+		// just before its commit) leaves the table as it was; the rerun
+		// gives the clean result; vacuum leaves exactly the live vectors
+		for (const point of ['dv-file-published:1', 'commit-before-publish:1']) {
+			await q('SELECT setseed(0.31)');
+			await con.run(`CREATE OR REPLACE TABLE ch AS SELECT 'C' AS diff, id, name || '!' AS name, amount,
+				region FROM ref WHERE random() < 0.01 UNION ALL SELECT 'D', id, NULL, NULL, NULL FROM ref WHERE id % 301 = 7`);
+			const chf = path.join(tmp, `crash-${label}.parquet`);
+			await con.run(`COPY ch TO ${str(chf)} (FORMAT parquet)`);
+			const v0 = commits(table).length;
+			const crash = spawnSync(CL, ['apply', chf, '--to', table, '-q'], { encoding: 'utf8', cwd: tmp,
+				env: { ...process.env, CL_CRASH_AT: point } });
+			ok(crash.signal === 'SIGKILL' && commits(table).length === v0,
+				`${label}: apply killed at ${point}, no commit`, `${crash.signal} ${crash.status} ${crash.stderr}`);
+			await check(table, `${label} after a crash at ${point}`);
+			r = cl(['apply', chf, '--to', table, '-q']);
+			ok(r.status === 0, `${label}: rerun after the crash at ${point}`, r.stderr);
+			await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref WHERE id NOT IN (SELECT id FROM ch)
+				UNION ALL SELECT id, name, amount, region FROM ch WHERE diff <> 'D'`);
+			await check(table, `${label} after the rerun of ${point}`);
+		}
+		{
+			const onDisk = () => fs.readdirSync(table).filter((f) => /^deletion_vector_.*\.bin$/.test(f)).sort();
+			const before = onDisk().length;
+			r = cl(['vacuum', table, '--retain', '0s', '-q']);
+			const live = new Set([...snapshot(table).live.values()].filter((a) => a.deletionVector)
+				.map((a) => path.basename(minmod.dvFilePath(table, a.deletionVector))));
+			const after = onDisk();
+			ok(r.status === 0 && after.length === live.size && after.every((f) => live.has(f)) && before > after.length,
+				`${label}: vacuum --retain 0s deletes the orphaned and no longer needed vector files, keeps the live ones`,
+				`${before} before, ${after.length} after, ${live.size} live; ${r.stderr}`);
+			await check(table, `${label} after vacuum of vector files`);
 		}
 		// purge
 		r = cl(['compact', table, '--purge', '--json']);
