@@ -711,3 +711,44 @@ TEST(table_dv_loose_stats)
 	CHECK_STR((const char *)o.data, "{\"tightBounds\":false}");
 	cl_buf_release(&o);
 }
+
+/* Enabling keeps the features a table has; a contradicting configuration
+ * at creation is refused. */
+TEST(table_dv_enable_keeps_features)
+{
+	char root[600];
+	snprintf(root, sizeof root, "%s/t", cl_test_tmpdir());
+	cl_error err = {0};
+	cl_table *t;
+	cl_schema *sc;
+	CHECK_OK(cl_table_open(&t, root, &err), &err);
+	CHECK_OK(cl_schema_parse(&sc, "id int64\nts timestamp(us)", &err), &err);
+	cl_table_create_options o;
+	cl_table_create_options_init(&o);
+	cl_table_kv kv = {"delta.enableDeletionVectors", "false"};
+	o.config = &kv;
+	o.nconfig = 1;
+	o.deletion_vectors = true;
+	CHECK_EQ_INT(cl_table_create(t, sc, &o, &err), CL_EINVAL);
+	o.deletion_vectors = false;
+	CHECK_OK(cl_table_create(t, sc, &o, &err), &err);
+	cl_schema_free(sc);
+	int64_t v;
+	CHECK_OK(cl_table_enable_deletion_vectors(t, &v, &err), &err);
+	CHECK_EQ_INT(v, 1);
+	cl_snapshot *s;
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	CHECK_EQ_INT(s->nreader_features, 2);
+	CHECK_STR(s->reader_features[0], "timestampNtz");
+	CHECK_STR(s->reader_features[1], "deletionVectors");
+	CHECK_EQ_INT(s->nwriter_features, 2);
+	CHECK_STR(s->writer_features[1], "deletionVectors");
+	/* the property replaced, not given twice */
+	CHECK_STR(cl_snapshot_config(s, "delta.enableDeletionVectors"), "true");
+	int n = 0;
+	for (int i = 0; i < cl_snapshot_nconfig(s); i++)
+		n += !strcmp(cl_snapshot_config_at(s, i).key, "delta.enableDeletionVectors");
+	CHECK_EQ_INT(n, 1);
+	cl_snapshot_free(s);
+	cl_table_free(t);
+}
