@@ -656,6 +656,16 @@ int cl__delta_replay(cl_snapshot **out, cl_store *st, const cl__log_listing *l,
 		s->timestamp_ms = l->mtimes[vi];
 		if (s->nfiles > 1)
 			qsort(s->files, s->nfiles, sizeof *s->files, cmp_file);
+		/* logical files differ by deletion vector too, but one path
+		 * live twice would read its rows twice */
+		for (size_t i = 1; !rc && i < s->nfiles; i++)
+			if (!strcmp(s->files[i].path, s->files[i - 1].path))
+				rc = cl_error_set(err, CL_EFORMAT,
+						  "%s: file %s is live twice (with different "
+						  "deletion vectors)", cl_store_location(st),
+						  s->files[i].path);
+	}
+	if (!rc) {
 		/* features first: with column mapping, partition values are keyed
 		 * by physical names, which order_partitions would call corrupt */
 		rc = cl__delta_check_readable(s, err);

@@ -386,10 +386,8 @@ static int open_next(cl_table_scan *sc, cl_error *err)
 		sc->cur = f;
 		int rc;
 		if (f->dv) {
-			if (f->num_records >= 0 && f->dv->cardinality >= f->num_records) {
-				sc->files_skipped++; /* every row deleted */
-				continue;
-			}
+			/* even a vector that deletes numRecords rows is applied,
+			 * not trusted to empty the file: statistics may be wrong */
 			if ((rc = cl__dv_load(&sc->del, &sc->ndel, st, f->dv, f->path, err)))
 				return cl_error_prefix(err, "%s: ",
 						       cl_store_location(st));

@@ -1129,3 +1129,43 @@ TEST(dv_vacuum_keeps_needed_vector_files)
 	CHECK(new_kept2);
 	CHECK(n == 3 && pos_ok);
 }
+
+TEST(dv_replay_refuses_a_path_live_twice)
+{
+	cl_error err = {0};
+	char root[700];
+	snprintf(root, sizeof root, "%s/t", cl_test_tmpdir());
+	cl_table *t = dv_table(root, 5, 5, (const uint64_t[]){1}, 1, &err);
+	CHECK_OK(t ? 0 : -1, &err);
+	/* an add of the same path with another vector and no remove */
+	const char *text =
+		"{\"add\":{\"path\":\"f.parquet\",\"partitionValues\":{},\"size\":1000,"
+		"\"modificationTime\":1,\"dataChange\":true,\"deletionVector\":{\"storageType\":"
+		"\"i\",\"pathOrInlineDv\":\"wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L\","
+		"\"sizeInBytes\":40,\"cardinality\":6}}}\n";
+	CHECK_OK(raw_commit(t, 2, text, &err), &err);
+	cl_snapshot *s = NULL;
+	cl_error e0 = {0};
+	int rc = cl_table_snapshot(&s, t, NULL, &e0);
+	cl_snapshot_free(s);
+	/* version 1 still reads */
+	cl_table_at at = {CL_AT_VERSION, 1, 0};
+	int rc1 = cl_table_snapshot(&s, t, &at, &err);
+	cl_snapshot_free(s);
+	/* a malformed descriptor is a format error naming the action */
+	const char *bad = "{\"add\":{\"path\":\"g.parquet\",\"partitionValues\":{},\"size\":1,"
+			  "\"modificationTime\":1,\"dataChange\":true,\"deletionVector\":"
+			  "{\"storageType\":\"u\",\"pathOrInlineDv\":\"x\",\"sizeInBytes\":-1,"
+			  "\"cardinality\":1}}}\n";
+	cl_store_delete(cl_table_store(t), "_delta_log/00000000000000000002.json", &err);
+	CHECK_OK(raw_commit(t, 2, bad, &err), &err);
+	cl_error e3 = {0};
+	int rc3 = cl_table_snapshot(&s, t, NULL, &e3);
+	cl_snapshot_free(s);
+	cl_table_free(t);
+	CHECK_EQ_INT(rc, CL_EFORMAT);
+	CHECK(strstr(e0.message, "f.parquet is live twice"));
+	CHECK_EQ_INT(rc1, 0);
+	CHECK_EQ_INT(rc3, CL_EFORMAT);
+	CHECK(strstr(e3.message, "g.parquet") && strstr(e3.message, "deletionVector"));
+}
