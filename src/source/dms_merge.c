@@ -21,9 +21,12 @@
  */
 #include "changelake/dms_merge.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "changelake/hash.h"
 #include "changelake/parquet.h"
@@ -288,6 +291,109 @@ static int drop_column(cl_column *c, cl_error *err)
 	int rc = cl_column_init(&gone, c->type, 0, err);
 	rc = rc ? rc : cl_column_move(&gone, c, err);
 	cl_column_release(&gone);
+	return rc;
+}
+
+/* ---- writing a new table's rows in slices ------------------------------ */
+
+/* Rows handed to the table writer at a time (a multiple of 8: slices start
+ * on validity-byte boundaries). */
+#define WRITE_SLICE 131072
+
+/* NULLs among rows [from, from + n) of c. */
+static int64_t count_nulls(const cl_column *c, int64_t from, int64_t n)
+{
+	int64_t k = 0;
+	if (!c->validity || !c->null_count)
+		return 0;
+	for (int64_t i = from; i < from + n; i++)
+		k += !cl_bit_get(c->validity, i);
+	return k;
+}
+
+/* A read-only view of rows [from, from + n) of c (from a multiple of 8):
+ * values and validity aliased, a string column's offsets copied into *offs
+ * rebased to 0. */
+static int column_view(cl_column *v, int64_t **offs, const cl_column *c, int64_t from,
+		       int64_t n, cl_error *err)
+{
+	memset(v, 0, sizeof *v);
+	v->type = c->type;
+	v->length = v->cap = n;
+	if ((v->null_count = count_nulls(c, from, n)) > 0) {
+		v->validity = c->validity + from / 8;
+		v->validity_cap = (n + 7) / 8;
+	}
+	if (cl_type_is_var(c->type)) {
+		int64_t *o = cl_realloc(*offs, (size_t)(n + 1) * sizeof *o);
+		if (!o)
+			return oom(err);
+		*offs = o;
+		int64_t base = c->offsets[from];
+		for (int64_t i = 0; i <= n; i++)
+			o[i] = c->offsets[from + i] - base;
+		v->offsets = o;
+		v->data = c->data ? c->data + base : NULL;
+		v->data_cap = o[n];
+	} else if (c->values && c->type.id == CL_BOOL) {
+		v->values = c->values + from / 8;
+	} else if (c->values) {
+		v->values = c->values + (size_t)from * (size_t)cl_type_width(c->type);
+	}
+	return 0;
+}
+
+/* Give the whole pages inside bytes [from, to) of p back to the kernel. */
+static void release_pages(void *p, size_t from, size_t to)
+{
+	uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)p + from + ps - 1) & ~(ps - 1);
+	uintptr_t b = ((uintptr_t)p + to) & ~(ps - 1);
+	if (p && b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* Rows [from, from + n) of c will never be read again: their pages go (the
+ * buffers stay allocated; a released page reads zero if touched). */
+static void column_forget_rows(cl_column *c, int64_t from, int64_t n)
+{
+	size_t a = (size_t)from, b = (size_t)(from + n);
+	if (cl_type_is_var(c->type)) {
+		release_pages(c->data, (size_t)c->offsets[from], (size_t)c->offsets[from + n]);
+		release_pages(c->offsets, a * 8, b * 8);
+	} else if (c->type.id == CL_BOOL) {
+		release_pages(c->values, a / 8, b / 8);
+	} else {
+		size_t w = (size_t)cl_type_width(c->type);
+		release_pages(c->values, a * w, b * w);
+	}
+	release_pages(c->validity, a / 8, b / 8);
+}
+
+/*
+ * Write the rows of b (the merge's result columns, used only here and freed
+ * after) in slices; each slice's pages are released once written — the
+ * writer has copied them into its own buffers — so a new table's rows are
+ * not held twice while the data files fill.
+ */
+static int write_sliced(cl_table_writer *w, cl_batch *b, cl_error *err)
+{
+	cl_column *v = cl_calloc((size_t)b->ncols + 1, sizeof *v);
+	int64_t **offs = cl_calloc((size_t)b->ncols + 1, sizeof *offs);
+	int rc = v && offs ? 0 : oom(err);
+	for (int64_t at = 0; !rc && at < b->nrows; at += WRITE_SLICE) {
+		int64_t n = b->nrows - at < WRITE_SLICE ? b->nrows - at : WRITE_SLICE;
+		for (int c = 0; !rc && c < b->ncols; c++)
+			rc = column_view(&v[c], &offs[c], &b->cols[c], at, n, err);
+		cl_batch view = {n, b->ncols, v};
+		rc = rc ? rc : cl_table_writer_write(w, &view, err);
+		for (int c = 0; !rc && c < b->ncols; c++)
+			column_forget_rows(&b->cols[c], at, n);
+	}
+	for (int c = 0; offs && c < b->ncols; c++)
+		cl_free(offs[c]);
+	cl_free(offs);
+	cl_free(v);
 	return rc;
 }
 
@@ -578,7 +684,7 @@ static int commit(run *r, cl_error *err)
 	bool empty = !r->s || cl_snapshot_nfiles(r->s) == 0;
 	if (!rc && (r->p->rebuild || !r->nkeys || empty)) {
 		rc = cl_table_writer_open(&w, x, ms, err);
-		rc = rc ? rc : cl_table_writer_write(w, &uv, err);
+		rc = rc ? rc : write_sliced(w, &uv, err);
 		rc = rc ? rc : cl_table_writer_finish(w, err);
 		if (!rc && r->nkeys && !r->p->rebuild) {
 			/* what cl_table_cow reports for an empty table */
