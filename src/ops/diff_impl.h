@@ -222,7 +222,9 @@ typedef struct cl__djoin {
 	cl__dstore st;
 	int nsub, sub_shift;   /* sub-table of a hash: h >> sub_shift (nsub > 1) */
 	int64_t subcap;        /* slots per sub-table (a power of two) */
-	uint64_t *slots;       /* (hash >> 32) << 32 | (ref + 1); 0 = empty */
+	uint32_t *slots;       /* tag << ref_bits | (ref + 1); 0 = empty */
+	int ref_bits;          /* low bits of a slot: ref + 1 */
+	int tag_bits;          /* high bits: hash bits 32.. (0 to 24 of them) */
 	uint32_t *next;        /* duplicates allowed: next ref + 1 of a key */
 	uint8_t *matched;      /* one bit per ref */
 	const cl_column ***bycol; /* bycol[u][chunk] */

@@ -13,8 +13,12 @@
  *
  * Table. nsub sub-tables chosen by the top bits of the hash, so several
  * threads build it at once (thread t inserts only into sub-tables s with
- * s % nt == t); each is an open-addressing array of 8-byte slots holding
- * the upper hash half as a tag and reference + 1. A duplicate left key is
+ * s % nt == t); each is an open-addressing array of 4-byte slots holding
+ * reference + 1 in the low ref_bits (as many as the store's references
+ * need) and, above them, up to 24 hash bits (from bit 32 on, clear of the
+ * slot and sub-table bits) as a tag that rules out most other keys without
+ * reading the store. Half the size of 8-byte slots: the table's memory is
+ * a fresh allocation whose page faults cost as much as its use. A duplicate left key is
  * either chained (next[], when allowed) or offered as a duplicate error.
  * Probing only reads the table; matched bits are set with an atomic or,
  * and the thread that finds its bit already set has found a duplicate
@@ -261,6 +265,13 @@ static inline int sub_of(const cl__djoin *j, uint64_t h)
 	return j->nsub > 1 ? (int)(h >> j->sub_shift) : 0;
 }
 
+/* A hash's tag, in place above the reference bits of a slot. */
+static inline uint32_t slot_tag(const cl__djoin *j, uint64_t h)
+{
+	uint32_t t = (uint32_t)(h >> 32) & (uint32_t)(((uint64_t)1 << j->tag_bits) - 1);
+	return (uint32_t)((uint64_t)t << j->ref_bits);
+}
+
 int cl__djoin_prepare(cl__djoin *j, const cl__diff_plan *p, int nsub, cl_error *err)
 {
 	int bits = 0;
@@ -290,6 +301,10 @@ int cl__djoin_prepare(cl__djoin *j, const cl__diff_plan *p, int nsub, cl_error *
 		cap *= 2;
 	j->subcap = cap;
 	int64_t nrefs = (int64_t)j->st.nchunks << CL__CHUNK_BITS;
+	j->ref_bits = 1;
+	while (j->ref_bits < 32 && ((int64_t)1 << j->ref_bits) <= nrefs)
+		j->ref_bits++;
+	j->tag_bits = 32 - j->ref_bits > 24 ? 24 : 32 - j->ref_bits;
 	j->slots = cl_calloc((size_t)(cap * j->nsub), sizeof *j->slots);
 	j->matched = cl_calloc((size_t)(nrefs + 8) / 8, 1);
 	if (!j->slots || !j->matched)
@@ -336,32 +351,38 @@ int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
 {
 	const cl__diff_plan *p = &w->d->plan;
 	uint64_t mask = (uint64_t)j->subcap - 1;
+	uint32_t rmask = (uint32_t)(((uint64_t)1 << j->ref_bits) - 1);
 	/* in reverse, so duplicate chains come out in ascending reference order */
 	for (int c = j->st.nchunks - 1; c >= 0; c--) {
 		const cl__dchunk *ch = j->st.chunks[c];
 		for (int64_t r = ch->n - 1; r >= 0; r--) {
 			uint64_t h = ch->hash[r];
 			if (r >= 16) {
-				/* the slot a row 16 ahead will touch: random access */
+				/* the slot a row 16 ahead will touch, when this
+				 * thread inserts it: random access */
 				uint64_t ha = ch->hash[r - 16];
-				__builtin_prefetch(j->slots + (int64_t)sub_of(j, ha) * j->subcap +
-						   (ha & mask), 1);
+				int sa = sub_of(j, ha);
+				if (sa % nt == t)
+					__builtin_prefetch(j->slots + (int64_t)sa * j->subcap +
+							   (ha & mask), 1);
 			}
 			int s = sub_of(j, h);
 			if (s % nt != t)
 				continue;
-			uint64_t *slots = j->slots + (int64_t)s * j->subcap;
-			uint64_t i = h & mask, tag = h & 0xffffffff00000000ull;
+			uint32_t *slots = j->slots + (int64_t)s * j->subcap;
+			uint64_t i = h & mask;
+			uint32_t tag = slot_tag(j, h);
 			uint32_t ref = (uint32_t)((int64_t)c << CL__CHUNK_BITS | r);
+			uint32_t ent = tag | (ref + 1);
 			for (;;) {
-				uint64_t e = slots[i];
+				uint32_t e = slots[i];
 				if (!e) {
-					slots[i] = tag | ((uint64_t)ref + 1);
+					slots[i] = ent;
 					break;
 				}
-				uint32_t o = (uint32_t)e - 1;
+				uint32_t o = (e & rmask) - 1;
 				const cl__dchunk *oc = j->st.chunks[o >> CL__CHUNK_BITS];
-				if ((e & 0xffffffff00000000ull) == tag &&
+				if ((e & ~rmask) == tag &&
 				    oc->hash[o & CL__CHUNK_MASK] == h &&
 				    keys_equal(p, j, o, ch->ptrs, r)) {
 					if (!p->allow_dups) {
@@ -370,8 +391,8 @@ int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
 							       oc->prov[o & CL__CHUNK_MASK]);
 						break;
 					}
-					j->next[ref] = (uint32_t)e;
-					slots[i] = tag | ((uint64_t)ref + 1);
+					j->next[ref] = e & rmask;
+					slots[i] = ent;
 					break;
 				}
 				i = (i + 1) & mask;
@@ -454,6 +475,7 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 		return r;
 	int64_t np = 0;
 	uint64_t mask = (uint64_t)j->subcap - 1;
+	uint32_t rmask = (uint32_t)(((uint64_t)1 << j->ref_bits) - 1);
 	enum { AHEAD = 16 };
 #define SLOTP(hh) (j->slots + (int64_t)sub_of(j, hh) * j->subcap + ((hh) & mask))
 	for (int64_t i = 0; i < n && i < AHEAD; i++)
@@ -462,16 +484,16 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 		if (i + AHEAD < n)
 			__builtin_prefetch(SLOTP(h[i + AHEAD]));
 		uint64_t hi = h[i];
-		uint64_t *slots = j->slots + (int64_t)sub_of(j, hi) * j->subcap;
+		uint32_t *slots = j->slots + (int64_t)sub_of(j, hi) * j->subcap;
 		uint64_t slot = hi & mask;
-		uint64_t tag = hi & 0xffffffff00000000ull;
+		uint32_t tag = slot_tag(j, hi);
 		uint32_t found = 0;
 		for (;;) {
-			uint64_t e = slots[slot];
+			uint32_t e = slots[slot];
 			if (!e)
 				break;
-			uint32_t g1 = (uint32_t)e;
-			if ((e & 0xffffffff00000000ull) == tag && keys_equal(p, j, g1 - 1, rc, i)) {
+			uint32_t g1 = e & rmask;
+			if ((e & ~rmask) == tag && keys_equal(p, j, g1 - 1, rc, i)) {
 				found = g1;
 				break;
 			}
