@@ -11,7 +11,8 @@
  *
  * Invariants:
  *   - winner[r] is set for exactly the rows the hash table points at;
- *   - with ignore_null_updates, prev[r] links an update to the change it
+ *   - with ignore_null_updates (and only then: prev and base are NULL
+ *     otherwise), prev[r] links an update to the change it
  *     replaced (an insert or update of the same key), so a NULL in the
  *     update can take the value of the nearest earlier change; base[r] says
  *     the chain starts with an update, so its NULLs may also come from the
@@ -353,6 +354,20 @@ static int append_i64s(cl_column *c, const int64_t *v, int64_t n, cl_error *err)
 	return 0;
 }
 
+/* The empty INT64 column c takes over the array *arr (n values, cap
+ * allocated, from cl_malloc/cl_realloc: what a column's values buffer is)
+ * instead of a copy; *arr becomes NULL. */
+static void adopt_i64(cl_column *c, int64_t **arr, int64_t n, int64_t cap)
+{
+	if (!*arr)
+		return;
+	cl_free(c->values);
+	c->values = (uint8_t *)*arr;
+	c->cap = cap;
+	c->length = n;
+	*arr = NULL;
+}
+
 /* ---- the store and its hash table ------------------------------------- */
 
 static uint64_t key_hash(const cl_column *cols, const int *idx, int n, int64_t row)
@@ -457,16 +472,17 @@ static int reserve_rows(cl_merge *m, int64_t n, bool exact, cl_error *err)
 	int64_t *sr = cl_realloc(m->seq_row, (size_t)cap * 8);
 	if (sr)
 		m->seq_row = sr;
-	int64_t *pv = cl_realloc(m->prev, (size_t)cap * 8);
+	/* update chains only with ignore_null */
+	int64_t *pv = m->ignore_null ? cl_realloc(m->prev, (size_t)cap * 8) : NULL;
 	if (pv)
 		m->prev = pv;
-	uint8_t *b = cl_realloc(m->base, (size_t)cap);
+	uint8_t *b = m->ignore_null ? cl_realloc(m->base, (size_t)cap) : NULL;
 	if (b)
 		m->base = b;
 	uint8_t *w = cl_realloc(m->winner, (size_t)cap);
 	if (w)
 		m->winner = w;
-	if (!ops || !sf || !sr || !pv || !b || !w)
+	if (!ops || !sf || !sr || (m->ignore_null && (!pv || !b)) || !w)
 		return oom(err);
 	m->rows_cap = cap;
 	return 0;
@@ -504,8 +520,6 @@ static int compact(cl_merge *m, cl_error *err)
 		m->ops[k] = m->ops[r];
 		m->seq_file[k] = m->seq_file[r];
 		m->seq_row[k] = m->seq_row[r];
-		m->prev[k] = -1;
-		m->base[k] = m->base[r];
 		m->winner[k] = 1;
 		k++;
 	}
@@ -675,8 +689,10 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		m->ops[r] = cb->ops[i];
 		m->seq_file[r] = cb->file_key;
 		m->seq_row[r] = cb->first_row + i;
-		m->prev[r] = -1;
-		m->base[r] = 0;
+		if (m->ignore_null) {
+			m->prev[r] = -1;
+			m->base[r] = 0;
+		}
 		m->winner[r] = m->nkeys == 0; /* set below when the row wins */
 		if (m->seq_idx >= 0 && cl_column_is_null(&m->cols[m->seq_idx], r)) {
 			rc = cl_error_set(err, CL_EFORMAT, "%s: row %lld: sequence column '%s' "
@@ -728,7 +744,8 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		} else {
 			m->nused++;
 			m->nwinners++;
-			m->base[r] = op == 'U';
+			if (m->ignore_null)
+				m->base[r] = op == 'U';
 		}
 		m->tab[s].row = (uint32_t)r;
 		m->tab[s].tag = tag_of(h);
@@ -797,8 +814,8 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 	    !m->patch)
 		return oom(err);
 	for (int c = 0; c < nf; c++)
-		if ((rc = cl_column_init(&m->res[c], m->full->fields[c].type,
-					 all && c < nd ? 0 : nw, err)))
+		if ((rc = cl_column_init(&m->res[c], m->full->fields[c].type, all ? 0 : nw,
+					 err)))
 			return rc;
 	for (int c = 0; c < nd; c++)
 		if ((rc = cl_column_init(&m->patch[c], m->schema->fields[c].type, 0, err)))
@@ -810,9 +827,8 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 		for (int c = 0; c < nd; c++)
 			if ((rc = cl_column_move(&m->res[c], &m->cols[c], err)))
 				return rc;
-		if ((rc = append_i64s(&m->res[nd], m->seq_file, nw, err)) ||
-		    (rc = append_i64s(&m->res[nd + 1], m->seq_row, nw, err)))
-			return rc;
+		adopt_i64(&m->res[nd], &m->seq_file, nw, m->rows_cap);
+		adopt_i64(&m->res[nd + 1], &m->seq_row, nw, m->rows_cap);
 		if (nw > 0)
 			memcpy(m->res_ops, m->ops, (size_t)nw);
 		j = nw;
