@@ -13,6 +13,7 @@ static void usage(FILE *f)
 	fputs("Usage: changelake table history TABLE [--json]\n"
 	      "       changelake table files TABLE[@VERSION|@TIMESTAMP] [--json]\n"
 	      "       changelake table describe TABLE[@VERSION|@TIMESTAMP] [--json]\n"
+	      "       changelake table enable-deletion-vectors TABLE [--json]\n"
 	      "\n"
 	      "Look inside a lake table (Parquet files under a Delta Lake log):\n"
 	      "  history    every commit: version, time, operation, files added/removed\n"
@@ -21,6 +22,9 @@ static void usage(FILE *f)
 	      "             file has a deletion vector, a 'deleted' column (rows the\n"
 	      "             vector marks deleted, - for none) follows 'records'\n"
 	      "  describe   version, protocol, schema, partitioning, configuration\n"
+	      "  enable-deletion-vectors\n"
+	      "             turn merge-on-read on (protocol upgrade to the Delta\n"
+	      "             feature deletionVectors); nothing when it is on already\n"
 	      "\n"
 	      "TABLE@12 opens version 12; TABLE@2024-05-01T10:00:00Z the version that\n"
 	      "was current at that instant (UTC unless an offset is given).\n"
@@ -253,8 +257,13 @@ static int cmd_describe(const char *ref, bool json)
 	return CLI_OK;
 }
 
+int cli_table_enable_dv(int argc, char **argv); /* cmd_compact.c */
+
 int cli_cmd_table(int argc, char **argv)
 {
+	/* a subcommand with options of its own (dvwrite's, in cmd_compact.c) */
+	if (argc >= 2 && !strcmp(argv[1], "enable-deletion-vectors"))
+		return cli_table_enable_dv(argc - 1, argv + 1);
 	static const struct option longopts[] = {
 		{"json", no_argument, 0, OPT_JSON}, {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
 	bool json = false;
