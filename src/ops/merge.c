@@ -4,13 +4,19 @@
  *
  * Design. Change records are appended to a column store (the table's data
  * columns, converted to the table's types, plus per-row arrays: op, file
- * key, row position). A hash table maps each key to the store row of its
- * winning change so far. Records arrive in (file, row) order, so a new
- * record for a key wins unless --sequence-by says it is older; a record that
- * does not win is popped off the store at once (it is the last row).
+ * key, row position), a batch at a time: columns whose type matches are
+ * copied as ranges, the keys hashed for the whole batch, then the rows
+ * probed in order against a hash table (8-byte slots: a 32-bit hash tag and
+ * the row, at most 70% full, the next slots prefetched) that maps each key
+ * to the store row of its winning change so far. Records arrive in (file,
+ * row) order, so a new record for a key wins unless --sequence-by says it
+ * is older; a record that does not win stays in the store as garbage.
+ * cl__merge_reserve sizes the store and the table once when the caller
+ * knows how many records come (the rows of Parquet files).
  *
  * Invariants:
- *   - winner[r] is set for exactly the rows the hash table points at;
+ *   - winner[r] is set for exactly the rows the hash table points at (the
+ *     table is rebuilt from them when it grows or the store is compacted);
  *   - with ignore_null_updates (and only then: prev and base are NULL
  *     otherwise), prev[r] links an update to the change it
  *     replaced (an insert or update of the same key), so a NULL in the
@@ -21,9 +27,11 @@
  *     is compacted when they outnumber the winners.
  *
  * State machine: ADDING (cl_merge_add) -> FINISHED (cl_merge_finish builds
- * `res`, the winners gathered into result columns, and a hash table over
- * them) -> RESOLVING (cl_merge_resolve marks stale rows and collects patch
- * values) -> cl_merge_result builds the output batches.
+ * `res`, the winners gathered into result columns — moved, not copied, when
+ * every stored row won — and frees the store and its hash table) ->
+ * RESOLVING (cl_merge_resolve builds a hash table over the result at its
+ * first call, marks stale rows and collects patch values) ->
+ * cl_merge_result builds the output batches.
  */
 #include "changelake/merge.h"
 #include "changelake/hash.h"
