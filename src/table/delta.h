@@ -79,7 +79,8 @@ struct cl_snapshot {
 	/* live files, sorted by path after replay */
 	cl_table_file *files;
 	size_t nfiles, files_cap;
-	cl__strmap file_index; /* path -> index in files (during replay) */
+	cl__strmap file_index; /* logical file identity (path, or path "\n" DV
+				  uniqueId) -> index in files (during replay) */
 	cl__tombstone *tombstones;
 	size_t ntombstones, tombstones_cap;
 	cl__app_txn *txns;

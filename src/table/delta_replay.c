@@ -5,8 +5,14 @@
  * Replay: for version V the commits 0..V are applied in order. Within one
  * commit, removes are applied before adds (a commit may remove a path and
  * add it again with new metadata; the protocol does not order actions).
- * The live files are kept in a path -> index map and sorted by path at the
- * end. Replay starts from the latest complete checkpoint at or before the
+ * The live files are kept in a map from the logical file identity
+ * (PROTOCOL.md: the path, plus the deletion vector's uniqueId when the
+ * action has one) to their index, and sorted by path at the end: a commit
+ * that removes (path, old vector) and adds (path, new vector) leaves the
+ * new one whatever the order of its lines, and a remove naming another
+ * vector than the live one leaves the live file alone. One path live
+ * twice (two vectors) is CL_EFORMAT. Removes become tombstones with the
+ * vector they name (vacuum keeps its file while the tombstone lasts). Replay starts from the latest complete checkpoint at or before the
  * version whose following commits are all there (delta_checkpoint.c turns
  * its rows back into actions); without one every commit from 0 is
  * replayed. A checkpoint that cannot be read while the commits from 0 are
