@@ -220,6 +220,7 @@ static void worker_release(cl__dworker *w, int nu)
 	cl_free(w->pv);
 	cl_free(w->pl);
 	cl_free(w->pr);
+	cl_free(w->ins);
 	cl_free(w->chg);
 	cl_free(w->rowchg);
 	cl__dstore_release(&w->st, nu);

@@ -139,6 +139,12 @@ typedef struct cl__diff_out {
 	int nruns, capruns;
 	FILE **runs;         /* spilled sorted runs */
 	int64_t spill_bytes;
+	int64_t provcap;     /* rows the last chunk's prov has room for */
+	/* rows handed to cl__diff_out_rows (filled by the caller) */
+	int64_t rcap;
+	const cl_column *const **r_lcols; /* per row: the left side's columns */
+	int64_t *r_lrow, *r_lprov, *r_rrow, *r_rprov;
+	const cl_column **g_src; /* gather scratch: per row its source column */
 } cl__diff_out;
 
 int cl__diff_out_init(cl__diff_out *o, const cl__diff_plan *p, int64_t batch_rows,
@@ -153,6 +159,18 @@ void cl__diff_out_release(cl__diff_out *o);
 int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_t lrow,
 		     int64_t lprov, const cl_column *const *r, int64_t rrow, int64_t rprov,
 		     const uint8_t *changed, cl_error *err);
+/* Room for n rows in the r_* arrays (and the gather scratch). */
+int cl__diff_out_reserve(cl__diff_out *o, int64_t n, cl_error *err);
+/*
+ * Append n output rows of one action at once: row i is left row
+ * r_lrow[i] of the columns r_lcols[i] (when has_left) and right row
+ * r_rrow[i] of rcols (NULL: no right side), provenances r_lprov[i] /
+ * r_rprov[i] (-1 when a side is missing). Not for C / N rows when the
+ * plan is sparse or has a change column (those need cl__diff_out_row's
+ * per-row changed flags).
+ */
+int cl__diff_out_rows(cl__diff_out *o, int act, int64_t n, bool has_left,
+		      const cl_column *const *rcols, cl_error *err);
 int64_t cl__diff_out_memory(const cl__diff_out *o);
 int cl__diff_out_sort(cl__diff_out *o, cl_error *err);
 /* Sort the rows in memory into a new spilled run. */
@@ -262,6 +280,7 @@ typedef struct cl__dworker {
 	int64_t *pv;
 	int64_t pvcap;
 	uint32_t *pl, *pr; /* matched pairs: left refs, right rows */
+	uint32_t *ins;     /* right rows without a match (pcap of them) */
 	uint8_t *chg, *rowchg;
 	int64_t pcap;
 	cl__dstore st;     /* left rows this worker loaded (in memory) */

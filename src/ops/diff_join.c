@@ -425,6 +425,10 @@ static int grow_pairs(cl__dworker *w, int64_t need, cl_error *err)
 	if (!x)
 		return oom(err);
 	w->chg = x;
+	uint32_t *ins = cl_realloc(w->ins, (size_t)c * sizeof *ins);
+	if (!ins)
+		return oom(err);
+	w->ins = ins;
 	w->pcap = c;
 	return 0;
 }
@@ -439,6 +443,14 @@ static int emit_pairs(cl__dworker *w, cl__djoin *j, const cl_column *const *rc,
 		cl__diff_cmp_pairs(&p->u[u].cmp, j->bycol[u], w->pl, rc[u], w->pr, np,
 				   w->chg + (size_t)v * (size_t)np);
 	}
+	/* without per-row changed flags in the output (sparse values, the
+	 * change column), C and N rows are appended in bulk */
+	bool bulk = !p->sparse && !p->has_change;
+	cl__diff_out *o = &w->out;
+	int r;
+	if (bulk && (r = cl__diff_out_reserve(o, np, err)))
+		return r;
+	int64_t nc = 0, nn = 0;
 	for (int64_t k = 0; k < np; k++) {
 		bool any = false;
 		for (int v = 0; v < nv; v++) {
@@ -457,10 +469,33 @@ static int emit_pairs(cl__dworker *w, cl__djoin *j, const cl_column *const *rc,
 		uint32_t g = w->pl[k];
 		const cl__dchunk *ch = j->st.chunks[g >> CL__CHUNK_BITS];
 		int64_t lr = g & CL__CHUNK_MASK;
-		int r = cl__diff_out_row(&w->out, any ? ACT_C : ACT_N, ch->ptrs, lr,
-					 ch->prov[lr], rc, w->pr[k], pv[w->pr[k]], w->rowchg,
-					 err);
-		if (r)
+		if (!bulk) {
+			r = cl__diff_out_row(o, any ? ACT_C : ACT_N, ch->ptrs, lr, ch->prov[lr], rc,
+					     w->pr[k], pv[w->pr[k]], w->rowchg, err);
+			if (r)
+				return r;
+			continue;
+		}
+		/* C rows from the front of the arrays, N rows from the back */
+		int64_t at = any ? nc++ : np - ++nn;
+		o->r_lcols[at] = ch->ptrs;
+		o->r_lrow[at] = lr;
+		o->r_lprov[at] = ch->prov[lr];
+		o->r_rrow[at] = w->pr[k];
+		o->r_rprov[at] = pv[w->pr[k]];
+	}
+	if (!bulk)
+		return 0;
+	if (nc && (r = cl__diff_out_rows(o, ACT_C, nc, true, rc, err)))
+		return r;
+	if (nn) {
+		/* the N rows, moved to the front */
+		memmove(o->r_lcols, o->r_lcols + np - nn, (size_t)nn * sizeof *o->r_lcols);
+		memmove(o->r_lrow, o->r_lrow + np - nn, (size_t)nn * sizeof *o->r_lrow);
+		memmove(o->r_lprov, o->r_lprov + np - nn, (size_t)nn * sizeof *o->r_lprov);
+		memmove(o->r_rrow, o->r_rrow + np - nn, (size_t)nn * sizeof *o->r_rrow);
+		memmove(o->r_rprov, o->r_rprov + np - nn, (size_t)nn * sizeof *o->r_rprov);
+		if ((r = cl__diff_out_rows(o, ACT_N, nn, true, rc, err)))
 			return r;
 	}
 	return 0;
@@ -473,7 +508,7 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 	int r;
 	if ((r = grow_pairs(w, n, err)))
 		return r;
-	int64_t np = 0;
+	int64_t np = 0, nins = 0;
 	uint64_t mask = (uint64_t)j->subcap - 1;
 	uint32_t rmask = (uint32_t)(((uint64_t)1 << j->ref_bits) - 1);
 	enum { AHEAD = 16 };
@@ -500,10 +535,9 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 			slot = (slot + 1) & mask;
 		}
 		if (!found) {
+			/* inserts: appended in bulk after the loop */
 			w->inserted++;
-			if ((r = cl__diff_out_row(&w->out, ACT_I, NULL, 0, -1, rc, i, pv[i], NULL,
-						  err)))
-				return r;
+			w->ins[nins++] = (uint32_t)i;
 			continue;
 		}
 		for (uint32_t e = found; e; e = j->next ? j->next[e - 1] : 0) {
@@ -523,23 +557,40 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 		}
 	}
 #undef SLOTP
+	if (nins) {
+		cl__diff_out *o = &w->out;
+		if ((r = cl__diff_out_reserve(o, nins, err)))
+			return r;
+		for (int64_t k = 0; k < nins; k++) {
+			o->r_rrow[k] = w->ins[k];
+			o->r_rprov[k] = pv[w->ins[k]];
+		}
+		if ((r = cl__diff_out_rows(o, ACT_I, nins, false, rc, err)))
+			return r;
+	}
 	return emit_pairs(w, j, rc, pv, np, err);
 }
 
 int cl__djoin_deletes(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
 {
+	cl__diff_out *o = &w->out;
+	int rc = cl__diff_out_reserve(o, CL__CHUNK_ROWS, err);
+	if (rc)
+		return rc;
 	for (int c = t; c < j->st.nchunks; c += nt) {
 		const cl__dchunk *ch = j->st.chunks[c];
-		int64_t base = (int64_t)c << CL__CHUNK_BITS;
+		int64_t base = (int64_t)c << CL__CHUNK_BITS, nd = 0;
 		for (int64_t r = 0; r < ch->n; r++) {
 			if (cl_bit_get(j->matched, base + r))
 				continue;
-			w->deleted++;
-			int rc = cl__diff_out_row(&w->out, ACT_D, ch->ptrs, r, ch->prov[r], NULL,
-						  0, -1, NULL, err);
-			if (rc)
-				return rc;
+			o->r_lcols[nd] = ch->ptrs;
+			o->r_lrow[nd] = r;
+			o->r_lprov[nd] = ch->prov[r];
+			nd++;
 		}
+		w->deleted += nd;
+		if (nd && (rc = cl__diff_out_rows(o, ACT_D, nd, true, NULL, err)))
+			return rc;
 		if (__atomic_load_n(&w->d->abort, __ATOMIC_RELAXED))
 			return CL_EINTERNAL;
 	}

@@ -80,6 +80,12 @@ void cl__diff_out_release(cl__diff_out *o)
 		fclose(o->runs[i]);
 	cl_free(o->runs);
 	cl_free(o->vidx);
+	cl_free(o->r_lcols);
+	cl_free(o->r_lrow);
+	cl_free(o->r_lprov);
+	cl_free(o->r_rrow);
+	cl_free(o->r_rprov);
+	cl_free(o->g_src);
 	memset(o, 0, sizeof *o);
 }
 
@@ -133,6 +139,7 @@ static int new_chunk(cl__diff_out *o, cl_error *err)
 	o->prov[o->nchunks] = cl_malloc(1024 * 2 * sizeof(int64_t));
 	if (!o->prov[o->nchunks])
 		return oom(err);
+	o->provcap = 1024;
 	int rc = cl_batch_create(&o->chunks[o->nchunks], o->plan->out_schema, 1024, err);
 	if (rc) {
 		cl_free(o->prov[o->nchunks]);
@@ -148,6 +155,22 @@ int64_t cl__diff_out_memory(const cl__diff_out *o)
 	if (o->nchunks)
 		n += chunk_bytes(o->chunks[o->nchunks - 1]);
 	return n;
+}
+
+/* Room for n provenance pairs in the last chunk (growing by doubling). */
+static int prov_room(cl__diff_out *o, int64_t n, cl_error *err)
+{
+	if (n <= o->provcap)
+		return 0;
+	int64_t cap = o->provcap;
+	while (cap < n)
+		cap *= 2;
+	int64_t *x = cl_realloc(o->prov[o->nchunks - 1], (size_t)cap * 2 * sizeof *x);
+	if (!x)
+		return oom(err);
+	o->prov[o->nchunks - 1] = x;
+	o->provcap = cap;
+	return 0;
 }
 
 int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_t lrow,
@@ -218,13 +241,8 @@ int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_
 			return rc;
 	}
 	int64_t nr = b->nrows;
-	if (nr >= 1024 && (nr & (nr - 1)) == 0) {
-		/* provenances grow with the chunk, doubling */
-		int64_t *x = cl_realloc(o->prov[o->nchunks - 1], (size_t)nr * 4 * sizeof *x);
-		if (!x)
-			return oom(err);
-		o->prov[o->nchunks - 1] = x;
-	}
+	if ((rc = prov_room(o, nr + 1, err)))
+		return rc;
 	int64_t *pv = o->prov[o->nchunks - 1] + 2 * nr;
 	pv[0] = lprov;
 	pv[1] = rprov;
@@ -234,6 +252,214 @@ int cl__diff_out_row(cl__diff_out *o, int act, const cl_column *const *l, int64_
 	if (o->budget > 0 && o->nrows % CHECK_EVERY == 0 &&
 	    cl__diff_out_memory(o) > o->budget)
 		return cl__diff_out_spill(o, err);
+	return 0;
+}
+
+/*
+ * Append row rows[i] of column src[i] to dst for i in [0, n): the typed
+ * bulk form of append_value (one pass per column instead of a call per
+ * value). Types other than fixed-width, boolean and variable-length ones,
+ * or a source whose type differs from dst's, take the per-value path.
+ */
+static int gather(cl_column *dst, const cl_column *const *src, const int64_t *rows,
+		  int64_t n, cl_error *err)
+{
+	int rc;
+	if (n <= 0)
+		return 0;
+	int w = cl_type_width(dst->type);
+	bool var = cl_type_is_var(dst->type), isbool = dst->type.id == CL_BOOL;
+	bool slow = !w && !var && !isbool;
+	for (int64_t i = 0; i < n && !slow; i++)
+		slow = src[i]->type.id != dst->type.id;
+	if (slow) {
+		for (int64_t i = 0; i < n; i++)
+			if ((rc = append_value(dst, src[i], rows[i], err)))
+				return rc;
+		return 0;
+	}
+	if ((rc = cl_column_reserve(dst, n, err)))
+		return rc;
+	int64_t base = dst->length, nnull = 0;
+	for (int64_t i = 0; i < n; i++) {
+		if (!cl_column_is_null(src[i], rows[i]))
+			continue;
+		if (!dst->validity && (rc = cl_column_ensure_validity(dst, err)))
+			return rc;
+		nnull++;
+	}
+	if (dst->validity)
+		for (int64_t i = 0; i < n; i++)
+			cl_bit_set(dst->validity, base + i,
+				   !cl_column_is_null(src[i], rows[i]));
+	if (var) {
+		int64_t total = 0;
+		for (int64_t i = 0; i < n; i++) {
+			const cl_column *s = src[i];
+			if (!cl_column_is_null(s, rows[i]))
+				total += s->offsets[rows[i] + 1] - s->offsets[rows[i]];
+		}
+		if ((rc = cl_column_reserve_data(dst, total, err)))
+			return rc;
+		int64_t at = dst->offsets[base];
+		for (int64_t i = 0; i < n; i++) {
+			const cl_column *s = src[i];
+			if (!cl_column_is_null(s, rows[i])) {
+				int64_t o = s->offsets[rows[i]];
+				int64_t len = s->offsets[rows[i] + 1] - o;
+				if (len)
+					memcpy(dst->data + at, s->data + o, (size_t)len);
+				at += len;
+			}
+			dst->offsets[base + i + 1] = at;
+		}
+	} else if (isbool) {
+		for (int64_t i = 0; i < n; i++) {
+			const cl_column *s = src[i];
+			cl_bit_set(dst->values, base + i,
+				   !cl_column_is_null(s, rows[i]) && cl_bit_get(s->values, rows[i]));
+		}
+	} else {
+#define GATHER_W(W)                                                                    \
+	for (int64_t i = 0; i < n; i++) {                                              \
+		const cl_column *s = src[i];                                           \
+		uint8_t *d = dst->values + (size_t)(base + i) * (W);                   \
+		if (cl_column_is_null(s, rows[i]))                                     \
+			memset(d, 0, (W));                                             \
+		else                                                                   \
+			memcpy(d, s->values + (size_t)rows[i] * (W), (W));             \
+	}
+		switch (w) {
+		case 1: GATHER_W(1) break;
+		case 2: GATHER_W(2) break;
+		case 4: GATHER_W(4) break;
+		case 8: GATHER_W(8) break;
+		case 16: GATHER_W(16) break;
+		default: GATHER_W((size_t)w) break;
+		}
+#undef GATHER_W
+	}
+	dst->length += n;
+	dst->null_count += nnull;
+	return 0;
+}
+
+
+int cl__diff_out_reserve(cl__diff_out *o, int64_t n, cl_error *err)
+{
+	if (n <= o->rcap)
+		return 0;
+	int64_t c = o->rcap ? o->rcap : 1024;
+	while (c < n)
+		c *= 2;
+#define GROW(f)                                                              \
+	do {                                                                 \
+		void *x_ = cl_realloc((void *)o->f, (size_t)c * sizeof *o->f); \
+		if (!x_)                                                     \
+			return oom(err);                                     \
+		o->f = x_;                                                   \
+	} while (0)
+	GROW(r_lcols);
+	GROW(r_lrow);
+	GROW(r_lprov);
+	GROW(r_rrow);
+	GROW(r_rprov);
+	GROW(g_src);
+#undef GROW
+	o->rcap = c;
+	return 0;
+}
+
+/* Rows [at, at + m) of the r_* arrays into the last chunk. */
+static int out_rows_chunk(cl__diff_out *o, int act, int64_t at, int64_t m, bool has_left,
+			  const cl_column *const *rcols, cl_error *err)
+{
+	const cl__diff_plan *p = o->plan;
+	cl_batch *b = o->chunks[o->nchunks - 1];
+	int rc;
+	for (int c = 0; c < p->nout; c++) {
+		const cl__ocol *oc = &p->out[c];
+		cl_column *dst = &b->cols[c];
+		bool left = oc->kind == OUT_LEFT || (oc->kind == OUT_KEY && has_left);
+		if (oc->kind == OUT_DIFF) {
+			size_t len = p->val_len[act];
+			if ((rc = cl_column_reserve(dst, m, err)) ||
+			    (rc = cl_column_reserve_data(dst, (int64_t)len * m, err)))
+				return rc;
+			int64_t pos = dst->offsets[dst->length];
+			for (int64_t i = 0; i < m; i++) {
+				if (len)
+					memcpy(dst->data + pos, p->val[act], len);
+				pos += (int64_t)len;
+				dst->offsets[dst->length + i + 1] = pos;
+			}
+			if (dst->validity)
+				for (int64_t i = 0; i < m; i++)
+					cl_bit_set(dst->validity, dst->length + i, true);
+			dst->length += m;
+			continue;
+		}
+		if (oc->kind != OUT_KEY && oc->kind != OUT_LEFT && oc->kind != OUT_RIGHT &&
+		    oc->kind != OUT_CHANGE)
+			return cl_error_set(err, CL_EINTERNAL, "diff: bad output column");
+		/* the change column is NULL on I and D rows, the only ones here
+		 * when the plan has one */
+		if (oc->kind == OUT_CHANGE || (left && !has_left) || (!left && !rcols)) {
+			for (int64_t i = 0; i < m; i++)
+				if ((rc = cl_column_append_null(dst, err)))
+					return rc;
+			continue;
+		}
+		int u = oc->u;
+		if (left) {
+			for (int64_t i = 0; i < m; i++)
+				o->g_src[i] = o->r_lcols[at + i][u];
+		} else {
+			for (int64_t i = 0; i < m; i++)
+				o->g_src[i] = rcols[u];
+		}
+		if ((rc = gather(dst, o->g_src, (left ? o->r_lrow : o->r_rrow) + at, m, err)))
+			return rc;
+	}
+	int64_t nr = b->nrows;
+	if ((rc = prov_room(o, nr + m, err)))
+		return rc;
+	int64_t *pv = o->prov[o->nchunks - 1] + 2 * nr;
+	for (int64_t i = 0; i < m; i++) {
+		pv[2 * i] = has_left ? o->r_lprov[at + i] : -1;
+		pv[2 * i + 1] = rcols ? o->r_rprov[at + i] : -1;
+	}
+	b->nrows += m;
+	o->nrows += m;
+	o->total_rows += m;
+	return 0;
+}
+
+int cl__diff_out_rows(cl__diff_out *o, int act, int64_t n, bool has_left,
+		      const cl_column *const *rcols, cl_error *err)
+{
+	const cl__diff_plan *p = o->plan;
+	int rc;
+	if ((act == ACT_C || act == ACT_N) && (p->sparse || p->has_change))
+		return cl_error_set(err, CL_EINTERNAL, "diff: bulk C/N rows need changed flags");
+	for (int64_t at = 0; at < n;) {
+		if (o->nrows == (int64_t)o->nchunks * CL__CHUNK_ROWS && (rc = new_chunk(o, err)))
+			return rc;
+		/* to the chunk's end, and to the next budget check (every
+		 * CHECK_EVERY rows, as in cl__diff_out_row) */
+		int64_t m = (int64_t)o->nchunks * CL__CHUNK_ROWS - o->nrows;
+		int64_t to_check = CHECK_EVERY - o->nrows % CHECK_EVERY;
+		if (m > to_check)
+			m = to_check;
+		if (m > n - at)
+			m = n - at;
+		if ((rc = out_rows_chunk(o, act, at, m, has_left, rcols, err)))
+			return rc;
+		at += m;
+		if (o->budget > 0 && o->nrows % CHECK_EVERY == 0 &&
+		    cl__diff_out_memory(o) > o->budget && (rc = cl__diff_out_spill(o, err)))
+			return rc;
+	}
 	return 0;
 }
 
@@ -380,6 +606,7 @@ struct cl__diff_merge {
 	int64_t *emit_prov; /* lprov, rprov of each emitted row */
 	const cl_column **pick_cols; /* per emitted row: its run's columns */
 	int64_t *pick_row;           /* and its row in them */
+	const cl_column **pick_src;  /* gather scratch: one column per row */
 	bool check_dups;
 	cl__dup_fn dup;
 	void *dup_arg;
@@ -473,6 +700,7 @@ void cl__diff_merge_free(cl__diff_merge *m)
 	cl_free(m->emit_prov);
 	cl_free(m->pick_cols);
 	cl_free(m->pick_row);
+	cl_free(m->pick_src);
 	if (m->last)
 		for (int k = 0; k < m->plan->nkeys; k++)
 			cl_column_release(&m->last[k]);
@@ -509,8 +737,9 @@ static int merge_create(cl__diff_merge **out, const cl__diff_plan *p, int64_t ba
 	m->emit_prov = cl_malloc((size_t)batch_rows * 2 * sizeof *m->emit_prov);
 	m->pick_cols = cl_malloc((size_t)batch_rows * sizeof *m->pick_cols);
 	m->pick_row = cl_malloc((size_t)batch_rows * sizeof *m->pick_row);
+	m->pick_src = cl_malloc((size_t)batch_rows * sizeof *m->pick_src);
 	if (!m->runs || !m->heap || !m->last || !m->emit_prov || !m->pick_cols ||
-	    !m->pick_row) {
+	    !m->pick_row || !m->pick_src) {
 		rc = oom(err);
 		goto fail;
 	}
@@ -698,102 +927,15 @@ int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
 	return merge_batch(m, out, err);
 }
 
-/*
- * Append row rows[i] of column c of bases[i] to dst for i in [0, n): the
- * typed bulk form of append_value (one pass per column instead of a call
- * per value). Types other than fixed-width, boolean and variable-length
- * ones, or a source whose type differs from dst's, take the per-value path.
- */
-static int gather(cl_column *dst, const cl_column *const *bases, int c, const int64_t *rows,
-		  int64_t n, cl_error *err)
-{
-	int rc;
-	if (n <= 0)
-		return 0;
-	int w = cl_type_width(dst->type);
-	bool var = cl_type_is_var(dst->type), isbool = dst->type.id == CL_BOOL;
-	bool slow = !w && !var && !isbool;
-	for (int64_t i = 0; i < n && !slow; i++)
-		slow = bases[i][c].type.id != dst->type.id;
-	if (slow) {
-		for (int64_t i = 0; i < n; i++)
-			if ((rc = append_value(dst, &bases[i][c], rows[i], err)))
-				return rc;
-		return 0;
-	}
-	if ((rc = cl_column_reserve(dst, n, err)))
-		return rc;
-	int64_t base = dst->length, nnull = 0;
-	for (int64_t i = 0; i < n; i++) {
-		if (!cl_column_is_null(&bases[i][c], rows[i]))
-			continue;
-		if (!dst->validity && (rc = cl_column_ensure_validity(dst, err)))
-			return rc;
-		nnull++;
-	}
-	if (dst->validity)
-		for (int64_t i = 0; i < n; i++)
-			cl_bit_set(dst->validity, base + i,
-				   !cl_column_is_null(&bases[i][c], rows[i]));
-	if (var) {
-		int64_t total = 0;
-		for (int64_t i = 0; i < n; i++) {
-			const cl_column *s = &bases[i][c];
-			if (!cl_column_is_null(s, rows[i]))
-				total += s->offsets[rows[i] + 1] - s->offsets[rows[i]];
-		}
-		if ((rc = cl_column_reserve_data(dst, total, err)))
-			return rc;
-		int64_t at = dst->offsets[base];
-		for (int64_t i = 0; i < n; i++) {
-			const cl_column *s = &bases[i][c];
-			if (!cl_column_is_null(s, rows[i])) {
-				int64_t o = s->offsets[rows[i]];
-				int64_t len = s->offsets[rows[i] + 1] - o;
-				if (len)
-					memcpy(dst->data + at, s->data + o, (size_t)len);
-				at += len;
-			}
-			dst->offsets[base + i + 1] = at;
-		}
-	} else if (isbool) {
-		for (int64_t i = 0; i < n; i++) {
-			const cl_column *s = &bases[i][c];
-			cl_bit_set(dst->values, base + i,
-				   !cl_column_is_null(s, rows[i]) && cl_bit_get(s->values, rows[i]));
-		}
-	} else {
-#define GATHER_W(W)                                                                    \
-	for (int64_t i = 0; i < n; i++) {                                              \
-		const cl_column *s = &bases[i][c];                                     \
-		uint8_t *d = dst->values + (size_t)(base + i) * (W);                   \
-		if (cl_column_is_null(s, rows[i]))                                     \
-			memset(d, 0, (W));                                             \
-		else                                                                   \
-			memcpy(d, s->values + (size_t)rows[i] * (W), (W));             \
-	}
-		switch (w) {
-		case 1: GATHER_W(1) break;
-		case 2: GATHER_W(2) break;
-		case 4: GATHER_W(4) break;
-		case 8: GATHER_W(8) break;
-		case 16: GATHER_W(16) break;
-		default: GATHER_W((size_t)w) break;
-		}
-#undef GATHER_W
-	}
-	dst->length += n;
-	dst->null_count += nnull;
-	return 0;
-}
-
 /* Copy the picked rows [from, to) of the batch being merged into it. */
 static int flush_picks(cl__diff_merge *m, cl_batch *b, int64_t from, int64_t to,
 		       cl_error *err)
 {
 	for (int c = 0; c < m->ncols; c++) {
-		int rc = gather(&b->cols[c], m->pick_cols + from, c, m->pick_row + from,
-				to - from, err);
+		for (int64_t i = from; i < to; i++)
+			m->pick_src[i] = &m->pick_cols[i][c];
+		int rc = gather(&b->cols[c], m->pick_src + from, m->pick_row + from, to - from,
+				err);
 		if (rc)
 			return rc;
 	}

@@ -695,3 +695,95 @@ TEST(diff_dataset_threads_same_output)
 	rmdir(p);
 	rmdir(dir);
 }
+
+/*
+ * Rows appended in bulk (I rows of a probe batch, C and N rows of its
+ * pairs, D rows of a chunk) across output chunks of 65536 rows and budget
+ * checks: 70,000 deletes, 70,000 inserts and 70,000 matched keys (every
+ * third changed, some to NULL), in one batch per side, checked row by row
+ * against the expected text; the same with a memory limit (spilled).
+ */
+static void bulk_rows(cl_buf *b, int from, int to, int chg_to)
+{
+	for (int k = from; k < to; k++) {
+		bool chg = k < chg_to && k % 3 == 0;
+		int v = k % 1000 + (chg ? 1 : 0);
+		if (chg && k % 9 == 0)
+			cl_buf_printf(b, "%d|~|n%d|%s\n", k, k % 7, k % 2 ? "true" : "false");
+		else
+			cl_buf_printf(b, "%d|%d|n%d|%s\n", k, v, k % 7, k % 2 ? "true" : "false");
+	}
+}
+
+static void bulk_expect(cl_buf *e, int n, bool keep)
+{
+	cl_buf_printf(e, "diff|id|left_v|right_v|left_s|right_s|left_b|right_b\n");
+	for (int k = 0; k < 3 * n; k++) {
+		const char *b = k % 2 ? "true" : "false";
+		if (k < n) {
+			cl_buf_printf(e, "D|%d|%d|~|n%d|~|%s|~\n", k, k % 1000, k % 7, b);
+			continue;
+		}
+		if (k >= 2 * n) {
+			cl_buf_printf(e, "I|%d|~|%d|~|n%d|~|%s\n", k, k % 1000, k % 7, b);
+			continue;
+		}
+		bool chg = k % 3 == 0;
+		if (!chg && !keep)
+			continue;
+		char rv[32];
+		if (chg && k % 9 == 0)
+			snprintf(rv, sizeof rv, "~");
+		else
+			snprintf(rv, sizeof rv, "%d", k % 1000 + (chg ? 1 : 0));
+		cl_buf_printf(e, "%s|%d|%d|%s|n%d|n%d|%s|%s\n", chg ? "C" : "N", k, k % 1000, rv,
+			      k % 7, k % 7, b, b);
+	}
+}
+
+TEST(diff_bulk_rows_across_chunks)
+{
+	enum { N = 70000 };
+	cl_error err = {0};
+	cl_buf l = {0}, r = {0};
+	bulk_rows(&l, 0, 2 * N, 0);
+	bulk_rows(&r, N, 3 * N, 2 * N);
+	const char *s = "id int64, v int32, s string, b bool";
+	for (int keep = 0; keep < 2; keep++) {
+		for (int spill = 0; spill < 2; spill++) {
+			cl_diff_options o;
+			opts(&o);
+			o.keep_unchanged = keep;
+			o.threads = 2;
+			if (spill)
+				o.memory_limit = 1 << 20;
+			cl_diff_stats st;
+			char *got = run_diff_ex(s, (char *)l.data, s, (char *)r.data, &o, &err, &st,
+						0);
+			CHECK(got != NULL);
+			cl_buf e = {0};
+			bulk_expect(&e, N, keep);
+			if (got && strcmp(got, (char *)e.data)) {
+				/* the first line that differs */
+				const char *a = got, *b = (const char *)e.data;
+				while (*a && *a == *b)
+					a++, b++;
+				while (a > got && a[-1] != '\n')
+					a--, b--;
+				printf("    got:  %.80s\n    want: %.80s\n", a, b);
+			}
+			CHECK(got && strcmp(got, (char *)e.data) == 0);
+			CHECK_EQ_INT(st.inserted, N);
+			CHECK_EQ_INT(st.deleted, N);
+			int64_t nchg = 0;
+			for (int k = N; k < 2 * N; k++)
+				nchg += k % 3 == 0;
+			CHECK_EQ_INT(st.changed, nchg);
+			CHECK(!spill || st.spill_bytes > 0);
+			cl_buf_release(&e);
+			cl_free(got);
+		}
+	}
+	cl_buf_release(&l);
+	cl_buf_release(&r);
+}
