@@ -10,6 +10,9 @@
  *  - Every length, count and offset of an input is checked against the
  *    bytes that are there before it is used; a bitmap whose containers
  *    claim more than CL__DV_MAX_ROWS rows is refused before allocating.
+ *  - The decoder also reads Delta's "native" RoaringBitmapArray layout
+ *    (magic 1681511376, framing in either byte order; PROTOCOL.md's inline
+ *    example uses it); the encoder writes only the portable one.
  *  - The encoder writes what Delta writers write: magic, the count of
  *    non-empty 32-bit bitmaps, and per bitmap its key and a portable
  *    Roaring bitmap whose containers are arrays (<= 4096 values), bitmaps,
@@ -24,7 +27,7 @@
 #include "table/delta.h"
 
 #define DV_MAGIC 1681511377u        /* portable RoaringBitmapArray */
-#define DV_MAGIC_NATIVE 1681511376u /* Delta's in-memory format, never stored */
+#define DV_MAGIC_NATIVE 1681511376u /* Delta's "native" RoaringBitmapArray format */
 #define COOKIE_NORUN 12346u
 #define COOKIE_RUN 12347u
 #define ARRAY_MAX 4096u
@@ -211,17 +214,67 @@ static int bitmap32(const uint8_t *buf, size_t len, size_t *pos, uint64_t hi,
 	return 0;
 }
 
+/*
+ * Delta's "native" RoaringBitmapArray serialization (magic 1681511376):
+ * int32 number of bitmaps, then per bitmap its int32 length and a portable
+ * Roaring bitmap whose high key is its index. Writers use the portable
+ * format; PROTOCOL.md's inline example is native with big-endian framing
+ * (magic, count, lengths), so both byte orders of the framing are read —
+ * the magic tells which. The bitmaps are standard (little-endian).
+ */
+static int decode_native(const uint8_t *buf, size_t len, uint64_t *rows, size_t *n,
+			 uint64_t *total, bool card_only, bool be, cl_error *err)
+{
+	uint32_t nb = be ? rd32be(buf + 4) : rd32(buf + 4);
+	/* every bitmap takes at least 12 bytes (length, cookie, count) */
+	if (nb > (len - 8) / 12)
+		return cl_error_set(err, CL_EFORMAT,
+				    "deletion vector: %u native bitmaps do not fit in %zu bytes", nb,
+				    len);
+	size_t pos = 8;
+	for (uint32_t i = 0; i < nb; i++) {
+		if (len - pos < 4)
+			return cl_error_set(err, CL_EFORMAT,
+					    "deletion vector: truncated length of native bitmap %u", i);
+		uint32_t bl = be ? rd32be(buf + pos) : rd32(buf + pos);
+		pos += 4;
+		if (bl > len - pos)
+			return cl_error_set(err, CL_EFORMAT,
+					    "deletion vector: native bitmap %u of %u bytes, %zu left", i,
+					    bl, len - pos);
+		size_t end = pos + bl;
+		int rc = bitmap32(buf, end, &pos, (uint64_t)i << 32, rows, n, total, card_only,
+				  (size_t)i, err);
+		if (rc)
+			return rc;
+		if (pos != end)
+			return cl_error_set(err, CL_EFORMAT,
+					    "deletion vector: native bitmap %u has %zu bytes after it", i,
+					    end - pos);
+		if (*total > CL__DV_MAX_ROWS)
+			return cl_error_set(err, CL_EFORMAT, "deletion vector: more than %llu rows",
+					    (unsigned long long)CL__DV_MAX_ROWS);
+	}
+	if (pos != len)
+		return cl_error_set(err, CL_EFORMAT,
+				    "deletion vector: %zu bytes after the bitmaps", len - pos);
+	return 0;
+}
+
 /* Both passes over a whole RoaringBitmapArray. */
 static int decode_pass(const uint8_t *buf, size_t len, uint64_t *rows, size_t *n,
 		       uint64_t *total, bool card_only, cl_error *err)
 {
-	if (len < 12)
+	if (len < 8)
 		return cl_error_set(err, CL_EFORMAT,
 				    "deletion vector: %zu bytes, too short for the header", len);
 	uint32_t magic = rd32(buf);
-	if (magic == DV_MAGIC_NATIVE)
+	if (magic == DV_MAGIC_NATIVE || rd32be(buf) == DV_MAGIC_NATIVE)
+		return decode_native(buf, len, rows, n, total, card_only, magic != DV_MAGIC_NATIVE,
+				     err);
+	if (len < 12)
 		return cl_error_set(err, CL_EFORMAT,
-				    "deletion vector: native (non-portable) bitmap format");
+				    "deletion vector: %zu bytes, too short for the header", len);
 	if (magic != DV_MAGIC)
 		return cl_error_set(err, CL_EFORMAT, "deletion vector: bad magic %u", magic);
 	uint64_t nb = rd64(buf + 4);

@@ -27,7 +27,10 @@
 #include "core/buf.h"
 
 /* Decode a serialized bitmap into a sorted row array (*rows owned, cl_free;
- * may be NULL when *n is 0). */
+ * may be NULL when *n is 0). Delta's "native" layout (magic 1681511376:
+ * int32 count, then per bitmap an int32 length and a portable Roaring
+ * bitmap keyed by its index; framing little- or big-endian, as the magic
+ * shows) is read too. */
 int cl__dv_decode(uint64_t **rows, size_t *n, const uint8_t *buf, size_t len,
 		  cl_error *err);
 /* Serialize a sorted, distinct row array as a bitmap (appended to out). */

@@ -13,7 +13,10 @@
 //               the bitmap (size bytes), int32 BE CRC-32 of the bitmap
 //   bitmap      RoaringBitmapArray "portable": int32 LE magic 1681511377,
 //               int64 LE number of bitmaps, per bitmap uint32 LE key (high
-//               32 bits of the row index) + a portable 32-bit Roaring bitmap
+//               32 bits of the row index) + a portable 32-bit Roaring bitmap;
+//               or "native" (magic 1681511376, framing big- or little-endian
+//               as the magic shows): int32 count, per bitmap int32 length +
+//               portable bitmap keyed by its index (PROTOCOL.md's example)
 //   Roaring     cookie uint32 LE: 12346 -> uint32 container count follows,
 //               no run containers, offsets header present; (cookie & 0xFFFF)
 //               == 12347 -> count = (cookie >> 16) + 1, then a run-flag
@@ -163,7 +166,32 @@ function decodeRoaring(cur, high, out, label) {
 	}
 }
 
+// Delta's "native" RoaringBitmapArray (magic 1681511376): int32 count, per
+// bitmap int32 length + portable bitmap (high key = index). The framing is
+// big-endian in PROTOCOL.md's inline example; the magic's byte order says.
+function decodeNative(buf, be) {
+	const rd = (pos) => (be ? buf.readUInt32BE(pos) : buf.readUInt32LE(pos));
+	if (buf.length < 8) throw new Error('native deletion vector: truncated header');
+	const count = rd(4);
+	let pos = 8;
+	const out = [];
+	for (let i = 0; i < count; i++) {
+		if (pos + 4 > buf.length) throw new Error(`native deletion vector: truncated length ${i}`);
+		const len = rd(pos);
+		pos += 4;
+		if (pos + len > buf.length) throw new Error(`native deletion vector: bitmap ${i} overruns`);
+		const cur = new Cursor(buf.subarray(pos, pos + len), `native bitmap ${i}`);
+		decodeRoaring(cur, BigInt(i) << 32n, out, `native bitmap ${i}`);
+		if (cur.pos !== len) throw new Error(`native bitmap ${i}: trailing bytes`);
+		pos += len;
+	}
+	if (pos !== buf.length) throw new Error('native deletion vector: trailing bytes');
+	return out;
+}
+
 export function decodeBitmapArray(buf) {
+	if (buf.length >= 4 && buf.readUInt32LE(0) === MAGIC - 1) return decodeNative(buf, false);
+	if (buf.length >= 4 && buf.readUInt32BE(0) === MAGIC - 1) return decodeNative(buf, true);
 	const cur = new Cursor(buf, 'deletion vector bitmap');
 	const magic = cur.u32('magic');
 	if (magic !== MAGIC) throw new Error(`deletion vector bitmap: magic ${magic}, want ${MAGIC}`);

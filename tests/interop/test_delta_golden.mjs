@@ -240,6 +240,9 @@ ok(read >= 42, `read ${read} golden tables (refused ${refused})`);
 	sample.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 	const back = decodeBitmapArray(encodeBitmapArray(sample));
 	ok(back.join() === sample.join(), 'bitmap encode/decode round trip (array and bitmap containers, key > 0)');
+	const ex = decodeDv('/nonexistent', { storageType: 'i', pathOrInlineDv: 'wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L',
+		sizeInBytes: 40, cardinality: 6 });
+	ok(ex.join() === '3,4,7,11,18,29', `PROTOCOL.md inline example decodes to rows 3,4,7,11,18,29 (${ex.join()})`);
 	const inl = encodeBitmapArray([3n, 9n]);
 	ok(readDvBitmap('/nonexistent', { storageType: 'i', pathOrInlineDv: z85Encode(inl), sizeInBytes: inl.length })
 		.equals(inl), 'inline descriptor');
