@@ -812,6 +812,9 @@ int cl__dv_file_append(cl__dv_file *f, const uint64_t *rows, size_t n, cl_table_
 		return cl_error_set(err, CL_EINVAL,
 				    "deletion vector file %s: already published", f->key);
 	size_t at = f->data.len;
+	if (at > INT32_MAX) /* Delta's checkpoint schema has an int offset */
+		return cl_error_set(err, CL_EINVAL,
+				    "deletion vector file %s: 2 GiB reached", f->key);
 	int rc = put32be(&f->data, 0);
 	if (!rc)
 		rc = cl__dv_encode(&f->data, rows, n, err);
