@@ -787,3 +787,26 @@ TEST(diff_bulk_rows_across_chunks)
 	cl_buf_release(&l);
 	cl_buf_release(&r);
 }
+
+/* The typed pair comparisons: -0.0 = 0.0, NaN = NaN, NULL against a
+ * value, decimals by value, booleans. */
+TEST(diff_typed_value_compare)
+{
+	cl_error err = {0};
+	cl_diff_options o;
+	opts(&o);
+	o.keep_unchanged = true;
+	const char *s = "id int32, f float64, g float32, d decimal(12,2), b bool";
+	CHECK_DIFF(run_diff(s,
+			    "1|0|0|1.50|true\n2|nan|nan|1.50|false\n3|1|1|1.50|~\n"
+			    "4|~|2|-3.25|true\n5|2|~|1.50|true",
+			    "1|-0|-0|1.50|true\n2|nan|nan|1.51|false\n3|nan|1|1.50|false\n"
+			    "4|~|2|-3.25|false\n5|2|3|~|true",
+			    &o, &err),
+		   "diff|id|left_f|right_f|left_g|right_g|left_d|right_d|left_b|right_b\n"
+		   "N|1|0|-0|0|-0|1.50|1.50|true|true\n"
+		   "C|2|nan|nan|nan|nan|1.50|1.51|false|false\n"
+		   "C|3|1|nan|1|1|1.50|1.50|~|false\n"
+		   "C|4|~|~|2|2|-3.25|-3.25|true|false\n"
+		   "C|5|2|2|~|3|1.50|~|true|true\n");
+}
