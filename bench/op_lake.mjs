@@ -28,6 +28,8 @@
 //               merge-on-read, the old rows marked deleted in one vector file
 //               instead of their files rewritten; "written" counts the new
 //               data files plus the vector file (numDeletionVectorBytes)
+//   merge_1m_dv, merge_10k_dv  merge_1m and merge_10k into a copy of the
+//               base table with deletion vectors enabled (merge-on-read)
 //   merge_load  `changelake merge --buckets 16` of the full load into a new
 //               table; DuckDB: last row per key (row_number() over the full
 //               load, which has unique keys) -> Parquet
@@ -279,12 +281,16 @@ function mergeSql(ctx, dir) {
 		TO ${sqlString(ctx.out('duckdb'))} (FORMAT parquet, COMPRESSION snappy)`;
 }
 
-function mergeOp(name, what, folder, changes, scaleOf) {
+function mergeOp(name, what, folder, changes, scaleOf, dv = false) {
 	return {
 		name, what, lake: true, scaleOf,
 		prepare: (ctx, engine) => {
-			if (engine === 'changelake')
+			if (engine === 'changelake') {
 				resetTable(ctx, tableDir(ctx));
+				if (dv)
+					sh([ctx.changelake, 'table', 'enable-deletion-vectors', tableDir(ctx), '-q'],
+						'changelake table enable-deletion-vectors');
+			}
 		},
 		changelake: (ctx) => mergeArgv(ctx, lakeData(ctx)[folder], []),
 		duckdb: (ctx) => ({ setup: [], timed: mergeSql(ctx, lakeData(ctx)[folder]) }),
@@ -323,4 +329,8 @@ export const lakeOps = [
 		'cdc1m', (ctx) => changeCount(ctx.rows), 'merge_10k'),
 	mergeOp('merge_10k', 'DMS incremental merge of ROWS/1000 changes in 1 CDC file into the loaded table',
 		'cdc10k', (ctx) => Math.ceil(changeCount(ctx.rows) / 100)),
+	mergeOp('merge_1m_dv', 'merge_1m into the loaded table with deletion vectors enabled (merge-on-read)',
+		'cdc1m', (ctx) => changeCount(ctx.rows), 'merge_10k_dv', true),
+	mergeOp('merge_10k_dv', 'merge_10k into the loaded table with deletion vectors enabled (merge-on-read)',
+		'cdc10k', (ctx) => Math.ceil(changeCount(ctx.rows) / 100), undefined, true),
 ];
