@@ -39,7 +39,7 @@ const decodeDv = dvmod.decodeDv || dvmod.decodeDeletionVector || dvmod.default;
 const minmod = await import('./dv_decode_min.mjs');
 
 const build = process.env.CL_BUILD || 'build/san';
-const CL = process.env.CHANGELAKE || path.join(build, 'changelake');
+const CL = path.resolve(process.env.CHANGELAKE || path.join(build, 'changelake'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-lake-dv-'));
 let passed = 0, failed = 0;
 function ok(cond, what, why = '') {
