@@ -352,6 +352,13 @@ int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
 	const cl__diff_plan *p = &w->d->plan;
 	uint64_t mask = (uint64_t)j->subcap - 1;
 	uint32_t rmask = (uint32_t)(((uint64_t)1 << j->ref_bits) - 1);
+	/* whether this thread inserts sub-table s: mine[s], not s % nt per row
+	 * (a division for each of every thread's rows) */
+	bool mine[64];
+	for (int s = 0; s < 64; s++)
+		mine[s] = s < j->nsub && s % nt == t;
+	if (j->nsub > 64)
+		return cl_error_set(err, CL_EINTERNAL, "diff: %d sub-tables", j->nsub);
 	/* in reverse, so duplicate chains come out in ascending reference order */
 	for (int c = j->st.nchunks - 1; c >= 0; c--) {
 		const cl__dchunk *ch = j->st.chunks[c];
@@ -362,12 +369,12 @@ int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
 				 * thread inserts it: random access */
 				uint64_t ha = ch->hash[r - 16];
 				int sa = sub_of(j, ha);
-				if (sa % nt == t)
+				if (mine[sa])
 					__builtin_prefetch(j->slots + (int64_t)sa * j->subcap +
 							   (ha & mask), 1);
 			}
 			int s = sub_of(j, h);
-			if (s % nt != t)
+			if (!mine[s])
 				continue;
 			uint32_t *slots = j->slots + (int64_t)s * j->subcap;
 			uint64_t i = h & mask;
