@@ -1080,13 +1080,69 @@ int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err)
 
 /*
  * cl_merge_result for the merge's last use (internal: dms_merge.c's
- * commit): when every result row is an upsert without patched values, the
- * result's columns are handed over (cl_column_move) instead of copied and
+ * commit): when no result row has patched values, the result's columns
+ * are handed over (cl_column_move) as the upserts instead of copied —
+ * deletes and stale rows squeezed out in place, the deletes copied — and
  * the merge keeps no result rows (a later cl_merge_result or
- * cl_merge_resolve sees none); otherwise the same as cl_merge_result.
+ * cl_merge_resolve sees none); otherwise the same as cl_merge_result. Same
+ * rows in the same order as cl_merge_result.
  */
 int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 			  cl_batch **deletes, cl_error *err);
+/*
+ * Keep the rows r < n of c with keep[r] set, in order, in place (runs
+ * moved with memmove). What lies past the new length reads as a fresh
+ * reserve leaves it: values zero, validity bits set.
+ */
+static void column_keep(cl_column *c, const uint8_t *keep, int64_t n)
+{
+	int w = cl_type_width(c->type);
+	bool var = cl_type_is_var(c->type), bit = c->type.id == CL_BOOL;
+	int64_t k = 0, nulls = 0, dpos = 0;
+	for (int64_t r = 0; r < n;) {
+		if (!keep[r]) {
+			r++;
+			continue;
+		}
+		int64_t e = r + 1;
+		while (e < n && keep[e])
+			e++;
+		if (var) {
+			int64_t b0 = c->offsets[r], b1 = c->offsets[e];
+			if (b1 > b0)
+				memmove(c->data + dpos, c->data + b0, (size_t)(b1 - b0));
+			/* k <= r: each offset is read before its cell is written */
+			for (int64_t i = 0; i < e - r; i++)
+				c->offsets[k + i] = dpos + (c->offsets[r + i] - b0);
+			dpos += b1 - b0;
+		} else if (bit) {
+			for (int64_t i = 0; i < e - r; i++)
+				cl_bit_set(c->values, k + i, cl_bit_get(c->values, r + i));
+		} else if (c->values && w > 0 && k < r) {
+			memmove(c->values + (size_t)k * (size_t)w, c->values + (size_t)r * (size_t)w,
+				(size_t)(e - r) * (size_t)w);
+		}
+		for (int64_t i = 0; c->validity && i < e - r; i++) {
+			bool v = cl_bit_get(c->validity, r + i);
+			cl_bit_set(c->validity, k + i, v);
+			nulls += !v;
+		}
+		k += e - r;
+		r = e;
+	}
+	if (var)
+		c->offsets[k] = dpos;
+	else if (bit)
+		for (int64_t i = k; i < n; i++)
+			cl_bit_set(c->values, i, false);
+	else if (c->values && w > 0 && n > k)
+		memset(c->values + (size_t)k * (size_t)w, 0, (size_t)(n - k) * (size_t)w);
+	for (int64_t i = k; c->validity && i < n; i++)
+		cl_bit_set(c->validity, i, true);
+	c->length = k;
+	c->null_count = c->validity ? nulls : 0;
+}
+
 int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 			  cl_batch **deletes, cl_error *err)
 {
@@ -1094,22 +1150,54 @@ int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upse
 	int rc;
 	if ((rc = cl_merge_finish(m, err)))
 		return rc;
-	for (int64_t j = 0; j < m->nres; j++)
-		if (m->res_stale[j] || patched(m, j) || m->res_ops[j] == 'D')
+	int64_t ndel = 0, ndrop = 0;
+	for (int64_t j = 0; j < m->nres; j++) {
+		if (patched(m, j))
 			return cl_merge_result(m, schema, upserts, deletes, err);
+		ndel += !m->res_stale[j] && m->res_ops[j] == 'D';
+		ndrop += m->res_stale[j] || m->res_ops[j] == 'D';
+	}
 	*schema = m->full;
+	int nf = m->full->nfields;
 	cl_batch *u = NULL, *d = NULL;
+	uint8_t *keep = NULL;
 	if ((rc = cl_batch_create(&u, m->full, 0, err)) ||
-	    (rc = cl_batch_create(&d, m->full, 0, err)))
+	    (rc = cl_batch_create(&d, m->full, ndel, err)))
 		goto fail;
-	for (int c = 0; c < m->full->nfields; c++)
+	/* the deletes (few) are copied out first, in runs */
+	for (int64_t j = 0; ndel && j < m->nres; j++) {
+		if (m->res_stale[j] || m->res_ops[j] != 'D')
+			continue;
+		int64_t e = j + 1;
+		while (e < m->nres && !m->res_stale[e] && m->res_ops[e] == 'D')
+			e++;
+		for (int c = 0; c < nf; c++)
+			if ((rc = cl_column_append_range(&d->cols[c], &m->res[c], j, e - j, err)))
+				goto fail;
+		d->nrows += e - j;
+		j = e - 1;
+	}
+	if (ndrop && !(keep = cl_malloc((size_t)m->nres))) {
+		rc = oom(err);
+		goto fail;
+	}
+	for (int64_t j = 0; keep && j < m->nres; j++)
+		keep[j] = !m->res_stale[j] && m->res_ops[j] != 'D';
+	/* the upserts: the result's columns themselves, stale rows and deletes
+	 * squeezed out in place */
+	for (int c = 0; c < nf; c++) {
 		if ((rc = cl_column_move(&u->cols[c], &m->res[c], err))) {
 			m->nres = 0; /* columns moved already: the result is gone */
 			goto fail;
 		}
-	u->nrows = m->nres;
-	m->stats.upserts_out = m->nres;
-	m->stats.deletes_out = 0;
+		if (keep)
+			column_keep(&u->cols[c], keep, m->nres);
+	}
+	u->nrows = m->nres - ndrop;
+	cl_free(keep);
+	keep = NULL;
+	m->stats.upserts_out = u->nrows;
+	m->stats.deletes_out = ndel;
 	m->nres = 0;
 	/* the per-row result arrays describe no rows any more */
 	cl_free(m->res_ops);
@@ -1123,6 +1211,7 @@ int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upse
 	*deletes = d;
 	return 0;
 fail:
+	cl_free(keep);
 	cl_batch_free(u);
 	cl_batch_free(d);
 	return rc;
