@@ -334,6 +334,9 @@ static int fill_plain_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
 	int64_t total = 0;
 	for (int64_t j = 0; j < nn; j++) {
 		uint32_t len;
+		/* a page decompressed whole is mostly out of the cache by now, and
+		 * each length depends on the one before: ask for the bytes ahead */
+		__builtin_prefetch(q + 512);
 		if (end - q < 4)
 			return cl__pq_col_errf(c, err, CL_EFORMAT, "PLAIN byte array length is truncated");
 		memcpy(&len, q, 4);
