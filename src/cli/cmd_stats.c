@@ -356,7 +356,9 @@ static int table_stats(const char *ref, const cli_common *common)
 		g->files++;
 		g->bytes += f->size;
 		if (g->rows >= 0)
-			g->rows = f->num_records >= 0 ? g->rows + f->num_records : -1;
+			g->rows = f->num_records >= 0
+					  ? g->rows + f->num_records - (f->dv ? f->dv->cardinality : 0)
+					  : -1;
 	}
 	int np = cl_snapshot_npartition_columns(s);
 	const cl_schema *sc = cl_snapshot_schema(s);

@@ -223,7 +223,9 @@ int cl_table_txn_add(cl_table_txn *x, const cl_table_add *f, cl_error *err)
 			return rc;
 		rc = cl__json_parse(p, f->stats_json, strlen(f->stats_json), &root, err);
 		int64_t nr;
-		if (!rc && cl__json_int64(cl__json_get_s(root, "numRecords"), &nr))
+		/* an add with a deletion vector re-attaches a vector to a file
+		 * already in the table (merge-on-read): no new rows */
+		if (!rc && !f->dv && cl__json_int64(cl__json_get_s(root, "numRecords"), &nr))
 			x->rows_added += nr;
 		cl__json_parser_free(p);
 		if (rc)

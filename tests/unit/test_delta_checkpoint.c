@@ -61,7 +61,7 @@ static int commit_n(cl_table *t, int n, int64_t *v, cl_error *err)
 	snprintf(path, sizeof path, "region=%s/part-%03d é.parquet", reg ? reg : "__NULL__", n);
 	snprintf(stats, sizeof stats, "{\"numRecords\":%d,\"minValues\":{\"id\":%d}}", n + 1, n);
 	cl_table_kv pv = {"region", reg};
-	cl_table_add a = {path, 1000 + n, 1700000000000LL + n, &pv, 1, stats, true};
+	cl_table_add a = {path, 1000 + n, 1700000000000LL + n, &pv, 1, stats, true, NULL};
 	rc = rc ? rc : cl_table_txn_add(x, &a, err);
 	if (!rc && n % 3 == 0 && cl_snapshot_nfiles(s) > 2)
 		rc = cl_table_txn_remove(x, cl_snapshot_file(s, (size_t)n % cl_snapshot_nfiles(s)),
