@@ -630,8 +630,13 @@ static int finish(cl_diff *d, cl_error *err)
 	s->widened = (const char *const *)p->widened;
 	s->spill_bytes = d->spill_bytes + spill_out;
 	s->threads = d->nthreads;
-	return cl__diff_merge_open(&d->merge, outs, d->nthreads, !p->allow_dups, merge_dup, d,
-				   err);
+	int rc2 = cl__diff_merge_open(&d->merge, outs, d->nthreads, !p->allow_dups, merge_dup,
+				      d, err);
+	/* with more than one thread, the merge of the next batch overlaps the
+	 * caller's use of this one (writing it) */
+	if (!rc2 && d->nthreads > 1)
+		cl__diff_merge_pipeline(d->merge, true);
+	return rc2;
 }
 
 /* ---- public API --------------------------------------------------------- */

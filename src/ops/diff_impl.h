@@ -187,8 +187,13 @@ typedef struct cl__diff_merge cl__diff_merge;
  */
 int cl__diff_merge_open(cl__diff_merge **m, cl__diff_out *outs, int nouts,
 			bool check_dups, cl__dup_fn dup, void *dup_arg, cl_error *err);
-/* Next batch in key order (borrowed) or NULL at the end. */
+/* Next batch in key order (borrowed until the next call) or NULL at the end. */
 int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err);
+/*
+ * On: while the caller holds a batch, a thread merges the next one (the
+ * caller's work on it, such as writing, overlaps the merge).
+ */
+void cl__diff_merge_pipeline(cl__diff_merge *m, bool on);
 void cl__diff_merge_free(cl__diff_merge *m);
 
 /* --- diff_spill.c -------------------------------------------------------- */

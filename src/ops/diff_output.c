@@ -616,6 +616,14 @@ struct cl__diff_merge {
 	int64_t last_lprov, last_rprov;
 	FILE **files;       /* owned: the file runs */
 	int nfiles;
+	/* pipelined (cl__diff_merge_pipeline): a thread merges the next batch
+	 * into emit_alt while the caller holds emit */
+	bool pipe, running, started;
+	cl_batch *emit_alt;
+	pthread_t tid;
+	int prc;            /* the thread's result: rc, error, batch */
+	cl_error perr;
+	cl_batch *pout;
 };
 
 /* Move run r to its next row; r->done at the end. */
@@ -696,7 +704,10 @@ void cl__diff_merge_free(cl__diff_merge *m)
 	}
 	cl_free(m->runs);
 	cl_free(m->heap);
+	if (m->running)
+		pthread_join(m->tid, NULL);
 	cl_batch_free(m->emit);
+	cl_batch_free(m->emit_alt);
 	cl_free(m->emit_prov);
 	cl_free(m->pick_cols);
 	cl_free(m->pick_row);
@@ -885,6 +896,10 @@ int cl__diff_merge_open(cl__diff_merge **out, cl__diff_out *outs, int nouts,
 	cl__diff_merge *m;
 	if ((rc = merge_create(&m, p, outs[0].batch_rows, files, nf, outs, nouts, err)))
 		return rc;
+	if ((rc = cl_batch_create(&m->emit_alt, p->out_schema, outs[0].batch_rows, err))) {
+		cl__diff_merge_free(m);
+		return rc;
+	}
 	m->check_dups = check_dups;
 	m->dup = dup;
 	m->dup_arg = dup_arg;
@@ -922,9 +937,69 @@ static int check_dup(cl__diff_merge *m, const run *r, cl_error *err)
 	return 0;
 }
 
+static int merge_into(cl__diff_merge *m, cl_batch *b, cl_batch **out, cl_error *err);
+
+static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err)
+{
+	return merge_into(m, m->emit, out, err);
+}
+
+static void *pipe_main(void *arg)
+{
+	cl__diff_merge *m = arg;
+	memset(&m->perr, 0, sizeof m->perr);
+	m->prc = merge_into(m, m->emit_alt, &m->pout, &m->perr);
+	return NULL;
+}
+
+/* Merge the next batch into emit_alt: on the thread, or here if none
+ * can be started. */
+static void pipe_start(cl__diff_merge *m)
+{
+	if (pthread_create(&m->tid, NULL, pipe_main, m) == 0)
+		m->running = true;
+	else
+		pipe_main(m);
+}
+
+void cl__diff_merge_pipeline(cl__diff_merge *m, bool on)
+{
+	m->pipe = on;
+}
+
 int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
 {
-	return merge_batch(m, out, err);
+	*out = NULL;
+	if (!m->pipe || !m->emit_alt)
+		return merge_batch(m, out, err);
+	int rc;
+	if (!m->started) {
+		/* the first batch here, the next one already on the thread */
+		m->started = true;
+		if ((rc = merge_batch(m, out, err)) || !*out)
+			return rc;
+		pipe_start(m);
+		return 0;
+	}
+	if (m->running) {
+		pthread_join(m->tid, NULL);
+		m->running = false;
+	}
+	if (m->prc) {
+		if (err)
+			*err = m->perr;
+		return m->prc;
+	}
+	if (!m->pout)
+		return 0;
+	/* the caller is done with emit: it becomes the batch being filled */
+	cl_batch *t = m->emit;
+	m->emit = m->emit_alt;
+	m->emit_alt = t;
+	*out = m->emit;
+	m->pout = NULL;
+	pipe_start(m);
+	return 0;
 }
 
 /* Copy the picked rows [from, to) of the batch being merged into it. */
@@ -948,12 +1023,11 @@ static int flush_picks(cl__diff_merge *m, cl_batch *b, int64_t from, int64_t to,
  * when the run moves past its end, so the rows picked so far are copied
  * before that.
  */
-static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err)
+static int merge_into(cl__diff_merge *m, cl_batch *b, cl_batch **out, cl_error *err)
 {
 	*out = NULL;
 	if (!m->nheap)
 		return 0;
-	cl_batch *b = m->emit;
 	cl_batch_clear(b);
 	int rc;
 	int64_t n = 0, flushed = 0;
