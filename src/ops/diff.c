@@ -498,6 +498,16 @@ static int build_fn(cl__dworker *w, void *arg)
 	return cl__djoin_build(w, &d->join, w->id, d->nthreads, &w->err);
 }
 
+static int build_shared_fn(cl__dworker *w, void *arg)
+{
+	cl_diff *d = w->d;
+	bool found = false;
+	int rc = cl__djoin_build_shared(w, &d->join, w->id, d->nthreads, &found, &w->err);
+	if (found)
+		__atomic_store_n((int *)arg, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
 /* LEFT -> RIGHT: one join of every store, or partition files for NEW. */
 static int start_right(cl_diff *d, cl_error *err)
 {
@@ -524,6 +534,20 @@ static int start_right(cl_diff *d, cl_error *err)
 		rc = cl__dstore_move(&d->join.st, &d->w[i].st, err);
 	if (!rc)
 		rc = cl__djoin_prepare(&d->join, &d->plan, d->nthreads, err);
+	if (!rc && !d->plan.allow_dups && d->nthreads > 1) {
+		/* every thread inserts its share of the rows; a duplicate key
+		 * is reported by the build by sub-table below, whose choice of
+		 * the pair does not depend on the threads' timing */
+		int dup = 0;
+		rc = run_workers(d, build_shared_fn, &dup, NULL, NULL, err);
+		if (!rc && !dup) {
+			trace("table built");
+			return 0;
+		}
+		if (!rc)
+			memset(d->join.slots, 0,
+			       (size_t)(d->join.subcap * d->join.nsub) * sizeof *d->join.slots);
+	}
 	if (!rc)
 		rc = run_workers(d, build_fn, NULL, NULL, NULL, err);
 	trace("table built");

@@ -370,6 +370,14 @@ void cl__djoin_release(cl__djoin *j, int nu);
 int cl__djoin_prepare(cl__djoin *j, const cl__diff_plan *p, int nsub, cl_error *err);
 /* Insert the rows whose sub-table is t (mod nt); duplicates into w->dup. */
 int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err);
+/*
+ * The same for keys that must be unique, thread t of nt inserting its
+ * share of the rows into any sub-table (atomically); a duplicate only
+ * sets *dup_found (then clear the table and use cl__djoin_build for the
+ * report).
+ */
+int cl__djoin_build_shared(cl__dworker *w, cl__djoin *j, int t, int nt, bool *dup_found,
+			   cl_error *err);
 /* Probe right rows [0, n) of view columns rc (hashes h, provs pv). */
 int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, int64_t n,
 		    const uint64_t *h, const int64_t *pv, cl_error *err);

@@ -411,6 +411,65 @@ int cl__djoin_build(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
 	return 0;
 }
 
+/*
+ * The table built by nt threads at once, thread t taking chunks [c0, c1)
+ * of an even split and inserting their rows into any sub-table with a
+ * compare-and-swap: every thread reads only its own rows (the build by
+ * sub-table reads every row in every thread). Without --allow-duplicate-
+ * keys only: which pair of a key seen three times is found first depends
+ * on the threads' timing, so a duplicate only sets *dup_found; the caller
+ * then clears the table and builds it again with cl__djoin_build, whose
+ * report does not depend on the timing.
+ */
+int cl__djoin_build_shared(cl__dworker *w, cl__djoin *j, int t, int nt, bool *dup_found,
+			   cl_error *err)
+{
+	const cl__diff_plan *p = &w->d->plan;
+	uint64_t mask = (uint64_t)j->subcap - 1;
+	uint32_t rmask = (uint32_t)(((uint64_t)1 << j->ref_bits) - 1);
+	if (p->allow_dups)
+		return cl_error_set(err, CL_EINTERNAL, "diff: shared build with duplicates");
+	int c0 = (int)((int64_t)j->st.nchunks * t / nt);
+	int c1 = (int)((int64_t)j->st.nchunks * (t + 1) / nt);
+	for (int c = c0; c < c1; c++) {
+		const cl__dchunk *ch = j->st.chunks[c];
+		for (int64_t r = 0; r < ch->n; r++) {
+			if (r + 16 < ch->n) {
+				uint64_t ha = ch->hash[r + 16];
+				__builtin_prefetch(j->slots + (int64_t)sub_of(j, ha) * j->subcap +
+						   (ha & mask), 1);
+			}
+			uint64_t h = ch->hash[r];
+			uint32_t *slots = j->slots + (int64_t)sub_of(j, h) * j->subcap;
+			uint64_t i = h & mask;
+			uint32_t tag = slot_tag(j, h);
+			uint32_t ref = (uint32_t)((int64_t)c << CL__CHUNK_BITS | r);
+			uint32_t ent = tag | (ref + 1);
+			for (;;) {
+				uint32_t e = __atomic_load_n(&slots[i], __ATOMIC_RELAXED);
+				if (!e) {
+					if (__atomic_compare_exchange_n(&slots[i], &e, ent, false,
+									__ATOMIC_RELAXED,
+									__ATOMIC_RELAXED))
+						break;
+					/* another thread took the slot: look at its entry */
+				}
+				uint32_t o = (e & rmask) - 1;
+				const cl__dchunk *oc = j->st.chunks[o >> CL__CHUNK_BITS];
+				if ((e & ~rmask) == tag && oc->hash[o & CL__CHUNK_MASK] == h &&
+				    keys_equal(p, j, o, ch->ptrs, r)) {
+					*dup_found = true;
+					return 0;
+				}
+				i = (i + 1) & mask;
+			}
+		}
+		if (__atomic_load_n(&w->d->abort, __ATOMIC_RELAXED))
+			return CL_EINTERNAL;
+	}
+	return 0;
+}
+
 /* ---- probing ------------------------------------------------------------ */
 
 static int grow_pairs(cl__dworker *w, int64_t need, cl_error *err)
