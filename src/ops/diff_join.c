@@ -46,9 +46,46 @@ static int oom(cl_error *err)
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
 }
 
+/* splitmix64's finaliser: every input bit reaches every output bit */
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Key hashes: a single integer-like key (integers, dates, times,
+ * timestamps; 4 or 8 bytes) is mixed inline, NULL as a constant; other
+ * keys go through cl_hash_column (XXH3, a call per value). The hash only
+ * has to agree between OLD and NEW within one diff (both sides' keys have
+ * the unified type), so the choice never shows in the output.
+ */
 void cl__key_hash(const cl__diff_plan *p, const cl_column *const *cols, int64_t n,
 		  uint64_t *h)
 {
+	if (p->nkeys == 1 && cols[0]->type.id != CL_FLOAT32 &&
+	    cols[0]->type.id != CL_FLOAT64 && cols[0]->type.id != CL_DECIMAL &&
+	    (cl_type_width(cols[0]->type) == 8 || cl_type_width(cols[0]->type) == 4)) {
+		const cl_column *c = cols[0];
+		const uint64_t null_hash = 0x6a09e667f3bcc909ull;
+		if (cl_type_width(c->type) == 8) {
+			const uint64_t *v = (const uint64_t *)c->values;
+			for (int64_t i = 0; i < n; i++)
+				h[i] = mix64(v[i] ^ 0x9e3779b97f4a7c15ull);
+		} else {
+			const uint32_t *v = (const uint32_t *)c->values;
+			for (int64_t i = 0; i < n; i++)
+				h[i] = mix64((uint64_t)v[i] ^ 0x9e3779b97f4a7c15ull);
+		}
+		if (c->validity)
+			for (int64_t i = 0; i < n; i++)
+				if (!cl_bit_get(c->validity, i))
+					h[i] = null_hash;
+		return;
+	}
 	memset(h, 0, (size_t)n * sizeof *h);
 	for (int k = 0; k < p->nkeys; k++)
 		cl_hash_column(cols[k], h, n);

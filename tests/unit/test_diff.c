@@ -839,3 +839,29 @@ TEST(diff_duplicate_key_report_any_threads)
 	}
 	cl_buf_release(&l);
 }
+
+/* A single integer key hashed inline: NULL matches NULL, in memory and
+ * spilled, for 8- and 4-byte keys. */
+TEST(diff_single_int_key_nulls)
+{
+	const char *schemas[] = {"id int64, v string", "id int32, v string", "id date, v string"};
+	const char *left[] = {"1|a\n~|n\n3|c\n-5|m", "1|a\n~|n\n3|c\n-5|m",
+			      "2024-01-01|a\n~|n\n2024-01-03|c\n1969-12-27|m"};
+	const char *right[] = {"~|N\n1|a\n4|d\n-5|m", "~|N\n1|a\n4|d\n-5|m",
+			       "~|N\n2024-01-01|a\n2024-01-04|d\n1969-12-27|m"};
+	const char *want[] = {
+		"diff|id|left_v|right_v\nC|~|n|N\nD|3|c|~\nI|4|~|d\n",
+		"diff|id|left_v|right_v\nC|~|n|N\nD|3|c|~\nI|4|~|d\n",
+		"diff|id|left_v|right_v\nC|~|n|N\nD|2024-01-03|c|~\nI|2024-01-04|~|d\n",
+	};
+	for (int t = 0; t < 3; t++) {
+		for (int spill = 0; spill < 2; spill++) {
+			cl_error err = {0};
+			cl_diff_options o;
+			opts(&o);
+			if (spill)
+				o.memory_limit = 1;
+			CHECK_DIFF(run_diff(schemas[t], left[t], right[t], &o, &err), want[t]);
+		}
+	}
+}
