@@ -299,6 +299,66 @@ static int64_t page_estimate(const pqw_chunk *ch)
 /* ---------- appending rows ---------- */
 
 /*
+ * Dictionary probe: when a chunk's first PQW_DICT_PROBE non-null values
+ * are more than half distinct (ids, timestamps, free text), the dictionary
+ * would mostly cost hashing and then overflow anyway: the open page is
+ * turned into PLAIN values (dict_to_plain) and the rest of the chunk, and
+ * the next row groups' chunks of the column, are PLAIN. A 5,000-value
+ * column shows at most ~30% distinct values in 16,384 and stays dictionary
+ * encoded. The decision depends only on the column's values, so the file
+ * is the same whatever the thread count.
+ */
+#define PQW_DICT_PROBE 16384
+
+/* The open page's dictionary indices as PLAIN values; the chunk goes on
+ * PLAIN. Its dictionary stays when earlier pages use it. */
+static int dict_to_plain(pqw_chunk *ch)
+{
+	const cl__dict *d = &ch->dict;
+	const uint8_t *dv = d->values.data;
+	size_t bytes = 0;
+	if (d->width) {
+		bytes = ch->nidx * (size_t)d->width;
+	} else {
+		for (size_t i = 0; i < ch->nidx; i++) {
+			uint32_t n;
+			memcpy(&n, dv + d->voff[ch->idx[i]], 4);
+			bytes += 4 + (size_t)n;
+		}
+	}
+	if (cl_buf_reserve(&ch->plain, bytes))
+		return CL_ENOMEM;
+	uint8_t *q = ch->plain.data + ch->plain.len;
+	if (d->width == 8) {
+		for (size_t i = 0; i < ch->nidx; i++)
+			memcpy(q + 8 * i, dv + 8 * (size_t)ch->idx[i], 8);
+	} else if (d->width == 4) {
+		for (size_t i = 0; i < ch->nidx; i++)
+			memcpy(q + 4 * i, dv + 4 * (size_t)ch->idx[i], 4);
+	} else if (d->width) {
+		size_t w = (size_t)d->width;
+		for (size_t i = 0; i < ch->nidx; i++)
+			memcpy(q + w * i, dv + w * (size_t)ch->idx[i], w);
+	} else {
+		for (size_t i = 0; i < ch->nidx; i++) {
+			const uint8_t *e = dv + d->voff[ch->idx[i]];
+			uint32_t n;
+			memcpy(&n, e, 4);
+			memcpy(q, e, 4 + (size_t)n);
+			q += 4 + (size_t)n;
+		}
+	}
+	ch->plain.len += bytes;
+	ch->plain.data[ch->plain.len] = 0;
+	ch->nidx = 0;
+	ch->use_dict = false;
+	ch->fell_back = true;
+	if (ch->n_dict_pages == 0)
+		cl__dict_reset(&ch->dict);
+	return 0;
+}
+
+/*
  * Append m (<= PQW_MINI) entries to the open page: values col[off, off + m)
  * (NULL where an entry is below the max definition level), their definition
  * levels def[0..m) (NULL: 0/1 from col's validity) and repetition levels
@@ -368,6 +428,11 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 		if (rc)
 			return oom(p, err);
 		ch->nidx += k;
+		/* non-null values dictionary encoded in this chunk so far */
+		int64_t seen = ch->num_values - ch->chunk_stats.nulls + (int64_t)ch->nidx;
+		if (seen - (int64_t)k < PQW_DICT_PROBE && seen >= PQW_DICT_PROBE &&
+		    (int64_t)ch->dict.n * 2 > seen && (rc = dict_to_plain(ch)))
+			return oom(p, err);
 	} else if (k && ch->d.kind == PQW_BYTES) {
 		for (size_t i = 0; i < k; i++) {
 			uint32_t len = sc->refs[i].n;

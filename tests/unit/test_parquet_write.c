@@ -946,6 +946,98 @@ TEST(pqw_dictionary_fallback)
 	cl_schema_free(s);
 }
 
+/*
+ * The dictionary probe: a chunk whose first 16,384 values are mostly
+ * distinct goes PLAIN (no dictionary page when no page used it yet; the
+ * open page re-encoded), a 5,000-value column stays dictionary encoded,
+ * and every value reads back as written.
+ */
+TEST(pqw_dictionary_probe)
+{
+	cl_error e = {0};
+	cl_schema *s = schema_of("id int64 not null, note string, cat string not null, "
+				 "d decimal(30,2), late int32 not null");
+	const int64_t rows = 40000;
+	cl_batch *b;
+	CHECK_OK(cl_batch_create(&b, s, rows, &e), &e);
+	char buf[48];
+	for (int64_t i = 0; i < rows; i++) {
+		cl_column_append_i64(&b->cols[0], (int64_t)((uint64_t)i * 0x9E3779B97F4A7C15ull >> 1), &e);
+		int n = snprintf(buf, sizeof buf, "note-%lld", (long long)(i * 7 % 30011));
+		if (i % 97 == 5)
+			cl_column_append_null(&b->cols[1], &e);
+		else
+			cl_column_append_bytes(&b->cols[1], buf, (size_t)n, &e);
+		n = snprintf(buf, sizeof buf, "category-%lld", (long long)(i * 7919 % 5000));
+		cl_column_append_bytes(&b->cols[2], buf, (size_t)n, &e);
+		cl_i128 dv = (cl_i128)i * 1000003 - 7;
+		if (i % 11 == 0)
+			cl_column_append_null(&b->cols[3], &e);
+		else
+			cl_column_append_fixed(&b->cols[3], &dv, &e);
+		/* few values in the first 16,384 rows, then all distinct */
+		cl_column_append_i64(&b->cols[4], i < 20000 ? i % 3 : i, &e);
+	}
+	b->nrows = rows;
+	char path[600];
+	snprintf(path, sizeof path, "%s/probe.parquet", cl_test_tmpdir());
+	for (int small = 0; small <= 1; small++) {
+		cl_write_options o;
+		opts_plain(&o);
+		o.row_group_rows = 25000;
+		if (small)
+			o.page_bytes = 4096; /* dictionary pages flushed before the probe */
+		CHECK_OK(write_one(path, s, b, &o, &e, NULL), &e);
+		pqfile f;
+		CHECK(pq_load(&f, path));
+		CHECK_EQ_INT(pq_row_groups(&f), 2);
+		int dp, rd, pl;
+		int64_t db;
+		for (int c = 0; c < 4; c += c == 1 ? 2 : 1) {
+			/* id, note, d: mostly distinct */
+			CHECK(count_pages(&f, 0, c, &dp, &rd, &pl, &db));
+			if (!small)
+				CHECK(dp == 0 && rd == 0 && pl >= 1);
+			else
+				CHECK(dp == 1 && rd >= 1 && pl >= 1);
+			CHECK(count_pages(&f, 1, c, &dp, &rd, &pl, &db));
+			CHECK(dp == 0 && rd == 0 && pl >= 1);
+		}
+		for (int rg = 0; rg < 2; rg++) {
+			CHECK(count_pages(&f, rg, 2, &dp, &rd, &pl, &db));
+			CHECK(dp == 1 && rd >= 1 && pl == 0);
+		}
+		/* 'late': dictionary past the probe, then the size limit decides */
+		CHECK(count_pages(&f, 0, 4, &dp, &rd, &pl, &db));
+		CHECK(dp == 1 && rd >= 1);
+		free(f.data);
+
+		cl_reader *r;
+		CHECK_OK(cl_reader_open(&r, path, NULL, &e), &e);
+		cl_batch *rb;
+		int64_t row = 0;
+		bool same = true;
+		while (cl_reader_next(r, &rb, &e) == 0 && rb) {
+			for (int64_t i = 0; i < rb->nrows; i++, row++)
+				for (int c = 0; c < 5; c++) {
+					char *t = NULL, *u = NULL;
+					size_t n, m;
+					CHECK_OK(cl_value_text(&rb->cols[c], i, &t, &n, &e), &e);
+					CHECK_OK(cl_value_text(&b->cols[c], row, &u, &m, &e), &e);
+					if ((!t) != (!u) || (t && strcmp(t, u)))
+						same = false;
+					cl_free(t);
+					cl_free(u);
+				}
+		}
+		CHECK(same);
+		CHECK_EQ_INT(row, rows);
+		cl_reader_free(r);
+	}
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
+
 /* Decode the values of an uncompressed v1 or v2 page of an optional int32 column. */
 static int64_t decode_int_page(const page *pg, bool v2, bool dict, const int32_t *dvals,
 			       uint8_t *valid, int32_t *out)
