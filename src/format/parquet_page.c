@@ -760,7 +760,11 @@ int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 		int64_t k = n < c->page_left ? n : c->page_left;
 		int64_t nn = k;
 		const uint8_t *lv = NULL;
-		if (c->max_def > 0) {
+		if (c->max_def > 0 && c->def.rle_left >= k && c->def.value == (uint32_t)c->max_def) {
+			/* inside a run of present values (a column without NULLs
+			 * is one run per page): no levels to spell out */
+			c->def.rle_left -= k;
+		} else if (c->max_def > 0) {
 			rc = cl__rle_get_u8(&c->def, c->levels, k, err);
 			if (rc)
 				return cl__pq_col_fail(c, err, rc, true);
