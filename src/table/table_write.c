@@ -342,6 +342,11 @@ int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *fs, c
 
 /* ---- the writer ---- */
 
+/* Uncompressed row-group bytes all the open files of a bucketed table may
+ * buffer together, and the least one file gets. */
+#define ROW_GROUP_BUDGET (128LL << 20)
+#define ROW_GROUP_MIN (4LL << 20)
+
 typedef struct group {
 	char *key;          /* "DIR#BUCKET": map key */
 	char *dir;          /* partition folder "a=1/b=x/" or "" */
@@ -380,6 +385,11 @@ struct cl__table_writer {
 	uint64_t *hash;
 	int64_t scratch_rows;
 	size_t count_cap;
+	/* scatter scratch (no partition columns): per row its group's ord,
+	 * per group a write pointer and a position / byte count */
+	uint32_t *gid;
+	uint8_t **sdst;
+	int64_t *spos, *sbytes;
 };
 
 void cl__table_writer_counts(const cl__table_writer *w, int64_t *files, int64_t *rows,
@@ -423,6 +433,10 @@ void cl__table_writer_free(cl__table_writer *w)
 	cl_free(w->idx);
 	cl_free(w->count);
 	cl_free(w->hash);
+	cl_free(w->gid);
+	cl_free(w->sdst);
+	cl_free(w->spos);
+	cl_free(w->sbytes);
 	cl__strmap_release(&w->index);
 	cl_batch_free(w->conv);
 	cl_free(w->col);
@@ -677,6 +691,15 @@ static int flush_pending(cl__table_writer *w, group *g, cl_error *err)
 		o.compression = CL_CODEC_SNAPPY;
 		if (w->l.target_bytes < o.row_group_bytes)
 			o.row_group_bytes = w->l.target_bytes;
+		/* a bucketed table keeps a file open per bucket, each buffering
+		 * its row group: together about ROW_GROUP_BUDGET */
+		if (w->l.buckets > 1) {
+			int64_t per = ROW_GROUP_BUDGET / w->l.buckets;
+			if (per < ROW_GROUP_MIN)
+				per = ROW_GROUP_MIN;
+			if (per < o.row_group_bytes)
+				o.row_group_bytes = per;
+		}
 		rc = rc ? rc : cl_writer_open(&g->w, g->stage, w->l.file_schema, &o, err);
 		if (rc)
 			return rc;
@@ -756,6 +779,142 @@ static int append_take(cl_column *dst, const cl_column *src, const int64_t *idx,
 	return 0;
 }
 
+/*
+ * Scatter rows [a, b) of src to dst[g] (g = w->gid[r]), column by column:
+ * one sequential pass over the source per column with a write pointer per
+ * group, which keeps the source in cache (gathering each group's rows in
+ * turn reads the source once per group). cnt[g]: rows of [a, b) in g.
+ */
+static int scatter_column(cl__table_writer *w, cl_column *const *dst, const cl_column *src,
+			  int64_t a, int64_t b, const int64_t *cnt, size_t ng, cl_error *err)
+{
+	const uint32_t *gid = w->gid;
+	uint8_t **dp = w->sdst;
+	int64_t *pos = w->spos, *bytes = w->sbytes;
+	int rc = 0;
+	if (src->type.id == CL_NULLTYPE) {
+		for (int64_t r = a; !rc && r < b; r++)
+			rc = cl_column_append_null(dst[gid[r]], err);
+		return rc;
+	}
+	const bool src_nulls = src->validity && src->null_count > 0;
+	bool any_validity = src_nulls;
+	for (size_t g = 0; !rc && g < ng; g++) {
+		pos[g] = dst[g]->length;
+		if (cnt[g]) {
+			rc = cl_column_reserve(dst[g], cnt[g], err);
+			any_validity |= dst[g]->validity != NULL;
+		}
+	}
+	if (rc)
+		return rc;
+	if (any_validity) {
+		for (size_t g = 0; g < ng; g++)
+			if (cnt[g] && (rc = cl_column_ensure_validity(dst[g], err)))
+				return rc;
+		for (int64_t r = a; r < b; r++) {
+			uint32_t g = gid[r];
+			bool v = !src_nulls || cl_bit_get(src->validity, r);
+			cl_bit_set(dst[g]->validity, pos[g]++, v);
+			dst[g]->null_count += !v;
+		}
+		for (size_t g = 0; g < ng; g++)
+			pos[g] = dst[g]->length;
+	}
+	if (src->type.id == CL_BOOL) {
+		for (int64_t r = a; r < b; r++) {
+			uint32_t g = gid[r];
+			cl_bit_set(dst[g]->values, pos[g]++, cl_bit_get(src->values, r));
+		}
+	} else if (cl_type_is_var(src->type)) {
+		const int64_t *so = src->offsets;
+		for (size_t g = 0; g < ng; g++)
+			bytes[g] = 0;
+		for (int64_t r = a; r < b; r++)
+			bytes[gid[r]] += so[r + 1] - so[r];
+		for (size_t g = 0; g < ng; g++) {
+			if (cnt[g] && (rc = cl_column_reserve_data(dst[g], bytes[g], err)))
+				return rc;
+			bytes[g] = cnt[g] ? dst[g]->offsets[dst[g]->length] : 0;
+		}
+		for (int64_t r = a; r < b; r++) {
+			uint32_t g = gid[r];
+			cl_column *d = dst[g];
+			int64_t b0 = so[r], len = so[r + 1] - b0;
+			if (len)
+				memcpy(d->data + bytes[g], src->data + b0, (size_t)len);
+			bytes[g] += len;
+			d->offsets[++pos[g]] = bytes[g];
+		}
+	} else {
+		size_t wd = (size_t)cl_type_width(src->type);
+		for (size_t g = 0; g < ng; g++)
+			dp[g] = dst[g]->values + (size_t)pos[g] * wd;
+		const uint8_t *sv = src->values + (size_t)a * wd;
+		switch (wd) {
+		case 4:
+			for (int64_t r = a; r < b; r++, sv += 4) {
+				uint32_t g = gid[r];
+				memcpy(dp[g], sv, 4);
+				dp[g] += 4;
+			}
+			break;
+		case 8:
+			for (int64_t r = a; r < b; r++, sv += 8) {
+				uint32_t g = gid[r];
+				memcpy(dp[g], sv, 8);
+				dp[g] += 8;
+			}
+			break;
+		default:
+			for (int64_t r = a; r < b; r++, sv += wd) {
+				uint32_t g = gid[r];
+				memcpy(dp[g], sv, wd);
+				dp[g] += wd;
+			}
+		}
+	}
+	for (size_t g = 0; g < ng; g++)
+		dst[g]->length += cnt[g];
+	return 0;
+}
+
+/* Without partition columns (at most one group per bucket): rows [0, n)
+ * scattered to their groups' pending batches in slices of 65536 rows, a
+ * group's pending rows handed to the file writer once 65536 or more. */
+static int route_scatter(cl__table_writer *w, int64_t n, cl_error *err)
+{
+	size_t ng = w->ngroups;
+	int nf = w->l.file_schema->nfields;
+	cl_column **dst = cl_malloc((ng + 1) * (size_t)(nf > 0 ? nf : 1) * sizeof *dst);
+	if (!dst)
+		return oom(err);
+	int rc = 0;
+	for (int64_t r = 0; r < n; r++)
+		w->gid[r] = (uint32_t)w->gof[r]->ord;
+	for (int64_t a = 0; !rc && a < n; a += 65536) {
+		int64_t b = n - a < 65536 ? n : a + 65536;
+		memset(w->count, 0, (ng + 1) * sizeof *w->count);
+		for (int64_t r = a; r < b; r++)
+			w->count[w->gid[r]]++;
+		for (int i = 0; !rc && i < nf; i++) {
+			cl_column **d = dst + (size_t)i * ng;
+			for (size_t g = 0; g < ng; g++)
+				d[g] = &w->groups[g]->pending->cols[i];
+			rc = scatter_column(w, d, w->col[w->l.file_to_table[i]], a, b, w->count, ng,
+					    err);
+		}
+		for (size_t g = 0; !rc && g < ng; g++) {
+			group *gr = w->groups[g];
+			gr->pending->nrows += w->count[g];
+			if (gr->pending->nrows >= 65536)
+				rc = flush_pending(w, gr, err);
+		}
+	}
+	cl_free(dst);
+	return rc;
+}
+
 /* Room for n rows in the routing scratch. */
 static int scratch_reserve(cl__table_writer *w, int64_t n, cl_error *err)
 {
@@ -769,16 +928,20 @@ static int scratch_reserve(cl__table_writer *w, int64_t n, cl_error *err)
 	cl_free(w->gof);
 	cl_free(w->idx);
 	cl_free(w->hash);
+	cl_free(w->gid);
 	w->gof = cl_malloc((size_t)n * sizeof *w->gof);
 	w->idx = cl_malloc((size_t)n * sizeof *w->idx);
 	w->hash = cl_malloc((size_t)n * sizeof *w->hash);
-	w->scratch_rows = w->gof && w->idx && w->hash ? n : 0;
+	w->gid = cl_malloc((size_t)n * sizeof *w->gid);
+	w->scratch_rows = w->gof && w->idx && w->hash && w->gid ? n : 0;
 	return w->scratch_rows ? 0 : oom(err);
 }
 
-/* Rows of b (w->col) go to their groups: the group of every row first, then
- * each group's rows (in input order) appended column by column, its
- * pending rows handed to the file writer every 65536 rows. */
+/* Rows of b (w->col) go to their groups: the group of every row first;
+ * without partition columns the rows are then scattered column by column
+ * (route_scatter), else each group's rows (in input order) are appended
+ * column by column, its pending rows handed to the file writer every 65536
+ * rows. Either way a group's rows keep their input order. */
 int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err)
 {
 	int rc = convert(w, b, err);
@@ -803,14 +966,28 @@ int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err
 	}
 	cl_buf_release(&key);
 	if (!rc && w->ngroups > w->count_cap) {
+		size_t ng1 = w->ngroups + 1;
 		cl_free(w->count);
-		w->count = cl_malloc((w->ngroups + 1) * sizeof *w->count);
-		w->count_cap = w->count ? w->ngroups : 0;
-		if (!w->count)
+		cl_free(w->sdst);
+		cl_free(w->spos);
+		cl_free(w->sbytes);
+		w->count = cl_malloc(ng1 * sizeof *w->count);
+		w->sdst = cl_malloc(ng1 * sizeof *w->sdst);
+		w->spos = cl_malloc(ng1 * sizeof *w->spos);
+		w->sbytes = cl_malloc(ng1 * sizeof *w->sbytes);
+		bool ok = w->count && w->sdst && w->spos && w->sbytes;
+		w->count_cap = ok ? w->ngroups : 0;
+		if (!ok)
 			rc = oom(err);
 	}
 	if (rc || !n)
 		return rc;
+	if (w->l.npart == 0) {
+		rc = route_scatter(w, n, err);
+		if (!rc)
+			w->rows += n;
+		return rc;
+	}
 	/* counting sort of the rows by group (stable) */
 	size_t ng = w->ngroups;
 	memset(w->count, 0, (ng + 1) * sizeof *w->count);
