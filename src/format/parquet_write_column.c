@@ -134,8 +134,11 @@ void cl__pqw_stats_reset(pqw_stats *s)
 	cl_buf_clear(&s->bmax);
 }
 
-static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+static inline int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
+	/* most comparisons end at the first byte: no call for those */
+	if (an && bn && a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
 	size_t n = an < bn ? an : bn;
 	int c = n ? memcmp(a, b, n) : 0;
 	if (c)
