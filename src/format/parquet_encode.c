@@ -15,6 +15,7 @@
  */
 #include "parquet_encode.h"
 
+#define XXH_INLINE_ALL /* short keys: the hash inlined, no call per value */
 #include <xxhash.h>
 
 /* ---------- RLE / bit-packed hybrid ---------- */

@@ -372,7 +372,7 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 	const uint8_t *valid = col->null_count > 0 ? col->validity : NULL;
 	const bool nulltype = col->type.id == CL_NULLTYPE;
 	int64_t nulls = 0, rows = m;
-	int rc;
+	int rc = 0;
 	if (ch->max_def > 0) {
 		if (grow_array((void **)&ch->levels, &ch->levels_cap,
 			       (size_t)(ch->page_values + m), 1))
@@ -416,9 +416,23 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 		}
 	}
 	size_t k = 0;
-	if (!nulltype && (rc = cl__pqw_gather(p, sc, ch, col, off, m, row0, &k, err)))
+	/* fixed-width PLAIN values are gathered straight into the page */
+	const bool direct = !ch->use_dict && ch->d.width > 0 && ch->d.phys != PQ_BOOLEAN;
+	uint8_t *gather = sc->gather;
+	if (direct) {
+		if (cl_buf_reserve(&ch->plain, (size_t)m * (size_t)ch->d.width))
+			return oom(p, err);
+		sc->gather = ch->plain.data + ch->plain.len;
+	}
+	if (!nulltype)
+		rc = cl__pqw_gather(p, sc, ch, col, off, m, row0, &k, err);
+	sc->gather = gather;
+	if (rc)
 		return rc;
-	if (k && ch->use_dict) {
+	if (direct) {
+		ch->plain.len += k * (size_t)ch->d.width;
+		ch->plain.data[ch->plain.len] = 0;
+	} else if (k && ch->use_dict) {
 		if (grow_array((void **)&ch->idx, &ch->idx_cap, ch->nidx + k, sizeof *ch->idx))
 			return oom(p, err);
 		if (ch->d.kind == PQW_BYTES)
@@ -434,20 +448,21 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 		    (int64_t)ch->dict.n * 2 > seen && (rc = dict_to_plain(ch)))
 			return oom(p, err);
 	} else if (k && ch->d.kind == PQW_BYTES) {
+		size_t bytes = 4 * k;
+		for (size_t i = 0; i < k; i++)
+			bytes += sc->refs[i].n;
+		if (cl_buf_reserve(&ch->plain, bytes))
+			return oom(p, err);
+		uint8_t *q = ch->plain.data + ch->plain.len;
 		for (size_t i = 0; i < k; i++) {
 			uint32_t len = sc->refs[i].n;
-			if (cl_buf_reserve(&ch->plain, 4 + (size_t)len))
-				return oom(p, err);
-			uint8_t *q = ch->plain.data + ch->plain.len;
 			memcpy(q, &len, 4);
 			if (len)
 				memcpy(q + 4, sc->refs[i].p, len);
-			ch->plain.len += 4 + (size_t)len;
+			q += 4 + (size_t)len;
 		}
+		ch->plain.len += bytes;
 		ch->plain.data[ch->plain.len] = 0;
-	} else if (k && ch->d.phys != PQ_BOOLEAN) {
-		if (cl_buf_append(&ch->plain, sc->gather, k * (size_t)ch->d.width))
-			return oom(p, err);
 	}
 	ch->page_values += m;
 	ch->page_nulls += nulls;

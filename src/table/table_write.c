@@ -954,8 +954,11 @@ int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err
 			for (int k = 0; k < w->l.nkeys; k++)
 				cl_hash_column(w->col[w->l.key_index[k]], w->hash, n);
 		}
+		uint64_t nb = w->l.buckets ? (uint64_t)w->l.buckets : 1;
+		bool pow2 = (nb & (nb - 1)) == 0; /* then h % nb == h & (nb - 1) */
 		for (int64_t r = 0; !rc && r < n; r++) {
-			int bk = w->l.buckets ? (int)(w->hash[r] % (uint64_t)w->l.buckets) : 0;
+			uint64_t h = w->l.buckets ? w->hash[r] : 0;
+			int bk = (int)(pow2 ? h & (nb - 1) : h % nb);
 			if (!w->by_bucket[bk])
 				rc = find_group(w, r, &w->by_bucket[bk], &key, err);
 			w->gof[r] = w->by_bucket[bk];
