@@ -6,6 +6,7 @@
  *   diff_compare.c  typed value equality, key order, widening casts, bulk
  *                   column copies
  *   diff_output.c   accumulation of output rows and their sorting by key
+ *   diff_merge.c    the merge of every worker's sorted runs
  *   diff_spill.c    a tiny binary format for spilled batches
  *   diff.c          the engine's public API, threads and phases
  *   diff_join.c     left rows in memory, the hash table, probe, deletes,
@@ -175,6 +176,24 @@ int64_t cl__diff_out_memory(const cl__diff_out *o);
 int cl__diff_out_sort(cl__diff_out *o, cl_error *err);
 /* Sort the rows in memory into a new spilled run. */
 int cl__diff_out_spill(cl__diff_out *o, cl_error *err);
+
+/*
+ * Append row rows[i] of column src[i] to dst for i in [0, n), typed (the
+ * bulk form of cl_column_append_from; NULLTYPE sources append NULLs).
+ */
+int cl__diff_gather(cl_column *dst, const cl_column *const *src, const int64_t *rows,
+		    int64_t n, cl_error *err);
+/* Rows of a spilled run's records. */
+#define CL__RUN_REC_ROWS 1024
+/* Order of two rows with equal keys: by right, then left provenance. */
+static inline int cl__diff_cmp_prov(int64_t lx, int64_t rx, int64_t ly, int64_t ry)
+{
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
+	return (lx > ly) - (lx < ly);
+}
+
+/* --- diff_merge.c -------------------------------------------------------- */
 
 /* Report a duplicate key: keys = the key columns (nkeys) at `row`. */
 typedef int (*cl__dup_fn)(void *arg, bool left, const cl_column *const *keys, int64_t row,
