@@ -14,7 +14,7 @@
 #include <brotli/decode.h>
 #include <lz4.h>
 #include <lz4frame.h>
-#include <stdint.h>
+#include <snappy-c.h>
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -30,166 +30,6 @@ static int size_mismatch(cl_error *err, const char *what, size_t got, size_t wan
 	return cl_error_set(err, CL_EFORMAT,
 			    "%s data decompresses to %zu bytes, the page header says %zu",
 			    what, got, want);
-}
-
-/*
- * Snappy, decoded here rather than by libsnappy: the distribution's 1.1.9
- * calls memmove through the PLT for every element, and Parquet pages of
- * numbers (as DuckDB writes them) are mostly 4-byte literals and 4-byte
- * copies, so that call was most of the decompression time (0.8 GB/s on
- * an 8 MB page of random BIGINTs). Elements are copied with fixed 8- or
- * 16-byte moves while at least 80 bytes of input and output are left, and
- * exactly near the ends; every length and offset is checked against both
- * buffers, so a corrupt stream is an error, never an overrun. A copy whose
- * offset is below its length repeats its pattern (byte by byte below 8).
- */
-static inline void mv8(uint8_t *d, const uint8_t *s)
-{
-	memcpy(d, s, 8);
-}
-
-static inline void mv16(uint8_t *d, const uint8_t *s)
-{
-	memcpy(d, s, 16);
-}
-
-/* by copy kind (tag & 3): offset bytes and their mask */
-static const uint8_t osize[4] = {0, 1, 2, 4};
-static const uint32_t omask[4] = {0, 0xff, 0xffff, 0xffffffff};
-
-static int snappy_decompress(const uint8_t *ip, size_t n, uint8_t *dst, size_t dst_len,
-			     cl_error *err)
-{
-	const uint8_t *ie = ip + n;
-	uint64_t ulen = 0;
-	for (int shift = 0;; shift += 7) {
-		if (ip >= ie || shift > 28)
-			return corrupt(err, "snappy");
-		uint8_t c = *ip++;
-		ulen |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			break;
-	}
-	if (ulen > UINT32_MAX)
-		return corrupt(err, "snappy");
-	if (ulen != dst_len)
-		return size_mismatch(err, "snappy", (size_t)ulen, dst_len);
-	uint8_t *op = dst, *oe = dst + dst_len;
-	/*
-	 * Fast loop: while 80 bytes of input and output are left, an element
-	 * (at most 64 bytes, unless a long literal) is copied in whole 16- or
-	 * 8-byte moves that may run past its end but not past the buffers.
-	 */
-	while (ie - ip >= 80 && oe - op >= 80) {
-		uint32_t tag = *ip++;
-		size_t len, off;
-		if ((tag & 3) == 0) {
-			len = (tag >> 2) + 1;
-			if (len <= 16) {
-				mv16(op, ip);
-			} else if (len <= 60) {
-				for (size_t k = 0; k < len; k += 16)
-					mv16(op + k, ip + k);
-			} else {
-				size_t nb = len - 60;
-				uint32_t v = 0;
-				for (size_t k = 0; k < nb; k++)
-					v |= (uint32_t)ip[k] << (8 * k);
-				ip += nb;
-				len = (size_t)v + 1;
-				if ((size_t)(ie - ip) < len || (size_t)(oe - op) < len)
-					return corrupt(err, "snappy");
-				memcpy(op, ip, len);
-			}
-			op += len;
-			ip += len;
-			continue;
-		}
-		/* copies without branches on their kind (1-, 2- or 4-byte offset) */
-		uint32_t kind = tag & 3;
-		uint32_t w = (uint32_t)ip[0] | (uint32_t)ip[1] << 8 | (uint32_t)ip[2] << 16 |
-			     (uint32_t)ip[3] << 24;
-		off = (size_t)(w & omask[kind]) | ((size_t)(tag >> 5) << 8 & -(size_t)(kind == 1));
-		len = kind == 1 ? ((tag >> 2) & 7) + 4 : (tag >> 2) + 1;
-		ip += osize[kind];
-		/* off - 1 wraps for 0 */
-		if (off - 1 >= (size_t)(op - dst))
-			return corrupt(err, "snappy");
-		const uint8_t *s = op - off;
-		if (off >= 16) {
-			/* each move reads bytes written before it */
-			mv16(op, s);
-			mv16(op + 16, s + 16);
-			if (len > 32) {
-				mv16(op + 32, s + 32);
-				mv16(op + 48, s + 48);
-			}
-		} else if (off >= 8) {
-			for (size_t k = 0; k < len; k += 8)
-				mv8(op + k, s + k);
-		} else {
-			for (size_t k = 0; k < len; k++)
-				op[k] = s[k];
-		}
-		op += len;
-	}
-	/* the last elements, exactly */
-	while (ip < ie) {
-		uint32_t tag = *ip++;
-		size_t len, off;
-		if ((tag & 3) == 0) {
-			len = (tag >> 2) + 1;
-			if (len > 60) {
-				size_t nb = len - 60;
-				if ((size_t)(ie - ip) < nb)
-					return corrupt(err, "snappy");
-				uint32_t v = 0;
-				for (size_t k = 0; k < nb; k++)
-					v |= (uint32_t)ip[k] << (8 * k);
-				ip += nb;
-				len = (size_t)v + 1;
-			}
-			if ((size_t)(ie - ip) < len || (size_t)(oe - op) < len)
-				return corrupt(err, "snappy");
-			memcpy(op, ip, len);
-			op += len;
-			ip += len;
-			continue;
-		}
-		switch (tag & 3) {
-		case 1:
-			if (ip >= ie)
-				return corrupt(err, "snappy");
-			len = ((tag >> 2) & 7) + 4;
-			off = (size_t)(tag >> 5) << 8 | ip[0];
-			ip += 1;
-			break;
-		case 2:
-			if (ie - ip < 2)
-				return corrupt(err, "snappy");
-			len = (tag >> 2) + 1;
-			off = (size_t)ip[0] | (size_t)ip[1] << 8;
-			ip += 2;
-			break;
-		default:
-			if (ie - ip < 4)
-				return corrupt(err, "snappy");
-			len = (tag >> 2) + 1;
-			off = (size_t)ip[0] | (size_t)ip[1] << 8 | (size_t)ip[2] << 16 |
-			      (size_t)ip[3] << 24;
-			ip += 4;
-			break;
-		}
-		if (off - 1 >= (size_t)(op - dst) || len > (size_t)(oe - op))
-			return corrupt(err, "snappy");
-		const uint8_t *s = op - off;
-		for (size_t k = 0; k < len; k++)
-			op[k] = s[k];
-		op += len;
-	}
-	if (op != oe)
-		return size_mismatch(err, "snappy", (size_t)(op - dst), dst_len);
-	return 0;
 }
 
 static int gzip_decompress(const uint8_t *src, size_t n, uint8_t *dst, size_t dst_len,
@@ -300,8 +140,17 @@ int cl__codec_decompress(cl_codec codec, const uint8_t *src, size_t n, uint8_t *
 		if (n)
 			memcpy(dst, src, n);
 		return 0;
-	case CL_CODEC_SNAPPY:
-		return snappy_decompress(src, n, dst, dst_len, err);
+	case CL_CODEC_SNAPPY: {
+		size_t len;
+		if (snappy_uncompressed_length((const char *)src, n, &len) != SNAPPY_OK)
+			return corrupt(err, "snappy");
+		if (len != dst_len)
+			return size_mismatch(err, "snappy", len, dst_len);
+		if (snappy_uncompress((const char *)src, n, (char *)dst, &len) != SNAPPY_OK ||
+		    len != dst_len)
+			return corrupt(err, "snappy");
+		return 0;
+	}
 	case CL_CODEC_GZIP:
 		return gzip_decompress(src, n, dst, dst_len, err);
 	case CL_CODEC_ZSTD: {

@@ -997,7 +997,7 @@ TEST(pqr_page_index_skips_pages)
 	cl_buf_release(&all);
 }
 
-/* ---- snappy (decoded by codec_decompress.c, not libsnappy) ---- */
+/* ---- snappy pages (libsnappy through codec_decompress.c): round trips, hostile streams ---- */
 
 /* Data of several kinds: random, runs, repeated text, 8-byte numbers with
  * zero high bytes (as DuckDB's BIGINT pages), short periodic patterns. */
