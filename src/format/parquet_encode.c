@@ -189,12 +189,42 @@ static int ensure_room(cl__dict *d)
 	return 0;
 }
 
+/* ensure_room's test inlined: most calls find room */
+static inline int room(cl__dict *d)
+{
+	if (d->slots && ((size_t)d->n + 1) * 2 <= (size_t)d->mask + 1)
+		return 0;
+	return ensure_room(d);
+}
+
+/* a[0..n) == b[0..n), short values without a call */
+static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t x, y, u, v;
+	if (n >= 8 && n <= 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + n - 8, 8);
+		memcpy(&v, b + n - 8, 8);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t p, q, r, t;
+		memcpy(&p, a, 4);
+		memcpy(&q, b, 4);
+		memcpy(&r, a + n - 4, 4);
+		memcpy(&t, b + n - 4, 4);
+		return ((p ^ q) | (r ^ t)) == 0;
+	}
+	return !memcmp(a, b, n);
+}
+
 int cl__dict_put_fixed(cl__dict *d, const void *vals, size_t n, uint32_t *idx)
 {
 	const int w = d->width;
 	const uint8_t *v = vals;
 	for (size_t k = 0; k < n; k++, v += w) {
-		if (ensure_room(d))
+		if (room(d))
 			return CL_ENOMEM;
 		uint64_t h = hash_fixed(v, w);
 		uint64_t tag = h >> 32;
@@ -227,7 +257,7 @@ int cl__dict_put_bytes(cl__dict *d, const cl__bytes_ref *vals, size_t n,
 	for (size_t k = 0; k < n; k++) {
 		const uint8_t *p = vals[k].p;
 		uint32_t len = vals[k].n;
-		if (ensure_room(d))
+		if (room(d))
 			return CL_ENOMEM;
 		uint64_t h = XXH3_64bits(p, len);
 		uint64_t tag = h >> 32;
@@ -241,7 +271,7 @@ int cl__dict_put_bytes(cl__dict *d, const cl__bytes_ref *vals, size_t n,
 				const uint8_t *q = d->values.data + d->voff[i];
 				uint32_t qn;
 				memcpy(&qn, q, 4);
-				if (qn == len && !memcmp(q + 4, p, len)) {
+				if (qn == len && same_bytes(q + 4, p, len)) {
 					idx[k] = i;
 					goto next;
 				}

@@ -136,9 +136,18 @@ void cl__pqw_stats_reset(pqw_stats *s)
 
 static inline int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-	/* most comparisons end at the first byte: no call for those */
-	if (an && bn && a[0] != b[0])
+	/* most comparisons end within the first 8 bytes: no call for those
+	 * (as big-endian words: byte order, on the little-endian hosts the
+	 * writer assumes throughout) */
+	if (an >= 8 && bn >= 8) {
+		uint64_t x, y;
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+	} else if (an && bn && a[0] != b[0]) {
 		return a[0] < b[0] ? -1 : 1;
+	}
 	size_t n = an < bn ? an : bn;
 	int c = n ? memcmp(a, b, n) : 0;
 	if (c)

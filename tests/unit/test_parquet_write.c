@@ -631,6 +631,37 @@ TEST(pqw_dict_bytes)
 	cl__dict_release(&d);
 }
 
+/* Strings of every length 0..40 and, for each, the variants with one byte
+ * changed at each position: all distinct entries, found again on re-put
+ * (the dictionary's inline comparisons look at both ends of short keys). */
+TEST(pqw_dict_bytes_every_length_and_position)
+{
+	cl__dict d;
+	cl__dict_init(&d, 0);
+	static uint8_t keys[41 * 42][40];
+	cl__bytes_ref refs[41 * 42];
+	size_t n = 0;
+	for (int len = 0; len <= 40; len++)
+		for (int pos = -1; pos < len; pos++) {
+			for (int i = 0; i < len; i++)
+				keys[n][i] = (uint8_t)('a' + i % 7);
+			if (pos >= 0)
+				keys[n][pos] ^= 0x20;
+			refs[n].p = keys[n];
+			refs[n].n = (uint32_t)len;
+			n++;
+		}
+	static uint32_t idx[41 * 42], again[41 * 42];
+	CHECK_EQ_INT(cl__dict_put_bytes(&d, refs, n, idx), 0);
+	CHECK_EQ_INT(d.n, n);
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ_INT(idx[i], i);
+	CHECK_EQ_INT(cl__dict_put_bytes(&d, refs, n, again), 0);
+	CHECK_EQ_INT(d.n, n);
+	CHECK(!memcmp(idx, again, n * sizeof *idx));
+	cl__dict_release(&d);
+}
+
 /* ---------- files ---------- */
 
 static cl_schema *schema_of(const char *text)
@@ -1034,6 +1065,63 @@ TEST(pqw_dictionary_probe)
 		CHECK_EQ_INT(row, rows);
 		cl_reader_free(r);
 	}
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
+
+/* String min/max (file statistics) against a brute-force scan, for values
+ * that differ within and past their first 8 bytes and prefixes of each
+ * other. */
+TEST(pqw_string_stats_brute_force)
+{
+	cl_error e = {0};
+	cl_schema *s = schema_of("s string");
+	cl_batch *b;
+	CHECK_OK(cl_batch_create(&b, s, 3000, &e), &e);
+	uint64_t x = 12345;
+	char mn[64] = "", mx[64] = "";
+	size_t mnn = 0, mxn = 0;
+	bool have = false;
+	for (int i = 0; i < 3000; i++) {
+		char v[64];
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		int len = 1 + (int)(x >> 59) % 31 + (i % 3 ? 9 : 0); /* 1..40 */
+		/* three letters: the order is decided anywhere in the value */
+		uint64_t bits = x ^ (x >> 29) * 0x9E3779B97F4A7C15ull;
+		for (int k = 0; k < len; k++, bits = bits * 6364136223846793005ull + 1)
+			v[k] = (char)("a\x01\xff"[(bits >> 61) % 3]);
+		cl_column_append_bytes(&b->cols[0], v, (size_t)len, &e);
+		size_t n = (size_t)len, m;
+		#define LT(a, an, c, cn) ((m = (an) < (cn) ? (an) : (cn)), memcmp(a, c, m) ? memcmp(a, c, m) < 0 : (an) < (cn))
+		if (!have || LT((const uint8_t *)v, n, (const uint8_t *)mn, mnn)) {
+			memcpy(mn, v, n);
+			mnn = n;
+		}
+		if (!have || LT((const uint8_t *)mx, mxn, (const uint8_t *)v, n)) {
+			memcpy(mx, v, n);
+			mxn = n;
+		}
+		#undef LT
+		have = true;
+	}
+	b->nrows = 3000;
+	char path[600];
+	snprintf(path, sizeof path, "%s/sst.parquet", cl_test_tmpdir());
+	cl_write_options o;
+	opts_plain(&o);
+	o.page_bytes = 2048;
+	cl_writer *w;
+	CHECK_OK(cl_writer_open(&w, path, s, &o, &e), &e);
+	CHECK_OK(cl_writer_write(w, b, &e), &e);
+	CHECK_OK(cl_writer_close(w, &e), &e);
+	cl_file_stats fs;
+	CHECK_OK(cl_writer_file_stats(w, &fs, &e), &e);
+	size_t n;
+	const uint8_t *p = cl_column_get_bytes(&fs.min->cols[0], 0, &n);
+	CHECK(n == mnn && (!n || !memcmp(p, mn, n)));
+	p = cl_column_get_bytes(&fs.max->cols[0], 0, &n);
+	CHECK(n == mxn && (!n || !memcmp(p, mx, n)));
+	cl_writer_free(w);
 	cl_batch_free(b);
 	cl_schema_free(s);
 }
