@@ -349,6 +349,8 @@ int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *fs, c
  * buffer together, and the least one file gets. */
 #define ROW_GROUP_BUDGET (128LL << 20)
 #define ROW_GROUP_MIN (4LL << 20)
+/* Rows routed at a time without partition columns. */
+#define SCATTER_ROWS 16384
 
 typedef struct group {
 	char *key;          /* "DIR#BUCKET": map key */
@@ -904,8 +906,9 @@ static int scatter_column(cl__table_writer *w, cl_column *const *dst, const cl_c
 }
 
 /* Without partition columns (at most one group per bucket): rows [0, n)
- * scattered to their groups' pending batches in slices of 65536 rows, a
- * group's pending rows handed to the file writer once 65536 or more. */
+ * scattered to their groups' pending batches in slices of SCATTER_ROWS, a
+ * group's pending rows handed to the file writer once 65536 or more (so a
+ * pending batch holds less than 65536 + SCATTER_ROWS rows). */
 static int route_scatter(cl__table_writer *w, int64_t n, cl_error *err)
 {
 	size_t ng = w->ngroups;
@@ -916,8 +919,8 @@ static int route_scatter(cl__table_writer *w, int64_t n, cl_error *err)
 	int rc = 0;
 	for (int64_t r = 0; r < n; r++)
 		w->gid[r] = (uint32_t)w->gof[r]->ord;
-	for (int64_t a = 0; !rc && a < n; a += 65536) {
-		int64_t b = n - a < 65536 ? n : a + 65536;
+	for (int64_t a = 0; !rc && a < n; a += SCATTER_ROWS) {
+		int64_t b = n - a < SCATTER_ROWS ? n : a + SCATTER_ROWS;
 		memset(w->count, 0, (ng + 1) * sizeof *w->count);
 		for (int64_t r = a; r < b; r++)
 			w->count[w->gid[r]]++;
