@@ -907,8 +907,8 @@ static int scatter_column(cl__table_writer *w, cl_column *const *dst, const cl_c
 
 /* Without partition columns (at most one group per bucket): rows [0, n)
  * scattered to their groups' pending batches in slices of SCATTER_ROWS, a
- * group's pending rows handed to the file writer once 65536 or more (so a
- * pending batch holds less than 65536 + SCATTER_ROWS rows). */
+ * group's pending rows handed to the file writer before they would pass
+ * 65536, and once they reach it. */
 static int route_scatter(cl__table_writer *w, int64_t n, cl_error *err)
 {
 	size_t ng = w->ngroups;
@@ -924,6 +924,10 @@ static int route_scatter(cl__table_writer *w, int64_t n, cl_error *err)
 		memset(w->count, 0, (ng + 1) * sizeof *w->count);
 		for (int64_t r = a; r < b; r++)
 			w->count[w->gid[r]]++;
+		/* a pending batch never passes 65536 rows (nor its buffers) */
+		for (size_t g = 0; !rc && g < ng; g++)
+			if (w->groups[g]->pending->nrows + w->count[g] > 65536)
+				rc = flush_pending(w, w->groups[g], err);
 		for (int i = 0; !rc && i < nf; i++) {
 			cl_column **d = dst + (size_t)i * ng;
 			for (size_t g = 0; g < ng; g++)
