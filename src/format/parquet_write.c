@@ -21,9 +21,12 @@
  * Dictionary encoding: each chunk starts dictionary encoded (when the type
  * allows it); when the dictionary's PLAIN size passes
  * opts.dictionary_page_bytes the open page is closed and the rest of the
- * chunk is PLAIN (what parquet-mr and Arrow do). A chunk whose dictionary
- * overflowed makes the next row group's chunk of that column start PLAIN,
- * so high-cardinality columns do not pay for hashing in every row group.
+ * chunk is PLAIN (what parquet-mr and Arrow do). Before that, a chunk whose
+ * first 16,384 non-null values are more than half distinct goes PLAIN at
+ * once (the dictionary probe, see PQW_DICT_PROBE). A chunk whose dictionary
+ * overflowed or failed the probe makes the next row group's chunk of that
+ * column start PLAIN, so high-cardinality columns do not pay for hashing in
+ * every row group.
  * Threads: with opts.threads = N (or CL_THREADS=N in the environment), each slice of rows
  * is encoded and compressed by up to N threads, one column at a time per
  * thread (encode_slice); the file's bytes do not depend on N.
