@@ -7,7 +7,8 @@
 #   public/customers  CSV with a header and an Op column
 #   public/orders     header-less CSV (DMS's default): Op, then the columns
 #                     named by `tables set --columns`; partitioned by month
-#   sales/payments    Parquet (full load and CDC)
+#   sales/payments    Parquet (full load and CDC), merge-on-read (deletion
+#                     vectors)
 # — then: sync (registers the tables, inactive), activate them, sync (full
 # loads and the first CDC files), more CDC files arrive (one of them late,
 # named before files already merged), sync again, and show the tables'
@@ -59,10 +60,7 @@ CSV
 show() {
 	for t in public/customers public/orders sales/payments; do
 		echo "-- $t"
-		"$cl" table files "$lake/$t" | tail -n +2 | while IFS='	' read -r path size rows part; do
-			[ -n "$part" ] && echo "   ($part)"
-			"$cl" cat "$lake/$t/$path" --to csv | sed 's/^/   /'
-		done
+		"$cl" cat "$lake/$t" --to csv | sed 's/^/   /'
 	done
 }
 
@@ -73,14 +71,15 @@ echo "== changelake tables set ... --active"
 "$cl" tables set public/customers --lake "$lake" --key id --active --quiet
 "$cl" tables set public/orders --lake "$lake" --key id \
 	--columns id,customer_id,order_date,total,status --partition-by order_date:month --active --quiet
-"$cl" tables set sales/payments --lake "$lake" --key id --active --quiet
+"$cl" tables set sales/payments --lake "$lake" --key id --deletion-vectors --active --quiet
 "$cl" tables list --lake "$lake"
 echo
 echo "== changelake sync dms --lake lake      (full loads + first CDC files)"
 "$cl" sync "$root" --lake "$lake" --threads 1 2>&1
 echo
 echo "== more CDC files arrive: a customer deleted, an email set to NULL, an order"
-echo "   moved from the April to the May partition, an old-partition order deleted"
+echo "   moved from the April to the May partition, an old-partition order deleted,"
+echo "   a payment corrected"
 cat > "$root/public/customers/20240501-113000000.csv" <<'CSV'
 Op,id,name,email,city
 D,3,Chiara,chiara@example.com,Milan
@@ -90,6 +89,12 @@ cat > "$root/public/orders/2024/05/02/20240502-080000000.csv" <<'CSV'
 U,101,2,2024-05-02,5.00,reopened
 D,100,1,2024-03-30,19.99,shipped
 CSV
+cat > "$out/payments_cdc2.csv" <<'CSV'
+Op,id,order_id,amount,method
+U,900,100,17.99,card
+I,903,103,7.25,card
+CSV
+"$cl" convert "$out/payments_cdc2.csv" "$root/sales/payments/20240502-090000000.parquet" --quiet
 "$cl" sync "$root" --lake "$lake" --threads 1 2>&1
 echo
 echo "== a LATE file shows up, committed at 11:00 — before the delete that was"
@@ -103,6 +108,10 @@ CSV
 echo
 echo "== the tables now (Parquet data files under a Delta Lake log; any engine reads them)"
 show
+echo
+echo "== changelake table files lake/sales/payments   (merge-on-read: changed rows are"
+echo "   marked deleted in a deletion vector, their files are not rewritten)"
+"$cl" table files "$lake/sales/payments"
 echo
 echo "== changelake tables show public/customers --lake lake"
 "$cl" tables show public/customers --lake "$lake"
