@@ -2,6 +2,7 @@
 #include "changelake/hash.h"
 
 #include <string.h>
+#define XXH_INLINE_ALL /* XXH3 inlined into the loops below */
 #include <xxhash.h>
 
 #define NULL_HASH 0x9e3779b97f4a7c15ull

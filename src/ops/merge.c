@@ -39,14 +39,22 @@
 
 #include <string.h>
 
+/* XXH3 inlined for the single-INT64-key loop (hash_rows): the same
+ * function core/hash.c calls, so the same hashes as cl_hash_value. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 /* A hash-table slot: the high 32 bits of the key's hash (the low bits
- * pick the slot) and the row, SLOT_EMPTY for none. 8 bytes: the table is
- * at most 70% full, so a 10M-key load needs 16M slots, 128 MB. */
+ * pick the slot) and the row plus one, SLOT_EMPTY (0) for none: an empty
+ * table is zeroed memory (cl_calloc; large ones come from the kernel
+ * already zero, no 0xff fill). 8 bytes: the table is at most 70% full, so
+ * a 10M-key load needs 16M slots, 128 MB. */
 struct slot {
 	uint32_t tag;
-	uint32_t row;
+	uint32_t row1;
 };
-#define SLOT_EMPTY UINT32_MAX
+#define SLOT_EMPTY 0u
+#define MAX_ROWS ((int64_t)UINT32_MAX - 1) /* row + 1 fits a slot */
 
 struct cl_merge {
 	char **keys;
@@ -161,8 +169,10 @@ static bool is_hidden(const char *name)
  * Room for exactly n more values (cl_column_reserve rounds the capacity up
  * to a power of two: for a store reserved at its final size that leaves up
  * to half of every fixed-width column allocated and zeroed for nothing).
- * New values are zeroed and new validity bits set, as cl_column_reserve
- * does.
+ * New validity bits are set, as cl_column_reserve does; new values are
+ * zeroed only for BOOL (appends set single bits there): every append of a
+ * fixed-width value, NULL included, writes its whole width, so a store
+ * reserved at its final size is not written twice.
  */
 static int column_reserve_exact(cl_column *c, int64_t n, cl_error *err)
 {
@@ -184,7 +194,8 @@ static int column_reserve_exact(cl_column *c, int64_t n, cl_error *err)
 		uint8_t *v = cl_realloc(c->values, nb);
 		if (!v)
 			return oom(err);
-		memset(v + old, 0, nb - old);
+		if (bit)
+			memset(v + old, 0, nb - old);
 		c->values = v;
 	}
 	if (c->validity && (need + 7) / 8 > c->validity_cap) {
@@ -378,12 +389,35 @@ static void adopt_i64(cl_column *c, int64_t **arr, int64_t n, int64_t cap)
 
 /* ---- the store and its hash table ------------------------------------- */
 
+/* Probes prefetch the slot of the row this many ahead. */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 32
+#endif
+
 static uint64_t key_hash(const cl_column *cols, const int *idx, int n, int64_t row)
 {
 	uint64_t h = 0;
 	for (int k = 0; k < n; k++)
 		h = cl_hash_value(&cols[idx[k]], row, h);
 	return h;
+}
+
+/* hs[i] = key_hash(cols, idx, n, r0 + i) for i < cnt. A single INT64 key
+ * column without NULLs (an initial load's usual key) is hashed in one
+ * inlined loop: cl_hash_value hashes an INT64 as XXH3 of its 8 bytes with
+ * the seed (0 for the first key column), so the hashes are the same. */
+static void hash_rows(const cl_column *cols, const int *idx, int n, int64_t r0, int64_t cnt,
+		      uint64_t *hs)
+{
+	const cl_column *c = n == 1 ? &cols[idx[0]] : NULL;
+	if (c && c->type.id == CL_INT64 && (!c->validity || c->null_count == 0)) {
+		const int64_t *v = (const int64_t *)c->values + r0;
+		for (int64_t i = 0; i < cnt; i++)
+			hs[i] = XXH3_64bits_withSeed(&v[i], 8, 0);
+		return;
+	}
+	for (int64_t i = 0; i < cnt; i++)
+		hs[i] = key_hash(cols, idx, n, r0 + i);
 }
 
 static bool keys_equal(const cl_column *a, const int *ai, int64_t i, const cl_column *b,
@@ -414,9 +448,8 @@ static int table_alloc(cl_merge *m, int64_t n, cl_error *err)
 {
 	cl_free(m->tab);
 	m->nslots = 0;
-	if (!(m->tab = cl_malloc((size_t)n * sizeof *m->tab)))
+	if (!(m->tab = cl_calloc((size_t)n, sizeof *m->tab)))
 		return oom(err);
-	memset(m->tab, 0xff, (size_t)n * sizeof *m->tab);
 	m->nslots = n;
 	return 0;
 }
@@ -425,10 +458,10 @@ static int table_alloc(cl_merge *m, int64_t n, cl_error *err)
 static void table_put(cl_merge *m, uint64_t h, int64_t r)
 {
 	int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
-	while (m->tab[s].row != SLOT_EMPTY)
+	while (m->tab[s].row1 != SLOT_EMPTY)
 		s = (s + 1) & (m->nslots - 1);
 	m->tab[s].tag = tag_of(h);
-	m->tab[s].row = (uint32_t)r;
+	m->tab[s].row1 = (uint32_t)r + 1;
 }
 
 /* The table rebuilt for `keys` keys from the store's winners (the slots
@@ -448,9 +481,9 @@ static int64_t table_find(const cl_merge *m, uint64_t h, int64_t row)
 {
 	int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1));
 	uint32_t tag = tag_of(h);
-	while (m->tab[s].row != SLOT_EMPTY) {
+	while (m->tab[s].row1 != SLOT_EMPTY) {
 		if (m->tab[s].tag == tag &&
-		    keys_equal(m->cols, m->key_idx, m->tab[s].row, m->cols, m->key_idx, row,
+		    keys_equal(m->cols, m->key_idx, m->tab[s].row1 - 1, m->cols, m->key_idx, row,
 			       m->nkeys))
 			return s;
 		s = (s + 1) & (m->nslots - 1);
@@ -461,9 +494,9 @@ static int64_t table_find(const cl_merge *m, uint64_t h, int64_t row)
 /* Room for n more store rows; exact: just that, else doubling. */
 static int reserve_rows(cl_merge *m, int64_t n, bool exact, cl_error *err)
 {
-	if (m->nkeys && m->nrows + n >= (int64_t)SLOT_EMPTY)
+	if (m->nkeys && m->nrows + n > MAX_ROWS)
 		return cl_error_set(err, CL_EUNSUPPORTED, "merge: more than %lld change "
-				    "records held at once", (long long)SLOT_EMPTY - 1);
+				    "records held at once", (long long)MAX_ROWS);
 	if (m->nrows + n <= m->rows_cap)
 		return 0;
 	int64_t cap = m->rows_cap ? m->rows_cap : 1024;
@@ -728,18 +761,17 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		m->hbuf_cap = nkeep;
 	}
 	uint64_t *hs = m->hbuf;
-	for (int64_t i = 0; i < nkeep; i++)
-		hs[i] = key_hash(m->cols, m->key_idx, m->nkeys, r0 + i);
+	hash_rows(m->cols, m->key_idx, m->nkeys, r0, nkeep, hs);
 	/* probe in row order (a later change supersedes an earlier one of the
 	 * batch), the slot of a row a few ahead prefetched */
 	const uint64_t mask = (uint64_t)(m->nslots - 1);
 	for (int64_t i = 0; i < nkeep; i++) {
-		if (i + 8 < nkeep)
-			__builtin_prefetch(&m->tab[hs[i + 8] & mask]);
+		if (i + PREFETCH_AHEAD < nkeep)
+			__builtin_prefetch(&m->tab[hs[i + PREFETCH_AHEAD] & mask]);
 		int64_t r = r0 + i;
 		uint64_t h = hs[i];
 		int64_t s = table_find(m, h, r);
-		int64_t old = m->tab[s].row == SLOT_EMPTY ? -1 : (int64_t)m->tab[s].row;
+		int64_t old = (int64_t)m->tab[s].row1 - 1; /* -1: a new key */
 		if (old >= 0 && !supersedes(m, old, r))
 			continue; /* an older change by the sequence column: garbage */
 		char op = m->ops[r];
@@ -755,7 +787,7 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 			if (m->ignore_null)
 				m->base[r] = op == 'U';
 		}
-		m->tab[s].row = (uint32_t)r;
+		m->tab[s].row1 = (uint32_t)r + 1;
 		m->tab[s].tag = tag_of(h);
 		m->winner[r] = 1;
 	}
@@ -936,11 +968,11 @@ int cl_merge_resolve(cl_merge *m, const cl_schema *schema, const cl_batch *rows,
 		uint64_t h = key_hash(rows->cols, kidx, m->nkeys, e);
 		int64_t s = (int64_t)(h & (uint64_t)(m->nslots - 1)), j = -1;
 		uint32_t tag = tag_of(h);
-		for (; m->tab[s].row != SLOT_EMPTY; s = (s + 1) & (m->nslots - 1))
+		for (; m->tab[s].row1 != SLOT_EMPTY; s = (s + 1) & (m->nslots - 1))
 			if (m->tab[s].tag == tag &&
-			    keys_equal(m->res, m->key_idx, m->tab[s].row, rows->cols, kidx, e,
-				       m->nkeys)) {
-				j = m->tab[s].row;
+			    keys_equal(m->res, m->key_idx, m->tab[s].row1 - 1, rows->cols, kidx,
+				       e, m->nkeys)) {
+				j = (int64_t)m->tab[s].row1 - 1;
 				break;
 			}
 		if (j < 0 || m->res_stale[j])
