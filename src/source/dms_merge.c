@@ -248,6 +248,15 @@ out:
 	return rc;
 }
 
+/* Row r's file key (the merge's SEQ_FILE column: INT64 without NULLs, read
+ * straight from its values when it has no validity bitmap). */
+static inline int64_t file_key_at(const cl_column *fk, int64_t r)
+{
+	if (!fk->validity && fk->type.id == CL_INT64)
+		return ((const int64_t *)fk->values)[r];
+	return cl_column_get_i64(fk, r);
+}
+
 /* The run's index entries: upserts from change data, and every delete
  * (runs of rows copied in bulk). */
 static int index_entries(cl_batch **out, const cl_schema *is, const cl_schema *full,
@@ -260,10 +269,10 @@ static int index_entries(cl_batch **out, const cl_schema *is, const cl_schema *f
 		const cl_column *fk = &b->cols[sf];
 		for (int64_t r = 0; !rc && r < b->nrows; r++) {
 			/* a full-load row: older than every change, no entry */
-			if (!which && cl_column_get_i64(fk, r) < 0)
+			if (!which && file_key_at(fk, r) < 0)
 				continue;
 			int64_t e = r + 1;
-			while (e < b->nrows && (which || cl_column_get_i64(fk, e) >= 0))
+			while (e < b->nrows && (which || file_key_at(fk, e) >= 0))
 				e++;
 			for (int i = 0; !rc && i < is->nfields; i++) {
 				cl_column *dst = &(*out)->cols[i];
