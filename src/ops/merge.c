@@ -663,26 +663,32 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 		m->last_file = file;
 		m->last_file_key = cb->file_key;
 	}
-	/* ops first: stats, and a bad op fails before anything is stored */
-	int64_t nkeep = 0;
+	/* ops first: stats, and a bad op fails before anything is stored
+	 * (counted in locals without branches: the loop vectorises) */
+	int64_t ni = 0, nu = 0, nd = 0, nkeep;
 	for (int64_t i = 0; i < b->nrows; i++) {
 		char op = cb->ops[i];
-		if (op == 'I')
-			m->stats.inserts++;
-		else if (op == 'U')
-			m->stats.updates++;
-		else if (op == 'D')
-			m->stats.deletes++;
-		else {
-			rc = cl_error_set(err, CL_EINVAL, "%s: row %lld: op '%c' is not I, U or D",
-					  file, (long long)(cb->first_row + i) + 1, op);
-			goto done;
-		}
-		m->stats.rows++;
-		if (m->nkeys == 0 && op != 'I')
-			m->stats.ignored++;
-		else
-			nkeep++;
+		ni += op == 'I';
+		nu += op == 'U';
+		nd += op == 'D';
+	}
+	if (ni + nu + nd != b->nrows) {
+		int64_t i = 0;
+		while (cb->ops[i] == 'I' || cb->ops[i] == 'U' || cb->ops[i] == 'D')
+			i++;
+		rc = cl_error_set(err, CL_EINVAL, "%s: row %lld: op '%c' is not I, U or D",
+				  file, (long long)(cb->first_row + i) + 1, cb->ops[i]);
+		goto done;
+	}
+	m->stats.inserts += ni;
+	m->stats.updates += nu;
+	m->stats.deletes += nd;
+	m->stats.rows += b->nrows;
+	if (m->nkeys == 0) {
+		m->stats.ignored += nu + nd;
+		nkeep = ni;
+	} else {
+		nkeep = b->nrows;
 	}
 	if ((rc = reserve_rows(m, nkeep, false, err)))
 		goto done;
@@ -724,8 +730,31 @@ int cl_merge_add(cl_merge *m, const cl_change_batch *cb, cl_error *err)
 			i = e;
 		}
 	}
-	for (int64_t i = 0, r = r0; i < b->nrows; i++) {
-		if (m->nkeys == 0 && cb->ops[i] != 'I')
+	if (m->nkeys && b->nrows > 0) {
+		/* every row kept: the per-row arrays filled array by array */
+		int64_t n = b->nrows;
+		memcpy(m->ops + r0, cb->ops, (size_t)n);
+		memset(m->winner + r0, 0, (size_t)n); /* set below when a row wins */
+		for (int64_t i = 0; i < n; i++) {
+			m->seq_file[r0 + i] = cb->file_key;
+			m->seq_row[r0 + i] = cb->first_row + i;
+		}
+		if (m->ignore_null) {
+			memset(m->base + r0, 0, (size_t)n);
+			for (int64_t i = 0; i < n; i++)
+				m->prev[r0 + i] = -1;
+		}
+		const cl_column *sq = m->seq_idx >= 0 ? &m->cols[m->seq_idx] : NULL;
+		for (int64_t i = 0; sq && sq->validity && i < n; i++)
+			if (cl_column_is_null(sq, r0 + i)) {
+				rc = cl_error_set(err, CL_EFORMAT, "%s: row %lld: sequence "
+						  "column '%s' is NULL", file,
+						  (long long)(cb->first_row + i) + 1, m->seq_by);
+				goto done;
+			}
+	}
+	for (int64_t i = 0, r = r0; m->nkeys == 0 && i < b->nrows; i++) {
+		if (cb->ops[i] != 'I')
 			continue;
 		m->ops[r] = cb->ops[i];
 		m->seq_file[r] = cb->file_key;

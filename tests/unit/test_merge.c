@@ -448,3 +448,85 @@ TEST(merge_take_result_same_as_result)
 	cl_merge_free(a);
 	cl_merge_free(b);
 }
+
+TEST(merge_int64_key_hash_paths_agree)
+{
+	/* File 1: 3000 distinct INT64 keys without NULLs (hashed by the
+	   inlined XXH3 loop). File 2: the first 2000 keys again plus a NULL
+	   key, so the store's key column has NULLs and file 2's rows hash
+	   through cl_hash_value (the table does not grow, so file 1's slots
+	   keep their hashes). Every key of file 2 must find its file-1 row:
+	   3001 keys, file 2's values for the first 2000. */
+	cl_merge *m = new_merge(NULL, false, 1);
+	cl_error e = {0};
+	cl_schema *s;
+	CHECK_OK(cl_schema_parse(&s, S2, &e), &e);
+	static char ops[3001];
+	for (int f = 1; f <= 2; f++) {
+		cl_batch *b;
+		CHECK_OK(cl_batch_create(&b, s, 0, &e), &e);
+		int rows = f == 1 ? 3000 : 2000;
+		for (int i = 0; i < rows; i++) {
+			char v[32];
+			int n = snprintf(v, sizeof v, "f%d-%d", f, i);
+			CHECK_OK(cl_column_append_i64(&b->cols[0], (int64_t)i * 7919 - 5000000, &e),
+				 &e);
+			CHECK_OK(cl_column_append_bytes(&b->cols[1], v, (size_t)n, &e), &e);
+			ops[i] = f == 1 ? 'I' : 'U';
+		}
+		b->nrows = rows;
+		if (f == 2) {
+			CHECK_OK(cl_column_append_null(&b->cols[0], &e), &e);
+			CHECK_OK(cl_column_append_bytes(&b->cols[1], "null", 4, &e), &e);
+			ops[rows] = 'I';
+			b->nrows = rows + 1;
+		}
+		cl_change_batch cb = {s, b, ops, 0, f == 1 ? "load" : "cdc", f};
+		CHECK_OK(cl_merge_add(m, &cb, &e), &e);
+		cl_batch_free(b);
+	}
+	const cl_schema *rs;
+	cl_batch *u, *d;
+	CHECK_OK(cl_merge_result(m, &rs, &u, &d, &e), &e);
+	CHECK_EQ_INT(u->nrows, 3001);
+	CHECK_EQ_INT(d->nrows, 0);
+	CHECK_EQ_INT(cl_merge_get_stats(m)->keys, 3001);
+	CHECK_EQ_INT(cl_merge_get_stats(m)->inserts, 3001);
+	CHECK_EQ_INT(cl_merge_get_stats(m)->updates, 2000);
+	int nulls = 0;
+	for (int64_t r = 0; r < u->nrows; r++) {
+		size_t n;
+		const uint8_t *p = cl_column_get_bytes(&u->cols[1], r, &n);
+		char want[32];
+		if (cl_column_is_null(&u->cols[0], r)) {
+			nulls++;
+			snprintf(want, sizeof want, "null");
+		} else {
+			int64_t i = (cl_column_get_i64(&u->cols[0], r) + 5000000) / 7919;
+			snprintf(want, sizeof want, "f%d-%lld", i < 2000 ? 2 : 1, (long long)i);
+		}
+		CHECK(n == strlen(want) && memcmp(p, want, n) == 0);
+	}
+	CHECK_EQ_INT(nulls, 1);
+	cl_batch_free(u);
+	cl_batch_free(d);
+	cl_schema_free(s);
+	cl_merge_free(m);
+}
+
+TEST(merge_bad_op_named_with_row)
+{
+	/* A bad op fails the batch and names its row and the op; stats count
+	   only batches that were stored. */
+	cl_merge *m = new_merge(NULL, false, 1);
+	cl_error e = {0};
+	CHECK_OK(feed(m, S2, "I,1,a|U,2,b|D,3,", "f1", 1, &e), &e);
+	CHECK(feed(m, S2, "I,4,a|U,5,b|X,6,c|I,7,d", "f2", 2, &e) == CL_EINVAL);
+	CHECK(strstr(e.message, "f2: row 3: op 'X' is not I, U or D") != NULL);
+	const cl_merge_stats *st = cl_merge_get_stats(m);
+	CHECK_EQ_INT(st->rows, 3);
+	CHECK_EQ_INT(st->inserts, 1);
+	CHECK_EQ_INT(st->updates, 1);
+	CHECK_EQ_INT(st->deletes, 1);
+	cl_merge_free(m);
+}
