@@ -81,7 +81,8 @@ struct cl_merge {
 	   rows, built by resolve); one cache line per probe */
 	struct slot *tab;
 	int64_t nslots, nused;
-	int64_t reserved;   /* store rows cl__merge_reserve announced */
+	int64_t reserve_end; /* stats.rows once the records cl__merge_reserve
+				announced are in */
 	int64_t hint;       /* rows expected (cl__merge_reserve) before the
 			       schema was known: the columns' first capacity */
 	uint64_t *hbuf;     /* per-batch key hashes */
@@ -606,11 +607,11 @@ static int compact(cl_merge *m, cl_error *err)
 }
 
 /*
- * Room in var-width store column dst for the bytes of src's n rows. When
- * the store was reserved for a known number of rows (an initial load),
- * the data buffer is sized for all of them at the bytes per row so far
- * plus 1/16 and its new pages faulted in at once (prefault), instead of
- * doubling as the appends go and faulting a page at a time.
+ * Room in var-width store column dst for the bytes of src's n rows. While
+ * records that cl__merge_reserve announced are still to come (an initial
+ * load), the data buffer is sized for them too, at the store's bytes per
+ * row so far plus 1/16, and its new pages faulted in at once (prefault),
+ * instead of doubling as the appends go and faulting a page at a time.
  */
 static int reserve_var_data(cl_merge *m, cl_column *dst, const cl_column *src, int64_t n,
 			    cl_error *err)
@@ -620,9 +621,10 @@ static int reserve_var_data(cl_merge *m, cl_column *dst, const cl_column *src, i
 	int64_t need = used + add, rows = dst->length + n;
 	if (need <= dst->data_cap)
 		return 0;
-	if (m->reserved <= rows || rows <= 0 || need > ((int64_t)1 << 36))
+	int64_t to_come = m->reserve_end - m->stats.rows; /* after this batch */
+	if (to_come <= 0 || rows <= 0 || need > ((int64_t)1 << 36))
 		return cl_column_reserve_data(dst, add, err);
-	int64_t cap = (int64_t)((double)need / (double)rows * (double)m->reserved * 1.0625);
+	int64_t cap = need + (int64_t)((double)need / (double)rows * (double)to_come * 1.0625);
 	if (cap < need + need / 16)
 		cap = need + need / 16;
 	uint8_t *d = cl_realloc(dst->data, (size_t)cap);
@@ -1196,7 +1198,7 @@ int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err)
 	if (m->finished || rows <= 0)
 		return 0;
 	int rc = reserve_rows(m, rows, true, err);
-	m->reserved = m->nrows + rows;
+	m->reserve_end = m->stats.rows + rows;
 	if (!m->cols)
 		m->hint = rows;
 	for (int c = 0; !rc && m->cols && c < m->schema->nfields; c++)
