@@ -116,6 +116,50 @@ static void reset_page(pqw_chunk *ch)
 	cl__pqw_stats_reset(&ch->page_stats);
 }
 
+/*
+ * Room for n more bytes in the open page's PLAIN values. A page buffer
+ * keeps its capacity from page to page and row group to row group; the
+ * first growth goes straight to about a page (opts.page_bytes + 1/4, at most
+ * PQW_PLAIN_FIRST_MAX) instead of doubling from 64 bytes, which copied the
+ * buffer into fresh memory ~14 times per column of each open file.
+ */
+#define PQW_PLAIN_FIRST_MAX ((size_t)8 << 20)
+static int plain_reserve(const pqw_writer *p, pqw_chunk *ch, size_t n)
+{
+	cl_buf *b = &ch->plain;
+	if (n < b->cap && b->len + 1 <= b->cap - n)
+		return 0;
+	size_t want = (size_t)p->w->opts.page_bytes;
+	want += want / 4;
+	if (want > PQW_PLAIN_FIRST_MAX)
+		want = PQW_PLAIN_FIRST_MAX;
+	if (b->cap < want && n < want && b->len < want - n) {
+		uint8_t *q = cl_malloc(want);
+		if (!q)
+			return CL_ENOMEM;
+		if (b->data)
+			memcpy(q, b->data, b->len);
+		q[b->len] = 0;
+		cl_free(b->data);
+		b->data = q;
+		b->cap = want;
+		return 0;
+	}
+	return cl_buf_reserve(b, n);
+}
+
+/*
+ * Make an emptied scratch buffer hold at least n bytes in one step: a
+ * buffer too small is dropped before growing (nothing in it to keep), so
+ * growing does not copy it.
+ */
+static int scratch_reserve(cl_buf *b, size_t n)
+{
+	if (b->len == 0 && b->cap < n + 1)
+		cl_buf_release(b);
+	return cl_buf_reserve(b, n);
+}
+
 /* Append n levels at bit width bw; when every one equals `all` (>= 0),
  * one RLE run without looking at v. */
 static int encode_levels(cl_buf *out, const uint8_t *v, int64_t n, int bw, int all)
@@ -202,6 +246,19 @@ static int page_header(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, int enc,
 	return cl__tw_finish(&t);
 }
 
+/* Encoded size of the open page so far (before compression), roughly. */
+static int64_t page_estimate(const pqw_chunk *ch)
+{
+	int64_t n = (int64_t)ch->plain.len;
+	if (ch->use_dict)
+		n += ((int64_t)ch->nidx * cl__bit_width(ch->dict.n) + 7) / 8;
+	if (ch->max_def > 0)
+		n += ch->page_values / 8;
+	if (ch->max_rep > 0)
+		n += ch->page_values / 8;
+	return n;
+}
+
 /* Encode, compress and append the open page to the chunk; reset the page. */
 static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *err)
 {
@@ -212,6 +269,9 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 	cl_buf *raw = &sc->raw;
 	int rc;
 	cl_buf_clear(raw);
+	/* the page's encoded size, roughly: one growth of the scratch */
+	if (scratch_reserve(raw, (size_t)page_estimate(ch) + (size_t)ch->page_values / 4 + 64))
+		return oom(p, err);
 	size_t rlen, dlen;
 	if (encode_page_levels(ch, raw, !v2, &rlen, &dlen))
 		return oom(p, err);
@@ -252,6 +312,8 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 		}
 	} else if (is_compressed) {
 		cl_buf_clear(&sc->comp);
+		if (scratch_reserve(&sc->comp, raw->len + raw->len / 6 + 64))
+			return oom(p, err);
 		if ((rc = compress(p, ch, raw->data, raw->len, &sc->comp, err)))
 			return rc;
 		body = sc->comp.data;
@@ -284,19 +346,6 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 		return oom(p, err);
 	reset_page(ch);
 	return 0;
-}
-
-/* Encoded size of the open page so far (before compression), roughly. */
-static int64_t page_estimate(const pqw_chunk *ch)
-{
-	int64_t n = (int64_t)ch->plain.len;
-	if (ch->use_dict)
-		n += ((int64_t)ch->nidx * cl__bit_width(ch->dict.n) + 7) / 8;
-	if (ch->max_def > 0)
-		n += ch->page_values / 8;
-	if (ch->max_rep > 0)
-		n += ch->page_values / 8;
-	return n;
 }
 
 /* ---------- appending rows ---------- */
@@ -337,7 +386,7 @@ static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n)
 
 /* The open page's dictionary indices as PLAIN values; the chunk goes on
  * PLAIN. Its dictionary stays when earlier pages use it. */
-static int dict_to_plain(pqw_chunk *ch)
+static int dict_to_plain(const pqw_writer *p, pqw_chunk *ch)
 {
 	const cl__dict *d = &ch->dict;
 	const uint8_t *dv = d->values.data;
@@ -351,7 +400,7 @@ static int dict_to_plain(pqw_chunk *ch)
 			bytes += 4 + (size_t)n;
 		}
 	}
-	if (cl_buf_reserve(&ch->plain, bytes))
+	if (plain_reserve(p, ch, bytes))
 		return CL_ENOMEM;
 	uint8_t *q = ch->plain.data + ch->plain.len;
 	if (d->width == 8) {
@@ -445,7 +494,7 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 	const bool direct = !ch->use_dict && ch->d.width > 0 && ch->d.phys != PQ_BOOLEAN;
 	uint8_t *gather = sc->gather;
 	if (direct) {
-		if (cl_buf_reserve(&ch->plain, (size_t)m * (size_t)ch->d.width))
+		if (plain_reserve(p, ch, (size_t)m * (size_t)ch->d.width))
 			return oom(p, err);
 		sc->gather = ch->plain.data + ch->plain.len;
 	}
@@ -470,13 +519,13 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 		/* non-null values dictionary encoded in this chunk so far */
 		int64_t seen = ch->num_values - ch->chunk_stats.nulls + (int64_t)ch->nidx;
 		if (seen - (int64_t)k < PQW_DICT_PROBE && seen >= PQW_DICT_PROBE &&
-		    (int64_t)ch->dict.n * 2 > seen && (rc = dict_to_plain(ch)))
+		    (int64_t)ch->dict.n * 2 > seen && (rc = dict_to_plain(p, ch)))
 			return oom(p, err);
 	} else if (k && ch->d.kind == PQW_BYTES) {
 		size_t bytes = 4 * k;
 		for (size_t i = 0; i < k; i++)
 			bytes += sc->refs[i].n;
-		if (cl_buf_reserve(&ch->plain, bytes))
+		if (plain_reserve(p, ch, bytes))
 			return oom(p, err);
 		uint8_t *q = ch->plain.data + ch->plain.len;
 		for (size_t i = 0; i < k; i++) {
