@@ -1848,3 +1848,100 @@ TEST(pqw_nested_alloc_failures)
 	cl_batch_free(b);
 	cl_schema_free(s);
 }
+
+/*
+ * Page buffers keep their capacity across pages and row groups, and grow
+ * first to about a page: values smaller and larger than that first size
+ * (strings past page_bytes force a growth beyond it, short ones first fill
+ * a page buffer of the first size), PLAIN and dictionary pages that fall
+ * back, many pages per row group and many row groups, all
+ * read back as written, for v1 and v2 pages and with and without a codec.
+ */
+TEST(pqw_page_buffers_reused_across_row_groups)
+{
+	cl_error e = {0};
+	char path[600];
+	snprintf(path, sizeof path, "%s/reuse.parquet", cl_test_tmpdir());
+	cl_schema *s = schema_of("i int64 not null, s string, d float64, k string");
+	const int64_t n = 3000;
+	cl_batch *b;
+	CHECK_OK(cl_batch_create(&b, s, n, &e), &e);
+	char *big = malloc(5000);
+	CHECK(big);
+	for (int64_t r = 0; r < n; r++) {
+		size_t len = (size_t)(r % 23);
+		if (r % 97 == 96)
+			len = 1000 + (size_t)(r % 4000); /* past the first size */
+		else if (r % 97 == 50)
+			len = 500 + (size_t)(r % 120); /* past it after short ones */
+		for (size_t j = 0; j < len; j++)
+			big[j] = (char)('a' + (r + (int64_t)j) % 26);
+		cl_column_append_i64(&b->cols[0], r * 2654435761 % 1000003, &e);
+		if (r % 13 == 5)
+			cl_column_append_null(&b->cols[1], &e);
+		else
+			cl_column_append_bytes(&b->cols[1], big, len, &e);
+		cl_column_append_f64(&b->cols[2], (double)r / 7, &e);
+		char kb[16];
+		int kn = snprintf(kb, sizeof kb, "k%d", (int)(r % 5));
+		cl_column_append_bytes(&b->cols[3], kb, (size_t)kn, &e);
+	}
+	b->nrows = n;
+	for (int v = 0; v < 8; v++) {
+		cl_write_options o;
+		cl_write_options_init(&o);
+		o.format = CL_FORMAT_PARQUET;
+		o.page_version = 1 + (v & 1);
+		o.compression = v & 2 ? CL_CODEC_SNAPPY : CL_CODEC_UNCOMPRESSED;
+		o.page_bytes = 512;
+		o.dictionary_page_bytes = 2048;
+		o.dictionary = !(v & 4); /* PLAIN from the first value */
+		o.row_group_rows = 700;
+		cl_writer *w = NULL;
+		CHECK_OK(cl_writer_open(&w, path, s, &o, &e), &e);
+		CHECK_OK(cl_writer_write(w, b, &e), &e);
+		CHECK_OK(cl_writer_write(w, b, &e), &e);
+		CHECK_OK(cl_writer_close(w, &e), &e);
+		cl_file_stats st;
+		CHECK_OK(cl_writer_file_stats(w, &st, &e), &e);
+		CHECK_EQ_INT(st.num_rows, 2 * n);
+		CHECK(st.num_row_groups >= 8);
+		cl_writer_free(w);
+
+		cl_reader *rd;
+		CHECK_OK(cl_reader_open(&rd, path, NULL, &e), &e);
+		cl_batch *rb;
+		int64_t row = 0, bad = 0;
+		int rrc;
+		while ((rrc = cl_reader_next(rd, &rb, &e)) == 0 && rb) {
+			for (int64_t i = 0; i < rb->nrows; i++, row++) {
+				int64_t r = row % n;
+				size_t la, lb;
+				const uint8_t *pa, *pb;
+				bad += cl_column_get_i64(&rb->cols[0], i) !=
+				       cl_column_get_i64(&b->cols[0], r);
+				bad += cl_column_is_null(&rb->cols[1], i) !=
+				       cl_column_is_null(&b->cols[1], r);
+				if (!cl_column_is_null(&b->cols[1], r)) {
+					pa = cl_column_get_bytes(&rb->cols[1], i, &la);
+					pb = cl_column_get_bytes(&b->cols[1], r, &lb);
+					bad += la != lb || memcmp(pa, pb, la) != 0;
+				}
+				double da, db;
+				memcpy(&da, rb->cols[2].values + 8 * i, 8);
+				memcpy(&db, b->cols[2].values + 8 * r, 8);
+				bad += da != db;
+				pa = cl_column_get_bytes(&rb->cols[3], i, &la);
+				pb = cl_column_get_bytes(&b->cols[3], r, &lb);
+				bad += la != lb || memcmp(pa, pb, la) != 0;
+			}
+		}
+		CHECK_OK(rrc, &e);
+		CHECK_EQ_INT(row, 2 * n);
+		CHECK_EQ_INT(bad, 0);
+		cl_reader_free(rd);
+	}
+	free(big);
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
