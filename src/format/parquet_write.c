@@ -427,8 +427,11 @@ static int dict_to_plain(const pqw_writer *p, pqw_chunk *ch)
 	ch->nidx = 0;
 	ch->use_dict = false;
 	ch->fell_back = true;
+	/* Unused by any page: its memory (hash table, values) goes back now,
+	 * for the other open files' dictionaries to grow into, instead of
+	 * staying dirty until the chunk's row group is written. */
 	if (ch->n_dict_pages == 0)
-		cl__dict_reset(&ch->dict);
+		cl__dict_release(&ch->dict);
 	return 0;
 }
 
