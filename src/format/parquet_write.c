@@ -118,11 +118,15 @@ static void reset_page(pqw_chunk *ch)
 
 /*
  * Room for n more bytes in the open page's PLAIN values. A page buffer
- * keeps its capacity from page to page and row group to row group; the
- * first growth goes straight to about a page (opts.page_bytes + 1/4, at most
- * PQW_PLAIN_FIRST_MAX) instead of doubling from 64 bytes, which copied the
- * buffer into fresh memory ~14 times per column of each open file.
+ * keeps its capacity from page to page and row group to row group. Once
+ * past PQW_PLAIN_SMALL (or a quarter of the target, when less) it grows
+ * straight to about a page (opts.page_bytes + 1/4, at most
+ * PQW_PLAIN_FIRST_MAX) instead of doubling on, which copied the buffer into
+ * fresh memory ~5 more times per column of each open file. Below that it
+ * doubles as before, so a writer of a few rows (many open partition files)
+ * does not take a page of memory per column.
  */
+#define PQW_PLAIN_SMALL ((size_t)64 << 10)
 #define PQW_PLAIN_FIRST_MAX ((size_t)8 << 20)
 static int plain_reserve(const pqw_writer *p, pqw_chunk *ch, size_t n)
 {
@@ -133,7 +137,8 @@ static int plain_reserve(const pqw_writer *p, pqw_chunk *ch, size_t n)
 	want += want / 4;
 	if (want > PQW_PLAIN_FIRST_MAX)
 		want = PQW_PLAIN_FIRST_MAX;
-	if (b->cap < want && n < want && b->len < want - n) {
+	size_t small = want / 4 < PQW_PLAIN_SMALL ? want / 4 : PQW_PLAIN_SMALL;
+	if (b->cap < want && n < want && b->len < want - n && b->len + n >= small) {
 		uint8_t *q = cl_malloc(want);
 		if (!q)
 			return CL_ENOMEM;
