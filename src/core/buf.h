@@ -45,4 +45,26 @@ static inline void cl_buf_clear(cl_buf *b)
 		b->data[0] = 0;
 }
 
+/* Copy n bytes, short values without a call: two overlapping fixed-size
+ * moves cover any n in [4, 32] exactly (nothing read or written outside
+ * [d, d + n)). For per-value copies on hot paths. */
+static inline void cl__copy_short(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n > 32) {
+		memcpy(d, s, n);
+	} else if (n >= 16) {
+		memcpy(d, s, 16);
+		memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
 #endif

@@ -355,28 +355,6 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 
 /* ---------- appending rows ---------- */
 
-/* Copy n bytes, short values without a call: two overlapping fixed-size
- * moves cover any n in [4, 32] exactly (nothing read or written outside
- * [p, p + n)). */
-static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n)
-{
-	if (n > 32) {
-		memcpy(d, s, n);
-	} else if (n >= 16) {
-		memcpy(d, s, 16);
-		memcpy(d + n - 16, s + n - 16, 16);
-	} else if (n >= 8) {
-		memcpy(d, s, 8);
-		memcpy(d + n - 8, s + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(d, s, 4);
-		memcpy(d + n - 4, s + n - 4, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
-
 /*
  * Dictionary probe: when a chunk's first PQW_DICT_PROBE non-null values
  * are more than half distinct (ids, timestamps, free text), the dictionary
@@ -539,7 +517,7 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 		for (size_t i = 0; i < k; i++) {
 			uint32_t len = sc->refs[i].n;
 			memcpy(q, &len, 4);
-			copy_short(q + 4, sc->refs[i].p, len);
+			cl__copy_short(q + 4, sc->refs[i].p, len);
 			q += 4 + (size_t)len;
 		}
 		ch->plain.len += bytes;

@@ -37,25 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Declared again in table_cow.c and table_compact.c (no header of its own). */
-typedef int (*cl__dv_keys_fn)(void *ctx, cl_column *const *keys, int64_t n, const uint8_t *live,
-			      int64_t first_pos, cl_error *err);
-typedef struct cl__dv_marks cl__dv_marks;
-bool cl__dv_table_enabled(const cl_snapshot *s);
-int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file *f,
-		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, uint64_t **deleted,
-		     size_t *ndeleted, cl_error *err);
-int cl__dv_loose_stats(cl_buf *out, const char *stats);
-int cl__dv_marks_open(cl__dv_marks **out, cl_error *err);
-void cl__dv_marks_free(cl__dv_marks *m);
-int cl__dv_marks_add(cl__dv_marks *m, cl_table_txn *x, const cl_table_file *f,
-		     const uint64_t *old, size_t nold, const uint64_t *pos, size_t npos,
-		     int64_t nrows, cl_error *err);
-int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_cow_stats *st,
-			cl_error *err);
-void cl__dv_marks_counts(const cl__dv_marks *m, int64_t *added, int64_t *updated,
-			 int64_t *removed, int64_t *files_removed, int64_t *bytes_removed);
-
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");

@@ -31,28 +31,6 @@
 
 #include <string.h>
 
-/* table_write.c: finish the open file of a bucket (tables without
- * partition columns) */
-int cl__table_writer_finish_bucket(cl__table_writer *w, int bucket, cl_error *err);
-
-/* dv_write.c: merge-on-read (tables with deletion vectors) */
-typedef int (*cl__dv_keys_fn)(void *ctx, cl_column *const *keys, int64_t n, const uint8_t *live,
-			      int64_t first_pos, cl_error *err);
-typedef struct cl__dv_marks cl__dv_marks;
-bool cl__dv_table_enabled(const cl_snapshot *s);
-int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file *f,
-		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, uint64_t **deleted,
-		     size_t *ndeleted, cl_error *err);
-int cl__dv_marks_open(cl__dv_marks **out, cl_error *err);
-void cl__dv_marks_free(cl__dv_marks *m);
-int cl__dv_marks_add(cl__dv_marks *m, cl_table_txn *x, const cl_table_file *f,
-		     const uint64_t *old, size_t nold, const uint64_t *pos, size_t npos,
-		     int64_t nrows, cl_error *err);
-int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_cow_stats *st,
-			cl_error *err);
-void cl__dv_marks_counts(const cl__dv_marks *m, int64_t *added, int64_t *updated,
-			 int64_t *removed, int64_t *files_removed, int64_t *bytes_removed);
-
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
@@ -101,6 +79,24 @@ static void keyset_release(keyset *ks)
 	cl_free(ks->bucket_used);
 	cl_free(ks->slots);
 	memset(ks, 0, sizeof *ks);
+}
+
+/* Per-bucket state of an empty key set for layout l (ks zeroed before). */
+static int keyset_begin(keyset *ks, const cl__table_layout *l, cl_error *err)
+{
+	ks->nb = l->buckets ? l->buckets : 1;
+	ks->bucket_used = cl_calloc((size_t)ks->nb, sizeof *ks->bucket_used);
+	ks->kmin = cl_calloc((size_t)ks->nb, sizeof *ks->kmin);
+	ks->kmax = cl_calloc((size_t)ks->nb, sizeof *ks->kmax);
+	if (!ks->bucket_used || !ks->kmin || !ks->kmax)
+		return oom(err);
+	cl_type kt = l->schema->fields[l->key_index[0]].type;
+	int rc = 0;
+	for (int b = 0; !rc && b < ks->nb; b++) {
+		rc = cl_column_init(&ks->kmin[b], kt, 1, err);
+		rc = rc ? rc : cl_column_init(&ks->kmax[b], kt, 1, err);
+	}
+	return rc;
 }
 
 /* Room for n more keys (rehashing into a larger table when needed). */
@@ -498,19 +494,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 				  CL_TABLE_CONF_KEYS);
 		goto out;
 	}
-	ks.nb = l.buckets ? l.buckets : 1;
-	ks.bucket_used = cl_calloc((size_t)ks.nb, sizeof *ks.bucket_used);
-	ks.kmin = cl_calloc((size_t)ks.nb, sizeof *ks.kmin);
-	ks.kmax = cl_calloc((size_t)ks.nb, sizeof *ks.kmax);
-	if (!ks.bucket_used || !ks.kmin || !ks.kmax) {
-		rc = oom(err);
-		goto out;
-	}
-	cl_type kt = l.schema->fields[l.key_index[0]].type;
-	for (int b = 0; !rc && b < ks.nb; b++) {
-		rc = cl_column_init(&ks.kmin[b], kt, 1, err);
-		rc = rc ? rc : cl_column_init(&ks.kmax[b], kt, 1, err);
-	}
+	rc = keyset_begin(&ks, &l, err);
 	for (int c = 0; !rc && nupserts && c < upsert_schema->nfields; c++)
 		if (cl_schema_find(l.schema, upsert_schema->fields[c].name) < 0)
 			rc = cl_error_set(err, CL_ESCHEMA, "upsert column '%s' is not in the table",
@@ -695,19 +679,7 @@ int cl_table_lookup(cl_table *t, const cl_snapshot *s, const cl_schema *key_sche
 				  CL_TABLE_CONF_KEYS);
 		goto out;
 	}
-	ks.nb = l.buckets ? l.buckets : 1;
-	ks.bucket_used = cl_calloc((size_t)ks.nb, sizeof *ks.bucket_used);
-	ks.kmin = cl_calloc((size_t)ks.nb, sizeof *ks.kmin);
-	ks.kmax = cl_calloc((size_t)ks.nb, sizeof *ks.kmax);
-	if (!ks.bucket_used || !ks.kmin || !ks.kmax) {
-		rc = oom(err);
-		goto out;
-	}
-	cl_type kt = l.schema->fields[l.key_index[0]].type;
-	for (int b = 0; !rc && b < ks.nb; b++) {
-		rc = cl_column_init(&ks.kmin[b], kt, 1, err);
-		rc = rc ? rc : cl_column_init(&ks.kmax[b], kt, 1, err);
-	}
+	rc = keyset_begin(&ks, &l, err);
 	rc = rc ? rc : add_keys(&ks, &l, key_schema, keys, nkeys, K_DELETE, &st, err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
 	for (size_t fi = 0; !rc && fi < cl_snapshot_nfiles(s); fi++) {

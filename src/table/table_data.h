@@ -9,6 +9,8 @@
  *                  the table schema, partition columns filled in from the
  *                  log, missing columns as NULL
  *   table_cow.c    the copy-on-write upsert/delete primitive (table.h)
+ *   dv_write.c     its merge-on-read variant: deletion vectors for the
+ *                  changed rows of tables with delta.enableDeletionVectors
  *
  * Data files hold the table's data columns only (partition columns live in
  * the folder names and the log), as Spark writes them.
@@ -66,6 +68,38 @@ int cl__table_writer_finish(cl__table_writer *w, cl_error *err);
 void cl__table_writer_counts(const cl__table_writer *w, int64_t *files, int64_t *rows,
 			     int64_t *bytes);
 void cl__table_writer_free(cl__table_writer *w);
+
+/* Finish the open file of a bucket (tables without partition columns). */
+int cl__table_writer_finish_bucket(cl__table_writer *w, int bucket, cl_error *err);
+
+/* dv_write.c: merge-on-read (tables with deletion vectors). */
+/* Is the table written merge-on-read (delta.enableDeletionVectors and the
+ * writer feature)? */
+bool cl__dv_table_enabled(const cl_snapshot *s);
+/* Called per batch of a file's key columns: live[i] 0 for rows the file's
+ * current vector already deletes; first_pos is the physical position of
+ * row 0. */
+typedef int (*cl__dv_keys_fn)(void *ctx, cl_column *const *keys, int64_t n, const uint8_t *live,
+			      int64_t first_pos, cl_error *err);
+/* Read file f's key columns (physical rows), handing batches to fn; *nrows
+ * the file's physical rows, *deleted its current vector's rows (owned). */
+int cl__dv_read_keys(cl_table *t, const cl__table_layout *l, const cl_table_file *f,
+		     cl__dv_keys_fn fn, void *ctx, int64_t *nrows, uint64_t **deleted,
+		     size_t *ndeleted, cl_error *err);
+/* A file's statistics with "tightBounds":false (appended to out). */
+int cl__dv_loose_stats(cl_buf *out, const char *stats);
+/* The deletions of one commit: per file, old vector + new positions. */
+typedef struct cl__dv_marks cl__dv_marks;
+int cl__dv_marks_open(cl__dv_marks **out, cl_error *err);
+void cl__dv_marks_free(cl__dv_marks *m);
+int cl__dv_marks_add(cl__dv_marks *m, cl_table_txn *x, const cl_table_file *f,
+		     const uint64_t *old, size_t nold, const uint64_t *pos, size_t npos,
+		     int64_t nrows, cl_error *err);
+/* Publish the commit's vector file and add the removes/adds to x. */
+int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_cow_stats *st,
+			cl_error *err);
+void cl__dv_marks_counts(const cl__dv_marks *m, int64_t *added, int64_t *updated,
+			 int64_t *removed, int64_t *files_removed, int64_t *bytes_removed);
 
 /* Delta statistics JSON of a finished Parquet writer's file. */
 int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *file_schema,

@@ -784,28 +784,6 @@ static int append_take(cl_column *dst, const cl_column *src, const int64_t *idx,
 	return 0;
 }
 
-/* Copy n bytes, short values without a call: two overlapping fixed-size
- * moves cover any n in [4, 32] exactly (nothing read or written outside
- * [p, p + n)). */
-static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n)
-{
-	if (n > 32) {
-		memcpy(d, s, n);
-	} else if (n >= 16) {
-		memcpy(d, s, 16);
-		memcpy(d + n - 16, s + n - 16, 16);
-	} else if (n >= 8) {
-		memcpy(d, s, 8);
-		memcpy(d + n - 8, s + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(d, s, 4);
-		memcpy(d + n - 4, s + n - 4, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
-
 /*
  * Scatter rows [a, b) of src to dst[g] (g = w->gid[r]), column by column:
  * one sequential pass over the source per column with a write pointer per
@@ -868,7 +846,7 @@ static int scatter_column(cl__table_writer *w, cl_column *const *dst, const cl_c
 			uint32_t g = gid[r];
 			cl_column *d = dst[g];
 			int64_t b0 = so[r], len = so[r + 1] - b0;
-			copy_short(d->data + bytes[g], src->data + b0, (size_t)len);
+			cl__copy_short(d->data + bytes[g], src->data + b0, (size_t)len);
 			bytes[g] += len;
 			d->offsets[++pos[g]] = bytes[g];
 		}
