@@ -112,7 +112,8 @@ void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result 
 		"\"deletes\": %lld, \"ignored\": %lld, \"stale\": %lld, \"keys\": %lld, "
 		"\"rows_upserted\": %lld, \"rows_deleted\": %lld, \"rows_written\": %lld, "
 		"\"files_added\": %lld, \"files_rewritten\": %lld, \"bytes_rewritten\": %lld, "
-		"\"bytes_written\": %lld, \"columns_added\": %d, \"skipped_names\": %d, "
+		"\"bytes_written\": %lld, \"files_deletion_vectors\": %lld, "
+		"\"deletion_vector_bytes\": %lld, \"columns_added\": %d, \"skipped_names\": %d, "
 		"\"changed_files\": %d, \"seconds\": %.3f}\n",
 		(long long)r->version, r->created ? "true" : "false",
 		r->rebuilt ? "true" : "false", (long long)m->files, (long long)m->rows,
@@ -120,7 +121,8 @@ void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result 
 		(long long)m->ignored, (long long)m->stale, (long long)m->keys,
 		(long long)m->upserts_out, (long long)m->deletes_out, (long long)r->rows_written,
 		(long long)r->files_added, (long long)r->cow.files_rewritten,
-		(long long)r->cow.bytes_removed, (long long)r->bytes_written, r->columns_added,
+		(long long)r->cow.bytes_removed, (long long)r->bytes_written,
+		(long long)r->cow.files_dv, (long long)r->cow.dv_bytes, r->columns_added,
 		r->nskipped, r->nchanged, r->seconds);
 }
 
@@ -138,9 +140,11 @@ void cli_merge_print_summary(FILE *f, const char *table, const cl_dms_merge_resu
 		(long long)m->deletes);
 	if (m->stale)
 		fprintf(f, ", %lld older than the table's, ignored", (long long)m->stale);
-	fprintf(f, ") -> %lld upserts, %lld deletes; %lld files rewritten, %lld rows "
-		"written in %.2fs\n", (long long)m->upserts_out, (long long)m->deletes_out,
-		(long long)r->cow.files_rewritten, (long long)r->rows_written, r->seconds);
+	fprintf(f, ") -> %lld upserts, %lld deletes; %lld files rewritten", (long long)m->upserts_out,
+		(long long)m->deletes_out, (long long)r->cow.files_rewritten);
+	if (r->cow.files_dv)
+		fprintf(f, ", %lld given deletion vectors", (long long)r->cow.files_dv);
+	fprintf(f, ", %lld rows written in %.2fs\n", (long long)r->rows_written, r->seconds);
 	if (m->ignored)
 		fprintf(f, "%s: append-only table: %lld updates/deletes ignored\n", table,
 			(long long)m->ignored);
