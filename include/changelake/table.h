@@ -552,6 +552,12 @@ typedef struct cl_compact_options {
 	 * above purge_fraction (0: 0.1). */
 	bool purge;
 	double purge_fraction;
+	/* A partition folder + bucket scope is rewritten when it holds at
+	 * least min_small_files small files (0: 2) or a file to purge. */
+	int min_small_files;
+	/* The commit is an automatic compaction: operationParameters carry
+	 * "auto": "true" (as Databricks' auto compaction does). */
+	bool auto_compaction;
 } cl_compact_options;
 
 /*
@@ -575,6 +581,66 @@ int cl_table_compact(cl_table *t, int64_t small_bytes, cl_compact_result *res,
  */
 int cl_table_compact_opts(cl_table *t, const cl_compact_options *o, cl_compact_result *res,
 			  int64_t *version, cl_error *err);
+
+/*
+ * The scopes ("DIR/#BUCKET", as cl__layout_scope names them) that
+ * cl_table_compact_opts with o would rewrite in snapshot s, sorted: those
+ * with at least o->min_small_files small files or a file to purge. *out
+ * owned: cl_free each string and the array.
+ */
+int cl_table_compact_scopes(const cl_snapshot *s, const cl_compact_options *o, char ***out,
+			    size_t *nout, cl_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Auto-compaction (Databricks' delta.autoOptimize.autoCompact). */
+
+/* Table property: "true" or "false" (any case); absent or another value:
+ * on for merge-on-read tables (deletion vectors), off otherwise. */
+#define CL_TABLE_CONF_AUTO_COMPACT "delta.autoOptimize.autoCompact"
+/* A scope is compacted once it holds this many small files (under a
+ * quarter of the target file size) ... */
+#define CL_AUTOCOMPACT_MIN_SMALL_FILES 8
+/* ... or a file whose deletion vector deletes more than this fraction of
+ * its rows (that file is purged). */
+#define CL_AUTOCOMPACT_DV_FRACTION 0.1
+
+typedef struct cl_autocompact_result {
+	bool enabled;               /* the table's setting or the override said on */
+	int64_t version;            /* the compaction commit, -1 when none */
+	const char *skipped;        /* NULL when compacted, else why not (static):
+				       "off for this table", "turned off for this
+				       run", "nothing to compact", "conflict",
+				       "error" */
+	char message[CL_ERROR_MSG_MAX]; /* conflict or error text */
+	cl_compact_result compact;  /* what was rewritten */
+} cl_autocompact_result;
+
+/* Whether auto-compaction is on for snapshot s by its properties. */
+bool cl_table_autocompact_enabled(const cl_snapshot *s);
+
+/*
+ * Auto-compaction after a data commit: on the latest version of t, when
+ * mode > 0, or mode == 0 and the table's setting is on
+ * (cl_table_autocompact_enabled; mode < 0: never), compact the scopes
+ * holding CL_AUTOCOMPACT_MIN_SMALL_FILES small files or a file whose
+ * deletion vector deletes more than CL_AUTOCOMPACT_DV_FRACTION of its rows
+ * (purged), in one commit of its own (OPTIMIZE, dataChange false,
+ * operationParameters auto=true). A concurrent commit that conflicts is
+ * no failure: returns 0 with skipped "conflict" (the table is as the data
+ * commit left it). Other failures return the error code, also in err (may
+ * be NULL) and res->message, with skipped "error"; the caller's data
+ * commit stands either way.
+ */
+int cl_table_autocompact(cl_table *t, int mode, cl_autocompact_result *res, cl_error *err);
+
+/*
+ * Set (value not NULL) or remove (NULL) one table property in one commit
+ * (operation "SET TBLPROPERTIES"; the configuration otherwise kept). A
+ * table where it already is so commits nothing (*version = -1; may be
+ * NULL).
+ */
+int cl_table_set_property(cl_table *t, const char *key, const char *value, int64_t *version,
+			  cl_error *err);
 
 #ifdef __cplusplus
 }

@@ -225,3 +225,48 @@ out:
 	cl_snapshot_free(s);
 	return rc;
 }
+
+int cl_table_set_property(cl_table *t, const char *key, const char *value, int64_t *version,
+			  cl_error *err)
+{
+	if (version)
+		*version = -1;
+	if (!key || !*key)
+		return cl_error_set(err, CL_EINVAL, "set property: no key");
+	cl_snapshot *s = NULL;
+	cl_table_txn *x = NULL;
+	cl_buf meta = {0}, params = {0};
+	int rc = cl_table_snapshot(&s, t, NULL, err);
+	if (rc)
+		return rc;
+	const char *old = cl_snapshot_config(s, key);
+	if ((!old && !value) || (old && value && !strcmp(old, value)))
+		goto out; /* already so */
+	if (!s->schema_string) {
+		rc = cl_error_set(err, CL_EFORMAT, "the table has no schema");
+		goto out;
+	}
+	rc = cl_table_txn_begin(&x, t, s, value ? "SET TBLPROPERTIES" : "UNSET TBLPROPERTIES",
+				err);
+	rc = rc ? rc : meta_json(&meta, s, s->schema_string, key, value, err);
+	rc = rc ? rc : cl__table_txn_set_meta(x, (const char *)meta.data, err);
+	if (!rc) {
+		/* as Spark: properties {"k":"v"} or propertyKeys ["k"] */
+		rc = cl_buf_puts(&params, value ? "{" : "[") ? oom(err) : 0;
+		rc = rc ? rc : put_str(&params, key, err);
+		if (!rc && value) {
+			rc = cl_buf_putc(&params, ':') ? oom(err) : 0;
+			rc = rc ? rc : put_str(&params, value, err);
+		}
+		rc = rc ? rc : (cl_buf_puts(&params, value ? "}" : "]") ? oom(err) : 0);
+	}
+	rc = rc ? rc : cl_table_txn_set_param(x, value ? "properties" : "propertyKeys",
+					      (const char *)params.data, err);
+	rc = rc ? rc : cl_table_txn_commit(x, version, err);
+out:
+	cl_table_txn_free(x);
+	cl_buf_release(&meta);
+	cl_buf_release(&params);
+	cl_snapshot_free(s);
+	return rc;
+}
