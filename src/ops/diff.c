@@ -90,7 +90,7 @@ static int default_threads(void)
 	return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
-static int source_id(cl_diff *d, const char *name, cl_error *err)
+int cl__diff_source_id(cl_diff *d, const char *name, cl_error *err)
 {
 	if (!name)
 		name = "?";
@@ -108,6 +108,19 @@ static int source_id(cl_diff *d, const char *name, cl_error *err)
 	if (!(s[d->nsources] = cl_strdup(name)))
 		return oom(err);
 	return d->nsources++;
+}
+
+static int source_id(cl_diff *d, const char *name, cl_error *err)
+{
+	return cl__diff_source_id(d, name, err);
+}
+
+int cl__diff_path_forced(void)
+{
+	const char *e = getenv("CL_DIFF_PATH");
+	if (!e)
+		return 0;
+	return !strcmp(e, "hash") ? 1 : !strcmp(e, "aligned") ? 2 : 0;
 }
 
 /* "file row N" of a provenance value. */
@@ -145,7 +158,7 @@ static int merge_dup(void *arg, bool left, const cl_column *const *keys, int64_t
 
 /* ---- views: a side's batch seen through the unified columns ------------- */
 
-static int view_init(cl__dview *v, const cl__diff_plan *p, const cl_type *types,
+int cl__dview_init(cl__dview *v, const cl__diff_plan *p, const cl_type *types,
 		     cl_error *err)
 {
 	v->types = types;
@@ -161,7 +174,7 @@ static int view_init(cl__dview *v, const cl__diff_plan *p, const cl_type *types,
 	return 0;
 }
 
-static void view_release(cl__dview *v, int nu)
+void cl__dview_release(cl__dview *v, int nu)
 {
 	if (v->scratch)
 		for (int j = 0; j < nu; j++)
@@ -170,7 +183,7 @@ static void view_release(cl__dview *v, int nu)
 	cl_free(v->cols);
 }
 
-static int view_set(cl__dview *v, const cl__diff_plan *p, const cl_batch *b, bool left,
+int cl__dview_set(cl__dview *v, const cl__diff_plan *p, const cl_batch *b, bool left,
 		    cl_error *err)
 {
 	for (int j = 0; j < p->nu; j++) {
@@ -199,9 +212,9 @@ static int worker_init(cl_diff *d, cl__dworker *w, int id, cl_error *err)
 	const cl__diff_plan *p = &d->plan;
 	w->d = d;
 	w->id = id;
-	int rc = view_init(&w->lv, p, p->ltypes, err);
+	int rc = cl__dview_init(&w->lv, p, p->ltypes, err);
 	if (!rc)
-		rc = view_init(&w->rv, p, p->rtypes, err);
+		rc = cl__dview_init(&w->rv, p, p->rtypes, err);
 	if (!rc)
 		rc = cl__diff_out_init(&w->out, p, 0, d->worker_budget, d->tmp_dir, err);
 	if (!rc && (!(w->value_changes = cl_calloc((size_t)p->nvalues + 1,
@@ -214,8 +227,8 @@ static int worker_init(cl_diff *d, cl__dworker *w, int id, cl_error *err)
 
 static void worker_release(cl__dworker *w, int nu)
 {
-	view_release(&w->lv, nu);
-	view_release(&w->rv, nu);
+	cl__dview_release(&w->lv, nu);
+	cl__dview_release(&w->rv, nu);
 	cl_free(w->h);
 	cl_free(w->pv);
 	cl_free(w->pl);
@@ -316,7 +329,7 @@ static int worker_left(cl__dworker *w, const cl_batch *b, cl_dataset_cursor *cur
 		       int64_t first_row, cl_error *err)
 {
 	cl_diff *d = w->d;
-	int rc = view_set(&w->lv, &d->plan, b, true, err);
+	int rc = cl__dview_set(&w->lv, &d->plan, b, true, err);
 	if (!rc)
 		rc = hash_rows(w, w->lv.cols, b->nrows, src, first_row, err);
 	if (rc)
@@ -362,7 +375,7 @@ static int worker_right(cl__dworker *w, const cl_batch *b, int src, int64_t firs
 			cl_error *err)
 {
 	cl_diff *d = w->d;
-	int rc = view_set(&w->rv, &d->plan, b, false, err);
+	int rc = cl__dview_set(&w->rv, &d->plan, b, false, err);
 	if (!rc)
 		rc = hash_rows(w, w->rv.cols, b->nrows, src, first_row, err);
 	if (rc)
@@ -589,9 +602,13 @@ static int sort_fn(cl__dworker *w, void *arg)
 	return cl__diff_out_sort(&w->out, &w->err);
 }
 
+static int materialize_left(cl_diff *d, cl_error *err);
+
 static int finish(cl_diff *d, cl_error *err)
 {
-	int rc = 0;
+	int rc = materialize_left(d, err);
+	if (rc)
+		return rc;
 	if (d->state == ST_LEFT && (rc = start_right(d, err)))
 		return rc;
 	d->state = ST_EMIT;
@@ -725,12 +742,85 @@ const cl_schema *cl_diff_schema(const cl_diff *d)
 	return d->plan.out_schema;
 }
 
+static int add_dataset(cl_diff *d, cl_dataset *ds, bool left, cl_diff_progress_fn progress,
+		       void *parg, cl_error *err);
+
+/* The deferred OLD (d->lds), read now by the hash path. */
+static int materialize_left(cl_diff *d, cl_error *err)
+{
+	cl_dataset **l = d->lds;
+	int n = d->nlds, rc = 0;
+	d->lds = NULL;
+	d->nlds = 0;
+	for (int i = 0; i < n; i++) {
+		if (!rc)
+			rc = add_dataset(d, l[i], true, NULL, NULL, err);
+		cl_dataset_free(l[i]);
+	}
+	cl_free(l);
+	return rc;
+}
+
+static int aligned_done(cl_diff *d, cl_error *err)
+{
+	return cl_error_set(err, CL_EUNSUPPORTED,
+			    "diff: NEW was already diffed as a whole; add it in one call");
+}
+
+/*
+ * Keep OLD for later instead of reading it now: only a Parquet dataset
+ * whose every file, opened alone with default options, has the dataset's
+ * schema and path (no partition columns, no declared schema, no
+ * projection), so reading it again later gives the same rows. 1 when
+ * deferred, 0 when it is read now.
+ */
+static int defer_left(cl_diff *d, cl_dataset *ds)
+{
+	if (d->plan.allow_dups || cl__diff_path_forced() == 1 || d->nlds ||
+	    d->w[0].left_rows || d->join.st.nrows || d->spilling ||
+	    cl_dataset_format(ds) != CL_FORMAT_PARQUET)
+		return 0;
+	int nf = cl_dataset_nfiles(ds);
+	int64_t total = cl_dataset_total_rows(ds);
+	if (nf < 1 || nf > 4096 || total <= 0)
+		return 0;
+	cl_dataset **l = cl_calloc((size_t)nf, sizeof *l);
+	if (!l)
+		return 0;
+	cl_read_options o;
+	cl_read_options_init(&o);
+	o.format = CL_FORMAT_PARQUET;
+	bool ok = true;
+	for (int f = 0; f < nf && ok; f++) {
+		const char *path = cl_dataset_path(ds, f);
+		ok = path && !cl_dataset_open(&l[f], path, &o, NULL) &&
+		     cl_dataset_nfiles(l[f]) == 1 && !strcmp(cl_dataset_path(l[f], 0), path) &&
+		     cl_schema_equal(cl_dataset_schema(l[f]), cl_dataset_schema(ds));
+	}
+	/* the sources are numbered now, as reading OLD now would */
+	for (int f = 0; f < nf && ok; f++)
+		ok = cl__diff_source_id(d, cl_dataset_path(ds, f), NULL) >= 0;
+	if (!ok) {
+		for (int f = 0; f < nf; f++)
+			cl_dataset_free(l[f]);
+		cl_free(l);
+		return 0;
+	}
+	d->lds = l;
+	d->nlds = nf;
+	d->lds_rows = total;
+	return 1;
+}
+
 int cl_diff_add_left(cl_diff *d, const cl_batch *b, const char *source,
 		     int64_t first_row, cl_error *err)
 {
 	if (d->state != ST_LEFT)
 		return cl_error_set(err, CL_EINVAL,
 				    "diff: left batches must come before right ones");
+	int rc0 = materialize_left(d, err);
+	if (rc0)
+		return rc0;
 	if (!b->nrows)
 		return 0;
 	int src = source_id(d, source, err);
@@ -745,6 +835,10 @@ int cl_diff_add_right(cl_diff *d, const cl_batch *b, const char *source,
 	int rc;
 	if (d->state == ST_EMIT)
 		return cl_error_set(err, CL_EINVAL, "diff: output already started");
+	if (d->aligned)
+		return aligned_done(d, err);
+	if ((rc = materialize_left(d, err)))
+		return rc;
 	if (d->state == ST_LEFT && (rc = start_right(d, err)))
 		return rc;
 	if (!b->nrows)
@@ -820,7 +914,7 @@ static int find_first_right(cl_diff *d, cl_dataset *ds, int nunits, const int *s
 			cl_batch *b;
 			if ((rc = cl_dataset_cursor_next(c, &b, err)) || !b)
 				break;
-			if ((rc = view_set(&w->rv, &d->plan, b, false, err)) ||
+			if ((rc = cl__dview_set(&w->rv, &d->plan, b, false, err)) ||
 			    (rc = hash_rows(w, w->rv.cols, b->nrows, src[cl_dataset_cursor_file(c)],
 					    cl_dataset_cursor_first_row(c), err)))
 				break;
@@ -897,6 +991,11 @@ int cl_diff_add_left_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn pro
 	if (d->state != ST_LEFT)
 		return cl_error_set(err, CL_EINVAL,
 				    "diff: left batches must come before right ones");
+	int rc = materialize_left(d, err);
+	if (rc)
+		return rc;
+	if (defer_left(d, ds))
+		return 0;
 	return add_dataset(d, ds, true, progress, arg, err);
 }
 
@@ -905,6 +1004,26 @@ int cl_diff_add_right_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn pr
 {
 	if (d->state == ST_EMIT)
 		return cl_error_set(err, CL_EINVAL, "diff: output already started");
+	if (d->aligned)
+		return aligned_done(d, err);
+	if (d->nlds) {
+		int rc = cl__diff_aligned(d, ds, progress, arg, err);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			d->aligned = 1;
+			d->state = ST_RIGHT;
+			cl_dataset **l = d->lds;
+			for (int i = 0; i < d->nlds; i++)
+				cl_dataset_free(l[i]);
+			cl_free(l);
+			d->lds = NULL;
+			d->nlds = 0;
+			return 0;
+		}
+		if ((rc = materialize_left(d, err)))
+			return rc;
+	}
 	return add_dataset(d, ds, false, progress, arg, err);
 }
 
@@ -945,6 +1064,9 @@ void cl_diff_free(cl_diff *d)
 	cl__djoin_release(&d->join, nu);
 	cl__dparts_close(&d->parts[0]);
 	cl__dparts_close(&d->parts[1]);
+	for (int i = 0; i < d->nlds; i++)
+		cl_dataset_free(d->lds[i]);
+	cl_free(d->lds);
 	for (int i = 0; i < d->nsources; i++)
 		cl_free(d->sources[i]);
 	cl_free(d->sources);

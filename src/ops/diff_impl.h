@@ -11,6 +11,8 @@
  *   diff.c          the engine's public API, threads and phases
  *   diff_join.c     left rows in memory, the hash table, probe, deletes,
  *                   partitions spilled by key hash (recursively)
+ *   diff_aligned.c  the streaming path for snapshots in (nearly) the same
+ *                   row order: both sides walked side by side
  *
  * Unified columns: both sides are seen through one list of columns `u`
  * (keys in --key order, then the left's other columns in its order, then
@@ -253,6 +255,7 @@ typedef struct cl__dchunk {
 
 /* Left rows; a row's reference is chunk << CL__CHUNK_BITS | row. */
 typedef struct cl__dstore {
+	const cl_type *types;   /* column types of new chunks; NULL: plan->ltypes */
 	int nchunks, capchunks;
 	cl__dchunk **chunks;
 	int64_t nrows;
@@ -350,7 +353,35 @@ struct cl_diff {
 	int64_t *value_changes;
 	const char **value_names;
 	bool page_pool;       /* holds the Parquet page-buffer pool */
+	/* OLD given as a dataset, not read yet (diff_aligned.c): one dataset
+	 * per file, reopened with default options (their schemas equal the
+	 * given dataset's), read side by side with NEW or, when that is not
+	 * possible, by the hash path before NEW */
+	cl_dataset **lds;
+	int nlds;
+	int64_t lds_rows;
+	int aligned;          /* the aligned path produced the output */
 };
+
+/* diff.c: views and sources, shared with diff_aligned.c */
+int cl__dview_init(cl__dview *v, const cl__diff_plan *p, const cl_type *types,
+		   cl_error *err);
+void cl__dview_release(cl__dview *v, int nu);
+int cl__dview_set(cl__dview *v, const cl__diff_plan *p, const cl_batch *b, bool left,
+		  cl_error *err);
+int cl__diff_source_id(struct cl_diff *d, const char *name, cl_error *err);
+
+/*
+ * diff_aligned.c: diff the deferred OLD (d->lds) against NEW dataset rds
+ * by walking both in order. 1: done (the workers' outputs hold every
+ * output row, their counters the statistics); 0: not possible for these
+ * inputs (nothing kept: the caller runs the hash path); < 0: error.
+ */
+int cl__diff_aligned(struct cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
+		     void *parg, cl_error *err);
+/* Which path: 0 by the data, 1 the hash path, 2 the aligned one (env
+ * CL_DIFF_PATH=hash|aligned, for tests). */
+int cl__diff_path_forced(void);
 
 /*
  * dataset.c (belongs in dataset.h): move column i of a cursor's current
@@ -374,6 +405,10 @@ void cl__pq_page_cache(bool on);
 typedef int (*cl__take_fn)(void *arg, int u, cl_column *dst, cl_error *err);
 int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
 		      int64_t n, const uint64_t *h, const int64_t *prov, cl_error *err);
+/* Rows [first, first + n) of cols (h, prov: of those rows). */
+int cl__dstore_append_at(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
+			 int64_t first, int64_t n, const uint64_t *h, const int64_t *prov,
+			 cl_error *err);
 /*
  * Rows [0, n) as a new chunk whose columns are taken over with take (a
  * column that cannot be taken is copied from cols); n <= CL__CHUNK_ROWS.
@@ -381,6 +416,7 @@ int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *co
 int cl__dstore_adopt(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
 		     int64_t n, const uint64_t *h, const int64_t *prov, cl__take_fn take,
 		     void *arg, cl_error *err);
+void cl__dchunk_free(cl__dchunk *c, int nu);
 int cl__dstore_move(cl__dstore *dst, cl__dstore *src, cl_error *err);
 void cl__dstore_release(cl__dstore *s, int nu);
 int64_t cl__dstore_memory(const cl__dstore *s);

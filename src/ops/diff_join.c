@@ -135,12 +135,19 @@ static void chunk_free(cl__dchunk *c, int nu)
 	cl_free(c);
 }
 
+void cl__dchunk_free(cl__dchunk *c, int nu)
+{
+	chunk_free(c, nu);
+}
+
 void cl__dstore_release(cl__dstore *s, int nu)
 {
+	const cl_type *types = s->types;
 	for (int c = 0; c < s->nchunks; c++)
 		chunk_free(s->chunks[c], nu);
 	cl_free(s->chunks);
 	memset(s, 0, sizeof *s);
+	s->types = types;
 }
 
 static int store_reserve(cl__dstore *s, int n, cl_error *err)
@@ -175,7 +182,8 @@ static int store_new_chunk(cl__dstore *s, const cl__diff_plan *p, cl_error *err)
 		return oom(err);
 	}
 	for (int j = 0; j < p->nu; j++) {
-		if ((rc = cl_column_init(&c->cols[j], p->ltypes[j], 0, err))) {
+		if ((rc = cl_column_init(&c->cols[j], s->types ? s->types[j] : p->ltypes[j], 0,
+					 err))) {
 			chunk_free(c, p->nu);
 			return rc;
 		}
@@ -188,6 +196,13 @@ static int store_new_chunk(cl__dstore *s, const cl__diff_plan *p, cl_error *err)
 
 int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
 		      int64_t n, const uint64_t *h, const int64_t *prov, cl_error *err)
+{
+	return cl__dstore_append_at(s, p, cols, 0, n, h, prov, err);
+}
+
+int cl__dstore_append_at(cl__dstore *s, const cl__diff_plan *p, const cl_column *const *cols,
+			 int64_t first, int64_t n, const uint64_t *h, const int64_t *prov,
+			 cl_error *err)
 {
 	int rc;
 	int64_t done = 0;
@@ -207,7 +222,8 @@ int cl__dstore_append(cl__dstore *s, const cl__diff_plan *p, const cl_column *co
 			take = n - done;
 		for (int j = 0; j < p->nu; j++) {
 			int64_t before = cl__column_bytes(&c->cols[j]);
-			if ((rc = cl_column_append_range(&c->cols[j], cols[j], done, take, err)))
+			if ((rc = cl_column_append_range(&c->cols[j], cols[j], first + done, take,
+							 err)))
 				return rc;
 			s->bytes += cl__column_bytes(&c->cols[j]) - before;
 		}

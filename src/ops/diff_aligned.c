@@ -1,0 +1,941 @@
+/*
+ * diff_aligned.c — the streaming diff of two snapshots in (nearly) the
+ * same row order.
+ *
+ * Snapshots of one table written by the same export job come out in the
+ * same row order (heap order, token order, a job's partition order), even
+ * when not sorted by key: inserts appear somewhere, deletes leave gaps, a
+ * few rows move. Such a pair is diffed without holding OLD:
+ *
+ *   Readers  OLD and NEW are read in order (unit after unit), each on a
+ *            thread of its own with two or more threads (a small queue of
+ *            chunks between it and the walker), in the walker's thread
+ *            otherwise. A chunk is a batch in the unified columns with its
+ *            key hashes and input positions (cl__dchunk). Every key hash
+ *            is also kept (8 bytes a row, in 256 buckets by its top bits)
+ *            for the duplicate check at the end.
+ *   Walker   Two cursors. Equal keys at the cursors: a pair, compared in
+ *            bulk per column when the chunks advance (cl__diff_cmp_pairs).
+ *            Different keys: the row is looked up in the other side's map
+ *            of parked rows (a hit is a pair), else one row ahead on the
+ *            other side is tried (a single insert or delete), else both
+ *            rows are parked: copied into their side's park store and
+ *            entered in its map. When one side ends, the other's rows
+ *            are pairs with parked rows or inserts / deletes at once. At
+ *            the end the parked OLD rows are deletes, the parked NEW rows
+ *            inserts.
+ *   Output   Rows go to the workers' outputs (round robin by flush); the
+ *            engine sorts and merges them exactly as on the hash path, so
+ *            the bytes are the same.
+ *
+ * When it gives up (returns 0, nothing kept; the caller runs the hash
+ * path from the start, which then also reports duplicates as always):
+ *   - more parked rows than 65536 + 1/8 of the rows walked (the inputs are
+ *     not aligned), or parked rows and key hashes past the store budget
+ *     (3/4 of --memory-limit); decided by the rows walked only, never by
+ *     timing or threads;
+ *   - a key parked twice on one side, or two equal key hashes on one side
+ *     at the end (a duplicate key, or a hash collision: not sure);
+ *   - inputs too large for the hashes (16 bytes a row) in the budget.
+ * CL_DIFF_PATH=aligned skips the first rule (tests), =hash never tries.
+ *
+ * Invariants: a parked row's slot holds its park reference + 1 until it
+ * is matched (then a tombstone); a row is in at most one pair; direct
+ * pairs, inserts and deletes of the current chunks are emitted before
+ * either chunk is freed.
+ */
+#include "diff_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define QCAP 3
+#define NBUCKET 256
+#define TOMB 0xffffffffu
+#define MIN_PARKED 65536
+
+typedef struct side {
+	cl_diff *d;
+	bool left;
+	cl_dataset **ds;
+	int nds;
+	int **src;               /* per dataset: source id per file */
+	/* reading (the reader thread, or the walker's) */
+	cl__dview v;
+	uint64_t *h;
+	int64_t *pv;
+	int64_t hcap;
+	cl__dstore tmp;          /* chunks of the last batch */
+	int tnext;               /* next chunk of tmp to hand out */
+	int di, u, nunits;
+	cl_dataset_cursor *cur;
+	uint64_t *bk[NBUCKET];   /* every key hash, by its top 8 bits */
+	int64_t bn[NBUCKET], bcap[NBUCKET];
+	int64_t read_rows;
+	/* the queue (threaded) */
+	bool threaded, started;
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	cl__dchunk *q[QCAP];
+	int qhead, qn;
+	bool eof;
+	int stop;
+	int rc;
+	cl_error err;
+	/* walking */
+	cl__dchunk *c;           /* current chunk (NULL: ended) */
+	int64_t i;
+	bool done;
+	int64_t rows;            /* rows walked */
+	/* parked rows */
+	cl__dstore park;
+	uint32_t *slots;         /* 0 empty, TOMB, else park reference + 1 */
+	int64_t scap, sused, live;
+} side;
+
+typedef struct walk {
+	cl_diff *d;
+	const cl__diff_plan *p;
+	side s[2];               /* OLD, NEW */
+	bool force;
+	int giveup;              /* 1: not aligned / not sure */
+	/* pairs and single rows of the current chunks */
+	uint32_t *pl, *pr, *dl, *il, *tmpref;
+	int64_t np, nd, ni;
+	uint8_t *chg, *rowchg;
+	int64_t nflush;
+	int64_t inserted, changed, deleted, unchanged;
+	int64_t *value_changes;
+} walk;
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct take_ctx {
+	const cl__diff_plan *p;
+	side *s;
+} take_ctx;
+
+/* Take view column j of the cursor's batch over (see take_col, diff.c). */
+static int take_col(void *arg, int j, cl_column *dst, cl_error *err)
+{
+	take_ctx *t = arg;
+	cl__dview *v = &t->s->v;
+	int rc;
+	if (v->cols[j] == &v->scratch[j])
+		return (rc = cl_column_move(dst, &v->scratch[j], err)) ? rc : 1;
+	int idx = t->s->left ? t->p->u[j].lidx : t->p->u[j].ridx;
+	for (int k = 0; k < t->p->nu; k++)
+		if (k != j && v->cols[k] == v->cols[j])
+			return 0;
+	return cl__dataset_cursor_take(t->s->cur, idx, dst, err);
+}
+
+static int grow_rows(side *s, int64_t n, cl_error *err)
+{
+	if (n <= s->hcap)
+		return 0;
+	int64_t c = s->hcap ? s->hcap : 1024;
+	while (c < n)
+		c *= 2;
+	uint64_t *h = cl_realloc(s->h, (size_t)c * sizeof *h);
+	if (!h)
+		return oom(err);
+	s->h = h;
+	int64_t *pv = cl_realloc(s->pv, (size_t)c * sizeof *pv);
+	if (!pv)
+		return oom(err);
+	s->pv = pv;
+	s->hcap = c;
+	return 0;
+}
+
+static int keep_hashes(side *s, int64_t n, cl_error *err)
+{
+	for (int64_t i = 0; i < n; i++) {
+		int b = (int)(s->h[i] >> 56);
+		if (s->bn[b] == s->bcap[b]) {
+			int64_t c = s->bcap[b] ? s->bcap[b] * 2 : 1024;
+			uint64_t *x = cl_realloc(s->bk[b], (size_t)c * sizeof *x);
+			if (!x)
+				return oom(err);
+			s->bk[b] = x;
+			s->bcap[b] = c;
+		}
+		s->bk[b][s->bn[b]++] = s->h[i];
+	}
+	return 0;
+}
+
+/* The next batch into s->tmp (as one or more chunks); tmp stays empty at
+ * the end. */
+static int read_batch(side *s, cl_error *err)
+{
+	const cl__diff_plan *p = &s->d->plan;
+	int rc;
+	for (;;) {
+		if (__atomic_load_n(&s->stop, __ATOMIC_RELAXED))
+			return 0;
+		if (!s->cur) {
+			while (s->di < s->nds && s->u >= s->nunits) {
+				if (++s->di < s->nds &&
+				    (rc = cl_dataset_split(s->ds[s->di], &s->nunits, err)))
+					return rc;
+				s->u = 0;
+			}
+			if (s->di >= s->nds)
+				return 0;
+			if ((rc = cl_dataset_cursor_open(&s->cur, s->ds[s->di], s->u++, err)))
+				return rc;
+		}
+		cl_batch *b;
+		if ((rc = cl_dataset_cursor_next(s->cur, &b, err)))
+			return rc;
+		if (!b) {
+			cl_dataset_cursor_free(s->cur);
+			s->cur = NULL;
+			continue;
+		}
+		int64_t n = b->nrows;
+		if (!n)
+			continue;
+		if ((rc = cl__dview_set(&s->v, p, b, s->left, err)) || (rc = grow_rows(s, n, err)))
+			return rc;
+		cl__key_hash(p, s->v.cols, n, s->h);
+		int64_t base = ((int64_t)s->src[s->di][cl_dataset_cursor_file(s->cur)]
+				<< CL__PROV_SHIFT) + cl_dataset_cursor_first_row(s->cur);
+		for (int64_t i = 0; i < n; i++)
+			s->pv[i] = base + i;
+		if ((rc = keep_hashes(s, n, err)))
+			return rc;
+		s->read_rows += n;
+		if (n >= CL__CHUNK_ROWS / 2 && n <= CL__CHUNK_ROWS) {
+			take_ctx t = {p, s};
+			return cl__dstore_adopt(&s->tmp, p, s->v.cols, n, s->h, s->pv, take_col, &t,
+						err);
+		}
+		return cl__dstore_append(&s->tmp, p, s->v.cols, n, s->h, s->pv, err);
+	}
+}
+
+/* The next chunk read here (NULL at the end). */
+static int read_chunk(side *s, cl__dchunk **out, cl_error *err)
+{
+	*out = NULL;
+	if (s->tnext == s->tmp.nchunks) {
+		s->tmp.nchunks = 0;
+		s->tmp.nrows = 0;
+		s->tmp.bytes = 0;
+		s->tnext = 0;
+		int rc = read_batch(s, err);
+		if (rc)
+			return rc;
+		if (!s->tmp.nchunks)
+			return 0;
+	}
+	*out = s->tmp.chunks[s->tnext];
+	s->tmp.chunks[s->tnext++] = NULL;
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	side *s = arg;
+	cl__pq_page_cache(true);
+	for (;;) {
+		cl__dchunk *c = NULL;
+		int rc = read_chunk(s, &c, &s->err);
+		pthread_mutex_lock(&s->mu);
+		while (s->qn == QCAP && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->stop) {
+			pthread_mutex_unlock(&s->mu);
+			cl__dchunk_free(c, s->d->plan.nu);
+			break;
+		}
+		if (rc || !c) {
+			s->rc = rc;
+			s->eof = true;
+			pthread_cond_broadcast(&s->cv);
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		s->q[(s->qhead + s->qn++) % QCAP] = c;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	cl__pq_page_cache(false);
+	return NULL;
+}
+
+/* The walker's next chunk of a side (NULL at the end). */
+static int next_chunk(side *s, cl__dchunk **out, cl_error *err)
+{
+	if (!s->threaded)
+		return read_chunk(s, out, err);
+	*out = NULL;
+	pthread_mutex_lock(&s->mu);
+	while (!s->qn && !s->eof)
+		pthread_cond_wait(&s->cv, &s->mu);
+	int rc = 0;
+	if (s->qn) {
+		*out = s->q[s->qhead];
+		s->qhead = (s->qhead + 1) % QCAP;
+		s->qn--;
+		pthread_cond_broadcast(&s->cv);
+	} else if (s->rc) {
+		rc = s->rc;
+		if (err)
+			*err = s->err;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int side_init(walk *w, side *s, bool left, cl_dataset **ds, int nds, cl_error *err)
+{
+	cl_diff *d = w->d;
+	const cl__diff_plan *p = &d->plan;
+	s->d = d;
+	s->left = left;
+	s->ds = ds;
+	s->nds = nds;
+	s->tmp.types = s->park.types = left ? p->ltypes : p->rtypes;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	int rc = cl__dview_init(&s->v, p, left ? p->ltypes : p->rtypes, err);
+	if (rc)
+		return rc;
+	if (!(s->src = cl_calloc((size_t)nds, sizeof *s->src)))
+		return oom(err);
+	/* sources numbered here, in order (OLD's when it was deferred) */
+	for (int i = 0; i < nds; i++) {
+		int nf = cl_dataset_nfiles(ds[i]);
+		if (!(s->src[i] = cl_calloc((size_t)nf + 1, sizeof **s->src)))
+			return oom(err);
+		for (int f = 0; f < nf; f++)
+			if ((s->src[i][f] = cl__diff_source_id(d, cl_dataset_path(ds[i], f), err)) < 0)
+				return s->src[i][f];
+	}
+	s->di = 0;
+	s->u = 0;
+	return cl_dataset_split(ds[0], &s->nunits, err);
+}
+
+static void side_stop(side *s)
+{
+	if (!s->started)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->tid, NULL);
+	s->started = false;
+}
+
+static void side_release(side *s, int nu)
+{
+	side_stop(s);
+	for (int k = 0; k < s->qn; k++)
+		cl__dchunk_free(s->q[(s->qhead + k) % QCAP], nu);
+	s->qn = 0;
+	cl__dchunk_free(s->c, nu);
+	for (int k = s->tnext; k < s->tmp.nchunks; k++)
+		cl__dchunk_free(s->tmp.chunks[k], nu);
+	s->tmp.nchunks = 0;
+	cl__dstore_release(&s->tmp, nu);
+	cl__dstore_release(&s->park, nu);
+	cl_dataset_cursor_free(s->cur);
+	cl__dview_release(&s->v, nu);
+	cl_free(s->h);
+	cl_free(s->pv);
+	for (int b = 0; b < NBUCKET; b++)
+		cl_free(s->bk[b]);
+	cl_free(s->slots);
+	for (int i = 0; s->src && i < s->nds; i++)
+		cl_free(s->src[i]);
+	cl_free(s->src);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+}
+
+/* ---- parked rows ---------------------------------------------------------- */
+
+static inline bool keys_eq(const cl__diff_plan *p, const cl_column *const *a, int64_t ia,
+			   const cl_column *const *b, int64_t ib)
+{
+	if (p->nkeys == 1 && !a[0]->null_count && !b[0]->null_count) {
+		switch (a[0]->type.id) {
+		case CL_INT64: case CL_UINT64: case CL_TIMESTAMP:
+			return ((const int64_t *)a[0]->values)[ia] ==
+			       ((const int64_t *)b[0]->values)[ib];
+		case CL_INT32: case CL_UINT32: case CL_DATE:
+			return ((const int32_t *)a[0]->values)[ia] ==
+			       ((const int32_t *)b[0]->values)[ib];
+		default:
+			break;
+		}
+	}
+	for (int k = 0; k < p->nkeys; k++)
+		if (!cl__diff_equal(a[k], ia, b[k], ib))
+			return false;
+	return true;
+}
+
+static inline const cl__dchunk *park_chunk(const side *s, uint32_t ref)
+{
+	return s->park.chunks[ref >> CL__CHUNK_BITS];
+}
+
+/* The slot of a parked row with this key, or -1. */
+static int64_t park_find(const side *s, const cl__diff_plan *p, uint64_t h,
+			 const cl_column *const *cols, int64_t row)
+{
+	if (!s->live)
+		return -1;
+	uint64_t mask = (uint64_t)s->scap - 1;
+	for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+		uint32_t e = s->slots[i];
+		if (!e)
+			return -1;
+		if (e == TOMB)
+			continue;
+		const cl__dchunk *c = park_chunk(s, e - 1);
+		int64_t r = (e - 1) & CL__CHUNK_MASK;
+		if (c->hash[r] == h && keys_eq(p, c->ptrs, r, cols, row))
+			return (int64_t)i;
+	}
+}
+
+static void slot_put(uint32_t *slots, int64_t cap, uint64_t h, uint32_t ent)
+{
+	uint64_t mask = (uint64_t)cap - 1;
+	uint64_t i = h & mask;
+	while (slots[i] && slots[i] != TOMB)
+		i = (i + 1) & mask;
+	slots[i] = ent;
+}
+
+static int park_grow(side *s, cl_error *err)
+{
+	int64_t cap = 1024;
+	while (cap < s->live * 4 + 16)
+		cap *= 2;
+	uint32_t *n = cl_calloc((size_t)cap, sizeof *n);
+	if (!n)
+		return oom(err);
+	for (int64_t i = 0; i < s->scap; i++) {
+		uint32_t e = s->slots[i];
+		if (e && e != TOMB)
+			slot_put(n, cap, park_chunk(s, e - 1)->hash[(e - 1) & CL__CHUNK_MASK], e);
+	}
+	cl_free(s->slots);
+	s->slots = n;
+	s->scap = cap;
+	s->sused = s->live;
+	return 0;
+}
+
+/* Park row r of chunk c (its key is not parked on this side yet). */
+static int park_row(walk *w, side *s, const cl__dchunk *c, int64_t r, cl_error *err)
+{
+	const cl__diff_plan *p = w->p;
+	int rc;
+	if (park_find(s, p, c->hash[r], c->ptrs, r) >= 0) {
+		w->giveup = 1; /* a duplicate key: the hash path reports it */
+		return 0;
+	}
+	if ((s->sused + 1) * 2 > s->scap && (rc = park_grow(s, err)))
+		return rc;
+	if ((rc = cl__dstore_append_at(&s->park, p, c->ptrs, r, 1, c->hash + r, c->prov + r,
+				       err)))
+		return rc;
+	uint32_t ref = (uint32_t)(((int64_t)(s->park.nchunks - 1) << CL__CHUNK_BITS) |
+				  (s->park.chunks[s->park.nchunks - 1]->n - 1));
+	slot_put(s->slots, s->scap, c->hash[r], ref + 1);
+	s->sused++;
+	s->live++;
+	/* not aligned: too many rows wait for their other half */
+	if (!w->force && w->s[0].live + w->s[1].live >
+				 MIN_PARKED + (w->s[0].rows + w->s[1].rows) / 8)
+		w->giveup = 1;
+	if (cl__dstore_memory(&w->s[0].park) + cl__dstore_memory(&w->s[1].park) +
+		    8 * (w->s[0].rows + w->s[1].rows) > w->d->store_budget)
+		w->giveup = 1;
+	return 0;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static cl__diff_out *next_out(walk *w)
+{
+	return &w->d->w[w->nflush++ % w->d->nthreads].out;
+}
+
+/*
+ * Emit pairs k in [0, np): left row li[k] of lcols (positions lprov),
+ * right row ri[k] of rcols; every row index below CL__CHUNK_ROWS.
+ */
+static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lprov,
+		      const cl_column *const *rcols, const int64_t *rprov, const uint32_t *li,
+		      const uint32_t *ri, int64_t np, cl_error *err)
+{
+	const cl__diff_plan *p = w->p;
+	int nv = p->nvalues, r;
+	if (!np)
+		return 0;
+	for (int v = 0; v < nv; v++) {
+		int u = p->values[v];
+		cl__diff_cmp_pairs(&p->u[u].cmp, &lcols[u], li, rcols[u], ri, np,
+				   w->chg + (size_t)v * (size_t)np);
+	}
+	bool bulk = !p->sparse && !p->has_change;
+	cl__diff_out *o = next_out(w);
+	if (bulk && (r = cl__diff_out_reserve(o, np, err)))
+		return r;
+	int64_t nc = 0, nn = 0;
+	for (int64_t k = 0; k < np; k++) {
+		bool any = false;
+		for (int v = 0; v < nv; v++) {
+			w->rowchg[v] = w->chg[(size_t)v * (size_t)np + (size_t)k];
+			any |= w->rowchg[v];
+		}
+		if (any) {
+			w->changed++;
+			for (int v = 0; v < nv; v++)
+				w->value_changes[v] += w->rowchg[v];
+		} else {
+			w->unchanged++;
+			if (!p->keep_unchanged)
+				continue;
+		}
+		if (!bulk) {
+			r = cl__diff_out_row(o, any ? ACT_C : ACT_N, lcols, li[k], lprov[li[k]], rcols,
+					     ri[k], rprov[ri[k]], w->rowchg, err);
+			if (r)
+				return r;
+			continue;
+		}
+		int64_t at = any ? nc++ : np - ++nn;
+		o->r_lcols[at] = lcols;
+		o->r_lrow[at] = li[k];
+		o->r_lprov[at] = lprov[li[k]];
+		o->r_rrow[at] = ri[k];
+		o->r_rprov[at] = rprov[ri[k]];
+	}
+	if (!bulk)
+		return 0;
+	if (nc && (r = cl__diff_out_rows(o, ACT_C, nc, true, rcols, err)))
+		return r;
+	if (nn) {
+		memmove(o->r_lcols, o->r_lcols + np - nn, (size_t)nn * sizeof *o->r_lcols);
+		memmove(o->r_lrow, o->r_lrow + np - nn, (size_t)nn * sizeof *o->r_lrow);
+		memmove(o->r_lprov, o->r_lprov + np - nn, (size_t)nn * sizeof *o->r_lprov);
+		memmove(o->r_rrow, o->r_rrow + np - nn, (size_t)nn * sizeof *o->r_rrow);
+		memmove(o->r_rprov, o->r_rprov + np - nn, (size_t)nn * sizeof *o->r_rprov);
+		if ((r = cl__diff_out_rows(o, ACT_N, nn, true, rcols, err)))
+			return r;
+	}
+	return 0;
+}
+
+/* Deletes: rows rows[0, n) of chunk c. */
+static int emit_deletes(walk *w, const cl__dchunk *c, const uint32_t *rows, int64_t n,
+			cl_error *err)
+{
+	if (!n)
+		return 0;
+	cl__diff_out *o = next_out(w);
+	int rc = cl__diff_out_reserve(o, n, err);
+	if (rc)
+		return rc;
+	for (int64_t k = 0; k < n; k++) {
+		o->r_lcols[k] = c->ptrs;
+		o->r_lrow[k] = rows[k];
+		o->r_lprov[k] = c->prov[rows[k]];
+	}
+	w->deleted += n;
+	return cl__diff_out_rows(o, ACT_D, n, true, NULL, err);
+}
+
+static int emit_inserts(walk *w, const cl__dchunk *c, const uint32_t *rows, int64_t n,
+			cl_error *err)
+{
+	if (!n)
+		return 0;
+	cl__diff_out *o = next_out(w);
+	int rc = cl__diff_out_reserve(o, n, err);
+	if (rc)
+		return rc;
+	for (int64_t k = 0; k < n; k++) {
+		o->r_rrow[k] = rows[k];
+		o->r_rprov[k] = c->prov[rows[k]];
+	}
+	w->inserted += n;
+	return cl__diff_out_rows(o, ACT_I, n, false, c->ptrs, err);
+}
+
+/* The pairs, deletes and inserts of the current chunks. */
+static int flush(walk *w, cl_error *err)
+{
+	const cl__dchunk *lc = w->s[0].c, *rc = w->s[1].c;
+	int r = 0;
+	if (w->np)
+		r = emit_pairs(w, lc->ptrs, lc->prov, rc->ptrs, rc->prov, w->pl, w->pr, w->np,
+			       err);
+	if (!r && w->nd)
+		r = emit_deletes(w, lc, w->dl, w->nd, err);
+	if (!r && w->ni)
+		r = emit_inserts(w, rc, w->il, w->ni, err);
+	w->np = w->nd = w->ni = 0;
+	return r;
+}
+
+/* A pair of a parked row (slot `slot` of side ps) and row r of chunk c of
+ * the other side. */
+static int match_parked(walk *w, int ps, int64_t slot, const cl__dchunk *c, int64_t r,
+			cl_error *err)
+{
+	side *s = &w->s[ps];
+	uint32_t ref = s->slots[slot] - 1;
+	const cl__dchunk *pc = park_chunk(s, ref);
+	uint32_t prow = ref & CL__CHUNK_MASK, crow = (uint32_t)r;
+	s->slots[slot] = TOMB;
+	s->live--;
+	if (ps == 0)
+		return emit_pairs(w, pc->ptrs, pc->prov, c->ptrs, c->prov, &prow, &crow, 1, err);
+	return emit_pairs(w, c->ptrs, c->prov, pc->ptrs, pc->prov, &crow, &prow, 1, err);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The parked rows left at the end: deletes (OLD) or inserts (NEW). */
+static int emit_parked(walk *w, int side_i, cl_error *err)
+{
+	side *s = &w->s[side_i];
+	if (!s->live)
+		return 0;
+	uint32_t *refs = cl_malloc((size_t)s->live * sizeof *refs);
+	if (!refs)
+		return oom(err);
+	int64_t n = 0;
+	for (int64_t i = 0; i < s->scap; i++)
+		if (s->slots[i] && s->slots[i] != TOMB)
+			refs[n++] = s->slots[i] - 1;
+	qsort(refs, (size_t)n, sizeof *refs, cmp_u32);
+	int rc = 0;
+	/* chunk by chunk */
+	for (int64_t k = 0; k < n && !rc;) {
+		uint32_t c = refs[k] >> CL__CHUNK_BITS;
+		int64_t m = 0;
+		for (; k < n && refs[k] >> CL__CHUNK_BITS == c; k++)
+			w->tmpref[m++] = refs[k] & CL__CHUNK_MASK;
+		rc = side_i == 0 ? emit_deletes(w, s->park.chunks[c], w->tmpref, m, err)
+				 : emit_inserts(w, s->park.chunks[c], w->tmpref, m, err);
+	}
+	cl_free(refs);
+	return rc;
+}
+
+/* ---- the duplicate check ------------------------------------------------ */
+
+typedef struct dupjob {
+	side *s;
+	bool found;
+	bool oom;
+} dupjob;
+
+/* Whether two key hashes of a side are equal (an exact set per bucket:
+ * small enough for the cache). */
+static void *dup_check(void *arg)
+{
+	dupjob *j = arg;
+	side *s = j->s;
+	int64_t most = 0;
+	for (int b = 0; b < NBUCKET; b++)
+		if (s->bn[b] > most)
+			most = s->bn[b];
+	int64_t cap = 16;
+	while (cap < most * 2)
+		cap *= 2;
+	uint64_t *t = cl_malloc((size_t)cap * sizeof *t);
+	if (!t) {
+		j->oom = true;
+		return NULL;
+	}
+	for (int b = 0; b < NBUCKET && !j->found; b++) {
+		int64_t c = 16;
+		while (c < s->bn[b] * 2)
+			c *= 2;
+		uint64_t mask = (uint64_t)c - 1;
+		memset(t, 0, (size_t)c * sizeof *t);
+		bool zero = false;
+		for (int64_t k = 0; k < s->bn[b] && !j->found; k++) {
+			uint64_t x = s->bk[b][k];
+			if (!x) {
+				j->found = zero;
+				zero = true;
+				continue;
+			}
+			uint64_t i = x & mask;
+			while (t[i] && t[i] != x)
+				i = (i + 1) & mask;
+			if (t[i] == x)
+				j->found = true;
+			t[i] = x;
+		}
+	}
+	cl_free(t);
+	return NULL;
+}
+
+/* ---- the walk ------------------------------------------------------------- */
+
+/* Advance a side whose cursor passed its chunk: flush, free, next. */
+static int advance(walk *w, int si, cl_error *err)
+{
+	side *s = &w->s[si];
+	int rc = flush(w, err);
+	if (rc)
+		return rc;
+	cl__dchunk_free(s->c, w->p->nu);
+	s->c = NULL;
+	s->i = 0;
+	if ((rc = next_chunk(s, &s->c, err)))
+		return rc;
+	if (!s->c)
+		s->done = true;
+	return 0;
+}
+
+static int walk_rows(walk *w, cl_diff_progress_fn progress, void *parg, cl_error *err)
+{
+	const cl__diff_plan *p = w->p;
+	side *L = &w->s[0], *R = &w->s[1];
+	int rc;
+	if ((rc = advance(w, 0, err)) || (rc = advance(w, 1, err)))
+		return rc;
+	while (!w->giveup) {
+		if (!L->done && L->i == L->c->n) {
+			if ((rc = advance(w, 0, err)))
+				return rc;
+			continue;
+		}
+		if (!R->done && R->i == R->c->n) {
+			if ((rc = advance(w, 1, err)))
+				return rc;
+			if (progress)
+				progress(parg, R->rows);
+			continue;
+		}
+		if (L->done && R->done)
+			break;
+		const cl__dchunk *lc = L->c, *rch = R->c;
+		if (R->done) {
+			/* no more NEW rows: an OLD row pairs a parked one or is a delete */
+			int64_t sl = park_find(R, p, lc->hash[L->i], lc->ptrs, L->i);
+			if (sl >= 0)
+				rc = match_parked(w, 1, sl, lc, L->i, err);
+			else
+				w->dl[w->nd++] = (uint32_t)L->i;
+			L->i++;
+			L->rows++;
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (L->done) {
+			int64_t sl = park_find(L, p, rch->hash[R->i], rch->ptrs, R->i);
+			if (sl >= 0)
+				rc = match_parked(w, 0, sl, rch, R->i, err);
+			else
+				w->il[w->ni++] = (uint32_t)R->i;
+			R->i++;
+			R->rows++;
+			if (rc)
+				return rc;
+			continue;
+		}
+		/* aligned run: equal keys at both cursors */
+		int64_t i = L->i, j = R->i;
+		int64_t ln = lc->n, rn = rch->n;
+		const uint64_t *lh = lc->hash, *rh = rch->hash;
+		int64_t np = w->np;
+		while (i < ln && j < rn && lh[i] == rh[j] && keys_eq(p, lc->ptrs, i, rch->ptrs, j)) {
+			w->pl[np] = (uint32_t)i++;
+			w->pr[np++] = (uint32_t)j++;
+		}
+		L->rows += i - L->i;
+		R->rows += j - R->i;
+		L->i = i;
+		R->i = j;
+		w->np = np;
+		if (i == ln || j == rn)
+			continue;
+		/* different keys: the NEW row may pair a parked OLD row */
+		int64_t sl = park_find(L, p, rh[j], rch->ptrs, j);
+		if (sl >= 0) {
+			if ((rc = match_parked(w, 0, sl, rch, j, err)))
+				return rc;
+			R->i++;
+			R->rows++;
+			continue;
+		}
+		if ((sl = park_find(R, p, lh[i], lc->ptrs, i)) >= 0) {
+			if ((rc = match_parked(w, 1, sl, lc, i, err)))
+				return rc;
+			L->i++;
+			L->rows++;
+			continue;
+		}
+		/* one row deleted or inserted: the next row on the other side */
+		bool lpark = true, rpark = true;
+		if (i + 1 < ln && lh[i + 1] == rh[j] && keys_eq(p, lc->ptrs, i + 1, rch->ptrs, j))
+			rpark = false;
+		else if (j + 1 < rn && rh[j + 1] == lh[i] &&
+			 keys_eq(p, lc->ptrs, i, rch->ptrs, j + 1))
+			lpark = false;
+		if (lpark) {
+			if ((rc = park_row(w, L, lc, i, err)))
+				return rc;
+			L->i++;
+			L->rows++;
+		}
+		if (rpark && !w->giveup) {
+			if ((rc = park_row(w, R, rch, j, err)))
+				return rc;
+			R->i++;
+			R->rows++;
+		}
+	}
+	if (w->giveup)
+		return 0;
+	if ((rc = flush(w, err)))
+		return rc;
+	if (progress)
+		progress(parg, R->rows);
+	return 0;
+}
+
+static void reset_outputs(cl_diff *d)
+{
+	for (int t = 0; t < d->nthreads; t++) {
+		cl__diff_out *o = &d->w[t].out;
+		int64_t batch = o->batch_rows;
+		cl__diff_out_release(o);
+		cl__diff_out_init(o, &d->plan, batch, d->worker_budget, d->tmp_dir, NULL);
+	}
+}
+
+int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, void *parg,
+		     cl_error *err)
+{
+	const cl__diff_plan *p = &d->plan;
+	int forced = cl__diff_path_forced();
+	if (forced == 1 || p->allow_dups || !d->nlds || d->w[0].out.total_rows)
+		return 0;
+	int nunits = 0;
+	int rc = cl_dataset_split(rds, &nunits, err);
+	if (rc)
+		return rc;
+	if (nunits <= 0)
+		return 0;
+	int64_t rrows = cl_dataset_total_rows(rds);
+	if (rrows < 0)
+		rrows = d->lds_rows;
+	/* the key hashes of both sides must fit well within the budget */
+	if (forced != 2 && 16 * (d->lds_rows + rrows) > d->store_budget)
+		return 0;
+	walk *w = cl_calloc(1, sizeof *w);
+	if (!w)
+		return oom(err);
+	w->d = d;
+	w->p = p;
+	w->force = forced == 2;
+	size_t nv = (size_t)p->nvalues + 1;
+	if (!(w->pl = cl_malloc(CL__CHUNK_ROWS * sizeof *w->pl)) ||
+	    !(w->pr = cl_malloc(CL__CHUNK_ROWS * sizeof *w->pr)) ||
+	    !(w->dl = cl_malloc(CL__CHUNK_ROWS * sizeof *w->dl)) ||
+	    !(w->il = cl_malloc(CL__CHUNK_ROWS * sizeof *w->il)) ||
+	    !(w->tmpref = cl_malloc(CL__CHUNK_ROWS * sizeof *w->tmpref)) ||
+	    !(w->chg = cl_malloc(CL__CHUNK_ROWS * nv)) || !(w->rowchg = cl_calloc(nv, 1)) ||
+	    !(w->value_changes = cl_calloc(nv, sizeof *w->value_changes)))
+		rc = oom(err);
+	if (!rc)
+		rc = side_init(w, &w->s[0], true, d->lds, d->nlds, err);
+	if (!rc)
+		rc = side_init(w, &w->s[1], false, &rds, 1, err);
+	for (int k = 0; k < 2 && !rc && d->nthreads > 1; k++) {
+		side *s = &w->s[k];
+		s->threaded = true;
+		if (pthread_create(&s->tid, NULL, reader_main, s))
+			s->threaded = false;
+		else
+			s->started = true;
+	}
+	if (!rc) {
+		/* reading here: page buffers reused from unit to unit */
+		if (d->nthreads == 1)
+			cl__pq_page_cache(true);
+		rc = walk_rows(w, progress, parg, err);
+		if (d->nthreads == 1)
+			cl__pq_page_cache(false);
+	}
+	side_stop(&w->s[0]);
+	side_stop(&w->s[1]);
+	/* duplicate keys: two equal hashes on a side (both sides at once) */
+	if (!rc && !w->giveup) {
+		dupjob j[2] = {{&w->s[0], false, false}, {&w->s[1], false, false}};
+		pthread_t t;
+		bool th = d->nthreads > 1 && !pthread_create(&t, NULL, dup_check, &j[0]);
+		if (!th)
+			dup_check(&j[0]);
+		dup_check(&j[1]);
+		if (th)
+			pthread_join(t, NULL);
+		if (j[0].oom || j[1].oom)
+			rc = oom(err);
+		else if (j[0].found || j[1].found)
+			w->giveup = 1;
+	}
+	if (!rc && !w->giveup)
+		rc = emit_parked(w, 0, err);
+	if (!rc && !w->giveup)
+		rc = emit_parked(w, 1, err);
+	int result = rc ? rc : w->giveup ? 0 : 1;
+	if (result == 1) {
+		cl__dworker *w0 = &d->w[0];
+		w0->left_rows = w->s[0].rows;
+		w0->right_rows = w->s[1].rows;
+		w0->inserted = w->inserted;
+		w0->changed = w->changed;
+		w0->deleted = w->deleted;
+		w0->unchanged = w->unchanged;
+		for (int v = 0; v < p->nvalues; v++)
+			w0->value_changes[v] = w->value_changes[v];
+	} else {
+		reset_outputs(d);
+	}
+	side_release(&w->s[0], p->nu);
+	side_release(&w->s[1], p->nu);
+	cl_free(w->pl);
+	cl_free(w->pr);
+	cl_free(w->dl);
+	cl_free(w->il);
+	cl_free(w->tmpref);
+	cl_free(w->chg);
+	cl_free(w->rowchg);
+	cl_free(w->value_changes);
+	cl_free(w);
+	return result;
+}
