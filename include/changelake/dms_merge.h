@@ -177,6 +177,9 @@ typedef struct cl_dms_sync_table {
 	int rc;                           /* 0 ok, else the error code */
 	const cl_error *err;              /* when rc != 0 */
 	const cl_dms_merge_result *res;
+	/* auto-compaction after the table's data commit (table.h); NULL when
+	   the run committed nothing (or failed) */
+	const cl_autocompact_result *auto_compaction;
 } cl_dms_sync_table;
 
 typedef struct cl_dms_sync_options {
@@ -186,6 +189,9 @@ typedef struct cl_dms_sync_options {
 	   worker thread). */
 	void (*on_table)(void *ctx, const cl_dms_sync_table *t);
 	void *ctx;
+	/* auto-compaction after each table's data commit: 0 the table's
+	   setting (cl_table_autocompact_enabled), > 0 on, < 0 off */
+	int auto_compact;
 } cl_dms_sync_options;
 
 typedef struct cl_dms_sync_result {

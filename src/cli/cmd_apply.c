@@ -2,7 +2,8 @@
  * cmd_apply.c — `changelake apply CHANGES --to TARGET`: replay a change set
  * into a lake table (one copy-on-write commit), a snapshot (files, a
  * folder or a table version, written anew to -o) or a PostgreSQL table
- * (library: changelake/apply.h, changelake/table.h, changelake/pg.h).
+ * (library: changelake/apply.h, changelake/table.h, changelake/pg.h). A
+ * lake table's data commit is followed by auto-compaction (cmd_compact.c).
  */
 #include "cli.h"
 #include "changelake/apply.h"
@@ -18,8 +19,16 @@
 enum {
 	OPT_TO = OPT_CMD_BASE, OPT_KEY, OPT_OUT, OPT_FORMAT, OPT_TABLE, OPT_MODE,
 	OPT_DIFFCOL, OPT_CHANGECOL, OPT_LPREFIX, OPT_RPREFIX, OPT_IVAL, OPT_CVAL,
-	OPT_DVAL, OPT_NVAL, OPT_COMPRESSION, OPT_NOTSPARSE, OPT_APPID, OPT_APPVER
+	OPT_DVAL, OPT_NVAL, OPT_COMPRESSION, OPT_NOTSPARSE, OPT_APPID, OPT_APPVER, OPT_AUTOC,
+	OPT_NO_AUTOC
 };
+
+/* cmd_compact.c */
+void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r);
+void cli_autocompact_json(FILE *f, const cl_autocompact_result *r);
+void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
+			     const cl_autocompact_result *r);
+void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
 
 static void usage(FILE *f)
 {
@@ -69,10 +78,17 @@ static void usage(FILE *f)
 	      "                           its change set N, in the same commit; a table\n"
 	      "                           holding N or later for ID is left alone (a rerun\n"
 	      "                           applies nothing twice)\n"
+	      "      --auto-compact, --no-auto-compact\n"
+	      "                           lake table: after the commit, compact small\n"
+	      "                           files and purge deletion vectors, or not, this\n"
+	      "                           run (default: the table's setting, see\n"
+	      "                           changelake table auto-compact --help)\n"
 	      "\n"
 	      CLI_READ_HELP CLI_COMMON_HELP
 	      "\nReading options apply to CHANGES and the target alike.\n"
-	      "Exit status: 0 applied, 2 trouble (nothing changed).\n", f);
+	      "Exit status: 0 applied, 2 trouble (nothing changed). A lake table's\n"
+	      "auto-compaction is a commit of its own after the changes: when it fails\n"
+	      "the changes stand, a warning is printed and the exit status stays 0.\n", f);
 }
 
 static int apply_snapshot(const char *changes, const char *target, const char *outp,
@@ -202,7 +218,7 @@ static int table_keys(const cl_snapshot *s, const char *table, cl_apply_options 
  */
 static int apply_table(const char *changes, const char *table, cli_read *rd,
 		       cl_apply_options *o, char ***keys, int *nkeys, const char *app_id,
-		       int64_t app_version, cli_common *common)
+		       int64_t app_version, int autoc, cli_common *common)
 {
 	cl_error err = {0};
 	cli_input cin = {0};
@@ -265,6 +281,13 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 		cl_error_prefix(&err, "%s: nothing changed: ", table);
 		goto fail;
 	}
+	/* a separate commit; its failure is a warning, never the run's */
+	cl_autocompact_result ac;
+	if (version >= 0) {
+		pr.what = "apply: auto-compaction";
+		cli_progress_update(&pr, 0, -1);
+		cli_autocompact_run(table, autoc, &ac);
+	}
 	cli_progress_done(&pr);
 	double secs = cli_now() - pr.start;
 	if (common->json) {
@@ -289,7 +312,11 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 		if (version >= 0 && (st.files_dv || st.dv_bytes))
 			printf(",\"files_deletion_vectors\":%lld,\"deletion_vector_bytes\":%lld",
 			       (long long)st.files_dv, (long long)st.dv_bytes);
+		fputs(",", stdout);
+		cli_autocompact_json(stdout, version >= 0 ? &ac : NULL);
 		printf(",\"seconds\":%.3f}\n", secs);
+		if (!common->quiet && version >= 0)
+			cli_autocompact_warn("apply", table, &ac);
 	} else if (!common->quiet) {
 		if (version < 0)
 			fprintf(stderr, "apply: %s already holds version %lld of application '%s'; "
@@ -307,9 +334,13 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 		if (version >= 0 && st.files_dv)
 			fprintf(stderr, "apply: %lld files kept their rows with a deletion vector "
 				"(%lld bytes)\n", (long long)st.files_dv, (long long)st.dv_bytes);
+		if (version >= 0)
+			cli_autocompact_summary(stderr, "apply", table, &ac);
 	}
 	if (version >= 0)
 		cli_warn_checkpoint(common, t, table, version);
+	if (version >= 0 && ac.version >= 0)
+		cli_warn_checkpoint(common, NULL, table, ac.version);
 	rc = CLI_OK;
 	goto done;
 fail:
@@ -349,6 +380,8 @@ int cli_cmd_apply(int argc, char **argv)
 		{"not-sparse", no_argument, 0, OPT_NOTSPARSE},
 		{"app-id", required_argument, 0, OPT_APPID},
 		{"app-version", required_argument, 0, OPT_APPVER},
+		{"auto-compact", no_argument, 0, OPT_AUTOC},
+		{"no-auto-compact", no_argument, 0, OPT_NO_AUTOC},
 		CLI_READ_LONGOPTS, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	cli_read rd;
 	cli_common common;
@@ -359,7 +392,7 @@ int cli_cmd_apply(int argc, char **argv)
 	cl_apply_options_init(&o);
 	cl_write_options_init(&wo);
 	char **keys = NULL;
-	int nkeys = 0, rc = CLI_ERROR, opt;
+	int nkeys = 0, rc = CLI_ERROR, opt, autoc = 0;
 	const char *to = NULL, *outp = NULL, *table = NULL, *app_id = NULL;
 	int64_t app_version = -1;
 	cl_error err = {0};
@@ -410,6 +443,8 @@ int cli_cmd_apply(int argc, char **argv)
 		case OPT_DVAL: o.delete_value = optarg; break;
 		case OPT_NVAL: o.nochange_value = optarg; break;
 		case OPT_NOTSPARSE: o.allow_sparse = true; break;
+		case OPT_AUTOC: autoc = 1; break;
+		case OPT_NO_AUTOC: autoc = -1; break;
 		case OPT_APPID:
 			if (!*optarg) {
 				rc = cli_usage_error("apply", "--app-id takes a non-empty name");
@@ -491,7 +526,7 @@ int cli_cmd_apply(int argc, char **argv)
 					     "elsewhere with -o OUT", to);
 			goto done;
 		}
-		rc = apply_table(changes, loc, &rd, &o, &keys, &nkeys, app_id, app_version,
+		rc = apply_table(changes, loc, &rd, &o, &keys, &nkeys, app_id, app_version, autoc,
 				 &common);
 		cl_free(loc);
 		goto done;

@@ -1,5 +1,6 @@
 /* cmd_merge.c — `changelake merge`: one DMS table folder into a lake table,
- * incrementally and exactly once (changelake/dms_merge.h does the work). */
+ * incrementally and exactly once (changelake/dms_merge.h does the work),
+ * then auto-compaction of the table (cmd_compact.c) after a data commit. */
 #include "cli.h"
 
 #include <errno.h>
@@ -11,8 +12,15 @@
 
 enum {
 	OPT_SOURCE = OPT_CMD_BASE, OPT_TO, OPT_KEY, OPT_SEQUENCE, OPT_PARTITION,
-	OPT_IGNORE_NULL, OPT_TSCOL, OPT_BUCKETS, OPT_TARGET, OPT_DV
+	OPT_IGNORE_NULL, OPT_TSCOL, OPT_BUCKETS, OPT_TARGET, OPT_DV, OPT_AUTOC, OPT_NO_AUTOC
 };
+
+/* cmd_compact.c */
+void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r);
+void cli_autocompact_json(FILE *f, const cl_autocompact_result *r);
+void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
+void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
+			     const cl_autocompact_result *r);
 
 static void usage(FILE *f)
 {
@@ -42,6 +50,11 @@ static void usage(FILE *f)
 	      "                         instead of their files rewritten (readers need\n"
 	      "                         Delta reader version 3; an existing table:\n"
 	      "                         changelake table enable-deletion-vectors)\n"
+	      "  --auto-compact, --no-auto-compact\n"
+	      "                         after the commit, compact the table's small files\n"
+	      "                         and purge deletion vectors, or not, this run\n"
+	      "                         (default: the table's auto-compact setting, see\n"
+	      "                         changelake table auto-compact --help)\n"
 	      "  --ignore-null-updates  a NULL in an update keeps the old value\n"
 	      "  --timestamp-column COL the DMS TimestampColumnName\n"
 	      "  --schema FILE          declared schema of a new table\n"
@@ -49,7 +62,9 @@ static void usage(FILE *f)
 	      "  --delimiter C, --null STR   CSV settings\n"
 	      CLI_COMMON_HELP
 	      "\nExit status: 0 ok (also when there was nothing new), 2 on any error\n"
-	      "(the table is left as it was).\n", f);
+	      "(the table is left as it was). Auto-compaction is a separate commit\n"
+	      "after the data commit: when it fails the data commit stands, a\n"
+	      "warning is printed and the exit status stays 0.\n", f);
 }
 
 /* mkdir -p of a local location (URLs are left to the store); 0 or -1. */
@@ -102,7 +117,8 @@ static void on_progress(void *ctx, const cl_dms_merge_progress *p)
 	cli_progress_update(&c->pr, p->rows, -1);
 }
 
-void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result *r)
+void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result *r,
+			  const cl_autocompact_result *ac)
 {
 	const cl_merge_stats *m = &r->merge;
 	fputs("{\"table\": ", f);
@@ -114,7 +130,7 @@ void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result 
 		"\"files_added\": %lld, \"files_rewritten\": %lld, \"bytes_rewritten\": %lld, "
 		"\"bytes_written\": %lld, \"files_deletion_vectors\": %lld, "
 		"\"deletion_vector_bytes\": %lld, \"columns_added\": %d, \"skipped_names\": %d, "
-		"\"changed_files\": %d, \"seconds\": %.3f}\n",
+		"\"changed_files\": %d, \"seconds\": %.3f, ",
 		(long long)r->version, r->created ? "true" : "false",
 		r->rebuilt ? "true" : "false", (long long)m->files, (long long)m->rows,
 		(long long)m->inserts, (long long)m->updates, (long long)m->deletes,
@@ -124,9 +140,12 @@ void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result 
 		(long long)r->cow.bytes_removed, (long long)r->bytes_written,
 		(long long)r->cow.files_dv, (long long)r->cow.dv_bytes, r->columns_added,
 		r->nskipped, r->nchanged, r->seconds);
+	cli_autocompact_json(f, ac);
+	fputs("}\n", f);
 }
 
-void cli_merge_print_summary(FILE *f, const char *table, const cl_dms_merge_result *r)
+void cli_merge_print_summary(FILE *f, const char *table, const cl_dms_merge_result *r,
+			     const cl_autocompact_result *ac)
 {
 	const cl_merge_stats *m = &r->merge;
 	if (r->version < 0) {
@@ -154,6 +173,7 @@ void cli_merge_print_summary(FILE *f, const char *table, const cl_dms_merge_resu
 	if (r->nskipped)
 		fprintf(f, "%s: note: %d names in the folder are not DMS data files\n", table,
 			r->nskipped);
+	cli_autocompact_summary(f, NULL, table, ac);
 }
 
 int cli_cmd_merge(int argc, char **argv)
@@ -169,6 +189,8 @@ int cli_cmd_merge(int argc, char **argv)
 		{"buckets", required_argument, 0, OPT_BUCKETS},
 		{"target-file-size", required_argument, 0, OPT_TARGET},
 		{"deletion-vectors", no_argument, 0, OPT_DV},
+		{"auto-compact", no_argument, 0, OPT_AUTOC},
+		{"no-auto-compact", no_argument, 0, OPT_NO_AUTOC},
 		CLI_READ_LONGOPTS,
 		CLI_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
@@ -180,7 +202,7 @@ int cli_cmd_merge(int argc, char **argv)
 	cl_dms_merge_options_init(&o);
 	char *source = NULL, *to = NULL, *keys = NULL, *parts = NULL;
 	char **kv = NULL, **pv = NULL;
-	int rc = CLI_ERROR, opt;
+	int rc = CLI_ERROR, opt, autoc = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -191,6 +213,8 @@ int cli_cmd_merge(int argc, char **argv)
 		case OPT_PARTITION: parts = optarg; break;
 		case OPT_IGNORE_NULL: o.ignore_null_updates = true; break;
 		case OPT_DV: o.deletion_vectors = true; break;
+		case OPT_AUTOC: autoc = 1; break;
+		case OPT_NO_AUTOC: autoc = -1; break;
 		case OPT_TSCOL: o.read.timestamp_column = optarg; break;
 		case OPT_BUCKETS:
 			o.buckets = atoi(optarg);
@@ -273,11 +297,19 @@ int cli_cmd_merge(int argc, char **argv)
 		cli_fail_err(&err);
 		goto out;
 	}
-	if (common.json)
-		cli_merge_print_json(stdout, to, &res);
-	else if (!common.quiet)
-		cli_merge_print_summary(stderr, to, &res);
+	/* a separate commit; its failure is a warning, never the run's */
+	cl_autocompact_result ac;
+	if (res.version >= 0)
+		cli_autocompact_run(to, autoc, &ac);
+	if (common.json) {
+		cli_merge_print_json(stdout, to, &res, res.version >= 0 ? &ac : NULL);
+		if (!common.quiet && res.version >= 0)
+			cli_autocompact_warn(NULL, to, &ac);
+	} else if (!common.quiet)
+		cli_merge_print_summary(stderr, to, &res, res.version >= 0 ? &ac : NULL);
 	cli_warn_checkpoint(&common, NULL, to, res.version);
+	if (res.version >= 0 && ac.version >= 0)
+		cli_warn_checkpoint(&common, NULL, to, ac.version);
 	rc = CLI_OK;
 out:
 	free(kv);

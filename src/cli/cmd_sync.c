@@ -9,10 +9,14 @@
 
 #include "changelake/dms_merge.h"
 
-enum { OPT_LAKE = OPT_CMD_BASE, OPT_STATE, OPT_WATCH, OPT_THREADS };
+enum { OPT_LAKE = OPT_CMD_BASE, OPT_STATE, OPT_WATCH, OPT_THREADS, OPT_AUTOC, OPT_NO_AUTOC };
 
-void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result *r);
-void cli_merge_print_summary(FILE *f, const char *table, const cl_dms_merge_result *r);
+/* cmd_merge.c, cmd_compact.c */
+void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result *r,
+			  const cl_autocompact_result *ac);
+void cli_merge_print_summary(FILE *f, const char *table, const cl_dms_merge_result *r,
+			     const cl_autocompact_result *ac);
+void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
 
 static void usage(FILE *f)
 {
@@ -31,8 +35,14 @@ static void usage(FILE *f)
 	      "  --state PATH       the state database (default LAKE/_changelake/state.db)\n"
 	      "  --watch SECONDS    keep syncing, one pass every SECONDS (stop: Ctrl-C)\n"
 	      "  --threads N        tables merged at once (default 2)\n"
+	      "  --auto-compact, --no-auto-compact\n"
+	      "                     after a table's commit, compact its small files and\n"
+	      "                     purge deletion vectors, or not, this pass (default:\n"
+	      "                     each table's setting, see changelake table\n"
+	      "                     auto-compact --help)\n"
 	      CLI_COMMON_HELP
-	      "\nExit status: 0 every table ok, 2 when a table (or the pass) failed.\n", f);
+	      "\nExit status: 0 every table ok, 2 when a table (or the pass) failed.\n"
+	      "A failed auto-compaction is a warning: the table's data commit stands.\n", f);
 }
 
 typedef struct ctx {
@@ -52,13 +62,15 @@ static void on_table(void *p, const cl_dms_sync_table *t)
 			cli_json_string(stdout, t->err->message);
 			fputs("}\n", stdout);
 		} else {
-			cli_merge_print_json(stdout, t->name, t->res);
+			cli_merge_print_json(stdout, t->name, t->res, t->auto_compaction);
+			if (!c->common->quiet)
+				cli_autocompact_warn("changelake sync", t->name, t->auto_compaction);
 		}
 		fflush(stdout);
 	} else if (t->rc) {
 		fprintf(stderr, "changelake sync: %s: %s\n", t->name, t->err->message);
 	} else if (!c->common->quiet) {
-		cli_merge_print_summary(stderr, t->name, t->res);
+		cli_merge_print_summary(stderr, t->name, t->res, t->auto_compaction);
 	}
 	if (!t->rc && t->res->version >= 0) {
 		size_t n = strlen(c->lake) + strlen(t->name) + 2;
@@ -66,6 +78,9 @@ static void on_table(void *p, const cl_dms_sync_table *t)
 		if (loc) {
 			snprintf(loc, n, "%s/%s", c->lake, t->name);
 			cli_warn_checkpoint(c->common, NULL, loc, t->res->version);
+			if (t->auto_compaction && t->auto_compaction->version >= 0)
+				cli_warn_checkpoint(c->common, NULL, loc,
+						    t->auto_compaction->version);
 		}
 		free(loc);
 	}
@@ -86,6 +101,8 @@ int cli_cmd_sync(int argc, char **argv)
 		{"state", required_argument, 0, OPT_STATE},
 		{"watch", required_argument, 0, OPT_WATCH},
 		{"threads", required_argument, 0, OPT_THREADS},
+		{"auto-compact", no_argument, 0, OPT_AUTOC},
+		{"no-auto-compact", no_argument, 0, OPT_NO_AUTOC},
 		CLI_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
 	cli_common common;
@@ -99,6 +116,8 @@ int cli_cmd_sync(int argc, char **argv)
 		switch (opt) {
 		case OPT_LAKE: lake = optarg; break;
 		case OPT_STATE: o.state_path = optarg; break;
+		case OPT_AUTOC: o.auto_compact = 1; break;
+		case OPT_NO_AUTOC: o.auto_compact = -1; break;
 		case OPT_WATCH: {
 			char *end;
 			watch = strtod(optarg, &end);

@@ -1,6 +1,7 @@
 /*
  * cmd_table.c — `changelake table history|files|describe TABLE[@VERSION]`:
- * look inside a lake table's Delta log.
+ * look inside a lake table's Delta log; enable-deletion-vectors and
+ * auto-compact (settings, in cmd_compact.c) are dispatched from here.
  */
 #include "cli.h"
 #include "changelake/table.h"
@@ -14,6 +15,7 @@ static void usage(FILE *f)
 	      "       changelake table files TABLE[@VERSION|@TIMESTAMP] [--json]\n"
 	      "       changelake table describe TABLE[@VERSION|@TIMESTAMP] [--json]\n"
 	      "       changelake table enable-deletion-vectors TABLE [--json]\n"
+	      "       changelake table auto-compact TABLE on|off|default [--json]\n"
 	      "\n"
 	      "Look inside a lake table (Parquet files under a Delta Lake log):\n"
 	      "  history    every commit: version, time, operation, files added/removed\n"
@@ -25,6 +27,11 @@ static void usage(FILE *f)
 	      "  enable-deletion-vectors\n"
 	      "             turn merge-on-read on (protocol upgrade to the Delta\n"
 	      "             feature deletionVectors); nothing when it is on already\n"
+	      "  auto-compact\n"
+	      "             compact small files and purge deletion vectors after every\n"
+	      "             merge, sync and apply (table property\n"
+	      "             delta.autoOptimize.autoCompact; default: on with deletion\n"
+	      "             vectors, off otherwise; see auto-compact --help)\n"
 	      "\n"
 	      "TABLE@12 opens version 12; TABLE@2024-05-01T10:00:00Z the version that\n"
 	      "was current at that instant (UTC unless an offset is given).\n"
@@ -258,12 +265,15 @@ static int cmd_describe(const char *ref, bool json)
 }
 
 int cli_table_enable_dv(int argc, char **argv); /* cmd_compact.c */
+int cli_table_autocompact(int argc, char **argv); /* cmd_compact.c */
 
 int cli_cmd_table(int argc, char **argv)
 {
 	/* a subcommand with options of its own (dvwrite's, in cmd_compact.c) */
 	if (argc >= 2 && !strcmp(argv[1], "enable-deletion-vectors"))
 		return cli_table_enable_dv(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "auto-compact"))
+		return cli_table_autocompact(argc - 1, argv + 1);
 	static const struct option longopts[] = {
 		{"json", no_argument, 0, OPT_JSON}, {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
 	bool json = false;

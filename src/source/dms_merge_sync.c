@@ -9,6 +9,11 @@
  * finished); the database handle is never used by two threads at once. Each table's merge is independent
  * (its own lake table, its own commit), so one failure cannot touch
  * another table.
+ *
+ * Auto-compaction: after a table's data commit its worker runs
+ * cl_table_autocompact on it (outside the mutex, a commit of its own);
+ * its failure or conflict is reported with the table but does not make
+ * the table's run fail (the data commit stands).
  */
 #include "changelake/dms_merge.h"
 #include "changelake/state.h"
@@ -36,6 +41,8 @@ typedef struct job {
 	cl_schema *schema;
 	cl_dms_merge_options o;
 	cl_dms_merge_result res;
+	cl_autocompact_result ac;  /* valid when has_ac */
+	bool has_ac;
 	cl_error err;
 	int rc;
 	char started[32];
@@ -203,10 +210,26 @@ static void *worker(void *arg)
 		}
 		if (!j->rc)
 			j->rc = cl_dms_merge_run(&j->res, j->source, j->location, &j->o, &j->err);
+		if (!j->rc && j->res.version >= 0) {
+			cl_table *t = NULL;
+			cl_error e = {0};
+			int mode = p->o ? p->o->auto_compact : 0;
+			if (cl_table_open(&t, j->location, &e) == 0) {
+				cl_table_autocompact(t, mode, &j->ac, NULL);
+			} else {
+				memset(&j->ac, 0, sizeof j->ac);
+				j->ac.version = -1;
+				j->ac.skipped = "error";
+				snprintf(j->ac.message, sizeof j->ac.message, "%s", e.message);
+			}
+			cl_table_free(t);
+			j->has_ac = true;
+		}
 		pthread_mutex_lock(&p->mu);
 		record(p, j);
 		if (p->o && p->o->on_table) {
-			cl_dms_sync_table t = {j->conf.name, j->rc, &j->err, &j->res};
+			cl_dms_sync_table t = {j->conf.name, j->rc, &j->err, &j->res,
+					       j->has_ac ? &j->ac : NULL};
 			p->o->on_table(p->o->ctx, &t);
 		}
 		pthread_mutex_unlock(&p->mu);
