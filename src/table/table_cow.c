@@ -10,17 +10,20 @@
  *      statistics range (single-column keys) may contain one of the keys
  *      of that bucket. All partitions are searched, because an upsert may
  *      move a key to another partition and a delete names no partition;
- *   3. each candidate is read whole; one that holds a changed key is
- *      removed and its other rows go to the writer (they land in the same
- *      partition and bucket); one that holds none is left alone;
+ *   3. each candidate is read batch by batch; one that holds a changed key
+ *      is removed and its other rows go to the writer as they are read
+ *      (they land in the same partition and bucket; rows before its first
+ *      changed key are held until that is found); one that holds none is
+ *      left alone;
  *      On a table with deletion vectors (merge-on-read, dv_write.c) a
  *      candidate is read for its key columns only and the positions of
  *      its live rows holding a changed key are marked deleted in a new
  *      vector (one vector file per commit), without rewriting the file;
  *   4. the upserted rows go to the writer; the writer's files are added.
- *      On a bucketed table without partition columns a bucket's upserts
- *      are written right after its last candidate file and its new file
- *      finished then (one bucket's file in memory at a time).
+ *      On a bucketed table without partition columns the buckets are done
+ *      one at a time, each through a writer of its own: its candidate
+ *      files, then its upserts, then its new file finished and the writer
+ *      freed (one bucket's file and buffers in memory at a time).
  * The scopes (folder + bucket) of the candidates and of the upserts are
  * recorded as read, so a concurrent commit adding rows there conflicts.
  */
@@ -343,11 +346,18 @@ static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_tabl
 	return may;
 }
 
-/* Copy-on-write of one candidate file: read whole; when it holds a changed
- * key it is removed and its other rows go to the writer. */
+/*
+ * Copy-on-write of one candidate file, streamed batch by batch: the rows
+ * whose keys did not change are gathered into keep (in runs between
+ * changed keys) and handed to the writer. Until the file's first changed
+ * key is found its rows are held in keep, since a file holding none is
+ * left alone; from then on keep is written after every batch, so memory is
+ * one batch (plus the rows before the first changed key), not the file.
+ * keep is empty on entry and on return.
+ */
 static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l, keyset *ks,
-		    cl__table_writer *w, cl_table_txn *x, const cl_table_file *f, uint64_t **hb,
-		    int64_t *hcap, cl_table_cow_stats *st, cl_error *err)
+		    cl__table_writer *w, cl_table_txn *x, const cl_table_file *f, cl_batch *keep,
+		    uint64_t **hb, int64_t *hcap, cl_table_cow_stats *st, cl_error *err)
 {
 	cl_column *kcols[64];
 	int rc;
@@ -356,11 +366,9 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 	so.only_files = only;
 	so.nonly_files = 1;
 	cl_table_scan *sc = NULL;
-	cl_batch *whole = NULL;
 	rc = cl_table_scan_open(&sc, t, s, &so, err);
-	rc = rc ? rc : cl_batch_create(&whole, l->schema, 1024, err);
 	bool touched = false;
-	int64_t hits_deleted = 0;
+	int64_t hits_deleted = 0, copied = 0;
 	cl_batch *b;
 	while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b) {
 		for (int k = 0; k < l->nkeys; k++)
@@ -389,24 +397,34 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 				e->flags |= K_FOUND;
 			}
 			for (int c = 0; !rc && r > run && c < l->schema->nfields; c++)
-				rc = cl_column_append_range(&whole->cols[c], &b->cols[c], run,
-							    r - run, err);
+				rc = cl_column_append_range(&keep->cols[c], &b->cols[c], run, r - run,
+							    err);
 			if (!rc)
-				whole->nrows += r - run;
+				keep->nrows += r - run;
 			run = r + 1;
+		}
+		if (!rc && touched && keep->nrows) {
+			copied += keep->nrows;
+			rc = cl__table_writer_write(w, keep, err);
+			cl_batch_clear(keep);
 		}
 	}
 	cl_table_scan_free(sc);
+	/* a file left alone: its rows are not written, and the room they took
+	 * (past a few batches) is given back */
+	for (int c = 0; !touched && keep->nrows > 4 * 65536 && c < keep->ncols; c++) {
+		cl_type ty = keep->cols[c].type;
+		cl_column_release(&keep->cols[c]);
+		rc = rc ? rc : cl_column_init(&keep->cols[c], ty, 1024, err);
+	}
+	cl_batch_clear(keep);
 	if (!rc && touched) {
 		st->files_rewritten++;
 		st->bytes_removed += f->size;
 		st->rows_deleted += hits_deleted;
-		st->rows_copied += whole->nrows;
+		st->rows_copied += copied;
 		rc = cl_table_txn_remove(x, f, true, err);
-		if (!rc && whole->nrows)
-			rc = cl__table_writer_write(w, whole, err);
 	}
-	cl_batch_free(whole);
 	return rc;
 }
 
@@ -458,6 +476,50 @@ static int dv_hits_fn(void *ctx, cl_column *const *keys, int64_t n, const uint8_
 	return 0;
 }
 
+/* What every candidate file's step needs (cl_table_cow's state). */
+typedef struct cow_ctx {
+	cl_table *t;
+	const cl_snapshot *s;
+	cl_table_txn *x;
+	const cl__table_layout *l;
+	keyset *ks;
+	cl_buf *scope;
+	cl__dv_marks *marks; /* merge-on-read, else NULL */
+	dv_hits *dh;
+	cl_batch *keep;
+	uint64_t **hb;
+	int64_t *hcap;
+} cow_ctx;
+
+/* Candidate file f: its scope recorded as read; merge-on-read marks its
+ * changed rows deleted, copy-on-write rewrites it through w. */
+static int cand_file(cow_ctx *c, cl__table_writer *w, const cl_table_file *f,
+		     cl_table_cow_stats *st, cl_error *err)
+{
+	st->files_candidates++;
+	cl_buf_clear(c->scope);
+	if (cl__layout_scope_of_key(c->scope, f->path))
+		return oom(err);
+	int rc = cl_table_txn_read_scope(c->x, (const char *)c->scope->data, err);
+	if (rc)
+		return rc;
+	if (!c->marks)
+		return cow_file(c->t, c->s, c->l, c->ks, w, c->x, f, c->keep, c->hb, c->hcap, st,
+				err);
+	/* merge-on-read: key columns only, changed rows marked deleted */
+	int64_t nrows = 0;
+	uint64_t *old = NULL; /* rows its current vector deletes */
+	size_t nold = 0;
+	c->dh->npos = 0;
+	c->dh->deleted = 0;
+	rc = cl__dv_read_keys(c->t, c->l, f, dv_hits_fn, c->dh, &nrows, &old, &nold, err);
+	st->rows_deleted += c->dh->deleted;
+	rc = rc ? rc : cl__dv_marks_add(c->marks, c->x, f, old, nold, c->dh->pos, c->dh->npos,
+					nrows, err);
+	cl_free(old);
+	return rc;
+}
+
 int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		 const cl_batch *const *upserts, int nupserts, const cl_schema *delete_schema,
 		 const cl_batch *const *deletes, int ndeletes, cl_table_cow_stats *st,
@@ -482,13 +544,14 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	cl_batch **tbs = NULL;  /* the upserts in table types */
 	int32_t **bks = NULL;   /* bucket of each upsert row (early) */
 	bool *done = NULL;      /* bucket's upserts written (early) */
-	int64_t *last = NULL;   /* per bucket: its last candidate file */
 	bool *is_cand = NULL, early = false;
 	size_t nfiles = 0;
 	uint64_t *hb = NULL; /* key hashes of a scanned batch */
+	cl_batch *keep = NULL; /* a scanned batch's surviving rows */
 	int64_t hcap = 0;
 	cl__dv_marks *marks = NULL; /* merge-on-read: the commit's deletions */
 	dv_hits dh = {0};
+	int64_t added[3] = {0, 0, 0}; /* files, rows, bytes written */
 	if (l.nkeys == 0) {
 		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
 				  CL_TABLE_CONF_KEYS);
@@ -505,21 +568,22 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, st, err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
 	rc = rc ? rc : cl__table_writer_open(&w, t, s, x, l.schema, err);
+	rc = rc ? rc : cl_batch_create(&keep, l.schema, 1024, err);
 	if (!rc && cl__dv_table_enabled(s))
 		rc = cl__dv_marks_open(&marks, err);
 	if (rc)
 		goto out;
 	dh.ks = &ks;
 	dh.nkeys = l.nkeys;
+	cow_ctx cc = {t, s, x, &l, &ks, &scope, marks, &dh, keep, &hb, &hcap};
 	/* the upserted rows in the table's schema (derived partition columns
 	 * are computed by the writer) */
 	nfiles = cl_snapshot_nfiles(s);
 	tbs = cl_calloc((size_t)nupserts + 1, sizeof *tbs);
 	bks = cl_calloc((size_t)nupserts + 1, sizeof *bks);
 	done = cl_calloc((size_t)ks.nb, sizeof *done);
-	last = cl_malloc((size_t)ks.nb * sizeof *last);
 	is_cand = cl_calloc(nfiles + 1, sizeof *is_cand);
-	if (!tbs || !bks || !done || !last || !is_cand)
+	if (!tbs || !bks || !done || !is_cand)
 		rc = oom(err);
 	for (int i = 0; !rc && i < nupserts; i++) {
 		rc = cl_batch_create(&tbs[i], l.schema, upserts[i]->nrows, err);
@@ -537,13 +601,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 			tbs[i]->nrows = upserts[i]->nrows;
 	}
 	/* Without partition columns a bucket's rows form one group of the
-	 * writer: once the last candidate file of a bucket is read and the
-	 * bucket's upserts are written, its file is finished, so the writer
-	 * holds one bucket's file at a time rather than all of them (same rows
-	 * in the same order as writing every upsert at the end). */
+	 * writer, so the buckets can be written one after another (early). */
 	early = !rc && l.buckets && l.npart == 0;
-	for (int b = 0; b < ks.nb && last; b++)
-		last[b] = -1;
 	for (size_t fi = 0; !rc && fi < nfiles; fi++) {
 		const cl_table_file *f = cl_snapshot_file(s, fi);
 		if (!(is_cand[fi] = candidate(&ks, &l, f, jp)))
@@ -551,8 +610,6 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		int bk = l.buckets ? cl__layout_bucket_of_key(f->path) : 0;
 		if (bk < 0 || bk >= ks.nb)
 			early = false; /* not laid out by changelake: rows of any bucket */
-		else
-			last[bk] = (int64_t)fi;
 	}
 	for (int i = 0; !rc && early && i < nupserts; i++) {
 		int64_t n = tbs[i]->nrows;
@@ -570,54 +627,61 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 			bks[i][r] = bucket_of(&l, h[r]);
 		cl_free(h);
 	}
-	/* 2-3: candidates, read whole, rewritten when they hold a changed key */
+	/* 2-3: candidates, read, rewritten when they hold a changed key. With
+	 * one group per bucket (early) a bucket is done at once: its candidate
+	 * files, then its upserts, through a writer of its own that is
+	 * finished and freed before the next bucket, so one bucket's buffers
+	 * exist at a time and the next bucket reuses their memory (same rows
+	 * in the same order as writing every upsert at the end). */
 	for (size_t fi = 0; !rc && fi < nfiles; fi++) {
-		const cl_table_file *f = cl_snapshot_file(s, fi);
 		if (!is_cand[fi])
 			continue;
-		st->files_candidates++;
-		cl_buf_clear(&scope);
-		if (cl__layout_scope_of_key(&scope, f->path)) {
-			rc = oom(err);
-			break;
+		if (!early) {
+			rc = cand_file(&cc, w, cl_snapshot_file(s, fi), st, err);
+			continue;
 		}
-		if ((rc = cl_table_txn_read_scope(x, (const char *)scope.data, err)) != 0)
-			break;
-		if (marks) {
-			/* merge-on-read: key columns only, changed rows marked deleted */
-			int64_t nrows = 0;
-			uint64_t *old = NULL; /* rows its current vector deletes */
-			size_t nold = 0;
-			dh.npos = 0;
-			dh.deleted = 0;
-			rc = cl__dv_read_keys(t, &l, f, dv_hits_fn, &dh, &nrows, &old, &nold, err);
-			st->rows_deleted += dh.deleted;
-			rc = rc ? rc : cl__dv_marks_add(marks, x, f, old, nold, dh.pos, dh.npos, nrows,
-							err);
-			cl_free(old);
-		} else {
-			rc = cow_file(t, s, &l, &ks, w, x, f, &hb, &hcap, st, err);
+		int bk = cl__layout_bucket_of_key(cl_snapshot_file(s, fi)->path);
+		if (done[bk])
+			continue;
+		cl__table_writer *wb = NULL;
+		rc = cl__table_writer_open(&wb, t, s, x, l.schema, err);
+		for (size_t fj = fi; !rc && fj < nfiles; fj++) {
+			const cl_table_file *f = cl_snapshot_file(s, fj);
+			if (is_cand[fj] && cl__layout_bucket_of_key(f->path) == bk)
+				rc = cand_file(&cc, wb, f, st, err);
 		}
-		int bk = early ? cl__layout_bucket_of_key(f->path) : -1;
-		if (!rc && bk >= 0 && last[bk] == (int64_t)fi) {
-			rc = write_upserts(w, l.schema, tbs, bks, nupserts, bk, done, err);
-			done[bk] = true;
-			rc = rc ? rc : cl__table_writer_finish_bucket(w, bk, err);
+		rc = rc ? rc : write_upserts(wb, l.schema, tbs, bks, nupserts, bk, done, err);
+		done[bk] = true;
+		rc = rc ? rc : cl__table_writer_finish(wb, err);
+		if (!rc) {
+			int64_t f, r, b;
+			cl__table_writer_counts(wb, &f, &r, &b);
+			added[0] += f;
+			added[1] += r;
+			added[2] += b;
 		}
+		cl__table_writer_free(wb);
 	}
 	/* 4: the upserts of buckets not written yet */
 	rc = rc ? rc : write_upserts(w, l.schema, tbs, early ? bks : NULL, nupserts, -1, done, err);
 	rc = rc ? rc : cl__table_writer_finish(w, err);
+	if (!rc) {
+		int64_t f, r, b;
+		cl__table_writer_counts(w, &f, &r, &b);
+		added[0] += f;
+		added[1] += r;
+		added[2] += b;
+	}
 	/* merge-on-read: the vector file is published, then the files named */
 	if (!rc && marks)
 		rc = cl__dv_marks_finish(marks, t, x, st, err);
 	if (!rc && marks) {
 		/* the default metrics would count the files only given a vector */
-		int64_t files, rows, bytes, va, vu, vr, fr, br;
-		cl__table_writer_counts(w, &files, &rows, &bytes);
+		int64_t va, vu, vr, fr, br;
 		cl__dv_marks_counts(marks, &va, &vu, &vr, &fr, &br);
 		struct { const char *k; int64_t v; } m[] = {
-			{"numAddedFiles", files}, {"numAddedBytes", bytes}, {"numOutputRows", rows},
+			{"numAddedFiles", added[0]}, {"numAddedBytes", added[2]},
+			{"numOutputRows", added[1]},
 			{"numRemovedFiles", fr}, {"numRemovedBytes", br},
 			{"numDeletionVectorsAdded", va}, {"numDeletionVectorsUpdated", vu},
 			{"numDeletionVectorsRemoved", vr},
@@ -626,9 +690,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 			rc = cl_table_txn_set_metric(x, m[i].k, m[i].v, err);
 	}
 	if (!rc) {
-		int64_t files, rows, bytes;
-		cl__table_writer_counts(w, &files, &rows, &bytes);
-		st->files_added = files;
+		st->files_added = added[0];
 		/* scopes the upserts were written to */
 		for (size_t i = 0; i < ks.cap; i++)
 			if ((ks.slots[i].flags & K_DELETE) && !(ks.slots[i].flags & K_FOUND))
@@ -655,9 +717,9 @@ out:
 	cl_free(tbs);
 	cl_free(bks);
 	cl_free(done);
-	cl_free(last);
 	cl_free(is_cand);
 	cl_free(hb);
+	cl_batch_free(keep);
 	cl_buf_release(&scope);
 	cl__table_layout_release(&l);
 	return rc;

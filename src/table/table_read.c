@@ -490,6 +490,14 @@ static int emit(cl_table_scan *sc, const cl_batch *b, int64_t from, int64_t to,
 			continue;
 		}
 		int fc = sc->file_col_of[i];
+		if (fc >= 0 && cl_type_equal(b->cols[fc].type, dst->type)) {
+			/* the table's own type: copied in bulk */
+			rc = cl_column_append_range(dst, &b->cols[fc], from, to - from, err);
+			if (rc)
+				cl_error_prefix(err, "%s: column '%s': ", sc->cur->path,
+						schema->fields[i].name);
+			continue;
+		}
 		for (int64_t r = from; !rc && r < to; r++)
 			rc = fc < 0 ? cl_column_append_null(dst, err)
 				    : cl__append_converted(dst, &b->cols[fc], r, err);
