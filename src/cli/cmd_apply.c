@@ -25,7 +25,7 @@ enum {
 
 /* cmd_compact.c */
 void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r);
-void cli_autocompact_json(FILE *f, const cl_autocompact_result *r);
+void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact);
 void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
 			     const cl_autocompact_result *r);
 void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
@@ -313,7 +313,7 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 			printf(",\"files_deletion_vectors\":%lld,\"deletion_vector_bytes\":%lld",
 			       (long long)st.files_dv, (long long)st.dv_bytes);
 		fputs(",", stdout);
-		cli_autocompact_json(stdout, version >= 0 ? &ac : NULL);
+		cli_autocompact_json(stdout, version >= 0 ? &ac : NULL, true);
 		printf(",\"seconds\":%.3f}\n", secs);
 		if (!common->quiet && version >= 0)
 			cli_autocompact_warn("apply", table, &ac);

@@ -186,41 +186,40 @@ void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *
 	cl_table_free(t);
 }
 
-/* `"auto_compaction": {...}` members of a --json summary (r NULL: no data
- * commit, so none ran: null). */
-void cli_autocompact_json(FILE *f, const cl_autocompact_result *r);
-void cli_autocompact_json(FILE *f, const cl_autocompact_result *r)
+/*
+ * The `"auto_compaction": {...}` member of a --json summary (r NULL: no
+ * data commit, so none ran: null): when it compacted, the version and
+ * what it rewrote; otherwise version null and why not (and the conflict or
+ * error text). compact: no blanks after ':' and ',' (apply's style).
+ */
+void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact);
+void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact)
 {
-	fputs("\"auto_compaction\": ", f);
+	const char *c = compact ? ":" : ": ", *s = compact ? "," : ", ";
+	fprintf(f, "\"auto_compaction\"%s", c);
 	if (!r) {
 		fputs("null", f);
 		return;
 	}
-	const cl_compact_result *k = &r->compact;
-	fprintf(f, "{\"enabled\": %s, \"version\": ", r->enabled ? "true" : "false");
-	if (r->version >= 0)
-		fprintf(f, "%lld", (long long)r->version);
-	else
-		fputs("null", f);
-	fputs(", \"skipped\": ", f);
-	if (r->skipped)
-		cli_json_string(f, r->skipped);
-	else
-		fputs("null", f);
-	if (r->message[0]) {
-		fputs(", \"message\": ", f);
-		cli_json_string(f, r->message);
+	fprintf(f, "{\"enabled\"%s%s%s\"version\"%s", c, r->enabled ? "true" : "false", s, c);
+	if (r->version < 0) {
+		fprintf(f, "null%s\"skipped\"%s", s, c);
+		cli_json_string(f, r->skipped ? r->skipped : "");
+		if (r->message[0]) {
+			fprintf(f, "%s\"message\"%s", s, c);
+			cli_json_string(f, r->message);
+		}
+		fputc('}', f);
+		return;
 	}
-	fprintf(f, ", \"scopes\": %lld, \"files_compacted\": %lld, \"files_written\": %lld, "
-		"\"bytes_compacted\": %lld, \"bytes_written\": %lld, "
-		"\"deletion_vectors_purged\": %lld, \"rows_purged\": %lld}",
-		(long long)(r->version >= 0 ? k->groups : 0),
-		(long long)(r->version >= 0 ? k->files_removed : 0),
-		(long long)(r->version >= 0 ? k->files_added : 0),
-		(long long)(r->version >= 0 ? k->bytes_removed : 0),
-		(long long)(r->version >= 0 ? k->bytes_added : 0),
-		(long long)(r->version >= 0 ? k->files_purged : 0),
-		(long long)(r->version >= 0 ? k->rows_purged : 0));
+	const cl_compact_result *k = &r->compact;
+	fprintf(f, "%lld%s\"scopes\"%s%lld%s\"files_compacted\"%s%lld%s\"files_written\"%s%lld%s"
+		"\"bytes_compacted\"%s%lld%s\"bytes_written\"%s%lld%s"
+		"\"deletion_vectors_purged\"%s%lld%s\"rows_purged\"%s%lld}",
+		(long long)r->version, s, c, (long long)k->groups, s, c, (long long)k->files_removed,
+		s, c, (long long)k->files_added, s, c, (long long)k->bytes_removed, s, c,
+		(long long)k->bytes_added, s, c, (long long)k->files_purged, s, c,
+		(long long)k->rows_purged);
 }
 
 /* The summary line, "PROG: TABLE: auto-compaction..." (prog may be NULL):

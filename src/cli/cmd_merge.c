@@ -17,7 +17,7 @@ enum {
 
 /* cmd_compact.c */
 void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r);
-void cli_autocompact_json(FILE *f, const cl_autocompact_result *r);
+void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact);
 void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
 void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
 			     const cl_autocompact_result *r);
@@ -140,7 +140,7 @@ void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result 
 		(long long)r->cow.bytes_removed, (long long)r->bytes_written,
 		(long long)r->cow.files_dv, (long long)r->cow.dv_bytes, r->columns_added,
 		r->nskipped, r->nchanged, r->seconds);
-	cli_autocompact_json(f, ac);
+	cli_autocompact_json(f, ac, false);
 	fputs("}\n", f);
 }
 
