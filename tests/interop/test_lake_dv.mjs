@@ -52,6 +52,9 @@ function ok(cond, what, why = '') {
 	}
 	return cond;
 }
+// the rounds check that vectors grow and no file is rewritten: without the
+// auto-compaction merge-on-read tables get by default (test_lake_autocompact)
+const noAuto = ['--no-auto-compact'];
 const cl = (args) => spawnSync(CL, args, { encoding: 'utf8', maxBuffer: 1 << 28, cwd: tmp });
 
 const db = await DuckDBInstance.create(':memory:');
@@ -201,7 +204,7 @@ try {
 			const chf = path.join(tmp, `ch-${label}-${round}.parquet`);
 			await con.run(`COPY ch TO ${str(chf)} (FORMAT parquet)`);
 			const nch = Number((await q('SELECT count(*) FROM ch'))[0][0]);
-			r = cl(['apply', chf, '--to', table, '--json']);
+			r = cl(['apply', chf, '--to', table, ...noAuto, '--json']);
 			if (!ok(r.status === 0, `${label} round ${round}: apply ${nch} changes`, r.stderr)) break;
 			await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref WHERE id NOT IN (SELECT id FROM ch)
 				UNION ALL SELECT id, name, amount, region FROM ch WHERE diff <> 'D'`);
@@ -245,7 +248,7 @@ try {
 				UNION ALL SELECT 'I', 900000 + i, 'cdc' || i, i, 'eu' FROM range(0, 3) t(i)`);
 			await con.run(`COPY cdc TO ${str(path.join(dms, '20240101-100000000.parquet'))} (FORMAT parquet)`);
 			const before = snapshot(table);
-			r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '-q']);
+			r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', ...noAuto, '-q']);
 			if (ok(r.status === 0, `${label}: merge a CDC file`, r.stderr)) {
 				await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref WHERE id NOT IN (SELECT id FROM cdc)
 					UNION ALL SELECT id, name, amount, region FROM cdc WHERE Op <> 'D'`);
@@ -268,12 +271,12 @@ try {
 			const chf = path.join(tmp, `crash-${label}.parquet`);
 			await con.run(`COPY ch TO ${str(chf)} (FORMAT parquet)`);
 			const v0 = commits(table).length;
-			const crash = spawnSync(CL, ['apply', chf, '--to', table, '-q'], { encoding: 'utf8', cwd: tmp,
+			const crash = spawnSync(CL, ['apply', chf, '--to', table, ...noAuto, '-q'], { encoding: 'utf8', cwd: tmp,
 				env: { ...process.env, CL_CRASH_AT: point } });
 			ok(crash.signal === 'SIGKILL' && commits(table).length === v0,
 				`${label}: apply killed at ${point}, no commit`, `${crash.signal} ${crash.status} ${crash.stderr}`);
 			await check(table, `${label} after a crash at ${point}`);
-			r = cl(['apply', chf, '--to', table, '-q']);
+			r = cl(['apply', chf, '--to', table, ...noAuto, '-q']);
 			ok(r.status === 0, `${label}: rerun after the crash at ${point}`, r.stderr);
 			await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref WHERE id NOT IN (SELECT id FROM ch)
 				UNION ALL SELECT id, name, amount, region FROM ch WHERE diff <> 'D'`);
@@ -309,7 +312,7 @@ try {
 				files.push(f);
 			}
 			const v0 = commits(table).length;
-			const [a, b] = await Promise.all(files.map((f) => run(['apply', f, '--to', table, '-q'])));
+			const [a, b] = await Promise.all(files.map((f) => run(['apply', f, '--to', table, ...noAuto, '-q'])));
 			ok(a.code === 0 && b.code === 0 && commits(table).length === v0 + 2,
 				`${label}: two concurrent applies on the same files both commit`, a.err + b.err);
 			await con.run(`CREATE OR REPLACE TABLE ref AS SELECT id, CASE WHEN id % 50 = 3 THEN name || '#0'
