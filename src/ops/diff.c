@@ -781,8 +781,8 @@ static int defer_left(cl_diff *d, cl_dataset *ds)
 	    cl_dataset_format(ds) != CL_FORMAT_PARQUET)
 		return 0;
 	int nf = cl_dataset_nfiles(ds);
-	int64_t total = cl_dataset_total_rows(ds);
-	if (nf < 1 || nf > 4096 || total <= 0)
+	int64_t total = 0;
+	if (nf < 1 || nf > 4096)
 		return 0;
 	cl_dataset **l = cl_calloc((size_t)nf, sizeof *l);
 	if (!l)
@@ -795,7 +795,10 @@ static int defer_left(cl_diff *d, cl_dataset *ds)
 		const char *path = cl_dataset_path(ds, f);
 		ok = path && !cl_dataset_open(&l[f], path, &o, NULL) &&
 		     cl_dataset_nfiles(l[f]) == 1 && !strcmp(cl_dataset_path(l[f], 0), path) &&
-		     cl_schema_equal(cl_dataset_schema(l[f]), cl_dataset_schema(ds));
+		     cl_schema_equal(cl_dataset_schema(l[f]), cl_dataset_schema(ds)) &&
+		     cl_dataset_total_rows(l[f]) >= 0;
+		if (ok)
+			total += cl_dataset_total_rows(l[f]);
 	}
 	/* the sources are numbered now, as reading OLD now would */
 	for (int f = 0; f < nf && ok; f++)
@@ -994,8 +997,10 @@ int cl_diff_add_left_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn pro
 	int rc = materialize_left(d, err);
 	if (rc)
 		return rc;
-	if (defer_left(d, ds))
+	if (defer_left(d, ds)) {
+		trace("aligned path: OLD deferred");
 		return 0;
+	}
 	return add_dataset(d, ds, true, progress, arg, err);
 }
 

@@ -30,7 +30,7 @@
  *
  * When it gives up (returns 0, nothing kept; the caller runs the hash
  * path from the start, which then also reports duplicates as always):
- *   - more parked rows than 65536 + 1/8 of the rows walked (the inputs are
+ *   - more parked rows than 8192 + 1/8 of the rows walked (the inputs are
  *     not aligned), or parked rows and key hashes past the store budget
  *     (3/4 of --memory-limit); decided by the rows walked only, never by
  *     timing or threads;
@@ -46,13 +46,14 @@
  */
 #include "diff_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define QCAP 3
 #define NBUCKET 256
 #define TOMB 0xffffffffu
-#define MIN_PARKED 65536
+#define MIN_PARKED 8192
 
 typedef struct side {
 	cl_diff *d;
@@ -112,6 +113,19 @@ typedef struct walk {
 static int oom(cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+/* CL_DIFF_TRACE=1: which path ran and why (tests check it). */
+static void note(const char *what, const walk *w)
+{
+	if (!getenv("CL_DIFF_TRACE"))
+		return;
+	if (w)
+		fprintf(stderr, "diff: aligned path: %s (%lld + %lld rows walked, %lld + %lld parked)\n",
+			what, (long long)w->s[0].rows, (long long)w->s[1].rows,
+			(long long)w->s[0].live, (long long)w->s[1].live);
+	else
+		fprintf(stderr, "diff: aligned path: %s\n", what);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -448,7 +462,7 @@ static int park_row(walk *w, side *s, const cl__dchunk *c, int64_t r, cl_error *
 	const cl__diff_plan *p = w->p;
 	int rc;
 	if (park_find(s, p, c->hash[r], c->ptrs, r) >= 0) {
-		w->giveup = 1; /* a duplicate key: the hash path reports it */
+		w->giveup = 3; /* a duplicate key: the hash path reports it */
 		return 0;
 	}
 	if ((s->sused + 1) * 2 > s->scap && (rc = park_grow(s, err)))
@@ -848,14 +862,18 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, 
 	int rc = cl_dataset_split(rds, &nunits, err);
 	if (rc)
 		return rc;
-	if (nunits <= 0)
+	if (nunits <= 0) {
+		note("not tried: NEW is not split into units", NULL);
 		return 0;
+	}
 	int64_t rrows = cl_dataset_total_rows(rds);
 	if (rrows < 0)
 		rrows = d->lds_rows;
 	/* the key hashes of both sides must fit well within the budget */
-	if (forced != 2 && 16 * (d->lds_rows + rrows) > d->store_budget)
+	if (forced != 2 && 16 * (d->lds_rows + rrows) > d->store_budget) {
+		note("not tried: the key hashes would not fit the memory budget", NULL);
 		return 0;
+	}
 	walk *w = cl_calloc(1, sizeof *w);
 	if (!w)
 		return oom(err);
@@ -906,13 +924,17 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, 
 		if (j[0].oom || j[1].oom)
 			rc = oom(err);
 		else if (j[0].found || j[1].found)
-			w->giveup = 1;
+			w->giveup = 2;
 	}
 	if (!rc && !w->giveup)
 		rc = emit_parked(w, 0, err);
 	if (!rc && !w->giveup)
 		rc = emit_parked(w, 1, err);
 	int result = rc ? rc : w->giveup ? 0 : 1;
+	if (result >= 0)
+		note(result ? "used" : w->giveup == 2 ? "gave up: equal key hashes on one side"
+			     : w->giveup == 3 ? "gave up: a key parked twice on one side"
+					      : "gave up: not aligned or past the memory budget", w);
 	if (result == 1) {
 		cl__dworker *w0 = &d->w[0];
 		w0->left_rows = w->s[0].rows;

@@ -167,6 +167,137 @@ for (const fmt of ['parquet', 'csv', 'jsonl']) {
 	}
 }
 
+// ---- the aligned path (OLD and NEW in nearly the same row order) ----------
+// Larger Parquet pairs, several row groups (of different sizes on the two
+// sides), so the streaming path of diff_aligned.c walks several chunks:
+//   aligned   B in A's order with deletes, changes, inserts scattered
+//             through it and some rows moved far ahead or back
+//   shuffled  B in a hashed order (the path must give up)
+//   dir       A split into two files of a directory
+// Every case runs with CL_DIFF_PATH=hash, =aligned and unset, at 1 and 2
+// threads, plain and with --keep-unchanged: every output byte-identical,
+// and the change set equal to DuckDB's full outer join. Duplicate keys
+// (in A, in B, in both; far apart) must fail with the same message on
+// every path.
+const AN = 150000;
+async function alignedPair(kind, seed) {
+	await makeSnapshots(AN, 0.04, seed);
+	// the row order of B: A's rows keep theirs (ord = r), some move, the
+	// inserts land in between
+	await q(`CREATE OR REPLACE TABLE a AS SELECT row_number() OVER () - 1 AS ord, * FROM a`);
+	await q(`CREATE OR REPLACE TABLE b AS SELECT
+		CASE WHEN a.ord IS NULL THEN (hash(b.id) % ${AN})::DOUBLE + 0.5
+		     WHEN a.ord % 997 = 5 THEN a.ord + 40000.25
+		     WHEN a.ord % 991 = 7 THEN a.ord - 30000.25
+		     ELSE a.ord::DOUBLE END AS ord, b.*
+		FROM b LEFT JOIN a USING (id)`);
+	if (kind === 'shuffled')
+		await q(`UPDATE b SET ord = hash(id * 31 + 7) % 1000003`);
+}
+
+function runEnv(args, pathEnv) {
+	const env = { ...process.env };
+	if (pathEnv) env.CL_DIFF_PATH = pathEnv;
+	else delete env.CL_DIFF_PATH;
+	return spawnSync(CL, args, { encoding: 'utf8', env });
+}
+
+// Every path and thread count: the same bytes (or the same error).
+function samePaths(name, fa, fb, extra, expectStatus) {
+	let ref = null, refName = '';
+	for (const pathEnv of ['hash', 'aligned', '']) {
+		for (const threads of ['1', '2']) {
+			const out = path.join(dir, `al-${pathEnv || 'auto'}-${threads}.csv`);
+			fs.rmSync(out, { force: true });
+			const r = runEnv(['diff', fa, fb, '--key', 'id', '--threads', threads, '-o', out,
+				'--quiet', ...extra], pathEnv);
+			const what = `${pathEnv || 'auto'}/${threads}`;
+			if (r.status !== expectStatus) {
+				bad(name, `${what}: exit ${r.status}: ${r.stderr}`);
+				return null;
+			}
+			const got = expectStatus === 2 ? r.stderr : fs.readFileSync(out, 'utf8');
+			if (ref === null) {
+				ref = got;
+				refName = what;
+			} else if (got !== ref) {
+				bad(name, `${what} differs from ${refName}: ${got.slice(0, 300)} vs ${ref.slice(0, 300)}`);
+				return null;
+			}
+		}
+	}
+	ok(`${name}: byte-identical on the hash and aligned paths at 1 and 2 threads`);
+	return ref;
+}
+
+// Which path ran (CL_DIFF_TRACE=1 tells on standard error).
+function checkPath(name, fa, fb, pathEnv, want) {
+	const env = { ...process.env, CL_DIFF_TRACE: '1' };
+	if (pathEnv) env.CL_DIFF_PATH = pathEnv;
+	else delete env.CL_DIFF_PATH;
+	const r = spawnSync(CL, ['diff', fa, fb, '--key', 'id', '-o', path.join(dir, 'al-trace.csv'), '--quiet'],
+		{ encoding: 'utf8', env });
+	const line = (r.stderr.match(/aligned path: (used|gave up|not tried)[^\n]*/) || ['none'])[0];
+	if (want.test(line)) ok(`${name}: ${pathEnv || 'auto'} path: ${line}`);
+	else bad(name, `${pathEnv || 'auto'} path: expected ${want}, got ${line}`);
+}
+
+for (const kind of ['aligned', 'shuffled', 'dir']) {
+	seed = (seed * 7.3) % 1;
+	const name = `aligned path: ${kind} n=${AN}`;
+	try {
+		await alignedPair(kind === 'shuffled' ? 'shuffled' : 'aligned', seed);
+		let fa = path.join(dir, 'al-a.parquet');
+		const fb = path.join(dir, 'al-b.parquet');
+		if (kind === 'dir') {
+			fa = path.join(dir, 'al-a-dir');
+			fs.rmSync(fa, { recursive: true, force: true });
+			fs.mkdirSync(fa);
+			await q(`COPY (SELECT * EXCLUDE ord FROM a WHERE ord < ${AN / 3} ORDER BY ord) TO '${fa}/part-0.parquet' (FORMAT parquet, ROW_GROUP_SIZE 40000)`);
+			await q(`COPY (SELECT * EXCLUDE ord FROM a WHERE ord >= ${AN / 3} ORDER BY ord) TO '${fa}/part-1.parquet' (FORMAT parquet, ROW_GROUP_SIZE 40000)`);
+		} else {
+			await q(`COPY (SELECT * EXCLUDE ord FROM a ORDER BY ord) TO '${fa}' (FORMAT parquet, ROW_GROUP_SIZE 50000)`);
+		}
+		await q(`COPY (SELECT * EXCLUDE ord FROM b ORDER BY ord) TO '${fb}' (FORMAT parquet, ROW_GROUP_SIZE 30000)`);
+		const expected = await q(expectedSql);
+		const got = samePaths(`${name}`, fa, fb, ['--change-column', 'changes'], 1);
+		if (got !== null) {
+			const out = path.join(dir, 'al-check.csv');
+			fs.writeFileSync(out, got);
+			const rows = await q(`SELECT diff, id::BIGINT, changes FROM read_csv('${out}', header = true,
+				all_varchar = true, allow_quoted_nulls = false)`);
+			const norm = (rs) => rs.map((x) => `${x[0]}|${x[1]}|${x[2] === null ? '~' : x[2]}`).join('\n');
+			if (norm(rows) === norm(expected))
+				ok(`${name}: ${expected.length} changes equal DuckDB's full outer join`);
+			else
+				bad(name, `change set differs from DuckDB's (${rows.length} vs ${expected.length} rows)`);
+		}
+		samePaths(`${name} --keep-unchanged`, fa, fb, ['--keep-unchanged'], 1);
+		checkPath(name, fa, fb, '', kind === 'shuffled' ? /gave up: not aligned/ : /aligned path: used/);
+		checkPath(name, fa, fb, 'aligned', /aligned path: used/);
+		if (kind !== 'aligned')
+			continue;
+		// duplicate keys: far apart in A, in B, and in both (every row of
+		// the key pairs up on the aligned walk: only the hash check sees it)
+		const dupCases = [
+			['A', `(SELECT * FROM a UNION ALL SELECT ord + 0.5, * EXCLUDE ord FROM a WHERE ord = 100000)`, 'b'],
+			['B', 'a', `(SELECT * FROM b UNION ALL SELECT ord - 90000.5, * EXCLUDE ord FROM b WHERE id = (SELECT min(id) FROM b WHERE ord > 120000))`],
+			['both', `(SELECT * FROM a UNION ALL SELECT ord + 0.5, * EXCLUDE ord FROM a WHERE ord = 7000)`,
+				`(SELECT * FROM b UNION ALL SELECT ord + 0.5, * EXCLUDE ord FROM b WHERE id = (SELECT id FROM a WHERE ord = 7000))`],
+		];
+		for (const [which, ta, tb] of dupCases) {
+			await q(`COPY (SELECT * EXCLUDE ord FROM ${ta} ORDER BY ord) TO '${fa}' (FORMAT parquet, ROW_GROUP_SIZE 50000)`);
+			await q(`COPY (SELECT * EXCLUDE ord FROM ${tb} ORDER BY ord) TO '${fb}' (FORMAT parquet, ROW_GROUP_SIZE 30000)`);
+			const msg = samePaths(`${name} duplicate key in ${which}`, fa, fb, [], 2);
+			checkPath(`${name} duplicate key in ${which}`, fa, fb, '', /gave up: (equal key hashes|a key parked twice)/);
+			if (msg !== null && !/duplicate key \(id=\d+\) in .* row \d+ and .* row \d+/.test(msg))
+				bad(`${name} duplicate key in ${which}`, `message: ${msg}`);
+		}
+	} catch (e) {
+		bad(name, e.message);
+	}
+}
+
 fs.rmSync(dir, { recursive: true, force: true });
 console.log(`diff_duckdb: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
