@@ -277,29 +277,110 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 	return rc;
 }
 
-/* Write the upserts (table types) of bucket bk, or with bk < 0 of every
- * bucket not done; without bucket numbers (bks NULL) all of them. */
-static int write_upserts(cl__table_writer *w, const cl_schema *sc, cl_batch *const *tbs,
-			 int32_t *const *bks, int n, int bk, const bool *done, cl_error *err)
+/* Where rewritten rows go: one bucket's writer (bw), else the general
+ * writer (tw). */
+typedef struct sink {
+	cl__table_writer *tw;
+	cl__bucket_writer *bw;
+} sink;
+
+static int sink_write(const sink *o, const cl_batch *b, cl_error *err)
+{
+	return o->bw ? cl__bucket_writer_write(o->bw, b, err) : cl__table_writer_write(o->tw, b, err);
+}
+
+/* Append values idx[0..n) of src (same type) to dst. */
+static int append_take(cl_column *dst, const cl_column *src, const int64_t *idx, int64_t n,
+		       cl_error *err)
+{
+	if (n <= 0)
+		return 0;
+	int rc = cl_column_reserve(dst, n, err);
+	if (rc)
+		return rc;
+	if (src->type.id == CL_NULLTYPE || src->type.id == CL_BOOL) {
+		for (int64_t i = 0; !rc && i < n; i++)
+			rc = cl_column_append_from(dst, src, idx[i], err);
+		return rc;
+	}
+	int64_t at = dst->length;
+	bool src_nulls = src->validity && src->null_count > 0;
+	if (src_nulls || dst->validity) {
+		if ((rc = cl_column_ensure_validity(dst, err)) != 0)
+			return rc;
+		int64_t nulls = 0;
+		for (int64_t i = 0; i < n; i++) {
+			bool v = !src_nulls || cl_bit_get(src->validity, idx[i]);
+			cl_bit_set(dst->validity, at + i, v);
+			nulls += !v;
+		}
+		dst->null_count += nulls;
+	}
+	if (cl_type_is_var(src->type)) {
+		int64_t bytes = 0;
+		for (int64_t i = 0; i < n; i++)
+			bytes += src->offsets[idx[i] + 1] - src->offsets[idx[i]];
+		if ((rc = cl_column_reserve_data(dst, bytes, err)) != 0)
+			return rc;
+		int64_t o = dst->offsets[at];
+		for (int64_t i = 0; i < n; i++) {
+			int64_t b0 = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - b0;
+			if (len)
+				memcpy(dst->data + o, src->data + b0, (size_t)len);
+			o += len;
+			dst->offsets[at + i + 1] = o;
+		}
+	} else {
+		size_t wd = (size_t)cl_type_width(src->type);
+		uint8_t *d = dst->values + (size_t)at * wd;
+		for (int64_t i = 0; i < n; i++)
+			memcpy(d + wd * (size_t)i, src->values + wd * (size_t)idx[i], wd);
+	}
+	dst->length += n;
+	return 0;
+}
+
+/* The upserts (table types, each batch's rows ordered by bucket): rows
+ * ord[i][first[i][b] .. first[i][b + 1]) of batch i are bucket b's, in
+ * input order. */
+typedef struct upserts {
+	int n;
+	cl_batch **tbs;
+	bool **own;      /* per batch and column: converted here (else borrowed) */
+	int64_t **ord;
+	int64_t **first; /* nb + 1 entries per batch */
+} upserts;
+
+/* Write the upserts of bucket bk, or with bk < 0 of every bucket not
+ * done; without bucket order (ord NULL) all of them as they are. */
+static int write_upserts(const sink *o, const cl_schema *sc, const upserts *u, int nb, int bk,
+			 const bool *done, cl_error *err)
 {
 	int rc = 0;
-	for (int i = 0; !rc && i < n; i++) {
-		if (!bks) {
-			rc = cl__table_writer_write(w, tbs[i], err);
+	for (int i = 0; !rc && i < u->n; i++) {
+		if (!u->ord) {
+			rc = sink_write(o, u->tbs[i], err);
 			continue;
 		}
+		const int64_t *first = u->first[i];
+		int64_t n = 0;
+		for (int b = 0; b < nb; b++)
+			if (bk >= 0 ? b == bk : !done[b])
+				n += first[b + 1] - first[b];
+		if (n == 0)
+			continue;
 		cl_batch *sel = NULL;
-		rc = cl_batch_create(&sel, sc, 64, err);
-		for (int64_t r = 0; !rc && r < tbs[i]->nrows; r++) {
-			int b = bks[i][r];
+		rc = cl_batch_create(&sel, sc, n, err);
+		for (int b = 0; !rc && b < nb; b++) {
 			if (bk >= 0 ? b != bk : done[b])
 				continue;
+			const int64_t *idx = u->ord[i] + first[b];
+			int64_t m = first[b + 1] - first[b];
 			for (int c = 0; !rc && c < sc->nfields; c++)
-				rc = cl_column_append_from(&sel->cols[c], &tbs[i]->cols[c], r, err);
-			sel->nrows++;
+				rc = append_take(&sel->cols[c], &u->tbs[i]->cols[c], idx, m, err);
+			sel->nrows += m;
 		}
-		if (!rc && sel->nrows)
-			rc = cl__table_writer_write(w, sel, err);
+		rc = rc ? rc : sink_write(o, sel, err);
 		cl_batch_free(sel);
 	}
 	return rc;
@@ -356,7 +437,7 @@ static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_tabl
  * keep is empty on entry and on return.
  */
 static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l, keyset *ks,
-		    cl__table_writer *w, cl_table_txn *x, const cl_table_file *f, cl_batch *keep,
+		    const sink *w, cl_table_txn *x, const cl_table_file *f, cl_batch *keep,
 		    uint64_t **hb, int64_t *hcap, cl_table_cow_stats *st, cl_error *err)
 {
 	cl_column *kcols[64];
@@ -367,6 +448,8 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 	so.nonly_files = 1;
 	cl_table_scan *sc = NULL;
 	rc = cl_table_scan_open(&sc, t, s, &so, err);
+	if (!rc)
+		cl__table_scan_lend(sc); /* its batches are only read */
 	bool touched = false;
 	int64_t hits_deleted = 0, copied = 0;
 	cl_batch *b;
@@ -405,7 +488,7 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 		}
 		if (!rc && touched && keep->nrows) {
 			copied += keep->nrows;
-			rc = cl__table_writer_write(w, keep, err);
+			rc = sink_write(w, keep, err);
 			cl_batch_clear(keep);
 		}
 	}
@@ -493,7 +576,7 @@ typedef struct cow_ctx {
 
 /* Candidate file f: its scope recorded as read; merge-on-read marks its
  * changed rows deleted, copy-on-write rewrites it through w. */
-static int cand_file(cow_ctx *c, cl__table_writer *w, const cl_table_file *f,
+static int cand_file(cow_ctx *c, const sink *w, const cl_table_file *f,
 		     cl_table_cow_stats *st, cl_error *err)
 {
 	st->files_candidates++;
@@ -520,8 +603,118 @@ static int cand_file(cow_ctx *c, cl__table_writer *w, const cl_table_file *f,
 	return rc;
 }
 
+static void upserts_release(upserts *u)
+{
+	for (int i = 0; u->tbs && i < u->n; i++) {
+		cl_batch *b = u->tbs[i];
+		for (int c = 0; b && c < b->ncols; c++)
+			if (u->own && u->own[i][c])
+				cl_column_release(&b->cols[c]);
+		if (b)
+			cl_free(b->cols);
+		cl_free(b);
+		if (u->own)
+			cl_free(u->own[i]);
+		if (u->ord)
+			cl_free(u->ord[i]);
+		if (u->first)
+			cl_free(u->first[i]);
+	}
+	cl_free(u->tbs);
+	cl_free(u->own);
+	cl_free(u->ord);
+	cl_free(u->first);
+	memset(u, 0, sizeof *u);
+}
+
+/* The upserted rows in the table's schema (derived partition columns are
+ * computed by the writer): a column already in the table's type is
+ * borrowed, others converted, missing ones NULL. With bucket order, each
+ * batch's rows ordered by bucket (a counting sort of the key hashes). */
+static int upserts_init(upserts *u, const cl__table_layout *l, const keyset *ks,
+			const cl_schema *in, const cl_batch *const *bs, int n, bool bucket_order,
+			cl_error *err)
+{
+	const cl_schema *sc = l->schema;
+	int nf = sc->nfields, rc = 0;
+	memset(u, 0, sizeof *u);
+	u->tbs = cl_calloc((size_t)n + 1, sizeof *u->tbs);
+	u->own = cl_calloc((size_t)n + 1, sizeof *u->own);
+	if (!u->tbs || !u->own)
+		return oom(err);
+	u->n = n;
+	for (int i = 0; !rc && i < n; i++) {
+		const cl_batch *ib = bs[i];
+		cl_batch *b = cl_calloc(1, sizeof *b);
+		u->tbs[i] = b;
+		if (b)
+			b->cols = cl_calloc((size_t)nf + 1, sizeof *b->cols);
+		u->own[i] = cl_calloc((size_t)nf + 1, sizeof *u->own[i]);
+		if (!b || !b->cols || !u->own[i]) {
+			rc = oom(err);
+			break;
+		}
+		b->ncols = nf;
+		b->nrows = ib->nrows;
+		for (int c = 0; !rc && c < nf; c++) {
+			int src = cl_schema_find(in, sc->fields[c].name);
+			if (src >= 0 && cl_type_equal(ib->cols[src].type, sc->fields[c].type)) {
+				b->cols[c] = ib->cols[src]; /* borrowed: only read */
+				continue;
+			}
+			u->own[i][c] = true;
+			rc = cl_column_init(&b->cols[c], sc->fields[c].type, ib->nrows, err);
+			if (!rc && src >= 0)
+				rc = append_converted_all(&b->cols[c], &ib->cols[src], ib->nrows, err);
+			for (int64_t r = 0; !rc && src < 0 && r < ib->nrows; r++)
+				rc = cl_column_append_null(&b->cols[c], err);
+			if (rc)
+				cl_error_prefix(err, "upsert column '%s': ", sc->fields[c].name);
+		}
+	}
+	if (rc || !bucket_order)
+		return rc;
+	u->ord = cl_calloc((size_t)n + 1, sizeof *u->ord);
+	u->first = cl_calloc((size_t)n + 1, sizeof *u->first);
+	if (!u->ord || !u->first)
+		return oom(err);
+	cl_column *kcols[64];
+	for (int i = 0; i < n; i++) {
+		int64_t rows = u->tbs[i]->nrows;
+		uint64_t *h = cl_malloc((size_t)(rows ? rows : 1) * sizeof *h);
+		u->ord[i] = cl_malloc((size_t)(rows ? rows : 1) * sizeof *u->ord[i]);
+		u->first[i] = cl_calloc((size_t)ks->nb + 2, sizeof *u->first[i]);
+		if (!h || !u->ord[i] || !u->first[i]) {
+			cl_free(h);
+			return oom(err);
+		}
+		for (int k = 0; k < l->nkeys; k++)
+			kcols[k] = &u->tbs[i]->cols[l->key_index[k]];
+		hash_keys(h, kcols, l->nkeys, rows);
+		int64_t *first = u->first[i];
+		for (int64_t r = 0; r < rows; r++) {
+			h[r] = (uint64_t)bucket_of(l, h[r]);
+			first[h[r] + 1]++;
+		}
+		for (int b = 0; b < ks->nb; b++)
+			first[b + 1] += first[b];
+		/* first[b] is bucket b's start; cur the next free place */
+		int64_t *cur = cl_malloc((size_t)ks->nb * sizeof *cur);
+		if (!cur) {
+			cl_free(h);
+			return oom(err);
+		}
+		memcpy(cur, first, (size_t)ks->nb * sizeof *cur);
+		for (int64_t r = 0; r < rows; r++)
+			u->ord[i][cur[h[r]]++] = r;
+		cl_free(cur);
+		cl_free(h);
+	}
+	return 0;
+}
+
 int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
-		 const cl_batch *const *upserts, int nupserts, const cl_schema *delete_schema,
+		 const cl_batch *const *ups, int nupserts, const cl_schema *delete_schema,
 		 const cl_batch *const *deletes, int ndeletes, cl_table_cow_stats *st,
 		 cl_error *err)
 {
@@ -540,9 +733,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	cl__table_writer *w = NULL;
 	cl__json_parser *jp = NULL;
 	cl_buf scope = {0};
-	cl_column *kcols[64];
-	cl_batch **tbs = NULL;  /* the upserts in table types */
-	int32_t **bks = NULL;   /* bucket of each upsert row (early) */
+	upserts u = {0};
 	bool *done = NULL;      /* bucket's upserts written (early) */
 	bool *is_cand = NULL, early = false;
 	size_t nfiles = 0;
@@ -552,6 +743,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	cl__dv_marks *marks = NULL; /* merge-on-read: the commit's deletions */
 	dv_hits dh = {0};
 	int64_t added[3] = {0, 0, 0}; /* files, rows, bytes written */
+	int64_t f3[3];
 	if (l.nkeys == 0) {
 		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
 				  CL_TABLE_CONF_KEYS);
@@ -563,7 +755,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 			rc = cl_error_set(err, CL_ESCHEMA, "upsert column '%s' is not in the table",
 					  upsert_schema->fields[c].name);
 	if (!rc && nupserts)
-		rc = add_keys(&ks, &l, upsert_schema, upserts, nupserts, K_UPSERT, st, err);
+		rc = add_keys(&ks, &l, upsert_schema, ups, nupserts, K_UPSERT, st, err);
 	if (!rc && ndeletes)
 		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, st, err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
@@ -576,34 +768,17 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	dh.ks = &ks;
 	dh.nkeys = l.nkeys;
 	cow_ctx cc = {t, s, x, &l, &ks, &scope, marks, &dh, keep, &hb, &hcap};
-	/* the upserted rows in the table's schema (derived partition columns
-	 * are computed by the writer) */
 	nfiles = cl_snapshot_nfiles(s);
-	tbs = cl_calloc((size_t)nupserts + 1, sizeof *tbs);
-	bks = cl_calloc((size_t)nupserts + 1, sizeof *bks);
 	done = cl_calloc((size_t)ks.nb, sizeof *done);
 	is_cand = cl_calloc(nfiles + 1, sizeof *is_cand);
-	if (!tbs || !bks || !done || !is_cand)
+	if (!done || !is_cand) {
 		rc = oom(err);
-	for (int i = 0; !rc && i < nupserts; i++) {
-		rc = cl_batch_create(&tbs[i], l.schema, upserts[i]->nrows, err);
-		for (int c = 0; !rc && c < l.schema->nfields; c++) {
-			int sc_i = cl_schema_find(upsert_schema, l.schema->fields[c].name);
-			if (sc_i >= 0)
-				rc = append_converted_all(&tbs[i]->cols[c], &upserts[i]->cols[sc_i],
-							  upserts[i]->nrows, err);
-			for (int64_t r = 0; !rc && sc_i < 0 && r < upserts[i]->nrows; r++)
-				rc = cl_column_append_null(&tbs[i]->cols[c], err);
-			if (rc)
-				cl_error_prefix(err, "upsert column '%s': ", l.schema->fields[c].name);
-		}
-		if (!rc)
-			tbs[i]->nrows = upserts[i]->nrows;
+		goto out;
 	}
 	/* Without partition columns a bucket's rows form one group of the
 	 * writer, so the buckets can be written one after another (early). */
-	early = !rc && l.buckets && l.npart == 0;
-	for (size_t fi = 0; !rc && fi < nfiles; fi++) {
+	early = l.buckets && l.npart == 0;
+	for (size_t fi = 0; fi < nfiles; fi++) {
 		const cl_table_file *f = cl_snapshot_file(s, fi);
 		if (!(is_cand[fi] = candidate(&ks, &l, f, jp)))
 			continue;
@@ -611,66 +786,49 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		if (bk < 0 || bk >= ks.nb)
 			early = false; /* not laid out by changelake: rows of any bucket */
 	}
-	for (int i = 0; !rc && early && i < nupserts; i++) {
-		int64_t n = tbs[i]->nrows;
-		uint64_t *h = cl_malloc((size_t)(n ? n : 1) * sizeof *h);
-		bks[i] = cl_malloc((size_t)(n ? n : 1) * sizeof *bks[i]);
-		if (!h || !bks[i]) {
-			cl_free(h);
-			rc = oom(err);
-			break;
-		}
-		for (int k = 0; k < l.nkeys; k++)
-			kcols[k] = &tbs[i]->cols[l.key_index[k]];
-		hash_keys(h, kcols, l.nkeys, n);
-		for (int64_t r = 0; r < n; r++)
-			bks[i][r] = bucket_of(&l, h[r]);
-		cl_free(h);
-	}
+	rc = upserts_init(&u, &l, &ks, upsert_schema, ups, nupserts, early, err);
 	/* 2-3: candidates, read, rewritten when they hold a changed key. With
 	 * one group per bucket (early) a bucket is done at once: its candidate
-	 * files, then its upserts, through a writer of its own that is
-	 * finished and freed before the next bucket, so one bucket's buffers
-	 * exist at a time and the next bucket reuses their memory (same rows
-	 * in the same order as writing every upsert at the end). */
+	 * files, then its upserts, through a writer of its own (straight to
+	 * Parquet: every row is of that bucket and in the table's types) that
+	 * is finished and freed before the next bucket, so one bucket's
+	 * buffers exist at a time (same rows in the same order as writing
+	 * every upsert at the end). */
+	sink all = {w, NULL};
 	for (size_t fi = 0; !rc && fi < nfiles; fi++) {
 		if (!is_cand[fi])
 			continue;
 		if (!early) {
-			rc = cand_file(&cc, w, cl_snapshot_file(s, fi), st, err);
+			rc = cand_file(&cc, &all, cl_snapshot_file(s, fi), st, err);
 			continue;
 		}
 		int bk = cl__layout_bucket_of_key(cl_snapshot_file(s, fi)->path);
 		if (done[bk])
 			continue;
-		cl__table_writer *wb = NULL;
-		rc = cl__table_writer_open(&wb, t, s, x, l.schema, err);
+		sink one = {NULL, NULL};
+		rc = cl__bucket_writer_open(&one.bw, t, x, &l, bk, err);
 		for (size_t fj = fi; !rc && fj < nfiles; fj++) {
 			const cl_table_file *f = cl_snapshot_file(s, fj);
 			if (is_cand[fj] && cl__layout_bucket_of_key(f->path) == bk)
-				rc = cand_file(&cc, wb, f, st, err);
+				rc = cand_file(&cc, &one, f, st, err);
 		}
-		rc = rc ? rc : write_upserts(wb, l.schema, tbs, bks, nupserts, bk, done, err);
+		rc = rc ? rc : write_upserts(&one, l.schema, &u, ks.nb, bk, done, err);
 		done[bk] = true;
-		rc = rc ? rc : cl__table_writer_finish(wb, err);
+		rc = rc ? rc : cl__bucket_writer_finish(one.bw, err);
 		if (!rc) {
-			int64_t f, r, b;
-			cl__table_writer_counts(wb, &f, &r, &b);
-			added[0] += f;
-			added[1] += r;
-			added[2] += b;
+			cl__bucket_writer_counts(one.bw, &f3[0], &f3[1], &f3[2]);
+			for (int i = 0; i < 3; i++)
+				added[i] += f3[i];
 		}
-		cl__table_writer_free(wb);
+		cl__bucket_writer_free(one.bw);
 	}
 	/* 4: the upserts of buckets not written yet */
-	rc = rc ? rc : write_upserts(w, l.schema, tbs, early ? bks : NULL, nupserts, -1, done, err);
+	rc = rc ? rc : write_upserts(&all, l.schema, &u, ks.nb, -1, done, err);
 	rc = rc ? rc : cl__table_writer_finish(w, err);
 	if (!rc) {
-		int64_t f, r, b;
-		cl__table_writer_counts(w, &f, &r, &b);
-		added[0] += f;
-		added[1] += r;
-		added[2] += b;
+		cl__table_writer_counts(w, &f3[0], &f3[1], &f3[2]);
+		for (int i = 0; i < 3; i++)
+			added[i] += f3[i];
 	}
 	/* merge-on-read: the vector file is published, then the files named */
 	if (!rc && marks)
@@ -691,7 +849,6 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	}
 	if (!rc) {
 		st->files_added = added[0];
-		/* scopes the upserts were written to */
 		for (size_t i = 0; i < ks.cap; i++)
 			if ((ks.slots[i].flags & K_DELETE) && !(ks.slots[i].flags & K_FOUND))
 				st->deletes_missing++;
@@ -710,12 +867,7 @@ out:
 	cl_free(dh.h);
 	cl_free(dh.pos);
 	keyset_release(&ks);
-	for (int i = 0; tbs && i < nupserts; i++)
-		cl_batch_free(tbs[i]);
-	for (int i = 0; bks && i < nupserts; i++)
-		cl_free(bks[i]);
-	cl_free(tbs);
-	cl_free(bks);
+	upserts_release(&u);
 	cl_free(done);
 	cl_free(is_cand);
 	cl_free(hb);

@@ -9,6 +9,7 @@
  *                  the table schema, partition columns filled in from the
  *                  log, missing columns as NULL
  *   table_cow.c    the copy-on-write upsert/delete primitive (table.h)
+ *   table_cow_write.c  its writer of one bucket's files (no partitions)
  *   dv_write.c     its merge-on-read variant: deletion vectors for the
  *                  changed rows of tables with delta.enableDeletionVectors
  *
@@ -100,6 +101,28 @@ int cl__dv_marks_finish(cl__dv_marks *m, cl_table *t, cl_table_txn *x, cl_table_
 			cl_error *err);
 void cl__dv_marks_counts(const cl__dv_marks *m, int64_t *added, int64_t *updated,
 			 int64_t *removed, int64_t *files_removed, int64_t *bytes_removed);
+
+/*
+ * table_cow_write.c: the new data files of one bucket of a table without
+ * partition columns (layout l, borrowed), for copy-on-write. Batches have
+ * the table's schema and types (every row of that bucket); files are
+ * staged, published and added to x as cl__table_writer does.
+ */
+typedef struct cl__bucket_writer cl__bucket_writer;
+int cl__bucket_writer_open(cl__bucket_writer **out, cl_table *t, cl_table_txn *x,
+			   const cl__table_layout *l, int bucket, cl_error *err);
+int cl__bucket_writer_write(cl__bucket_writer *w, const cl_batch *b, cl_error *err);
+/* Finish the open file (publish it, add it to the transaction). */
+int cl__bucket_writer_finish(cl__bucket_writer *w, cl_error *err);
+void cl__bucket_writer_counts(const cl__bucket_writer *w, int64_t *files, int64_t *rows,
+			      int64_t *bytes);
+void cl__bucket_writer_free(cl__bucket_writer *w);
+
+/* table_read.c: from now on the scan's batches may lend the file
+ * reader's columns (no copy) when no conversion is needed: the caller
+ * only reads them, until its next cl_table_scan_next, and never changes or
+ * takes (cl_column_move) them. */
+void cl__table_scan_lend(cl_table_scan *sc);
 
 /* Delta statistics JSON of a finished Parquet writer's file. */
 int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *file_schema,

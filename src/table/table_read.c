@@ -16,6 +16,12 @@
  * cl_table_scan_file's first row names every row of the batch exactly
  * (a batch read from the file is split where deleted rows or pruned row
  * groups interrupt it).
+ *
+ * Output columns are converted (copied) into the scan's own batch, or,
+ * for a consumer that asked (cl__table_scan_lend), lent: a whole reader
+ * batch of file columns already in the table's types is handed out as a
+ * view of the reader's columns, valid until the next call, not to be
+ * changed or taken.
  */
 #include "delta.h"
 #include "dv.h"
@@ -60,6 +66,8 @@ struct cl_table_scan {
 	int64_t pend_pos;    /* next row of pend */
 	int64_t pend_base;   /* read index of pend's row 0 */
 	cl_batch *out;
+	bool lend;           /* cl__table_scan_lend: batches may lend columns */
+	cl_batch view;       /* a lent batch: its cols are the reader's (not owned) */
 	cl__json_parser *jp;
 	int64_t files_read, files_skipped;
 };
@@ -202,6 +210,7 @@ void cl_table_scan_free(cl_table_scan *sc)
 	cl_schema_free(sc->out_schema);
 	cl_free(sc->file_preds);
 	cl_batch_free(sc->out);
+	cl_free(sc->view.cols); /* the columns themselves are the reader's */
 	cl__json_parser_free(sc->jp);
 	cl__table_layout_release(&sc->l);
 	cl_free(sc);
@@ -465,11 +474,49 @@ static bool deleted(cl_table_scan *sc, int64_t p)
 	return sc->del_pos < sc->ndel && sc->del[sc->del_pos] == (uint64_t)p;
 }
 
-/* Convert rows [from, to) of the reader's batch b into sc->out. */
+void cl__table_scan_lend(cl_table_scan *sc)
+{
+	sc->lend = true;
+}
+
+/* Lend the reader's batch b as the output (*out = &sc->view) when it is
+ * one whole run and every output column is a file column of the table's
+ * type; false otherwise. */
+static bool lend_whole(cl_table_scan *sc, const cl_batch *b, int64_t from, int64_t to,
+		       cl_batch **out)
+{
+	if (!sc->lend || from != 0 || to != b->nrows)
+		return false;
+	for (int o = 0; o < sc->nout; o++) {
+		int i = sc->out_col[o];
+		int fc = sc->file_col_of[i];
+		for (int k = 0; k < sc->l.npart; k++)
+			if (sc->l.part_index[k] == i)
+				return false;
+		if (fc < 0 || fc >= b->ncols ||
+		    !cl_type_equal(b->cols[fc].type, cl_table_scan_schema(sc)->fields[o].type))
+			return false;
+	}
+	if (!sc->view.cols &&
+	    !(sc->view.cols = cl_calloc((size_t)sc->nout + 1, sizeof *sc->view.cols)))
+		return false; /* copied instead */
+	for (int o = 0; o < sc->nout; o++)
+		sc->view.cols[o] = b->cols[sc->file_col_of[sc->out_col[o]]];
+	sc->view.ncols = sc->nout;
+	sc->view.nrows = b->nrows;
+	*out = &sc->view;
+	return true;
+}
+
+/* Rows [from, to) of the reader's batch b as the output *out: lent
+ * (lend_whole), else converted into sc->out. */
 static int emit(cl_table_scan *sc, const cl_batch *b, int64_t from, int64_t to,
-		cl_error *err)
+		cl_batch **out, cl_error *err)
 {
 	int rc = 0;
+	if (lend_whole(sc, b, from, to, out))
+		return 0;
+	*out = sc->out;
 	cl_batch_clear(sc->out);
 	const cl_schema *schema = sc->l.schema;
 	for (int o = 0; !rc && o < sc->nout; o++) {
@@ -560,11 +607,12 @@ int cl_table_scan_next(cl_table_scan *sc, cl_batch **out, cl_error *err)
 			prev = q;
 		}
 		sc->pend_pos = i;
-		int rc = emit(sc, b, start, i, err);
+		cl_batch *ob = NULL;
+		int rc = emit(sc, b, start, i, &ob, err);
 		if (rc)
 			return rc;
 		sc->first_row = first + 1;
-		*out = sc->out;
+		*out = ob;
 		return 0;
 	}
 }

@@ -1,0 +1,193 @@
+/*
+ * table_cow_write.c — the data files of one bucket of a table without
+ * partition columns, written straight to Parquet (copy-on-write's
+ * rewrite, table_cow.c).
+ *
+ * Copy-on-write on such a table rewrites one bucket at a time: every row
+ * it writes belongs to that bucket and is already in the table's types (the
+ * surviving rows of the bucket's files and the bucket's upserts). The
+ * general writer (table_write.c) would hash every row's key again to route
+ * it and copy it into a pending batch first; this writer hands the batches
+ * to the Parquet writer as they come. Everything else is the general
+ * writer's: the same file keys (part-SEQ-UUID_BUCKET.c000.snappy.parquet),
+ * Parquet options (SNAPPY, row groups of the bucketed writer's share of its
+ * budget), NOT NULL check, statistics, staging and durable publication
+ * before the transaction can commit, crash points, and a new file once one
+ * reaches the table's target size.
+ *
+ * Invariants: w->pw is open exactly while w->stage names its staged file;
+ * a writer freed before its file is published removes the staged file.
+ */
+#include "delta.h"
+#include "table_data.h"
+#include "storage/crash_point.h"
+
+#include <string.h>
+
+/* table_write.c's budget: the row groups of all files a bucketed writer
+ * keeps open together; a bucket's file gets its share, as there. */
+#define ROW_GROUP_BUDGET (128LL << 20)
+#define ROW_GROUP_MIN (4LL << 20)
+
+struct cl__bucket_writer {
+	cl_table *t;
+	cl_table_txn *x;
+	const cl__table_layout *l;
+	int bucket;
+	int seq;          /* file counter for names */
+	cl_writer *pw;    /* the open file, or NULL */
+	char *stage;      /* its staging path */
+	char *file_key;   /* its final key */
+	cl_batch view;    /* a batch's data columns (borrowed) */
+	int64_t files, rows, bytes;
+};
+
+static int oom(cl_error *err)
+{
+	return cl_error_set(err, CL_ENOMEM, "out of memory");
+}
+
+int cl__bucket_writer_open(cl__bucket_writer **out, cl_table *t, cl_table_txn *x,
+			   const cl__table_layout *l, int bucket, cl_error *err)
+{
+	*out = NULL;
+	if (l->npart)
+		return cl_error_set(err, CL_EINTERNAL, "a bucket writer on a partitioned table");
+	cl__bucket_writer *w = cl_calloc(1, sizeof *w);
+	if (!w)
+		return oom(err);
+	w->view.cols = cl_calloc((size_t)l->file_schema->nfields + 1, sizeof *w->view.cols);
+	if (!w->view.cols) {
+		cl_free(w);
+		return oom(err);
+	}
+	w->t = t;
+	w->x = x;
+	w->l = l;
+	w->bucket = bucket;
+	*out = w;
+	return 0;
+}
+
+void cl__bucket_writer_free(cl__bucket_writer *w)
+{
+	if (!w)
+		return;
+	cl_writer_free(w->pw);
+	if (w->stage)
+		cl_store_unstage(cl_table_store(w->t), w->stage);
+	cl_free(w->stage);
+	cl_free(w->file_key);
+	cl_free(w->view.cols);
+	cl_free(w);
+}
+
+void cl__bucket_writer_counts(const cl__bucket_writer *w, int64_t *files, int64_t *rows,
+			      int64_t *bytes)
+{
+	*files = w->files;
+	*rows = w->rows;
+	*bytes = w->bytes;
+}
+
+/* A new staged file for the bucket. */
+static int open_file(cl__bucket_writer *w, cl_error *err)
+{
+	char uuid[37];
+	cl__uuid4(uuid);
+	cl_buf k = {0};
+	if (cl__layout_file_key(&k, "", w->seq++ % 100000, uuid, w->bucket, "snappy")) {
+		cl_buf_release(&k);
+		return oom(err);
+	}
+	w->file_key = (char *)cl_buf_detach(&k, NULL);
+	int rc = cl_store_stage(cl_table_store(w->t), w->file_key, &w->stage, err);
+	cl_write_options o;
+	cl_write_options_init(&o);
+	o.format = CL_FORMAT_PARQUET;
+	o.compression = CL_CODEC_SNAPPY;
+	if (w->l->target_bytes < o.row_group_bytes)
+		o.row_group_bytes = w->l->target_bytes;
+	if (w->l->buckets > 1) {
+		int64_t per = ROW_GROUP_BUDGET / w->l->buckets;
+		if (per < ROW_GROUP_MIN)
+			per = ROW_GROUP_MIN;
+		if (per < o.row_group_bytes)
+			o.row_group_bytes = per;
+	}
+	return rc ? rc : cl_writer_open(&w->pw, w->stage, w->l->file_schema, &o, err);
+}
+
+/* Close, publish and add the open file to the transaction. */
+static int finish_file(cl__bucket_writer *w, cl_error *err)
+{
+	if (!w->pw)
+		return 0;
+	cl_store *st = cl_table_store(w->t);
+	cl_buf stats = {0};
+	int rc = cl_writer_close(w->pw, err);
+	rc = rc ? rc : cl__table_stats_json(&stats, w->pw, w->l->file_schema, err);
+	cl__crash_point("data-file-closed");
+	rc = rc ? rc : cl_store_publish(st, w->stage, w->file_key, err);
+	cl_store_object obj;
+	/* the size the store holds is the one readers will see */
+	rc = rc ? rc : cl_store_head(st, w->file_key, &obj, err);
+	if (!rc) {
+		cl_free(w->stage);
+		w->stage = NULL;
+		cl__crash_point("data-file-published");
+		cl_table_add a = {w->file_key, obj.size, cl__now_ms(), NULL, 0,
+				  (const char *)stats.data, true, NULL};
+		rc = cl_table_txn_add(w->x, &a, err);
+		w->files++;
+		w->bytes += obj.size;
+	}
+	cl_buf_release(&stats);
+	cl_writer_free(w->pw);
+	w->pw = NULL;
+	cl_free(w->file_key);
+	w->file_key = NULL;
+	return rc;
+}
+
+int cl__bucket_writer_write(cl__bucket_writer *w, const cl_batch *b, cl_error *err)
+{
+	const cl__table_layout *l = w->l;
+	const cl_schema *sc = l->schema;
+	if (b->nrows == 0)
+		return 0;
+	if (b->ncols != sc->nfields)
+		return cl_error_set(err, CL_EINTERNAL, "bucket writer: %d columns, the table has %d",
+				    b->ncols, sc->nfields);
+	for (int i = 0; i < sc->nfields; i++) {
+		const cl_column *c = &b->cols[i];
+		if (!cl_type_equal(c->type, sc->fields[i].type))
+			return cl_error_set(err, CL_EINTERNAL, "bucket writer: column '%s' is not "
+					    "in the table's type", sc->fields[i].name);
+		if (sc->fields[i].nullable || !c->validity || c->null_count == 0)
+			continue;
+		int64_t r = 0;
+		while (r < b->nrows && !cl_column_is_null(c, r))
+			r++;
+		return cl_error_set(err, CL_ETYPE, "row %lld, column '%s': NULL in a not-null column",
+				    (long long)(w->rows + r + 1), sc->fields[i].name);
+	}
+	/* the data columns (all of them: no partition columns) */
+	for (int i = 0; i < l->file_schema->nfields; i++)
+		w->view.cols[i] = b->cols[l->file_to_table[i]];
+	w->view.ncols = l->file_schema->nfields;
+	w->view.nrows = b->nrows;
+	int rc = w->pw ? 0 : open_file(w, err);
+	rc = rc ? rc : cl_writer_write(w->pw, &w->view, err);
+	cl__crash_point("data-file-writing");
+	if (!rc)
+		w->rows += b->nrows;
+	if (!rc && cl_writer_bytes(w->pw) >= l->target_bytes)
+		rc = finish_file(w, err);
+	return rc;
+}
+
+int cl__bucket_writer_finish(cl__bucket_writer *w, cl_error *err)
+{
+	return finish_file(w, err);
+}
