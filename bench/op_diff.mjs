@@ -9,7 +9,12 @@
 // VARCHAR, TIMESTAMP, BOOLEAN).
 //
 // Operations:
-//   diff       in memory (default memory limit), every thread count
+//   diff       in memory (default memory limit), every thread count; OLD
+//              and NEW in the same row order (as the same export job
+//              writes them): changelake's aligned path
+//   diff_shuffled  the same with NEW's rows in a hashed order (generated
+//              once from NEW): the snapshots are not aligned, changelake
+//              gives up the aligned path early and runs the hash join
 //   diff100m   opt-in (BENCH_DIFF_100M=1): 100M rows, --memory-limit 2GiB
 //              for changelake (it partitions to disk), memory_limit 2GB
 //              for DuckDB
@@ -44,15 +49,29 @@ function inputs(ctx, rows) {
 	return { old, neu };
 }
 
-function clArgv(ctx, rows, extra) {
+// The same pair with NEW's rows in a hashed order (generated once).
+function shuffledInputs(ctx, rows) {
 	const { old, neu } = inputs(ctx, rows);
+	const shuf = neu.replace(/-new\.parquet$/, '-new-shuffled.parquet');
+	if (!existsSync(shuf)) {
+		console.error(`bench: shuffling the diff snapshot (${rows} rows) with DuckDB ...`);
+		const p = spawnSync(process.execPath, [path.join(here, 'op_diff_gen.mjs'), '--shuffle', neu, shuf],
+			{ stdio: ['ignore', 'inherit', 'inherit'] });
+		if (p.status !== 0)
+			throw new Error('bench: op_diff_gen.mjs --shuffle failed');
+	}
+	return { old, neu: shuf };
+}
+
+function clArgv(ctx, rows, extra, shuffled = false) {
+	const { old, neu } = shuffled ? shuffledInputs(ctx, rows) : inputs(ctx, rows);
 	return [ctx.clbench, 'exec', '--', '/bin/sh', '-c', '"$@"; [ $? -le 1 ]', 'sh',
 		ctx.changelake, 'diff', old, neu, '--key', 'id', '--threads', String(ctx.threads),
 		'-q', '-o', ctx.out('changelake'), ...extra];
 }
 
-function duckSql(ctx, rows) {
-	const { old, neu } = inputs(ctx, rows);
+function duckSql(ctx, rows, shuffled = false) {
+	const { old, neu } = shuffled ? shuffledInputs(ctx, rows) : inputs(ctx, rows);
 	const sel = VALUES.map((c) => `o.${c} AS left_${c}, n.${c} AS right_${c}`).join(', ');
 	const changed = VALUES.map((c) => `o.${c} IS DISTINCT FROM n.${c}`).join(' OR ');
 	return `COPY (SELECT CASE WHEN o.id IS NULL THEN 'I' WHEN n.id IS NULL THEN 'D' ELSE 'C' END AS diff,
@@ -96,6 +115,13 @@ export const diffOps = [
 		what: 'diff two snapshots by key (8 mixed columns; 1% inserted, 1% deleted, 2% changed) into a Parquet change set',
 		changelake: (ctx) => clArgv(ctx, rowsOf(), []),
 		duckdb: (ctx) => ({ setup: [], timed: duckSql(ctx, rowsOf()) }),
+		verify: verifyDiff,
+	},
+	{
+		name: 'diff_shuffled',
+		what: 'the same diff with NEW\'s rows in another order (ORDER BY hash(id)): snapshots not aligned',
+		changelake: (ctx) => clArgv(ctx, rowsOf(), [], true),
+		duckdb: (ctx) => ({ setup: [], timed: duckSql(ctx, rowsOf(), true) }),
 		verify: verifyDiff,
 	},
 ];

@@ -2,6 +2,7 @@
 // DuckDB so the input does not depend on changelake's writer.
 //
 //   node bench/op_diff_gen.mjs ROWS OLD.parquet NEW.parquet
+//   node bench/op_diff_gen.mjs --shuffle NEW.parquet SHUFFLED.parquet
 //
 // OLD has ROWS rows, i in [0, ROWS); NEW is OLD with 1% of the rows deleted
 // (i % 100 = 0), 2% changed (i % 100 in 1..2: one or two value columns
@@ -79,11 +80,38 @@ export async function generateDiff(rows, oldOut, newOut) {
 	}
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-	const [rows, oldOut, newOut] = process.argv.slice(2);
-	if (!rows || !oldOut || !newOut) {
-		console.error('usage: node bench/op_diff_gen.mjs ROWS OLD.parquet NEW.parquet');
-		process.exit(2);
+// NEW's rows in another order (ORDER BY hash(id)): the unaligned pair of
+// the diff_shuffled op. Written atomically like the others.
+export async function generateShuffled(newIn, shufOut) {
+	const tmp = `${shufOut}.tmp-${process.pid}`;
+	const db = await DuckDBInstance.create(':memory:');
+	const con = await db.connect();
+	try {
+		await con.run('SET preserve_insertion_order = true');
+		await con.run(`COPY (SELECT * FROM read_parquet(${q(newIn)}) ORDER BY hash(id), id)
+			TO ${q(tmp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1048576)`);
+		renameSync(tmp, shufOut);
+	} finally {
+		rmSync(tmp, { force: true });
+		con.closeSync?.();
+		db.closeSync?.();
 	}
-	await generateDiff(Number(rows), oldOut, newOut);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+	if (process.argv[2] === '--shuffle') {
+		const [newIn, shufOut] = process.argv.slice(3);
+		if (!newIn || !shufOut) {
+			console.error('usage: node bench/op_diff_gen.mjs --shuffle NEW.parquet SHUFFLED.parquet');
+			process.exit(2);
+		}
+		await generateShuffled(newIn, shufOut);
+	} else {
+		const [rows, oldOut, newOut] = process.argv.slice(2);
+		if (!rows || !oldOut || !newOut) {
+			console.error('usage: node bench/op_diff_gen.mjs ROWS OLD.parquet NEW.parquet');
+			process.exit(2);
+		}
+		await generateDiff(Number(rows), oldOut, newOut);
+	}
 }
