@@ -331,6 +331,54 @@ fail:
 	return rc;
 }
 
+/*
+ * Internal (dms_merge.c's key pass): open Parquet file `f` reading only the
+ * columns `names` (which must exist; "Op" among them when the file has it,
+ * so the ops are still read). The data schema and batches hold just those
+ * columns, in file order.
+ */
+int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir, const cl_dms_file *f,
+				const char *const *names, int n, cl_error *err);
+int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir, const cl_dms_file *f,
+				const char *const *names, int n, cl_error *err)
+{
+	*out = NULL;
+	if (f->name.format != CL_FORMAT_PARQUET || f->name.kind == CL_DMS_OTHER || n <= 0)
+		return cl_error_set(err, CL_EINVAL, "%s: no Parquet DMS data file", f->path);
+	cl_dms_reader *d = cl_calloc(1, sizeof *d);
+	cl_buf p = {0};
+	if (!d || cl_buf_printf(&p, "%s/%s", dir, f->path)) {
+		cl_free(d);
+		cl_buf_release(&p);
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	}
+	d->path = (char *)cl_buf_detach(&p, NULL);
+	d->load = f->name.kind == CL_DMS_LOAD;
+	d->op_col = -1;
+	cl_read_options ro;
+	cl_read_options_init(&ro);
+	ro.format = CL_FORMAT_PARQUET;
+	ro.columns = names;
+	ro.ncolumns = n;
+	int rc = cl_reader_open(&d->r, d->path, &ro, err);
+	const cl_schema *rs = rc ? NULL : cl_reader_schema(d->r);
+	for (int i = 0; rs && i < rs->nfields; i++)
+		if (is_op_name(rs->fields[i].name)) {
+			if (!cl_type_is_var(rs->fields[i].type))
+				rc = cl_error_set(err, CL_EFORMAT, "%s: column 'Op' is not a string",
+						  d->path);
+			d->op_col = i;
+			break;
+		}
+	rc = rc ? rc : map_columns(d, NULL, err);
+	if (rc) {
+		cl_dms_reader_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
 int cl_dms_reader_next(cl_dms_reader *d, cl_dms_changes *out, cl_error *err)
 {
 	memset(out, 0, sizeof *out);
