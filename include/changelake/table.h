@@ -635,9 +635,12 @@ int cl_table_autocompact(cl_table *t, int mode, cl_autocompact_result *res, cl_e
 
 /*
  * Set (value not NULL) or remove (NULL) one table property in one commit
- * (operation "SET TBLPROPERTIES"; the configuration otherwise kept). A
- * table where it already is so commits nothing (*version = -1; may be
- * NULL).
+ * (operation "SET TBLPROPERTIES" / "UNSET TBLPROPERTIES"; the
+ * configuration otherwise kept). A table where it already is so commits
+ * nothing (*version = -1; may be NULL). Properties that need a protocol
+ * change or define the layout (changelake.*, delta.feature.*,
+ * delta.enableDeletionVectors, delta.columnMapping.mode,
+ * delta.min*Version) are CL_EUNSUPPORTED.
  */
 int cl_table_set_property(cl_table *t, const char *key, const char *value, int64_t *version,
 			  cl_error *err);

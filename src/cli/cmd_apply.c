@@ -282,7 +282,7 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 		goto fail;
 	}
 	/* a separate commit; its failure is a warning, never the run's */
-	cl_autocompact_result ac;
+	cl_autocompact_result ac = {0};
 	if (version >= 0) {
 		pr.what = "apply: auto-compaction";
 		cli_progress_update(&pr, 0, -1);

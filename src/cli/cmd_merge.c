@@ -298,7 +298,7 @@ int cli_cmd_merge(int argc, char **argv)
 		goto out;
 	}
 	/* a separate commit; its failure is a warning, never the run's */
-	cl_autocompact_result ac;
+	cl_autocompact_result ac = {0};
 	if (res.version >= 0)
 		cli_autocompact_run(to, autoc, &ac);
 	if (common.json) {

@@ -233,6 +233,16 @@ int cl_table_set_property(cl_table *t, const char *key, const char *value, int64
 		*version = -1;
 	if (!key || !*key)
 		return cl_error_set(err, CL_EINVAL, "set property: no key");
+	/* properties that come with a protocol change or define the layout
+	 * have their own way (or none): set alone they would lie */
+	static const char *const refused[] = {"delta.enableDeletionVectors",
+		"delta.columnMapping.mode", "delta.minReaderVersion", "delta.minWriterVersion", NULL};
+	bool bad = !strncmp(key, "changelake.", 11) || !strncmp(key, "delta.feature.", 14);
+	for (int i = 0; refused[i] && !bad; i++)
+		bad = !strcmp(key, refused[i]);
+	if (bad)
+		return cl_error_set(err, CL_EUNSUPPORTED, "set property: '%s' cannot be set this "
+				    "way", key);
 	cl_snapshot *s = NULL;
 	cl_table_txn *x = NULL;
 	cl_buf meta = {0}, params = {0};

@@ -213,6 +213,11 @@ TEST(table_autocompact_property_and_overrides)
 	int64_t rows;
 	checksum(t, &rows, &err);
 	CHECK_EQ_INT(rows, 80);
+	/* layout and protocol properties are not plain properties */
+	CHECK_EQ_INT(cl_table_set_property(t, CL_TABLE_CONF_BUCKETS, "4", &v, &err),
+		     CL_EUNSUPPORTED);
+	CHECK_EQ_INT(cl_table_set_property(t, "delta.enableDeletionVectors", "true", &v, &err),
+		     CL_EUNSUPPORTED);
 	/* removing the property: back to the default (off without DVs) */
 	CHECK_OK(cl_table_set_property(t, CL_TABLE_CONF_AUTO_COMPACT, NULL, &v, &err), &err);
 	CHECK_EQ_INT(v, 11);
