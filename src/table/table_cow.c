@@ -334,16 +334,27 @@ static int append_take(cl_column *dst, const cl_column *src, const int64_t *idx,
 		int64_t o = dst->offsets[at];
 		for (int64_t i = 0; i < n; i++) {
 			int64_t b0 = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - b0;
-			if (len)
-				memcpy(dst->data + o, src->data + b0, (size_t)len);
+			cl__copy_short(dst->data + o, src->data + b0, (size_t)len);
 			o += len;
 			dst->offsets[at + i + 1] = o;
 		}
 	} else {
 		size_t wd = (size_t)cl_type_width(src->type);
 		uint8_t *d = dst->values + (size_t)at * wd;
-		for (int64_t i = 0; i < n; i++)
-			memcpy(d + wd * (size_t)i, src->values + wd * (size_t)idx[i], wd);
+		const uint8_t *sv = src->values;
+		switch (wd) {
+		case 4:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + 4 * i, sv + 4 * (size_t)idx[i], 4);
+			break;
+		case 8:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + 8 * i, sv + 8 * (size_t)idx[i], 8);
+			break;
+		default:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + wd * (size_t)i, sv + wd * (size_t)idx[i], wd);
+		}
 	}
 	dst->length += n;
 	return 0;
@@ -436,20 +447,85 @@ static bool candidate(const keyset *ks, const cl__table_layout *l, const cl_tabl
 	return may;
 }
 
+/* Scratch of the scanned batches, reused from file to file. */
+typedef struct scratch {
+	uint64_t *h;     /* key hashes */
+	int64_t *hit;    /* rows holding a changed key */
+	int64_t *idx;    /* surviving rows (short runs) */
+	int64_t cap;     /* rows each holds */
+	cl_batch *keep;  /* the surviving rows */
+} scratch;
+
+static int scratch_reserve(scratch *z, int64_t n, cl_error *err)
+{
+	if (n <= z->cap)
+		return 0;
+	cl_free(z->h);
+	cl_free(z->hit);
+	cl_free(z->idx);
+	z->h = cl_malloc((size_t)n * sizeof *z->h);
+	z->hit = cl_malloc((size_t)n * sizeof *z->hit);
+	z->idx = cl_malloc((size_t)n * sizeof *z->idx);
+	z->cap = z->h && z->hit && z->idx ? n : 0;
+	return z->cap ? 0 : oom(err);
+}
+
+/*
+ * Append the rows of b other than hit[0..nhit) (ascending) to keep: in
+ * runs (one copy per run and column) when the runs are long, else through
+ * the list of surviving rows (one gather per column). Column by column, so
+ * one column's source and destination stay in the caches.
+ */
+static int keep_survivors(cl_batch *keep, const cl_batch *b, const int64_t *hit, int64_t nhit,
+			  int64_t *idx, cl_error *err)
+{
+	int64_t n = b->nrows, nkeep = n - nhit;
+	int rc = 0;
+	if (nkeep <= 0)
+		return 0;
+	if (nhit * 8 <= n) {
+		for (int c = 0; !rc && c < keep->ncols; c++) {
+			int64_t from = 0;
+			for (int64_t i = 0; !rc && i <= nhit; i++) {
+				int64_t to = i < nhit ? hit[i] : n;
+				if (to > from)
+					rc = cl_column_append_range(&keep->cols[c], &b->cols[c], from,
+								    to - from, err);
+				from = to + 1;
+			}
+		}
+	} else {
+		int64_t k = 0, j = 0;
+		for (int64_t r = 0; r < n; r++) {
+			if (j < nhit && hit[j] == r) {
+				j++;
+				continue;
+			}
+			idx[k++] = r;
+		}
+		for (int c = 0; !rc && c < keep->ncols; c++)
+			rc = append_take(&keep->cols[c], &b->cols[c], idx, nkeep, err);
+	}
+	if (!rc)
+		keep->nrows += nkeep;
+	return rc;
+}
+
 /*
  * Copy-on-write of one candidate file, streamed batch by batch: the rows
- * whose keys did not change are gathered into keep (in runs between
- * changed keys) and handed to the writer. Until the file's first changed
- * key is found its rows are held in keep, since a file holding none is
- * left alone; from then on keep is written after every batch, so memory is
- * one batch (plus the rows before the first changed key), not the file.
- * keep is empty on entry and on return.
+ * whose keys did not change are gathered into z->keep and handed to the
+ * writer. Until the file's first changed key is found its rows are held in
+ * keep, since a file holding none is left alone; from then on keep is
+ * written after every batch, so memory is one batch (plus the rows before
+ * the first changed key), not the file. keep is empty on entry and on
+ * return.
  */
 static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l, keyset *ks,
-		    const sink *w, cl_table_txn *x, const cl_table_file *f, cl_batch *keep,
-		    uint64_t **hb, int64_t *hcap, cl_table_cow_stats *st, cl_error *err)
+		    const sink *w, cl_table_txn *x, const cl_table_file *f, scratch *z,
+		    cl_table_cow_stats *st, cl_error *err)
 {
 	cl_column *kcols[64];
+	cl_batch *keep = z->keep;
 	int rc;
 	const char *only[1] = {f->path};
 	cl_table_scan_options so = {0};
@@ -463,40 +539,25 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 	int64_t hits_deleted = 0, copied = 0;
 	cl_batch *b;
 	while (!rc && !(rc = cl_table_scan_next(sc, &b, err)) && b) {
+		int64_t n = b->nrows, nhit = 0;
+		if ((rc = scratch_reserve(z, n, err)))
+			break;
 		for (int k = 0; k < l->nkeys; k++)
 			kcols[k] = &b->cols[l->key_index[k]];
-		if (b->nrows > *hcap) {
-			cl_free(*hb);
-			*hcap = b->nrows;
-			if (!(*hb = cl_malloc((size_t)*hcap * sizeof **hb))) {
-				*hcap = 0;
-				rc = oom(err);
-				break;
-			}
-		}
-		hash_keys(*hb, kcols, l->nkeys, b->nrows);
-		/* surviving rows are copied in runs between changed keys */
-		int64_t run = 0;
-		for (int64_t r = 0; !rc && r <= b->nrows; r++) {
-			if (r + PREFETCH_AHEAD < b->nrows && ks->cap)
-				keyset_prefetch(ks, (*hb)[r + PREFETCH_AHEAD]);
-			kslot *e = r < b->nrows && ks->cap ? keyset_find(ks, kcols, r, (*hb)[r])
-							  : NULL;
-			if (r < b->nrows && (!e || !e->flags))
+		hash_keys(z->h, kcols, l->nkeys, n);
+		for (int64_t r = 0; ks->cap && r < n; r++) {
+			if (r + PREFETCH_AHEAD < n)
+				keyset_prefetch(ks, z->h[r + PREFETCH_AHEAD]);
+			kslot *e = keyset_find(ks, kcols, r, z->h[r]);
+			if (!e->flags)
 				continue;
-			if (e) {
-				touched = true;
-				if (e->flags & K_DELETE)
-					hits_deleted++;
-				e->flags |= K_FOUND;
-			}
-			for (int c = 0; !rc && r > run && c < l->schema->nfields; c++)
-				rc = cl_column_append_range(&keep->cols[c], &b->cols[c], run, r - run,
-							    err);
-			if (!rc)
-				keep->nrows += r - run;
-			run = r + 1;
+			if (e->flags & K_DELETE)
+				hits_deleted++;
+			e->flags |= K_FOUND;
+			z->hit[nhit++] = r;
 		}
+		touched |= nhit > 0;
+		rc = keep_survivors(keep, b, z->hit, nhit, z->idx, err);
 		if (!rc && touched && keep->nrows) {
 			copied += keep->nrows;
 			rc = sink_write(w, keep, err);
@@ -582,9 +643,7 @@ typedef struct cow_ctx {
 	cl_buf *scope;
 	cl__dv_marks *marks; /* merge-on-read, else NULL */
 	dv_hits *dh;
-	cl_batch *keep;
-	uint64_t **hb;
-	int64_t *hcap;
+	scratch *z;
 } cow_ctx;
 
 /* Candidate file f: its scope recorded as read; merge-on-read marks its
@@ -600,8 +659,7 @@ static int cand_file(cow_ctx *c, const sink *w, const cl_table_file *f,
 	if (rc)
 		return rc;
 	if (!c->marks)
-		return cow_file(c->t, c->s, c->l, c->ks, w, c->x, f, c->keep, c->hb, c->hcap, st,
-				err);
+		return cow_file(c->t, c->s, c->l, c->ks, w, c->x, f, c->z, st, err);
 	/* merge-on-read: key columns only, changed rows marked deleted */
 	int64_t nrows = 0;
 	uint64_t *old = NULL; /* rows its current vector deletes */
@@ -750,9 +808,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	bool *done = NULL;      /* bucket's upserts written (early) */
 	bool *is_cand = NULL, early = false;
 	size_t nfiles = 0;
-	uint64_t *hb = NULL; /* key hashes of a scanned batch */
-	cl_batch *keep = NULL; /* a scanned batch's surviving rows */
-	int64_t hcap = 0;
+	scratch z = {0};     /* of the scanned batches */
 	cl__dv_marks *marks = NULL; /* merge-on-read: the commit's deletions */
 	dv_hits dh = {0};
 	int64_t added[3] = {0, 0, 0}; /* files, rows, bytes written */
@@ -773,14 +829,14 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, st, err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
 	rc = rc ? rc : cl__table_writer_open(&w, t, s, x, l.schema, err);
-	rc = rc ? rc : cl_batch_create(&keep, l.schema, 1024, err);
+	rc = rc ? rc : cl_batch_create(&z.keep, l.schema, 1024, err);
 	if (!rc && cl__dv_table_enabled(s))
 		rc = cl__dv_marks_open(&marks, err);
 	if (rc)
 		goto out;
 	dh.ks = &ks;
 	dh.nkeys = l.nkeys;
-	cow_ctx cc = {t, s, x, &l, &ks, &scope, marks, &dh, keep, &hb, &hcap};
+	cow_ctx cc = {t, s, x, &l, &ks, &scope, marks, &dh, &z};
 	nfiles = cl_snapshot_nfiles(s);
 	done = cl_calloc((size_t)ks.nb, sizeof *done);
 	is_cand = cl_calloc(nfiles + 1, sizeof *is_cand);
@@ -883,8 +939,10 @@ out:
 	upserts_release(&u);
 	cl_free(done);
 	cl_free(is_cand);
-	cl_free(hb);
-	cl_batch_free(keep);
+	cl_free(z.h);
+	cl_free(z.hit);
+	cl_free(z.idx);
+	cl_batch_free(z.keep);
 	cl_buf_release(&scope);
 	cl__table_layout_release(&l);
 	return rc;
