@@ -33,6 +33,8 @@
 #include "core/value_text.h"
 
 #include <string.h>
+#define XXH_INLINE_ALL /* XXH3 inlined into hash_keys (the same hashes) */
+#include <xxhash.h>
 
 static int oom(cl_error *err)
 {
@@ -170,12 +172,23 @@ static int append_converted_all(cl_column *dst, const cl_column *src, int64_t n,
 	return rc;
 }
 
-/* Hashes of the key columns cols over rows [0, n) into h (n entries). */
+/* Hashes of the key columns cols over rows [0, n) into h (n entries):
+ * cl_hash_column's, with an INT64 column without NULLs hashed in an
+ * inlined loop even when it has a validity bitmap (a Parquet reader's
+ * nullable column). */
 static void hash_keys(uint64_t *h, cl_column *const *cols, int nkeys, int64_t n)
 {
 	memset(h, 0, (size_t)n * sizeof *h);
-	for (int k = 0; k < nkeys; k++)
-		cl_hash_column(cols[k], h, n);
+	for (int k = 0; k < nkeys; k++) {
+		const cl_column *c = cols[k];
+		if (c->type.id != CL_INT64 || (c->validity && c->null_count != 0)) {
+			cl_hash_column(c, h, n);
+			continue;
+		}
+		const int64_t *v = (const int64_t *)c->values;
+		for (int64_t i = 0; i < n; i++)
+			h[i] = XXH3_64bits_withSeed(&v[i], 8, h[i]);
+	}
 }
 
 static int bucket_of(const cl__table_layout *l, uint64_t h)
