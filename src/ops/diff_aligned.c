@@ -493,6 +493,50 @@ static cl__diff_out *next_out(walk *w)
 }
 
 /*
+ * Default-rule comparison of pairs that go in step (li[k + 1] = li[k] + 1,
+ * the same for ri), BLOCK rows at a time: equal bytes are equal values
+ * (integers, decimals, temporal types; floats too, where -0.0 = 0.0 and
+ * NaN = NaN only add equal values that differ in bytes); a block whose
+ * bytes differ is compared row by row. False when the column does not
+ * qualify (another rule, NULLs, bool) and nothing was compared.
+ */
+#define BLOCK 16
+static bool cmp_blocks(const cl_diff_rule *r, const cl_column *lc, const cl_column *rc,
+		       const uint32_t *li, const uint32_t *ri, int64_t np, uint8_t *changed)
+{
+	if (r->kind != CL_CMP_DEFAULT || lc->null_count || rc->null_count ||
+	    !cl_type_equal(lc->type, rc->type))
+		return false;
+	bool var = cl_type_is_var(lc->type);
+	int64_t w = var ? 0 : cl_type_width(lc->type);
+	if (!var && w <= 0)
+		return false;
+	for (int64_t k = 0; k < np;) {
+		int64_t m = 1;
+		int64_t a = li[k], b = ri[k];
+		while (m < BLOCK && k + m < np && li[k + m] == a + m && ri[k + m] == b + m)
+			m++;
+		bool same;
+		if (var) {
+			const int64_t *lo = lc->offsets + a, *ro = rc->offsets + b;
+			int64_t lb = lo[0], rb = ro[0];
+			int diff = 0;
+			for (int64_t t = 1; t <= m; t++)
+				diff |= (lo[t] - lb) != (ro[t] - rb);
+			same = !diff && !memcmp(lc->data + lb, rc->data + rb, (size_t)(lo[m] - lb));
+		} else {
+			same = !memcmp(lc->values + a * w, rc->values + b * w, (size_t)(m * w));
+		}
+		if (same)
+			memset(changed + k, 0, (size_t)m);
+		else
+			cl__diff_cmp_pairs(r, &lc, li + k, rc, ri + k, m, changed + k);
+		k += m;
+	}
+	return true;
+}
+
+/*
  * Emit pairs k in [0, np): left row li[k] of lcols (positions lprov),
  * right row ri[k] of rcols; every row index below CL__CHUNK_ROWS.
  */
@@ -506,8 +550,10 @@ static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lpr
 		return 0;
 	for (int v = 0; v < nv; v++) {
 		int u = p->values[v];
-		cl__diff_cmp_pairs(&p->u[u].cmp, &lcols[u], li, rcols[u], ri, np,
-				   w->chg + (size_t)v * (size_t)np);
+		uint8_t *chg = w->chg + (size_t)v * (size_t)np;
+		if (np < BLOCK ||
+		    !cmp_blocks(&p->u[u].cmp, lcols[u], rcols[u], li, ri, np, chg))
+			cl__diff_cmp_pairs(&p->u[u].cmp, &lcols[u], li, rcols[u], ri, np, chg);
 	}
 	bool bulk = !p->sparse && !p->has_change;
 	cl__diff_out *o = next_out(w);
