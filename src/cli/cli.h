@@ -142,6 +142,15 @@ int cli__parse_size(const char *s, int64_t *out);
  */
 void cli_warn_checkpoint(const cli_common *c, cl_table *t, const char *table, int64_t version);
 
+/* Auto-compaction after a data commit (cmd_compact.c): run it (mode: the
+ * --auto-compact/--no-auto-compact override, 0 = the table's setting), its
+ * --json member, its summary line and its warning. */
+void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r);
+void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact);
+void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
+			     const cl_autocompact_result *r);
+void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
+
 /* Progress on stderr (only when c->progress), throttled to ~4 per second. */
 typedef struct cli_progress {
 	const cli_common *common;

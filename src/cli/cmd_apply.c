@@ -23,12 +23,6 @@ enum {
 	OPT_NO_AUTOC
 };
 
-/* cmd_compact.c */
-void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r);
-void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact);
-void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
-			     const cl_autocompact_result *r);
-void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
 
 static void usage(FILE *f)
 {

@@ -169,7 +169,6 @@ int cli_table_enable_dv(int argc, char **argv)
  * the command's failure: the data commit stands. The caller warns about a
  * missing checkpoint of r->version (cli_warn_checkpoint) after its summary.
  */
-void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r);
 void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *r)
 {
 	cl_error err = {0};
@@ -192,7 +191,6 @@ void cli_autocompact_run(const char *location, int mode, cl_autocompact_result *
  * what it rewrote; otherwise version null and why not (and the conflict or
  * error text). compact: no blanks after ':' and ',' (apply's style).
  */
-void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact);
 void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact)
 {
 	const char *c = compact ? ":" : ": ", *s = compact ? "," : ", ";
@@ -226,8 +224,6 @@ void cli_autocompact_json(FILE *f, const cl_autocompact_result *r, bool compact)
  * printed when it compacted, hit a conflict or failed (a table it is off
  * for, or with nothing to do, prints nothing). */
 void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
-			     const cl_autocompact_result *r);
-void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
 			     const cl_autocompact_result *r)
 {
 	if (!r)
@@ -254,7 +250,6 @@ void cli_autocompact_summary(FILE *f, const char *prog, const char *table,
 }
 
 /* With --json (no summary on stderr): the failure warning alone. */
-void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
 void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r)
 {
 	if (r && r->skipped && !strcmp(r->skipped, "error"))

@@ -16,7 +16,6 @@ void cli_merge_print_json(FILE *f, const char *table, const cl_dms_merge_result 
 			  const cl_autocompact_result *ac);
 void cli_merge_print_summary(FILE *f, const char *table, const cl_dms_merge_result *r,
 			     const cl_autocompact_result *ac);
-void cli_autocompact_warn(const char *prog, const char *table, const cl_autocompact_result *r);
 
 static void usage(FILE *f)
 {
