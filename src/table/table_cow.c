@@ -51,6 +51,10 @@ enum { K_UPSERT = 1, K_DELETE = 2, K_FOUND = 4 };
  * and every key column compares equal with cl_value_compare (NULL equals
  * NULL: keys match null-safely, like the hash). The hash is the bucket hash
  * (cl_hash_value folded over the key columns from seed 0).
+ * A single INT64 key without NULL in the change set (i64) keeps the key
+ * value itself in the slot instead of its hash: a probe compares values
+ * without reaching into the key columns (a miss in the caches per changed
+ * row of a large change set), and a row with a NULL key matches nothing.
  */
 typedef struct kslot {
 	uint64_t h;
@@ -67,6 +71,8 @@ typedef struct keyset {
 	bool *bucket_used;     /* per bucket (or [0] without buckets) */
 	cl_column *kmin, *kmax; /* per bucket: range of the first key column */
 	int nb;
+	bool i64;              /* slots hold the INT64 key value as h */
+	kslot none;            /* always empty: found for a NULL key (i64) */
 } keyset;
 
 static void keyset_release(keyset *ks)
@@ -119,7 +125,10 @@ static int keyset_reserve(keyset *ks, size_t more)
 	for (size_t i = 0; i < ks->cap; i++) {
 		if (!ks->slots[i].flags)
 			continue;
-		size_t j = (size_t)ks->slots[i].h & (cap - 1);
+		uint64_t h = ks->slots[i].h;
+		if (ks->i64)
+			h = XXH3_64bits_withSeed(&h, 8, 0); /* cl_hash_value of the key */
+		size_t j = (size_t)h & (cap - 1);
 		while (ns[j].flags)
 			j = (j + 1) & (cap - 1);
 		ns[j] = ks->slots[i];
@@ -144,6 +153,18 @@ static inline void keyset_prefetch(const keyset *ks, uint64_t h)
 static kslot *keyset_find(const keyset *ks, cl_column *const *cols, int64_t r, uint64_t h)
 {
 	size_t m = ks->cap - 1, i = (size_t)h & m;
+	if (ks->i64) {
+		if (cl_column_is_null(cols[0], r))
+			return (kslot *)&ks->none;
+		const cl_column *c = cols[0];
+		uint64_t v = c->type.id == CL_INT64 ? (uint64_t)((const int64_t *)c->values)[r]
+						    : (uint64_t)cl_column_get_i64(c, r);
+		for (;; i = (i + 1) & m) {
+			kslot *e = &ks->slots[i];
+			if (!e->flags || e->h == v)
+				return e;
+		}
+	}
 	for (;; i = (i + 1) & m) {
 		kslot *e = &ks->slots[i];
 		if (!e->flags)
@@ -208,6 +229,23 @@ static void range_add(cl_column *lo, cl_column *hi, const cl_column *c, int64_t 
 		cl_column_clear(hi);
 		cl_column_append_from(hi, c, r, NULL);
 	}
+}
+
+/* Can the keys of batches bs (schema in) go into an i64 key set of layout
+ * l: a single INT64 key column, no NULL among them? */
+static bool keys_i64(const cl__table_layout *l, const cl_schema *in, const cl_batch *const *bs,
+		     int nb)
+{
+	if (l->nkeys != 1 || l->schema->fields[l->key_index[0]].type.id != CL_INT64)
+		return false;
+	if (nb == 0 || !in)
+		return true; /* nothing to add */
+	int c = cl_schema_find(in, l->schema->fields[l->key_index[0]].name);
+	for (int i = 0; c >= 0 && i < nb; i++)
+		if (c >= bs[i]->ncols ||
+		    (bs[i]->cols[c].validity && bs[i]->cols[c].null_count != 0))
+			return false;
+	return true;
 }
 
 /* Add the keys of batches (schema in) to ks with flag; converted through
@@ -283,7 +321,7 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 				cl_buf_release(&shown);
 				break;
 			}
-			e->h = h[r];
+			e->h = ks->i64 ? (uint64_t)((const int64_t *)cols[0]->values)[r] : h[r];
 			e->row = (uint32_t)r;
 			e->batch = (uint16_t)slot_b;
 			e->flags = (uint16_t)flag;
@@ -832,6 +870,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		goto out;
 	}
 	rc = keyset_begin(&ks, &l, err);
+	ks.i64 = keys_i64(&l, upsert_schema, ups, nupserts) &&
+		 keys_i64(&l, delete_schema, deletes, ndeletes);
 	for (int c = 0; !rc && nupserts && c < upsert_schema->nfields; c++)
 		if (cl_schema_find(l.schema, upsert_schema->fields[c].name) < 0)
 			rc = cl_error_set(err, CL_ESCHEMA, "upsert column '%s' is not in the table",

@@ -425,3 +425,86 @@ TEST(table_cow_bucket_not_null_refused)
 	model_free(&m);
 	cl_table_free(t);
 }
+
+/* Rows with a NULL key (a nullable key column): a change set without NULL
+ * keys (values compared directly) leaves them as they are; one with a NULL
+ * key changes them (keys match null-safely). */
+TEST(table_cow_bucket_null_key_rows)
+{
+	enum { N = 3000, B = 2 };
+	cl_error err = {0};
+	cl_table *t = make_table("nullkey", N, B, 128LL << 20, 1, "id int64\nname string\nv int32",
+				 NULL);
+	CHECK(t);
+	cl_snapshot *s;
+	cl_table_txn *x;
+	cl_table_writer *w;
+	cl_schema *sc;
+	cl_batch *b;
+	CHECK_OK(cl_schema_parse(&sc, "id int64\nname string\nv int32", &err), &err);
+	CHECK_OK(cl_batch_create(&b, sc, 2, &err), &err);
+	CHECK_OK(cl_column_append_null(&b->cols[0], &err), &err);
+	CHECK_OK(cl_column_append_bytes(&b->cols[1], "nul", 3, &err), &err);
+	CHECK_OK(cl_column_append_i64(&b->cols[2], 42, &err), &err);
+	b->nrows = 1;
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	CHECK_OK(cl_table_txn_begin(&x, t, s, "WRITE", &err), &err);
+	CHECK_OK(cl_table_writer_open(&w, x, sc, &err), &err);
+	CHECK_OK(cl_table_writer_write(w, b, &err), &err);
+	CHECK_OK(cl_table_writer_finish(w, &err), &err);
+	CHECK_OK(cl_table_txn_commit(x, NULL, &err), &err);
+	cl_table_writer_free(w);
+	cl_table_txn_free(x);
+	cl_snapshot_free(s);
+	/* every id's bucket and the NULL key's: all files are candidates */
+	model m;
+	CHECK(model_init(&m, N));
+	change ch[64];
+	int n = 0;
+	for (int64_t id = 0; id < 60; id++)
+		ch[n++] = (change){id, id % 2 == 1, 7, NULL};
+	cl_table_cow_stats st;
+	CHECK_OK(apply(t, &m, ch, n, "int64", "int32", false, &st, &err), &err);
+	CHECK_EQ_INT(st.rows_deleted, 30);
+	/* the NULL-key row is still there, once */
+	int64_t nulls = 0, rows = 0;
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	cl_table_scan *scan;
+	CHECK_OK(cl_table_scan_open(&scan, t, s, NULL, &err), &err);
+	cl_batch *rb;
+	while (!cl_table_scan_next(scan, &rb, &err) && rb)
+		for (int64_t r = 0; r < rb->nrows; r++, rows++)
+			if (cl_column_is_null(&rb->cols[0], r)) {
+				nulls++;
+				CHECK_EQ_INT(cl_column_get_i64(&rb->cols[2], r), 42);
+			}
+	cl_table_scan_free(scan);
+	cl_snapshot_free(s);
+	CHECK_EQ_INT(nulls, 1);
+	CHECK_EQ_INT(rows, N + 1 - 30);
+	/* a NULL key deleted by key */
+	cl_schema *ds;
+	cl_batch *db;
+	CHECK_OK(cl_schema_parse(&ds, "id int64", &err), &err);
+	CHECK_OK(cl_batch_create(&db, ds, 1, &err), &err);
+	CHECK_OK(cl_column_append_null(&db->cols[0], &err), &err);
+	db->nrows = 1;
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	CHECK_OK(cl_table_txn_begin(&x, t, s, "MERGE", &err), &err);
+	const cl_batch *d[1] = {db};
+	CHECK_OK(cl_table_cow(x, NULL, NULL, 0, ds, d, 1, &st, &err), &err);
+	CHECK_OK(cl_table_txn_commit(x, NULL, &err), &err);
+	CHECK_EQ_INT(st.rows_deleted, 1);
+	CHECK_EQ_INT(st.deletes_missing, 0);
+	cl_table_txn_free(x);
+	cl_snapshot_free(s);
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	CHECK_EQ_INT(cl_snapshot_num_records(s), N - 30);
+	cl_snapshot_free(s);
+	cl_batch_free(db);
+	cl_schema_free(ds);
+	cl_batch_free(b);
+	cl_schema_free(sc);
+	model_free(&m);
+	cl_table_free(t);
+}
