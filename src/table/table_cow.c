@@ -276,6 +276,12 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 	ks->conv = conv;
 	ks->nkeys = l->nkeys;
 	uint64_t *h = NULL;
+	/* i64: per bucket the rows of the smallest and largest key (-1: none) */
+	int64_t *rlo = cl_malloc(2 * (size_t)ks->nb * sizeof *rlo), *rhi = rlo + ks->nb;
+	if (!rlo)
+		return oom(err);
+	for (int bk = 0; bk < 2 * ks->nb; bk++)
+		rlo[bk] = -1;
 	for (int bi = 0; !rc && bi < nb; bi++) {
 		const cl_batch *b = bs[bi];
 		int slot_b = ks->nbat;
@@ -302,6 +308,8 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 			break;
 		hash_keys(h, cols, l->nkeys, b->nrows);
 		for (int64_t r = 0; !rc && r < b->nrows; r++) {
+			if (r + PREFETCH_AHEAD < b->nrows)
+				keyset_prefetch(ks, h[r + PREFETCH_AHEAD]);
 			kslot *e = keyset_find(ks, cols, r, h[r]);
 			if (e->flags) {
 				cl_buf shown = {0};
@@ -328,12 +336,30 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 			ks->n++;
 			int bk = bucket_of(l, h[r]);
 			ks->bucket_used[bk] = true;
-			range_add(&ks->kmin[bk], &ks->kmax[bk], &kc[0], r);
+			if (!ks->i64) {
+				range_add(&ks->kmin[bk], &ks->kmax[bk], &kc[0], r);
+				continue;
+			}
+			/* rows of the bucket's smallest and largest key in this
+			 * batch, added to the range after it */
+			const int64_t *v = (const int64_t *)kc[0].values;
+			if (rlo[bk] < 0 || v[r] < v[rlo[bk]])
+				rlo[bk] = r;
+			if (rhi[bk] < 0 || v[r] > v[rhi[bk]])
+				rhi[bk] = r;
+		}
+		for (int bk = 0; !rc && ks->i64 && bk < ks->nb; bk++) {
+			if (rlo[bk] < 0)
+				continue;
+			range_add(&ks->kmin[bk], &ks->kmax[bk], &kc[0], rlo[bk]);
+			range_add(&ks->kmin[bk], &ks->kmax[bk], &kc[0], rhi[bk]);
+			rlo[bk] = rhi[bk] = -1;
 		}
 		if (!rc && flag == K_UPSERT)
 			st->rows_upserted += b->nrows;
 	}
 	cl_free(h);
+	cl_free(rlo);
 	return rc;
 }
 
