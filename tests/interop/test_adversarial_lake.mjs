@@ -1,0 +1,439 @@
+// test_adversarial_lake.mjs — adversarial checks of three recent lake-table
+// changes, against DuckDB as the reference:
+//
+//   autocompact  auto-compaction after merge/apply (table_compact.c) on a
+//                partitioned + bucketed copy-on-write table and a
+//                partitioned merge-on-read (DV) table, with a column added
+//                half way (schema evolution), through 10-commit checkpoints:
+//                every version (before and after each OPTIMIZE commit) read
+//                by time travel equals DuckDB's state of that run; vacuum
+//                keeps the latest readable; `table history` shows OPTIMIZE.
+//   lean         the DMS initial load's two-pass path (dms_merge.c lean_plan:
+//                a first run from Parquet files of the same columns) against
+//                the one-pass path (taken when --schema is declared) and
+//                DuckDB's last-change-per-key: duplicates across files, NULL
+//                keys, Op present/absent, full load + CDC in one run, column
+//                orders that differ, a column added in a later file, CSV
+//                mixed with Parquet, a bad Op value in file 2 (fails naming
+//                the file, leaves no table).
+//   cow          copy-on-write applies (table_cow.c, table_cow_write.c) on
+//                unbucketed, partitioned and bucketed tables: partition moves,
+//                a change set with INT32 keys for a BIGINT table, every row of
+//                a file deleted, upserts into an empty table, after a column
+//                was added, a NOT NULL column refused, SIGKILL at the writer's
+//                crash points (the table reads old or new, a rerun is clean).
+// Known failures run only with CL_ADVERSARIAL_KNOWN_FAILURES=1.
+// Env: CHANGELAKE, CL_BUILD. Prints "adversarial_lake: N passed, M failed".
+import { DuckDBInstance } from '@duckdb/node-api';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const build = process.env.CL_BUILD || 'build/san';
+const CL = path.resolve(process.env.CHANGELAKE || path.join(build, 'changelake'));
+const KNOWN = process.env.CL_ADVERSARIAL_KNOWN_FAILURES === '1';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-adv-lake-'));
+let passed = 0, failed = 0;
+function ok(cond, what, why = '') {
+	if (cond) {
+		passed++;
+		console.log(`ok - ${what}`);
+	} else {
+		failed++;
+		console.log(`FAIL ${what}${why ? `: ${String(why).slice(0, 1500)}` : ''}`);
+	}
+	return cond;
+}
+const cl = (args, env) => spawnSync(CL, args, { encoding: 'utf8', maxBuffer: 1 << 28, cwd: tmp,
+	env: env ? { ...process.env, ...env } : process.env });
+const json = (r) => {
+	try {
+		return JSON.parse(r.stdout);
+	} catch {
+		return {};
+	}
+};
+const db = await DuckDBInstance.create(':memory:');
+const con = await db.connect();
+const q = async (sql) => (await con.runAndReadAll(sql)).getRows();
+const str = (s) => `'${String(s).replaceAll("'", "''")}'`;
+
+const COLS = { id: 'BIGINT', name: 'VARCHAR', amount: 'INTEGER', region: 'VARCHAR', extra: 'VARCHAR' };
+
+// `changelake cat TABLE[@V]` into DuckDB table `name` (columns: those of
+// the header, typed by COLS)
+let catN = 0;
+async function catTable(table, name) {
+	const r = cl(['cat', table, '--to', 'csv']);
+	if (r.status !== 0) throw new Error(`cat ${table}: ${r.stderr}`);
+	const f = path.join(tmp, `cat-${catN++}.csv`);
+	fs.writeFileSync(f, r.stdout);
+	const header = r.stdout.split('\n')[0].split(',');
+	const cols = header.map((c) => `'${c}': '${COLS[c] || 'VARCHAR'}'`).join(', ');
+	await con.run(`CREATE OR REPLACE TABLE ${name} AS SELECT * FROM read_csv(${str(f)}, header = true,
+		columns = {${cols}}, auto_detect = false, quote = '"', escape = '"', delim = ',')`);
+	return header;
+}
+// rows of two queries equal as multisets (columns by name: both sides
+// select the given columns)
+async function sameRows(a, b, cols) {
+	const sel = cols.join(', ');
+	const r = await q(`SELECT (SELECT count(*) FROM (${a})), (SELECT count(*) FROM (${b})),
+		(SELECT count(*) FROM (SELECT ${sel} FROM (${a}) EXCEPT ALL SELECT ${sel} FROM (${b}))),
+		(SELECT count(*) FROM (SELECT ${sel} FROM (${b}) EXCEPT ALL SELECT ${sel} FROM (${a})))`);
+	const [na, nb, ab, ba] = r[0].map(Number);
+	return [na === nb && ab === 0 && ba === 0, `${na} vs ${nb} rows, ${ab} only in the first, ${ba} only in the second`];
+}
+function logVersions(table) {
+	return fs.readdirSync(path.join(table, '_delta_log')).filter((f) => /^\d{20}\.json$/.test(f))
+		.map((f) => Number(f.slice(0, 20))).sort((x, y) => x - y);
+}
+function commitInfo(table, v) {
+	const f = path.join(table, '_delta_log', `${String(v).padStart(20, '0')}.json`);
+	for (const l of fs.readFileSync(f, 'utf8').split('\n').filter(Boolean)) {
+		const a = JSON.parse(l);
+		if (a.commitInfo) return a.commitInfo;
+	}
+	return {};
+}
+
+// ======================= 1. auto-compaction ==============================
+async function autocompact(kind) {
+	const label = `autocompact ${kind}`;
+	const dms = path.join(tmp, `ac-${kind}`, 's', 't');
+	const table = path.join(tmp, `lake-ac-${kind}`);
+	fs.mkdirSync(dms, { recursive: true });
+	await q('SELECT setseed(0.25)');
+	await con.run(`CREATE OR REPLACE TABLE ref AS SELECT i::BIGINT AS id, 'n' || i AS name,
+		(i * 7 % 1000)::INTEGER AS amount, ['eu', 'us', 'ap'][1 + i % 3] AS region, NULL::VARCHAR AS extra
+		FROM range(0, 2000) t(i)`);
+	await con.run(`COPY (SELECT * EXCLUDE extra FROM ref) TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet)`);
+	const args = ['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--partition-by', 'region',
+		'--buckets', '2', '--json'];
+	if (kind === 'dv') args.push('--deletion-vectors');
+	let r = cl(args);
+	if (!ok(r.status === 0, `${label}: load`, r.stderr)) return;
+	if (kind === 'cow') {
+		r = cl(['table', 'auto-compact', table, 'on']);
+		ok(r.status === 0, `${label}: table auto-compact on`, r.stderr);
+	}
+	const refAt = new Map(); // version -> DuckDB table name of its state
+	const snap = async (v) => {
+		await con.run(`CREATE OR REPLACE TABLE ref_${kind}_${v} AS SELECT * FROM ref`);
+		refAt.set(v, `ref_${kind}_${v}`);
+	};
+	await snap(logVersions(table).at(-1)); // the load's data commit (earlier: create)
+	const firstVersion = logVersions(table).at(-1);
+	let compactions = 0, evolved = false;
+	for (let round = 1; round <= 24; round++) {
+		const withExtra = round >= 10; // a column added half way
+		await q(`SELECT setseed(${round / 50})`);
+		await con.run(`CREATE OR REPLACE TABLE cdc AS
+			SELECT 'U' AS Op, id, name || '+' AS name, amount - 1 AS amount,
+			  -- an update moves a row to another partition now and then
+			  CASE WHEN id % 5 = ${round % 5} THEN ['eu', 'us', 'ap'][1 + (id + ${round}) % 3] ELSE region END AS region,
+			  ${withExtra ? `'x' || ${round}` : 'NULL'} AS extra
+			  FROM ref WHERE random() < 0.01 AND hash(id + ${round}) % 97 <> 0 ${kind === 'cow' ? `AND region = 'eu'` : ''}
+			UNION ALL SELECT 'D', id, NULL, NULL, NULL, NULL FROM ref WHERE hash(id + ${round}) % 97 = 0 ${kind === 'cow' ? `AND region = 'eu'` : ''}
+			UNION ALL SELECT 'I', 100000 + ${round} * 10 + i, 'new' || i, i::INTEGER, ['eu', 'us', 'ap'][1 + i % 3],
+			  ${withExtra ? `'e' || i` : 'NULL'} FROM range(0, 6) t(i)`);
+		await con.run(`COPY (SELECT * ${withExtra ? '' : 'EXCLUDE extra'} FROM cdc)
+			TO ${str(path.join(dms, `20240101-10${String(round).padStart(2, '0')}00000.parquet`))} (FORMAT parquet)`);
+		r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--json']);
+		if (!ok(r.status === 0, `${label} run ${round}: merge`, r.stderr)) return;
+		evolved ||= withExtra;
+		await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref WHERE id NOT IN (SELECT id FROM cdc)
+			UNION ALL SELECT id, name, amount, region, extra FROM cdc WHERE Op <> 'D'`);
+		const js = json(r);
+		await snap(js.version);
+		if (js.auto_compaction && js.auto_compaction.version != null) {
+			compactions++;
+			await snap(js.auto_compaction.version);
+		}
+	}
+	ok(compactions >= 1, `${label}: ${compactions} auto-compactions in 24 runs`);
+	const versions = logVersions(table);
+	const cps = fs.readdirSync(path.join(table, '_delta_log')).filter((f) => /checkpoint/.test(f));
+	ok(cps.length >= 1, `${label}: ${versions.length} commits, checkpoints written (${cps.length})`);
+	// every version by time travel
+	let bad = [];
+	for (const v of versions) {
+		if (v < firstVersion) continue;
+		// a schema commit (the column added) reads like the version before
+		if (!refAt.get(v) && commitInfo(table, v).operation === 'ADD COLUMNS' && refAt.get(v - 1))
+			refAt.set(v, refAt.get(v - 1));
+		const want = refAt.get(v);
+		if (!want) {
+			bad.push(`v${v}: no reference (an unexpected commit: ${commitInfo(table, v).operation})`);
+			continue;
+		}
+		const header = await catTable(`${table}@${v}`, 'got');
+		const cols = header.filter((c) => c in COLS);
+		const [same, why] = await sameRows('SELECT * FROM got', `SELECT * FROM ${want}`, cols);
+		if (!same) bad.push(`v${v} (${commitInfo(table, v).operation}): ${why}`);
+	}
+	ok(bad.length === 0, `${label}: all ${versions.length} versions read by time travel equal DuckDB's state`, bad.join('; '));
+	// an OPTIMIZE version equals the version before it
+	const opt = versions.filter((v) => commitInfo(table, v).operation === 'OPTIMIZE');
+	ok(opt.length === compactions, `${label}: ${opt.length} OPTIMIZE commits in the log`);
+	r = cl(['table', 'history', table]);
+	ok(r.status === 0 && (r.stdout.match(/OPTIMIZE/g) || []).length === opt.length,
+		`${label}: table history lists the ${opt.length} OPTIMIZE commits`, r.stdout.slice(0, 500) + r.stderr);
+	// vacuum: latest unchanged
+	r = cl(['vacuum', table, '--retain', '0s', '-q']);
+	ok(r.status === 0, `${label}: vacuum --retain 0s`, r.stderr);
+	const header = await catTable(table, 'got');
+	const [same, why] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref', header.filter((c) => c in COLS));
+	ok(same && (!evolved || header.includes('extra')), `${label}: after vacuum the table equals DuckDB's state`, why + header);
+	// one more run after vacuum and checkpoints: still right
+	r = cl(['compact', table, '-q']);
+	ok(r.status === 0, `${label}: explicit compact after vacuum`, r.stderr);
+	await catTable(table, 'got');
+	const [s2, w2] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref', header.filter((c) => c in COLS));
+	ok(s2, `${label}: after an explicit compact the table equals DuckDB's state`, w2);
+}
+
+// ======================= 2. the DMS lean initial load =====================
+// Each scenario: files (name -> SQL), expected = last change per key
+// (full load first, then file name order, then row), 'D' deletes.
+async function leanScenario(name, files, opts = {}) {
+	const label = `lean ${name}`;
+	const base = path.join(tmp, `lean-${name.replace(/\W+/g, '_')}`);
+	const outs = [];
+	for (const mode of ['lean', 'declared']) {
+		const dms = path.join(base, mode, 's', 't');
+		fs.mkdirSync(dms, { recursive: true });
+		let idx = 0;
+		const parts = [];
+		for (const [fname, sql, fmt] of files) {
+			const f = path.join(dms, fname);
+			if ((fmt || 'parquet') === 'parquet') await con.run(`COPY (${sql}) TO ${str(f)} (FORMAT parquet, ROW_GROUP_SIZE 700)`);
+			else await con.run(`COPY (${sql}) TO ${str(f)} (FORMAT csv, HEADER true)`);
+			if (mode === 'lean') {
+				await con.run(`CREATE OR REPLACE TABLE f${idx} AS ${sql}`);
+				const hasOp = (await q(`SELECT count(*) FROM information_schema.columns WHERE table_name = 'f${idx}' AND column_name = 'Op'`))[0][0];
+				const hasExtra = (await q(`SELECT count(*) FROM information_schema.columns WHERE table_name = 'f${idx}' AND column_name = 'extra'`))[0][0];
+				parts.push(`SELECT ${Number(hasOp) ? 'Op' : `'I'`} AS Op, id, name, amount, region,
+					${Number(hasExtra) ? 'extra' : 'NULL::VARCHAR'} AS extra, ${fname.startsWith('LOAD') ? 0 : 1} AS grp,
+					${idx} AS fi, row_number() OVER () AS rn FROM f${idx}`);
+			}
+			idx++;
+		}
+		if (mode === 'lean') {
+			await con.run(`CREATE OR REPLACE TABLE lean_ref AS SELECT id, name, amount, region, extra FROM (
+				SELECT *, row_number() OVER (PARTITION BY id ORDER BY grp DESC, fi DESC, rn DESC) AS k FROM (${parts.join(' UNION ALL ')}))
+				WHERE k = 1 AND Op <> 'D'`);
+		}
+		const table = path.join(base, `table-${mode}`);
+		const args = ['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--json'];
+		if (mode === 'declared') {
+			const sf = path.join(base, 'schema.txt');
+			fs.writeFileSync(sf, `id int64\nname string\namount int32\nregion string\n${opts.extra ? 'extra string\n' : ''}`);
+			args.push('--schema', sf);
+		}
+		const r = cl(args);
+		if (opts.fail) {
+			ok(r.status === 2 && opts.fail.test(r.stderr), `${label} (${mode}): fails naming the file/row/column`, `exit ${r.status}: ${r.stderr}`);
+			ok(!fs.existsSync(path.join(table, '_delta_log')) ||
+				logVersions(table).length === 0, `${label} (${mode}): no table left`);
+			continue;
+		}
+		if (!ok(r.status === 0, `${label} (${mode}): merge`, r.stderr)) continue;
+		const c = cl(['cat', table, '--to', 'csv']);
+		outs.push(c.stdout);
+		const header = await catTable(table, 'got');
+		const cols = header.filter((x) => x in COLS);
+		const [same, why] = await sameRows('SELECT * FROM got', 'SELECT * FROM lean_ref', cols);
+		ok(same && (!opts.extra || header.includes('extra')), `${label} (${mode}): table equals DuckDB's last change per key`, why + ' ' + header);
+	}
+	if (outs.length === 2)
+		ok(outs[0] === outs[1], `${label}: lean and one-pass tables read the same rows in the same order`,
+			`${outs[0].slice(0, 300)} vs ${outs[1].slice(0, 300)}`);
+}
+
+async function lean() {
+	await con.run(`CREATE OR REPLACE TABLE src AS SELECT i::BIGINT AS id, 'n' || i AS name,
+		CASE WHEN i % 13 = 0 THEN NULL ELSE (i * 7 % 1000)::INTEGER END AS amount, ['eu', 'us', NULL][1 + i % 3] AS region
+		FROM range(0, 5000) t(i)`);
+	const L = (w) => `SELECT id, name, amount, region FROM src WHERE ${w}`;
+	await leanScenario('two loads, duplicates across files', [
+		['LOAD00000001.parquet', L('id < 3000')],
+		['LOAD00000002.parquet', `SELECT id, name || '#2' AS name, amount, region FROM src WHERE id >= 2500 UNION ALL ${L('id < 10')}`],
+	]);
+	await leanScenario('duplicates within a file and NULL keys', [
+		['LOAD00000001.parquet', `${L('true')} UNION ALL SELECT id, name || '#dup', amount + 1, region FROM src WHERE id % 100 = 0
+			UNION ALL SELECT NULL, 'nullkey1', 1, 'eu' UNION ALL SELECT NULL, 'nullkey2', 2, 'us'`],
+		['LOAD00000002.parquet', `SELECT NULL::BIGINT AS id, 'nullkey3' AS name, 3 AS amount, 'ap' AS region`],
+	]);
+	await leanScenario('Op present in loads, CDC in the same run', [
+		['LOAD00000001.parquet', `SELECT 'I' AS Op, * FROM (${L('id < 4000')})`],
+		['LOAD00000002.parquet', `SELECT 'I' AS Op, * FROM (${L('id >= 4000')})`],
+		['20240101-100000000.parquet', `SELECT 'U' AS Op, id, name || '*' AS name, amount, region FROM src WHERE id % 7 = 0
+			UNION ALL SELECT 'D', id, NULL, NULL, NULL FROM src WHERE id % 11 = 0
+			UNION ALL SELECT 'I', 90000 + id, 'ins', 1, 'eu' FROM src WHERE id < 5`],
+	]);
+	await leanScenario('Op in one load file only', [
+		['LOAD00000001.parquet', L('id < 2000')],
+		['LOAD00000002.parquet', `SELECT 'I' AS Op, * FROM (${L('id >= 2000')})`],
+	]);
+	await leanScenario('column order differs in file 2', [
+		['LOAD00000001.parquet', L('id < 2000')],
+		['LOAD00000002.parquet', `SELECT region, amount, name, id FROM src WHERE id >= 1500`],
+	]);
+	await leanScenario('a column added in a later load file', [
+		['LOAD00000001.parquet', L('id < 2000')],
+		['LOAD00000002.parquet', `SELECT id, name, amount, region, 'x' || id AS extra FROM src WHERE id >= 1500`],
+	], { extra: true });
+	await leanScenario('a type that differs in file 2 (int64 amount)', [
+		['LOAD00000001.parquet', L('id < 2000')],
+		['LOAD00000002.parquet', `SELECT id, name, amount::BIGINT AS amount, region FROM src WHERE id >= 1500`],
+	], { declaredDiffers: true });
+	await leanScenario('CSV mixed with Parquet', [
+		['LOAD00000001.parquet', L('id < 2000')],
+		['LOAD00000002.csv', L('id >= 1500'), 'csv'],
+	]);
+	await leanScenario('bad Op value in file 2', [
+		['LOAD00000001.parquet', `SELECT 'I' AS Op, * FROM (${L('id < 2000')})`],
+		['LOAD00000002.parquet', `SELECT CASE WHEN id = 2100 THEN 'Z' ELSE 'I' END AS Op, * FROM (${L('id >= 2000')})`],
+	], { fail: /LOAD00000002\.parquet.*(row|line) \d+/ });
+}
+
+// ======================= 3. copy-on-write applies ========================
+async function cowTable(label, layout, extraArgs = []) {
+	const dms = path.join(tmp, `cow-${label}`, 's', 't');
+	const table = path.join(tmp, `lake-cow-${label}`);
+	fs.mkdirSync(dms, { recursive: true });
+	await con.run(`COPY (SELECT * EXCLUDE extra FROM ref) TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet, ROW_GROUP_SIZE 500)`);
+	const r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--no-auto-compact',
+		...layout, ...extraArgs]);
+	ok(r.status === 0, `cow ${label}: created`, r.stderr);
+	return { table, dms };
+}
+async function applyCheck(label, table, chSql, opts = {}) {
+	await con.run(`CREATE OR REPLACE TABLE ch AS ${chSql}`);
+	const chf = path.join(tmp, `ch-${label.replace(/\W+/g, '_')}.parquet`);
+	await con.run(`COPY ch TO ${str(chf)} (FORMAT parquet)`);
+	const r = cl(['apply', chf, '--to', table, '--key', 'id', '--no-auto-compact', '--json'], opts.env);
+	if (opts.expectFail) {
+		ok(r.status === 2 && opts.expectFail.test(r.stderr), `${label}: refused`, `exit ${r.status}: ${r.stderr}`);
+	} else {
+		if (!ok(r.status === 0, `${label}: apply`, r.stderr)) return r;
+		await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref WHERE id NOT IN (SELECT id FROM ch)
+			UNION ALL SELECT id, name, amount, region, ${opts.extra ? 'extra' : 'NULL::VARCHAR'} FROM ch WHERE diff <> 'D'`);
+	}
+	const header = await catTable(table, 'got');
+	const [same, why] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref', header.filter((c) => c in COLS));
+	ok(same, `${label}: the table equals DuckDB's state`, why);
+	return r;
+}
+async function cow() {
+	const layouts = [
+		['plain', []],
+		['part', ['--partition-by', 'region']],
+		['bucketed', ['--buckets', '3']],
+		['part_bucketed', ['--partition-by', 'region', '--buckets', '2']],
+	];
+	for (const [lname, layout] of layouts) {
+		await con.run(`CREATE OR REPLACE TABLE ref AS SELECT i::BIGINT AS id, 'n' || i AS name,
+			(i * 7 % 1000)::INTEGER AS amount, ['eu', 'us', 'ap'][1 + i % 3] AS region, NULL::VARCHAR AS extra
+			FROM range(0, 6000) t(i)`);
+		const { table, dms } = await cowTable(lname, layout);
+		const L = `cow ${lname}`;
+		await applyCheck(`${L} partition moves`, table, `SELECT 'C' AS diff, id, name || '>' AS name, amount,
+			CASE region WHEN 'eu' THEN 'us' WHEN 'us' THEN 'ap' ELSE 'eu' END AS region FROM ref WHERE id % 17 = 0
+			UNION ALL SELECT 'I', 50000 + i, 'i', i::INTEGER, 'us' FROM range(0, 10) t(i)
+			UNION ALL SELECT 'D', id, NULL, NULL, NULL FROM ref WHERE id % 19 = 1 AND id % 17 <> 0`);
+		await applyCheck(`${L} INT32 keys in the change set`, table, `SELECT 'C' AS diff, id::INTEGER AS id, name || '32' AS name,
+			amount, region FROM ref WHERE id % 23 = 2
+			UNION ALL SELECT 'I', (60000 + i)::INTEGER, 'i32', i::INTEGER, 'eu' FROM range(0, 7) t(i)`);
+		// every row of region 'ap' (a whole partition / many whole files)
+		await applyCheck(`${L} every row of a partition deleted`, table,
+			`SELECT 'D' AS diff, id, NULL::VARCHAR AS name, NULL::INTEGER AS amount, NULL::VARCHAR AS region FROM ref WHERE region = 'ap'`);
+		await applyCheck(`${L} every row deleted`, table,
+			`SELECT 'D' AS diff, id, NULL::VARCHAR AS name, NULL::INTEGER AS amount, NULL::VARCHAR AS region FROM ref`);
+		await applyCheck(`${L} upserts into the emptied table`, table,
+			`SELECT 'I' AS diff, i::BIGINT AS id, 'back' || i AS name, i::INTEGER AS amount, ['eu', 'us', 'ap'][1 + i % 3] AS region FROM range(0, 3000) t(i)`);
+		// a column added by a CDC merge, then applies without and with it
+		await con.run(`COPY (SELECT 'U' AS Op, id, name, amount, region, 'ev' || id AS extra FROM ref WHERE id % 5 = 0)
+			TO ${str(path.join(dms, '20240101-100000000.parquet'))} (FORMAT parquet)`);
+		const r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--no-auto-compact']);
+		ok(r.status === 0, `${L}: CDC merge adds column extra`, r.stderr);
+		await con.run(`UPDATE ref SET extra = 'ev' || id WHERE id % 5 = 0`);
+		// an apply whose change set lacks 'extra' is refused (the table unchanged)
+		await applyCheck(`${L} after schema evolution, change set without the new column`, table,
+			`SELECT 'C' AS diff, id, name || '~' AS name, amount, region FROM ref WHERE id % 10 = 5`, { expectFail: /extra/ });
+		await applyCheck(`${L} after schema evolution, change set with it`, table,
+			`SELECT 'C' AS diff, id, name, amount + 1 AS amount, region, 'new' AS extra FROM ref WHERE id % 9 = 4
+			 UNION ALL SELECT 'I', 70000 + i, 'z', 1, 'ap', NULL FROM range(0, 3) t(i)`, { extra: true });
+	}
+	// NOT NULL declared column refused, the table unchanged
+	{
+		await con.run(`CREATE OR REPLACE TABLE ref AS SELECT i::BIGINT AS id, 'n' || i AS name,
+			(i * 7 % 1000)::INTEGER AS amount, ['eu', 'us', 'ap'][1 + i % 3] AS region, NULL::VARCHAR AS extra
+			FROM range(0, 3000) t(i)`);
+		const sf = path.join(tmp, 'nn-schema.txt');
+		fs.writeFileSync(sf, 'id int64 not null\nname string not null\namount int32\nregion string\n');
+		for (const [lname, layout] of [['nn_plain', []], ['nn_bucketed', ['--buckets', '2']], ['nn_part', ['--partition-by', 'region']]]) {
+			const { table } = await cowTable(lname, layout, ['--schema', sf]);
+			const v0 = logVersions(table).at(-1);
+			await applyCheck(`cow ${lname} NULL into a NOT NULL column`, table,
+				`SELECT 'C' AS diff, id, CASE WHEN id = 1234 THEN NULL ELSE name || '!' END AS name, amount, region FROM ref WHERE id % 3 = 1`,
+				{ expectFail: /name|not null|NOT NULL/i });
+			ok(logVersions(table).at(-1) === v0, `cow ${lname}: no commit after the refusal`);
+		}
+	}
+	// crash points of the copy-on-write writer: old or new, rerun clean
+	{
+		await con.run(`CREATE OR REPLACE TABLE ref0 AS SELECT i::BIGINT AS id, 'n' || i AS name,
+			(i * 7 % 1000)::INTEGER AS amount, ['eu', 'us', 'ap'][1 + i % 3] AS region, NULL::VARCHAR AS extra
+			FROM range(0, 4000) t(i)`);
+		await con.run(`CREATE OR REPLACE TABLE ch AS SELECT 'C' AS diff, id, name || '!' AS name, amount, region FROM ref0 WHERE id % 7 = 0
+			UNION ALL SELECT 'D', id, NULL, NULL, NULL FROM ref0 WHERE id % 11 = 0 AND id % 7 <> 0`);
+		const chf = path.join(tmp, 'crash-ch.parquet');
+		await con.run(`COPY ch TO ${str(chf)} (FORMAT parquet)`);
+		await con.run(`CREATE OR REPLACE TABLE ref1 AS SELECT * FROM ref0 WHERE id NOT IN (SELECT id FROM ch)
+			UNION ALL SELECT id, name, amount, region, NULL FROM ch WHERE diff <> 'D'`);
+		for (const [lname, layout] of [['plain', []], ['bucketed', ['--buckets', '3']], ['part', ['--partition-by', 'region', '--buckets', '2']]]) {
+			for (const point of ['data-file-writing:1', 'data-file-closed:1', 'data-file-published:1', 'data-file-published:2',
+				'commit-before-publish:1', 'commit-after-publish:1']) {
+				await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref0`);
+				const { table } = await cowTable(`crash_${lname}_${point.replace(/\W/g, '_')}`, layout);
+				const crash = cl(['apply', chf, '--to', table, '--key', 'id', '--no-auto-compact', '--app-id', 'a1', '--app-version', '1'],
+					{ CL_CRASH_AT: point });
+				const L = `cow crash ${lname} ${point}`;
+				const header = await catTable(table, 'got');
+				const cols = header.filter((c) => c in COLS);
+				const [s0] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref0', cols);
+				const [s1] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref1', cols);
+				ok((crash.signal === 'SIGKILL' && (s0 || s1)) || (crash.status === 0 && s1),
+					`${L}: ${crash.signal === 'SIGKILL' ? 'killed' : 'point not reached'}, reads the old or the new state (${s1 ? 'new' : s0 ? 'old' : 'neither'})`,
+					`${crash.signal} ${crash.status} ${crash.stderr.slice(0, 300)}`);
+				const rr = cl(['apply', chf, '--to', table, '--key', 'id', '--no-auto-compact', '--app-id', 'a1', '--app-version', '1']);
+				ok(rr.status === 0, `${L}: rerun`, rr.stderr);
+				await catTable(table, 'got');
+				const [s2, w2] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref1', cols);
+				ok(s2, `${L}: after the rerun the table equals the new state`, w2);
+				const rv = cl(['vacuum', table, '--retain', '0s', '-q']);
+				await catTable(table, 'got');
+				const [s3, w3] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref1', cols);
+				ok(rv.status === 0 && s3, `${L}: vacuum keeps it`, rv.stderr + w3);
+			}
+		}
+	}
+}
+
+const only = process.env.CL_ADVERSARIAL_ONLY || '';
+try {
+	if (!only || only.includes('autocompact')) {
+		await autocompact('cow');
+		await autocompact('dv');
+	}
+	if (!only || only.includes('lean')) await lean();
+	if (!only || only.includes('cow')) await cow();
+} catch (e) {
+	ok(false, 'unexpected exception', e.stack || e.message);
+}
+fs.rmSync(tmp, { recursive: true, force: true });
+console.log(`adversarial_lake: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
