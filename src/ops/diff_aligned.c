@@ -104,7 +104,7 @@ typedef struct walk {
 	/* pairs and single rows of the current chunks */
 	uint32_t *pl, *pr, *dl, *il, *tmpref;
 	int64_t np, nd, ni;
-	uint8_t *chg, *rowchg;
+	uint8_t *chg, *rowchg, *anyrow;
 	int64_t nflush;
 	int64_t inserted, changed, deleted, unchanged;
 	int64_t *value_changes;
@@ -559,22 +559,29 @@ static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lpr
 	cl__diff_out *o = next_out(w);
 	if (bulk && (r = cl__diff_out_reserve(o, np, err)))
 		return r;
-	int64_t nc = 0, nn = 0;
+	/* whether any value of a row changed, a column at a time (most rows
+	 * are unchanged and skipped without looking at their columns) */
+	uint8_t *anyrow = w->anyrow;
+	memset(anyrow, 0, (size_t)np);
+	for (int v = 0; v < nv; v++) {
+		const uint8_t *cv = w->chg + (size_t)v * (size_t)np;
+		for (int64_t k = 0; k < np; k++)
+			anyrow[k] |= cv[k];
+	}
+	int64_t nc = 0, nn = 0, nchanged = 0;
+	for (int64_t k = 0; k < np; k++)
+		nchanged += anyrow[k] != 0;
+	w->changed += nchanged;
+	w->unchanged += np - nchanged;
 	for (int64_t k = 0; k < np; k++) {
-		bool any = false;
-		for (int v = 0; v < nv; v++) {
+		bool any = anyrow[k] != 0;
+		if (!any && !p->keep_unchanged)
+			continue;
+		for (int v = 0; v < nv; v++)
 			w->rowchg[v] = w->chg[(size_t)v * (size_t)np + (size_t)k];
-			any |= w->rowchg[v];
-		}
-		if (any) {
-			w->changed++;
+		if (any)
 			for (int v = 0; v < nv; v++)
 				w->value_changes[v] += w->rowchg[v];
-		} else {
-			w->unchanged++;
-			if (!p->keep_unchanged)
-				continue;
-		}
 		if (!bulk) {
 			r = cl__diff_out_row(o, any ? ACT_C : ACT_N, lcols, li[k], lprov[li[k]], rcols,
 					     ri[k], rprov[ri[k]], w->rowchg, err);
@@ -933,6 +940,7 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, 
 	    !(w->il = cl_malloc(CL__CHUNK_ROWS * sizeof *w->il)) ||
 	    !(w->tmpref = cl_malloc(CL__CHUNK_ROWS * sizeof *w->tmpref)) ||
 	    !(w->chg = cl_malloc(CL__CHUNK_ROWS * nv)) || !(w->rowchg = cl_calloc(nv, 1)) ||
+	    !(w->anyrow = cl_malloc(CL__CHUNK_ROWS)) ||
 	    !(w->value_changes = cl_calloc(nv, sizeof *w->value_changes)))
 		rc = oom(err);
 	if (!rc)
@@ -1003,6 +1011,7 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, 
 	cl_free(w->tmpref);
 	cl_free(w->chg);
 	cl_free(w->rowchg);
+	cl_free(w->anyrow);
 	cl_free(w->value_changes);
 	cl_free(w);
 	return result;
