@@ -421,6 +421,34 @@ for (const n of [1, 1025, 4096, 8193, 65537]) {
 		[...key, '--memory-limit', '2M'], { duck: ['id', VALS] });
 }
 
+// 8b. give up after output was spilled: wide rows, changes everywhere in
+// the first half (output spills under the small limit), the second half of
+// NEW reversed (parked rows pass the budget / threshold late)
+{
+	const n = 24000;
+	await q(`CREATE OR REPLACE TABLE w AS SELECT r AS ord, r::BIGINT AS id, repeat(chr(65 + (r % 26)::INTEGER), 600) || r AS s,
+		(r % 1000)::INTEGER AS i FROM range(${n}) t(r)`);
+	const A = `SELECT id, s, i FROM w ORDER BY ord`;
+	const B = `SELECT id, s || CASE WHEN ord < ${n / 2} THEN '!' ELSE '' END AS s, i + (ord % 3 = 0)::INTEGER AS i FROM w
+		ORDER BY CASE WHEN ord < ${n / 2} THEN ord ELSE ${n * 2} - ord END`;
+	for (const lim of ['3M', '6M', '12M']) {
+		await caseRun(`late give-up after spilled output, --memory-limit ${lim}`, A, B,
+			[...key, '--memory-limit', lim], { trace: /used|gave up|not tried/, rgA: 3000, rgB: 2000 });
+	}
+	await q(`CREATE OR REPLACE TABLE a AS ${A}`);
+	await q(`CREATE OR REPLACE TABLE b AS ${B}`);
+	await writeParquet(A, fa, 3000);
+	await writeParquet(B, fb, 2000);
+	const g = samePaths('late give-up, --memory-limit 4M, Parquet output', fa, fb, ['--key', 'id', '--memory-limit', '4M'], { ext: 'parquet' });
+	if (g !== null) {
+		const rows = await q(`SELECT count(*), count(DISTINCT id) FROM read_parquet('${path.join(dir, 'out-hash-1.parquet')}')`);
+		const exp = await q(`SELECT count(*) FROM a JOIN b USING (id) WHERE a.s IS DISTINCT FROM b.s OR a.i IS DISTINCT FROM b.i`);
+		if (Number(rows[0][0]) === Number(exp[0][0]) && Number(rows[0][1]) === Number(exp[0][0]))
+			ok(`late give-up: ${exp[0][0]} changes, each key once`);
+		else bad('late give-up', `${rows[0]} rows/distinct vs ${exp[0][0]} expected`);
+	}
+}
+
 // 9. OLD as a directory / Hive partitions / CSV / JSONL; NEW as a directory
 {
 	await base(30000, 0.25);
