@@ -21,7 +21,6 @@
  * knows how many records come (the rows of Parquet files).
  */
 #include "ops/merge_impl.h"
-#include "core/alloc.h"
 #include "core/value_text.h"
 
 #include <string.h>
@@ -97,12 +96,8 @@ static bool is_hidden(const char *name)
  * Fault in the pages of [p, p + n) now, in one call: a store or table
  * reserved at its final size is written in full anyway, and a page fault
  * per 4 KiB page as the appends reach it cost about 15% of a 10M-row
- * initial load's CPU. Backed by transparent huge pages where the kernel
- * allows (cl__huge_hint): the hash table is probed at random, and on 4 KiB
- * pages nearly every probe of a 10M-key table also missed the TLB
- * (cl_merge_add 0.36 -> 0.29 s of a 10M-row load). Only a hint: skipped
- * below 1 MiB, where the kernel lacks MADV_POPULATE_WRITE (Linux 5.14) or
- * when it fails.
+ * initial load's CPU. Only a hint: skipped below 1 MiB, where the kernel
+ * lacks MADV_POPULATE_WRITE (Linux 5.14) or when it fails.
  */
 static void prefault(void *p, size_t n)
 {
@@ -110,10 +105,8 @@ static void prefault(void *p, size_t n)
 	const uintptr_t pg = 4096;
 	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
 	uintptr_t e = ((uintptr_t)p + n) & ~(pg - 1);
-	if (e > a && e - a >= ((uintptr_t)1 << 20)) {
-		cl__huge_hint(p, n);
+	if (e > a && e - a >= ((uintptr_t)1 << 20))
 		(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-	}
 #else
 	(void)p;
 	(void)n;
