@@ -223,11 +223,11 @@ async function leanScenario(name, files, opts = {}) {
 		}
 		if (mode === 'lean') {
 			await con.run(`CREATE OR REPLACE TABLE lean_ref AS SELECT id, name, amount, region, extra FROM (
-				SELECT *, row_number() OVER (PARTITION BY id ORDER BY grp DESC, fi DESC, rn DESC) AS k FROM (${parts.join(' UNION ALL ')}))
+				SELECT *, row_number() OVER (PARTITION BY ${opts.key || 'id'} ORDER BY grp DESC, fi DESC, rn DESC) AS k FROM (${parts.join(' UNION ALL ')}))
 				WHERE k = 1 AND Op <> 'D'`);
 		}
 		const table = path.join(base, `table-${mode}`);
-		const args = ['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--json'];
+		const args = ['merge', '--source', `dms:${dms}`, '--to', table, '--key', opts.key || 'id', '--json', ...(opts.layout || [])];
 		if (mode === 'declared') {
 			const sf = path.join(base, 'schema.txt');
 			fs.writeFileSync(sf, `id int64\nname string\namount int32\nregion string\n${opts.extra ? 'extra string\n' : ''}`);
@@ -309,6 +309,22 @@ async function lean() {
 		['20240101-100000000.parquet', `SELECT * FROM (SELECT 'D' AS Op, id, NULL AS name, NULL::INTEGER AS amount, NULL AS region FROM src WHERE id < 500
 			UNION ALL SELECT 'I', id, 'again', 2, 'eu' FROM src WHERE id < 250) ORDER BY Op`],
 	]);
+	// the same files into partitioned / bucketed / merge-on-read new tables,
+	// and with a two-column key (NULL parts)
+	const mixed = [
+		['LOAD00000001.parquet', `SELECT 'I' AS Op, * FROM (${L('id < 3000')})`],
+		['LOAD00000002.parquet', `SELECT 'I' AS Op, * FROM (${L('id >= 2500')}) UNION ALL SELECT 'I', NULL, 'nk', 1, 'eu'`],
+		['20240101-100000000.parquet', `SELECT 'U' AS Op, id, name || '*' AS name, amount,
+			CASE WHEN id % 2 = 0 THEN 'us' ELSE region END AS region FROM src WHERE id % 7 = 0
+			UNION ALL SELECT 'D', id, NULL, NULL, NULL FROM src WHERE id % 11 = 0 AND id % 7 <> 0`],
+	];
+	for (const layout of [['--partition-by', 'region'], ['--buckets', '3'], ['--partition-by', 'region', '--buckets', '2', '--deletion-vectors'],
+		['--deletion-vectors']])
+		await leanScenario(`layout ${layout.join(' ')}`, mixed, { layout });
+	await leanScenario('two-column key with NULL parts', [
+		['LOAD00000001.parquet', L('true')],
+		['LOAD00000002.parquet', `SELECT id % 100 AS id, name || '#2' AS name, amount, region FROM src WHERE id % 9 = 0`],
+	], { key: 'id,region' });
 	await leanScenario('bad Op value in file 2', [
 		['LOAD00000001.parquet', `SELECT 'I' AS Op, * FROM (${L('id < 2000')})`],
 		['LOAD00000002.parquet', `SELECT CASE WHEN id = 2100 THEN 'Z' ELSE 'I' END AS Op, * FROM (${L('id >= 2000')})`],
@@ -417,6 +433,41 @@ async function cow() {
 		await applyCheck(`${L} after schema evolution, change set with it`, table,
 			`SELECT 'C' AS diff, id, name, amount + 1 AS amount, region, 'new' AS extra FROM ref WHERE id % 9 = 4
 			 UNION ALL SELECT 'I', 70000 + i, 'z', 1, 'ap', NULL FROM range(0, 3) t(i)`, { extra: true });
+	}
+	// partition transforms (ts:day, ts:month + special-character and NULL
+	// partition values), copy-on-write and merge-on-read, rows moving
+	// between partitions and into / out of NULL partitions
+	{
+		await con.run(`CREATE OR REPLACE TABLE tp AS SELECT i::BIGINT AS id, CASE WHEN i % 10 = 0 THEN NULL
+			ELSE TIMESTAMP '2024-01-01' + INTERVAL 1 HOUR * (i * 7) END AS ts,
+			CASE WHEN i % 7 = 0 THEN NULL ELSE ['a b', 'é/x', 'y=z%'][1 + i % 3] END AS reg, 'n' || i AS name FROM range(0, 3000) t(i)`);
+		await con.run(`CREATE OR REPLACE TABLE tpch AS SELECT 'C' AS diff, id, CASE WHEN id % 4 = 0 THEN NULL
+			ELSE coalesce(ts, TIMESTAMP '2023-05-05') + INTERVAL 40 DAY END AS ts, CASE WHEN id % 5 = 0 THEN NULL ELSE 'y=z%' END AS reg,
+			name || '!' AS name FROM tp WHERE id % 3 = 0
+			UNION ALL SELECT 'D', id, NULL, NULL, NULL FROM tp WHERE id % 3 = 1 AND id % 2 = 0
+			UNION ALL SELECT 'I', 10000 + i, NULL, NULL, 'ins' FROM range(0, 5) t(i)`);
+		await con.run(`CREATE OR REPLACE TABLE tp2 AS SELECT * FROM tp WHERE id NOT IN (SELECT id FROM tpch)
+			UNION ALL SELECT id, ts, reg, name FROM tpch WHERE diff <> 'D'`);
+		const chf = path.join(tmp, 'tp-ch.parquet');
+		await con.run(`COPY tpch TO ${str(chf)} (FORMAT parquet)`);
+		for (const layout of [['--partition-by', 'ts:day'], ['--partition-by', 'ts:month,reg', '--buckets', '2'],
+			['--partition-by', 'reg,ts:hour', '--deletion-vectors']]) {
+			const L = `cow transforms ${layout.join(' ')}`;
+			const dms = path.join(tmp, `tp-${layout.join('_').replace(/\W+/g, '_')}`, 's', 't');
+			const table = `${dms}-lake`;
+			fs.mkdirSync(dms, { recursive: true });
+			await con.run(`COPY tp TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet)`);
+			let r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '-q', ...layout]);
+			ok(r.status === 0, `${L}: created`, r.stderr);
+			r = cl(['apply', chf, '--to', table, '--key', 'id', '-q', '--auto-compact']);
+			ok(r.status === 0, `${L}: apply with --auto-compact`, r.stderr);
+			const c = cl(['cat', table, '--to', 'csv']);
+			const f = path.join(tmp, 'tp-got.csv');
+			fs.writeFileSync(f, c.stdout);
+			const [same, why] = await sameRows(`SELECT id::BIGINT AS id, ts::TIMESTAMP AS ts, reg, name FROM read_csv(${str(f)}, header = true, all_varchar = true)`,
+				'SELECT * FROM tp2', ['id', 'ts', 'reg', 'name']);
+			ok(c.status === 0 && same, `${L}: the table equals DuckDB's state`, why + c.stderr);
+		}
 	}
 	// NOT NULL declared column refused, the table unchanged
 	{
