@@ -113,6 +113,7 @@ async function autocompact(kind) {
 	const args = ['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--partition-by', 'region',
 		'--buckets', '2', '--json'];
 	if (kind !== 'cow') args.push('--deletion-vectors');
+	if (kind === 'small') args.push('--target-file-size', '6000');
 	let r = cl(args);
 	if (!ok(r.status === 0, `${label}: load`, r.stderr)) return;
 	if (kind === 'cow') {
@@ -331,6 +332,21 @@ async function lean() {
 	], { fail: /LOAD00000002\.parquet.*(row|line) \d+/ });
 }
 
+// KNOWN FAILURE (pre-existing, also on the one-pass path without a declared
+// schema): a first run whose only full-load file is an empty Parquet file
+// (0 rows, columns id, name) fails with "key column 'id' is not a column of
+// the table" and leaves an empty folder; with --schema it creates the table.
+async function emptyLoad() {
+	const dms = path.join(tmp, 'empty-load', 's', 't');
+	fs.mkdirSync(dms, { recursive: true });
+	await con.run(`COPY (SELECT 1::BIGINT AS id, 'x' AS name WHERE false) TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet)`);
+	const table = path.join(tmp, 'empty-load-lake');
+	const r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id']);
+	const c = cl(['cat', table, '--to', 'csv']);
+	ok(r.status === 0 && c.status === 0 && c.stdout.trim() === 'id,name',
+		'lean an empty full-load Parquet file creates an empty table', `exit ${r.status}: ${r.stderr} / cat: ${c.stdout}${c.stderr}`);
+}
+
 async function leanCorrupt() {
 	const label = 'lean invalid UTF-8 in a non-key column of file 2';
 	for (const mode of ['lean', 'declared']) {
@@ -497,8 +513,9 @@ async function cow() {
 		await con.run(`CREATE OR REPLACE TABLE ref1 AS SELECT * FROM ref0 WHERE id NOT IN (SELECT id FROM ch)
 			UNION ALL SELECT id, name, amount, region, NULL FROM ch WHERE diff <> 'D'`);
 		for (const [lname, layout] of [['plain', []], ['bucketed', ['--buckets', '3']], ['part', ['--partition-by', 'region', '--buckets', '2']]]) {
-			for (const point of ['data-file-writing:1', 'data-file-closed:1', 'data-file-published:1', 'data-file-published:2',
-				'commit-before-publish:1', 'commit-after-publish:1']) {
+			const points = lname === 'part' ? ['data-file-writing:1', 'data-file-closed:1', 'data-file-published:1', 'data-file-published:2',
+				'commit-before-publish:1', 'commit-after-publish:1'] : ['data-file-writing:1', 'data-file-published:1', 'commit-before-publish:1'];
+			for (const point of points) {
 				await con.run(`CREATE OR REPLACE TABLE ref AS SELECT * FROM ref0`);
 				const { table } = await cowTable(`crash_${lname}_${point.replace(/\W/g, '_')}`, layout);
 				const crash = cl(['apply', chf, '--to', table, '--key', 'id', '--no-auto-compact', '--app-id', 'a1', '--app-version', '1'],
@@ -531,10 +548,12 @@ try {
 		await autocompact('cow');
 		await autocompact('dv');
 		await autocompact('dvodd');
+		await autocompact('small');
 	}
 	if (!only || only.includes('lean')) {
 		await lean();
 		await leanCorrupt();
+		if (KNOWN) await emptyLoad();
 	}
 	if (!only || only.includes('cow')) await cow();
 } catch (e) {
