@@ -72,7 +72,6 @@ typedef struct side {
 	cl_dataset_cursor *cur;
 	uint64_t *bk[NBUCKET];   /* every key hash, by its top 8 bits */
 	int64_t bn[NBUCKET], bcap[NBUCKET];
-	int64_t read_rows;
 	/* the queue (threaded) */
 	bool threaded, started;
 	pthread_t tid;
@@ -227,7 +226,6 @@ static int read_batch(side *s, cl_error *err)
 			s->pv[i] = base + i;
 		if ((rc = keep_hashes(s, n, err)))
 			return rc;
-		s->read_rows += n;
 		if (n >= CL__CHUNK_ROWS / 2 && n <= CL__CHUNK_ROWS) {
 			take_ctx t = {p, s};
 			return cl__dstore_adopt(&s->tmp, p, s->v.cols, n, s->h, s->pv, take_col, &t,
