@@ -176,6 +176,22 @@ async function autocompact(kind) {
 		if (!same) bad.push(`v${v} (${commitInfo(table, v).operation}): ${why}`);
 	}
 	ok(bad.length === 0, `${label}: all ${versions.length} versions read by time travel equal DuckDB's state`, bad.join('; '));
+	// time travel by timestamp to the OPTIMIZE commits (the version current
+	// then) and to just before them
+	let tbad = [], tn = 0;
+	for (const v of versions.filter((x) => commitInfo(table, x).operation === 'OPTIMIZE')) {
+		const ts = commitInfo(table, v).timestamp, prev = commitInfo(table, v - 1).timestamp;
+		const next = versions.includes(v + 1) ? commitInfo(table, v + 1).timestamp : Infinity;
+		if (!(prev < ts && ts < next)) continue;
+		for (const [at, want] of [[ts, v], [ts - 1, v - 1]]) {
+			if (at - 1 < prev && want === v - 1 && at < prev) continue;
+			const header = await catTable(`${table}@${new Date(at).toISOString()}`, 'got');
+			const [same, why] = await sameRows('SELECT * FROM got', `SELECT * FROM ${refAt.get(want)}`, header.filter((c) => c in COLS));
+			tn++;
+			if (!same) tbad.push(`@${new Date(at).toISOString()} (v${want}): ${why}`);
+		}
+	}
+	ok(tbad.length === 0, `${label}: ${tn} reads by timestamp at / just before OPTIMIZE commits equal DuckDB's state`, tbad.join('; '));
 	// an OPTIMIZE version equals the version before it
 	const opt = versions.filter((v) => commitInfo(table, v).operation === 'OPTIMIZE');
 	ok(opt.length === compactions, `${label}: ${opt.length} OPTIMIZE commits in the log`);
@@ -194,6 +210,38 @@ async function autocompact(kind) {
 	await catTable(table, 'got');
 	const [s2, w2] = await sameRows('SELECT * FROM got', 'SELECT * FROM ref', header.filter((c) => c in COLS));
 	ok(s2, `${label}: after an explicit compact the table equals DuckDB's state`, w2);
+}
+
+// SIGKILL inside the compaction (its data files; the data commit of a
+// deletes-only apply on a DV table writes deletion vectors only): the data
+// commit stands, the table reads it, the next run compacts, vacuum keeps it.
+async function compactCrash() {
+	await con.run(`CREATE OR REPLACE TABLE cref AS SELECT i::BIGINT AS id, ['eu', 'us'][1 + i % 2] AS region, 'n' || i AS name FROM range(0, 4000) t(i)`);
+	const del = path.join(tmp, 'cc-del.parquet'), ins = path.join(tmp, 'cc-ins.parquet');
+	await con.run(`COPY (SELECT 'D' AS diff, id, region, name FROM cref WHERE id % 5 = 0) TO ${str(del)} (FORMAT parquet)`);
+	await con.run(`COPY (SELECT 'I' AS diff, 90000 + id AS id, region, name FROM cref WHERE id < 3) TO ${str(ins)} (FORMAT parquet)`);
+	const dms = path.join(tmp, 'cc', 's', 't');
+	fs.mkdirSync(dms, { recursive: true });
+	await con.run(`COPY cref TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet)`);
+	const count = (t) => {
+		const c = cl(['cat', t, '--to', 'csv']);
+		return c.status === 0 ? c.stdout.trim().split('\n').length - 1 : -1;
+	};
+	for (const point of ['data-file-writing:1', 'data-file-closed:1', 'data-file-published:1']) {
+		const L = `autocompact crash in the compaction at ${point}`;
+		const table = path.join(tmp, `cc-lake-${point.replace(/\W/g, '_')}`);
+		let r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '--buckets', '2', '--deletion-vectors', '-q']);
+		const v0 = logVersions(table).at(-1);
+		r = cl(['apply', del, '--to', table, '--key', 'id', '-q'], { CL_CRASH_AT: point });
+		ok(r.signal === 'SIGKILL' && logVersions(table).at(-1) === v0 + 1 && count(table) === 3200,
+			`${L}: killed after the data commit, the table reads it`, `${r.signal} ${r.status} ${logVersions(table)} ${count(table)}`);
+		r = cl(['apply', ins, '--to', table, '--key', 'id', '--json']);
+		const ac = json(r).auto_compaction || {};
+		ok(r.status === 0 && ac.version === v0 + 3 && ac.deletion_vectors_purged > 0 && count(table) === 3203,
+			`${L}: the next run compacts`, JSON.stringify(ac) + r.stderr);
+		r = cl(['vacuum', table, '--retain', '0s', '-q']);
+		ok(r.status === 0 && count(table) === 3203, `${L}: vacuum keeps the table`, r.stderr);
+	}
 }
 
 // ======================= 2. the DMS lean initial load =====================
@@ -549,6 +597,7 @@ try {
 		await autocompact('dv');
 		await autocompact('dvodd');
 		await autocompact('small');
+		await compactCrash();
 	}
 	if (!only || only.includes('lean')) {
 		await lean();
