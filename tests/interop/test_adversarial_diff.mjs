@@ -377,6 +377,28 @@ for (const n of [1, 1025, 4096, 8193, 65537]) {
 		['--key', 'k', '--change-column', 'changes']);
 }
 
+// 6c. layouts and odd keys
+{
+	await base(5000, 0.35);
+	const A = `SELECT * EXCLUDE ord FROM t ORDER BY ord`;
+	const B = `SELECT dt, s, d, i, id FROM t WHERE ord % 37 <> 0 ORDER BY CASE WHEN ord % 401 = 0 THEN ord + 2500 ELSE ord END`;
+	await caseRun('row groups of 1 row vs one row group, columns reordered', A, B, key,
+		{ rgA: 1, rgB: 100000, duck: ['id', VALS], trace: /used/ });
+	await caseRun('identical inputs', A, A, key, { trace: /used/ });
+	await caseRun('identical inputs --keep-unchanged', A, A, [...key, '--keep-unchanged']);
+	await caseRun('key not the first column, two keys reversed', `SELECT s, i, id FROM t ORDER BY ord`,
+		`SELECT id, i + (ord % 5 = 0)::INTEGER AS i, s FROM t WHERE ord % 7 <> 0 ORDER BY ord`,
+		['--key', 's,id', '--change-column', 'changes']);
+	await caseRun('long string keys differing at the end', `SELECT repeat('k', 70000) || lpad(ord::VARCHAR, 5, '0') AS k, i FROM t WHERE ord < 300 ORDER BY ord`,
+		`SELECT repeat('k', 70000) || lpad(ord::VARCHAR, 5, '0') AS k, i + (ord % 3 = 0)::INTEGER AS i FROM t WHERE ord < 300 AND ord % 11 <> 0 ORDER BY ord`,
+		['--key', 'k', '--change-column', 'changes']);
+	await caseRun('blob keys with zero bytes and prefixes', `SELECT CASE WHEN ord % 2 = 0 THEN ('ab' || ord::VARCHAR)::BLOB ELSE ('ab' || ord::VARCHAR || '\\x00')::BLOB END AS k, i FROM t ORDER BY ord`,
+		`SELECT CASE WHEN ord % 2 = 0 THEN ('ab' || ord::VARCHAR)::BLOB ELSE ('ab' || ord::VARCHAR || '\\x00')::BLOB END AS k, i + (ord % 3 = 0)::INTEGER AS i FROM t WHERE ord % 13 <> 0 ORDER BY ord DESC`,
+		['--key', 'k', '--change-column', 'changes']);
+	await caseRun('key missing in NEW', A, `SELECT i, s FROM t ORDER BY ord`, key);
+	await caseRun('key type changed (string vs int)', A, `SELECT id::VARCHAR AS id, i, d, s, dt FROM t ORDER BY ord`, key);
+}
+
 // 7. empty sides
 {
 	await base(3000, 0.6);
