@@ -10,6 +10,7 @@
  *                  log, missing columns as NULL
  *   table_cow.c    the copy-on-write upsert/delete primitive (table.h)
  *   table_cow_write.c  its writer of one bucket's files (no partitions)
+ *   table_changes.c    change sets (action column) applied through it
  *   dv_write.c     its merge-on-read variant: deletion vectors for the
  *                  changed rows of tables with delta.enableDeletionVectors
  *
