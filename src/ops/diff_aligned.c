@@ -60,17 +60,17 @@ typedef struct side {
 	bool left;
 	cl_dataset **ds;
 	int nds;
-	int **src;               /* per dataset: source id per file */
+	int **src; /* per dataset: source id per file */
 	/* reading (the reader thread, or the walker's) */
 	cl__dview v;
 	uint64_t *h;
 	int64_t *pv;
 	int64_t hcap;
-	cl__dstore tmp;          /* chunks of the last batch */
-	int tnext;               /* next chunk of tmp to hand out */
+	cl__dstore tmp; /* chunks of the last batch */
+	int tnext;      /* next chunk of tmp to hand out */
 	int di, u, nunits;
 	cl_dataset_cursor *cur;
-	uint64_t *bk[NBUCKET];   /* every key hash, by its top 8 bits */
+	uint64_t *bk[NBUCKET]; /* every key hash, by its top 8 bits */
 	int64_t bn[NBUCKET], bcap[NBUCKET];
 	/* the queue (threaded) */
 	bool threaded, started;
@@ -84,22 +84,22 @@ typedef struct side {
 	int rc;
 	cl_error err;
 	/* walking */
-	cl__dchunk *c;           /* current chunk (NULL: ended) */
+	cl__dchunk *c; /* current chunk (NULL: ended) */
 	int64_t i;
 	bool done;
-	int64_t rows;            /* rows walked */
+	int64_t rows; /* rows walked */
 	/* parked rows */
 	cl__dstore park;
-	uint32_t *slots;         /* 0 empty, TOMB, else park reference + 1 */
+	uint32_t *slots; /* 0 empty, TOMB, else park reference + 1 */
 	int64_t scap, sused, live;
 } side;
 
 typedef struct walk {
 	cl_diff *d;
 	const cl__diff_plan *p;
-	side s[2];               /* OLD, NEW */
+	side s[2]; /* OLD, NEW */
 	bool force;
-	int giveup;              /* 1: not aligned / not sure */
+	int giveup; /* 1: not aligned / not sure */
 	/* pairs and single rows of the current chunks */
 	uint32_t *pl, *pr, *dl, *il, *tmpref;
 	int64_t np, nd, ni;
@@ -120,9 +120,11 @@ static void note(const char *what, const walk *w)
 	if (!getenv("CL_DIFF_TRACE"))
 		return;
 	if (w)
-		fprintf(stderr, "diff: aligned path: %s (%lld + %lld rows walked, %lld + %lld parked)\n",
-			what, (long long)w->s[0].rows, (long long)w->s[1].rows,
-			(long long)w->s[0].live, (long long)w->s[1].live);
+		fprintf(stderr,
+		        "diff: aligned path: %s (%lld + %lld rows walked, %lld + %lld "
+		        "parked)\n",
+		        what, (long long)w->s[0].rows, (long long)w->s[1].rows,
+		        (long long)w->s[0].live, (long long)w->s[1].live);
 	else
 		fprintf(stderr, "diff: aligned path: %s\n", what);
 }
@@ -197,13 +199,15 @@ static int read_batch(side *s, cl_error *err)
 		if (!s->cur) {
 			while (s->di < s->nds && s->u >= s->nunits) {
 				if (++s->di < s->nds &&
-				    (rc = cl_dataset_split(s->ds[s->di], &s->nunits, err)))
+				    (rc =
+				         cl_dataset_split(s->ds[s->di], &s->nunits, err)))
 					return rc;
 				s->u = 0;
 			}
 			if (s->di >= s->nds)
 				return 0;
-			if ((rc = cl_dataset_cursor_open(&s->cur, s->ds[s->di], s->u++, err)))
+			if ((rc = cl_dataset_cursor_open(&s->cur, s->ds[s->di], s->u++,
+			                                 err)))
 				return rc;
 		}
 		cl_batch *b;
@@ -217,19 +221,21 @@ static int read_batch(side *s, cl_error *err)
 		int64_t n = b->nrows;
 		if (!n)
 			continue;
-		if ((rc = cl__dview_set(&s->v, p, b, s->left, err)) || (rc = grow_rows(s, n, err)))
+		if ((rc = cl__dview_set(&s->v, p, b, s->left, err)) ||
+		    (rc = grow_rows(s, n, err)))
 			return rc;
 		cl__key_hash(p, s->v.cols, n, s->h);
 		int64_t base = ((int64_t)s->src[s->di][cl_dataset_cursor_file(s->cur)]
-				<< CL__PROV_SHIFT) + cl_dataset_cursor_first_row(s->cur);
+		                << CL__PROV_SHIFT) +
+		               cl_dataset_cursor_first_row(s->cur);
 		for (int64_t i = 0; i < n; i++)
 			s->pv[i] = base + i;
 		if ((rc = keep_hashes(s, n, err)))
 			return rc;
 		if (n >= CL__CHUNK_ROWS / 2 && n <= CL__CHUNK_ROWS) {
 			take_ctx t = {p, s};
-			return cl__dstore_adopt(&s->tmp, p, s->v.cols, n, s->h, s->pv, take_col, &t,
-						err);
+			return cl__dstore_adopt(&s->tmp, p, s->v.cols, n, s->h, s->pv,
+			                        take_col, &t, err);
 		}
 		return cl__dstore_append(&s->tmp, p, s->v.cols, n, s->h, s->pv, err);
 	}
@@ -331,7 +337,8 @@ static int side_init(walk *w, side *s, bool left, cl_dataset **ds, int nds, cl_e
 		if (!(s->src[i] = cl_calloc((size_t)nf + 1, sizeof **s->src)))
 			return oom(err);
 		for (int f = 0; f < nf; f++)
-			if ((s->src[i][f] = cl__diff_source_id(d, cl_dataset_path(ds[i], f), err)) < 0)
+			if ((s->src[i][f] = cl__diff_source_id(
+			         d, cl_dataset_path(ds[i], f), err)) < 0)
 				return s->src[i][f];
 	}
 	s->di = 0;
@@ -380,18 +387,21 @@ static void side_release(side *s, int nu)
 /* ---- parked rows ---------------------------------------------------------- */
 
 static inline bool keys_eq(const cl__diff_plan *p, const cl_column *const *a, int64_t ia,
-			   const cl_column *const *b, int64_t ib)
+                           const cl_column *const *b, int64_t ib)
 {
 	if (p->nkeys == 1 && !a[0]->null_count && !b[0]->null_count) {
 		switch (a[0]->type.id) {
-		case CL_INT64: case CL_UINT64: case CL_TIMESTAMP:
+		case CL_INT64:
+		case CL_UINT64:
+		case CL_TIMESTAMP:
 			return ((const int64_t *)a[0]->values)[ia] ==
 			       ((const int64_t *)b[0]->values)[ib];
-		case CL_INT32: case CL_UINT32: case CL_DATE:
+		case CL_INT32:
+		case CL_UINT32:
+		case CL_DATE:
 			return ((const int32_t *)a[0]->values)[ia] ==
 			       ((const int32_t *)b[0]->values)[ib];
-		default:
-			break;
+		default: break;
 		}
 	}
 	for (int k = 0; k < p->nkeys; k++)
@@ -407,7 +417,7 @@ static inline const cl__dchunk *park_chunk(const side *s, uint32_t ref)
 
 /* The slot of a parked row with this key, or -1. */
 static int64_t park_find(const side *s, const cl__diff_plan *p, uint64_t h,
-			 const cl_column *const *cols, int64_t row)
+                         const cl_column *const *cols, int64_t row)
 {
 	if (!s->live)
 		return -1;
@@ -445,7 +455,8 @@ static int park_grow(side *s, cl_error *err)
 	for (int64_t i = 0; i < s->scap; i++) {
 		uint32_t e = s->slots[i];
 		if (e && e != TOMB)
-			slot_put(n, cap, park_chunk(s, e - 1)->hash[(e - 1) & CL__CHUNK_MASK], e);
+			slot_put(n, cap,
+			         park_chunk(s, e - 1)->hash[(e - 1) & CL__CHUNK_MASK], e);
 	}
 	cl_free(s->slots);
 	s->slots = n;
@@ -465,20 +476,21 @@ static int park_row(walk *w, side *s, const cl__dchunk *c, int64_t r, cl_error *
 	}
 	if ((s->sused + 1) * 2 > s->scap && (rc = park_grow(s, err)))
 		return rc;
-	if ((rc = cl__dstore_append_at(&s->park, p, c->ptrs, r, 1, c->hash + r, c->prov + r,
-				       err)))
+	if ((rc = cl__dstore_append_at(&s->park, p, c->ptrs, r, 1, c->hash + r,
+	                               c->prov + r, err)))
 		return rc;
 	uint32_t ref = (uint32_t)(((int64_t)(s->park.nchunks - 1) << CL__CHUNK_BITS) |
-				  (s->park.chunks[s->park.nchunks - 1]->n - 1));
+	                          (s->park.chunks[s->park.nchunks - 1]->n - 1));
 	slot_put(s->slots, s->scap, c->hash[r], ref + 1);
 	s->sused++;
 	s->live++;
 	/* not aligned: too many rows wait for their other half */
-	if (!w->force && w->s[0].live + w->s[1].live >
-				 MIN_PARKED + (w->s[0].rows + w->s[1].rows) / 8)
+	if (!w->force &&
+	    w->s[0].live + w->s[1].live > MIN_PARKED + (w->s[0].rows + w->s[1].rows) / 8)
 		w->giveup = 1;
 	if (cl__dstore_memory(&w->s[0].park) + cl__dstore_memory(&w->s[1].park) +
-		    8 * (w->s[0].rows + w->s[1].rows) > w->d->store_budget)
+	        8 * (w->s[0].rows + w->s[1].rows) >
+	    w->d->store_budget)
 		w->giveup = 1;
 	return 0;
 }
@@ -500,7 +512,8 @@ static cl__diff_out *next_out(walk *w)
  */
 #define BLOCK 16
 static bool cmp_blocks(const cl_diff_rule *r, const cl_column *lc, const cl_column *rc,
-		       const uint32_t *li, const uint32_t *ri, int64_t np, uint8_t *changed)
+                       const uint32_t *li, const uint32_t *ri, int64_t np,
+                       uint8_t *changed)
 {
 	if (r->kind != CL_CMP_DEFAULT || lc->null_count || rc->null_count ||
 	    !cl_type_equal(lc->type, rc->type))
@@ -512,7 +525,8 @@ static bool cmp_blocks(const cl_diff_rule *r, const cl_column *lc, const cl_colu
 	for (int64_t k = 0; k < np;) {
 		int64_t m = 1;
 		int64_t a = li[k], b = ri[k];
-		while (m < BLOCK && k + m < np && li[k + m] == a + m && ri[k + m] == b + m)
+		while (m < BLOCK && k + m < np && li[k + m] == a + m &&
+		       ri[k + m] == b + m)
 			m++;
 		bool same;
 		if (var) {
@@ -521,9 +535,11 @@ static bool cmp_blocks(const cl_diff_rule *r, const cl_column *lc, const cl_colu
 			int diff = 0;
 			for (int64_t t = 1; t <= m; t++)
 				diff |= (lo[t] - lb) != (ro[t] - rb);
-			same = !diff && !memcmp(lc->data + lb, rc->data + rb, (size_t)(lo[m] - lb));
+			same = !diff && !memcmp(lc->data + lb, rc->data + rb,
+			                        (size_t)(lo[m] - lb));
 		} else {
-			same = !memcmp(lc->values + a * w, rc->values + b * w, (size_t)(m * w));
+			same = !memcmp(lc->values + a * w, rc->values + b * w,
+			               (size_t)(m * w));
 		}
 		if (same)
 			memset(changed + k, 0, (size_t)m);
@@ -539,8 +555,8 @@ static bool cmp_blocks(const cl_diff_rule *r, const cl_column *lc, const cl_colu
  * right row ri[k] of rcols; every row index below CL__CHUNK_ROWS.
  */
 static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lprov,
-		      const cl_column *const *rcols, const int64_t *rprov, const uint32_t *li,
-		      const uint32_t *ri, int64_t np, cl_error *err)
+                      const cl_column *const *rcols, const int64_t *rprov,
+                      const uint32_t *li, const uint32_t *ri, int64_t np, cl_error *err)
 {
 	const cl__diff_plan *p = w->p;
 	int nv = p->nvalues, r;
@@ -551,7 +567,8 @@ static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lpr
 		uint8_t *chg = w->chg + (size_t)v * (size_t)np;
 		if (np < BLOCK ||
 		    !cmp_blocks(&p->u[u].cmp, lcols[u], rcols[u], li, ri, np, chg))
-			cl__diff_cmp_pairs(&p->u[u].cmp, &lcols[u], li, rcols[u], ri, np, chg);
+			cl__diff_cmp_pairs(&p->u[u].cmp, &lcols[u], li, rcols[u], ri, np,
+			                   chg);
 	}
 	bool bulk = !p->sparse && !p->has_change;
 	cl__diff_out *o = next_out(w);
@@ -581,8 +598,9 @@ static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lpr
 			for (int v = 0; v < nv; v++)
 				w->value_changes[v] += w->rowchg[v];
 		if (!bulk) {
-			r = cl__diff_out_row(o, any ? ACT_C : ACT_N, lcols, li[k], lprov[li[k]], rcols,
-					     ri[k], rprov[ri[k]], w->rowchg, err);
+			r = cl__diff_out_row(o, any ? ACT_C : ACT_N, lcols, li[k],
+			                     lprov[li[k]], rcols, ri[k], rprov[ri[k]],
+			                     w->rowchg, err);
 			if (r)
 				return r;
 			continue;
@@ -599,11 +617,14 @@ static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lpr
 	if (nc && (r = cl__diff_out_rows(o, ACT_C, nc, true, rcols, err)))
 		return r;
 	if (nn) {
-		memmove(o->r_lcols, o->r_lcols + np - nn, (size_t)nn * sizeof *o->r_lcols);
+		memmove(o->r_lcols, o->r_lcols + np - nn,
+		        (size_t)nn * sizeof *o->r_lcols);
 		memmove(o->r_lrow, o->r_lrow + np - nn, (size_t)nn * sizeof *o->r_lrow);
-		memmove(o->r_lprov, o->r_lprov + np - nn, (size_t)nn * sizeof *o->r_lprov);
+		memmove(o->r_lprov, o->r_lprov + np - nn,
+		        (size_t)nn * sizeof *o->r_lprov);
 		memmove(o->r_rrow, o->r_rrow + np - nn, (size_t)nn * sizeof *o->r_rrow);
-		memmove(o->r_rprov, o->r_rprov + np - nn, (size_t)nn * sizeof *o->r_rprov);
+		memmove(o->r_rprov, o->r_rprov + np - nn,
+		        (size_t)nn * sizeof *o->r_rprov);
 		if ((r = cl__diff_out_rows(o, ACT_N, nn, true, rcols, err)))
 			return r;
 	}
@@ -612,7 +633,7 @@ static int emit_pairs(walk *w, const cl_column *const *lcols, const int64_t *lpr
 
 /* Deletes: rows rows[0, n) of chunk c. */
 static int emit_deletes(walk *w, const cl__dchunk *c, const uint32_t *rows, int64_t n,
-			cl_error *err)
+                        cl_error *err)
 {
 	if (!n)
 		return 0;
@@ -630,7 +651,7 @@ static int emit_deletes(walk *w, const cl__dchunk *c, const uint32_t *rows, int6
 }
 
 static int emit_inserts(walk *w, const cl__dchunk *c, const uint32_t *rows, int64_t n,
-			cl_error *err)
+                        cl_error *err)
 {
 	if (!n)
 		return 0;
@@ -652,8 +673,8 @@ static int flush(walk *w, cl_error *err)
 	const cl__dchunk *lc = w->s[0].c, *rc = w->s[1].c;
 	int r = 0;
 	if (w->np)
-		r = emit_pairs(w, lc->ptrs, lc->prov, rc->ptrs, rc->prov, w->pl, w->pr, w->np,
-			       err);
+		r = emit_pairs(w, lc->ptrs, lc->prov, rc->ptrs, rc->prov, w->pl, w->pr,
+		               w->np, err);
 	if (!r && w->nd)
 		r = emit_deletes(w, lc, w->dl, w->nd, err);
 	if (!r && w->ni)
@@ -665,7 +686,7 @@ static int flush(walk *w, cl_error *err)
 /* A pair of a parked row (slot `slot` of side ps) and row r of chunk c of
  * the other side. */
 static int match_parked(walk *w, int ps, int64_t slot, const cl__dchunk *c, int64_t r,
-			cl_error *err)
+                        cl_error *err)
 {
 	side *s = &w->s[ps];
 	uint32_t ref = s->slots[slot] - 1;
@@ -674,7 +695,8 @@ static int match_parked(walk *w, int ps, int64_t slot, const cl__dchunk *c, int6
 	s->slots[slot] = TOMB;
 	s->live--;
 	if (ps == 0)
-		return emit_pairs(w, pc->ptrs, pc->prov, c->ptrs, c->prov, &prow, &crow, 1, err);
+		return emit_pairs(w, pc->ptrs, pc->prov, c->ptrs, c->prov, &prow, &crow,
+		                  1, err);
 	return emit_pairs(w, c->ptrs, c->prov, pc->ptrs, pc->prov, &crow, &prow, 1, err);
 }
 
@@ -706,7 +728,7 @@ static int emit_parked(walk *w, int side_i, cl_error *err)
 		for (; k < n && refs[k] >> CL__CHUNK_BITS == c; k++)
 			w->tmpref[m++] = refs[k] & CL__CHUNK_MASK;
 		rc = side_i == 0 ? emit_deletes(w, s->park.chunks[c], w->tmpref, m, err)
-				 : emit_inserts(w, s->park.chunks[c], w->tmpref, m, err);
+		                 : emit_inserts(w, s->park.chunks[c], w->tmpref, m, err);
 	}
 	cl_free(refs);
 	return rc;
@@ -807,7 +829,8 @@ static int walk_rows(walk *w, cl_diff_progress_fn progress, void *parg, cl_error
 			break;
 		const cl__dchunk *lc = L->c, *rch = R->c;
 		if (R->done) {
-			/* no more NEW rows: an OLD row pairs a parked one or is a delete */
+			/* no more NEW rows: an OLD row pairs a parked one or is a delete
+			 */
 			int64_t sl = park_find(R, p, lc->hash[L->i], lc->ptrs, L->i);
 			if (sl >= 0)
 				rc = match_parked(w, 1, sl, lc, L->i, err);
@@ -836,7 +859,8 @@ static int walk_rows(walk *w, cl_diff_progress_fn progress, void *parg, cl_error
 		int64_t ln = lc->n, rn = rch->n;
 		const uint64_t *lh = lc->hash, *rh = rch->hash;
 		int64_t np = w->np;
-		while (i < ln && j < rn && lh[i] == rh[j] && keys_eq(p, lc->ptrs, i, rch->ptrs, j)) {
+		while (i < ln && j < rn && lh[i] == rh[j] &&
+		       keys_eq(p, lc->ptrs, i, rch->ptrs, j)) {
 			w->pl[np] = (uint32_t)i++;
 			w->pr[np++] = (uint32_t)j++;
 		}
@@ -865,10 +889,11 @@ static int walk_rows(walk *w, cl_diff_progress_fn progress, void *parg, cl_error
 		}
 		/* one row deleted or inserted: the next row on the other side */
 		bool lpark = true, rpark = true;
-		if (i + 1 < ln && lh[i + 1] == rh[j] && keys_eq(p, lc->ptrs, i + 1, rch->ptrs, j))
+		if (i + 1 < ln && lh[i + 1] == rh[j] &&
+		    keys_eq(p, lc->ptrs, i + 1, rch->ptrs, j))
 			rpark = false;
 		else if (j + 1 < rn && rh[j + 1] == lh[i] &&
-			 keys_eq(p, lc->ptrs, i, rch->ptrs, j + 1))
+		         keys_eq(p, lc->ptrs, i, rch->ptrs, j + 1))
 			lpark = false;
 		if (lpark) {
 			if ((rc = park_row(w, L, lc, i, err)))
@@ -902,8 +927,8 @@ static void reset_outputs(cl_diff *d)
 	}
 }
 
-int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, void *parg,
-		     cl_error *err)
+int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
+                     void *parg, cl_error *err)
 {
 	const cl__diff_plan *p = &d->plan;
 	int forced = cl__diff_path_forced();
@@ -937,8 +962,8 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, 
 	    !(w->dl = cl_malloc(CL__CHUNK_ROWS * sizeof *w->dl)) ||
 	    !(w->il = cl_malloc(CL__CHUNK_ROWS * sizeof *w->il)) ||
 	    !(w->tmpref = cl_malloc(CL__CHUNK_ROWS * sizeof *w->tmpref)) ||
-	    !(w->chg = cl_malloc(CL__CHUNK_ROWS * nv)) || !(w->rowchg = cl_calloc(nv, 1)) ||
-	    !(w->anyrow = cl_malloc(CL__CHUNK_ROWS)) ||
+	    !(w->chg = cl_malloc(CL__CHUNK_ROWS * nv)) ||
+	    !(w->rowchg = cl_calloc(nv, 1)) || !(w->anyrow = cl_malloc(CL__CHUNK_ROWS)) ||
 	    !(w->value_changes = cl_calloc(nv, sizeof *w->value_changes)))
 		rc = oom(err);
 	if (!rc)
@@ -984,9 +1009,11 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress, 
 		rc = emit_parked(w, 1, err);
 	int result = rc ? rc : w->giveup ? 0 : 1;
 	if (result >= 0)
-		note(result ? "used" : w->giveup == 2 ? "gave up: equal key hashes on one side"
-			     : w->giveup == 3 ? "gave up: a key parked twice on one side"
-					      : "gave up: not aligned or past the memory budget", w);
+		note(result           ? "used"
+		     : w->giveup == 2 ? "gave up: equal key hashes on one side"
+		     : w->giveup == 3 ? "gave up: a key parked twice on one side"
+		                      : "gave up: not aligned or past the memory budget",
+		     w);
 	if (result == 1) {
 		cl__dworker *w0 = &d->w[0];
 		w0->left_rows = w->s[0].rows;

@@ -25,8 +25,11 @@ static int write_side(const char *path, bool right, bool dup, cl_error *err)
 	cl_schema *s = NULL;
 	cl_batch *b = NULL;
 	cl_writer *w = NULL;
-	int rc = cl_schema_parse(&s, right ? "id int64, v int64, s string, ign string, extra int32"
-					   : "id int64, v int32, s string, ign int64", err);
+	int rc =
+	    cl_schema_parse(&s,
+	                    right ? "id int64, v int64, s string, ign string, extra int32"
+	                          : "id int64, v int32, s string, ign int64",
+	                    err);
 	if (!rc)
 		rc = cl_batch_create(&b, s, 0, err);
 	/* NEW's order: i, except rows i % 1009 == 3 written 70000 rows later
@@ -36,7 +39,8 @@ static int write_side(const char *path, bool right, bool dup, cl_error *err)
 			int64_t i = pass == 0 ? k : pass == 1 ? k - 70000 : k + 50000;
 			if (i < 0 || i >= NROWS)
 				continue;
-			bool late = right && i % 1009 == 3, early = right && i % 1013 == 5;
+			bool late = right && i % 1009 == 3,
+			     early = right && i % 1013 == 5;
 			if ((pass == 0 && (late || early)) || (pass == 1 && !late) ||
 			    (pass == 2 && !early))
 				continue;
@@ -51,14 +55,18 @@ static int write_side(const char *path, bool right, bool dup, cl_error *err)
 				if (!rc)
 					rc = cl_column_append_i64(&b->cols[1], v, err);
 				if (!rc)
-					rc = i % 97 == 0 ? cl_column_append_null(&b->cols[2], err)
-							 : cl_column_append_bytes(&b->cols[2], t,
-										  (size_t)tn, err);
+					rc = i % 97 == 0
+					         ? cl_column_append_null(&b->cols[2], err)
+					         : cl_column_append_bytes(
+					               &b->cols[2], t, (size_t)tn, err);
 				if (!rc)
-					rc = right ? cl_column_append_bytes(&b->cols[3], "x", 1, err)
-						   : cl_column_append_i64(&b->cols[3], i, err);
+					rc = right ? cl_column_append_bytes(&b->cols[3],
+					                                    "x", 1, err)
+					           : cl_column_append_i64(&b->cols[3], i,
+					                                  err);
 				if (!rc && right)
-					rc = cl_column_append_i64(&b->cols[4], i % 5, err);
+					rc =
+					    cl_column_append_i64(&b->cols[4], i % 5, err);
 				b->nrows++;
 			}
 			if (!rc && right && pass == 0 && i % 40 == 0) { /* inserted */
@@ -66,9 +74,11 @@ static int write_side(const char *path, bool right, bool dup, cl_error *err)
 				if (!rc)
 					rc = cl_column_append_i64(&b->cols[1], v, err);
 				if (!rc)
-					rc = cl_column_append_bytes(&b->cols[2], "new", 3, err);
+					rc = cl_column_append_bytes(&b->cols[2], "new", 3,
+					                            err);
 				if (!rc)
-					rc = cl_column_append_bytes(&b->cols[3], "y", 1, err);
+					rc = cl_column_append_bytes(&b->cols[3], "y", 1,
+					                            err);
 				if (!rc)
 					rc = cl_column_append_i64(&b->cols[4], 9, err);
 				b->nrows++;
@@ -124,7 +134,9 @@ static char *run(const char *lp, const char *rp, const char *path, int threads, 
 	o.threads = threads;
 	int rc = cl_dataset_open(&l, lp, NULL, &err);
 	rc = rc ? rc : cl_dataset_open(&r, rp, NULL, &err);
-	rc = rc ? rc : cl_diff_create(&d, cl_dataset_schema(l), cl_dataset_schema(r), &o, &err);
+	rc =
+	    rc ? rc
+	       : cl_diff_create(&d, cl_dataset_schema(l), cl_dataset_schema(r), &o, &err);
 	rc = rc ? rc : cl_diff_add_left_dataset(d, l, NULL, NULL, &err);
 	rc = rc ? rc : cl_diff_add_right_dataset(d, r, NULL, NULL, &err);
 	while (!rc) {
@@ -163,8 +175,10 @@ static void paths_agree(const char *lp, const char *rp, bool keep, bool want_err
 			char *got = run(lp, rp, paths[p], t, keep);
 			CHECK(got != NULL && !strcmp(got, ref));
 			if (got && strcmp(got, ref))
-				fprintf(stderr, "path '%s' threads %d differs:\n%.300s\nvs\n%.300s\n",
-					paths[p], t, got, ref);
+				fprintf(
+				    stderr,
+				    "path '%s' threads %d differs:\n%.300s\nvs\n%.300s\n",
+				    paths[p], t, got, ref);
 			cl_free(got);
 		}
 	}
