@@ -533,6 +533,46 @@ async function cow() {
 			ok(c.status === 0 && same, `${L}: the table equals DuckDB's state`, why + c.stderr);
 		}
 	}
+	// files larger than a scan batch: changes at the first / last rows and at
+	// batch-size boundaries, a change set in another column order with
+	// converted types, every row but one deleted, upserts into the (almost)
+	// emptied table
+	{
+		const N = 140000;
+		await con.run(`CREATE OR REPLACE TABLE bref AS SELECT r::BIGINT AS id, (r % 1000)::INTEGER AS amount,
+			CASE WHEN r % 9 = 0 THEN NULL ELSE 'name' || r END AS name FROM range(${N}) t(r)`);
+		const dms = path.join(tmp, 'big', 's', 't');
+		fs.mkdirSync(dms, { recursive: true });
+		await con.run(`COPY bref TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet, ROW_GROUP_SIZE 30000)`);
+		const chs = [
+			['first/last/boundary rows', `SELECT 'C' AS diff, id, amount + 1 AS amount, name FROM bref WHERE id IN (0, 1, ${N - 1}, ${N - 2}, 65535, 65536, 131071, 131072)`],
+			['reordered, converted columns', `SELECT name, amount::BIGINT AS amount, 'C' AS diff, id::INTEGER AS id FROM bref WHERE id % 50000 = 7`],
+			['all but one row deleted', `SELECT 'D' AS diff, id, NULL::INTEGER AS amount, NULL AS name FROM bref WHERE id <> 123457`],
+			['upserts into the emptied table', `SELECT 'I' AS diff, r::BIGINT AS id, 5 AS amount, 'back' AS name FROM range(100) t(r)`],
+		];
+		for (const layout of [[], ['--buckets', '2'], ['--partition-by', 'amount', '--buckets', '1']]) {
+			const table = path.join(tmp, `big-lake-${layout.length}`);
+			await con.run(`CREATE OR REPLACE TABLE bcur AS SELECT * FROM bref`);
+			let r = cl(['merge', '--source', `dms:${dms}`, '--to', table, '--key', 'id', '-q', ...layout]);
+			if (!ok(r.status === 0, `cow large ${layout.join(' ') || 'plain'}: created`, r.stderr)) continue;
+			for (const [what, sql] of chs) {
+				const L = `cow large ${layout.join(' ') || 'plain'}: ${what}`;
+				await con.run(`CREATE OR REPLACE TABLE ch AS ${sql}`);
+				const chf = path.join(tmp, 'big-ch.parquet');
+				await con.run(`COPY ch TO ${str(chf)} (FORMAT parquet)`);
+				r = cl(['apply', chf, '--to', table, '--key', 'id', '-q', '--no-auto-compact']);
+				if (!ok(r.status === 0, `${L}: apply`, r.stderr)) break;
+				await con.run(`CREATE OR REPLACE TABLE bcur AS SELECT * FROM bcur WHERE id NOT IN (SELECT id FROM ch)
+					UNION ALL SELECT id, amount, name FROM ch WHERE diff <> 'D'`);
+				const c = cl(['cat', table, '--to', 'csv']);
+				const f = path.join(tmp, 'big-got.csv');
+				fs.writeFileSync(f, c.stdout);
+				const [same, why] = await sameRows(`SELECT id::BIGINT AS id, amount::INTEGER AS amount, name FROM read_csv(${str(f)}, header = true, all_varchar = true)`,
+					'SELECT * FROM bcur', ['id', 'amount', 'name']);
+				ok(same, `${L}: the table equals DuckDB's state`, why);
+			}
+		}
+	}
 	// NOT NULL declared column refused, the table unchanged
 	{
 		await con.run(`CREATE OR REPLACE TABLE ref AS SELECT i::BIGINT AS id, 'n' || i AS name,
