@@ -1,6 +1,6 @@
 /*
  * diff_aligned.c — the streaming diff of two snapshots in (nearly) the
- * same row order.
+ * same row order (the readers and the duplicate check: diff_aligned_read.c).
  *
  * Snapshots of one table written by the same export job come out in the
  * same row order (heap order, token order, a job's partition order), even
@@ -50,49 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QCAP 3
-#define NBUCKET 256
 #define TOMB 0xffffffffu
 #define MIN_PARKED 8192
 
-typedef struct side {
-	cl_diff *d;
-	bool left;
-	cl_dataset **ds;
-	int nds;
-	int **src; /* per dataset: source id per file */
-	/* reading (the reader thread, or the walker's) */
-	cl__dview v;
-	uint64_t *h;
-	int64_t *pv;
-	int64_t hcap;
-	cl__dstore tmp; /* chunks of the last batch */
-	int tnext;      /* next chunk of tmp to hand out */
-	int di, u, nunits;
-	cl_dataset_cursor *cur;
-	uint64_t *bk[NBUCKET]; /* every key hash, by its top 8 bits */
-	int64_t bn[NBUCKET], bcap[NBUCKET];
-	/* the queue (threaded) */
-	bool threaded, started;
-	pthread_t tid;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	cl__dchunk *q[QCAP];
-	int qhead, qn;
-	bool eof;
-	int stop;
-	int rc;
-	cl_error err;
-	/* walking */
-	cl__dchunk *c; /* current chunk (NULL: ended) */
-	int64_t i;
-	bool done;
-	int64_t rows; /* rows walked */
-	/* parked rows */
-	cl__dstore park;
-	uint32_t *slots; /* 0 empty, TOMB, else park reference + 1 */
-	int64_t scap, sused, live;
-} side;
+typedef cl__aside side;
 
 typedef struct walk {
 	cl_diff *d;
@@ -127,261 +88,6 @@ static void note(const char *what, const walk *w)
 		        (long long)w->s[0].live, (long long)w->s[1].live);
 	else
 		fprintf(stderr, "diff: aligned path: %s\n", what);
-}
-
-/* ---- reading ------------------------------------------------------------ */
-
-typedef struct take_ctx {
-	const cl__diff_plan *p;
-	side *s;
-} take_ctx;
-
-/* Take view column j of the cursor's batch over (see take_col, diff.c). */
-static int take_col(void *arg, int j, cl_column *dst, cl_error *err)
-{
-	take_ctx *t = arg;
-	cl__dview *v = &t->s->v;
-	int rc;
-	if (v->cols[j] == &v->scratch[j])
-		return (rc = cl_column_move(dst, &v->scratch[j], err)) ? rc : 1;
-	int idx = t->s->left ? t->p->u[j].lidx : t->p->u[j].ridx;
-	for (int k = 0; k < t->p->nu; k++)
-		if (k != j && v->cols[k] == v->cols[j])
-			return 0;
-	return cl__dataset_cursor_take(t->s->cur, idx, dst, err);
-}
-
-static int grow_rows(side *s, int64_t n, cl_error *err)
-{
-	if (n <= s->hcap)
-		return 0;
-	int64_t c = s->hcap ? s->hcap : 1024;
-	while (c < n)
-		c *= 2;
-	uint64_t *h = cl_realloc(s->h, (size_t)c * sizeof *h);
-	if (!h)
-		return oom(err);
-	s->h = h;
-	int64_t *pv = cl_realloc(s->pv, (size_t)c * sizeof *pv);
-	if (!pv)
-		return oom(err);
-	s->pv = pv;
-	s->hcap = c;
-	return 0;
-}
-
-static int keep_hashes(side *s, int64_t n, cl_error *err)
-{
-	for (int64_t i = 0; i < n; i++) {
-		int b = (int)(s->h[i] >> 56);
-		if (s->bn[b] == s->bcap[b]) {
-			int64_t c = s->bcap[b] ? s->bcap[b] * 2 : 1024;
-			uint64_t *x = cl_realloc(s->bk[b], (size_t)c * sizeof *x);
-			if (!x)
-				return oom(err);
-			s->bk[b] = x;
-			s->bcap[b] = c;
-		}
-		s->bk[b][s->bn[b]++] = s->h[i];
-	}
-	return 0;
-}
-
-/* The next batch into s->tmp (as one or more chunks); tmp stays empty at
- * the end. */
-static int read_batch(side *s, cl_error *err)
-{
-	const cl__diff_plan *p = &s->d->plan;
-	int rc;
-	for (;;) {
-		if (__atomic_load_n(&s->stop, __ATOMIC_RELAXED))
-			return 0;
-		if (!s->cur) {
-			while (s->di < s->nds && s->u >= s->nunits) {
-				if (++s->di < s->nds &&
-				    (rc =
-				         cl_dataset_split(s->ds[s->di], &s->nunits, err)))
-					return rc;
-				s->u = 0;
-			}
-			if (s->di >= s->nds)
-				return 0;
-			if ((rc = cl_dataset_cursor_open(&s->cur, s->ds[s->di], s->u++,
-			                                 err)))
-				return rc;
-		}
-		cl_batch *b;
-		if ((rc = cl_dataset_cursor_next(s->cur, &b, err)))
-			return rc;
-		if (!b) {
-			cl_dataset_cursor_free(s->cur);
-			s->cur = NULL;
-			continue;
-		}
-		int64_t n = b->nrows;
-		if (!n)
-			continue;
-		if ((rc = cl__dview_set(&s->v, p, b, s->left, err)) ||
-		    (rc = grow_rows(s, n, err)))
-			return rc;
-		cl__key_hash(p, s->v.cols, n, s->h);
-		int64_t base = ((int64_t)s->src[s->di][cl_dataset_cursor_file(s->cur)]
-		                << CL__PROV_SHIFT) +
-		               cl_dataset_cursor_first_row(s->cur);
-		for (int64_t i = 0; i < n; i++)
-			s->pv[i] = base + i;
-		if ((rc = keep_hashes(s, n, err)))
-			return rc;
-		if (n >= CL__CHUNK_ROWS / 2 && n <= CL__CHUNK_ROWS) {
-			take_ctx t = {p, s};
-			return cl__dstore_adopt(&s->tmp, p, s->v.cols, n, s->h, s->pv,
-			                        take_col, &t, err);
-		}
-		return cl__dstore_append(&s->tmp, p, s->v.cols, n, s->h, s->pv, err);
-	}
-}
-
-/* The next chunk read here (NULL at the end). */
-static int read_chunk(side *s, cl__dchunk **out, cl_error *err)
-{
-	*out = NULL;
-	if (s->tnext == s->tmp.nchunks) {
-		s->tmp.nchunks = 0;
-		s->tmp.nrows = 0;
-		s->tmp.bytes = 0;
-		s->tnext = 0;
-		int rc = read_batch(s, err);
-		if (rc)
-			return rc;
-		if (!s->tmp.nchunks)
-			return 0;
-	}
-	*out = s->tmp.chunks[s->tnext];
-	s->tmp.chunks[s->tnext++] = NULL;
-	return 0;
-}
-
-static void *reader_main(void *arg)
-{
-	side *s = arg;
-	cl__pq_page_cache(true);
-	for (;;) {
-		cl__dchunk *c = NULL;
-		int rc = read_chunk(s, &c, &s->err);
-		pthread_mutex_lock(&s->mu);
-		while (s->qn == QCAP && !s->stop)
-			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->stop) {
-			pthread_mutex_unlock(&s->mu);
-			cl__dchunk_free(c, s->d->plan.nu);
-			break;
-		}
-		if (rc || !c) {
-			s->rc = rc;
-			s->eof = true;
-			pthread_cond_broadcast(&s->cv);
-			pthread_mutex_unlock(&s->mu);
-			break;
-		}
-		s->q[(s->qhead + s->qn++) % QCAP] = c;
-		pthread_cond_broadcast(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-	}
-	cl__pq_page_cache(false);
-	return NULL;
-}
-
-/* The walker's next chunk of a side (NULL at the end). */
-static int next_chunk(side *s, cl__dchunk **out, cl_error *err)
-{
-	if (!s->threaded)
-		return read_chunk(s, out, err);
-	*out = NULL;
-	pthread_mutex_lock(&s->mu);
-	while (!s->qn && !s->eof)
-		pthread_cond_wait(&s->cv, &s->mu);
-	int rc = 0;
-	if (s->qn) {
-		*out = s->q[s->qhead];
-		s->qhead = (s->qhead + 1) % QCAP;
-		s->qn--;
-		pthread_cond_broadcast(&s->cv);
-	} else if (s->rc) {
-		rc = s->rc;
-		if (err)
-			*err = s->err;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-static int side_init(walk *w, side *s, bool left, cl_dataset **ds, int nds, cl_error *err)
-{
-	cl_diff *d = w->d;
-	const cl__diff_plan *p = &d->plan;
-	s->d = d;
-	s->left = left;
-	s->ds = ds;
-	s->nds = nds;
-	s->tmp.types = s->park.types = left ? p->ltypes : p->rtypes;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	int rc = cl__dview_init(&s->v, p, left ? p->ltypes : p->rtypes, err);
-	if (rc)
-		return rc;
-	if (!(s->src = cl_calloc((size_t)nds, sizeof *s->src)))
-		return oom(err);
-	/* sources numbered here, in order (OLD's when it was deferred) */
-	for (int i = 0; i < nds; i++) {
-		int nf = cl_dataset_nfiles(ds[i]);
-		if (!(s->src[i] = cl_calloc((size_t)nf + 1, sizeof **s->src)))
-			return oom(err);
-		for (int f = 0; f < nf; f++)
-			if ((s->src[i][f] = cl__diff_source_id(
-			         d, cl_dataset_path(ds[i], f), err)) < 0)
-				return s->src[i][f];
-	}
-	s->di = 0;
-	s->u = 0;
-	return cl_dataset_split(ds[0], &s->nunits, err);
-}
-
-static void side_stop(side *s)
-{
-	if (!s->started)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->stop = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->tid, NULL);
-	s->started = false;
-}
-
-static void side_release(side *s, int nu)
-{
-	side_stop(s);
-	for (int k = 0; k < s->qn; k++)
-		cl__dchunk_free(s->q[(s->qhead + k) % QCAP], nu);
-	s->qn = 0;
-	cl__dchunk_free(s->c, nu);
-	for (int k = s->tnext; k < s->tmp.nchunks; k++)
-		cl__dchunk_free(s->tmp.chunks[k], nu);
-	s->tmp.nchunks = 0;
-	cl__dstore_release(&s->tmp, nu);
-	cl__dstore_release(&s->park, nu);
-	cl_dataset_cursor_free(s->cur);
-	cl__dview_release(&s->v, nu);
-	cl_free(s->h);
-	cl_free(s->pv);
-	for (int b = 0; b < NBUCKET; b++)
-		cl_free(s->bk[b]);
-	cl_free(s->slots);
-	for (int i = 0; s->src && i < s->nds; i++)
-		cl_free(s->src[i]);
-	cl_free(s->src);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
 }
 
 /* ---- parked rows ---------------------------------------------------------- */
@@ -734,58 +440,6 @@ static int emit_parked(walk *w, int side_i, cl_error *err)
 	return rc;
 }
 
-/* ---- the duplicate check ------------------------------------------------ */
-
-typedef struct dupjob {
-	side *s;
-	bool found;
-	bool oom;
-} dupjob;
-
-/* Whether two key hashes of a side are equal (an exact set per bucket:
- * small enough for the cache). */
-static void *dup_check(void *arg)
-{
-	dupjob *j = arg;
-	side *s = j->s;
-	int64_t most = 0;
-	for (int b = 0; b < NBUCKET; b++)
-		if (s->bn[b] > most)
-			most = s->bn[b];
-	int64_t cap = 16;
-	while (cap < most * 2)
-		cap *= 2;
-	uint64_t *t = cl_malloc((size_t)cap * sizeof *t);
-	if (!t) {
-		j->oom = true;
-		return NULL;
-	}
-	for (int b = 0; b < NBUCKET && !j->found; b++) {
-		int64_t c = 16;
-		while (c < s->bn[b] * 2)
-			c *= 2;
-		uint64_t mask = (uint64_t)c - 1;
-		memset(t, 0, (size_t)c * sizeof *t);
-		bool zero = false;
-		for (int64_t k = 0; k < s->bn[b] && !j->found; k++) {
-			uint64_t x = s->bk[b][k];
-			if (!x) {
-				j->found = zero;
-				zero = true;
-				continue;
-			}
-			uint64_t i = x & mask;
-			while (t[i] && t[i] != x)
-				i = (i + 1) & mask;
-			if (t[i] == x)
-				j->found = true;
-			t[i] = x;
-		}
-	}
-	cl_free(t);
-	return NULL;
-}
-
 /* ---- the walk ------------------------------------------------------------- */
 
 /* Advance a side whose cursor passed its chunk: flush, free, next. */
@@ -798,7 +452,7 @@ static int advance(walk *w, int si, cl_error *err)
 	cl__dchunk_free(s->c, w->p->nu);
 	s->c = NULL;
 	s->i = 0;
-	if ((rc = next_chunk(s, &s->c, err)))
+	if ((rc = cl__aside_next(s, &s->c, err)))
 		return rc;
 	if (!s->c)
 		s->done = true;
@@ -967,17 +621,11 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 	    !(w->value_changes = cl_calloc(nv, sizeof *w->value_changes)))
 		rc = oom(err);
 	if (!rc)
-		rc = side_init(w, &w->s[0], true, d->lds, d->nlds, err);
+		rc = cl__aside_init(&w->s[0], d, true, d->lds, d->nlds, err);
 	if (!rc)
-		rc = side_init(w, &w->s[1], false, &rds, 1, err);
-	for (int k = 0; k < 2 && !rc && d->nthreads > 1; k++) {
-		side *s = &w->s[k];
-		s->threaded = true;
-		if (pthread_create(&s->tid, NULL, reader_main, s))
-			s->threaded = false;
-		else
-			s->started = true;
-	}
+		rc = cl__aside_init(&w->s[1], d, false, &rds, 1, err);
+	for (int k = 0; k < 2 && !rc && d->nthreads > 1; k++)
+		cl__aside_start(&w->s[k]);
 	if (!rc) {
 		/* reading here: page buffers reused from unit to unit */
 		if (d->nthreads == 1)
@@ -986,16 +634,17 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 		if (d->nthreads == 1)
 			cl__pq_page_cache(false);
 	}
-	side_stop(&w->s[0]);
-	side_stop(&w->s[1]);
+	cl__aside_stop(&w->s[0]);
+	cl__aside_stop(&w->s[1]);
 	/* duplicate keys: two equal hashes on a side (both sides at once) */
 	if (!rc && !w->giveup) {
-		dupjob j[2] = {{&w->s[0], false, false}, {&w->s[1], false, false}};
+		cl__adup j[2] = {{&w->s[0], false, false}, {&w->s[1], false, false}};
 		pthread_t t;
-		bool th = d->nthreads > 1 && !pthread_create(&t, NULL, dup_check, &j[0]);
+		bool th = d->nthreads > 1 &&
+		          !pthread_create(&t, NULL, cl__aside_dup_check, &j[0]);
 		if (!th)
-			dup_check(&j[0]);
-		dup_check(&j[1]);
+			cl__aside_dup_check(&j[0]);
+		cl__aside_dup_check(&j[1]);
 		if (th)
 			pthread_join(t, NULL);
 		if (j[0].oom || j[1].oom)
@@ -1027,8 +676,8 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 	} else {
 		reset_outputs(d);
 	}
-	side_release(&w->s[0], p->nu);
-	side_release(&w->s[1], p->nu);
+	cl__aside_release(&w->s[0], p->nu);
+	cl__aside_release(&w->s[1], p->nu);
 	cl_free(w->pl);
 	cl_free(w->pr);
 	cl_free(w->dl);

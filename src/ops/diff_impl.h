@@ -457,4 +457,69 @@ int cl__dparts_flush(struct cl_diff *d, cl__dparts *pp, cl__dstage *s, cl_error 
 int cl__dpart_diff(cl__dworker *w, FILE *lf, int64_t lbytes, FILE *rf, int depth,
 		   cl_error *err);
 
+
+/* --- diff_aligned.c, diff_aligned_read.c: the aligned (streaming) path --- */
+
+#define CL__ASIDE_QCAP 3
+#define CL__ASIDE_NBUCKET 256
+
+/* One side of the aligned walk: its reader (a thread of its own, or the
+ * walker's), every key hash read (for the duplicate check), the walker's
+ * cursor and the side's parked rows. */
+typedef struct cl__aside {
+	cl_diff *d;
+	bool left;
+	cl_dataset **ds;
+	int nds;
+	int **src; /* per dataset: source id per file */
+	/* reading (the reader thread, or the walker's) */
+	cl__dview v;
+	uint64_t *h;
+	int64_t *pv;
+	int64_t hcap;
+	cl__dstore tmp; /* chunks of the last batch */
+	int tnext;      /* next chunk of tmp to hand out */
+	int di, u, nunits;
+	cl_dataset_cursor *cur;
+	uint64_t *bk[CL__ASIDE_NBUCKET]; /* every key hash, by its top 8 bits */
+	int64_t bn[CL__ASIDE_NBUCKET], bcap[CL__ASIDE_NBUCKET];
+	/* the queue (threaded) */
+	bool threaded, started;
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	cl__dchunk *q[CL__ASIDE_QCAP];
+	int qhead, qn;
+	bool eof;
+	int stop;
+	int rc;
+	cl_error err;
+	/* walking */
+	cl__dchunk *c; /* current chunk (NULL: ended) */
+	int64_t i;
+	bool done;
+	int64_t rows; /* rows walked */
+	/* parked rows */
+	cl__dstore park;
+	uint32_t *slots; /* 0 empty, TOMB, else park reference + 1 */
+	int64_t scap, sused, live;
+} cl__aside;
+
+/* diff_aligned_read.c */
+int cl__aside_init(cl__aside *s, struct cl_diff *d, bool left, cl_dataset **ds, int nds,
+		   cl_error *err);
+/* Read on a thread of its own from now on (stays in the walker's thread if
+ * the thread cannot be made). */
+void cl__aside_start(cl__aside *s);
+/* The walker's next chunk of the side (NULL at the end). */
+int cl__aside_next(cl__aside *s, cl__dchunk **out, cl_error *err);
+void cl__aside_stop(cl__aside *s);
+void cl__aside_release(cl__aside *s, int nu);
+/* Whether two key hashes of a side are equal (a pthread start routine). */
+typedef struct cl__adup {
+	cl__aside *s;
+	bool found, oom;
+} cl__adup;
+void *cl__aside_dup_check(void *arg);
+
 #endif
