@@ -399,6 +399,27 @@ for (const n of [1, 1025, 4096, 8193, 65537]) {
 	await caseRun('key type changed (string vs int)', A, `SELECT id::VARCHAR AS id, i, d, s, dt FROM t ORDER BY ord`, key);
 }
 
+// 6d. a bad value mid-input (reader error while the aligned walk is under
+// way): the same error on every path, no output file left
+{
+	await q(`CREATE OR REPLACE TABLE e AS SELECT r::BIGINT AS id, (r % 7)::INTEGER AS v, 'x' || r AS s FROM range(40000) t(r)`);
+	const ea = path.join(dir, 'ea.parquet'), eb = path.join(dir, 'eb.csv'), ec = path.join(dir, 'ec.parquet');
+	await q(`COPY e TO '${ea}' (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 10000)`);
+	await q(`COPY (SELECT id, CASE WHEN id = 25000 THEN 'abc' ELSE v::VARCHAR END AS v, s FROM e) TO '${eb}' (FORMAT csv, HEADER true)`);
+	await q(`COPY (SELECT id, v, CASE WHEN id = 35000 THEN 'QQMARKQQ' ELSE s END AS s FROM e) TO '${ec}' (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 10000)`);
+	const buf = fs.readFileSync(ec);
+	buf[buf.indexOf('QQMARKQQ') + 2] = 0xff;
+	fs.writeFileSync(ec, buf);
+	for (const [nm, x, y] of [['NEW CSV bad value at line 25002', ea, eb], ['NEW Parquet invalid UTF-8 late', ea, ec], ['OLD Parquet invalid UTF-8 late', ec, ea]]) {
+		const g = samePaths(`reader error: ${nm}`, x, y, key);
+		if (g !== null) {
+			const leftover = fs.readdirSync(dir).filter((f) => /^out-.*\.csv$/.test(f));
+			if (g.startsWith('exit 2') && leftover.length === 0) ok(`reader error: ${nm}: exit 2, no output left`);
+			else bad(`reader error: ${nm}`, `${g.slice(0, 200)} leftover ${leftover}`);
+		}
+	}
+}
+
 // 7. empty sides
 {
 	await base(3000, 0.6);
