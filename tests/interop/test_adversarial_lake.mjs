@@ -430,6 +430,37 @@ async function leanCorrupt() {
 	}
 }
 
+// --timestamp-column on the lean path; SIGKILL at every commit point of a
+// lean first run, then a rerun: the table a clean run gives
+async function leanCrash() {
+	const dms = path.join(tmp, 'lean-ts', 's', 't');
+	fs.mkdirSync(dms, { recursive: true });
+	await con.run(`COPY (SELECT 'I' AS Op, TIMESTAMP '2024-01-01' + INTERVAL 1 SECOND * r AS ts, r::BIGINT AS id, 'n' || r AS name FROM range(5000) t(r))
+		TO ${str(path.join(dms, 'LOAD00000001.parquet'))} (FORMAT parquet, ROW_GROUP_SIZE 1000)`);
+	await con.run(`COPY (SELECT 'I' AS Op, TIMESTAMP '2024-01-02' + INTERVAL 1 SECOND * r AS ts, (r * 2)::BIGINT AS id, 'm' || r AS name FROM range(3000) t(r))
+		TO ${str(path.join(dms, 'LOAD00000002.parquet'))} (FORMAT parquet, ROW_GROUP_SIZE 1000)`);
+	await con.run(`COPY (SELECT 'U' AS Op, TIMESTAMP '2024-01-03' AS ts, (r * 3)::BIGINT AS id, 'u' || r AS name FROM range(1000) t(r))
+		TO ${str(path.join(dms, '20240103-000000000.parquet'))} (FORMAT parquet)`);
+	const sf = path.join(tmp, 'lean-ts.schema');
+	fs.writeFileSync(sf, 'ts timestamp\nid int64\nname string\n');
+	const run = (t, extra, env) => cl(['merge', '--source', `dms:${dms}`, '--to', t, '--key', 'id', '-q', ...extra], env);
+	const ta = path.join(tmp, 'lean-ts-a'), tb = path.join(tmp, 'lean-ts-b');
+	const ra = run(ta, ['--timestamp-column', 'ts']), rb = run(tb, ['--timestamp-column', 'ts', '--schema', sf]);
+	const ca = cl(['cat', ta, '--to', 'csv']).stdout, cb = cl(['cat', tb, '--to', 'csv']).stdout;
+	ok(ra.status === 0 && rb.status === 0 && ca === cb && ca.split('\n').length === 5502,
+		'lean --timestamp-column: lean and one-pass tables read the same', `${ra.stderr}${rb.stderr} ${ca.length} ${cb.length}`);
+	const clean = cl(['cat', ta, '--to', 'csv']).stdout;
+	for (const point of ['data-file-writing:1', 'data-file-published:1', 'store-put-staged:1', 'commit-before-publish:1',
+		'commit-before-publish:2', 'commit-after-publish:2']) {
+		const t = path.join(tmp, `lean-crash-${point.replace(/\W/g, '_')}`);
+		const k = run(t, [], { CL_CRASH_AT: point });
+		const r = run(t, []);
+		const c = cl(['cat', t, '--to', 'csv']);
+		ok(k.signal === 'SIGKILL' && r.status === 0 && c.stdout === clean, `lean crash at ${point}: killed, the rerun gives the clean run's table`,
+			`${k.signal} ${r.status} ${r.stderr} ${c.stderr}`);
+	}
+}
+
 // ======================= 3. copy-on-write applies ========================
 async function cowTable(label, layout, extraArgs = []) {
 	const dms = path.join(tmp, `cow-${label}`, 's', 't');
@@ -643,6 +674,7 @@ try {
 		await lean();
 		await leanCorrupt();
 		if (KNOWN) await emptyLoad();
+		await leanCrash();
 	}
 	if (!only || only.includes('cow')) await cow();
 } catch (e) {
