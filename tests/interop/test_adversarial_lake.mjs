@@ -128,8 +128,9 @@ async function autocompact(kind) {
 	await snap(logVersions(table).at(-1)); // the load's data commit (earlier: create)
 	const firstVersion = logVersions(table).at(-1);
 	let compactions = 0, evolved = false;
-	for (let round = 1; round <= 24; round++) {
-		const withExtra = round >= 10; // a column added half way
+	const rounds = kind === 'dv' ? 24 : 14;
+	for (let round = 1; round <= rounds; round++) {
+		const withExtra = round >= rounds / 2; // a column added half way
 		await q(`SELECT setseed(${round / 50})`);
 		await con.run(`CREATE OR REPLACE TABLE cdc AS
 			SELECT 'U' AS Op, id, name || '+' AS name, amount - 1 AS amount,
@@ -154,13 +155,18 @@ async function autocompact(kind) {
 			await snap(js.auto_compaction.version);
 		}
 	}
-	ok(compactions >= 1, `${label}: ${compactions} auto-compactions in 24 runs`);
+	ok(compactions >= 1, `${label}: ${compactions} auto-compactions in ${rounds} runs`);
 	const versions = logVersions(table);
 	const cps = fs.readdirSync(path.join(table, '_delta_log')).filter((f) => /checkpoint/.test(f));
 	ok(cps.length >= 1, `${label}: ${versions.length} commits, checkpoints written (${cps.length})`);
 	// every version by time travel
 	let bad = [];
-	for (const v of versions) {
+	// every version of the 'dv' table; the OPTIMIZE commits, the versions
+	// before them and the last few of the others
+	const optSet = new Set(versions.filter((x) => commitInfo(table, x).operation === 'OPTIMIZE'));
+	const checked = kind === 'dv' ? versions
+		: versions.filter((v) => optSet.has(v) || optSet.has(v + 1) || v >= versions.at(-3));
+	for (const v of checked) {
 		if (v < firstVersion) continue;
 		// a schema commit (the column added) reads like the version before
 		if (!refAt.get(v) && commitInfo(table, v).operation === 'ADD COLUMNS' && refAt.get(v - 1))
@@ -175,7 +181,7 @@ async function autocompact(kind) {
 		const [same, why] = await sameRows('SELECT * FROM got', `SELECT * FROM ${want}`, cols);
 		if (!same) bad.push(`v${v} (${commitInfo(table, v).operation}): ${why}`);
 	}
-	ok(bad.length === 0, `${label}: all ${versions.length} versions read by time travel equal DuckDB's state`, bad.join('; '));
+	ok(bad.length === 0, `${label}: ${checked.length} of ${versions.length} versions read by time travel equal DuckDB's state`, bad.join('; '));
 	// time travel by timestamp to the OPTIMIZE commits (the version current
 	// then) and to just before them
 	let tbad = [], tn = 0;
