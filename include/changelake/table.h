@@ -244,6 +244,22 @@ int cl_table_create(cl_table *t, const cl_schema *schema,
 		    const cl_table_create_options *opts, cl_error *err);
 
 /*
+ * Begin a transaction that creates the table: its commit is version 0 and
+ * carries the protocol and metadata (as cl_table_create writes them)
+ * together with whatever the transaction adds (as Spark's CREATE TABLE AS
+ * SELECT), so a run that fails before the commit leaves no table at all
+ * (the files it staged are unreferenced, for vacuum). Writers
+ * (cl_table_writer_open, cl_table_cow) lay out rows by the pending
+ * metadata (cl_table_txn_snapshot). The commit fails with CL_ECONFLICT,
+ * keeping nothing, when the table exists by then (another run created it
+ * first: put-if-absent of version 0 lets exactly one win). operation
+ * names the commit in the history (NULL: "CREATE TABLE").
+ */
+int cl_table_txn_begin_create(cl_table_txn **out, cl_table *t, const cl_schema *schema,
+			      const cl_table_create_options *opts, const char *operation,
+			      cl_error *err);
+
+/*
  * Turn merge-on-read on for an existing table: one commit (operation
  * "SET TBLPROPERTIES") upgrading the protocol to reader 3 / writer 7 with
  * the feature deletionVectors (features the table had are kept) and
@@ -477,6 +493,16 @@ int cl_table_lookup(cl_table *t, const cl_snapshot *s, const cl_schema *key_sche
  * changes metadata conflicts with every concurrent commit.
  */
 int cl_table_txn_set_schema(cl_table_txn *x, const cl_schema *schema, cl_error *err);
+
+/*
+ * The snapshot transaction x writes by: its base, or, once x sets
+ * metadata (a new table, added columns), the pending snapshot of the base
+ * with that metadata (the base's files; the new schema, partitioning and
+ * configuration; version -1 for a table x creates). Owned by x, valid
+ * until x sets metadata again or is freed; NULL for a transaction with
+ * neither.
+ */
+const cl_snapshot *cl_table_txn_snapshot(const cl_table_txn *x);
 
 /*
  * Apply normalised changes — batches whose first column is an int8 action

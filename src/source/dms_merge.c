@@ -7,17 +7,24 @@
  *   2. list the source folder and plan the run (dms.h);
  *   3. read every planned file in the total order and fold the changes
  *      (merge.h), the table's data schema enforced (new columns added);
- *   4. create the table / add new columns (metaData-only commits);
+ *   4. begin the run's one transaction: on a new table one that creates
+ *      it (protocol + metaData), on a table that lacks columns of the
+ *      run a metaData with them added; nothing is committed yet, the
+ *      writers lay out rows by the transaction's pending snapshot;
  *   5. resolve: under --ignore-null-updates, the current rows of the
  *      changed keys fill NULLs of updates; then every index part marks the
  *      changes not newer than the key's recorded sequence as stale;
- *   6. one transaction: copy-on-write upserts and deletes (or, on a new
- *      full load, every old file removed and the contents rewritten; or,
- *      without keys, an append), the run's index part, the next manifest
- *      and its txn version — committed at once.
- * A crash anywhere before 6 commits leaves the table as it was (staged
- * files and unreferenced manifests/parts are garbage); after, the run is
- * done, and the rerun finds nothing to read.
+ *   6. into that transaction: copy-on-write upserts and deletes (or, on a
+ *      new full load, every old file removed and the contents rewritten;
+ *      or, without keys, an append), the run's index part, the next
+ *      manifest and its txn version — committed at once (a new table's
+ *      version 0 holds its creation and its first data together).
+ * A failure or crash anywhere before 6 commits leaves the table as it
+ * was, including "did not exist" and its old schema (staged files and
+ * unreferenced manifests/parts are garbage for vacuum); after, the run is
+ * done, and the rerun finds nothing to read. Two runs creating the same
+ * table: put-if-absent of version 0 lets one win, the other fails with a
+ * conflict.
  */
 #include "changelake/dms_merge.h"
 
@@ -415,6 +422,9 @@ typedef struct run {
 	cl_table *t;
 	cl_snapshot *s;            /* latest snapshot; NULL: no table yet */
 	cl_snapshot *before;       /* the snapshot the commit builds on */
+	cl_table_txn *x;           /* the run's transaction (step 4 on) */
+	const cl_snapshot *view;   /* what it writes by (owned by x): s, or s
+				      with the new columns, or the new table */
 	cl_dms_consumed *consumed;
 	cl_dms_listing *l;
 	cl_dms_plan *p;
@@ -784,11 +794,13 @@ static int read_files(run *r, cl_error *err)
 	return rc;
 }
 
-/* Step 4: create the table, or add the columns new to it. */
+/* Step 4: begin the run's transaction: the table's creation or the
+ * columns new to it go into the data commit (nothing committed here). */
 static int shape_table(run *r, cl_error *err)
 {
 	const cl_schema *ms = data_schema(r);
 	const cl_dms_merge_options *o = r->o;
+	const char *op = r->p->rebuild ? "WRITE" : "MERGE";
 	int rc = 0;
 	if (!r->s) {
 		cl_table_create_options co;
@@ -801,30 +813,27 @@ static int shape_table(run *r, cl_error *err)
 		co.deletion_vectors = o->deletion_vectors;
 		if (o->target_file_bytes > 0)
 			co.target_file_bytes = o->target_file_bytes;
-		if ((rc = cl_table_create(r->t, ms, &co, err)))
-			return rc;
-		r->res->created = true;
-		return open_table(r, err);
+		rc = cl_table_txn_begin_create(&r->x, r->t, ms, &co, op, err);
+		r->view = rc ? NULL : cl_table_txn_snapshot(r->x);
+		return rc;
 	}
 	const cl_schema *full = cl_snapshot_schema(r->s);
 	cl_schema *grown = NULL;
+	int added = 0;
 	for (int i = 0; !rc && i < ms->nfields; i++) {
 		if (cl_schema_find(full, ms->fields[i].name) >= 0)
 			continue;
 		if (!grown)
 			rc = cl_schema_copy(&grown, full, err);
 		rc = rc ? rc : cl_schema_add(grown, ms->fields[i].name, ms->fields[i].type, true, err);
-		r->res->columns_added++;
+		added++;
 	}
-	if (!rc && grown) {
-		cl_table_txn *x = NULL;
-		rc = cl_table_txn_begin(&x, r->t, r->s, "ADD COLUMNS", err);
-		rc = rc ? rc : cl_table_txn_set_schema(x, grown, err);
-		rc = rc ? rc : cl_table_txn_commit(x, NULL, err);
-		cl_table_txn_free(x);
-		rc = rc ? rc : open_table(r, err);
-	}
+	rc = rc ? rc : cl_table_txn_begin(&r->x, r->t, r->s, op, err);
+	rc = rc || !grown ? rc : cl_table_txn_set_schema(r->x, grown, err);
+	r->view = rc ? NULL : cl_table_txn_snapshot(r->x);
 	cl_schema_free(grown);
+	if (!rc)
+		r->res->columns_added = added;
 	return rc;
 }
 
@@ -832,7 +841,7 @@ static int shape_table(run *r, cl_error *err)
 static int resolve(run *r, cl_error *err)
 {
 	int rc = 0;
-	if (!r->nkeys || r->res->created || r->p->rebuild)
+	if (!r->nkeys || !r->s || r->p->rebuild)
 		return 0;
 	if (r->o->ignore_null_updates) {
 		const cl_schema *full;
@@ -840,7 +849,7 @@ static int resolve(run *r, cl_error *err)
 		rc = cl_merge_result(r->m, &full, &u, &d, err);
 		const cl_batch *k[1] = {u};
 		if (!rc && u->nrows)
-			rc = cl_table_lookup(r->t, r->s, full, k, 1, resolve_rows, r->m, err);
+			rc = cl_table_lookup(r->t, r->view, full, k, 1, resolve_rows, r->m, err);
 		cl_batch_free(u);
 		cl_batch_free(d);
 	}
@@ -857,7 +866,7 @@ static int commit(run *r, cl_error *err)
 {
 	const cl_dms_merge_options *o = r->o;
 	cl_dms_merge_result *res = r->res;
-	cl_table_txn *x = NULL;
+	cl_table_txn *x = r->x;
 	cl_table_writer *w = NULL;
 	cl_schema *is = NULL;
 	cl_batch *ib = NULL;
@@ -890,11 +899,10 @@ static int commit(run *r, cl_error *err)
 			rc = drop_column(&r->u->cols[c], err);
 	}
 	progress(r, "write");
-	rc = rc ? rc : cl_table_txn_begin(&x, r->t, r->s, r->p->rebuild ? "WRITE" : "MERGE", err);
 	if (!rc && r->p->rebuild) {
 		/* a new full load: the table becomes exactly the run's rows */
 		rc = cl_table_txn_set_param(x, "mode", "Overwrite", err);
-		for (size_t i = 0; !rc && i < cl_snapshot_nfiles(r->s); i++)
+		for (size_t i = 0; !rc && r->s && i < cl_snapshot_nfiles(r->s); i++)
 			rc = cl_table_txn_remove(x, cl_snapshot_file(r->s, i), true, err);
 		cl_table_txn_read_all(x);
 	}
@@ -948,8 +956,9 @@ static int commit(run *r, cl_error *err)
 	}
 	progress(r, "commit");
 	rc = rc ? rc : cl_table_txn_commit(x, &res->version, err);
+	if (!rc && !r->s)
+		res->created = true;
 	cl_table_writer_free(w);
-	cl_table_txn_free(x);
 	cl_batch_free(ib);
 	cl_schema_free(is);
 	cl_free(part);
@@ -1039,6 +1048,7 @@ out:
 	cl_dms_listing_free(r.l);
 	cl_dms_consumed_free(r.consumed);
 	free_list(r.keys, r.nkeys);
+	cl_table_txn_free(r.x);
 	cl_snapshot_free(r.s);
 	cl_table_free(r.t);
 	return rc;

@@ -87,7 +87,20 @@ struct cl_snapshot {
 	size_t ntxns, txns_cap;
 	bool have_protocol, have_metadata;
 	cl__json_parser *stats_parser; /* during replay: numRecords of adds */
+	/* a pending snapshot (cl__snapshot_pending): files, tombstones and
+	 * txns are the base's, borrowed, never freed here */
+	bool borrowed;
 };
+
+/*
+ * A pending snapshot: what base (NULL: a table not created yet, version
+ * -1) becomes with the protocol/metaData lines `meta` (nothing else) of a
+ * transaction not yet committed. Its files are base's (borrowed: base
+ * must outlive it); its schema, partitioning and configuration are the
+ * new metadata's. Writers lay out rows by it before the commit exists.
+ */
+int cl__snapshot_pending(cl_snapshot **out, const cl_snapshot *base, const char *meta,
+			 size_t n, cl_error *err);
 
 /* Log file naming. */
 void cl__delta_commit_key(char *buf, size_t n, int64_t version);

@@ -246,12 +246,71 @@ void cl_snapshot_free(cl_snapshot *s)
 		return;
 	cl_schema_free(s->schema);
 	cl__json_parser_free(s->stats_parser);
-	cl_free(s->files);
-	cl_free(s->tombstones);
-	cl_free(s->txns);
+	if (!s->borrowed) {
+		cl_free(s->files);
+		cl_free(s->tombstones);
+		cl_free(s->txns);
+	}
 	cl__strmap_release(&s->file_index);
 	cl__arena_release(&s->arena);
 	cl_free(s);
+}
+
+int cl__snapshot_pending(cl_snapshot **out, const cl_snapshot *base, const char *meta,
+			 size_t n, cl_error *err)
+{
+	*out = NULL;
+	cl_snapshot *s = cl_calloc(1, sizeof *s);
+	if (!s)
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	s->borrowed = true;
+	s->version = -1;
+	if (base) {
+		/* the base's strings live in its arena, as long as base */
+		s->version = base->version;
+		s->timestamp_ms = base->timestamp_ms;
+		s->min_reader = base->min_reader;
+		s->min_writer = base->min_writer;
+		s->reader_features = base->reader_features;
+		s->nreader_features = base->nreader_features;
+		s->writer_features = base->writer_features;
+		s->nwriter_features = base->nwriter_features;
+		s->id = base->id;
+		s->name = base->name;
+		s->description = base->description;
+		s->schema_string = base->schema_string;
+		s->provider = base->provider;
+		s->created_time = base->created_time;
+		s->partition_cols = base->partition_cols;
+		s->npartition_cols = base->npartition_cols;
+		s->config = base->config;
+		s->nconfig = base->nconfig;
+		s->files = base->files;
+		s->nfiles = base->nfiles;
+		s->tombstones = base->tombstones;
+		s->ntombstones = base->ntombstones;
+		s->txns = base->txns;
+		s->ntxns = base->ntxns;
+		s->have_protocol = base->have_protocol;
+		s->have_metadata = base->have_metadata;
+	}
+	cl__json_parser *p = NULL;
+	int rc = cl__json_parser_create(&p, NULL, err);
+	/* only protocol and metaData lines: no store is needed */
+	rc = rc ? rc : cl__delta_apply_commit(s, NULL, p, "pending metadata", meta, n, err);
+	cl__json_parser_free(p);
+	if (!rc && (s->nfiles != (base ? base->nfiles : 0) || !s->have_protocol ||
+		    !s->have_metadata || !s->schema_string))
+		rc = cl_error_set(err, CL_EINVAL, "pending metadata: not a complete protocol "
+				  "and metaData of a table");
+	rc = rc ? rc : cl__delta_schema_from_json(&s->schema, s->schema_string,
+						  strlen(s->schema_string), err);
+	if (rc) {
+		cl_snapshot_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
 }
 
 int64_t cl_snapshot_version(const cl_snapshot *s) { return s->version; }

@@ -6,6 +6,11 @@
  * (the option, or delta.enableDeletionVectors=true in the configuration)
  * the protocol is reader 3 / writer 7 with the feature deletionVectors and
  * the configuration says delta.enableDeletionVectors=true.
+ *
+ * cl_table_txn_begin_create puts these lines into a transaction whose
+ * commit is version 0 with the first data (as CREATE TABLE AS SELECT):
+ * until it commits there is no table, so a failed run leaves none;
+ * cl_table_create commits them alone.
  */
 #include "delta.h"
 #include "layout.h"
@@ -45,16 +50,16 @@ static int put_kv(cl_buf *b, bool *first, const char *k, const char *v, cl_error
 	return rc ? rc : put_str(b, v, err);
 }
 
-int cl_table_create(cl_table *t, const cl_schema *schema_in,
-		    const cl_table_create_options *opts_in, cl_error *err)
+/* The protocol and metaData lines of a new table (appended to meta). */
+static int create_meta(cl_buf *meta, const cl_schema *schema_in,
+		       const cl_table_create_options *opts_in, cl_error *err)
 {
 	cl_table_create_options defaults;
 	cl_table_create_options_init(&defaults);
 	const cl_table_create_options *o = opts_in ? opts_in : &defaults;
 	cl_schema *schema = NULL;
 	char **pcols = NULL;
-	cl_buf meta = {0}, schema_json = {0}, transforms = {0}, keys = {0};
-	cl_table_txn *x = NULL;
+	cl_buf schema_json = {0}, transforms = {0}, keys = {0};
 	int rc = cl_schema_create(&schema, err);
 	if (rc)
 		return rc;
@@ -164,82 +169,105 @@ int cl_table_create(cl_table *t, const cl_schema *schema_in,
 	if (ntz || dv) {
 		const char *fl = ntz && dv ? "\"deletionVectors\",\"timestampNtz\""
 				 : dv ? "\"deletionVectors\"" : "\"timestampNtz\"";
-		rc = cl_buf_printf(&meta, "{\"protocol\":{\"minReaderVersion\":3,"
+		rc = cl_buf_printf(meta, "{\"protocol\":{\"minReaderVersion\":3,"
 				   "\"minWriterVersion\":7,\"readerFeatures\":[%s],"
 				   "\"writerFeatures\":[%s]}}\n", fl, fl);
 	} else {
-		rc = cl_buf_puts(&meta, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n");
+		rc = cl_buf_puts(meta, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n");
 	}
 	char id[37];
 	cl__uuid4(id);
-	rc = rc ? rc : cl_buf_printf(&meta, "{\"metaData\":{\"id\":\"%s\",", id);
+	rc = rc ? rc : cl_buf_printf(meta, "{\"metaData\":{\"id\":\"%s\",", id);
 	if (rc) {
 		rc = oom(err);
 		goto out;
 	}
-	if (o->name && ((rc = cl_buf_puts(&meta, "\"name\":") ? oom(err) : 0) ||
-			(rc = put_str(&meta, o->name, err)) || (rc = cl_buf_putc(&meta, ',') ? oom(err) : 0)))
+	if (o->name && ((rc = cl_buf_puts(meta, "\"name\":") ? oom(err) : 0) ||
+			(rc = put_str(meta, o->name, err)) || (rc = cl_buf_putc(meta, ',') ? oom(err) : 0)))
 		goto out;
 	if (o->description &&
-	    ((rc = cl_buf_puts(&meta, "\"description\":") ? oom(err) : 0) ||
-	     (rc = put_str(&meta, o->description, err)) ||
-	     (rc = cl_buf_putc(&meta, ',') ? oom(err) : 0)))
+	    ((rc = cl_buf_puts(meta, "\"description\":") ? oom(err) : 0) ||
+	     (rc = put_str(meta, o->description, err)) ||
+	     (rc = cl_buf_putc(meta, ',') ? oom(err) : 0)))
 		goto out;
-	if (cl_buf_puts(&meta, "\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":")) {
+	if (cl_buf_puts(meta, "\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":")) {
 		rc = oom(err);
 		goto out;
 	}
-	if ((rc = put_str(&meta, (const char *)schema_json.data, err)) != 0)
+	if ((rc = put_str(meta, (const char *)schema_json.data, err)) != 0)
 		goto out;
-	if (cl_buf_puts(&meta, ",\"partitionColumns\":[")) {
+	if (cl_buf_puts(meta, ",\"partitionColumns\":[")) {
 		rc = oom(err);
 		goto out;
 	}
 	for (int i = 0; i < np && !rc; i++) {
-		if (i && cl_buf_putc(&meta, ','))
+		if (i && cl_buf_putc(meta, ','))
 			rc = oom(err);
-		rc = rc ? rc : put_str(&meta, pcols[i], err);
+		rc = rc ? rc : put_str(meta, pcols[i], err);
 	}
-	if (!rc && cl_buf_puts(&meta, "],\"configuration\":{"))
+	if (!rc && cl_buf_puts(meta, "],\"configuration\":{"))
 		rc = oom(err);
 	bool first = true;
 	char num[32];
 	if (!rc && keys.len)
-		rc = put_kv(&meta, &first, CL_TABLE_CONF_KEYS, (const char *)keys.data, err);
+		rc = put_kv(meta, &first, CL_TABLE_CONF_KEYS, (const char *)keys.data, err);
 	if (!rc && o->buckets > 1) {
 		snprintf(num, sizeof num, "%d", o->buckets);
-		rc = put_kv(&meta, &first, CL_TABLE_CONF_BUCKETS, num, err);
+		rc = put_kv(meta, &first, CL_TABLE_CONF_BUCKETS, num, err);
 	}
 	if (!rc) {
 		snprintf(num, sizeof num, "%lld",
 			 (long long)(o->target_file_bytes > 0 ? o->target_file_bytes : 128LL << 20));
-		rc = put_kv(&meta, &first, CL_TABLE_CONF_TARGET_SIZE, num, err);
+		rc = put_kv(meta, &first, CL_TABLE_CONF_TARGET_SIZE, num, err);
 	}
 	if (!rc && transforms.len)
-		rc = put_kv(&meta, &first, CL_TABLE_CONF_TRANSFORMS, (const char *)transforms.data,
+		rc = put_kv(meta, &first, CL_TABLE_CONF_TRANSFORMS, (const char *)transforms.data,
 			    err);
 	for (int i = 0; !rc && i < o->nconfig; i++)
-		rc = o->config[i].value ? put_kv(&meta, &first, o->config[i].key,
+		rc = o->config[i].value ? put_kv(meta, &first, o->config[i].key,
 						 o->config[i].value, err) : 0;
 	if (!rc && dv && !dv_conf)
-		rc = put_kv(&meta, &first, "delta.enableDeletionVectors", "true", err);
-	if (!rc && cl_buf_printf(&meta, "},\"createdTime\":%lld}}\n", (long long)cl__now_ms()))
+		rc = put_kv(meta, &first, "delta.enableDeletionVectors", "true", err);
+	if (!rc && cl_buf_printf(meta, "},\"createdTime\":%lld}}\n", (long long)cl__now_ms()))
 		rc = oom(err);
-	if (rc)
-		goto out;
-	rc = cl_table_txn_begin(&x, t, NULL, "CREATE TABLE", err);
-	rc = rc ? rc : cl__table_txn_set_meta(x, (const char *)meta.data, err);
-	rc = rc ? rc : cl_table_txn_commit(x, NULL, err);
 out:
-	cl_table_txn_free(x);
 	if (pcols)
 		for (int i = 0; i < np; i++)
 			cl_free(pcols[i]);
 	cl_free(pcols);
 	cl_schema_free(schema);
-	cl_buf_release(&meta);
 	cl_buf_release(&schema_json);
 	cl_buf_release(&transforms);
 	cl_buf_release(&keys);
+	return rc;
+}
+
+int cl_table_txn_begin_create(cl_table_txn **out, cl_table *t, const cl_schema *schema,
+			      const cl_table_create_options *opts, const char *operation,
+			      cl_error *err)
+{
+	*out = NULL;
+	cl_buf meta = {0};
+	cl_table_txn *x = NULL;
+	int rc = create_meta(&meta, schema, opts, err);
+	rc = rc ? rc : cl_table_txn_begin(&x, t, NULL, operation ? operation : "CREATE TABLE",
+					  err);
+	rc = rc ? rc : cl__table_txn_set_meta(x, (const char *)meta.data, err);
+	cl_buf_release(&meta);
+	if (rc) {
+		cl_table_txn_free(x);
+		return rc;
+	}
+	*out = x;
+	return 0;
+}
+
+int cl_table_create(cl_table *t, const cl_schema *schema,
+		    const cl_table_create_options *opts, cl_error *err)
+{
+	cl_table_txn *x = NULL;
+	int rc = cl_table_txn_begin_create(&x, t, schema, opts, "CREATE TABLE", err);
+	rc = rc ? rc : cl_table_txn_commit(x, NULL, err);
+	cl_table_txn_free(x);
 	return rc;
 }

@@ -90,6 +90,9 @@ int cl_table_txn_set_schema(cl_table_txn *x, const cl_schema *schema_in, cl_erro
 	const cl_snapshot *s = cl__table_txn_base(x);
 	if (!s)
 		return cl_error_set(err, CL_EINVAL, "set schema: the transaction has no base");
+	if (s->version < 0)
+		return cl_error_set(err, CL_EINVAL, "set schema: the transaction creates the "
+				    "table; create it with the whole schema");
 	const cl_schema *old = cl_snapshot_schema(s);
 	if (!old)
 		return cl_error_set(err, CL_EUNSUPPORTED, "set schema: the table has no schema");

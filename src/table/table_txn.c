@@ -71,6 +71,8 @@ static void strvec_release(strvec *s)
 struct cl_table_txn {
 	cl_table *t;
 	const cl_snapshot *base; /* NULL when creating the table */
+	cl_snapshot *pending;    /* base with the metadata of `meta` (owned), or
+				    NULL when the transaction sets none */
 	int64_t read_version;    /* -1 when creating */
 	char *operation;
 	cl_buf meta;     /* protocol + metaData lines */
@@ -122,6 +124,7 @@ void cl_table_txn_free(cl_table_txn *x)
 	if (!x)
 		return;
 	cl_free(x->operation);
+	cl_snapshot_free(x->pending);
 	cl_buf_release(&x->meta);
 	cl_buf_release(&x->actions);
 	cl_buf_release(&x->params);
@@ -156,19 +159,21 @@ static int put_partition_values(cl_buf *b, const cl_table_kv *kv, int n, cl_erro
 	return rc == CL_ENOMEM ? oom(err) : rc;
 }
 
-/* Partition values must name exactly the base's partition columns. */
+/* Partition values must name exactly the table's partition columns (the
+ * pending metadata's when the transaction sets some). */
 static int check_partition(const cl_table_txn *x, const char *path, const cl_table_kv *kv,
 			   int n, cl_error *err)
 {
-	if (!x->base)
+	const cl_snapshot *s = x->pending ? x->pending : x->base;
+	if (!s)
 		return 0;
-	if (n != x->base->npartition_cols)
+	if (n != s->npartition_cols)
 		return cl_error_set(err, CL_EINVAL, "%s: %d partition values for %d partition columns",
-				    path, n, x->base->npartition_cols);
+				    path, n, s->npartition_cols);
 	for (int i = 0; i < n; i++) {
 		bool found = false;
-		for (int j = 0; j < x->base->npartition_cols; j++)
-			if (!strcmp(kv[i].key, x->base->partition_cols[j]))
+		for (int j = 0; j < s->npartition_cols; j++)
+			if (!strcmp(kv[i].key, s->partition_cols[j]))
 				found = true;
 		if (!found)
 			return cl_error_set(err, CL_EINVAL, "%s: '%s' is not a partition column",
@@ -385,11 +390,27 @@ int cl_table_txn_set_param(cl_table_txn *x, const char *key, const char *value,
 	return add_member(&x->params, key, value, true, err);
 }
 
-/* The metadata lines of a new table (used by cl_table_create). */
+/*
+ * The protocol/metaData lines the commit carries (a new table's, added
+ * columns, properties): from now on the transaction's snapshot
+ * (cl_table_txn_snapshot: what writers lay out rows by) is the pending
+ * one, base plus these lines. Called before any file is added.
+ */
 int cl__table_txn_set_meta(cl_table_txn *x, const char *meta_lines, cl_error *err)
 {
+	cl_snapshot *pending = NULL;
+	int rc = cl__snapshot_pending(&pending, x->base, meta_lines, strlen(meta_lines), err);
+	if (rc)
+		return rc;
 	cl_buf_clear(&x->meta);
-	return cl_buf_puts(&x->meta, meta_lines) ? oom(err) : 0;
+	if (cl_buf_puts(&x->meta, meta_lines)) {
+		cl_buf_clear(&x->meta);
+		cl_snapshot_free(pending);
+		return oom(err);
+	}
+	cl_snapshot_free(x->pending);
+	x->pending = pending;
+	return 0;
 }
 
 static int build_commit(cl_table_txn *x, cl_buf *out, int64_t version, const char *txn_id,
@@ -546,7 +567,8 @@ int cl_table_txn_commit(cl_table_txn *x, int64_t *version_out, cl_error *err)
 			break;
 		if (!x->base || x->meta.len) {
 			rc = cl_error_set(err, CL_ECONFLICT,
-					  v == 0 ? "%s: the table already exists"
+					  v == 0 ? "%s: the table already exists (created "
+						   "concurrently); nothing of this commit was kept"
 						 : "%s: version %lld was committed concurrently "
 						   "and this commit changes the table metadata",
 					  cl_store_location(st), (long long)v);
@@ -571,9 +593,16 @@ int cl_table_txn_commit(cl_table_txn *x, int64_t *version_out, cl_error *err)
 	return rc;
 }
 
+/* What writers lay out rows by: the pending snapshot when the
+ * transaction sets metadata, else its base (NULL: none). */
 const cl_snapshot *cl__table_txn_base(const cl_table_txn *x)
 {
-	return x->base;
+	return x->pending ? x->pending : x->base;
+}
+
+const cl_snapshot *cl_table_txn_snapshot(const cl_table_txn *x)
+{
+	return cl__table_txn_base(x);
 }
 
 cl_table *cl__table_txn_table(const cl_table_txn *x)
