@@ -29,6 +29,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { decodeDv } = await import(path.join(here, 'dv_decode_min.mjs'));
 
 const build = process.env.CL_BUILD || 'build/san';
 const CL = path.resolve(process.env.CHANGELAKE || path.join(build, 'changelake'));
@@ -96,6 +100,50 @@ function commitInfo(table, v) {
 		if (a.commitInfo) return a.commitInfo;
 	}
 	return {};
+}
+
+// DuckDB's own read of a table version: the log replayed here (JSON
+// commits up to v), the live files read by DuckDB (union by name), rows
+// deleted by deletion vectors dropped, partition values from the log.
+let dvN = 0;
+async function duckRead(table, v, name) {
+	const live = new Map();
+	let meta = null;
+	for (const ver of logVersions(table).filter((x) => x <= v)) {
+		const f = path.join(table, '_delta_log', `${String(ver).padStart(20, '0')}.json`);
+		const acts = fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+		for (const a of acts) if (a.remove) live.delete(decodeURIComponent(a.remove.path));
+		for (const a of acts) {
+			if (a.metaData) meta = a.metaData;
+			if (a.add) live.set(decodeURIComponent(a.add.path), a.add);
+		}
+	}
+	const parts = meta.partitionColumns || [];
+	const cols = JSON.parse(meta.schemaString).fields.map((x) => x.name);
+	await con.run(`CREATE OR REPLACE TABLE dv_rows (fname VARCHAR, rn BIGINT)`);
+	const rows = [];
+	for (const [p, a] of live)
+		if (a.deletionVector)
+			for (const r of decodeDv(table, a.deletionVector)) rows.push(`${path.join(table, p)}\t${r}`);
+	if (rows.length) {
+		const f = path.join(tmp, `dv-rows-${dvN++}.tsv`);
+		fs.writeFileSync(f, `fname\trn\n${rows.join('\n')}\n`);
+		await con.run(`INSERT INTO dv_rows SELECT * FROM read_csv(${str(f)}, header = true, delim = '\t', quote = '',
+			columns = {'fname': 'VARCHAR', 'rn': 'BIGINT'})`);
+	}
+	if (!live.size) {
+		await con.run(`CREATE OR REPLACE TABLE ${name} AS SELECT * FROM ref WHERE false`);
+		return cols;
+	}
+	const vals = [...live.keys()].map((p) => `(${[str(path.join(table, p)),
+		...parts.map((c) => (live.get(p).partitionValues[c] == null ? 'NULL' : str(live.get(p).partitionValues[c])))].join(', ')})`);
+	const sel = cols.map((c) => (parts.includes(c) ? `CAST(f.p${parts.indexOf(c)} AS ${COLS[c] || 'VARCHAR'}) AS ${c}` : `d.${c}`));
+	await con.run(`CREATE OR REPLACE TABLE ${name} AS SELECT ${sel.join(', ')}
+		FROM read_parquet([${[...live.keys()].map((p) => str(path.join(table, p))).join(', ')}],
+			filename = true, file_row_number = true, union_by_name = true) d
+		JOIN (VALUES ${vals.join(', ')}) f(fname${parts.map((_, k) => `, p${k}`).join('')}) ON d.filename = f.fname
+		WHERE NOT EXISTS (SELECT 1 FROM dv_rows x WHERE x.fname = d.filename AND x.rn = d.file_row_number)`);
+	return cols;
 }
 
 // ======================= 1. auto-compaction ==============================
@@ -182,6 +230,17 @@ async function autocompact(kind) {
 		if (!same) bad.push(`v${v} (${commitInfo(table, v).operation}): ${why}`);
 	}
 	ok(bad.length === 0, `${label}: ${checked.length} of ${versions.length} versions read by time travel equal DuckDB's state`, bad.join('; '));
+	// DuckDB's own read of the files of the OPTIMIZE versions and the
+	// versions before them
+	let dbad = [], dn = 0;
+	for (const v of versions.filter((x) => optSet.has(x) || optSet.has(x + 1))) {
+		if (v < firstVersion || !refAt.get(v)) continue;
+		const cols = await duckRead(table, v, 'dgot');
+		const [same, why] = await sameRows('SELECT * FROM dgot', `SELECT * FROM ${refAt.get(v)}`, cols.filter((c) => c in COLS));
+		dn++;
+		if (!same) dbad.push(`v${v} (${commitInfo(table, v).operation}): ${why}`);
+	}
+	ok(dn > 0 && dbad.length === 0, `${label}: DuckDB's read of the live files of ${dn} versions around OPTIMIZE commits equals its state`, dbad.join('; '));
 	// time travel by timestamp to the OPTIMIZE commits (the version current
 	// then) and to just before them
 	let tbad = [], tn = 0;
