@@ -309,6 +309,46 @@ async function compactCrash() {
 	}
 }
 
+// sync of two tables (merge-on-read partitioned; copy-on-write), every
+// other pass with --auto-compact: each table equals DuckDB's state after
+// every pass, the DV table compacts
+async function syncCompact() {
+	const root = path.join(tmp, 'sync-root'), lake = path.join(tmp, 'sync-lake');
+	await con.run(`CREATE OR REPLACE TABLE scur AS SELECT i::BIGINT AS id, ['eu', 'us'][1 + i % 2] AS region, 'n' || i AS name FROM range(0, 2000) t(i)`);
+	for (const t of ['t1', 't2']) {
+		fs.mkdirSync(path.join(root, 's', t), { recursive: true });
+		await con.run(`COPY scur TO ${str(path.join(root, 's', t, 'LOAD00000001.parquet'))} (FORMAT parquet)`);
+	}
+	let r = cl(['tables', 'set', 's/t1', '--lake', lake, '--key', 'id', '--deletion-vectors', '--partition-by', 'region', '--active', '-q']);
+	r = r.status ? r : cl(['tables', 'set', 's/t2', '--lake', lake, '--key', 'id', '--active', '-q']);
+	r = r.status ? r : cl(['sync', root, '--lake', lake, '-q']);
+	if (!ok(r.status === 0, 'sync: tables set, first pass', r.stderr)) return;
+	const comp = { t1: 0, t2: 0 };
+	let bad = [];
+	for (let round = 1; round <= 12; round++) {
+		await con.run(`CREATE OR REPLACE TABLE ch AS SELECT 'U' AS Op, id, region, name || '${round}' AS name FROM scur WHERE hash(id + ${round}) % 40 = 0
+			UNION ALL SELECT 'D', id, NULL, NULL FROM scur WHERE hash(id + ${round}) % 40 = 1
+			UNION ALL SELECT 'I', 50000 + ${round} * 10 + i, ['eu', 'us'][1 + i % 2], 'i' FROM range(3) t(i)`);
+		for (const t of ['t1', 't2'])
+			await con.run(`COPY ch TO ${str(path.join(root, 's', t, `20240101-10${String(round).padStart(2, '0')}00000.parquet`))} (FORMAT parquet)`);
+		r = cl(['sync', root, '--lake', lake, '--json', ...(round % 2 ? ['--auto-compact'] : [])]);
+		if (!ok(r.status === 0, `sync pass ${round}`, r.stderr)) return;
+		for (const l of r.stdout.split('\n').filter(Boolean)) {
+			const j = JSON.parse(l);
+			if (j.auto_compaction && j.auto_compaction.version != null) comp[j.table.endsWith('t1') ? 't1' : 't2']++;
+		}
+		await con.run(`CREATE OR REPLACE TABLE scur AS SELECT * FROM scur WHERE id NOT IN (SELECT id FROM ch)
+			UNION ALL SELECT id, region, name FROM ch WHERE Op <> 'D'`);
+		for (const t of ['t1', 't2']) {
+			await catTable(path.join(lake, 's', t), 'got');
+			const [same, why] = await sameRows('SELECT * FROM got', 'SELECT * FROM scur', ['id', 'region', 'name']);
+			if (!same) bad.push(`pass ${round} ${t}: ${why}`);
+		}
+	}
+	ok(bad.length === 0, 'sync: both tables equal DuckDB\'s state after every pass', bad.join('; '));
+	ok(comp.t1 >= 2, `sync: the merge-on-read table auto-compacted ${comp.t1} times (copy-on-write: ${comp.t2})`);
+}
+
 // ======================= 2. the DMS lean initial load =====================
 // Each scenario: files (name -> SQL), expected = last change per key
 // (full load first, then file name order, then row), 'D' deletes.
@@ -733,6 +773,7 @@ try {
 		await autocompact('dvodd');
 		await autocompact('small');
 		await compactCrash();
+		await syncCompact();
 	}
 	if (!only || only.includes('lean')) {
 		await lean();
