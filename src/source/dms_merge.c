@@ -757,8 +757,21 @@ static int read_files(run *r, cl_error *err)
 	const cl_schema *base = r->tschema ? r->tschema : r->o->schema;
 	if (!base)
 		base = sibling;
-	rc = cl_merge_create(&r->m, base, &mo, err);
+	cl_schema *keys = NULL;
+	if (!base && r->lean) {
+		/* the lean merge folds the key columns only: their schema is
+		 * known even when no file has a row (an empty full load) */
+		rc = cl_schema_create(&keys, err);
+		for (int k = 0; !rc && k < r->nkeys; k++) {
+			const cl_field *f =
+				&r->data_schema->fields[cl_schema_find(r->data_schema, r->keys[k])];
+			rc = cl_schema_add(keys, f->name, f->type, f->nullable, err);
+		}
+		base = keys;
+	}
+	rc = rc ? rc : cl_merge_create(&r->m, base, &mo, err);
 	cl_schema_free(sibling);
+	cl_schema_free(keys);
 	/* the store allocated once for every row to come (an initial load:
 	 * exactly the load's rows) instead of growing by doubling */
 	extern int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err);
