@@ -757,7 +757,7 @@ static int read_files(run *r, cl_error *err)
 	const cl_schema *base = r->tschema ? r->tschema : r->o->schema;
 	if (!base)
 		base = sibling;
-	cl_schema *keys = NULL;
+	cl_schema *keys = NULL, *first = NULL;
 	if (!base && r->lean) {
 		/* the lean merge folds the key columns only: their schema is
 		 * known even when no file has a row (an empty full load) */
@@ -769,6 +769,7 @@ static int read_files(run *r, cl_error *err)
 		}
 		base = keys;
 	}
+	bool known = base != NULL;
 	rc = rc ? rc : cl_merge_create(&r->m, base, &mo, err);
 	cl_schema_free(sibling);
 	cl_schema_free(keys);
@@ -785,6 +786,10 @@ static int read_files(run *r, cl_error *err)
 		r->pr.file = f->path;
 		progress(r, "read");
 		rc = r->lean ? lean_open(r, i, &rd, err) : cl_dms_reader_open(&rd, r->dir, f, &ro, err);
+		/* no schema yet: the first file's, in case no file has a row
+		 * (Parquet only: a header-only CSV file has no types) */
+		if (!rc && !known && !first && f->name.format == CL_FORMAT_PARQUET)
+			rc = cl_schema_copy(&first, cl_dms_reader_schema(rd), err);
 		while (!rc) {
 			cl_dms_changes ch;
 			if ((rc = cl_dms_reader_next(rd, &ch, err)) || ch.nrows == 0)
@@ -801,6 +806,14 @@ static int read_files(run *r, cl_error *err)
 		r->pr.files_done++;
 		r->pr.bytes_done += f->size;
 	}
+	if (!rc && !known && first && r->pr.rows == 0) {
+		/* only empty files (an empty full load): the merge never saw a
+		 * batch to learn its schema from; the files' header says it */
+		cl_merge_free(r->m);
+		r->m = NULL;
+		rc = cl_merge_create(&r->m, first, &mo, err);
+	}
+	cl_schema_free(first);
 	rc = rc ? rc : cl_merge_finish(r->m, err);
 	if (!rc)
 		r->res->merge = *cl_merge_get_stats(r->m);

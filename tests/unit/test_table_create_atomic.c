@@ -386,3 +386,50 @@ TEST(dms_merge_killed_run_adding_a_column_keeps_the_schema)
 	CHECK_EQ_INT(count_rows(t), 3);
 	cl_table_free(t);
 }
+
+/* A first run whose only full-load file is an empty Parquet file creates
+ * an empty table with the file's columns and types, on the two-pass
+ * (lean) path and on the one-pass path alike. */
+TEST(dms_merge_empty_parquet_load_creates_an_empty_table)
+{
+	for (int lean = 0; lean < 2; lean++) {
+		char src[600], lake[600], file[700];
+		snprintf(src, sizeof src, "%s/empty%d/src/s/t", cl_test_tmpdir(), lean);
+		snprintf(lake, sizeof lake, "%s/empty%d/lake", cl_test_tmpdir(), lean);
+		snprintf(file, sizeof file, "%s/LOAD00000001.parquet", src);
+		mkdirs(src);
+		mkdirs(lake);
+		cl_error err = {0};
+		cl_schema *fs = NULL;
+		CHECK_OK(cl_schema_parse(&fs, "id int64, name string", &err), &err);
+		cl_write_options wo;
+		cl_write_options_init(&wo);
+		wo.format = CL_FORMAT_PARQUET;
+		cl_writer *w = NULL;
+		CHECK_OK(cl_writer_open(&w, file, fs, &wo, &err), &err);
+		CHECK_OK(cl_writer_close(w, &err), &err);
+		cl_writer_free(w);
+		cl_schema_free(fs);
+		cl_dms_merge_options o;
+		cl_dms_merge_options_init(&o);
+		const char *key = "id";
+		o.keys = &key;
+		o.nkeys = 1;
+		o.ignore_null_updates = !lean; /* the one-pass path */
+		cl_dms_merge_result res;
+		CHECK_OK(cl_dms_merge_run(&res, src, lake, &o, &err), &err);
+		CHECK(res.created);
+		CHECK_EQ_INT(res.version, 0);
+		cl_table *t;
+		CHECK_OK(cl_table_open(&t, lake, &err), &err);
+		cl_snapshot *s = NULL;
+		CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+		const cl_schema *sc = cl_snapshot_schema(s);
+		CHECK_EQ_INT(sc->nfields, 2);
+		CHECK_STR(sc->fields[0].name, "id");
+		CHECK(sc->fields[0].type.id == CL_INT64);
+		cl_snapshot_free(s);
+		CHECK_EQ_INT(count_rows(t), 0);
+		cl_table_free(t);
+	}
+}
