@@ -21,6 +21,13 @@
  * durable before the commit that names them is written (the caller's
  * cl_store_publish syncs them); a transaction that changes metadata never
  * retries (its base must be the latest).
+ *
+ * Metadata in the data commit: a transaction may carry protocol/metaData
+ * lines (a new table's, version 0 with its first data as CREATE TABLE AS
+ * SELECT; added columns) before any file; from then on its writers lay
+ * out rows by a pending snapshot, the base with those lines applied
+ * (files borrowed from the base). Nothing of it exists until the commit
+ * is published, so a run that fails leaves the table as it was.
  */
 #include "delta.h"
 #include "dv.h"
@@ -398,6 +405,9 @@ int cl_table_txn_set_param(cl_table_txn *x, const char *key, const char *value,
  */
 int cl__table_txn_set_meta(cl_table_txn *x, const char *meta_lines, cl_error *err)
 {
+	if (x->nadd || x->nremove)
+		return cl_error_set(err, CL_EINVAL, "table metadata set after files were added "
+				    "or removed in the same transaction");
 	cl_snapshot *pending = NULL;
 	int rc = cl__snapshot_pending(&pending, x->base, meta_lines, strlen(meta_lines), err);
 	if (rc)
@@ -567,8 +577,8 @@ int cl_table_txn_commit(cl_table_txn *x, int64_t *version_out, cl_error *err)
 			break;
 		if (!x->base || x->meta.len) {
 			rc = cl_error_set(err, CL_ECONFLICT,
-					  v == 0 ? "%s: the table already exists (created "
-						   "concurrently); nothing of this commit was kept"
+					  v == 0 ? "%s: the table already exists (another writer "
+						   "created it); nothing of this commit was kept"
 						 : "%s: version %lld was committed concurrently "
 						   "and this commit changes the table metadata",
 					  cl_store_location(st), (long long)v);
