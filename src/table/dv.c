@@ -563,7 +563,7 @@ int cl__dv_file_key(char **key, cl_store *st, const cl_table_dv *dv, cl_error *e
 	if (dv->storage_type == 'p') {
 		int rc = cl_store_key_from_uri(st, s, key, err);
 		if (rc)
-			return cl_error_prefix(err, "deletion vector path '%s'", s);
+			return cl_error_prefix(err, "deletion vector path '%s': ", s);
 		return 0;
 	}
 	if (dv->storage_type != 'u')
@@ -578,7 +578,7 @@ int cl__dv_file_key(char **key, cl_store *st, const cl_table_dv *dv, cl_error *e
 	int rc = cl__z85_decode(&raw, s + n - 20, 20, err);
 	if (rc) {
 		cl_buf_release(&raw);
-		return cl_error_prefix(err, "deletion vector '%s'", s);
+		return cl_error_prefix(err, "deletion vector '%s': ", s);
 	}
 	const uint8_t *u = raw.data;
 	rc = 0;
@@ -626,7 +626,7 @@ static int dv_bytes(uint8_t **bm, size_t *bn, cl_store *st, const cl_table_dv *d
 		int rc = cl__z85_decode(&b, t, strlen(t), err);
 		if (rc) {
 			cl_buf_release(&b);
-			return cl_error_prefix(err, "%s: inline deletion vector", dp);
+			return cl_error_prefix(err, "%s: inline deletion vector: ", dp);
 		}
 		if (size > b.len || b.len - size >= 4) {
 			cl_error_set(err, CL_EFORMAT,
@@ -643,7 +643,7 @@ static int dv_bytes(uint8_t **bm, size_t *bn, cl_store *st, const cl_table_dv *d
 	char *key = NULL;
 	int rc = cl__dv_file_key(&key, st, dv, err);
 	if (rc)
-		return cl_error_prefix(err, "%s", dp);
+		return cl_error_prefix(err, "%s: ", dp);
 	uint8_t *ver = NULL, *data = NULL;
 	size_t nver = 0, nd = 0;
 	if (dv->offset < 1 || dv->offset > INT64_MAX / 2) {
@@ -652,7 +652,7 @@ static int dv_bytes(uint8_t **bm, size_t *bn, cl_store *st, const cl_table_dv *d
 		goto out;
 	}
 	if ((rc = cl_store_get_range(st, key, 0, 1, &ver, &nver, err))) {
-		cl_error_prefix(err, "%s: deletion vector", dp);
+		cl_error_prefix(err, "%s: deletion vector: ", dp);
 		goto out;
 	}
 	if (nver < 1 || ver[0] != 1) {
@@ -663,7 +663,7 @@ static int dv_bytes(uint8_t **bm, size_t *bn, cl_store *st, const cl_table_dv *d
 	}
 	if ((rc = cl_store_get_range(st, key, dv->offset, (int64_t)size + 8, &data, &nd,
 				     err))) {
-		cl_error_prefix(err, "%s: deletion vector", dp);
+		cl_error_prefix(err, "%s: deletion vector: ", dp);
 		goto out;
 	}
 	if (nd != size + 8) {
@@ -715,7 +715,7 @@ int cl__dv_load(uint64_t **rows, size_t *n, cl_store *st, const cl_table_dv *dv,
 	rc = cl__dv_decode(rows, n, bm, bn, err);
 	cl_free(bm);
 	if (rc)
-		return cl_error_prefix(err, "%s", dp);
+		return cl_error_prefix(err, "%s: ", dp);
 	if ((int64_t)*n != dv->cardinality) {
 		cl_error_set(err, CL_EFORMAT,
 			     "%s: deletion vector holds %zu rows, cardinality says %lld", dp, *n,
@@ -859,7 +859,7 @@ int cl__dv_file_publish(cl__dv_file *f, cl_store *st, const char **key, int64_t 
 	if (!f->published) {
 		int rc = cl_store_put_if_absent(st, f->key, f->data.data, f->data.len, err);
 		if (rc)
-			return cl_error_prefix(err, "deletion vector file %s", f->key);
+			return cl_error_prefix(err, "deletion vector file %s: ", f->key);
 		f->published = true;
 	}
 	*key = f->key;

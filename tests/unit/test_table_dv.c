@@ -754,3 +754,38 @@ TEST(table_dv_enable_keeps_features)
 	cl_snapshot_free(s);
 	cl_table_free(t);
 }
+
+/* A live file whose vector file is gone: the scan fails, naming the data
+ * file and the vector, with the cause separated from the place. */
+TEST(table_dv_missing_vector_file_error)
+{
+	char root[600];
+	const char *key = "id";
+	cl_table *t = new_table("id int64 not null\nregion string\nv int32", NULL, 0, &key, 1, 0,
+				true, root, sizeof root);
+	CHECK(t);
+	cl_error err = {0};
+	cl_schema *cs;
+	cl_batch *b = changes_new(&cs);
+	for (int i = 0; i < 10; i++)
+		change(b, 'I', i, "eu", i);
+	cl_table_cow_stats st;
+	int64_t v;
+	CHECK_OK(apply(t, b, &st, &v, &err), &err);
+	cl_batch_clear(b);
+	change(b, 'D', 3, NULL, 0);
+	CHECK_OK(apply(t, b, &st, &v, &err), &err);
+	CHECK_EQ_INT(count_dv_objects(root), 1);
+	char cmd[800];
+	snprintf(cmd, sizeof cmd, "rm -f '%s'/deletion_vector_*.bin", root);
+	CHECK(system(cmd) == 0);
+	lines got;
+	cl_error_clear(&err);
+	CHECK(scan_lines(t, &got, &err) != 0);
+	CHECK(strstr(err.message, ".parquet: deletion vector: ") != NULL);
+	CHECK(strstr(err.message, "vectorcannot") == NULL);
+	lines_free(&got);
+	cl_batch_free(b);
+	cl_schema_free(cs);
+	cl_table_free(t);
+}
