@@ -571,14 +571,20 @@ static int walk_rows(walk *w, cl_diff_progress_fn progress, void *parg, cl_error
 	return 0;
 }
 
-static void reset_outputs(cl_diff *d)
+/* The workers' outputs emptied (rows and spilled runs dropped). */
+static int reset_outputs(cl_diff *d, cl_error *err)
 {
+	int rc = 0;
 	for (int t = 0; t < d->nthreads; t++) {
 		cl__diff_out *o = &d->w[t].out;
 		int64_t batch = o->batch_rows;
 		cl__diff_out_release(o);
-		cl__diff_out_init(o, &d->plan, batch, d->worker_budget, d->tmp_dir, NULL);
+		int r = cl__diff_out_init(o, &d->plan, batch, d->worker_budget,
+		                          d->tmp_dir, err);
+		if (!rc)
+			rc = r;
 	}
+	return rc;
 }
 
 int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
@@ -674,7 +680,9 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 		for (int v = 0; v < p->nvalues; v++)
 			w0->value_changes[v] = w->value_changes[v];
 	} else {
-		reset_outputs(d);
+		int r = reset_outputs(d, result < 0 ? NULL : err);
+		if (r && result >= 0)
+			result = r;
 	}
 	cl__aside_release(&w->s[0], p->nu);
 	cl__aside_release(&w->s[1], p->nu);
