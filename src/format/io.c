@@ -268,8 +268,24 @@ int cl_writer_open(cl_writer **out, const char *path, const cl_schema *schema,
 	}
 	if ((rc = cl_schema_copy(&w->schema, schema, err)))
 		goto fail;
+	struct stat st;
+	bool special = !to_stdout && stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	if (special && S_ISDIR(st.st_mode)) {
+		rc = cl_error_set(err, CL_EINVAL, "%s: is a directory", path);
+		goto fail;
+	}
 	if (to_stdout) {
 		w->out = fdopen(dup(1), "wb");
+	} else if (special) {
+		/* A device or a pipe (/dev/null, a FIFO) is written in place:
+		 * renaming a temporary file over it would replace the device
+		 * node with a regular file. */
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			w->out = fdopen(fd, "wb");
+			if (!w->out)
+				close(fd);
+		}
 	} else {
 		size_t n = strlen(path) + 32;
 		w->tmp_path = cl_malloc(n);
