@@ -193,6 +193,7 @@ typedef struct cl__pq_col {
 	cl__pq_view *views;
 	int64_t scratch_n;
 	int64_t rows_done;    /* rows read from this chunk */
+	int64_t rg_first_row; /* file row of the chunk's first row, for messages */
 
 	/* level lookahead of cl__pq_col_read_levels: entries decoded from the
 	 * current page but not yet handed out */

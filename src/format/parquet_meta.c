@@ -583,6 +583,7 @@ static void build_leaves(dec *d)
 		return;
 	}
 	m->nleaves = w.nleaves;
+	int64_t first = 0;
 	for (int g = 0; g < m->nrow_groups; g++) {
 		cl__pq_row_group *rg = &m->row_groups[g];
 		if (rg->ncolumns != m->nleaves) {
@@ -594,6 +595,8 @@ static void build_leaves(dec *d)
 			cl__thrift_fail(&d->t, "row group %d has no valid num_rows", g);
 			return;
 		}
+		rg->first_row = first;
+		first = rg->num_rows > INT64_MAX - first ? INT64_MAX : first + rg->num_rows;
 	}
 }
 

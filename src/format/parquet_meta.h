@@ -78,6 +78,8 @@ typedef struct cl__pq_row_group {
 	cl__pq_column_chunk *columns;
 	int64_t total_byte_size;
 	int64_t num_rows;
+	int64_t first_row;            /* file row of its first row (sum of the
+				       * earlier groups' num_rows), for messages */
 	int64_t file_offset;          /* -1 absent */
 	int64_t total_compressed_size; /* -1 absent */
 } cl__pq_row_group;

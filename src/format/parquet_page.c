@@ -882,7 +882,7 @@ int cl__pq_col_read_levels(cl__pq_col *c, cl__pq_levels *lv, int64_t n, cl_error
 			} else if (rows == 0) {
 				return cl__pq_col_errf(c, err, CL_EFORMAT,
 						"row %lld starts with repetition level %d",
-						(long long)c->rows_done, r[i]);
+						(long long)(c->rg_first_row + c->rows_done), r[i]);
 			}
 		}
 		int64_t k = i - c->la_pos;

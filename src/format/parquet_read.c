@@ -544,6 +544,7 @@ int cl__pq_dec_start(const cl__pq_reader *p, cl__pq_dec *d, int pos, cl_error *e
 			return rc;
 		cl__pq_col *c = &d->pcols[i];
 		c->rg = rg;
+		c->rg_first_row = p->f->meta->row_groups[rg].first_row;
 		c->codec = p->f->meta->row_groups[rg].columns[p->leaf[i]].meta.codec;
 		if ((rc = cl__pq_col_begin(c, p->f, s, (size_t)n, err)))
 			return rc;

@@ -317,7 +317,7 @@ static int check_utf8(cl__pq_col *c, const cl_column *dst, int64_t base, int64_t
 		if (bad != n)
 			return cl__pq_col_errf(c, err, CL_EFORMAT,
 					"row %lld: string is not valid UTF-8 (byte %zu)",
-					(long long)(c->rows_done + i), bad);
+					(long long)(c->rg_first_row + c->rows_done + i), bad);
 	}
 	return 0;
 }

@@ -745,6 +745,69 @@ static int write_groups(const char *path, int64_t rows, int64_t rg_rows, cl_erro
 	return rc;
 }
 
+/* A bad value deep in a later row group is named by its row in the file
+ * (row groups before it counted), not by its row in the group or page. */
+TEST(pqr_error_names_file_row)
+{
+	cl_error e = {0};
+	char path[600];
+	snprintf(path, sizeof path, "%s/utf8_row.parquet", cl_test_tmpdir());
+	cl_schema *s;
+	CHECK_OK(cl_schema_create(&s, &e), &e);
+	CHECK_OK(cl_schema_add(s, "id", cl_type_make(CL_INT64), false, &e), &e);
+	CHECK_OK(cl_schema_add(s, "name", cl_type_make(CL_STRING), true, &e), &e);
+	cl_write_options wo;
+	cl_write_options_init(&wo);
+	wo.row_group_rows = 3000;
+	wo.page_bytes = 4096;
+	wo.compression = CL_CODEC_UNCOMPRESSED;
+	wo.dictionary = false; /* PLAIN: the value is checked in its row */
+	cl_writer *w = NULL;
+	cl_batch *b = NULL;
+	CHECK_OK(cl_writer_open(&w, path, s, &wo, &e), &e);
+	CHECK_OK(cl_batch_create(&b, s, 0, &e), &e);
+	for (int64_t i = 0; i < 8000; i++) {
+		char txt[32];
+		int n = i == 7321 ? snprintf(txt, sizeof txt, "MARK%04d", 7321)
+				  : snprintf(txt, sizeof txt, "n%07lld", (long long)i);
+		CHECK_OK(cl_column_append_i64(&b->cols[0], i, &e), &e);
+		CHECK_OK(cl_column_append_bytes(&b->cols[1], txt, (size_t)n, &e), &e);
+		b->nrows++;
+	}
+	CHECK_OK(cl_writer_write(w, b, &e), &e);
+	CHECK_OK(cl_writer_close(w, &e), &e);
+	cl_writer_free(w);
+	cl_batch_free(b);
+	cl_schema_free(s);
+	/* break the value itself (a length-prefixed PLAIN or dictionary value;
+	 * page statistics carry the same bytes without the length) */
+	FILE *f = fopen(path, "r+b");
+	CHECK(f);
+	static uint8_t buf[1 << 20];
+	size_t len = fread(buf, 1, sizeof buf, f);
+	size_t hits = 0;
+	for (size_t i = 4; i + 8 <= len; i++)
+		if (!memcmp(buf + i, "MARK7321", 8) && !memcmp(buf + i - 4, "\x08\0\0\0", 4)) {
+			buf[i + 2] = 0xff;
+			buf[i + 3] = 0xfe;
+			hits++;
+		}
+	CHECK_EQ_INT(hits, 1);
+	CHECK(fseek(f, 0, SEEK_SET) == 0 && fwrite(buf, 1, len, f) == len);
+	fclose(f);
+	for (int t = 1; t <= 2; t++) {
+		cl_read_options o;
+		cl_read_options_init(&o);
+		o.threads = t;
+		cl_buf got = {0};
+		cl_error_clear(&e);
+		CHECK(read_text(path, &o, &got, &e) != 0);
+		CHECK(strstr(e.message, "row group 2, column 'name'"));
+		CHECK(strstr(e.message, "row 7321: string is not valid UTF-8"));
+		cl_buf_release(&got);
+	}
+}
+
 /* Any thread count reads the same rows in the same order, in batches of
  * any size, with and without row-group selection. */
 TEST(pqr_threads_same_rows)
