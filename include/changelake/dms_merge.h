@@ -161,10 +161,11 @@ typedef struct cl_dms_merge_result {
  * unconsumed file, fold (merge.h), drop changes not newer than the
  * table's sequence index, then ONE commit with the copy-on-write changes
  * (or, on a new full load, every old file removed and the new contents
- * written), the next consumed-file manifest and index part. Only columns
- * new to the table are committed before (a metaData-only commit, so a
- * later failure leaves the data as it was). On CL_ECONFLICT (a concurrent
- * merge of the same table) nothing of this run is visible. Errors name
+ * written), the next consumed-file manifest and index part. Creating the
+ * table (version 0) and adding columns new to it are part of that same
+ * commit, so a failed run leaves the table as it was, or absent. On
+ * CL_ECONFLICT (a concurrent merge of the same table, or another writer
+ * creating it first) nothing of this run is visible. Errors name
  * file, row and column; *res is filled as far as the run got.
  */
 int cl_dms_merge_run(cl_dms_merge_result *res, const char *source_dir, const char *location,
