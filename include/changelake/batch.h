@@ -115,6 +115,10 @@ int cl_column_append_from(cl_column *dst, const cl_column *src, int64_t row,
  */
 int cl_column_append_range(cl_column *dst, const cl_column *src, int64_t from,
 			   int64_t n, cl_error *err);
+/* Append values idx[0..n) of src (same type) to dst, in that order; the
+ * caller checks every idx[i] < src->length. */
+int cl_column_append_take(cl_column *dst, const cl_column *src, const int64_t *idx, int64_t n,
+			  cl_error *err);
 /* Signed integer value of an int/date/time/timestamp column as int64. */
 int64_t cl_column_get_i64(const cl_column *c, int64_t i);
 /* Value of a float32/float64 column as double. */

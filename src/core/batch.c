@@ -1,5 +1,6 @@
 /* batch.c — Arrow-like columns and batches, and their builders. */
 #include "changelake/batch.h"
+#include "core/buf.h"
 
 #include <string.h>
 
@@ -157,8 +158,9 @@ int cl_column_append_null(cl_column *c, cl_error *err)
 		memset(c->values + (size_t)i * (size_t)w, 0, (size_t)w);
 	else if (c->type.id == CL_BOOL)
 		cl_bit_set(c->values, i, false);
-	else
+	else if (cl_type_is_var(c->type))
 		c->offsets[i + 1] = c->offsets[i];
+	/* CL_NULLTYPE: validity only */
 	c->null_count++;
 	c->length++;
 	return 0;
@@ -295,6 +297,72 @@ int cl_column_append_range(cl_column *dst, const cl_column *src, int64_t from,
 		size_t w = (size_t)cl_type_width(src->type);
 		memcpy(dst->values + (size_t)at * w, src->values + (size_t)from * w,
 		       (size_t)n * w);
+	}
+	dst->length += n;
+	return 0;
+}
+
+/* Gathers: values by row index, ranges copied as such (strings through
+ * cl__copy_short, fixed widths 4 and 8 by typed loads). */
+int cl_column_append_take(cl_column *dst, const cl_column *src, const int64_t *idx, int64_t n,
+			  cl_error *err)
+{
+	if (n <= 0)
+		return 0;
+	int rc = cl_column_reserve(dst, n, err);
+	if (rc)
+		return rc;
+	if (src->type.id == CL_NULLTYPE) {
+		for (int64_t i = 0; !rc && i < n; i++)
+			rc = cl_column_append_null(dst, err);
+		return rc;
+	}
+	int64_t at = dst->length;
+	bool src_nulls = src->validity && src->null_count > 0;
+	if (src_nulls || dst->validity) {
+		if ((rc = cl_column_ensure_validity(dst, err)) != 0)
+			return rc;
+		int64_t nulls = 0;
+		for (int64_t i = 0; i < n; i++) {
+			bool v = !src_nulls || cl_bit_get(src->validity, idx[i]);
+			cl_bit_set(dst->validity, at + i, v);
+			nulls += !v;
+		}
+		dst->null_count += nulls;
+	}
+	if (src->type.id == CL_BOOL) {
+		for (int64_t i = 0; i < n; i++)
+			cl_bit_set(dst->values, at + i, cl_bit_get(src->values, idx[i]));
+	} else if (cl_type_is_var(src->type)) {
+		int64_t bytes = 0;
+		for (int64_t i = 0; i < n; i++)
+			bytes += src->offsets[idx[i] + 1] - src->offsets[idx[i]];
+		if ((rc = cl_column_reserve_data(dst, bytes, err)) != 0)
+			return rc;
+		int64_t o = dst->offsets[at];
+		for (int64_t i = 0; i < n; i++) {
+			int64_t b0 = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - b0;
+			cl__copy_short(dst->data + o, src->data + b0, (size_t)len);
+			o += len;
+			dst->offsets[at + i + 1] = o;
+		}
+	} else {
+		size_t wd = (size_t)cl_type_width(src->type);
+		uint8_t *d = dst->values + (size_t)at * wd;
+		const uint8_t *sv = src->values;
+		switch (wd) {
+		case 4:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + 4 * i, sv + 4 * (size_t)idx[i], 4);
+			break;
+		case 8:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + 8 * i, sv + 8 * (size_t)idx[i], 8);
+			break;
+		default:
+			for (int64_t i = 0; i < n; i++)
+				memcpy(d + wd * (size_t)i, sv + wd * (size_t)idx[i], wd);
+		}
 	}
 	dst->length += n;
 	return 0;

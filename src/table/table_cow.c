@@ -377,68 +377,6 @@ static int sink_write(const sink *o, const cl_batch *b, cl_error *err)
 	return o->bw ? cl__bucket_writer_write(o->bw, b, err) : cl__table_writer_write(o->tw, b, err);
 }
 
-/* Append values idx[0..n) of src (same type) to dst. */
-static int append_take(cl_column *dst, const cl_column *src, const int64_t *idx, int64_t n,
-		       cl_error *err)
-{
-	if (n <= 0)
-		return 0;
-	int rc = cl_column_reserve(dst, n, err);
-	if (rc)
-		return rc;
-	if (src->type.id == CL_NULLTYPE || src->type.id == CL_BOOL) {
-		for (int64_t i = 0; !rc && i < n; i++)
-			rc = cl_column_append_from(dst, src, idx[i], err);
-		return rc;
-	}
-	int64_t at = dst->length;
-	bool src_nulls = src->validity && src->null_count > 0;
-	if (src_nulls || dst->validity) {
-		if ((rc = cl_column_ensure_validity(dst, err)) != 0)
-			return rc;
-		int64_t nulls = 0;
-		for (int64_t i = 0; i < n; i++) {
-			bool v = !src_nulls || cl_bit_get(src->validity, idx[i]);
-			cl_bit_set(dst->validity, at + i, v);
-			nulls += !v;
-		}
-		dst->null_count += nulls;
-	}
-	if (cl_type_is_var(src->type)) {
-		int64_t bytes = 0;
-		for (int64_t i = 0; i < n; i++)
-			bytes += src->offsets[idx[i] + 1] - src->offsets[idx[i]];
-		if ((rc = cl_column_reserve_data(dst, bytes, err)) != 0)
-			return rc;
-		int64_t o = dst->offsets[at];
-		for (int64_t i = 0; i < n; i++) {
-			int64_t b0 = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - b0;
-			cl__copy_short(dst->data + o, src->data + b0, (size_t)len);
-			o += len;
-			dst->offsets[at + i + 1] = o;
-		}
-	} else {
-		size_t wd = (size_t)cl_type_width(src->type);
-		uint8_t *d = dst->values + (size_t)at * wd;
-		const uint8_t *sv = src->values;
-		switch (wd) {
-		case 4:
-			for (int64_t i = 0; i < n; i++)
-				memcpy(d + 4 * i, sv + 4 * (size_t)idx[i], 4);
-			break;
-		case 8:
-			for (int64_t i = 0; i < n; i++)
-				memcpy(d + 8 * i, sv + 8 * (size_t)idx[i], 8);
-			break;
-		default:
-			for (int64_t i = 0; i < n; i++)
-				memcpy(d + wd * (size_t)i, sv + wd * (size_t)idx[i], wd);
-		}
-	}
-	dst->length += n;
-	return 0;
-}
-
 /* The upserts (table types, each batch's rows ordered by bucket): rows
  * ord[i][first[i][b] .. first[i][b + 1]) of batch i are bucket b's, in
  * input order. */
@@ -476,7 +414,7 @@ static int write_upserts(const sink *o, const cl_schema *sc, const upserts *u, i
 			const int64_t *idx = u->ord[i] + first[b];
 			int64_t m = first[b + 1] - first[b];
 			for (int c = 0; !rc && c < sc->nfields; c++)
-				rc = append_take(&sel->cols[c], &u->tbs[i]->cols[c], idx, m, err);
+				rc = cl_column_append_take(&sel->cols[c], &u->tbs[i]->cols[c], idx, m, err);
 			sel->nrows += m;
 		}
 		rc = rc ? rc : sink_write(o, sel, err);
@@ -583,7 +521,7 @@ static int keep_survivors(cl_batch *keep, const cl_batch *b, const int64_t *hit,
 			idx[k++] = r;
 		}
 		for (int c = 0; !rc && c < keep->ncols; c++)
-			rc = append_take(&keep->cols[c], &b->cols[c], idx, nkeep, err);
+			rc = cl_column_append_take(&keep->cols[c], &b->cols[c], idx, nkeep, err);
 	}
 	if (!rc)
 		keep->nrows += nkeep;

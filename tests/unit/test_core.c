@@ -101,6 +101,81 @@ TEST(core_column_builders)
 	cl_column_release(&c);
 }
 
+/* cl_column_append_take gathers the same values cl_column_append_from
+ * appends one by one, for every kind of column, with and without NULLs on
+ * either side, and strings of every short length. */
+TEST(core_column_append_take)
+{
+	cl_error e = {0};
+	const cl_type_id ids[] = {CL_INT32, CL_INT64, CL_FLOAT64, CL_STRING, CL_BOOL, CL_NULLTYPE};
+	const char *text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+	int64_t idx[300];
+	for (int i = 0; i < 300; i++)
+		idx[i] = (i * 37 + 11) % 200;
+	for (size_t t = 0; t < sizeof ids / sizeof ids[0]; t++)
+		for (int src_nulls = 0; src_nulls < 2; src_nulls++)
+			for (int dst_nulls = 0; dst_nulls < 2; dst_nulls++) {
+				cl_type ty = cl_type_make(ids[t]);
+				cl_column src, a, b;
+				CHECK_OK(cl_column_init(&src, ty, 0, &e), &e);
+				CHECK_OK(cl_column_init(&a, ty, 0, &e), &e);
+				CHECK_OK(cl_column_init(&b, ty, 0, &e), &e);
+				for (int i = 0; i < 200; i++) {
+					if (ids[t] == CL_NULLTYPE || (src_nulls && i % 5 == 0))
+						CHECK_OK(cl_column_append_null(&src, &e), &e);
+					else if (ids[t] == CL_STRING)
+						CHECK_OK(cl_column_append_bytes(&src, text + i % 7, (size_t)(i % 40), &e), &e);
+					else if (ids[t] == CL_BOOL)
+						CHECK_OK(cl_column_append_bool(&src, i % 3 == 1, &e), &e);
+					else if (ids[t] == CL_FLOAT64)
+						CHECK_OK(cl_column_append_f64(&src, i * 0.25, &e), &e);
+					else
+						CHECK_OK(cl_column_append_i64(&src, i * 1000003LL - 7, &e), &e);
+				}
+				/* a prefix already in both, NULL or not */
+				for (int k = 0; k < 3; k++) {
+					int64_t r = dst_nulls && k == 1 ? 0 : 1;
+					if (ids[t] != CL_NULLTYPE && dst_nulls && k == 1) {
+						CHECK_OK(cl_column_append_null(&a, &e), &e);
+						CHECK_OK(cl_column_append_null(&b, &e), &e);
+					} else {
+						CHECK_OK(cl_column_append_from(&a, &src, r, &e), &e);
+						CHECK_OK(cl_column_append_from(&b, &src, r, &e), &e);
+					}
+				}
+				for (int i = 0; i < 300; i++)
+					CHECK_OK(cl_column_append_from(&a, &src, idx[i], &e), &e);
+				CHECK_OK(cl_column_append_take(&b, &src, idx, 150, &e), &e);
+				CHECK_OK(cl_column_append_take(&b, &src, idx + 150, 0, &e), &e);
+				CHECK_OK(cl_column_append_take(&b, &src, idx + 150, 150, &e), &e);
+				CHECK_EQ_INT(b.length, a.length);
+				CHECK_EQ_INT(b.null_count, a.null_count);
+				for (int64_t r = 0; r < a.length; r++) {
+					CHECK_EQ_INT(cl_column_is_null(&b, r), cl_column_is_null(&a, r));
+					if (cl_column_is_null(&a, r))
+						continue;
+					if (ids[t] == CL_BOOL) {
+						CHECK_EQ_INT(cl_column_get_bool(&b, r), cl_column_get_bool(&a, r));
+					} else if (ids[t] == CL_STRING) {
+						size_t na, nb;
+						const uint8_t *pa = cl_column_get_bytes(&a, r, &na);
+						const uint8_t *pb = cl_column_get_bytes(&b, r, &nb);
+						CHECK_EQ_INT(nb, na);
+						CHECK(na == 0 || memcmp(pa, pb, na) == 0);
+					} else if (ids[t] == CL_FLOAT64) {
+						CHECK(cl_column_get_f64(&b, r) == cl_column_get_f64(&a, r));
+					} else if (ids[t] != CL_NULLTYPE) {
+						CHECK_EQ_INT(cl_column_get_i64(&b, r), cl_column_get_i64(&a, r));
+					}
+				}
+				cl_batch bb = {b.length, 1, &b};
+				CHECK_OK(cl_batch_validate(&bb, &e), &e);
+				cl_column_release(&src);
+				cl_column_release(&a);
+				cl_column_release(&b);
+			}
+}
+
 TEST(core_column_alloc_failures)
 {
 	/* Fail each allocation in turn: every failure is reported, none leaks. */
