@@ -552,12 +552,90 @@ static int grow_pairs(cl__dworker *w, int64_t need, cl_error *err)
 	return 0;
 }
 
+/*
+ * The value compares of pairs [0, np) in ascending OLD reference order: the
+ * probe leaves pairs in NEW's order, which for shuffled inputs visits the
+ * store at random, a cache and TLB miss per pair and column; in reference
+ * order the visits run forwards through each chunk's columns. The pairs
+ * are radix-sorted by reference (LSD, 11 bits a pass, stable), compared in
+ * that order into a scratch array and the flags scattered back to w->chg in
+ * the pairs' own order, so the output does not change. Returns 1 when done,
+ * 0 when not worth it (few pairs; the caller compares in place), or an
+ * error.
+ */
+static int cmp_sorted(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, int64_t np,
+		      cl_error *err)
+{
+	const cl__diff_plan *p = &w->d->plan;
+	int nv = p->nvalues;
+	enum { RBITS = 11, RSIZE = 1 << RBITS };
+	if (np < 4096 || np >= ((int64_t)1 << 32) || nv == 0)
+		return 0;
+	uint64_t *a = cl_malloc((size_t)np * sizeof *a);
+	uint64_t *b = cl_malloc((size_t)np * sizeof *b);
+	uint32_t *sl = cl_malloc((size_t)np * sizeof *sl);
+	uint32_t *sr = cl_malloc((size_t)np * sizeof *sr);
+	uint8_t *sc = cl_malloc((size_t)np);
+	int64_t *cnt = cl_malloc(RSIZE * sizeof *cnt);
+	if (!a || !b || !sl || !sr || !sc || !cnt) {
+		cl_free(a);
+		cl_free(b);
+		cl_free(sl);
+		cl_free(sr);
+		cl_free(sc);
+		cl_free(cnt);
+		return oom(err);
+	}
+	uint32_t all = 0;
+	for (int64_t k = 0; k < np; k++) {
+		a[k] = (uint64_t)w->pl[k] << 32 | (uint64_t)k;
+		all |= w->pl[k];
+	}
+	for (int shift = 32; shift < 64 && (all >> (shift - 32)); shift += RBITS) {
+		memset(cnt, 0, RSIZE * sizeof *cnt);
+		for (int64_t k = 0; k < np; k++)
+			cnt[(a[k] >> shift) & (RSIZE - 1)]++;
+		int64_t sum = 0;
+		for (int d = 0; d < RSIZE; d++) {
+			int64_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (int64_t k = 0; k < np; k++)
+			b[cnt[(a[k] >> shift) & (RSIZE - 1)]++] = a[k];
+		uint64_t *t = a;
+		a = b;
+		b = t;
+	}
+	for (int64_t k = 0; k < np; k++) {
+		sl[k] = (uint32_t)(a[k] >> 32);
+		sr[k] = w->pr[(uint32_t)a[k]];
+	}
+	for (int v = 0; v < nv; v++) {
+		int u = p->values[v];
+		uint8_t *chg = w->chg + (size_t)v * (size_t)np;
+		cl__diff_cmp_pairs(&p->u[u].cmp, j->bycol[u], sl, rc[u], sr, np, sc);
+		for (int64_t k = 0; k < np; k++)
+			chg[(uint32_t)a[k]] = sc[k];
+	}
+	cl_free(a);
+	cl_free(b);
+	cl_free(sl);
+	cl_free(sr);
+	cl_free(sc);
+	cl_free(cnt);
+	return 1;
+}
+
 static int emit_pairs(cl__dworker *w, cl__djoin *j, const cl_column *const *rc,
 		      const int64_t *pv, int64_t np, cl_error *err)
 {
 	const cl__diff_plan *p = &w->d->plan;
 	int nv = p->nvalues;
-	for (int v = 0; v < nv; v++) {
+	int r = cmp_sorted(w, j, rc, np, err);
+	if (r < 0)
+		return r;
+	for (int v = 0; r == 0 && v < nv; v++) {
 		int u = p->values[v];
 		cl__diff_cmp_pairs(&p->u[u].cmp, j->bycol[u], w->pl, rc[u], w->pr, np,
 				   w->chg + (size_t)v * (size_t)np);
@@ -566,7 +644,6 @@ static int emit_pairs(cl__dworker *w, cl__djoin *j, const cl_column *const *rc,
 	 * change column), C and N rows are appended in bulk */
 	bool bulk = !p->sparse && !p->has_change;
 	cl__diff_out *o = &w->out;
-	int r;
 	if (bulk && (r = cl__diff_out_reserve(o, np, err)))
 		return r;
 	int64_t nc = 0, nn = 0;
@@ -630,13 +707,36 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 	int64_t np = 0, nins = 0;
 	uint64_t mask = (uint64_t)j->subcap - 1;
 	uint32_t rmask = (uint32_t)(((uint64_t)1 << j->ref_bits) - 1);
-	enum { AHEAD = 16 };
+	/*
+	 * Two-stage prefetch: the home slot AHEAD probes ahead, then, AHEAD2
+	 * probes ahead (the slot is in cache by then), the OLD key its entry
+	 * points to when the tag agrees — a store row is a miss of its own.
+	 */
+	enum { AHEAD = 16, AHEAD2 = 8 };
+	int kw = 0;
+	if (p->nkeys == 1 && !rc[0]->offsets)
+		kw = cl_type_width(rc[0]->type);
+	if (kw < 0 || kw > 16)
+		kw = 0;
 #define SLOTP(hh) (j->slots + (int64_t)sub_of(j, hh) * j->subcap + ((hh) & mask))
 	for (int64_t i = 0; i < n && i < AHEAD; i++)
 		__builtin_prefetch(SLOTP(h[i]));
 	for (int64_t i = 0; i < n; i++) {
 		if (i + AHEAD < n)
 			__builtin_prefetch(SLOTP(h[i + AHEAD]));
+		if (kw && i + AHEAD2 < n) {
+			uint64_t hb = h[i + AHEAD2];
+			uint32_t e = *SLOTP(hb);
+			if (e && (e & ~rmask) == slot_tag(j, hb)) {
+				uint32_t g = (e & rmask) - 1;
+				const cl_column *lk =
+					j->st.chunks[g >> CL__CHUNK_BITS]->ptrs[0];
+				if (lk->values)
+					__builtin_prefetch(lk->values +
+							   (size_t)(g & CL__CHUNK_MASK) *
+								   (size_t)kw);
+			}
+		}
 		uint64_t hi = h[i];
 		uint32_t *slots = j->slots + (int64_t)sub_of(j, hi) * j->subcap;
 		uint64_t slot = hi & mask;
