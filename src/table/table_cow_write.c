@@ -26,8 +26,6 @@
 
 /* table_write.c's budget: the row groups of all files a bucketed writer
  * keeps open together; a bucket's file gets its share, as there. */
-#define ROW_GROUP_BUDGET (128LL << 20)
-#define ROW_GROUP_MIN (4LL << 20)
 
 struct cl__bucket_writer {
 	cl_table *t;
@@ -93,60 +91,21 @@ void cl__bucket_writer_counts(const cl__bucket_writer *w, int64_t *files, int64_
 /* A new staged file for the bucket. */
 static int open_file(cl__bucket_writer *w, cl_error *err)
 {
-	char uuid[37];
-	cl__uuid4(uuid);
-	cl_buf k = {0};
-	if (cl__layout_file_key(&k, "", w->seq++ % 100000, uuid, w->bucket, "snappy")) {
-		cl_buf_release(&k);
-		return oom(err);
-	}
-	w->file_key = (char *)cl_buf_detach(&k, NULL);
-	int rc = cl_store_stage(cl_table_store(w->t), w->file_key, &w->stage, err);
-	cl_write_options o;
-	cl_write_options_init(&o);
-	o.format = CL_FORMAT_PARQUET;
-	o.compression = CL_CODEC_SNAPPY;
-	if (w->l->target_bytes < o.row_group_bytes)
-		o.row_group_bytes = w->l->target_bytes;
-	if (w->l->buckets > 1) {
-		int64_t per = ROW_GROUP_BUDGET / w->l->buckets;
-		if (per < ROW_GROUP_MIN)
-			per = ROW_GROUP_MIN;
-		if (per < o.row_group_bytes)
-			o.row_group_bytes = per;
-	}
-	return rc ? rc : cl_writer_open(&w->pw, w->stage, w->l->file_schema, &o, err);
+	return cl__data_file_open(w->t, w->l, "", w->seq++, w->bucket, &w->file_key, &w->stage,
+				  &w->pw, err);
 }
 
 /* Close, publish and add the open file to the transaction. */
 static int finish_file(cl__bucket_writer *w, cl_error *err)
 {
-	if (!w->pw)
-		return 0;
-	cl_store *st = cl_table_store(w->t);
-	cl_buf stats = {0};
-	int rc = cl_writer_close(w->pw, err);
-	rc = rc ? rc : cl__table_stats_json(&stats, w->pw, w->l->file_schema, err);
-	cl__crash_point("data-file-closed");
-	rc = rc ? rc : cl_store_publish(st, w->stage, w->file_key, err);
-	cl_store_object obj;
-	/* the size the store holds is the one readers will see */
-	rc = rc ? rc : cl_store_head(st, w->file_key, &obj, err);
-	if (!rc) {
-		cl_free(w->stage);
-		w->stage = NULL;
-		cl__crash_point("data-file-published");
-		cl_table_add a = {w->file_key, obj.size, cl__now_ms(), NULL, 0,
-				  (const char *)stats.data, true, NULL};
-		rc = cl_table_txn_add(w->x, &a, err);
+	int64_t size = 0;
+	bool open = w->pw != NULL;
+	int rc = cl__data_file_add(w->t, w->x, w->l->file_schema, &w->pw, &w->stage,
+				   &w->file_key, NULL, 0, true, &size, err);
+	if (!rc && open) {
 		w->files++;
-		w->bytes += obj.size;
+		w->bytes += size;
 	}
-	cl_buf_release(&stats);
-	cl_writer_free(w->pw);
-	w->pw = NULL;
-	cl_free(w->file_key);
-	w->file_key = NULL;
 	return rc;
 }
 

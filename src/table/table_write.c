@@ -352,6 +352,69 @@ int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *fs, c
 /* Rows routed at a time without partition columns. */
 #define SCATTER_ROWS 16384
 
+int cl__data_file_open(cl_table *t, const cl__table_layout *l, const char *dir, int seq,
+		       int bucket, char **file_key, char **stage, cl_writer **pw, cl_error *err)
+{
+	char uuid[37];
+	cl__uuid4(uuid);
+	cl_buf k = {0};
+	if (cl__layout_file_key(&k, dir, seq % 100000, uuid, bucket, "snappy")) {
+		cl_buf_release(&k);
+		return oom(err);
+	}
+	*file_key = (char *)cl_buf_detach(&k, NULL);
+	int rc = cl_store_stage(cl_table_store(t), *file_key, stage, err);
+	cl_write_options o;
+	cl_write_options_init(&o);
+	o.format = CL_FORMAT_PARQUET;
+	o.compression = CL_CODEC_SNAPPY;
+	if (l->target_bytes < o.row_group_bytes)
+		o.row_group_bytes = l->target_bytes;
+	/* a bucketed table keeps a file open per bucket, each buffering its
+	 * row group: together about ROW_GROUP_BUDGET */
+	if (l->buckets > 1) {
+		int64_t per = ROW_GROUP_BUDGET / l->buckets;
+		if (per < ROW_GROUP_MIN)
+			per = ROW_GROUP_MIN;
+		if (per < o.row_group_bytes)
+			o.row_group_bytes = per;
+	}
+	return rc ? rc : cl_writer_open(pw, *stage, l->file_schema, &o, err);
+}
+
+int cl__data_file_add(cl_table *t, cl_table_txn *x, const cl_schema *file_schema, cl_writer **pw,
+		      char **stage, char **file_key, const cl_table_kv *part, int npart,
+		      bool data_change, int64_t *size, cl_error *err)
+{
+	*size = 0;
+	if (!*pw)
+		return 0;
+	cl_store *st = cl_table_store(t);
+	cl_buf stats = {0};
+	int rc = cl_writer_close(*pw, err);
+	rc = rc ? rc : cl__table_stats_json(&stats, *pw, file_schema, err);
+	cl__crash_point("data-file-closed");
+	rc = rc ? rc : cl_store_publish(st, *stage, *file_key, err);
+	cl_store_object o;
+	/* the size the store holds is the one readers will see */
+	rc = rc ? rc : cl_store_head(st, *file_key, &o, err);
+	if (!rc) {
+		cl_free(*stage);
+		*stage = NULL;
+		cl__crash_point("data-file-published");
+		cl_table_add a = {*file_key, o.size, cl__now_ms(), part, npart,
+				  (const char *)stats.data, data_change, NULL};
+		rc = cl_table_txn_add(x, &a, err);
+		*size = o.size;
+	}
+	cl_buf_release(&stats);
+	cl_writer_free(*pw);
+	*pw = NULL;
+	cl_free(*file_key);
+	*file_key = NULL;
+	return rc;
+}
+
 typedef struct group {
 	char *key;          /* "DIR#BUCKET": map key */
 	char *dir;          /* partition folder "a=1/b=x/" or "" */
@@ -642,36 +705,14 @@ out:
 /* Finish g's current file: close, stats, publish, add to the txn. */
 static int finish_file(cl__table_writer *w, group *g, cl_error *err)
 {
-	if (!g->w)
-		return 0;
-	cl_store *st = cl_table_store(w->t);
-	cl_buf stats = {0};
-	int rc = cl_writer_close(g->w, err);
-	rc = rc ? rc : cl__table_stats_json(&stats, g->w, w->l.file_schema, err);
-	int64_t size = -1;
-	cl__crash_point("data-file-closed");
-	rc = rc ? rc : cl_store_publish(st, g->stage, g->file_key, err);
-	if (!rc) {
-		/* the size the store holds is the one readers will see */
-		cl_store_object o;
-		rc = cl_store_head(st, g->file_key, &o, err);
-		size = o.size;
-	}
-	if (!rc) {
-		cl_free(g->stage);
-		g->stage = NULL;
-		cl__crash_point("data-file-published");
-		cl_table_add a = {g->file_key, size, cl__now_ms(), g->part,
-				  w->l.npart, (const char *)stats.data, !w->rearrange, NULL};
-		rc = cl_table_txn_add(w->x, &a, err);
+	int64_t size = 0;
+	bool open = g->w != NULL;
+	int rc = cl__data_file_add(w->t, w->x, w->l.file_schema, &g->w, &g->stage, &g->file_key,
+				   g->part, w->l.npart, !w->rearrange, &size, err);
+	if (!rc && open) {
 		w->files++;
 		w->bytes += size;
 	}
-	cl_buf_release(&stats);
-	cl_writer_free(g->w);
-	g->w = NULL;
-	cl_free(g->file_key);
-	g->file_key = NULL;
 	g->file_rows = 0;
 	return rc;
 }
@@ -680,35 +721,10 @@ static int flush_pending(cl__table_writer *w, group *g, cl_error *err)
 {
 	if (g->pending->nrows == 0)
 		return 0;
-	cl_store *st = cl_table_store(w->t);
 	int rc = 0;
-	if (!g->w) {
-		char uuid[37];
-		cl__uuid4(uuid);
-		cl_buf k = {0};
-		if (cl__layout_file_key(&k, g->dir, w->seq++ % 100000, uuid, g->bucket, "snappy"))
-			return oom(err);
-		g->file_key = (char *)cl_buf_detach(&k, NULL);
-		rc = cl_store_stage(st, g->file_key, &g->stage, err);
-		cl_write_options o;
-		cl_write_options_init(&o);
-		o.format = CL_FORMAT_PARQUET;
-		o.compression = CL_CODEC_SNAPPY;
-		if (w->l.target_bytes < o.row_group_bytes)
-			o.row_group_bytes = w->l.target_bytes;
-		/* a bucketed table keeps a file open per bucket, each buffering
-		 * its row group: together about ROW_GROUP_BUDGET */
-		if (w->l.buckets > 1) {
-			int64_t per = ROW_GROUP_BUDGET / w->l.buckets;
-			if (per < ROW_GROUP_MIN)
-				per = ROW_GROUP_MIN;
-			if (per < o.row_group_bytes)
-				o.row_group_bytes = per;
-		}
-		rc = rc ? rc : cl_writer_open(&g->w, g->stage, w->l.file_schema, &o, err);
-		if (rc)
-			return rc;
-	}
+	if (!g->w && (rc = cl__data_file_open(w->t, &w->l, g->dir, w->seq++, g->bucket,
+					       &g->file_key, &g->stage, &g->w, err)))
+		return rc;
 	rc = cl_writer_write(g->w, g->pending, err);
 	cl__crash_point("data-file-writing");
 	g->file_rows += g->pending->nrows;
