@@ -302,8 +302,8 @@ int cl_column_append_range(cl_column *dst, const cl_column *src, int64_t from,
 	return 0;
 }
 
-/* Gathers: values by row index, ranges copied as such (strings through
- * cl__copy_short, fixed widths 4 and 8 by typed loads). */
+/* The gather of cl_column_append_range: values by row index (strings
+ * through cl__copy_short, fixed widths 4 and 8 by typed loads). */
 int cl_column_append_take(cl_column *dst, const cl_column *src, const int64_t *idx, int64_t n,
 			  cl_error *err)
 {
