@@ -2,6 +2,7 @@
  * DMS root merged into the lake (cl_dms_sync_run), once or every INTERVAL. */
 #include "cli.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,9 @@ int cli_cmd_sync(int argc, char **argv)
 		}
 		if (watch <= 0 || stop)
 			break;
+		/* the allocator keeps freed memory within a run (main.c); between
+		 * passes a watching process gives it back */
+		malloc_trim(0);
 		for (double slept = 0; slept < watch && !stop; slept += 0.1)
 			usleep(100000);
 		if (stop)

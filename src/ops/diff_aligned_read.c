@@ -62,13 +62,58 @@ static int grow_rows(cl__aside *s, int64_t n, cl_error *err)
 	return 0;
 }
 
+static bool in_block(const cl__aside *s, int b)
+{
+	return s->hblock && s->bk[b] == s->hblock + (size_t)b * (size_t)s->hregion;
+}
+
+/*
+ * The regions of the key hashes: when the files say how many rows they
+ * hold, one block with a region per bucket of the expected share and a
+ * margin (a bucket gets n/256 +- a few sqrt(n/256) hashes), allocated
+ * once: growing 256 arrays by doubling copied every hash about once more
+ * and faulted in fresh pages each time (half of the aligned diff's page
+ * faults). No huge-page hint: the regions are written and read in order,
+ * and a madvised huge page may cost a direct compaction (more system time
+ * than the faults it saves, measured). A bucket that outgrows its region
+ * moves to an array of its own.
+ */
+static int hash_block(cl__aside *s, cl_error *err)
+{
+	if (s->hblock || s->expect <= 0 || s->bn[0] || s->bcap[0])
+		return 0;
+	int64_t per = s->expect / CL__ASIDE_NBUCKET;
+	int64_t margin = 64;
+	while (margin * margin < 16 * per)
+		margin *= 2;
+	int64_t region = per + margin;
+	size_t bytes = (size_t)region * CL__ASIDE_NBUCKET * sizeof(uint64_t);
+	if (!(s->hblock = cl_malloc(bytes)))
+		return oom(err);
+	s->hregion = region;
+	for (int b = 0; b < CL__ASIDE_NBUCKET; b++) {
+		s->bk[b] = s->hblock + (size_t)b * (size_t)region;
+		s->bcap[b] = region;
+	}
+	return 0;
+}
+
 static int keep_hashes(cl__aside *s, int64_t n, cl_error *err)
 {
+	int rc = hash_block(s, err);
+	if (rc)
+		return rc;
 	for (int64_t i = 0; i < n; i++) {
 		int b = (int)(s->h[i] >> 56);
 		if (s->bn[b] == s->bcap[b]) {
 			int64_t c = s->bcap[b] ? s->bcap[b] * 2 : 1024;
-			uint64_t *x = cl_realloc(s->bk[b], (size_t)c * sizeof *x);
+			uint64_t *x;
+			if (in_block(s, b)) {
+				if ((x = cl_malloc((size_t)c * sizeof *x)))
+					memcpy(x, s->bk[b], (size_t)s->bn[b] * sizeof *x);
+			} else {
+				x = cl_realloc(s->bk[b], (size_t)c * sizeof *x);
+			}
 			if (!x)
 				return oom(err);
 			s->bk[b] = x;
@@ -233,6 +278,11 @@ int cl__aside_init(cl__aside *s, cl_diff *d, bool left, cl_dataset **ds, int nds
 			         d, cl_dataset_path(ds[i], f), err)) < 0)
 				return s->src[i][f];
 	}
+	s->expect = 0;
+	for (int i = 0; i < nds && s->expect >= 0; i++) {
+		int64_t n = cl_dataset_total_rows(ds[i]);
+		s->expect = n < 0 ? -1 : s->expect + n;
+	}
 	s->di = 0;
 	s->u = 0;
 	return cl_dataset_split(ds[0], &s->nunits, err);
@@ -276,7 +326,9 @@ void cl__aside_release(cl__aside *s, int nu)
 	cl_free(s->h);
 	cl_free(s->pv);
 	for (int b = 0; b < CL__ASIDE_NBUCKET; b++)
-		cl_free(s->bk[b]);
+		if (!in_block(s, b))
+			cl_free(s->bk[b]);
+	cl_free(s->hblock);
 	cl_free(s->slots);
 	for (int i = 0; s->src && i < s->nds; i++)
 		cl_free(s->src[i]);

@@ -483,6 +483,9 @@ typedef struct cl__aside {
 	cl_dataset_cursor *cur;
 	uint64_t *bk[CL__ASIDE_NBUCKET]; /* every key hash, by its top 8 bits */
 	int64_t bn[CL__ASIDE_NBUCKET], bcap[CL__ASIDE_NBUCKET];
+	int64_t expect;  /* rows the side's files say they hold (-1: unknown) */
+	uint64_t *hblock; /* one region per bucket when expect is known */
+	int64_t hregion;  /* entries per region */
 	/* the queue (threaded) */
 	bool threaded, started;
 	pthread_t tid;
