@@ -18,6 +18,7 @@ int cli_cmd_vacuum(int argc, char **argv);
 int cli_cmd_compact(int argc, char **argv);
 int cli_cmd_merge(int argc, char **argv);
 int cli_cmd_sync(int argc, char **argv);
+int cli_cmd_export(int argc, char **argv);
 
 const cli_command cli_commands[] = {
 	{"cat", cli_cmd_cat, "print the rows of a Parquet, CSV or JSON Lines file or a lake table"},
@@ -33,6 +34,7 @@ const cli_command cli_commands[] = {
 	{"compact", cli_cmd_compact, "rewrite a lake table's small files into fewer"},
 	{"merge", cli_cmd_merge, "merge AWS DMS change data into a lake table, exactly once"},
 	{"sync", cli_cmd_sync, "merge every active table of a DMS folder into a lake"},
+	{"export", cli_cmd_export, "snapshot a live PostgreSQL table to Parquet, CSV or JSON Lines"},
 	{NULL, NULL, NULL}};
 
 static void usage(FILE *f)

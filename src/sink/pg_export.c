@@ -1,0 +1,895 @@
+/*
+ * pg_export.c — a consistent snapshot of a PostgreSQL table as a file (see
+ * changelake/pg_export.h), and the COPY text decoder under it
+ * (pg_export_impl.h).
+ *
+ * The export, in order:
+ *   1. connect; session settings that fix the text the server sends
+ *      (client_encoding UTF8, DateStyle ISO, TimeZone UTC, bytea_output
+ *      hex, IntervalStyle postgres, extra_float_digits 3 = exact floats);
+ *   2. BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY: everything after
+ *      reads one snapshot;
+ *   3. the columns (base type of a domain, typmod, NOT NULL) and primary
+ *      key from the catalog, looked up by the table's OID ($1::regclass of
+ *      the quoted name, passed as a parameter);
+ *   4. COPY (SELECT "c1", ... FROM "s"."t") TO STDOUT — started before
+ *      the output file is created, so a permission error leaves nothing;
+ *   5. each row from PQgetCopyData is decoded into the current batch; a
+ *      full batch (rows or bytes) goes to cl_writer_write and is emptied;
+ *   6. cl_writer_close publishes the file (temporary file + rename), then
+ *      COMMIT. Any error before 6 frees the writer, which removes its
+ *      temporary file: OUT appears complete or not at all.
+ * Only identifiers (quoted with PQescapeIdentifier) are spliced into SQL;
+ * the table name reaches the catalog query as a parameter.
+ */
+#include "changelake/pg_export.h"
+#include "core/value_text.h"
+#include "sink/pg_export_impl.h"
+
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define BATCH_ROWS 65536
+#define BATCH_BYTES (64 << 20)
+
+/* ---- type mapping --------------------------------------------------- */
+
+void cl__pg_map_type(uint32_t oid, int32_t typmod, cl_type *type, cl__pg_kind *kind)
+{
+	*type = cl_type_make(CL_STRING);
+	*kind = CL__PG_TEXT;
+	switch (oid) {
+	case CL__PG_OID_BOOL: *type = cl_type_make(CL_BOOL); *kind = CL__PG_BOOL; break;
+	case CL__PG_OID_INT2: *type = cl_type_make(CL_INT16); *kind = CL__PG_INT16; break;
+	case CL__PG_OID_INT4: *type = cl_type_make(CL_INT32); *kind = CL__PG_INT32; break;
+	case CL__PG_OID_INT8: *type = cl_type_make(CL_INT64); *kind = CL__PG_INT64; break;
+	case CL__PG_OID_FLOAT4: *type = cl_type_make(CL_FLOAT32); *kind = CL__PG_FLOAT32; break;
+	case CL__PG_OID_FLOAT8: *type = cl_type_make(CL_FLOAT64); *kind = CL__PG_FLOAT64; break;
+	case CL__PG_OID_DATE: *type = cl_type_make(CL_DATE); *kind = CL__PG_DATE; break;
+	case CL__PG_OID_TIME:
+		*type = cl_type_time(CL_UNIT_US);
+		*kind = CL__PG_TIME;
+		break;
+	case CL__PG_OID_TIMESTAMP:
+		*type = cl_type_timestamp(CL_UNIT_US, false);
+		*kind = CL__PG_TIMESTAMP;
+		break;
+	case CL__PG_OID_TIMESTAMPTZ:
+		*type = cl_type_timestamp(CL_UNIT_US, true);
+		*kind = CL__PG_TIMESTAMPTZ;
+		break;
+	case CL__PG_OID_BYTEA: *type = cl_type_make(CL_BINARY); *kind = CL__PG_BYTEA; break;
+	case CL__PG_OID_NUMERIC: {
+		/* typmod = ((precision << 16) | (scale & 0x7ff)) + 4; the scale
+		 * is an 11-bit signed field since PostgreSQL 15 */
+		if (typmod < 4)
+			break; /* no precision: any number, kept as text */
+		int32_t t = typmod - 4;
+		int p = (t >> 16) & 0xffff;
+		int s = ((t & 0x7ff) ^ 1024) - 1024;
+		if (p >= 1 && p <= 38 && s >= 0 && s <= p) {
+			*type = cl_type_decimal(p, s);
+			*kind = CL__PG_DECIMAL;
+		}
+		break;
+	}
+	default: break;
+	}
+}
+
+/* ---- COPY text escapes ---------------------------------------------- */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int cl__pg_copy_unescape(cl_buf *out, const char *s, size_t n)
+{
+	if (cl_buf_reserve(out, n))
+		return CL_ENOMEM;
+	/* the unescaped text is never longer than the escaped one */
+	uint8_t *d = out->data + out->len;
+	size_t i = 0;
+	while (i < n) {
+		char c = s[i++];
+		if (c != '\\' || i == n) {
+			*d++ = (uint8_t)c; /* a lone final backslash stays itself */
+			continue;
+		}
+		c = s[i++];
+		switch (c) {
+		case 'b': *d++ = '\b'; break;
+		case 'f': *d++ = '\f'; break;
+		case 'n': *d++ = '\n'; break;
+		case 'r': *d++ = '\r'; break;
+		case 't': *d++ = '\t'; break;
+		case 'v': *d++ = '\v'; break;
+		case 'x': {
+			int h = i < n ? hexval((unsigned char)s[i]) : -1;
+			if (h < 0) {
+				*d++ = 'x'; /* as PostgreSQL: \x without a digit is 'x' */
+				break;
+			}
+			i++;
+			int h2 = i < n ? hexval((unsigned char)s[i]) : -1;
+			if (h2 >= 0) {
+				h = h * 16 + h2;
+				i++;
+			}
+			*d++ = (uint8_t)h;
+			break;
+		}
+		default:
+			if (c >= '0' && c <= '7') {
+				int v = c - '0';
+				for (int k = 0; k < 2 && i < n && s[i] >= '0' && s[i] <= '7'; k++)
+					v = v * 8 + (s[i++] - '0');
+				*d++ = (uint8_t)(v & 0xff);
+			} else {
+				*d++ = (uint8_t)c;
+			}
+		}
+	}
+	out->len = (size_t)(d - out->data);
+	out->data[out->len] = 0;
+	return 0;
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/* Why a text is not a value (positive, apart from the CL_E* codes). */
+enum { BAD = 1, RANGE = 2, NOEQUIV = 3 };
+
+static bool is_inf_word(const char *s, size_t n)
+{
+	return (n == 8 && !memcmp(s, "infinity", 8)) || (n == 9 && !memcmp(s, "-infinity", 9)) ||
+	       (n == 8 && !memcmp(s, "Infinity", 8)) || (n == 9 && !memcmp(s, "-Infinity", 9)) ||
+	       (n == 3 && !memcmp(s, "NaN", 3));
+}
+
+/* Exactly `w` digits at s[*i]. */
+static int digits(const char *s, size_t n, size_t *i, int w, int *out)
+{
+	int v = 0;
+	for (int k = 0; k < w; k++) {
+		if (*i >= n || s[*i] < '0' || s[*i] > '9')
+			return BAD;
+		v = v * 10 + (s[(*i)++] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static bool leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* YYYY[Y...]-MM-DD at s[*i] (year without era); days since 1970 of the
+ * proleptic Gregorian date, with the era applied later by the caller. */
+static int date_at(const char *s, size_t n, size_t *i, int64_t *year, int *mon, int *day)
+{
+	int64_t y = 0;
+	size_t start = *i;
+	while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+		if (*i - start >= 9)
+			return RANGE;
+		y = y * 10 + (s[(*i)++] - '0');
+	}
+	if (*i - start < 4 || *i >= n || s[(*i)++] != '-' || digits(s, n, i, 2, mon) ||
+	    *i >= n || s[(*i)++] != '-' || digits(s, n, i, 2, day))
+		return BAD;
+	*year = y;
+	return 0;
+}
+
+static int date_days(int64_t y, int m, int d, bool bc, int64_t *days)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (bc)
+		y = 1 - y; /* 1 BC is year 0 */
+	if (y == 0 && !bc)
+		return BAD;
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap(y)))
+		return BAD;
+	*days = cl__days_from_civil(y, (unsigned)m, (unsigned)d);
+	return 0;
+}
+
+static bool ends_bc(const char *s, size_t *n)
+{
+	if (*n >= 3 && !memcmp(s + *n - 3, " BC", 3)) {
+		*n -= 3;
+		return true;
+	}
+	return false;
+}
+
+static int parse_date(const char *s, size_t n, int32_t *out)
+{
+	if (is_inf_word(s, n))
+		return NOEQUIV;
+	bool bc = ends_bc(s, &n);
+	size_t i = 0;
+	int64_t y, days;
+	int m, d, rc;
+	if ((rc = date_at(s, n, &i, &y, &m, &d)) || i != n ||
+	    (rc = date_days(y, m, d, bc, &days)))
+		return rc ? rc : BAD;
+	if (days < INT32_MIN || days > INT32_MAX)
+		return RANGE;
+	*out = (int32_t)days;
+	return 0;
+}
+
+/* HH:MM:SS[.f{1,6}] at s[*i], in microseconds; 24:00:00 is NOEQUIV. */
+static int time_at(const char *s, size_t n, size_t *i, int64_t *us)
+{
+	int h, m, sec;
+	if (digits(s, n, i, 2, &h) || *i >= n || s[(*i)++] != ':' || digits(s, n, i, 2, &m) ||
+	    *i >= n || s[(*i)++] != ':' || digits(s, n, i, 2, &sec))
+		return BAD;
+	int64_t frac = 0, scale = 100000;
+	if (*i < n && s[*i] == '.') {
+		(*i)++;
+		size_t start = *i;
+		while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+			if (*i - start >= 6)
+				return BAD;
+			frac += (s[(*i)++] - '0') * scale;
+			scale /= 10;
+		}
+		if (*i == start)
+			return BAD;
+	}
+	if (m > 59 || sec > 59 || h > 24)
+		return BAD;
+	if (h == 24)
+		return m == 0 && sec == 0 && frac == 0 ? NOEQUIV : BAD;
+	*us = ((int64_t)h * 3600 + m * 60 + sec) * 1000000 + frac;
+	return 0;
+}
+
+static int parse_time(const char *s, size_t n, int64_t *us)
+{
+	size_t i = 0;
+	int rc = time_at(s, n, &i, us);
+	return rc ? rc : i == n ? 0 : BAD;
+}
+
+/* "YYYY-MM-DD HH:MM:SS[.f][+HH[:MM[:SS]]][ BC]" in microseconds (UTC when
+ * an offset is there; tz says whether one must be). */
+static int parse_timestamp(const char *s, size_t n, bool tz, int64_t *out)
+{
+	if (is_inf_word(s, n))
+		return NOEQUIV;
+	bool bc = ends_bc(s, &n);
+	size_t i = 0;
+	int64_t y, days, tod;
+	int m, d, rc;
+	if ((rc = date_at(s, n, &i, &y, &m, &d)))
+		return rc;
+	if (i >= n || s[i++] != ' ' || (rc = time_at(s, n, &i, &tod)))
+		return rc == NOEQUIV ? BAD : rc ? rc : BAD;
+	int64_t off = 0;
+	if (tz) {
+		if (i >= n || (s[i] != '+' && s[i] != '-'))
+			return BAD;
+		int sign = s[i++] == '-' ? -1 : 1, oh, om = 0, os = 0;
+		if (digits(s, n, &i, 2, &oh))
+			return BAD;
+		if (i < n && s[i] == ':' && (i++, digits(s, n, &i, 2, &om)))
+			return BAD;
+		if (i < n && s[i] == ':' && (i++, digits(s, n, &i, 2, &os)))
+			return BAD;
+		if (om > 59 || os > 59)
+			return BAD;
+		off = sign * ((int64_t)oh * 3600 + om * 60 + os) * 1000000;
+	}
+	if (i != n || (rc = date_days(y, m, d, bc, &days)))
+		return rc ? rc : BAD;
+	int64_t v;
+	if (__builtin_mul_overflow(days, (int64_t)86400000000, &v) ||
+	    __builtin_add_overflow(v, tod, &v) || __builtin_sub_overflow(v, off, &v))
+		return RANGE;
+	*out = v;
+	return 0;
+}
+
+/* A float as PostgreSQL prints it: digits, '.', exponent, or one of
+ * NaN, Infinity, -Infinity (kept as the IEEE values). */
+static int parse_float(const char *s, size_t n, bool single, double *out)
+{
+	if (n == 3 && !memcmp(s, "NaN", 3)) {
+		*out = NAN;
+		return 0;
+	}
+	if (n == 8 && !memcmp(s, "Infinity", 8)) {
+		*out = INFINITY;
+		return 0;
+	}
+	if (n == 9 && !memcmp(s, "-Infinity", 9)) {
+		*out = -INFINITY;
+		return 0;
+	}
+	char tmp[64];
+	if (n == 0 || n >= sizeof tmp)
+		return BAD;
+	bool digit = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		digit |= c >= '0' && c <= '9';
+		if (!(c >= '0' && c <= '9') && c != '.' && c != 'e' && c != 'E' && c != '+' &&
+		    c != '-')
+			return BAD;
+	}
+	if (!digit)
+		return BAD;
+	memcpy(tmp, s, n);
+	tmp[n] = 0;
+	char *end;
+	/* strtof for float4: rounding through double could differ */
+	*out = single ? (double)strtof(tmp, &end) : strtod(tmp, &end);
+	if (end != tmp + n)
+		return BAD;
+	return isinf(*out) ? RANGE : 0;
+}
+
+/* "\\x" and pairs of hex digits, decoded straight into c's data. */
+static int append_bytea(cl_column *c, const char *s, size_t n, cl_error *err)
+{
+	if (n < 2 || s[0] != '\\' || s[1] != 'x' || (n - 2) % 2)
+		return BAD;
+	for (size_t i = 2; i < n; i++)
+		if (hexval((unsigned char)s[i]) < 0)
+			return BAD;
+	size_t m = (n - 2) / 2;
+	int rc = cl_column_reserve(c, 1, err);
+	if (!rc)
+		rc = cl_column_reserve_data(c, (int64_t)m, err);
+	if (rc)
+		return rc;
+	int64_t off = c->offsets[c->length];
+	uint8_t *d = c->data + off;
+	for (size_t i = 0; i < m; i++)
+		d[i] = (uint8_t)(hexval((unsigned char)s[2 + 2 * i]) * 16 +
+				 hexval((unsigned char)s[3 + 2 * i]));
+	c->offsets[c->length + 1] = off + (int64_t)m;
+	c->length++;
+	return 0;
+}
+
+int cl__pg_value_append(cl_column *c, cl__pg_kind kind, const char *s, size_t n,
+			cl_error *err)
+{
+	int rc = 0;
+	int64_t i64 = 0;
+	double f = 0;
+	switch (kind) {
+	case CL__PG_TEXT:
+		if (!cl__utf8_valid((const uint8_t *)s, n))
+			return cl_error_set(err, CL_ETYPE, "value is not valid UTF-8");
+		return cl_column_append_bytes(c, s, n, err);
+	case CL__PG_BOOL:
+		if (n == 1 && (s[0] == 't' || s[0] == 'f'))
+			return cl_column_append_bool(c, s[0] == 't', err);
+		rc = BAD;
+		break;
+	case CL__PG_INT16:
+	case CL__PG_INT32:
+	case CL__PG_INT64: {
+		int64_t lo = kind == CL__PG_INT16 ? INT16_MIN : kind == CL__PG_INT32 ? INT32_MIN : INT64_MIN;
+		int64_t hi = kind == CL__PG_INT16 ? INT16_MAX : kind == CL__PG_INT32 ? INT32_MAX : INT64_MAX;
+		rc = n && s[0] == '+' ? BAD : -cl__parse_int64(s, n, &i64);
+		if (!rc && (i64 < lo || i64 > hi))
+			rc = RANGE;
+		if (!rc)
+			return cl_column_append_i64(c, i64, err);
+		break;
+	}
+	case CL__PG_FLOAT32:
+	case CL__PG_FLOAT64:
+		if (!(rc = parse_float(s, n, kind == CL__PG_FLOAT32, &f)))
+			return cl_column_append_f64(c, f, err);
+		break;
+	case CL__PG_DECIMAL: {
+		cl_i128 v;
+		if (is_inf_word(s, n))
+			rc = NOEQUIV;
+		else if (n && s[0] == '+')
+			rc = BAD;
+		else
+			rc = -cl__parse_decimal(s, n, c->type.precision, c->type.scale, &v);
+		if (!rc)
+			return cl_column_append_fixed(c, &v, err);
+		break;
+	}
+	case CL__PG_DATE: {
+		int32_t d;
+		if (!(rc = parse_date(s, n, &d)))
+			return cl_column_append_i64(c, d, err);
+		break;
+	}
+	case CL__PG_TIME:
+		if (!(rc = parse_time(s, n, &i64)))
+			return cl_column_append_i64(c, i64, err);
+		break;
+	case CL__PG_TIMESTAMP:
+	case CL__PG_TIMESTAMPTZ:
+		if (!(rc = parse_timestamp(s, n, kind == CL__PG_TIMESTAMPTZ, &i64)))
+			return cl_column_append_i64(c, i64, err);
+		break;
+	case CL__PG_BYTEA:
+		if ((rc = append_bytea(c, s, n, err)) <= 0)
+			return rc;
+		break;
+	}
+	char tn[48];
+	cl_type_format(tn, sizeof tn, c->type);
+	int shown = n > 60 ? 60 : (int)n;
+	const char *more = n > 60 ? "..." : "";
+	if (rc == NOEQUIV)
+		return cl_error_set(err, CL_ETYPE,
+				    "value '%.*s' has no %s equivalent (leave the column out with "
+				    "--columns, or export a view that casts it)",
+				    shown, s, tn);
+	if (rc == RANGE)
+		return cl_error_set(err, CL_ETYPE, "value '%.*s%s' is out of range for %s", shown,
+				    s, more, tn);
+	return cl_error_set(err, CL_ETYPE, "value '%.*s%s' is not a valid %s", shown, s, more, tn);
+}
+
+/* ---- the row decoder ------------------------------------------------ */
+
+int cl__pg_copy_decoder_init(cl__pg_copy_decoder *d, const char *table,
+			     const cl_schema *schema, const cl__pg_kind *kinds, cl_error *err)
+{
+	memset(d, 0, sizeof *d);
+	d->table = table;
+	d->schema = schema;
+	d->kinds = kinds;
+	return cl_batch_create(&d->batch, schema, 1024, err);
+}
+
+int cl__pg_copy_row(cl__pg_copy_decoder *d, const char *row, size_t n, cl_error *err)
+{
+	if (n && row[n - 1] == '\n')
+		n--;
+	d->rows++;
+	size_t i = 0;
+	int nf = d->schema->nfields;
+	for (int f = 0; f < nf; f++) {
+		size_t j = i;
+		while (j < n && row[j] != '\t')
+			j++;
+		if ((j == n) != (f == nf - 1))
+			return cl_error_set(err, CL_EFORMAT,
+					    "table %s, row %lld: COPY sent %s fields than the %d "
+					    "columns",
+					    d->table, (long long)d->rows, j == n ? "fewer" : "more", nf);
+		cl_column *c = &d->batch->cols[f];
+		int rc;
+		if (j - i == 2 && row[i] == '\\' && row[i + 1] == 'N') {
+			rc = cl_column_append_null(c, err);
+		} else {
+			cl_buf_clear(&d->field);
+			if (cl__pg_copy_unescape(&d->field, row + i, j - i))
+				return cl_error_set(err, CL_ENOMEM, "out of memory");
+			rc = cl__pg_value_append(c, d->kinds[f], (const char *)d->field.data,
+						 d->field.len, err);
+		}
+		if (rc) {
+			if (rc == CL_ETYPE)
+				cl_error_prefix(err, "table %s, row %lld, column '%s': ", d->table,
+						(long long)d->rows, d->schema->fields[f].name);
+			return rc;
+		}
+		i = j + 1;
+	}
+	if (nf == 0 && n)
+		return cl_error_set(err, CL_EFORMAT, "table %s, row %lld: fields in a table "
+				    "without columns", d->table, (long long)d->rows);
+	d->batch->nrows++;
+	d->bytes += (int64_t)n;
+	return 0;
+}
+
+void cl__pg_copy_decoder_clear(cl__pg_copy_decoder *d)
+{
+	cl_batch_clear(d->batch);
+	d->bytes = 0;
+}
+
+void cl__pg_copy_decoder_release(cl__pg_copy_decoder *d)
+{
+	cl_batch_free(d->batch);
+	cl_buf_release(&d->field);
+	memset(d, 0, sizeof *d);
+}
+
+/* ---- the export ------------------------------------------------------ */
+
+void cl_pg_export_options_init(cl_pg_export_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->batch_rows = BATCH_ROWS;
+}
+
+void cl_pg_export_stats_release(cl_pg_export_stats *s)
+{
+	if (!s)
+		return;
+	cl_schema_free(s->schema);
+	for (int i = 0; s->pkey && i < s->npkey; i++)
+		cl_free(s->pkey[i]);
+	cl_free(s->pkey);
+	s->schema = NULL;
+	s->pkey = NULL;
+	s->npkey = 0;
+}
+
+/* PostgreSQL's message without its final newline, after `what`. */
+static int pg_msg(cl_error *err, const char *table, const char *what, const char *m)
+{
+	size_t n = strlen(m);
+	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	if (table)
+		return cl_error_set(err, CL_EIO, "table %s: PostgreSQL: %s: %.*s", table, what,
+				    (int)n, m);
+	return cl_error_set(err, CL_EIO, "PostgreSQL: %s: %.*s", what, (int)n, m);
+}
+
+static int res_fail(cl_error *err, const char *table, PGresult *r, const char *what)
+{
+	int rc = pg_msg(err, table, what, PQresultErrorMessage(r));
+	PQclear(r);
+	return rc;
+}
+
+static int exec_cmd(PGconn *c, const char *table, const char *sql, const char *what,
+		    cl_error *err)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return res_fail(err, table, r, what);
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * One part of "[SCHEMA.]TABLE" at *p: "quoted" (with "" for a quote) or
+ * verbatim up to the first '.'. Owned copy in *out.
+ */
+static int name_part(const char **p, char **out, const char *table, cl_error *err)
+{
+	const char *s = *p;
+	cl_buf b = {0};
+	int rc = 0;
+	if (*s == '"') {
+		for (s++;; s++) {
+			if (!*s) {
+				cl_buf_release(&b);
+				return cl_error_set(err, CL_EINVAL, "table name %s: unterminated quote",
+						    table);
+			}
+			if (*s == '"') {
+				if (s[1] != '"')
+					break;
+				s++;
+			}
+			rc |= cl_buf_putc(&b, *s);
+		}
+		s++;
+		if (*s && *s != '.') {
+			cl_buf_release(&b);
+			return cl_error_set(err, CL_EINVAL,
+					    "table name %s: '.' or the end expected after a quoted "
+					    "name", table);
+		}
+	} else {
+		const char *e = strchr(s, '.');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		rc = cl_buf_append(&b, s, n);
+		s += n;
+	}
+	if (rc) {
+		cl_buf_release(&b);
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	}
+	if (!b.len) {
+		cl_buf_release(&b);
+		return cl_error_set(err, CL_EINVAL, "table name '%s': an empty name", table);
+	}
+	*out = (char *)b.data;
+	*p = s;
+	return 0;
+}
+
+/* Append id quoted with PQescapeIdentifier. */
+static int put_ident(cl_buf *b, PGconn *c, const char *id, cl_error *err)
+{
+	char *q = PQescapeIdentifier(c, id, strlen(id));
+	if (!q)
+		return pg_msg(err, NULL, "quoting an identifier", PQerrorMessage(c));
+	int rc = cl_buf_puts(b, q);
+	PQfreemem(q);
+	return rc ? cl_error_set(err, CL_ENOMEM, "out of memory") : 0;
+}
+
+/* The table as quoted SQL: "schema"."name" or "name". */
+static int quote_table(cl_buf *q, PGconn *c, const char *table, cl_error *err)
+{
+	const char *p = table;
+	char *a = NULL, *b = NULL;
+	int rc = name_part(&p, &a, table, err);
+	if (!rc && *p == '.') {
+		p++;
+		rc = name_part(&p, &b, table, err);
+		if (!rc && *p)
+			rc = cl_error_set(err, CL_EINVAL,
+					  "table name %s: more than SCHEMA.TABLE (quote a name "
+					  "holding a dot: \"a.b\")", table);
+	}
+	if (!rc)
+		rc = put_ident(q, c, a, err);
+	if (!rc && b) {
+		if (cl_buf_putc(q, '.'))
+			rc = cl_error_set(err, CL_ENOMEM, "out of memory");
+		else
+			rc = put_ident(q, c, b, err);
+	}
+	cl_free(a);
+	cl_free(b);
+	return rc;
+}
+
+/* A table column from the catalog. */
+typedef struct pg_col {
+	char *name;
+	uint32_t oid;
+	int32_t typmod;
+	bool notnull;
+} pg_col;
+
+static void cols_free(pg_col *cols, int n)
+{
+	for (int i = 0; cols && i < n; i++)
+		cl_free(cols[i].name);
+	cl_free(cols);
+}
+
+/* Columns (a domain's base type and typmod) and the primary key. */
+static int describe(PGconn *c, const char *table, const char *qualified, pg_col **cols,
+		    int *ncols, cl_pg_export_stats *st, cl_error *err)
+{
+	const char *params[1] = {qualified};
+	PGresult *r = PQexecParams(
+		c,
+		"SELECT a.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid "
+		"END::oid::int8, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, "
+		"a.attnotnull FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+		"ORDER BY a.attnum",
+		1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return res_fail(err, table, r, "looking up the table");
+	int n = PQntuples(r);
+	*cols = cl_calloc((size_t)n + 1, sizeof **cols);
+	if (!*cols) {
+		PQclear(r);
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	}
+	*ncols = n;
+	for (int i = 0; i < n; i++) {
+		pg_col *pc = &(*cols)[i];
+		pc->name = cl_strdup(PQgetvalue(r, i, 0));
+		pc->oid = (uint32_t)strtoull(PQgetvalue(r, i, 1), NULL, 10);
+		pc->typmod = (int32_t)strtol(PQgetvalue(r, i, 2), NULL, 10);
+		pc->notnull = PQgetvalue(r, i, 3)[0] == 't';
+		if (!pc->name) {
+			PQclear(r);
+			return cl_error_set(err, CL_ENOMEM, "out of memory");
+		}
+	}
+	PQclear(r);
+	r = PQexecParams(c,
+			 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
+			 "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+			 "WHERE i.indrelid = $1::regclass AND i.indisprimary "
+			 "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+			 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return res_fail(err, table, r, "reading the primary key");
+	st->npkey = PQntuples(r);
+	st->pkey = cl_calloc((size_t)st->npkey + 1, sizeof *st->pkey);
+	if (!st->pkey) {
+		PQclear(r);
+		st->npkey = 0;
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < st->npkey; i++)
+		if (!(st->pkey[i] = cl_strdup(PQgetvalue(r, i, 0)))) {
+			PQclear(r);
+			return cl_error_set(err, CL_ENOMEM, "out of memory");
+		}
+	PQclear(r);
+	return 0;
+}
+
+/* The exported columns (all, or o->columns in that order) as a schema,
+ * their conversions, and the SELECT list. */
+static int choose(PGconn *c, const char *table, const pg_col *cols, int ncols,
+		  const cl_pg_export_options *o, cl_schema **schema, cl__pg_kind **kinds,
+		  cl_buf *select, cl_error *err)
+{
+	int n = o->columns ? o->ncolumns : ncols;
+	if (n == 0)
+		return cl_error_set(err, CL_EINVAL, "table %s has no columns to export", table);
+	int rc = cl_schema_create(schema, err);
+	if (rc)
+		return rc;
+	*kinds = cl_calloc((size_t)n, sizeof **kinds);
+	if (!*kinds)
+		return cl_error_set(err, CL_ENOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const pg_col *pc = NULL;
+		if (!o->columns) {
+			pc = &cols[i];
+		} else {
+			for (int j = 0; j < ncols && !pc; j++)
+				if (!strcmp(cols[j].name, o->columns[i]))
+					pc = &cols[j];
+			if (!pc)
+				return cl_error_set(err, CL_ENOTFOUND,
+						    "table %s has no column '%s'", table,
+						    o->columns[i]);
+		}
+		cl_type t;
+		cl__pg_map_type(pc->oid, pc->typmod, &t, &(*kinds)[i]);
+		if ((rc = cl_schema_add(*schema, pc->name, t, !pc->notnull, err))) {
+			cl_error_prefix(err, "table %s: --columns: ", table);
+			return rc;
+		}
+		if (i && cl_buf_putc(select, ','))
+			return cl_error_set(err, CL_ENOMEM, "out of memory");
+		if ((rc = put_ident(select, c, pc->name, err)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Stream the COPY already started into w, batch by batch. */
+static int stream_rows(PGconn *c, const char *table, cl_writer *w,
+		       cl__pg_copy_decoder *dec, const cl_pg_export_options *o,
+		       cl_pg_export_stats *st, cl_error *err)
+{
+	int64_t batch_rows = o->batch_rows > 0 ? o->batch_rows : BATCH_ROWS;
+	int rc = 0;
+	for (;;) {
+		char *row = NULL;
+		int n = PQgetCopyData(c, &row, 0);
+		if (n == -1)
+			break;
+		if (n < 0)
+			return pg_msg(err, table, "COPY", PQerrorMessage(c));
+		rc = cl__pg_copy_row(dec, row, (size_t)n, err);
+		PQfreemem(row);
+		if (rc)
+			return rc;
+		if (dec->batch->nrows >= batch_rows || dec->bytes >= BATCH_BYTES) {
+			if ((rc = cl_writer_write(w, dec->batch, err)))
+				return rc;
+			st->rows += dec->batch->nrows;
+			cl__pg_copy_decoder_clear(dec);
+			if (o->progress)
+				o->progress(o->progress_ctx, st->rows);
+		}
+	}
+	PGresult *r;
+	while ((r = PQgetResult(c))) {
+		if (!rc && PQresultStatus(r) != PGRES_COMMAND_OK) {
+			rc = res_fail(err, table, r, "COPY");
+			continue;
+		}
+		PQclear(r);
+	}
+	if (rc)
+		return rc;
+	if (dec->batch->nrows) {
+		if ((rc = cl_writer_write(w, dec->batch, err)))
+			return rc;
+		st->rows += dec->batch->nrows;
+		cl__pg_copy_decoder_clear(dec);
+		if (o->progress)
+			o->progress(o->progress_ctx, st->rows);
+	}
+	return 0;
+}
+
+int cl_pg_export(const char *conninfo, const char *table, const char *out,
+		 const cl_write_options *wo, const cl_pg_export_options *opts,
+		 cl_pg_export_stats *st, cl_error *err)
+{
+	cl_pg_export_options defaults;
+	const cl_pg_export_options *o = opts;
+	if (!o) {
+		cl_pg_export_options_init(&defaults);
+		o = &defaults;
+	}
+	memset(st, 0, sizeof *st);
+	int rc = 0;
+	pg_col *cols = NULL;
+	int ncols = 0;
+	cl__pg_kind *kinds = NULL;
+	cl_buf tq = {0}, sel = {0}, q = {0};
+	cl_writer *w = NULL;
+	cl__pg_copy_decoder dec = {0};
+	PGconn *c = PQconnectdb(conninfo);
+	if (!c) {
+		rc = cl_error_set(err, CL_ENOMEM, "PostgreSQL: connecting: out of memory");
+		goto done;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		rc = pg_msg(err, NULL, "connecting", PQerrorMessage(c));
+		goto done;
+	}
+	/* The text the server sends depends on these; fix them for the
+	 * decoder (and UTC for timestamptz). */
+	if ((rc = exec_cmd(c, NULL,
+			   "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; "
+			   "SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "
+			   "SET bytea_output = 'hex'; SET extra_float_digits = 3",
+			   "session settings", err)) ||
+	    (rc = exec_cmd(c, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN",
+			   err)) ||
+	    (rc = quote_table(&tq, c, table, err)) ||
+	    (rc = describe(c, table, (const char *)tq.data, &cols, &ncols, st, err)) ||
+	    (rc = choose(c, table, cols, ncols, o, &st->schema, &kinds, &sel, err)))
+		goto done;
+	if (cl_buf_printf(&q, "COPY (SELECT %s FROM %s) TO STDOUT", (const char *)sel.data,
+			  (const char *)tq.data)) {
+		rc = cl_error_set(err, CL_ENOMEM, "out of memory");
+		goto done;
+	}
+	PGresult *r = PQexec(c, (const char *)q.data);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		rc = res_fail(err, table, r, "COPY");
+		goto done;
+	}
+	PQclear(r);
+	if ((rc = cl__pg_copy_decoder_init(&dec, table, st->schema, kinds, err)) ||
+	    (rc = cl_writer_open(&w, out, st->schema, wo, err)) ||
+	    (rc = stream_rows(c, table, w, &dec, o, st, err)) ||
+	    (rc = cl_writer_close(w, err)))
+		goto done;
+	if ((rc = exec_cmd(c, table, "COMMIT", "COMMIT", err)))
+		goto done;
+	struct stat sb;
+	if (strcmp(out, "-") && stat(out, &sb) == 0 && S_ISREG(sb.st_mode))
+		st->bytes = (int64_t)sb.st_size;
+done:
+	/* an unclosed writer removes its temporary file: no partial OUT */
+	cl_writer_free(w);
+	if (c)
+		PQfinish(c);
+	cl__pg_copy_decoder_release(&dec);
+	cols_free(cols, ncols);
+	cl_free(kinds);
+	cl_buf_release(&tq);
+	cl_buf_release(&sel);
+	cl_buf_release(&q);
+	if (rc)
+		cl_pg_export_stats_release(st);
+	return rc;
+}
