@@ -236,6 +236,8 @@ static void worker_release(cl__dworker *w, int nu)
 	cl_free(w->ins);
 	cl_free(w->chg);
 	cl_free(w->rowchg);
+	cl_free(w->srt);
+	cl_free(w->pm);
 	cl__dstore_release(&w->st, nu);
 	cl__djoin_release(&w->pj, nu);
 	cl__dstage_release(&w->stage[0], nu);
@@ -943,6 +945,23 @@ static int find_first_right(cl_diff *d, cl_dataset *ds, int nunits, const int *s
 	return rc;
 }
 
+/*
+ * OLD row `ref` of the join was matched by NEW rows on two workers: the
+ * duplicate, both of its NEW rows still unknown (find_first_right finds
+ * them, one pass each).
+ */
+static int matched_twice(cl_diff *d, int64_t ref, cl_error *err)
+{
+	const cl__dchunk *ch = d->join.st.chunks[ref >> CL__CHUNK_BITS];
+	int64_t row = ref & CL__CHUNK_MASK;
+	cl__dupc *c = &d->w[0].dup;
+	memset(c, 0, sizeof *c);
+	cl__dupc_offer(c, &d->plan, false, ch->ptrs, row, -1, -1);
+	c->hash = ch->hash[row];
+	return cl_error_set(err, CL_EDUPKEY, "duplicate key (%s) in %s", c->key,
+			    d->plan.right_name);
+}
+
 static int add_dataset(cl_diff *d, cl_dataset *ds, bool left, cl_diff_progress_fn progress,
 		       void *parg, cl_error *err)
 {
@@ -979,11 +998,26 @@ static int add_dataset(cl_diff *d, cl_dataset *ds, bool left, cl_diff_progress_f
 	read_job r = {ds, left, src, nunits};
 	d->next_item = 0;
 	d->progress = 0;
+	/* probing in memory on several workers: each its own matched bits */
+	bool maps = !left && !d->spilling && d->nthreads > 1;
+	if (!rc && maps)
+		rc = cl__djoin_maps_open(d, err);
 	if (!rc)
 		rc = run_workers(d, read_fn, &r, progress, parg, err);
+	if (maps) {
+		int64_t ref = cl__djoin_maps_close(d);
+		if (!rc && ref >= 0)
+			rc = matched_twice(d, ref, err);
+	}
 	cl__dupc *dup = rc == CL_EDUPKEY ? best_dup(d) : NULL;
-	if (dup && !dup->left && dup->pa < 0 && !find_first_right(d, ds, nunits, src, dup, NULL))
-		rc = dup_message(d, dup, err);
+	if (dup && !dup->left && dup->pa < 0) {
+		/* a key matched on two workers: neither NEW row is known */
+		int passes = dup->pb < 0 ? 2 : 1, fr = 0;
+		for (int k = 0; k < passes && !fr && dup->pa < 0; k++)
+			fr = find_first_right(d, ds, nunits, src, dup, NULL);
+		if (!fr && dup->pb >= 0)
+			rc = dup_message(d, dup, err);
+	}
 	cl_free(src);
 	return rc;
 }

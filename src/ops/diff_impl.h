@@ -308,8 +308,11 @@ typedef struct cl__dworker {
 	int64_t pvcap;
 	uint32_t *pl, *pr; /* matched pairs: left refs, right rows */
 	uint32_t *ins;     /* right rows without a match (pcap of them) */
-	uint8_t *chg, *rowchg;
+	uint8_t *chg, *rowchg; /* chg: (nvalues + 1) * pcap flags */
 	int64_t pcap;
+	uint64_t *srt;     /* sorting the pairs: 2 * srtcap */
+	int64_t srtcap;
+	uint8_t *pm;       /* own matched bits while the workers probe at once */
 	cl__dstore st;     /* left rows this worker loaded (in memory) */
 	cl__djoin pj;      /* the partition this worker diffs */
 	cl__dstage stage[2];
@@ -436,6 +439,14 @@ int cl__djoin_build_shared(cl__dworker *w, cl__djoin *j, int t, int nt, bool *du
 /* Probe right rows [0, n) of view columns rc (hashes h, provs pv). */
 int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, int64_t n,
 		    const uint64_t *h, const int64_t *pv, cl_error *err);
+/*
+ * Matched bits of the in-memory join per worker (plain stores while the
+ * workers probe at once), and their fold into the join's: the OLD
+ * reference of a row matched on two workers (a duplicate right key; only
+ * without --allow-duplicate-keys), else -1.
+ */
+int cl__djoin_maps_open(struct cl_diff *d, cl_error *err);
+int64_t cl__djoin_maps_close(struct cl_diff *d);
 /* Emit the unmatched left rows of chunks c with c % nt == t. */
 int cl__djoin_deletes(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err);
 void cl__key_hash(const cl__diff_plan *p, const cl_column *const *cols, int64_t n,

@@ -20,9 +20,13 @@
  * reading the store. Half the size of 8-byte slots: the table's memory is
  * a fresh allocation whose page faults cost as much as its use. A duplicate left key is
  * either chained (next[], when allowed) or offered as a duplicate error.
- * Probing only reads the table; matched bits are set with an atomic or,
- * and the thread that finds its bit already set has found a duplicate
- * right key.
+ * Probing only reads the table. A probe batch's pairs are sorted by OLD
+ * reference before their matched bits are set and their values compared
+ * (forwards through the store instead of at random). Matched bits are
+ * plain stores: while the workers probe at once each sets its own bits
+ * (cl__djoin_maps_open), folded into the join's afterwards; a bit already
+ * set in the worker's bits is a duplicate right key, a bit set in two
+ * workers' bits one found by the fold.
  *
  * Partitions. A side is scattered by key hash bits into NPART files shared
  * by the workers (a record is written under the partition's lock); every
@@ -553,46 +557,36 @@ static int grow_pairs(cl__dworker *w, int64_t need, cl_error *err)
 }
 
 /*
- * The value compares of pairs [0, np) in ascending OLD reference order: the
- * probe leaves pairs in NEW's order, which for shuffled inputs visits the
- * store at random, a cache and TLB miss per pair and column; in reference
- * order the visits run forwards through each chunk's columns. The pairs
- * are radix-sorted by reference (LSD, 11 bits a pass, stable), compared in
- * that order into a scratch array and the flags scattered back to w->chg in
- * the pairs' own order, so the output does not change. Returns 1 when done,
- * 0 when not worth it (few pairs; the caller compares in place), or an
- * error.
+ * Pairs [0, np) in ascending OLD reference order, NEW rows ascending within
+ * one reference (the probe makes them in NEW row order; the sort is a
+ * stable LSD radix sort, 11 bits a pass). The probe leaves pairs in NEW's
+ * order, which for shuffled inputs visits the store at random, a cache and
+ * TLB miss per pair and column; in reference order the matched bits and
+ * the value compares run forwards through each chunk. Where a pair sits in
+ * a worker's output does not matter: the output is sorted by key and
+ * positions later. Few pairs are left as they are.
  */
-static int cmp_sorted(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, int64_t np,
-		      cl_error *err)
+static int sort_pairs(cl__dworker *w, int64_t np, cl_error *err)
 {
-	const cl__diff_plan *p = &w->d->plan;
-	int nv = p->nvalues;
 	enum { RBITS = 11, RSIZE = 1 << RBITS };
-	if (np < 4096 || np >= ((int64_t)1 << 32) || nv == 0)
+	if (np < 1024 || np >= ((int64_t)1 << 32))
 		return 0;
-	uint64_t *a = cl_malloc((size_t)np * sizeof *a);
-	uint64_t *b = cl_malloc((size_t)np * sizeof *b);
-	uint32_t *sl = cl_malloc((size_t)np * sizeof *sl);
-	uint32_t *sr = cl_malloc((size_t)np * sizeof *sr);
-	uint8_t *sc = cl_malloc((size_t)np);
-	int64_t *cnt = cl_malloc(RSIZE * sizeof *cnt);
-	if (!a || !b || !sl || !sr || !sc || !cnt) {
-		cl_free(a);
-		cl_free(b);
-		cl_free(sl);
-		cl_free(sr);
-		cl_free(sc);
-		cl_free(cnt);
-		return oom(err);
+	if (2 * np > w->srtcap) {
+		uint64_t *s = cl_realloc(w->srt, (size_t)(2 * np) * sizeof *s);
+		if (!s)
+			return oom(err);
+		w->srt = s;
+		w->srtcap = 2 * np;
 	}
+	uint64_t *a = w->srt, *b = w->srt + np;
+	int64_t cnt[RSIZE];
 	uint32_t all = 0;
 	for (int64_t k = 0; k < np; k++) {
-		a[k] = (uint64_t)w->pl[k] << 32 | (uint64_t)k;
+		a[k] = (uint64_t)w->pl[k] << 32 | w->pr[k];
 		all |= w->pl[k];
 	}
 	for (int shift = 32; shift < 64 && (all >> (shift - 32)); shift += RBITS) {
-		memset(cnt, 0, RSIZE * sizeof *cnt);
+		memset(cnt, 0, sizeof cnt);
 		for (int64_t k = 0; k < np; k++)
 			cnt[(a[k] >> shift) & (RSIZE - 1)]++;
 		int64_t sum = 0;
@@ -608,38 +602,71 @@ static int cmp_sorted(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, 
 		b = t;
 	}
 	for (int64_t k = 0; k < np; k++) {
-		sl[k] = (uint32_t)(a[k] >> 32);
-		sr[k] = w->pr[(uint32_t)a[k]];
+		w->pl[k] = (uint32_t)(a[k] >> 32);
+		w->pr[k] = (uint32_t)a[k];
 	}
-	for (int v = 0; v < nv; v++) {
-		int u = p->values[v];
-		uint8_t *chg = w->chg + (size_t)v * (size_t)np;
-		cl__diff_cmp_pairs(&p->u[u].cmp, j->bycol[u], sl, rc[u], sr, np, sc);
-		for (int64_t k = 0; k < np; k++)
-			chg[(uint32_t)a[k]] = sc[k];
+	return 0;
+}
+
+/*
+ * Set the matched bit of every pair's OLD row in bm (the worker's own bits
+ * while the workers probe at once, else the join's: plain stores, no
+ * atomics). A bit already set is a NEW key matched twice (without
+ * --allow-duplicate-keys); the earliest such NEW row is reported, as a
+ * probe in NEW row order would find it first.
+ */
+static int mark_matched(cl__dworker *w, uint8_t *bm, const cl_column *const *rc,
+			const int64_t *pv, const uint64_t *h, int64_t np, cl_error *err)
+{
+	const cl__diff_plan *p = &w->d->plan;
+	int64_t dup = -1;
+	for (int64_t k = 0; k < np; k++) {
+		uint32_t g = w->pl[k];
+		uint8_t bit = (uint8_t)(1u << (g & 7));
+		if ((bm[g >> 3] & bit) && !p->allow_dups && (dup < 0 || w->pr[k] < dup))
+			dup = w->pr[k];
+		bm[g >> 3] |= bit;
 	}
-	cl_free(a);
-	cl_free(b);
-	cl_free(sl);
-	cl_free(sr);
-	cl_free(sc);
-	cl_free(cnt);
-	return 1;
+	if (dup < 0)
+		return 0;
+	if (cl__dupc_offer(&w->dup, p, false, rc, dup, -1, pv[dup]))
+		w->dup.hash = h[dup];
+	return cl_error_set(err, CL_EDUPKEY, "duplicate key");
 }
 
 static int emit_pairs(cl__dworker *w, cl__djoin *j, const cl_column *const *rc,
-		      const int64_t *pv, int64_t np, cl_error *err)
+		      const int64_t *pv, const uint64_t *h, int64_t np, cl_error *err)
 {
 	const cl__diff_plan *p = &w->d->plan;
-	int nv = p->nvalues;
-	int r = cmp_sorted(w, j, rc, np, err);
-	if (r < 0)
+	int nv = p->nvalues, r;
+	if (!np)
+		return 0;
+	if ((r = sort_pairs(w, np, err)) ||
+	    (r = mark_matched(w, w->pm ? w->pm : j->matched, rc, pv, h, np, err)))
 		return r;
-	for (int v = 0; r == 0 && v < nv; v++) {
+	for (int v = 0; v < nv; v++) {
 		int u = p->values[v];
 		cl__diff_cmp_pairs(&p->u[u].cmp, j->bycol[u], w->pl, rc[u], w->pr, np,
 				   w->chg + (size_t)v * (size_t)np);
 	}
+	/* whether any value of a pair changed, a column at a time (chg has
+	 * room for nv + 1 rows of flags) */
+	uint8_t *any = w->chg + (size_t)nv * (size_t)np;
+	memset(any, 0, (size_t)np);
+	for (int v = 0; v < nv; v++) {
+		const uint8_t *cv = w->chg + (size_t)v * (size_t)np;
+		int64_t s = 0;
+		for (int64_t k = 0; k < np; k++) {
+			any[k] |= cv[k];
+			s += cv[k];
+		}
+		w->value_changes[v] += s;
+	}
+	int64_t nchanged = 0;
+	for (int64_t k = 0; k < np; k++)
+		nchanged += any[k] != 0;
+	w->changed += nchanged;
+	w->unchanged += np - nchanged;
 	/* without per-row changed flags in the output (sparse values, the
 	 * change column), C and N rows are appended in bulk */
 	bool bulk = !p->sparse && !p->has_change;
@@ -648,32 +675,22 @@ static int emit_pairs(cl__dworker *w, cl__djoin *j, const cl_column *const *rc,
 		return r;
 	int64_t nc = 0, nn = 0;
 	for (int64_t k = 0; k < np; k++) {
-		bool any = false;
-		for (int v = 0; v < nv; v++) {
-			w->rowchg[v] = w->chg[(size_t)v * (size_t)np + (size_t)k];
-			any |= w->rowchg[v];
-		}
-		if (any) {
-			w->changed++;
-			for (int v = 0; v < nv; v++)
-				w->value_changes[v] += w->rowchg[v];
-		} else {
-			w->unchanged++;
-			if (!p->keep_unchanged)
-				continue;
-		}
+		if (!any[k] && !p->keep_unchanged)
+			continue;
 		uint32_t g = w->pl[k];
 		const cl__dchunk *ch = j->st.chunks[g >> CL__CHUNK_BITS];
 		int64_t lr = g & CL__CHUNK_MASK;
 		if (!bulk) {
-			r = cl__diff_out_row(o, any ? ACT_C : ACT_N, ch->ptrs, lr, ch->prov[lr], rc,
-					     w->pr[k], pv[w->pr[k]], w->rowchg, err);
+			for (int v = 0; v < nv; v++)
+				w->rowchg[v] = w->chg[(size_t)v * (size_t)np + (size_t)k];
+			r = cl__diff_out_row(o, any[k] ? ACT_C : ACT_N, ch->ptrs, lr, ch->prov[lr],
+					     rc, w->pr[k], pv[w->pr[k]], w->rowchg, err);
 			if (r)
 				return r;
 			continue;
 		}
 		/* C rows from the front of the arrays, N rows from the back */
-		int64_t at = any ? nc++ : np - ++nn;
+		int64_t at = any[k] ? nc++ : np - ++nn;
 		o->r_lcols[at] = ch->ptrs;
 		o->r_lrow[at] = lr;
 		o->r_lprov[at] = ch->prov[lr];
@@ -759,15 +776,9 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 			w->ins[nins++] = (uint32_t)i;
 			continue;
 		}
+		/* matched bits and duplicates: after the loop (emit_pairs) */
 		for (uint32_t e = found; e; e = j->next ? j->next[e - 1] : 0) {
 			uint32_t g = e - 1;
-			uint8_t bit = (uint8_t)(1u << (g & 7));
-			uint8_t old = __atomic_fetch_or(&j->matched[g >> 3], bit, __ATOMIC_RELAXED);
-			if ((old & bit) && !p->allow_dups) {
-				if (cl__dupc_offer(&w->dup, p, false, rc, i, -1, pv[i]))
-					w->dup.hash = hi;
-				return cl_error_set(err, CL_EDUPKEY, "duplicate key");
-			}
 			if (np == w->pcap && (r = grow_pairs(w, np + 1, err)))
 				return r;
 			w->pl[np] = g;
@@ -787,7 +798,43 @@ int cl__djoin_probe(cl__dworker *w, cl__djoin *j, const cl_column *const *rc, in
 		if ((r = cl__diff_out_rows(o, ACT_I, nins, false, rc, err)))
 			return r;
 	}
-	return emit_pairs(w, j, rc, pv, np, err);
+	return emit_pairs(w, j, rc, pv, h, np, err);
+}
+
+/* Bytes of a join's matched bits (one per reference, holes included). */
+static size_t matched_bytes(const cl__djoin *j)
+{
+	return (size_t)((((int64_t)j->st.nchunks << CL__CHUNK_BITS) + 8) / 8);
+}
+
+int cl__djoin_maps_open(struct cl_diff *d, cl_error *err)
+{
+	size_t n = matched_bytes(&d->join);
+	for (int t = 0; t < d->nthreads; t++)
+		if (!d->w[t].pm && !(d->w[t].pm = cl_calloc(n, 1)))
+			return oom(err);
+	return 0;
+}
+
+int64_t cl__djoin_maps_close(struct cl_diff *d)
+{
+	cl__djoin *j = &d->join;
+	size_t n = matched_bytes(j);
+	int64_t dup = -1;
+	for (int t = 0; t < d->nthreads; t++) {
+		uint8_t *m = d->w[t].pm;
+		if (!m)
+			continue;
+		for (size_t b = 0; b < n; b++) {
+			uint8_t both = j->matched[b] & m[b];
+			if (both && dup < 0 && !d->plan.allow_dups)
+				dup = (int64_t)b * 8 + __builtin_ctz(both);
+			j->matched[b] |= m[b];
+		}
+		cl_free(m);
+		d->w[t].pm = NULL;
+	}
+	return dup;
 }
 
 int cl__djoin_deletes(cl__dworker *w, cl__djoin *j, int t, int nt, cl_error *err)
