@@ -16,8 +16,10 @@
  *   RIGHT  In memory, the workers' stores become one join (their chunks
  *          concatenated) and the workers build its table at once, one
  *          set of sub-tables each. Right batches are then probed by the
- *          workers in parallel (the table is read-only; matched bits are
- *          atomic); each worker appends I/C/N rows to its own output.
+ *          workers in parallel (the table is read-only; each worker sets
+ *          matched bits of its own, folded into the join's after NEW, where
+ *          a bit set twice is a duplicate right key); each worker appends
+ *          I/C/N rows to its own output.
  *          When spilling, right rows are scattered like the left ones.
  *   EMIT   In memory, the workers emit the unmatched left rows (D) of
  *          their share of chunks; when spilling, they take partitions
