@@ -475,10 +475,12 @@ typedef struct pre_side {
 	int64_t scap, live, rows;
 } pre_side;
 
-/* The keys of the first batch (up to PRE_ROWS rows) of file `path`, in the
- * side's view types: 1 read, 0 not possible. */
+/* The keys of the first batch (up to PRE_ROWS rows, and no more than the
+ * `unit` rows of the side's first unit, which ends the walk's first chunk;
+ * < 0 unknown) of file `path`, in the side's view types: 1 read, 0 not
+ * possible. */
 static int pre_read(pre_side *s, const cl__diff_plan *p, const char *path,
-                    const cl_schema *sch, bool left)
+                    const cl_schema *sch, bool left, int64_t unit)
 {
 	const char *names[8];
 	for (int k = 0; k < p->nkeys; k++) {
@@ -514,7 +516,7 @@ static int pre_read(pre_side *s, const cl__diff_plan *p, const char *path,
 			return 0;
 		s->cols[k] = &s->scratch[k];
 	}
-	s->n = b->nrows;
+	s->n = unit >= 0 && unit < b->nrows ? unit : b->nrows;
 	if (!(s->h = cl_malloc((size_t)s->n * sizeof *s->h)))
 		return 0;
 	cl__key_hash(p, s->cols, s->n, s->h);
@@ -626,9 +628,13 @@ static bool pre_giveup(cl_diff *d, cl_dataset *rds)
 	/* the readers' page buffers go to the pool, for the walk's readers or
 	 * the hash path's, instead of back to malloc */
 	cl__pq_page_cache(true);
-	if (pre_read(&s[0], p, cl_dataset_path(d->lds[0], 0), cl_dataset_schema(d->lds[0]),
-	             true) &&
-	    pre_read(&s[1], p, cl_dataset_path(rds, 0), cl_dataset_schema(rds), false))
+	int nl = 0, nr = 0;
+	if (!cl_dataset_split(d->lds[0], &nl, NULL) && nl > 0 &&
+	    !cl_dataset_split(rds, &nr, NULL) && nr > 0 &&
+	    pre_read(&s[0], p, cl_dataset_path(d->lds[0], 0), cl_dataset_schema(d->lds[0]),
+	             true, cl_dataset_unit_rows(d->lds[0], 0)) &&
+	    pre_read(&s[1], p, cl_dataset_path(rds, 0), cl_dataset_schema(rds), false,
+	             cl_dataset_unit_rows(rds, 0)))
 		g = pre_replay(p, &s[0], &s[1]);
 	pre_release(&s[0], p->nkeys);
 	pre_release(&s[1], p->nkeys);

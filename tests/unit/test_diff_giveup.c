@@ -3,7 +3,8 @@
  * diff_aligned.c): the walk replayed on the keys of each side's first rows
  * decides a shuffled pair for the hash path before any row group is read
  * in full, leaves every other pair to the walk (nearly aligned, disorder
- * only past its first rows, NEW not Parquet), and never changes the output
+ * only past its first rows, NEW not Parquet, NEW's first row group shorter
+ * than the rows replayed), and never changes the output
  * (byte-identical to the hash path at 1 and 2 threads). Which path ran is
  * read from the CL_DIFF_TRACE lines on standard error.
  */
@@ -39,7 +40,7 @@ static int64_t order(int ord, int64_t k)
 
 /* OLD (ord < 0) or NEW in order `ord`: id = 3 * i, v changed in every
  * 10th row, every 50th row deleted from NEW and an insert per 40 rows. */
-static int write_side(const char *path, int ord, cl_error *err)
+static int write_side(const char *path, int ord, int64_t rg, cl_error *err)
 {
 	cl_schema *s = NULL;
 	cl_batch *b = NULL;
@@ -70,7 +71,7 @@ static int write_side(const char *path, int ord, cl_error *err)
 	}
 	cl_write_options wo;
 	cl_write_options_init(&wo);
-	wo.row_group_rows = 40000;
+	wo.row_group_rows = rg;
 	if (!rc)
 		rc = cl_writer_open(&w, path, s, &wo, err);
 	if (!rc)
@@ -194,9 +195,9 @@ TEST(diff_giveup_early_on_shuffled_keys)
 	snprintf(rp, sizeof rp, "%s/new.parquet", dir);
 	snprintf(cp, sizeof cp, "%s/new.csv", dir);
 	cl_error err = {0};
-	CHECK_OK(write_side(lp, -1, &err), &err);
+	CHECK_OK(write_side(lp, -1, 40000, &err), &err);
 	/* shuffled: decided on the first rows' keys */
-	CHECK_OK(write_side(rp, ORD_SHUFFLED, &err), &err);
+	CHECK_OK(write_side(rp, ORD_SHUFFLED, 40000, &err), &err);
 	check_pair(lp, rp, "gave up: not aligned", true);
 	/* NEW as CSV: no replay, the walk gives up as before */
 	{
@@ -216,9 +217,14 @@ TEST(diff_giveup_early_on_shuffled_keys)
 	}
 	check_pair(lp, cp, "gave up: not aligned", false);
 	/* disorder only among the first rows: the walk runs and is used */
-	CHECK_OK(write_side(rp, ORD_HEAD_SHUFFLED, &err), &err);
+	CHECK_OK(write_side(rp, ORD_HEAD_SHUFFLED, 40000, &err), &err);
 	check_pair(lp, rp, "aligned path: used", false);
 	/* disorder only past the replayed rows: the walk gives up later */
-	CHECK_OK(write_side(rp, ORD_TAIL_SHUFFLED, &err), &err);
+	CHECK_OK(write_side(rp, ORD_TAIL_SHUFFLED, 40000, &err), &err);
+	check_pair(lp, rp, "gave up: not aligned", false);
+	/* NEW's first row group smaller than the replayed rows: the walk's
+	 * first chunk ends there, so does the replay (undecided: too few rows
+	 * to give up), and the walk gives up later */
+	CHECK_OK(write_side(rp, ORD_SHUFFLED, 3000, &err), &err);
 	check_pair(lp, rp, "gave up: not aligned", false);
 }
