@@ -12,8 +12,16 @@
  * Dictionary: open addressing with linear probing over 64-bit slots
  * holding a 32-bit hash tag and index + 1. The table is kept at most half
  * full; growing recomputes hashes from the stored values.
+ *
+ * Buffer pool: at most POOL_SLOTS buffers of POOL_MIN bytes or more and
+ * POOL_MAX_BYTES together, behind one mutex (a take or give per page or
+ * per buffer growth, not per value). A take is best fit among buffers no
+ * larger than twice the need (plus POOL_MIN), so a small need does not
+ * hold a large buffer.
  */
 #include "parquet_encode.h"
+
+#include <pthread.h>
 
 #define XXH_INLINE_ALL /* short keys: the hash inlined, no call per value */
 #include <xxhash.h>
@@ -103,6 +111,69 @@ static int put_rle_run(cl_buf *out, uint32_t value, size_t count, int bw)
 DEFINE_RLE_ENCODER(u32, uint32_t)
 DEFINE_RLE_ENCODER(u8, uint8_t)
 
+/* ---------- buffer pool ---------- */
+
+#define POOL_SLOTS 128
+#define POOL_MIN ((size_t)64 << 10)
+#define POOL_MAX_BYTES ((size_t)256 << 20)
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	void *p;
+	size_t cap;
+} pool[POOL_SLOTS];
+static int pool_n;
+static size_t pool_bytes;
+
+void *cl__pqw_pool_take(size_t need, size_t *cap)
+{
+	if (need < POOL_MIN / 2)
+		return NULL;
+	void *p = NULL;
+	pthread_mutex_lock(&pool_mu);
+	int best = -1;
+	for (int i = 0; i < pool_n; i++)
+		if (pool[i].cap >= need && pool[i].cap - need <= need + POOL_MIN &&
+		    (best < 0 || pool[i].cap < pool[best].cap))
+			best = i;
+	if (best >= 0) {
+		p = pool[best].p;
+		*cap = pool[best].cap;
+		pool_bytes -= pool[best].cap;
+		pool[best] = pool[--pool_n];
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return p;
+}
+
+void cl__pqw_pool_give(void *p, size_t cap)
+{
+	if (!p)
+		return;
+	if (cap >= POOL_MIN) {
+		pthread_mutex_lock(&pool_mu);
+		bool kept = pool_n < POOL_SLOTS && pool_bytes + cap <= POOL_MAX_BYTES;
+		if (kept) {
+			pool[pool_n].p = p;
+			pool[pool_n++].cap = cap;
+			pool_bytes += cap;
+		}
+		pthread_mutex_unlock(&pool_mu);
+		if (kept)
+			return;
+	}
+	cl_free(p);
+}
+
+void *cl__pqw_pool_alloc(size_t need, size_t *cap)
+{
+	void *p = cl__pqw_pool_take(need, cap);
+	if (p)
+		return p;
+	*cap = need;
+	return cl_malloc(need);
+}
+
 /* ---------- dictionary ---------- */
 
 #define DICT_MIN_SLOTS 1024u
@@ -138,7 +209,8 @@ void cl__dict_init(cl__dict *d, int width)
 
 void cl__dict_release(cl__dict *d)
 {
-	cl_free(d->slots);
+	if (d->slots)
+		cl__pqw_pool_give(d->slots, ((size_t)d->mask + 1) * sizeof *d->slots);
 	cl_free(d->voff);
 	cl_buf_release(&d->values);
 	int w = d->width;
@@ -172,9 +244,11 @@ static int ensure_room(cl__dict *d)
 	if (d->n >= UINT32_MAX / 4)
 		return CL_ENOMEM;
 	size_t ns = slots ? slots * 2 : DICT_MIN_SLOTS;
-	uint64_t *t = cl_calloc(ns, sizeof *t);
+	size_t tcap;
+	uint64_t *t = cl__pqw_pool_alloc(ns * sizeof *t, &tcap);
 	if (!t)
 		return CL_ENOMEM;
+	memset(t, 0, ns * sizeof *t);
 	uint32_t mask = (uint32_t)(ns - 1);
 	for (uint32_t i = 0; i < d->n; i++) {
 		uint64_t h = entry_hash(d, i);
@@ -183,7 +257,8 @@ static int ensure_room(cl__dict *d)
 			s = (s + 1) & mask;
 		t[s] = (h >> 32) << 32 | ((uint64_t)i + 1);
 	}
-	cl_free(d->slots);
+	if (d->slots)
+		cl__pqw_pool_give(d->slots, slots * sizeof *d->slots);
 	d->slots = t;
 	d->mask = mask;
 	return 0;

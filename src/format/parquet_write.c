@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <snappy-c.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -76,6 +77,9 @@ static int out_write(pqw_writer *p, const void *data, size_t n, cl_error *err)
 	return 0;
 }
 
+/* Grow *arr (capacity *cap elements of elem bytes) to hold need; large
+ * arrays move into a pooled buffer (see cl__pqw_pool_take), which
+ * free_array gives back. */
 static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
@@ -83,12 +87,34 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 	size_t n = *cap ? *cap : 1024;
 	while (n < need)
 		n *= 2;
-	void *q = cl_realloc(*arr, n * elem);
+	size_t bytes;
+	void *q = cl__pqw_pool_take(n * elem, &bytes);
+	if (q) {
+		if (*cap)
+			memcpy(q, *arr, *cap * elem);
+		cl__pqw_pool_give(*arr, *cap * elem);
+		*arr = q;
+		*cap = bytes / elem;
+		return 0;
+	}
+	q = cl_realloc(*arr, n * elem);
 	if (!q)
 		return CL_ENOMEM;
 	*arr = q;
 	*cap = n;
 	return 0;
+}
+
+static void free_array(void *arr, size_t cap, size_t elem)
+{
+	cl__pqw_pool_give(arr, cap * elem);
+}
+
+/* Give a buffer's memory to the pool; b is left empty. */
+static void buf_give(cl_buf *b)
+{
+	cl__pqw_pool_give(b->data, b->cap);
+	memset(b, 0, sizeof *b);
 }
 
 /* Compress with the file's codec, appending to out. */
@@ -139,15 +165,16 @@ static int plain_reserve(const pqw_writer *p, pqw_chunk *ch, size_t n)
 		want = PQW_PLAIN_FIRST_MAX;
 	size_t small = want / 4 < PQW_PLAIN_SMALL ? want / 4 : PQW_PLAIN_SMALL;
 	if (b->cap < want && n < want && b->len < want - n && b->len + n >= small) {
-		uint8_t *q = cl_malloc(want);
+		size_t cap;
+		uint8_t *q = cl__pqw_pool_alloc(want, &cap);
 		if (!q)
 			return CL_ENOMEM;
 		if (b->data)
 			memcpy(q, b->data, b->len);
 		q[b->len] = 0;
-		cl_free(b->data);
+		cl__pqw_pool_give(b->data, b->cap);
 		b->data = q;
-		b->cap = want;
+		b->cap = cap;
 		return 0;
 	}
 	return cl_buf_reserve(b, n);
@@ -160,8 +187,15 @@ static int plain_reserve(const pqw_writer *p, pqw_chunk *ch, size_t n)
  */
 static int scratch_reserve(cl_buf *b, size_t n)
 {
-	if (b->len == 0 && b->cap < n + 1)
-		cl_buf_release(b);
+	if (b->len == 0 && b->cap < n + 1) {
+		buf_give(b);
+		size_t cap;
+		b->data = cl__pqw_pool_take(n + 1, &cap);
+		if (b->data) {
+			b->cap = cap;
+			b->data[0] = 0;
+		}
+	}
 	return cl_buf_reserve(b, n);
 }
 
@@ -264,6 +298,54 @@ static int64_t page_estimate(const pqw_chunk *ch)
 	return n;
 }
 
+/* Bytes of v as a varint. */
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80)
+		v >>= 7, n++;
+	return n;
+}
+
+/*
+ * Snappy of a[0..an) then b[0..bn) (an > 0) appended to out without
+ * joining them first: each is compressed on its own, as snappy compresses
+ * every 64 KiB fragment on its own, under one length header. b (a page's
+ * PLAIN values) goes straight from the page buffer; a (its levels, small)
+ * through the scratch sc. The stream starts *at bytes past out->len (the
+ * room left for a's part); out->len ends past it. 0 or CL_ENOMEM /
+ * CL_EINTERNAL.
+ */
+static int snappy_pair(cl_buf *out, cl_buf *sc, const uint8_t *a, size_t an, const uint8_t *b,
+		       size_t bn, size_t *at)
+{
+	size_t amax = snappy_max_compressed_length(an), bmax = snappy_max_compressed_length(bn);
+	size_t head = 10 + amax; /* varint of the total, then a's part */
+	cl_buf_clear(sc);
+	if (scratch_reserve(sc, amax) || cl_buf_reserve(out, head + bmax))
+		return CL_ENOMEM;
+	size_t alen = amax, blen = bmax;
+	uint8_t *o = out->data + out->len;
+	if (snappy_compress((const char *)a, an, (char *)sc->data, &alen) != SNAPPY_OK ||
+	    snappy_compress((const char *)b, bn, (char *)o + head, &blen) != SNAPPY_OK)
+		return CL_EINTERNAL;
+	/* a's elements end where b's begin (over b's length varint) */
+	size_t va = varint_len(an), vb = varint_len(bn), ae = alen - va;
+	size_t start = head + vb - ae - varint_len(an + bn);
+	memcpy(o + head + vb - ae, sc->data + va, ae);
+	uint8_t *q = o + start;
+	uint64_t t = an + bn;
+	while (t >= 0x80) {
+		*q++ = (uint8_t)(t | 0x80);
+		t >>= 7;
+	}
+	*q = (uint8_t)t;
+	*at = start;
+	out->len += head + blen;
+	out->data[out->len] = 0;
+	return 0;
+}
+
 /* Encode, compress and append the open page to the chunk; reset the page. */
 static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *err)
 {
@@ -274,8 +356,14 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 	cl_buf *raw = &sc->raw;
 	int rc;
 	cl_buf_clear(raw);
+	bool is_compressed = o->compression != CL_CODEC_UNCOMPRESSED;
+	const bool plain = !(ch->use_dict && ch->nidx > 0);
+	/* v1 SNAPPY PLAIN page: levels and values compressed each where they
+	 * are (snappy_pair); raw holds the levels only */
+	const bool pair = !v2 && plain && o->compression == CL_CODEC_SNAPPY;
 	/* the page's encoded size, roughly: one growth of the scratch */
-	if (scratch_reserve(raw, (size_t)page_estimate(ch) + (size_t)ch->page_values / 4 + 64))
+	size_t want = (size_t)page_estimate(ch) + (size_t)ch->page_values / 4 + 64;
+	if (scratch_reserve(raw, pair ? want - ch->plain.len : want))
 		return oom(p, err);
 	size_t rlen, dlen;
 	if (encode_page_levels(ch, raw, !v2, &rlen, &dlen))
@@ -283,7 +371,7 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 	size_t lev_len = rlen + dlen; /* v2: the uncompressed head of the page */
 	size_t vstart = raw->len;
 	int enc;
-	if (ch->use_dict && ch->nidx > 0) {
+	if (!plain) {
 		int bw = cl__bit_width(ch->dict.n - 1);
 		if (bw < 1)
 			bw = 1;
@@ -293,15 +381,27 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 		enc = PQ_ENC_RLE_DICTIONARY;
 		ch->n_dict_pages++;
 	} else {
-		if (cl_buf_append(raw, ch->plain.data, ch->plain.len))
+		if (!pair && cl_buf_append(raw, ch->plain.data, ch->plain.len))
 			return oom(p, err);
 		enc = PQ_ENC_PLAIN;
 		ch->n_plain_pages++;
 	}
-	size_t vlen = raw->len - vstart;
+	size_t usize = raw->len + (pair ? ch->plain.len : 0);
+	size_t vlen = usize - vstart;
+	if (usize > INT32_MAX)
+		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
+					 "a page of %zu bytes is larger than Parquet allows", usize);
+	if (ch->page_values > INT32_MAX)
+		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
+					 "a page of %lld values is more than Parquet allows",
+					 (long long)ch->page_values);
 	const uint8_t *body = raw->data;
 	size_t blen = raw->len;
-	bool is_compressed = o->compression != CL_CODEC_UNCOMPRESSED;
+	/* v1 compressed: the body is compressed straight into the page's own
+	 * buffer after `room` bytes, the most its header can take (the header
+	 * with the largest sizes), and the header written just before it */
+	uint8_t *pg = NULL;
+	size_t pgcap = 0, room = 0, boff = 0;
 	if (v2) {
 		/* v2: levels stay uncompressed; values compressed unless empty. */
 		if (vlen == 0)
@@ -316,35 +416,64 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 			blen = sc->comp.len;
 		}
 	} else if (is_compressed) {
-		cl_buf_clear(&sc->comp);
-		if (scratch_reserve(&sc->comp, raw->len + raw->len / 6 + 64))
+		if ((rc = page_header(p, sc, ch, enc, INT32_MAX, INT32_MAX, rlen, dlen, true)))
+			return rc == CL_ENOMEM ? oom(p, err)
+					       : cl_error_set(err, rc, "page header encoding failed");
+		room = sc->head.len;
+		/* snappy_pair needs the most: two bounds and a varint */
+		pg = cl__pqw_pool_alloc(room + usize + usize / 6 + 128, &pgcap);
+		if (!pg)
 			return oom(p, err);
-		if ((rc = compress(p, ch, raw->data, raw->len, &sc->comp, err)))
+		cl_buf view = {pg, room, pgcap};
+		if (pair && raw->len) {
+			rc = snappy_pair(&view, &sc->comp, raw->data, raw->len, ch->plain.data,
+					 ch->plain.len, &boff);
+			if (rc == CL_ENOMEM)
+				rc = oom(p, err);
+			else if (rc)
+				rc = cl__pqw_col_error(p, ch->col, err, rc, "snappy: compression failed");
+		} else {
+			rc = compress(p, ch, pair ? ch->plain.data : raw->data,
+				      pair ? ch->plain.len : raw->len, &view, err);
+		}
+		pg = view.data;
+		pgcap = view.cap;
+		if (rc) {
+			cl__pqw_pool_give(pg, pgcap);
 			return rc;
-		body = sc->comp.data;
-		blen = sc->comp.len;
+		}
+		boff += room;
+		body = pg + boff;
+		blen = view.len - boff;
 	}
-	if (raw->len > INT32_MAX || blen > INT32_MAX)
+	if (blen > INT32_MAX) {
+		cl__pqw_pool_give(pg, pgcap);
 		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
-					 "a page of %zu bytes is larger than Parquet allows",
-					 raw->len);
-	if (ch->page_values > INT32_MAX)
-		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
-					 "a page of %lld values is more than Parquet allows",
-					 (long long)ch->page_values);
-	if ((rc = page_header(p, sc, ch, enc, raw->len, blen, rlen, dlen, is_compressed)))
-		return rc == CL_ENOMEM ? oom(p, err)
-				       : cl_error_set(err, rc, "page header encoding failed");
-	if (grow_array((void **)&ch->pages, &ch->pages_cap, ch->npages + 1, sizeof *ch->pages))
-		return oom(p, err);
-	uint8_t *pg = cl_malloc(sc->head.len + blen);
-	if (!pg)
-		return oom(p, err);
-	memcpy(pg, sc->head.data, sc->head.len);
-	memcpy(pg + sc->head.len, body, blen);
+					 "a page of %zu bytes is larger than Parquet allows", usize);
+	}
+	if ((rc = page_header(p, sc, ch, enc, usize, blen, rlen, dlen, is_compressed)) ||
+	    grow_array((void **)&ch->pages, &ch->pages_cap, ch->npages + 1, sizeof *ch->pages)) {
+		cl__pqw_pool_give(pg, pgcap);
+		return rc == 0 || rc == CL_ENOMEM ? oom(p, err)
+						  : cl_error_set(err, rc, "page header encoding failed");
+	}
+	size_t off = 0;
+	if (pg) {
+		/* the header ends where the body begins (room is enough) */
+		off = boff - sc->head.len;
+		memcpy(pg + off, sc->head.data, sc->head.len);
+	} else {
+		pg = cl__pqw_pool_alloc(sc->head.len + blen, &pgcap);
+		if (!pg)
+			return oom(p, err);
+		memcpy(pg, sc->head.data, sc->head.len);
+		memcpy(pg + sc->head.len, body, blen);
+	}
 	ch->pages[ch->npages].data = pg;
+	ch->pages[ch->npages].off = off;
+	ch->pages[ch->npages].cap = pgcap;
 	ch->pages[ch->npages++].len = sc->head.len + blen;
-	ch->uncompressed += (int64_t)(sc->head.len + raw->len);
+	ch->uncompressed += (int64_t)(sc->head.len + usize);
 	ch->compressed += (int64_t)(sc->head.len + blen);
 	ch->num_values += ch->page_values;
 	if (cl__pqw_stats_merge(&ch->chunk_stats, &ch->page_stats, ch->d.kind))
@@ -679,10 +808,11 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 		}
 		data_off[c] = p->pos;
 		for (size_t i = 0; i < ch->npages; i++) {
-			if ((rc = out_write(p, ch->pages[i].data, ch->pages[i].len, err)))
+			if ((rc = out_write(p, ch->pages[i].data + ch->pages[i].off,
+					    ch->pages[i].len, err)))
 				return rc;
 			/* Give the memory back as soon as the page is in the file. */
-			cl_free(ch->pages[i].data);
+			cl__pqw_pool_give(ch->pages[i].data, ch->pages[i].cap);
 			ch->pages[i].data = NULL;
 		}
 		ch->npages = 0;
@@ -796,21 +926,27 @@ static int encode_slice(pqw_writer *p, const cl_batch *b, int64_t off, int64_t t
 	return sw[best].rc;
 }
 
-static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
+/* Checks of a batch before its rows are written. */
+static int check_batch(pqw_writer *p, const cl_batch *b, cl_error *err)
 {
-	pqw_writer *p = w->impl;
-	int rc;
 	if (p->failed)
-		return cl_error_set(err, CL_EINVAL, "%s: writer failed earlier", w->path);
-	const cl_write_options *o = &w->opts;
+		return cl_error_set(err, CL_EINVAL, "%s: writer failed earlier", p->w->path);
 	for (int c = 0; c < p->nfields; c++)
 		if (b->cols[c].length < b->nrows)
 			return cl__pqw_col_error(p, c, err, CL_EINVAL,
 						 "batch column has %lld values for %lld rows",
 						 (long long)b->cols[c].length, (long long)b->nrows);
-	int64_t off = 0;
-	while (off < b->nrows) {
-		int64_t take = b->nrows - off;
+	return 0;
+}
+
+/* Append rows [off, end) of b (checked) to the open row group(s). */
+static int write_rows(pqw_writer *p, const cl_batch *b, int64_t off, int64_t end,
+		      cl_error *err)
+{
+	const cl_write_options *o = &p->w->opts;
+	int rc;
+	while (off < end) {
+		int64_t take = end - off;
 		if (take > o->row_group_rows - p->rg_rows)
 			take = o->row_group_rows - p->rg_rows;
 		if (take > PQW_SLICE_ROWS)
@@ -827,6 +963,80 @@ static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
 	return 0;
 fail:
 	p->failed = true;
+	return rc;
+}
+
+static int pq_write(struct cl_writer *w, const cl_batch *b, cl_error *err)
+{
+	pqw_writer *p = w->impl;
+	int rc = check_batch(p, b, err);
+	return rc ? rc : write_rows(p, b, 0, b->nrows, err);
+}
+
+static const cl__writer_ops pq_ops;
+
+/* The chunk of a typed (not JSON) field f of a Parquet writer, or NULL. */
+static pqw_chunk *field_chunk(const struct cl_writer *w, int f)
+{
+	if (w->ops != &pq_ops || !w->impl)
+		return NULL;
+	const pqw_writer *p = w->impl;
+	if (f < 0 || f >= p->nfields || p->fields[f].json)
+		return NULL;
+	return &p->chunks[p->fields[f].first_chunk];
+}
+
+void cl__parquet_writer_fell_back(const struct cl_writer *w, bool *plain, int n)
+{
+	for (int f = 0; f < n; f++) {
+		const pqw_chunk *ch = field_chunk(w, f);
+		plain[f] = ch && (ch->fell_back || ch->prev_fell_back);
+	}
+}
+
+void cl__parquet_writer_start_plain(struct cl_writer *w, const bool *plain, int n)
+{
+	const pqw_writer *p = w->ops == &pq_ops ? w->impl : NULL;
+	if (!p || p->rows > 0)
+		return;
+	for (int f = 0; f < n; f++) {
+		pqw_chunk *ch = field_chunk(w, f);
+		if (!ch)
+			continue;
+		ch->prev_fell_back = plain[f];
+		ch->use_dict = ch->d.dict_ok && !plain[f];
+	}
+}
+
+int cl__parquet_writer_write_runs(struct cl_writer *w, const cl_batch *b, const int64_t *runs,
+				  int64_t nruns, cl_error *err)
+{
+	if (w->ops != &pq_ops)
+		return cl_error_set(err, CL_EINTERNAL, "%s: not a Parquet writer", w->path);
+	if (w->closed)
+		return cl_error_set(err, CL_EINVAL, "%s: writer already closed", w->path);
+	if (b->ncols != w->schema->nfields)
+		return cl_error_set(err, CL_ESCHEMA, "%s: batch has %d columns, schema has %d",
+				    w->path, b->ncols, w->schema->nfields);
+	for (int i = 0; i < b->ncols; i++)
+		if (!cl_type_equal(b->cols[i].type, w->schema->fields[i].type))
+			return cl_error_set(err, CL_ESCHEMA,
+					    "%s: column '%s' of the batch has another type than the "
+					    "schema", w->path, w->schema->fields[i].name);
+	int64_t prev = 0;
+	for (int64_t i = 0; i < nruns; i++) {
+		int64_t a = runs[2 * i], n = runs[2 * i + 1];
+		if (a < prev || n < 0 || n > b->nrows - a)
+			return cl_error_set(err, CL_EINTERNAL, "%s: run %lld (rows %lld + %lld) "
+					    "out of order or outside the batch of %lld rows",
+					    w->path, (long long)i, (long long)a, (long long)n,
+					    (long long)b->nrows);
+		prev = a + n;
+	}
+	pqw_writer *p = w->impl;
+	int rc = check_batch(p, b, err);
+	for (int64_t i = 0; !rc && i < nruns; i++)
+		rc = write_rows(p, b, runs[2 * i], runs[2 * i] + runs[2 * i + 1], err);
 	return rc;
 }
 
@@ -865,12 +1075,12 @@ static void pq_free(struct cl_writer *w)
 		return;
 	for (int c = 0; p->chunks && c < p->ncols; c++) {
 		pqw_chunk *ch = &p->chunks[c];
-		cl_free(ch->levels);
-		cl_free(ch->rlevels);
-		cl_free(ch->idx);
-		cl_buf_release(&ch->plain);
+		free_array(ch->levels, ch->levels_cap, 1);
+		free_array(ch->rlevels, ch->rlevels_cap, 1);
+		free_array(ch->idx, ch->idx_cap, sizeof *ch->idx);
+		buf_give(&ch->plain);
 		for (size_t i = 0; i < ch->npages; i++)
-			cl_free(ch->pages[i].data);
+			cl__pqw_pool_give(ch->pages[i].data, ch->pages[i].cap);
 		cl_free(ch->pages);
 		cl__dict_release(&ch->dict);
 		cl__pqw_stats_release(&ch->page_stats);
@@ -885,8 +1095,8 @@ static void pq_free(struct cl_writer *w)
 		cl_free(sc->gather);
 		cl_free(sc->lv);
 		cl_free(sc->refs);
-		cl_buf_release(&sc->raw);
-		cl_buf_release(&sc->comp);
+		buf_give(&sc->raw);
+		buf_give(&sc->comp);
 		cl_buf_release(&sc->head);
 	}
 	cl_free(p->scratch);

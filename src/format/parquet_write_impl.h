@@ -23,11 +23,16 @@
  * scratch buffer in their physical (PLAIN) form while the page statistics
  * are updated. The gathered values go either through the dictionary (the
  * page keeps indices) or straight into the page's PLAIN buffer. A page is
- * encoded, compressed and added to the chunk's list of pages (one exact-size
+ * encoded, compressed and added to the chunk's list of pages (one
  * allocation each, so no buffer doubles or moves) when it reaches the page
- * size; the chunk (dictionary page first) goes to the
- * file when the row group is full. So memory holds at most one row group
- * of encoded pages plus one open page per column.
+ * size; the chunk (dictionary page first) goes to the file when the row
+ * group is full. So memory holds at most one row group of encoded pages
+ * plus one open page per column. Encoded pages, the open page's buffers
+ * (PLAIN values, levels, indices), the dictionary tables and the
+ * compression scratch come from the buffer pool of parquet_encode.h and go
+ * back to it, so a writer opened after a finished one (copy-on-write opens
+ * one per rewritten file) reuses its memory instead of faulting in fresh
+ * pages.
  */
 #ifndef CL_FORMAT_PARQUET_WRITE_IMPL_H
 #define CL_FORMAT_PARQUET_WRITE_IMPL_H
@@ -118,10 +123,12 @@ typedef struct pqw_field {
 	int64_t nulls;     /* JSON columns: NULL rows so far */
 } pqw_field;
 
-/* One encoded page: its header and its (compressed) body, back to back. */
+/* One encoded page: its header and its (compressed) body, back to back
+ * (the body compressed in place, the header written in front of it). */
 typedef struct pqw_page {
-	uint8_t *data;
-	size_t len;
+	uint8_t *data;     /* the buffer (from the buffer pool, given back) */
+	size_t off, len;   /* the page: data[off, off + len) */
+	size_t cap;        /* of data */
 } pqw_page;
 
 /*
@@ -148,7 +155,7 @@ typedef struct pqw_chunk {
 	uint8_t *levels;         /* definition levels (max_def > 0) */
 	size_t levels_cap;
 	uint8_t *rlevels;        /* repetition levels (max_rep > 0) */
-	size_t rlevels_cap;
+	size_t rlevels_cap;      /* (capacities in elements, as grow_array's) */
 	int64_t page_rows;       /* rows started in the page */
 	uint32_t *idx;           /* dictionary indices */
 	size_t nidx, idx_cap;
@@ -207,6 +214,35 @@ typedef struct pqw_writer {
 	cl_batch *smin, *smax;
 	int64_t file_bytes;
 } pqw_writer;
+
+/* parquet_write.c */
+
+/*
+ * Write runs of rows of b to Parquet writer w: runs[2i] is a run's first
+ * row, runs[2i + 1] its row count; runs ascending and not overlapping. The
+ * file is as if those rows had been written as one batch (page and row
+ * group boundaries may fall elsewhere). For a copy-on-write rewrite, whose
+ * surviving rows are long runs of a scanned batch (no copy into a batch
+ * of their own). CL_EINTERNAL when w is not a Parquet writer.
+ */
+int cl__parquet_writer_write_runs(struct cl_writer *w, const cl_batch *b, const int64_t *runs,
+				  int64_t nruns, cl_error *err);
+
+/*
+ * Dictionary decisions carried from one file to the next (a chunk that
+ * fell back to PLAIN makes the next one start PLAIN, as from one row group
+ * to the next within a file): fell_back sets plain[f] for each of the
+ * first n fields whose chunk in the open row group fell back or started
+ * PLAIN because the one before it had (typed fields only; call before the
+ * writer is closed); start_plain makes the chunks of the fields with
+ * plain[f] start PLAIN, as if the row group before had fallen back (before
+ * any row is written; else nothing). Copy-on-write rewrites a table's
+ * files one after another, and each new writer paid again for probing its
+ * high-cardinality columns; carried this way, only the first file of a
+ * commit probes them.
+ */
+void cl__parquet_writer_fell_back(const struct cl_writer *w, bool *plain, int n);
+void cl__parquet_writer_start_plain(struct cl_writer *w, const bool *plain, int n);
 
 /* parquet_write_column.c */
 

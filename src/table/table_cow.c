@@ -13,7 +13,9 @@
  *   3. each candidate is read batch by batch; one that holds a changed key
  *      is removed and its other rows go to the writer as they are read
  *      (they land in the same partition and bucket; rows before its first
- *      changed key are held until that is found); one that holds none is
+ *      changed key are held until that is found; a bucket's own writer
+ *      takes a batch's surviving rows as runs of the scanned batch, with
+ *      no copy, when they come in long runs); one that holds none is
  *      left alone;
  *      On a table with deletion vectors (merge-on-read, dv_write.c) a
  *      candidate is read for its key columns only and the positions of
@@ -23,7 +25,10 @@
  *      On a bucketed table without partition columns the buckets are done
  *      one at a time, each through a writer of its own: its candidate
  *      files, then its upserts, then its new file finished and the writer
- *      freed (one bucket's file and buffers in memory at a time).
+ *      freed (one bucket's file and buffers in memory at a time). A
+ *      column that fell back from dictionary to PLAIN encoding in one
+ *      bucket's file starts PLAIN in the next, as from one row group to
+ *      the next of a file (the files are alike: rows spread by hash).
  * The scopes (folder + bucket) of the candidates and of the upserts are
  * recorded as read, so a concurrent commit adding rows there conflicts.
  * The change-set API on top of it (cl_table_changes_*) is table_changes.c;
@@ -75,6 +80,9 @@ typedef struct keyset {
 	int nb;
 	bool i64;              /* slots hold the INT64 key value as h */
 	kslot none;            /* always empty: found for a NULL key (i64) */
+	uint64_t *filter;      /* bit (h >> 40) & fmask set for each key's
+				  hash h (keyset_filter), or NULL */
+	uint64_t fmask;
 } keyset;
 
 static void keyset_release(keyset *ks)
@@ -91,6 +99,7 @@ static void keyset_release(keyset *ks)
 	cl_free(ks->kmax);
 	cl_free(ks->bucket_used);
 	cl_free(ks->slots);
+	cl_free(ks->filter);
 	memset(ks, 0, sizeof *ks);
 }
 
@@ -139,6 +148,44 @@ static int keyset_reserve(keyset *ks, size_t more)
 	ks->slots = ns;
 	ks->cap = cap;
 	return 0;
+}
+
+/*
+ * A filter in front of the table for the scans: one bit per hash, about
+ * 16 bits per key (a few KiB to a few hundred, in the caches where the
+ * table is not), from bits of the hash the slot index does not use. A row
+ * whose bit is clear holds no changed key; most rows of a scan hold none,
+ * and the filter answers for them without a probe of the table (a miss
+ * there walks several slots). Built once every key is in (the table only
+ * grows while keys are added).
+ */
+static int keyset_filter(keyset *ks)
+{
+	size_t bits = 64;
+	while (bits < 16 * ks->n && bits < ((size_t)1 << 40))
+		bits *= 2;
+	cl_free(ks->filter);
+	ks->filter = cl_calloc(bits / 64, sizeof *ks->filter);
+	if (!ks->filter)
+		return CL_ENOMEM;
+	ks->fmask = bits - 1;
+	for (size_t i = 0; i < ks->cap; i++) {
+		if (!ks->slots[i].flags)
+			continue;
+		uint64_t h = ks->slots[i].h;
+		if (ks->i64)
+			h = XXH3_64bits_withSeed(&h, 8, 0); /* cl_hash_value of the key */
+		uint64_t b = (h >> 40) & ks->fmask;
+		ks->filter[b >> 6] |= (uint64_t)1 << (b & 63);
+	}
+	return 0;
+}
+
+/* May a row of hash h hold a changed key (its filter bit is set)? */
+static inline bool keyset_maybe(const keyset *ks, uint64_t h)
+{
+	uint64_t b = (h >> 40) & ks->fmask;
+	return ks->filter[b >> 6] >> (b & 63) & 1;
 }
 
 /* Probes of a scanned batch prefetch the slot of the row this many ahead
@@ -365,6 +412,16 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 	return rc;
 }
 
+/* table_cow_write.c: rows of b in runs ((start, count) pairs, ascending)
+ * to a bucket's file, without a copy. (Belongs in table_data.h beside
+ * cl__bucket_writer_write.) */
+int cl__bucket_writer_write_runs(cl__bucket_writer *w, const cl_batch *b, const int64_t *runs,
+				 int64_t nruns, cl_error *err);
+/* table_cow_write.c: plain (one flag per data column, owned by the caller,
+ * outliving w) carries which columns fell back to PLAIN from each file w
+ * writes to the next, and from bucket writer to bucket writer. */
+void cl__bucket_writer_share_plain(cl__bucket_writer *w, bool *plain);
+
 /* Where rewritten rows go: one bucket's writer (bw), else the general
  * writer (tw). */
 typedef struct sink {
@@ -469,7 +526,8 @@ typedef struct scratch {
 	uint64_t *h;     /* key hashes */
 	int64_t *hit;    /* rows holding a changed key */
 	int64_t *idx;    /* surviving rows (short runs) */
-	int64_t cap;     /* rows each holds */
+	int64_t *runs;   /* runs of surviving rows: (start, count) pairs */
+	int64_t cap;     /* rows each holds (runs: cap + 1 pairs) */
 	cl_batch *keep;  /* the surviving rows */
 } scratch;
 
@@ -480,11 +538,39 @@ static int scratch_reserve(scratch *z, int64_t n, cl_error *err)
 	cl_free(z->h);
 	cl_free(z->hit);
 	cl_free(z->idx);
+	cl_free(z->runs);
 	z->h = cl_malloc((size_t)n * sizeof *z->h);
 	z->hit = cl_malloc((size_t)n * sizeof *z->hit);
 	z->idx = cl_malloc((size_t)n * sizeof *z->idx);
-	z->cap = z->h && z->hit && z->idx ? n : 0;
+	z->runs = cl_malloc(2 * ((size_t)n + 1) * sizeof *z->runs);
+	z->cap = z->h && z->hit && z->idx && z->runs ? n : 0;
 	return z->cap ? 0 : oom(err);
+}
+
+/*
+ * A batch whose surviving rows come in runs of this many rows or more on
+ * average goes to a bucket writer as runs of the scanned batch itself
+ * (cl__bucket_writer_write_runs): no copy of the rows into keep. Shorter
+ * runs are gathered into keep first: the writer's work per run (every
+ * column's page and statistics bookkeeping) would cost more than the copy.
+ */
+enum { DIRECT_RUN_ROWS = 32 };
+
+/* The runs of b's rows other than hit[0..nhit) (ascending) as (start,
+ * count) pairs in runs; returns their number. */
+static int64_t survivor_runs(int64_t *runs, int64_t n, const int64_t *hit, int64_t nhit)
+{
+	int64_t k = 0, from = 0;
+	for (int64_t i = 0; i <= nhit; i++) {
+		int64_t to = i < nhit ? hit[i] : n;
+		if (to > from) {
+			runs[2 * k] = from;
+			runs[2 * k + 1] = to - from;
+			k++;
+		}
+		from = to + 1;
+	}
+	return k;
 }
 
 /*
@@ -563,8 +649,10 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 			kcols[k] = &b->cols[l->key_index[k]];
 		hash_keys(z->h, kcols, l->nkeys, n);
 		for (int64_t r = 0; ks->cap && r < n; r++) {
-			if (r + PREFETCH_AHEAD < n)
+			if (r + PREFETCH_AHEAD < n && keyset_maybe(ks, z->h[r + PREFETCH_AHEAD]))
 				keyset_prefetch(ks, z->h[r + PREFETCH_AHEAD]);
+			if (!keyset_maybe(ks, z->h[r]))
+				continue;
 			kslot *e = keyset_find(ks, kcols, r, z->h[r]);
 			if (!e->flags)
 				continue;
@@ -574,6 +662,19 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 			z->hit[nhit++] = r;
 		}
 		touched |= nhit > 0;
+		if (touched && w->bw && (nhit + 1) * DIRECT_RUN_ROWS <= n) {
+			/* the rows held so far, then this batch's survivors
+			 * straight from it (the same rows in the same order) */
+			if (keep->nrows) {
+				copied += keep->nrows;
+				rc = sink_write(w, keep, err);
+				cl_batch_clear(keep);
+			}
+			int64_t nr = survivor_runs(z->runs, n, z->hit, nhit);
+			copied += n - nhit;
+			rc = rc ? rc : cl__bucket_writer_write_runs(w->bw, b, z->runs, nr, err);
+			continue;
+		}
 		rc = keep_survivors(keep, b, z->hit, nhit, z->idx, err);
 		if (!rc && touched && keep->nrows) {
 			copied += keep->nrows;
@@ -823,6 +924,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	cl_buf scope = {0};
 	upserts u = {0};
 	bool *done = NULL;      /* bucket's upserts written (early) */
+	bool *plain = NULL;     /* per data column: fell back to PLAIN in the
+				   file written last (bucket writers) */
 	bool *is_cand = NULL, early = false;
 	size_t nfiles = 0;
 	scratch z = {0};     /* of the scanned batches */
@@ -846,6 +949,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		rc = add_keys(&ks, &l, upsert_schema, ups, nupserts, K_UPSERT, st, err);
 	if (!rc && ndeletes)
 		rc = add_keys(&ks, &l, delete_schema, deletes, ndeletes, K_DELETE, st, err);
+	if (!rc && keyset_filter(&ks))
+		rc = oom(err);
 	rc = rc ? rc : cl__json_parser_create(&jp, NULL, err);
 	rc = rc ? rc : cl__table_writer_open(&w, t, s, x, l.schema, err);
 	rc = rc ? rc : cl_batch_create(&z.keep, l.schema, 1024, err);
@@ -859,7 +964,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	nfiles = cl_snapshot_nfiles(s);
 	done = cl_calloc((size_t)ks.nb, sizeof *done);
 	is_cand = cl_calloc(nfiles + 1, sizeof *is_cand);
-	if (!done || !is_cand) {
+	plain = cl_calloc((size_t)l.file_schema->nfields + 1, sizeof *plain);
+	if (!done || !is_cand || !plain) {
 		rc = oom(err);
 		goto out;
 	}
@@ -895,6 +1001,8 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 			continue;
 		sink one = {NULL, NULL};
 		rc = cl__bucket_writer_open(&one.bw, t, x, &l, bk, err);
+		if (!rc)
+			cl__bucket_writer_share_plain(one.bw, plain);
 		for (size_t fj = fi; !rc && fj < nfiles; fj++) {
 			const cl_table_file *f = cl_snapshot_file(s, fj);
 			if (is_cand[fj] && cl__layout_bucket_of_key(f->path) == bk)
@@ -957,10 +1065,12 @@ out:
 	keyset_release(&ks);
 	upserts_release(&u);
 	cl_free(done);
+	cl_free(plain);
 	cl_free(is_cand);
 	cl_free(z.h);
 	cl_free(z.hit);
 	cl_free(z.idx);
+	cl_free(z.runs);
 	cl_batch_free(z.keep);
 	cl_buf_release(&scope);
 	cl__table_layout_release(&l);

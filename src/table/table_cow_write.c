@@ -8,7 +8,8 @@
  * surviving rows of the bucket's files and the bucket's upserts). The
  * general writer (table_write.c) would hash every row's key again to route
  * it and copy it into a pending batch first; this writer hands the batches
- * to the Parquet writer as they come. Everything else is the general
+ * to the Parquet writer as they come, or (write_runs) runs of a scanned
+ * batch's rows, so the surviving rows of a file need no copy. Everything else is the general
  * writer's: the same file keys (part-SEQ-UUID_BUCKET.c000.snappy.parquet),
  * Parquet options (SNAPPY, row groups of the bucketed writer's share of its
  * budget), NOT NULL check, statistics, staging and durable publication
@@ -38,6 +39,8 @@ struct cl__bucket_writer {
 	char *file_key;   /* its final key */
 	cl_batch view;    /* a batch's data columns (borrowed) */
 	int64_t files, rows, bytes;
+	bool *plain;      /* per data column: start PLAIN (see
+			     cl__bucket_writer_share_plain), or NULL */
 };
 
 static int oom(cl_error *err)
@@ -88,11 +91,25 @@ void cl__bucket_writer_counts(const cl__bucket_writer *w, int64_t *files, int64_
 	*bytes = w->bytes;
 }
 
-/* A new staged file for the bucket. */
+/* The Parquet writer's dictionary decisions across files
+ * (parquet_write_impl.h). */
+void cl__parquet_writer_fell_back(const cl_writer *w, bool *plain, int n);
+void cl__parquet_writer_start_plain(cl_writer *w, const bool *plain, int n);
+
+void cl__bucket_writer_share_plain(cl__bucket_writer *w, bool *plain)
+{
+	w->plain = plain;
+}
+
+/* A new staged file for the bucket; its columns that fell back to PLAIN
+ * in the file written before start PLAIN. */
 static int open_file(cl__bucket_writer *w, cl_error *err)
 {
-	return cl__data_file_open(w->t, w->l, "", w->seq++, w->bucket, &w->file_key, &w->stage,
-				  &w->pw, err);
+	int rc = cl__data_file_open(w->t, w->l, "", w->seq++, w->bucket, &w->file_key, &w->stage,
+				    &w->pw, err);
+	if (!rc && w->plain)
+		cl__parquet_writer_start_plain(w->pw, w->plain, w->l->file_schema->nfields);
+	return rc;
 }
 
 /* Close, publish and add the open file to the transaction. */
@@ -100,6 +117,8 @@ static int finish_file(cl__bucket_writer *w, cl_error *err)
 {
 	int64_t size = 0;
 	bool open = w->pw != NULL;
+	if (open && w->plain)
+		cl__parquet_writer_fell_back(w->pw, w->plain, w->l->file_schema->nfields);
 	int rc = cl__data_file_add(w->t, w->x, w->l->file_schema, &w->pw, &w->stage,
 				   &w->file_key, NULL, 0, true, &size, err);
 	if (!rc && open) {
@@ -109,11 +128,24 @@ static int finish_file(cl__bucket_writer *w, cl_error *err)
 	return rc;
 }
 
-int cl__bucket_writer_write(cl__bucket_writer *w, const cl_batch *b, cl_error *err)
+/* The Parquet writer's runs entry (parquet_write_impl.h). */
+int cl__parquet_writer_write_runs(cl_writer *w, const cl_batch *b, const int64_t *runs,
+				  int64_t nruns, cl_error *err);
+
+/*
+ * The rows of b in runs (start, count pairs, ascending; NULL: all rows):
+ * checked against the table's types and NOT NULL columns (only the rows
+ * written), then handed to the Parquet writer without a copy.
+ */
+static int write_rows(cl__bucket_writer *w, const cl_batch *b, const int64_t *runs,
+		      int64_t nruns, cl_error *err)
 {
 	const cl__table_layout *l = w->l;
 	const cl_schema *sc = l->schema;
-	if (b->nrows == 0)
+	int64_t total = runs ? 0 : b->nrows;
+	for (int64_t i = 0; runs && i < nruns; i++)
+		total += runs[2 * i + 1];
+	if (total == 0)
 		return 0;
 	if (b->ncols != sc->nfields)
 		return cl_error_set(err, CL_EINTERNAL, "bucket writer: %d columns, the table has %d",
@@ -125,11 +157,18 @@ int cl__bucket_writer_write(cl__bucket_writer *w, const cl_batch *b, cl_error *e
 					    "in the table's type", sc->fields[i].name);
 		if (sc->fields[i].nullable || !c->validity || c->null_count == 0)
 			continue;
-		int64_t r = 0;
-		while (r < b->nrows && !cl_column_is_null(c, r))
-			r++;
-		return cl_error_set(err, CL_ETYPE, "row %lld, column '%s': NULL in a not-null column",
-				    (long long)(w->rows + r + 1), sc->fields[i].name);
+		/* the first NULL among the rows written, counted as written */
+		int64_t before = 0;
+		for (int64_t k = 0; k < (runs ? nruns : 1); k++) {
+			int64_t a = runs ? runs[2 * k] : 0, n = runs ? runs[2 * k + 1] : b->nrows;
+			for (int64_t r = 0; r < n; r++)
+				if (cl_column_is_null(c, a + r))
+					return cl_error_set(err, CL_ETYPE, "row %lld, column '%s': "
+							    "NULL in a not-null column",
+							    (long long)(w->rows + before + r + 1),
+							    sc->fields[i].name);
+			before += n;
+		}
 	}
 	/* the data columns (all of them: no partition columns) */
 	for (int i = 0; i < l->file_schema->nfields; i++)
@@ -137,13 +176,26 @@ int cl__bucket_writer_write(cl__bucket_writer *w, const cl_batch *b, cl_error *e
 	w->view.ncols = l->file_schema->nfields;
 	w->view.nrows = b->nrows;
 	int rc = w->pw ? 0 : open_file(w, err);
-	rc = rc ? rc : cl_writer_write(w->pw, &w->view, err);
+	if (!rc)
+		rc = runs ? cl__parquet_writer_write_runs(w->pw, &w->view, runs, nruns, err)
+			  : cl_writer_write(w->pw, &w->view, err);
 	cl__crash_point("data-file-writing");
 	if (!rc)
-		w->rows += b->nrows;
+		w->rows += total;
 	if (!rc && cl_writer_bytes(w->pw) >= l->target_bytes)
 		rc = finish_file(w, err);
 	return rc;
+}
+
+int cl__bucket_writer_write(cl__bucket_writer *w, const cl_batch *b, cl_error *err)
+{
+	return write_rows(w, b, NULL, 0, err);
+}
+
+int cl__bucket_writer_write_runs(cl__bucket_writer *w, const cl_batch *b, const int64_t *runs,
+				 int64_t nruns, cl_error *err)
+{
+	return write_rows(w, b, runs, nruns, err);
 }
 
 int cl__bucket_writer_finish(cl__bucket_writer *w, cl_error *err)

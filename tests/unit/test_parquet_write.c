@@ -20,6 +20,7 @@
 #include "core/value_text.h"
 #include "format/parquet_encode.h"
 #include "format/parquet_format.h"
+#include "format/parquet_write_impl.h"
 #include "format/thrift_write.h"
 
 /* ---------- a tiny thrift compact reader for checking files ---------- */
@@ -1942,6 +1943,279 @@ TEST(pqw_page_buffers_reused_across_row_groups)
 		cl_reader_free(rd);
 	}
 	free(big);
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
+
+/* ---------- runs of a batch; buffers reused from writer to writer ---------- */
+
+/* A batch of n rows: id, a string with NULLs and repeats (dictionary), a
+ * double with NULLs, a distinct string (PLAIN after the probe). */
+static cl_batch *runs_batch(cl_schema *s, int64_t n, int seed)
+{
+	cl_error e = {0};
+	cl_batch *b = NULL;
+	if (cl_batch_create(&b, s, n, &e))
+		return NULL;
+	char buf[64];
+	int rc = 0;
+	for (int64_t i = 0; !rc && i < n; i++) {
+		rc = cl_column_append_i64(&b->cols[0], i * 7 + seed, &e);
+		int len = snprintf(buf, sizeof buf, "cat-%lld", (long long)((i * 13 + seed) % 97));
+		rc = rc ? rc : i % 11 == 4 ? cl_column_append_null(&b->cols[1], &e)
+				: cl_column_append_bytes(&b->cols[1], buf, (size_t)len, &e);
+		rc = rc ? rc : i % 5 == 1 ? cl_column_append_null(&b->cols[2], &e)
+				: cl_column_append_f64(&b->cols[2], (double)(i * 31 % 100003) / 100.0, &e);
+		len = snprintf(buf, sizeof buf, "note %lld/%d", (long long)(i * 2654435761u % 1000003), seed);
+		rc = rc ? rc : cl_column_append_bytes(&b->cols[3], buf, (size_t)len, &e);
+	}
+	b->nrows = n;
+	if (rc) {
+		cl_batch_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Every row of file path as text, "|"-joined per row, "\n" between rows. */
+static char *file_text(const char *path)
+{
+	cl_error e = {0};
+	cl_reader *r = NULL;
+	cl_buf out = {0};
+	cl_batch *rb;
+	if (cl_reader_open(&r, path, NULL, &e))
+		return NULL;
+	int rc;
+	while (!(rc = cl_reader_next(r, &rb, &e)) && rb)
+		for (int64_t i = 0; i < rb->nrows; i++) {
+			for (int c = 0; c < rb->ncols; c++) {
+				char *t = NULL;
+				size_t n;
+				if (cl_value_text(&rb->cols[c], i, &t, &n, &e) == 0 && t)
+					cl_buf_append(&out, t, n);
+				else
+					cl_buf_puts(&out, "NULL");
+				cl_free(t);
+				cl_buf_putc(&out, c + 1 < rb->ncols ? '|' : '\n');
+			}
+		}
+	cl_reader_free(r);
+	if (rc) {
+		cl_buf_release(&out);
+		return NULL;
+	}
+	return (char *)cl_buf_detach(&out, NULL);
+}
+
+/*
+ * cl__parquet_writer_write_runs: runs of a batch (a single row, a run
+ * across row groups, runs in two calls) give the same rows, statistics
+ * and row count as writing those rows copied into a batch of their own;
+ * runs out of order or outside the batch are refused.
+ */
+TEST(pqw_write_runs_same_rows_as_copy)
+{
+	cl_error e = {0};
+	cl_schema *s = schema_of("id int64 not null, cat string, amount float64, note string");
+	enum { N = 30000 };
+	cl_batch *b = runs_batch(s, N, 1);
+	CHECK(b);
+	const int64_t runs[] = {0, 1, 2, 998, 1500, 7000, 8501, 1, 9000, 12000, 21001, 8999};
+	const int64_t nruns = sizeof runs / sizeof runs[0] / 2;
+	cl_batch *copy;
+	CHECK_OK(cl_batch_create(&copy, s, N, &e), &e);
+	for (int64_t k = 0; k < nruns; k++) {
+		for (int c = 0; c < 4; c++)
+			CHECK_OK(cl_column_append_range(&copy->cols[c], &b->cols[c], runs[2 * k],
+							runs[2 * k + 1], &e), &e);
+		copy->nrows += runs[2 * k + 1];
+	}
+	cl_write_options o;
+	opts_plain(&o);
+	o.compression = CL_CODEC_SNAPPY;
+	o.row_group_rows = 5000;
+	o.page_bytes = 16 << 10;
+	char pa[600], pb[600];
+	snprintf(pa, sizeof pa, "%s/runs.parquet", cl_test_tmpdir());
+	snprintf(pb, sizeof pb, "%s/runs_copy.parquet", cl_test_tmpdir());
+	cl_file_stats sa, sb;
+	cl_writer *w = NULL;
+	CHECK_OK(cl_writer_open(&w, pa, s, &o, &e), &e);
+	/* two calls: the first three runs, then the rest */
+	CHECK_OK(cl__parquet_writer_write_runs(w, b, runs, 3, &e), &e);
+	CHECK_OK(cl__parquet_writer_write_runs(w, b, runs + 6, nruns - 3, &e), &e);
+	/* refused: out of order, overlapping, past the end, negative */
+	const int64_t back[] = {100, 10, 50, 10}, over[] = {100, 10, 105, 10},
+		      past[] = {N - 5, 6}, neg[] = {-1, 3};
+	CHECK_EQ_INT(cl__parquet_writer_write_runs(w, b, back, 2, &e), CL_EINTERNAL);
+	CHECK_EQ_INT(cl__parquet_writer_write_runs(w, b, over, 2, &e), CL_EINTERNAL);
+	CHECK_EQ_INT(cl__parquet_writer_write_runs(w, b, past, 1, &e), CL_EINTERNAL);
+	CHECK_EQ_INT(cl__parquet_writer_write_runs(w, b, neg, 1, &e), CL_EINTERNAL);
+	CHECK_OK(cl_writer_close(w, &e), &e);
+	CHECK_OK(cl_writer_file_stats(w, &sa, &e), &e);
+	int64_t rows_a = sa.num_rows;
+	int rg_a = sa.num_row_groups;
+	int64_t nulls_a[4];
+	for (int c = 0; c < 4; c++)
+		nulls_a[c] = sa.cols[c].null_count;
+	char *min_a = NULL, *max_a = NULL;
+	size_t n;
+	CHECK_OK(cl_value_text(&sa.min->cols[2], 0, &min_a, &n, &e), &e);
+	CHECK_OK(cl_value_text(&sa.max->cols[3], 0, &max_a, &n, &e), &e);
+	cl_writer_free(w);
+	CHECK_OK(cl_writer_open(&w, pb, s, &o, &e), &e);
+	CHECK_OK(cl_writer_write(w, copy, &e), &e);
+	CHECK_OK(cl_writer_close(w, &e), &e);
+	CHECK_OK(cl_writer_file_stats(w, &sb, &e), &e);
+	CHECK_EQ_INT(rows_a, copy->nrows);
+	CHECK_EQ_INT(sb.num_rows, copy->nrows);
+	CHECK_EQ_INT(rg_a, sb.num_row_groups);
+	for (int c = 0; c < 4; c++)
+		CHECK_EQ_INT(nulls_a[c], sb.cols[c].null_count);
+	char *min_b = NULL, *max_b = NULL;
+	CHECK_OK(cl_value_text(&sb.min->cols[2], 0, &min_b, &n, &e), &e);
+	CHECK_OK(cl_value_text(&sb.max->cols[3], 0, &max_b, &n, &e), &e);
+	CHECK(min_a && min_b && strcmp(min_a, min_b) == 0);
+	CHECK(max_a && max_b && strcmp(max_a, max_b) == 0);
+	cl_writer_free(w);
+	char *ta = file_text(pa), *tb = file_text(pb);
+	CHECK(ta && tb && strcmp(ta, tb) == 0);
+	/* a CSV writer has no runs entry */
+	snprintf(pb, sizeof pb, "%s/runs.csv", cl_test_tmpdir());
+	cl_write_options oc;
+	cl_write_options_init(&oc);
+	oc.format = CL_FORMAT_CSV;
+	CHECK_OK(cl_writer_open(&w, pb, s, &oc, &e), &e);
+	CHECK_EQ_INT(cl__parquet_writer_write_runs(w, b, runs, 1, &e), CL_EINTERNAL);
+	cl_writer_free(w);
+	cl_free(ta);
+	cl_free(tb);
+	cl_free(min_a);
+	cl_free(max_a);
+	cl_free(min_b);
+	cl_free(max_b);
+	cl_batch_free(copy);
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
+
+static bool file_bytes(const char *path, uint8_t **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	*data = malloc((size_t)n + 1);
+	bool ok = *data && fread(*data, 1, (size_t)n, f) == (size_t)n;
+	*len = (size_t)n;
+	fclose(f);
+	return ok;
+}
+
+/*
+ * Pages, page buffers and dictionary tables go back to a pool when a
+ * writer is done and are taken by the next writer (dirty): the same rows
+ * written before and after a writer of other rows (other sizes, values and
+ * threads) give the same bytes.
+ */
+TEST(pqw_pool_reused_buffers_same_bytes)
+{
+	cl_error e = {0};
+	cl_schema *s = schema_of("id int64 not null, cat string, amount float64, note string");
+	cl_batch *a = runs_batch(s, 40000, 3), *other = runs_batch(s, 90000, 8);
+	CHECK(a && other);
+	cl_write_options o;
+	opts_plain(&o);
+	o.compression = CL_CODEC_SNAPPY;
+	o.row_group_rows = 30000;
+	char p1[600], p2[600], p3[600];
+	snprintf(p1, sizeof p1, "%s/pool1.parquet", cl_test_tmpdir());
+	snprintf(p2, sizeof p2, "%s/pool2.parquet", cl_test_tmpdir());
+	snprintf(p3, sizeof p3, "%s/pool3.parquet", cl_test_tmpdir());
+	CHECK_OK(write_one(p1, s, a, &o, &e, NULL), &e);
+	o.threads = 2;
+	o.page_bytes = 300 << 10;
+	CHECK_OK(write_one(p2, s, other, &o, &e, NULL), &e);
+	opts_plain(&o); /* the first file's options again */
+	o.compression = CL_CODEC_SNAPPY;
+	o.row_group_rows = 30000;
+	CHECK_OK(write_one(p3, s, a, &o, &e, NULL), &e);
+	uint8_t *d1 = NULL, *d3 = NULL;
+	size_t n1 = 0, n3 = 0;
+	CHECK(file_bytes(p1, &d1, &n1) && file_bytes(p3, &d3, &n3));
+	CHECK(n1 == n3 && memcmp(d1, d3, n1) == 0);
+	char *t = file_text(p3);
+	CHECK(t && strncmp(t, "3|cat-3|", 8) == 0);
+	cl_free(t);
+	free(d1);
+	free(d3);
+	cl_batch_free(a);
+	cl_batch_free(other);
+	cl_schema_free(s);
+}
+
+/*
+ * Dictionary decisions from one file to the next: a column whose
+ * dictionary overflowed in one file (fell_back) starts PLAIN in the next
+ * writer given start_plain (no dictionary page at all, where a writer
+ * without it starts dictionary encoded again); a column that kept its
+ * dictionary keeps it; start_plain after the first rows changes nothing.
+ */
+TEST(pqw_start_plain_carried_to_next_file)
+{
+	cl_error e = {0};
+	cl_schema *s = schema_of("s string not null, low int32 not null");
+	cl_batch *b;
+	CHECK_OK(cl_batch_create(&b, s, 6000, &e), &e);
+	char buf[32];
+	for (int i = 0; i < 6000; i++) {
+		int n = snprintf(buf, sizeof buf, "value-%d", i);
+		cl_column_append_bytes(&b->cols[0], buf, (size_t)n, &e);
+		cl_column_append_i64(&b->cols[1], i % 10, &e);
+	}
+	b->nrows = 6000;
+	cl_write_options o;
+	opts_plain(&o);
+	o.dictionary_page_bytes = 20000;
+	o.page_bytes = 8192;
+	char path[600];
+	snprintf(path, sizeof path, "%s/plain_next.parquet", cl_test_tmpdir());
+	bool plain[2] = {false, true};
+	int dp, rd, pl;
+	int64_t db;
+	for (int round = 0; round < 3; round++) {
+		cl_writer *w = NULL;
+		CHECK_OK(cl_writer_open(&w, path, s, &o, &e), &e);
+		if (round == 1)
+			cl__parquet_writer_start_plain(w, plain, 2);
+		CHECK_OK(cl_writer_write(w, b, &e), &e);
+		if (round == 2) /* too late: rows written */
+			cl__parquet_writer_start_plain(w, plain, 2);
+		bool fb[2] = {false, true};
+		cl__parquet_writer_fell_back(w, fb, 2);
+		/* s overflows its dictionary every time; low never */
+		CHECK(fb[0] && !fb[1]);
+		if (round == 0)
+			memcpy(plain, fb, sizeof plain);
+		CHECK_OK(cl_writer_close(w, &e), &e);
+		cl_writer_free(w);
+		pqfile f;
+		CHECK(pq_load(&f, path));
+		CHECK(count_pages(&f, 0, 0, &dp, &rd, &pl, &db));
+		if (round == 1)
+			CHECK(dp == 0 && rd == 0 && pl >= 1);
+		else
+			CHECK(dp == 1 && rd >= 1 && pl >= 1);
+		CHECK(count_pages(&f, 0, 1, &dp, &rd, &pl, &db));
+		CHECK(dp == 1 && rd >= 1 && pl == 0);
+		free(f.data);
+		char *t = file_text(path);
+		CHECK(t && strncmp(t, "value-0|0\nvalue-1|1\n", 20) == 0 && strstr(t, "value-5999|9\n"));
+		cl_free(t);
+	}
 	cl_batch_free(b);
 	cl_schema_free(s);
 }
