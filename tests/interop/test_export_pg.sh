@@ -177,6 +177,29 @@ if "$bin" export "$conn" --table 'My Schema.Order "Items" Tab' -o h.parquet --js
 if "$bin" export "$conn" --table '"dot.s"."t.1"' -o dot.csv 2>x.err && [ "$(cat dot.csv)" = 'k,v
 1,one' ]; then ok "quoted SCHEMA.TABLE parts holding dots"; else bad "dots: $(cat x.err dot.csv)"; fi
 
+# Views and partitioned tables export too; a domain over numeric(10,2)
+# keeps its typmod.
+sql <<'EOF'
+CREATE DOMAIN amount2 AS numeric(10,2);
+CREATE TABLE parted (id int, region text, amt amount2, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE parted_eu PARTITION OF parted FOR VALUES IN ('eu');
+CREATE TABLE parted_us PARTITION OF parted FOR VALUES IN ('us');
+INSERT INTO parted VALUES (1, 'eu', 1.5), (2, 'us', NULL), (3, 'us', -99999999.99);
+CREATE VIEW parted_view AS SELECT id, amt FROM parted WHERE region = 'us';
+EOF
+pg_csv "id,region,amt" parted pg_p.csv
+if "$bin" export "$conn" --table parted -o p.parquet --json >x.json 2>x.err &&
+   grep -q '"rows":3,"columns":3,"primary_key":\["id","region"\]' x.json &&
+   [ "$("$bin" schema p.parquet | tr '\n' ' ')" = "id int32 not null region string not null amt decimal(10,2) " ] &&
+   same p.parquet parquet pg_p.csv "id:INTEGER;region:VARCHAR;amt:DECIMAL(10,2)"; then
+	ok "a partitioned table, a two-column primary key, a domain over numeric(10,2)"; else
+	bad "partitioned: $(cat x.err x.json cmp.out)"; fi
+pg_csv "id,amt" parted_view pg_v.csv
+if "$bin" export "$conn" --table parted_view -o v.csv --json >x.json 2>x.err &&
+   grep -q '"rows":2,"columns":2,"primary_key":\[\]' x.json &&
+   same v.csv csv pg_v.csv "id:INTEGER;amt:DECIMAL(10,2)"; then
+	ok "a view (no primary key)"; else bad "view: $(cat x.err x.json cmp.out)"; fi
+
 # 3. An empty table.
 sql -c "CREATE TABLE empty (id bigint PRIMARY KEY, v text, at timestamptz)"
 if "$bin" export "$conn" --table empty -o empty.parquet --json >x.json 2>x.err &&
