@@ -11,9 +11,7 @@
  *            thread of its own with two or more threads (a small queue of
  *            chunks between it and the walker), in the walker's thread
  *            otherwise. A chunk is a batch in the unified columns with its
- *            key hashes and input positions (cl__dchunk). Every key hash
- *            is also kept (8 bytes a row, in 256 buckets by its top bits)
- *            for the duplicate check at the end.
+ *            key hashes and input positions (cl__dchunk).
  *   Walker   Two cursors. Equal keys at the cursors: a pair, compared in
  *            bulk per column when the chunks advance (cl__diff_cmp_pairs).
  *            Different keys: the row is looked up in the other side's map
@@ -27,6 +25,18 @@
  *   Output   Rows go to the workers' outputs (round robin by flush); the
  *            engine sorts and merges them exactly as on the hash path, so
  *            the bytes are the same.
+ *   Duplicates  One key hash is kept per pair (OLD's row's), per delete
+ *            and per insert (8 bytes each, in 256 buckets by their top
+ *            bits, OLD's side's store), and checked for two equal ones at
+ *            the end. Every OLD row ends in exactly one pair or delete,
+ *            every NEW row in one pair or insert, and a pair's rows have
+ *            equal keys: OLD's keys are the pairs' and the deletes', NEW's
+ *            the pairs' and the inserts'. A key twice on a side is two
+ *            equal hashes among them; two equal hashes otherwise (a delete
+ *            and an insert, which the walk never leaves with one key, or
+ *            a collision) only make the path give up. One hash per pair
+ *            instead of one per row of each side: half the hashes to keep
+ *            and check, kept by the walker, not the readers.
  *
  * When it gives up (returns 0, nothing kept; the caller runs the hash
  * path from the start, which then also reports duplicates as always):
@@ -34,7 +44,7 @@
  *     not aligned), or parked rows and key hashes past the store budget
  *     (3/4 of --memory-limit); decided by the rows walked only, never by
  *     timing or threads;
- *   - a key parked twice on one side, or two equal key hashes on one side
+ *   - a key parked twice on one side, or two equal kept key hashes
  *     at the end (a duplicate key, or a hash collision: not sure);
  *   - inputs too large for the hashes (16 bytes a row) in the budget.
  * CL_DIFF_PATH=aligned skips the first rule (tests), =hash never tries.
@@ -380,13 +390,14 @@ static int emit_inserts(walk *w, const cl__dchunk *c, const uint32_t *rows, int6
 static int flush(walk *w, cl_error *err)
 {
 	const cl__dchunk *lc = w->s[0].c, *rc = w->s[1].c;
+	side *keep = &w->s[0];
 	int r = 0;
-	if (w->np)
+	if (w->np && !(r = cl__aside_keep(keep, lc->hash, w->pl, w->np, err)))
 		r = emit_pairs(w, lc->ptrs, lc->prov, rc->ptrs, rc->prov, w->pl, w->pr,
 		               w->np, err);
-	if (!r && w->nd)
+	if (!r && w->nd && !(r = cl__aside_keep(keep, lc->hash, w->dl, w->nd, err)))
 		r = emit_deletes(w, lc, w->dl, w->nd, err);
-	if (!r && w->ni)
+	if (!r && w->ni && !(r = cl__aside_keep(keep, rc->hash, w->il, w->ni, err)))
 		r = emit_inserts(w, rc, w->il, w->ni, err);
 	w->np = w->nd = w->ni = 0;
 	return r;
@@ -403,6 +414,9 @@ static int match_parked(walk *w, int ps, int64_t slot, const cl__dchunk *c, int6
 	uint32_t prow = ref & CL__CHUNK_MASK, crow = (uint32_t)r;
 	s->slots[slot] = TOMB;
 	s->live--;
+	int rc = cl__aside_keep(&w->s[0], c->hash, &crow, 1, err);
+	if (rc)
+		return rc;
 	if (ps == 0)
 		return emit_pairs(w, pc->ptrs, pc->prov, c->ptrs, c->prov, &prow, &crow,
 		                  1, err);
@@ -844,6 +858,12 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 		rc = cl__aside_init(&w->s[0], d, true, d->lds, d->nlds, err);
 	if (!rc)
 		rc = cl__aside_init(&w->s[1], d, false, &rds, 1, err);
+	if (!rc && w->s[0].expect >= 0) {
+		/* the kept hashes: OLD's rows and NEW's inserts (a guess: what NEW
+		 * has more, and a margin; a bucket past its region grows apart) */
+		int64_t more = w->s[1].expect - w->s[0].expect;
+		w->s[0].expect += (more > 0 ? more : 0) + w->s[0].expect / 64;
+	}
 	for (int k = 0; k < 2 && !rc && d->nthreads > 1; k++)
 		cl__aside_start(&w->s[k]);
 	if (!rc) {
@@ -856,9 +876,21 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 	}
 	cl__aside_stop(&w->s[0]);
 	cl__aside_stop(&w->s[1]);
-	/* duplicate keys: two equal hashes on a side (both sides at once) */
+	/* duplicate keys: two equal kept hashes (the parked rows, deletes and
+	 * inserts to come, kept first); half the buckets on another thread */
+	for (int k = 0; k < 2 && !rc && !w->giveup; k++) {
+		side *s = &w->s[k];
+		for (int64_t i = 0; i < s->scap && !rc; i++) {
+			uint32_t e = s->slots[i];
+			if (e && e != TOMB)
+				rc = cl__aside_keep(&w->s[0],
+				                    park_chunk(s, e - 1)->hash + ((e - 1) & CL__CHUNK_MASK),
+				                    NULL, 1, err);
+		}
+	}
 	if (!rc && !w->giveup) {
-		cl__adup j[2] = {{&w->s[0], false, false}, {&w->s[1], false, false}};
+		cl__adup j[2] = {{&w->s[0], 0, CL__ASIDE_NBUCKET / 2, false, false},
+		                 {&w->s[0], CL__ASIDE_NBUCKET / 2, CL__ASIDE_NBUCKET, false, false}};
 		pthread_t t;
 		bool th = d->nthreads > 1 &&
 		          !pthread_create(&t, NULL, cl__aside_dup_check, &j[0]);
@@ -879,7 +911,7 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 	int result = rc ? rc : w->giveup ? 0 : 1;
 	if (result >= 0)
 		note(result           ? "used"
-		     : w->giveup == 2 ? "gave up: equal key hashes on one side"
+		     : w->giveup == 2 ? "gave up: equal key hashes (a duplicate key?)"
 		     : w->giveup == 3 ? "gave up: a key parked twice on one side"
 		                      : "gave up: not aligned or past the memory budget",
 		     w);

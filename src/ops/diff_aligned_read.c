@@ -98,28 +98,30 @@ static int hash_block(cl__aside *s, cl_error *err)
 	return 0;
 }
 
-static int keep_hashes(cl__aside *s, int64_t n, cl_error *err)
+int cl__aside_keep(cl__aside *s, const uint64_t *h, const uint32_t *rows, int64_t n,
+                   cl_error *err)
 {
 	int rc = hash_block(s, err);
 	if (rc)
 		return rc;
 	for (int64_t i = 0; i < n; i++) {
-		int b = (int)(s->h[i] >> 56);
+		uint64_t x = h[rows ? rows[i] : i];
+		int b = (int)(x >> 56);
 		if (s->bn[b] == s->bcap[b]) {
 			int64_t c = s->bcap[b] ? s->bcap[b] * 2 : 1024;
-			uint64_t *x;
+			uint64_t *y;
 			if (in_block(s, b)) {
-				if ((x = cl_malloc((size_t)c * sizeof *x)))
-					memcpy(x, s->bk[b], (size_t)s->bn[b] * sizeof *x);
+				if ((y = cl_malloc((size_t)c * sizeof *y)))
+					memcpy(y, s->bk[b], (size_t)s->bn[b] * sizeof *y);
 			} else {
-				x = cl_realloc(s->bk[b], (size_t)c * sizeof *x);
+				y = cl_realloc(s->bk[b], (size_t)c * sizeof *y);
 			}
-			if (!x)
+			if (!y)
 				return oom(err);
-			s->bk[b] = x;
+			s->bk[b] = y;
 			s->bcap[b] = c;
 		}
-		s->bk[b][s->bn[b]++] = s->h[i];
+		s->bk[b][s->bn[b]++] = x;
 	}
 	return 0;
 }
@@ -167,8 +169,6 @@ static int read_batch(cl__aside *s, cl_error *err)
 		               cl_dataset_cursor_first_row(s->cur);
 		for (int64_t i = 0; i < n; i++)
 			s->pv[i] = base + i;
-		if ((rc = keep_hashes(s, n, err)))
-			return rc;
 		if (n >= CL__CHUNK_ROWS / 2 && n <= CL__CHUNK_ROWS) {
 			take_ctx t = {p, s};
 			return cl__dstore_adopt(&s->tmp, p, s->v.cols, n, s->h, s->pv,
@@ -339,14 +339,14 @@ void cl__aside_release(cl__aside *s, int nu)
 
 /* ---- the duplicate check ------------------------------------------------ */
 
-/* Whether two key hashes of a side are equal (an exact set per bucket:
- * small enough for the cache). */
+/* Whether two kept key hashes of buckets [j->b0, j->b1) are equal (an
+ * exact set per bucket: small enough for the cache). */
 void *cl__aside_dup_check(void *arg)
 {
 	cl__adup *j = arg;
 	cl__aside *s = j->s;
 	int64_t most = 0;
-	for (int b = 0; b < CL__ASIDE_NBUCKET; b++)
+	for (int b = j->b0; b < j->b1; b++)
 		if (s->bn[b] > most)
 			most = s->bn[b];
 	int64_t cap = 16;
@@ -357,7 +357,7 @@ void *cl__aside_dup_check(void *arg)
 		j->oom = true;
 		return NULL;
 	}
-	for (int b = 0; b < CL__ASIDE_NBUCKET && !j->found; b++) {
+	for (int b = j->b0; b < j->b1 && !j->found; b++) {
 		int64_t c = 16;
 		while (c < s->bn[b] * 2)
 			c *= 2;

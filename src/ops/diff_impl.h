@@ -492,7 +492,7 @@ typedef struct cl__aside {
 	int tnext;      /* next chunk of tmp to hand out */
 	int di, u, nunits;
 	cl_dataset_cursor *cur;
-	uint64_t *bk[CL__ASIDE_NBUCKET]; /* every key hash, by its top 8 bits */
+	uint64_t *bk[CL__ASIDE_NBUCKET]; /* kept key hashes, by their top 8 bits */
 	int64_t bn[CL__ASIDE_NBUCKET], bcap[CL__ASIDE_NBUCKET];
 	int64_t expect;  /* rows the side's files say they hold (-1: unknown) */
 	uint64_t *hblock; /* one region per bucket when expect is known */
@@ -529,9 +529,15 @@ void cl__aside_start(cl__aside *s);
 int cl__aside_next(cl__aside *s, cl__dchunk **out, cl_error *err);
 void cl__aside_stop(cl__aside *s);
 void cl__aside_release(cl__aside *s, int nu);
-/* Whether two key hashes of a side are equal (a pthread start routine). */
+/* Keep key hashes h[rows[k]] (h[k] when rows is NULL), k < n, for the
+ * duplicate check. */
+int cl__aside_keep(cl__aside *s, const uint64_t *h, const uint32_t *rows, int64_t n,
+		   cl_error *err);
+/* Whether two kept key hashes of buckets [b0, b1) are equal (a pthread
+ * start routine). */
 typedef struct cl__adup {
 	cl__aside *s;
+	int b0, b1;
 	bool found, oom;
 } cl__adup;
 void *cl__aside_dup_check(void *arg);
