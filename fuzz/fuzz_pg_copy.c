@@ -6,7 +6,8 @@
  * column of every conversion (int16/32/64, float32/64, decimal, bool,
  * date, time, timestamp, timestamptz, bytea, text). Rows that fail are
  * fine; the batch is checked against the batch invariants whenever it
- * holds whole rows, and a failed row empties it. The unescaper is also run
+ * holds whole rows, and a failed row empties it (its message names the
+ * row by a key of 0-2 columns). The unescaper is also run
  * on the whole input. Crashes, leaks, UB and invariant breaks are not fine.
  */
 #include "changelake.h"
@@ -43,6 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cl__pg_copy_decoder d;
 	cl_error e = {0};
 	if (cl__pg_copy_decoder_init(&d, "fuzz", schema, kinds, &e) == 0) {
+		/* a key of two columns, so failing rows are named by it */
+		d.keys[0] = 12;
+		d.keys[1] = 0;
+		d.nkeys = size % 3; /* none, one or both */
 		size_t i = 0;
 		while (i < size) {
 			size_t j = i;

@@ -461,6 +461,36 @@ int cl__pg_copy_decoder_init(cl__pg_copy_decoder *d, const char *table,
 	return cl_batch_create(&d->batch, schema, 1024, err);
 }
 
+/* " (k1=v1, k2=v2)": the row's key values as COPY sent them, for an
+ * error message (rows have no stable position in a table); "" when the
+ * key is unknown. Long values are cut. */
+static void key_text(const cl__pg_copy_decoder *d, const char *row, size_t n, char *out,
+		     size_t cap)
+{
+	out[0] = 0;
+	if (!d->nkeys)
+		return;
+	size_t k = (size_t)snprintf(out, cap, " (");
+	for (int i = 0; i < d->nkeys && k < cap; i++) {
+		size_t a = 0, b;
+		for (int f = 0; f < d->keys[i]; f++) {
+			while (a < n && row[a] != '\t')
+				a++;
+			a += a < n;
+		}
+		for (b = a; b < n && row[b] != '\t'; b++)
+			;
+		int len = b - a > 40 ? 40 : (int)(b - a);
+		k += (size_t)snprintf(out + k, cap - k, "%s%s=%.*s%s", i ? ", " : "",
+				      d->schema->fields[d->keys[i]].name, len, row + a,
+				      b - a > 40 ? "..." : "");
+	}
+	if (k + 2 <= cap)
+		snprintf(out + k, cap - k, ")");
+	else
+		out[0] = 0; /* cut mid-way: say nothing rather than half */
+}
+
 int cl__pg_copy_row(cl__pg_copy_decoder *d, const char *row, size_t n, cl_error *err)
 {
 	if (n && row[n - 1] == '\n')
@@ -489,9 +519,12 @@ int cl__pg_copy_row(cl__pg_copy_decoder *d, const char *row, size_t n, cl_error 
 						 d->field.len, err);
 		}
 		if (rc) {
-			if (rc == CL_ETYPE)
-				cl_error_prefix(err, "table %s, row %lld, column '%s': ", d->table,
-						(long long)d->rows, d->schema->fields[f].name);
+			if (rc == CL_ETYPE) {
+				char key[256];
+				key_text(d, row, n, key, sizeof key);
+				cl_error_prefix(err, "table %s, row %lld%s, column '%s': ", d->table,
+						(long long)d->rows, key, d->schema->fields[f].name);
+			}
 			return rc;
 		}
 		i = j + 1;
@@ -868,8 +901,20 @@ int cl_pg_export(const char *conninfo, const char *table, const char *out,
 		goto done;
 	}
 	PQclear(r);
-	if ((rc = cl__pg_copy_decoder_init(&dec, table, st->schema, kinds, err)) ||
-	    (rc = cl_writer_open(&w, out, st->schema, wo, err)) ||
+	if ((rc = cl__pg_copy_decoder_init(&dec, table, st->schema, kinds, err)))
+		goto done;
+	/* the primary key's exported columns name a failing row */
+	for (int i = 0; i < st->npkey && dec.nkeys < CL__PG_MAX_KEYS; i++) {
+		int f = cl_schema_find(st->schema, st->pkey[i]);
+		if (f < 0) {
+			dec.nkeys = 0;
+			break;
+		}
+		dec.keys[dec.nkeys++] = f;
+	}
+	if (dec.nkeys < st->npkey)
+		dec.nkeys = 0;
+	if ((rc = cl_writer_open(&w, out, st->schema, wo, err)) ||
 	    (rc = stream_rows(c, table, w, &dec, o, st, err)) ||
 	    (rc = cl_writer_close(w, err)))
 		goto done;

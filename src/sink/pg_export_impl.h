@@ -65,8 +65,12 @@ int cl__pg_copy_unescape(cl_buf *out, const char *s, size_t n);
 int cl__pg_value_append(cl_column *c, cl__pg_kind kind, const char *s, size_t n,
 			cl_error *err);
 
+#define CL__PG_MAX_KEYS 8
+
 /* Decodes COPY text rows into a batch of `schema` (borrowed, as are
- * `kinds` and `table`, the name used in messages). */
+ * `kinds` and `table`, the name used in messages). keys[0..nkeys) are
+ * the fields of the primary key, set by the caller after init (0: none):
+ * a value error then also names the row by its key, "(id=42)". */
 typedef struct cl__pg_copy_decoder {
 	const char *table;
 	const cl_schema *schema;
@@ -75,6 +79,8 @@ typedef struct cl__pg_copy_decoder {
 	cl_buf field;     /* scratch: one unescaped field */
 	int64_t rows;     /* rows decoded in all (row numbers in messages) */
 	int64_t bytes;    /* bytes of row text in the current batch */
+	int keys[CL__PG_MAX_KEYS];
+	int nkeys;
 } cl__pg_copy_decoder;
 
 int cl__pg_copy_decoder_init(cl__pg_copy_decoder *d, const char *table,

@@ -257,17 +257,17 @@ sql -c "CREATE ROLE nopriv LOGIN"
 if [ $? = 2 ] && grep -q 'table big' x.err && grep -q 'permission denied' x.err && no_out e5.parquet; then
 	ok "no permission: exit 2, named, no OUT"; else bad "permission: $(cat x.err)"; fi
 # values with no equivalent, far into the table (after a batch was written)
-sql -c "CREATE TABLE inf (id int, at timestamp, d date, n numeric(10,2))" \
+sql -c "CREATE TABLE inf (id int PRIMARY KEY, at timestamp, d date, n numeric(10,2))" \
     -c "INSERT INTO inf SELECT g, '2024-01-01', '2024-01-01', 1 FROM generate_series(1, 70000) g" \
     -c "INSERT INTO inf VALUES (70001, 'infinity', '2024-01-01', 1)"
 echo "older" >e6.parquet
 "$bin" export "$conn" --table inf -o e6.parquet 2>x.err
-if [ $? = 2 ] && grep -q "table inf, row 70001, column 'at': value 'infinity' has no timestamp(us) equivalent" x.err &&
+if [ $? = 2 ] && grep -q "table inf, row 70001 (id=70001), column 'at': value 'infinity' has no timestamp(us) equivalent" x.err &&
    [ "$(cat e6.parquet)" = older ]; then
-	ok "timestamp infinity: exit 2 naming table, row and column; the older OUT stays"; else bad "infinity: $(cat x.err)"; fi
+	ok "timestamp infinity: exit 2 naming table, row (and its key) and column; the older OUT stays"; else bad "infinity: $(cat x.err)"; fi
 sql -c "UPDATE inf SET at = '2024-01-01', d = '-infinity' WHERE id = 70001"
 "$bin" export "$conn" --table inf -o e7.csv 2>x.err
-if [ $? = 2 ] && grep -q "row 70001, column 'd': value '-infinity' has no date equivalent" x.err && no_out e7.csv; then
+if [ $? = 2 ] && grep -q "row 70001 (id=70001), column 'd': value '-infinity' has no date equivalent" x.err && no_out e7.csv; then
 	ok "date -infinity: exit 2, named, no OUT"; else bad "date inf: $(cat x.err)"; fi
 sql -c "UPDATE inf SET d = '2024-01-01', n = 'NaN' WHERE id = 70001"
 "$bin" export "$conn" --table inf -o e8.jsonl 2>x.err

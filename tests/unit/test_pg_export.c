@@ -256,6 +256,15 @@ TEST(pg_export_copy_rows)
 	cl__pg_copy_decoder_clear(&d);
 	CHECK(cl__pg_copy_row(&d, "7\ta\t\\N\tinfinity\n", 16, &err) == CL_ETYPE);
 	CHECK(strstr(err.message, "row 7, column 'at': value 'infinity' has no"));
+	/* with a key, the row is also named by its key values */
+	d.keys[0] = 1;
+	d.keys[1] = 0;
+	d.nkeys = 2;
+	cl__pg_copy_decoder_clear(&d);
+	static const char r8[] = "8\tk\\tey\t\\N\tnever\n";
+	CHECK(cl__pg_copy_row(&d, r8, sizeof r8 - 1, &err) == CL_ETYPE);
+	CHECK(strstr(err.message, "table public.t, row 8 (note=k\\tey, id=8), column 'at': "
+			       "value 'never"));
 	cl__pg_copy_decoder_release(&d);
 	cl_schema_free(s);
 }
