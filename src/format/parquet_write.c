@@ -308,40 +308,85 @@ static size_t varint_len(uint64_t v)
 }
 
 /*
- * Snappy of a[0..an) then b[0..bn) (an > 0) appended to out without
- * joining them first: each is compressed on its own, as snappy compresses
- * every 64 KiB fragment on its own, under one length header. b (a page's
- * PLAIN values) goes straight from the page buffer; a (its levels, small)
- * through the scratch sc. The stream starts *at bytes past out->len (the
- * room left for a's part); out->len ends past it. 0 or CL_ENOMEM /
- * CL_EINTERNAL.
+ * SNAPPY page bodies are built here from their two parts, levels and
+ * values, each compressed where it lies (no copy of the values into one
+ * buffer first) under one length header: a snappy stream is a length and
+ * then elements, and snappy compresses each 64 KiB fragment of its input
+ * on its own, so parts compressed one after another are a stream too.
+ * The values' first fragment is compressed first; when it shrinks by less
+ * than a tenth (random ids, most integers), the rest of the values go in
+ * as literal elements (the same bytes, no search for matches, which is
+ * slow on such data and finds next to nothing), else the rest is
+ * compressed as well. Any snappy reader reads both.
  */
-static int snappy_pair(cl_buf *out, cl_buf *sc, const uint8_t *a, size_t an, const uint8_t *b,
-		       size_t bn, size_t *at)
+#define PQW_SNAPPY_PROBE ((size_t)64 << 10)
+
+/* n bytes of p as snappy literal elements at o; returns their length
+ * (at most n + 3 per 64 KiB). */
+static size_t snappy_literals(uint8_t *o, const uint8_t *p, size_t n)
 {
-	size_t amax = snappy_max_compressed_length(an), bmax = snappy_max_compressed_length(bn);
-	size_t head = 10 + amax; /* varint of the total, then a's part */
-	cl_buf_clear(sc);
-	if (scratch_reserve(sc, amax) || cl_buf_reserve(out, head + bmax))
-		return CL_ENOMEM;
-	size_t alen = amax, blen = bmax;
-	uint8_t *o = out->data + out->len;
-	if (snappy_compress((const char *)a, an, (char *)sc->data, &alen) != SNAPPY_OK ||
-	    snappy_compress((const char *)b, bn, (char *)o + head, &blen) != SNAPPY_OK)
+	size_t k = 0;
+	while (n) {
+		size_t m = n < 65536 ? n : 65536;
+		if (m <= 60) {
+			o[k++] = (uint8_t)((m - 1) << 2);
+		} else {
+			o[k++] = 61 << 2; /* length - 1 in the next two bytes */
+			o[k++] = (uint8_t)(m - 1);
+			o[k++] = (uint8_t)((m - 1) >> 8);
+		}
+		memcpy(o + k, p, m);
+		k += m;
+		p += m;
+		n -= m;
+	}
+	return k;
+}
+
+/* The elements of p[0..n) compressed at o + *pos (snappy's length varint
+ * lands on the bytes before, which are put back); *pos moves past them. */
+static int snappy_elements(uint8_t *o, size_t *pos, const uint8_t *p, size_t n)
+{
+	size_t v = varint_len(n), len = snappy_max_compressed_length(n);
+	uint8_t save[10];
+	memcpy(save, o + *pos - v, v);
+	if (snappy_compress((const char *)p, n, (char *)o + *pos - v, &len) != SNAPPY_OK)
 		return CL_EINTERNAL;
-	/* a's elements end where b's begin (over b's length varint) */
-	size_t va = varint_len(an), vb = varint_len(bn), ae = alen - va;
-	size_t start = head + vb - ae - varint_len(an + bn);
-	memcpy(o + head + vb - ae, sc->data + va, ae);
-	uint8_t *q = o + start;
-	uint64_t t = an + bn;
+	memcpy(o + *pos - v, save, v);
+	*pos += len - v;
+	return 0;
+}
+
+/* The snappy stream of a[0..an) then b[0..bn) appended to out (see
+ * above). 0, CL_ENOMEM or CL_EINTERNAL. */
+static int snappy_page(cl_buf *out, const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	size_t f = bn < PQW_SNAPPY_PROBE ? bn : PQW_SNAPPY_PROBE;
+	size_t need = 10 + snappy_max_compressed_length(an) + snappy_max_compressed_length(f) +
+		      snappy_max_compressed_length(bn - f);
+	if (cl_buf_reserve(out, need))
+		return CL_ENOMEM;
+	uint8_t *o = out->data + out->len;
+	size_t pos = 0;
+	uint64_t t = (uint64_t)an + bn;
 	while (t >= 0x80) {
-		*q++ = (uint8_t)(t | 0x80);
+		o[pos++] = (uint8_t)(t | 0x80);
 		t >>= 7;
 	}
-	*q = (uint8_t)t;
-	*at = start;
-	out->len += head + blen;
+	o[pos++] = (uint8_t)t;
+	int rc = an ? snappy_elements(o, &pos, a, an) : 0;
+	size_t at = pos;
+	if (!rc && f)
+		rc = snappy_elements(o, &pos, b, f);
+	if (!rc && bn > f) {
+		if ((pos - at) * 10 > f * 9)
+			pos += snappy_literals(o + pos, b + f, bn - f);
+		else
+			rc = snappy_elements(o, &pos, b + f, bn - f);
+	}
+	if (rc)
+		return rc;
+	out->len += pos;
 	out->data[out->len] = 0;
 	return 0;
 }
@@ -358,9 +403,10 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 	cl_buf_clear(raw);
 	bool is_compressed = o->compression != CL_CODEC_UNCOMPRESSED;
 	const bool plain = !(ch->use_dict && ch->nidx > 0);
-	/* v1 SNAPPY PLAIN page: levels and values compressed each where they
-	 * are (snappy_pair); raw holds the levels only */
-	const bool pair = !v2 && plain && o->compression == CL_CODEC_SNAPPY;
+	/* v1 SNAPPY page: levels and values compressed each where they are
+	 * (snappy_page); for a PLAIN page raw holds the levels only */
+	const bool snap = !v2 && o->compression == CL_CODEC_SNAPPY;
+	const bool pair = snap && plain;
 	/* the page's encoded size, roughly: one growth of the scratch */
 	size_t want = (size_t)page_estimate(ch) + (size_t)ch->page_values / 4 + 64;
 	if (scratch_reserve(raw, pair ? want - ch->plain.len : want))
@@ -420,21 +466,20 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 			return rc == CL_ENOMEM ? oom(p, err)
 					       : cl_error_set(err, rc, "page header encoding failed");
 		room = sc->head.len;
-		/* snappy_pair needs the most: two bounds and a varint */
+		/* snappy_page needs the most: three bounds and a varint */
 		pg = cl__pqw_pool_alloc(room + usize + usize / 6 + 128, &pgcap);
 		if (!pg)
 			return oom(p, err);
 		cl_buf view = {pg, room, pgcap};
-		if (pair && raw->len) {
-			rc = snappy_pair(&view, &sc->comp, raw->data, raw->len, ch->plain.data,
-					 ch->plain.len, &boff);
+		if (snap) {
+			rc = snappy_page(&view, raw->data, vstart, pair ? ch->plain.data : raw->data + vstart,
+					 vlen);
 			if (rc == CL_ENOMEM)
 				rc = oom(p, err);
 			else if (rc)
 				rc = cl__pqw_col_error(p, ch->col, err, rc, "snappy: compression failed");
 		} else {
-			rc = compress(p, ch, pair ? ch->plain.data : raw->data,
-				      pair ? ch->plain.len : raw->len, &view, err);
+			rc = compress(p, ch, raw->data, raw->len, &view, err);
 		}
 		pg = view.data;
 		pgcap = view.cap;
@@ -442,7 +487,7 @@ static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 			cl__pqw_pool_give(pg, pgcap);
 			return rc;
 		}
-		boff += room;
+		boff = room;
 		body = pg + boff;
 		blen = view.len - boff;
 	}
