@@ -238,6 +238,17 @@ if [ "$drc" = 1 ] && [ "$arc" = 0 ] && same snap2.parquet parquet pg_big2.csv "$
 	ok "export, change, export, diff, apply: the first snapshot becomes the second"; else
 	bad "round trip: diff $drc apply $arc $(cat x.err diff.err apply.err cmp.out)"; fi
 
+# On a terminal a summary (and progress) on stderr; quiet otherwise.
+if command -v script >/dev/null; then
+	script -qec "'$bin' export '$conn' --table big -o tty.parquet" /dev/null >tty.out 2>&1
+	if grep -q "export: 200243 rows, 6 columns of big in .* rows/s); primary key id" tty.out; then
+		ok "a summary with rows/s and the primary key on a terminal"; else bad "tty: $(cat tty.out)"; fi
+	script -qec "'$bin' export '$conn' --table big -o tty.parquet --quiet" /dev/null >tty.out 2>&1
+	if [ ! -s tty.out ]; then ok "--quiet on a terminal prints nothing"; else bad "quiet: $(cat tty.out)"; fi
+fi
+"$bin" export "$conn" --table big -o notty.parquet >notty.out 2>&1
+if [ $? = 0 ] && [ ! -s notty.out ]; then ok "nothing printed when not on a terminal"; else bad "notty: $(cat notty.out)"; fi
+
 # 5. Errors: exit 2, a message naming the table, and no OUT.
 no_out() { [ ! -e "$1" ] && [ -z "$(ls -A . | grep -F ".$1.tmp")" ]; }
 "$bin" export "$conn" --table nosuch -o e1.parquet 2>x.err
