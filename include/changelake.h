@@ -22,6 +22,7 @@
 #include "changelake/dms.h"
 #include "changelake/dms_merge.h"
 #include "changelake/pg.h"
+#include "changelake/pg_export.h"
 #include "changelake/state.h"
 
 #endif
