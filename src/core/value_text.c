@@ -407,16 +407,6 @@ static int type_error(cl_error *err, const cl_column *c, const char *s,
 			    range ? "is out of range for" : "is not a valid", tn);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int cl__column_append_text(cl_column *c, const char *s, size_t n,
 			   cl_error *err)
@@ -506,7 +496,7 @@ int cl__column_append_text(cl_column *c, const char *s, size_t n,
 				return rc;
 			uint8_t *dst = c->data + c->offsets[c->length];
 			for (size_t k = 0; k < m; k++) {
-				int hi = hexval(s[2 + 2 * k]), lo = hexval(s[3 + 2 * k]);
+				int hi = cl__hex_digit(s[2 + 2 * k]), lo = cl__hex_digit(s[3 + 2 * k]);
 				if (hi < 0 || lo < 0)
 					return type_error(err, c, s, n, false);
 				dst[k] = (uint8_t)(hi << 4 | lo);

@@ -23,6 +23,18 @@
 
 typedef __int128 cl_i128;
 
+/* The value of a hexadecimal digit (either case), or -1. */
+static inline int cl__hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Each parser returns 0 on success, -1 when the text is not such a value,
  * -2 when it is one but out of range for the target. */
 int cl__parse_bool(const char *s, size_t n, bool *out);

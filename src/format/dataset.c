@@ -179,16 +179,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static char *unescape(const char *s, size_t n)
 {
@@ -197,9 +187,9 @@ static char *unescape(const char *s, size_t n)
 		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			o[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && cl__hex_digit(s[i + 1]) >= 0 &&
+		    cl__hex_digit(s[i + 2]) >= 0) {
+			o[k++] = (char)(cl__hex_digit(s[i + 1]) * 16 + cl__hex_digit(s[i + 2]));
 			i += 2;
 		} else {
 			o[k++] = s[i];

@@ -82,16 +82,6 @@ void cl__pg_map_type(uint32_t oid, int32_t typmod, cl_type *type, cl__pg_kind *k
 
 /* ---- COPY text escapes ---------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int cl__pg_copy_unescape(cl_buf *out, const char *s, size_t n)
 {
@@ -115,13 +105,13 @@ int cl__pg_copy_unescape(cl_buf *out, const char *s, size_t n)
 		case 't': *d++ = '\t'; break;
 		case 'v': *d++ = '\v'; break;
 		case 'x': {
-			int h = i < n ? hexval((unsigned char)s[i]) : -1;
+			int h = i < n ? cl__hex_digit((unsigned char)s[i]) : -1;
 			if (h < 0) {
 				*d++ = 'x'; /* as PostgreSQL: \x without a digit is 'x' */
 				break;
 			}
 			i++;
-			int h2 = i < n ? hexval((unsigned char)s[i]) : -1;
+			int h2 = i < n ? cl__hex_digit((unsigned char)s[i]) : -1;
 			if (h2 >= 0) {
 				h = h * 16 + h2;
 				i++;
@@ -351,7 +341,7 @@ static int append_bytea(cl_column *c, const char *s, size_t n, cl_error *err)
 	if (n < 2 || s[0] != '\\' || s[1] != 'x' || (n - 2) % 2)
 		return BAD;
 	for (size_t i = 2; i < n; i++)
-		if (hexval((unsigned char)s[i]) < 0)
+		if (cl__hex_digit((unsigned char)s[i]) < 0)
 			return BAD;
 	size_t m = (n - 2) / 2;
 	int rc = cl_column_reserve(c, 1, err);
@@ -362,8 +352,8 @@ static int append_bytea(cl_column *c, const char *s, size_t n, cl_error *err)
 	int64_t off = c->offsets[c->length];
 	uint8_t *d = c->data + off;
 	for (size_t i = 0; i < m; i++)
-		d[i] = (uint8_t)(hexval((unsigned char)s[2 + 2 * i]) * 16 +
-				 hexval((unsigned char)s[3 + 2 * i]));
+		d[i] = (uint8_t)(cl__hex_digit((unsigned char)s[2 + 2 * i]) * 16 +
+				 cl__hex_digit((unsigned char)s[3 + 2 * i]));
 	c->offsets[c->length + 1] = off + (int64_t)m;
 	c->length++;
 	return 0;

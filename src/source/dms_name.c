@@ -25,16 +25,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* n digits at s as a number; -1 when one is not a digit. n <= 18. */
 static int64_t digits(const char *s, size_t n)
@@ -70,7 +60,7 @@ static bool parse_load(cl_dms_name *out, const char *s, size_t n)
 		return false;
 	uint64_t counter = 0;
 	for (size_t i = 4; i < n; i++) {
-		int h = hex_value(s[i]);
+		int h = cl__hex_digit(s[i]);
 		if (h < 0)
 			return false;
 		counter = counter << 4 | (uint64_t)h;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/value_text.h"
 
 #define MAGIC "changelake-dms-consumed 1"
 
@@ -159,11 +160,6 @@ static int parse_i64(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		: c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 int cl_dms_consumed_parse(cl_dms_consumed **out, const char *text, size_t n,
 			  const char *label, cl_error *err)
@@ -218,8 +214,8 @@ int cl_dms_consumed_parse(cl_dms_consumed **out, const char *text, size_t n,
 		for (size_t i = 0; i < fl[4]; i++) {
 			char ch = f[4][i];
 			if (ch == '%') {
-				int hi = i + 2 < fl[4] ? hexval(f[4][i + 1]) : -1;
-				int lo = hi >= 0 ? hexval(f[4][i + 2]) : -1;
+				int hi = i + 2 < fl[4] ? cl__hex_digit(f[4][i + 1]) : -1;
+				int lo = hi >= 0 ? cl__hex_digit(f[4][i + 2]) : -1;
 				if (lo < 0 || (hi << 4 | lo) == 0) {
 					rc = cl_error_set(err, CL_EFORMAT, "%s: line %d: bad escape",
 							  label, line);

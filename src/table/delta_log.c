@@ -104,16 +104,6 @@ int cl__delta_path_encode(cl_buf *out, const char *key)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int cl__delta_path_decode(char **key, cl_store *s, const char *path, size_t n,
 			  cl_error *err)
@@ -130,7 +120,7 @@ int cl__delta_path_decode(char **key, cl_store *s, const char *path, size_t n,
 				return cl_error_set(err, CL_EFORMAT,
 						    "path '%.*s': truncated %%-escape", (int)n, path);
 			}
-			int a = hexval(path[i + 1]), b = hexval(path[i + 2]);
+			int a = cl__hex_digit(path[i + 1]), b = cl__hex_digit(path[i + 2]);
 			if (a < 0 || b < 0 || (a == 0 && b == 0)) {
 				cl_free(d);
 				return cl_error_set(err, CL_EFORMAT,
