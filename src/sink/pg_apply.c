@@ -13,6 +13,7 @@
 #include "changelake/pg.h"
 #include "changelake/dataset.h"
 #include "core/buf.h"
+#include "sink/pg_common.h"
 
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -29,22 +30,12 @@ bool cl_pg_is_target(const char *t)
 
 static int pg_error(cl_error *err, PGconn *c, const char *what)
 {
-	const char *m = PQerrorMessage(c);
-	size_t n = strlen(m);
-	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-		n--;
-	return cl_error_set(err, CL_EIO, "PostgreSQL: %s: %.*s", what, (int)n, m);
+	return cl__pg_error(err, NULL, what, PQerrorMessage(c));
 }
 
 static int res_error(cl_error *err, PGresult *r, const char *what)
 {
-	const char *m = PQresultErrorMessage(r);
-	size_t n = strlen(m);
-	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-		n--;
-	int rc = cl_error_set(err, CL_EIO, "PostgreSQL: %s: %.*s", what, (int)n, m);
-	PQclear(r);
-	return rc;
+	return cl__pg_res_error(err, NULL, r, what);
 }
 
 /* Append identifier id, quoted, to b. */
@@ -106,27 +97,7 @@ static int describe(PGconn *c, const char *qualified, cl_schema **cols, char ***
 	PQclear(r);
 	if (rc)
 		return rc;
-	r = PQexecParams(c,
-			 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
-			 "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-			 "WHERE i.indrelid = $1::regclass AND i.indisprimary "
-			 "ORDER BY array_position(i.indkey::int2[], a.attnum)",
-			 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return res_error(err, r, "reading the table's primary key");
-	*npk = PQntuples(r);
-	*pk = cl_calloc((size_t)*npk + 1, sizeof **pk);
-	if (!*pk) {
-		PQclear(r);
-		return cl_error_set(err, CL_ENOMEM, "out of memory");
-	}
-	for (int i = 0; i < *npk; i++)
-		if (!((*pk)[i] = cl_strdup(PQgetvalue(r, i, 0)))) {
-			PQclear(r);
-			return cl_error_set(err, CL_ENOMEM, "out of memory");
-		}
-	PQclear(r);
-	return 0;
+	return cl__pg_primary_key(c, qualified, NULL, pk, npk, err);
 }
 
 /* Check --key against the primary key (same set of columns). */

@@ -24,6 +24,7 @@
  */
 #include "changelake/pg_export.h"
 #include "core/value_text.h"
+#include "sink/pg_common.h"
 #include "sink/pg_export_impl.h"
 
 #include <libpq-fe.h>
@@ -553,31 +554,20 @@ void cl_pg_export_stats_release(cl_pg_export_stats *s)
 	if (!s)
 		return;
 	cl_schema_free(s->schema);
-	for (int i = 0; s->pkey && i < s->npkey; i++)
-		cl_free(s->pkey[i]);
-	cl_free(s->pkey);
+	cl__pg_names_free(s->pkey, s->npkey);
 	s->schema = NULL;
 	s->pkey = NULL;
 	s->npkey = 0;
 }
 
-/* PostgreSQL's message without its final newline, after `what`. */
 static int pg_msg(cl_error *err, const char *table, const char *what, const char *m)
 {
-	size_t n = strlen(m);
-	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-		n--;
-	if (table)
-		return cl_error_set(err, CL_EIO, "table %s: PostgreSQL: %s: %.*s", table, what,
-				    (int)n, m);
-	return cl_error_set(err, CL_EIO, "PostgreSQL: %s: %.*s", what, (int)n, m);
+	return cl__pg_error(err, table, what, m);
 }
 
 static int res_fail(cl_error *err, const char *table, PGresult *r, const char *what)
 {
-	int rc = pg_msg(err, table, what, PQresultErrorMessage(r));
-	PQclear(r);
-	return rc;
+	return cl__pg_res_error(err, table, r, what);
 }
 
 static int exec_cmd(PGconn *c, const char *table, const char *sql, const char *what,
@@ -726,28 +716,7 @@ static int describe(PGconn *c, const char *table, const char *qualified, pg_col 
 		}
 	}
 	PQclear(r);
-	r = PQexecParams(c,
-			 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
-			 "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-			 "WHERE i.indrelid = $1::regclass AND i.indisprimary "
-			 "ORDER BY array_position(i.indkey::int2[], a.attnum)",
-			 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return res_fail(err, table, r, "reading the primary key");
-	st->npkey = PQntuples(r);
-	st->pkey = cl_calloc((size_t)st->npkey + 1, sizeof *st->pkey);
-	if (!st->pkey) {
-		PQclear(r);
-		st->npkey = 0;
-		return cl_error_set(err, CL_ENOMEM, "out of memory");
-	}
-	for (int i = 0; i < st->npkey; i++)
-		if (!(st->pkey[i] = cl_strdup(PQgetvalue(r, i, 0)))) {
-			PQclear(r);
-			return cl_error_set(err, CL_ENOMEM, "out of memory");
-		}
-	PQclear(r);
-	return 0;
+	return cl__pg_primary_key(c, params[0], table, &st->pkey, &st->npkey, err);
 }
 
 /* The exported columns (all, or o->columns in that order) as a schema,
