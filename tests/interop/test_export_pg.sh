@@ -24,46 +24,8 @@ fail=0
 ok() { echo "ok - $1"; pass=$((pass + 1)); }
 bad() { echo "not ok - $1"; fail=$((fail + 1)); }
 
-pgbin=""
-for d in "$(dirname "$(command -v initdb 2>/dev/null || echo /x/x)")" /usr/lib/postgresql/*/bin; do
-	if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then pgbin=$d; break; fi
-done
-if [ -z "$pgbin" ] || ! command -v psql >/dev/null; then
-	echo "export_pg: PostgreSQL (initdb, pg_ctl, psql) not found; install it (make deps-test)"
-	echo "export_pg: 0 passed, 1 failed"
-	exit 1
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cl-pgx-XXXXXX")
-chmod 755 "$tmp"
-run=""
-if [ "$(id -u)" = 0 ]; then
-	user=postgres
-	id postgres >/dev/null 2>&1 || user=nobody
-	mkdir -p "$tmp/data" "$tmp/sock"
-	chown "$user" "$tmp/data" "$tmp/sock"
-	run="runuser -u $user --"
-fi
-cleanup() {
-	$run "$pgbin/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -p "$tmp/sock"
-if ! $run "$pgbin/initdb" -D "$tmp/data" -A trust -U postgres -E UTF8 --locale=C >"$tmp/initdb.log" 2>&1; then
-	cat "$tmp/initdb.log"
-	echo "export_pg: 0 passed, 1 failed"
-	exit 1
-fi
-if ! $run "$pgbin/pg_ctl" -D "$tmp/data" -w -l "$tmp/data/server.log" \
-	-o "-c listen_addresses='' -k $tmp/sock -c fsync=off" start >/dev/null 2>&1; then
-	cat "$tmp/data/server.log"
-	echo "export_pg: 0 passed, 1 failed"
-	exit 1
-fi
-conn="host=$tmp/sock user=postgres dbname=postgres"
-url="postgresql://postgres@/postgres?host=$tmp/sock"
-sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$conn" "$@"; }
+. "$(dirname "$0")/lib_pg.sh"
+pg_start export_pg
 cd "$tmp"
 
 # What PostgreSQL says: COPY of a SELECT list as CSV, in the session
