@@ -63,4 +63,32 @@ int cl__csv_writer_open(struct cl_writer *w, cl_error *err);
 int cl__jsonl_writer_open(struct cl_writer *w, cl_error *err);
 int cl__parquet_writer_open(struct cl_writer *w, cl_error *err);
 
+/* For the lake table's copy-on-write rewrite (parquet_write.c). */
+/*
+ * Write runs of rows of b to Parquet writer w: runs[2i] is a run's first
+ * row, runs[2i + 1] its row count; runs ascending and not overlapping. The
+ * file is as if those rows had been written as one batch (page and row
+ * group boundaries may fall elsewhere). For a copy-on-write rewrite, whose
+ * surviving rows are long runs of a scanned batch (no copy into a batch
+ * of their own). CL_EINTERNAL when w is not a Parquet writer.
+ */
+int cl__parquet_writer_write_runs(struct cl_writer *w, const cl_batch *b, const int64_t *runs,
+				  int64_t nruns, cl_error *err);
+
+/*
+ * Dictionary decisions carried from one file to the next (a chunk that
+ * fell back to PLAIN makes the next one start PLAIN, as from one row group
+ * to the next within a file): fell_back sets plain[f] for each of the
+ * first n fields whose chunk in the open row group fell back or started
+ * PLAIN because the one before it had (typed fields only; call before the
+ * writer is closed); start_plain makes the chunks of the fields with
+ * plain[f] start PLAIN, as if the row group before had fallen back (before
+ * any row is written; else nothing). Copy-on-write rewrites a table's
+ * files one after another, and each new writer paid again for probing its
+ * high-cardinality columns; carried this way, only the first file of a
+ * commit probes them.
+ */
+void cl__parquet_writer_fell_back(const struct cl_writer *w, bool *plain, int n);
+void cl__parquet_writer_start_plain(struct cl_writer *w, const bool *plain, int n);
+
 #endif

@@ -107,11 +107,6 @@ int cl_dms_seq_write(cl_store *st, char **key_out, const cl_schema *schema,
 	return 0;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		: c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /* Unescape s[0..n) into out (cleared first); -1 on a bad escape. */
 static int unescape(cl_buf *out, const char *s, size_t n)
@@ -120,8 +115,8 @@ static int unescape(cl_buf *out, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (ch == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < n ? cl__hex_digit(s[i + 1]) : -1;
+			int lo = hi >= 0 ? cl__hex_digit(s[i + 2]) : -1;
 			if (lo < 0)
 				return -1;
 			ch = (char)(hi << 4 | lo);

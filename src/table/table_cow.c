@@ -412,16 +412,6 @@ static int add_keys(keyset *ks, const cl__table_layout *l, const cl_schema *in,
 	return rc;
 }
 
-/* table_cow_write.c: rows of b in runs ((start, count) pairs, ascending)
- * to a bucket's file, without a copy. (Belongs in table_data.h beside
- * cl__bucket_writer_write.) */
-int cl__bucket_writer_write_runs(cl__bucket_writer *w, const cl_batch *b, const int64_t *runs,
-				 int64_t nruns, cl_error *err);
-/* table_cow_write.c: plain (one flag per data column, owned by the caller,
- * outliving w) carries which columns fell back to PLAIN from each file w
- * writes to the next, and from bucket writer to bucket writer. */
-void cl__bucket_writer_share_plain(cl__bucket_writer *w, bool *plain);
-
 /* Where rewritten rows go: one bucket's writer (bw), else the general
  * writer (tw). */
 typedef struct sink {

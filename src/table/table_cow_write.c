@@ -22,6 +22,7 @@
 #include "delta.h"
 #include "table_data.h"
 #include "storage/crash_point.h"
+#include "format/format_impl.h"
 
 #include <string.h>
 
@@ -91,11 +92,6 @@ void cl__bucket_writer_counts(const cl__bucket_writer *w, int64_t *files, int64_
 	*bytes = w->bytes;
 }
 
-/* The Parquet writer's dictionary decisions across files
- * (parquet_write_impl.h). */
-void cl__parquet_writer_fell_back(const cl_writer *w, bool *plain, int n);
-void cl__parquet_writer_start_plain(cl_writer *w, const bool *plain, int n);
-
 void cl__bucket_writer_share_plain(cl__bucket_writer *w, bool *plain)
 {
 	w->plain = plain;
@@ -127,10 +123,6 @@ static int finish_file(cl__bucket_writer *w, cl_error *err)
 	}
 	return rc;
 }
-
-/* The Parquet writer's runs entry (parquet_write_impl.h). */
-int cl__parquet_writer_write_runs(cl_writer *w, const cl_batch *b, const int64_t *runs,
-				  int64_t nruns, cl_error *err);
 
 /*
  * The rows of b in runs (start, count pairs, ascending; NULL: all rows):

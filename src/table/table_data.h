@@ -113,6 +113,14 @@ typedef struct cl__bucket_writer cl__bucket_writer;
 int cl__bucket_writer_open(cl__bucket_writer **out, cl_table *t, cl_table_txn *x,
 			   const cl__table_layout *l, int bucket, cl_error *err);
 int cl__bucket_writer_write(cl__bucket_writer *w, const cl_batch *b, cl_error *err);
+/* Rows of b in runs ((start, count) pairs, ascending) to a bucket's file,
+ * without a copy. */
+int cl__bucket_writer_write_runs(cl__bucket_writer *w, const cl_batch *b, const int64_t *runs,
+				 int64_t nruns, cl_error *err);
+/* plain (one flag per data column, owned by the caller, outliving w)
+ * carries which columns fell back to PLAIN from each file w writes to the
+ * next, and from bucket writer to bucket writer. */
+void cl__bucket_writer_share_plain(cl__bucket_writer *w, bool *plain);
 /* Finish the open file (publish it, add it to the transaction). */
 int cl__bucket_writer_finish(cl__bucket_writer *w, cl_error *err);
 void cl__bucket_writer_counts(const cl__bucket_writer *w, int64_t *files, int64_t *rows,
