@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define CL_STATE_VERSION 2
+#define CL_STATE_VERSION 3
 
 typedef struct cl_state cl_state;
 
@@ -59,6 +59,13 @@ typedef struct cl_state_run {
 	int64_t files, rows, inserts, updates, deletes, ignored, stale;
 	int64_t lake_version;   /* committed version, -1 when none */
 	char *error;
+	/* auto-compaction after the run's data commit (state version 3;
+	 * older runs read back as not compacted, no note) */
+	bool compacted;         /* a compaction commit followed */
+	int64_t compact_version; /* its version (when compacted) */
+	int64_t compact_removed, compact_added; /* files it removed and added */
+	char *compact_note;     /* an enabled compaction that did not commit:
+				   "conflict: ..." or "error: ..."; else NULL */
 } cl_state_run;
 
 void cl_state_run_release(cl_state_run *r);

@@ -27,7 +27,10 @@ static void usage(FILE *f)
 	      "Options:\n"
 	      "  --lake LAKE             the lake folder (tables live in LAKE/schema/table)\n"
 	      "  --state PATH            the state database (default LAKE/_changelake/state.db)\n"
-	      "  --runs N                show: the last N runs (default 10)\n"
+	      "  --runs N                show: the last N runs (default 10), each with\n"
+	      "                          its counts, lake version and the auto-compaction\n"
+	      "                          that followed it (COMPACTED: @VERSION: files\n"
+	      "                          removed->added, or conflict/error)\n"
 	      "Settings (set; an empty value clears one):\n"
 	      "  --key COL[,COL...]      key columns (none: the table is append-only)\n"
 	      "  --partition-by COL[:year|month|day|hour][,...]\n"
@@ -94,6 +97,17 @@ static void print_run_json(FILE *f, const cl_state_run *r)
 	else
 		fputs("null", f);
 	json_field(f, "error", r->error, true);
+	fputs(", \"auto_compaction\": ", f);
+	if (r->compacted)
+		fprintf(f, "{\"version\": %lld, \"files_removed\": %lld, \"files_added\": %lld}",
+			(long long)r->compact_version, (long long)r->compact_removed,
+			(long long)r->compact_added);
+	else if (r->compact_note) {
+		fputc('{', f);
+		json_field(f, "note", r->compact_note, false);
+		fputc('}', f);
+	} else
+		fputs("null", f);
 	fputc('}', f);
 }
 
@@ -338,18 +352,27 @@ int cli_cmd_tables(int argc, char **argv)
 		printf("last run:            %s\n", or_dash(t.last_run_at));
 		printf("last error:          %s\n", or_dash(t.last_error));
 		if (show) {
-			printf("\n%-19s %-7s %8s %6s %10s %9s %9s %9s %7s %7s %s\n", "STARTED",
-			       "STATUS", "MS", "FILES", "ROWS", "INSERTS", "UPDATES", "DELETES",
-			       "STALE", "VERSION", "ERROR");
+			printf("\n%-19s %-7s %8s %6s %10s %9s %9s %9s %7s %7s %-18s %s\n",
+			       "STARTED", "STATUS", "MS", "FILES", "ROWS", "INSERTS", "UPDATES",
+			       "DELETES", "STALE", "VERSION", "COMPACTED", "ERROR");
 			for (int i = 0; i < nr; i++) {
-				char ver[24] = "-";
+				char ver[24] = "-", comp[64] = "-";
 				if (rv[i].lake_version >= 0)
 					snprintf(ver, sizeof ver, "%lld", (long long)rv[i].lake_version);
-				printf("%-19s %-7s %8lld %6lld %10lld %9lld %9lld %9lld %7lld %7s %s\n",
+				if (rv[i].compacted)
+					snprintf(comp, sizeof comp, "@%lld: %lld->%lld files",
+						 (long long)rv[i].compact_version,
+						 (long long)rv[i].compact_removed,
+						 (long long)rv[i].compact_added);
+				else if (rv[i].compact_note)
+					snprintf(comp, sizeof comp, "%.*s",
+						 (int)strcspn(rv[i].compact_note, ":"),
+						 rv[i].compact_note);
+				printf("%-19s %-7s %8lld %6lld %10lld %9lld %9lld %9lld %7lld %7s %-18s %s\n",
 				       rv[i].started_at, rv[i].status, (long long)rv[i].duration_ms,
 				       (long long)rv[i].files, (long long)rv[i].rows,
 				       (long long)rv[i].inserts, (long long)rv[i].updates,
-				       (long long)rv[i].deletes, (long long)rv[i].stale, ver,
+				       (long long)rv[i].deletes, (long long)rv[i].stale, ver, comp,
 				       or_dash(rv[i].error));
 			}
 		}

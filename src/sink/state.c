@@ -1,12 +1,13 @@
 /*
  * state.c — the SQLite state database of sync (see changelake/state.h).
  *
- * Schema, version 2 (PRAGMA user_version):
+ * Schema, version 3 (PRAGMA user_version):
  *   tables(name PK, keys, partition_by, sequence_by, schema, columns,
  *          timestamp_column, ignore_null_updates, active, created_at,
  *          updated_at, last_run_at, last_error, deletion_vectors)
  *   runs(id PK, table_name, started_at, duration_ms, status, files, rows,
- *        inserts, updates, deletes, ignored, stale, lake_version, error)
+ *        inserts, updates, deletes, ignored, stale, lake_version, error,
+ *        compact_version, compact_removed, compact_added, compact_note)
  * Migrations are an array of SQL scripts, migrations[i] taking version i to
  * i + 1; each runs in its own transaction together with the version bump,
  * so a crash leaves the database at one version or the next.
@@ -47,6 +48,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX runs_by_table ON runs(table_name, id);",
 	/* 1 -> 2: new lake tables with deletion vectors (merge-on-read) */
 	"ALTER TABLE tables ADD COLUMN deletion_vectors INTEGER NOT NULL DEFAULT 0;",
+	/* 2 -> 3: the auto-compaction that followed a run */
+	"ALTER TABLE runs ADD COLUMN compact_version INTEGER;"
+	"ALTER TABLE runs ADD COLUMN compact_removed INTEGER;"
+	"ALTER TABLE runs ADD COLUMN compact_added INTEGER;"
+	"ALTER TABLE runs ADD COLUMN compact_note TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -215,7 +221,8 @@ void cl_state_run_release(cl_state_run *r)
 	cl_free(r->started_at);
 	cl_free(r->status);
 	cl_free(r->error);
-	r->table = r->started_at = r->status = r->error = NULL;
+	cl_free(r->compact_note);
+	r->table = r->started_at = r->status = r->error = r->compact_note = NULL;
 }
 
 #define TABLE_COLS                                                                  \
@@ -371,8 +378,10 @@ int cl_state_run_add(cl_state *s, const cl_state_run *r, cl_error *err)
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO runs(table_name, started_at, duration_ms, status,"
 			       " files, rows, inserts, updates, deletes, ignored, stale,"
-			       " lake_version, error) VALUES (?1, COALESCE(?2, datetime('now')),"
-			       " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+			       " lake_version, error, compact_version, compact_removed,"
+			       " compact_added, compact_note) VALUES (?1,"
+			       " COALESCE(?2, datetime('now')), ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+			       " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = db_error(s, err, "recording a run");
 		goto fail;
@@ -391,6 +400,13 @@ int cl_state_run_add(cl_state *s, const cl_state_run *r, cl_error *err)
 		sqlite3_bind_int64(st, 12, r->lake_version);
 	if (r->error)
 		sqlite3_bind_text(st, 13, r->error, -1, SQLITE_TRANSIENT);
+	if (r->compacted) {
+		sqlite3_bind_int64(st, 14, r->compact_version);
+		sqlite3_bind_int64(st, 15, r->compact_removed);
+		sqlite3_bind_int64(st, 16, r->compact_added);
+	}
+	if (r->compact_note)
+		sqlite3_bind_text(st, 17, r->compact_note, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -427,7 +443,9 @@ int cl_state_runs(cl_state *s, const char *table, int limit, cl_state_run **out,
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, table_name, started_at, duration_ms, status, files,"
 			       " rows, inserts, updates, deletes, ignored, stale, lake_version,"
-			       " error FROM runs WHERE table_name = ?1 ORDER BY id DESC LIMIT ?2",
+			       " error, compact_version, compact_removed, compact_added,"
+			       " compact_note FROM runs WHERE table_name = ?1"
+			       " ORDER BY id DESC LIMIT ?2",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_error(s, err, "reading runs");
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_TRANSIENT);
@@ -455,6 +473,13 @@ int cl_state_runs(cl_state *s, const char *table, int limit, cl_state_run **out,
 		r->lake_version = sqlite3_column_type(st, 12) == SQLITE_NULL
 					  ? -1 : sqlite3_column_int64(st, 12);
 		r->error = col_text(st, 13);
+		r->compacted = sqlite3_column_type(st, 14) != SQLITE_NULL;
+		if (r->compacted) {
+			r->compact_version = sqlite3_column_int64(st, 14);
+			r->compact_removed = sqlite3_column_int64(st, 15);
+			r->compact_added = sqlite3_column_int64(st, 16);
+		}
+		r->compact_note = col_text(st, 17);
 		if (!r->table || !r->started_at || !r->status) {
 			rc = cl_error_set(err, CL_ENOMEM, "out of memory");
 			goto fail;

@@ -76,6 +76,17 @@ static void record(pool *p, job *j)
 	r.stale = m->stale;
 	r.lake_version = j->rc ? -1 : j->res.version;
 	r.error = j->rc ? j->err.message : NULL;
+	char note[CL_ERROR_MSG_MAX + 32];
+	if (j->has_ac && j->ac.version >= 0) {
+		r.compacted = true;
+		r.compact_version = j->ac.version;
+		r.compact_removed = j->ac.compact.files_removed;
+		r.compact_added = j->ac.compact.files_added;
+	} else if (j->has_ac && j->ac.skipped &&
+		   (!strcmp(j->ac.skipped, "conflict") || !strcmp(j->ac.skipped, "error"))) {
+		snprintf(note, sizeof note, "%s: %s", j->ac.skipped, j->ac.message);
+		r.compact_note = note;
+	}
 	cl_error e = {0};
 	int rc = cl_state_run_add(p->st, &r, &e);
 	if (rc && !p->hist_rc) {

@@ -79,19 +79,40 @@ TEST(state_runs_history)
 	r.deletes = 2;
 	r.lake_version = 4;
 	CHECK_OK(cl_state_run_add(s, &r, &e), &e);
+	/* an auto-compaction after the data commit, then one that conflicted */
+	r.lake_version = 5;
+	r.compacted = true;
+	r.compact_version = 6;
+	r.compact_removed = 9;
+	r.compact_added = 2;
+	CHECK_OK(cl_state_run_add(s, &r, &e), &e);
+	r.lake_version = 7;
+	r.compacted = false;
+	r.compact_note = "conflict: version 8 was written by another writer";
+	CHECK_OK(cl_state_run_add(s, &r, &e), &e);
+	r.compact_note = NULL;
 	r.error = "s/t/x.csv: row 2, column 'a': value 'x' is not a valid int64";
 	r.lake_version = -1;
 	CHECK_OK(cl_state_run_add(s, &r, &e), &e);
 	cl_state_run *v;
 	int n;
 	CHECK_OK(cl_state_runs(s, "s/t", 10, &v, &n, &e), &e);
-	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(n, 4);
 	CHECK_STR(v[0].status, "error");
 	CHECK(v[0].error && strstr(v[0].error, "row 2") != NULL);
 	CHECK_EQ_INT(v[0].lake_version, -1);
-	CHECK_STR(v[1].status, "ok");
-	CHECK_EQ_INT(v[1].lake_version, 4);
-	CHECK_EQ_INT(v[1].deletes, 2);
+	CHECK(!v[0].compacted && !v[0].compact_note);
+	CHECK(!v[1].compacted);
+	CHECK(v[1].compact_note && !strncmp(v[1].compact_note, "conflict: ", 10));
+	CHECK(v[2].compacted && !v[2].compact_note);
+	CHECK_EQ_INT(v[2].lake_version, 5);
+	CHECK_EQ_INT(v[2].compact_version, 6);
+	CHECK_EQ_INT(v[2].compact_removed, 9);
+	CHECK_EQ_INT(v[2].compact_added, 2);
+	CHECK_STR(v[3].status, "ok");
+	CHECK_EQ_INT(v[3].lake_version, 4);
+	CHECK_EQ_INT(v[3].deletes, 2);
+	CHECK(!v[3].compacted && !v[3].compact_note);
 	for (int i = 0; i < n; i++)
 		cl_state_run_release(&v[i]);
 	cl_free(v);
@@ -149,13 +170,28 @@ TEST(state_migrates_v1_deletion_vectors)
 		"CREATE INDEX runs_by_table ON runs(table_name, id);"
 		"INSERT INTO tables(name, keys, active, created_at, updated_at)"
 		" VALUES ('s/t', 'id', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00');"
+		"INSERT INTO runs(table_name, started_at, duration_ms, status, files, rows,"
+		" inserts, updates, deletes, ignored, stale, lake_version)"
+		" VALUES ('s/t', '2026-01-01 00:00:00', 5, 'ok', 1, 2, 2, 0, 0, 0, 0, 0);"
 		"PRAGMA user_version=1;";
 	CHECK(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	cl_state *s;
 	cl_error e = {0};
 	CHECK_OK(cl_state_open(&s, path, &e), &e);
-	CHECK_EQ_INT(cl_state_version(s), 2);
+	CHECK_EQ_INT(cl_state_version(s), CL_STATE_VERSION);
+	/* a run recorded before version 3 reads back as not compacted */
+	cl_state_run *old;
+	int nold;
+	CHECK_OK(cl_state_runs(s, "s/t", 10, &old, &nold, &e), &e);
+	CHECK_EQ_INT(nold, 1);
+	if (nold == 1) {
+		CHECK(!old[0].compacted);
+		CHECK(old[0].compact_note == NULL);
+		CHECK_EQ_INT(old[0].lake_version, 0);
+		cl_state_run_release(&old[0]);
+	}
+	cl_free(old);
 	cl_state_table t;
 	CHECK_OK(cl_state_table_get(s, "s/t", &t, &e), &e);
 	CHECK_STR(t.keys, "id");
