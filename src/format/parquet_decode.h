@@ -184,6 +184,8 @@ typedef struct cl__pq_col {
 	bool has_dict;
 	uint8_t *dict_page;   /* decompressed dictionary page (owned) */
 	int64_t dict_n;
+	int64_t dict_mean;     /* BYTE_ARRAY: mean value length + 1 (0: not yet
+				  computed), to size a batch's data */
 	cl__pq_view *dict_views; /* BYTE_ARRAY dictionaries */
 
 	/* scratch, batch_rows entries each */

@@ -248,6 +248,7 @@ int cl__pq_col_begin(cl__pq_col *c, const struct cl_parquet_file *pf, int64_t of
 	cl_free(c->dict_views);
 	c->dict_views = NULL;
 	c->dict_n = 0;
+	c->dict_mean = 0;
 	int64_t want = c->batch_rows;
 	if (c->max_rep > 0 && want < LA)
 		want = LA;
@@ -409,6 +410,7 @@ static int load_dictionary(cl__pq_col *c, const cl__pq_page_header *h,
 					(long long)n, raw);
 	}
 	c->dict_n = n;
+	c->dict_mean = 0;
 	c->has_dict = true;
 	return 0;
 }

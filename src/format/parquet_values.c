@@ -322,61 +322,95 @@ static int check_utf8(cl__pq_col *c, const cl_column *dst, int64_t base, int64_t
 	return 0;
 }
 
+/* Room for `need` more data bytes at data position pos of dst (the batch
+ * limit checked), growing the buffer to at least double; 0 or an error. */
+static int grow_data(cl__pq_col *c, cl_column *dst, int64_t base, int64_t pos, int64_t need,
+		     cl_error *err)
+{
+	if (pos + need > MAX_BATCH_DATA + CL__PQ_PAD)
+		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED,
+				"a batch of this column exceeds 2 GiB of data; read smaller "
+				"batches");
+	int64_t want = pos - dst->offsets[base] + need;
+	int64_t dbl = dst->data_cap - dst->offsets[base];
+	if (dbl > 0 && want < 2 * dbl)
+		want = 2 * dbl;
+	/* cl_column_reserve_data counts from offsets[length]; length is base */
+	return cl_column_reserve_data(dst, want, err);
+}
+
 /*
  * PLAIN byte arrays straight from the page into rows [base, base+k) (nn
- * of them present): one pass for the lengths (bounds-checked), one to
- * copy — no views in between.
+ * of them present), in one pass: the lengths form a chain of dependent
+ * loads through a page that is mostly out of the cache, so they are read
+ * once, each bounds-checked, and the bytes copied right behind them. The
+ * data buffer is reserved for this batch's share of the page's bytes (all
+ * of them for the page's last batch) and grown if a value passes it.
  */
 static int fill_plain_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
 			 int64_t nn, const uint8_t *lv, cl_error *err)
 {
 	const uint8_t *q = c->vp, *end = c->vend;
-	int64_t total = 0;
-	for (int64_t j = 0; j < nn; j++) {
-		uint32_t len;
-		/* a page decompressed whole is mostly out of the cache by now, and
-		 * each length depends on the one before: ask for the bytes ahead */
-		__builtin_prefetch(q + 512);
-		if (end - q < 4)
-			return cl__pq_col_errf(c, err, CL_EFORMAT, "PLAIN byte array length is truncated");
-		memcpy(&len, q, 4);
-		q += 4;
-		if (len > (size_t)(end - q))
-			return cl__pq_col_errf(c, err, CL_EFORMAT,
-					"PLAIN byte array of %u bytes exceeds the %zu bytes left",
-					len, (size_t)(end - q));
-		q += len;
-		total += len;
-	}
-	if (dst->offsets[base] + total > MAX_BATCH_DATA)
-		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED,
-				"a batch of this column exceeds 2 GiB of data; read smaller "
-				"batches");
-	int rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err);
+	int64_t left = end - q;
+	int64_t est = left;
+	if (c->page_left > k)
+		est = (int64_t)((double)left * (double)k / (double)c->page_left * 1.125) + 256;
+	if (est > left)
+		est = left;
+	if (dst->offsets[base] + est > MAX_BATCH_DATA)
+		est = MAX_BATCH_DATA - dst->offsets[base] > 0 ? MAX_BATCH_DATA - dst->offsets[base]
+							     : 0;
+	int rc = cl_column_reserve_data(dst, est + CL__PQ_PAD, err);
 	if (rc)
 		return rc;
 	int64_t *off = dst->offsets;
 	uint8_t *data = dst->data;
+	int64_t cap = dst->data_cap;
 	int64_t pos = off[base];
-	q = c->vp;
 	for (int64_t i = 0; i < k; i++) {
 		if (!lv || lv[i]) {
 			uint32_t len;
+			/* each length depends on the one before: ask for the
+			 * bytes ahead */
+			__builtin_prefetch(q + 512);
+			if (end - q < 4)
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
+						"PLAIN byte array length is truncated");
 			memcpy(&len, q, 4);
-			copy_value(data + pos, q + 4, len);
-			q += 4 + (size_t)len;
+			q += 4;
+			if (len > (size_t)(end - q))
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
+						"PLAIN byte array of %u bytes exceeds the %zu bytes "
+						"left",
+						len, (size_t)(end - q));
+			if ((int64_t)len + CL__PQ_PAD > cap - pos) {
+				if ((rc = grow_data(c, dst, base, pos, (int64_t)len + CL__PQ_PAD,
+						    err)))
+					return rc;
+				data = dst->data;
+				cap = dst->data_cap;
+			}
+			copy_value(data + pos, q, len);
+			q += len;
 			pos += len;
 		}
 		off[base + i + 1] = pos;
 	}
+	if (pos > MAX_BATCH_DATA)
+		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED,
+				"a batch of this column exceeds 2 GiB of data; read smaller "
+				"batches");
 	c->vp = q;
+	(void)nn;
 	return c->conv == CV_BA_STR ? check_utf8(c, dst, base, k, err) : 0;
 }
 
 /*
  * Dictionary-encoded strings straight from the dictionary into rows [base,
- * base+k) (nn of them present), without views in between. The dictionary's
- * strings were checked (UTF-8) when it was loaded.
+ * base+k) (nn of them present), without views in between, in one pass
+ * that checks each index; the data buffer is reserved for nn values of the
+ * dictionary's mean length and grown if a value passes it. The
+ * dictionary's strings were checked (UTF-8) when it was loaded.
  */
 static int fill_dict_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
 			int64_t nn, const uint8_t *lv, cl_error *err)
@@ -386,37 +420,47 @@ static int fill_dict_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
 		return cl__pq_col_fail(c, err, rc, true);
 	const uint32_t *ix = c->idx;
 	const cl__pq_view *dv = c->dict_views;
-	uint32_t bad = 0, dn = (uint32_t)c->dict_n;
-	int64_t total = 0;
-	for (int64_t j = 0; j < nn; j++) {
-		uint32_t x = ix[j] < dn ? ix[j] : 0;
-		bad |= ix[j] >= dn;
-		total += (int64_t)dv[x].n;
+	uint32_t dn = (uint32_t)c->dict_n;
+	if (dn && !c->dict_mean) {
+		int64_t sum = 0;
+		for (uint32_t d = 0; d < dn; d++)
+			sum += (int64_t)dv[d].n;
+		c->dict_mean = sum / dn + 1;
 	}
-	if (bad || (nn && !dn)) {
-		for (int64_t j = 0; j < nn; j++)
-			if (ix[j] >= dn)
-				return cl__pq_col_errf(c, err, CL_EFORMAT,
-						"dictionary index %u out of range (%lld entries)",
-						ix[j], (long long)c->dict_n);
-	}
-	if (dst->offsets[base] + total > MAX_BATCH_DATA)
-		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED,
-				"a batch of this column exceeds 2 GiB of data; read smaller "
-				"batches");
-	if ((rc = cl_column_reserve_data(dst, total + CL__PQ_PAD, err)))
+	int64_t est = nn * (c->dict_mean + c->dict_mean / 8) + 256;
+	if (dst->offsets[base] + est > MAX_BATCH_DATA)
+		est = MAX_BATCH_DATA - dst->offsets[base] > 0 ? MAX_BATCH_DATA - dst->offsets[base]
+							     : 0;
+	if ((rc = cl_column_reserve_data(dst, est + CL__PQ_PAD, err)))
 		return rc;
 	int64_t *off = dst->offsets;
 	uint8_t *data = dst->data;
+	int64_t cap = dst->data_cap;
 	int64_t pos = off[base];
 	for (int64_t i = 0, j = 0; i < k; i++) {
 		if (!lv || lv[i]) {
-			const cl__pq_view *v = &dv[ix[j++]];
+			uint32_t x = ix[j++];
+			if (x >= dn)
+				return cl__pq_col_errf(c, err, CL_EFORMAT,
+						"dictionary index %u out of range (%lld entries)", x,
+						(long long)c->dict_n);
+			const cl__pq_view *v = &dv[x];
+			if ((int64_t)v->n + CL__PQ_PAD > cap - pos) {
+				if ((rc = grow_data(c, dst, base, pos,
+						    (int64_t)v->n + CL__PQ_PAD, err)))
+					return rc;
+				data = dst->data;
+				cap = dst->data_cap;
+			}
 			copy_value(data + pos, v->p, v->n);
 			pos += (int64_t)v->n;
 		}
 		off[base + i + 1] = pos;
 	}
+	if (pos > MAX_BATCH_DATA)
+		return cl__pq_col_errf(c, err, CL_EUNSUPPORTED,
+				"a batch of this column exceeds 2 GiB of data; read smaller "
+				"batches");
 	return 0;
 }
 
@@ -503,6 +547,54 @@ static void set_bits(uint8_t *bm, int64_t base, const uint8_t *v, int64_t k)
 		cl_bit_set(bm, base + i, v ? v[i] : 1);
 }
 
+/* Booleans: bits [base, base+k) of bm from the nn decoded 0/1 bytes v
+ * spread over the rows lv says are present (NULL: all), a byte at a time
+ * once byte-aligned; a null row holds false. */
+static void put_bools(uint8_t *bm, int64_t base, const uint8_t *v, const uint8_t *lv,
+		      int64_t k)
+{
+	int64_t i = 0, j = 0;
+	for (; i < k && ((base + i) & 7); i++) {
+		bool b = (!lv || lv[i]) ? v[j++] != 0 : false;
+		cl_bit_set(bm, base + i, b);
+	}
+	for (; i + 8 <= k; i += 8) {
+		unsigned b = 0;
+		for (int t = 0; t < 8; t++) {
+			unsigned l = lv ? lv[i + t] : 1;
+			b |= (unsigned)(l && v[j] != 0) << t;
+			j += l;
+		}
+		bm[(base + i) >> 3] = (uint8_t)b;
+	}
+	for (; i < k; i++) {
+		bool b = (!lv || lv[i]) ? v[j++] != 0 : false;
+		cl_bit_set(bm, base + i, b);
+	}
+}
+
+/* INT32 / INT64 decimals widened to 128 bits into rows [base, base+k);
+ * a null row holds zero. */
+static void put_int_dec(uint8_t *out, const uint8_t *phys, int w, const uint8_t *lv,
+			int64_t k)
+{
+	for (int64_t i = 0, j = 0; i < k; i++) {
+		int64_t x = 0;
+		if (!lv || lv[i]) {
+			if (w == 8) {
+				memcpy(&x, phys + (size_t)j * 8, 8);
+			} else {
+				int32_t y;
+				memcpy(&y, phys + (size_t)j * 4, 4);
+				x = y;
+			}
+			j++;
+		}
+		cl_i128 d = x;
+		memcpy(out + (size_t)i * 16, &d, 16);
+	}
+}
+
 int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 		      const uint8_t *lv, cl_error *err)
 {
@@ -541,13 +633,11 @@ int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 		if (rc)
 			return rc;
 	} else if (is_bool) {
-		int64_t j = 0;
-		for (int64_t i = 0; i < k; i++) {
-			bool v = (!lv || lv[i]) ? phys[j++] != 0 : false;
-			cl_bit_set(dst->values, base + i, v);
-		}
+		put_bools(dst->values, base, phys, lv, k);
 	} else if (direct) {
 		/* values already in place */
+	} else if ((c->conv == CV_I64_DEC && w == 8) || (c->conv == CV_I32_DEC && w == 4)) {
+		put_int_dec(dst->values + (size_t)base * 16, phys, w, lv, k);
 	} else if ((c->conv == CV_COPY4 || c->conv == CV_COPY8) && tw == 8) {
 		/* spread the values over the rows; a null row holds zero */
 		uint64_t *o = (uint64_t *)(dst->values + (size_t)base * 8);
