@@ -489,8 +489,9 @@ int cl_table_lookup(cl_table *t, const cl_snapshot *s, const cl_schema *key_sche
  * Add columns to the table in transaction x: `schema` is the base
  * snapshot's schema with nullable columns appended (rows written before
  * read them as NULL). Writes a metaData action (same id, partitioning and
- * configuration). Only before any row of x is written: a commit that
- * changes metadata conflicts with every concurrent commit.
+ * configuration). Only before any row of x is written. Concurrent
+ * commits conflict with it as with any commit (table_txn.c), and also
+ * when one of them changed the table's metadata or protocol.
  */
 int cl_table_txn_set_schema(cl_table_txn *x, const cl_schema *schema, cl_error *err);
 

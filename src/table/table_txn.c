@@ -19,8 +19,12 @@
  * Invariants: the commit text is complete before it is published (one
  * put), so a reader sees all of a version or none of it; data files are
  * durable before the commit that names them is written (the caller's
- * cl_store_publish syncs them); a transaction that changes metadata never
- * retries (its base must be the latest).
+ * cl_store_publish syncs them). A transaction that changes metadata
+ * (added columns, properties, a protocol upgrade) retries like any other
+ * past commits that pass CHECK — none of them changed metaData or
+ * protocol, so its metaData, made from its base's, is still the table's
+ * with its change (files a winner added without the new columns read them
+ * as NULL, as older files do); a new table's version 0 never retries.
  *
  * Metadata in the data commit: a transaction may carry protocol/metaData
  * lines (a new table's, version 0 with its first data as CREATE TABLE AS
@@ -575,13 +579,11 @@ int cl_table_txn_commit(cl_table_txn *x, int64_t *version_out, cl_error *err)
 		}
 		if (rc != CL_ECONFLICT)
 			break;
-		if (!x->base || x->meta.len) {
+		if (!x->base) {
 			rc = cl_error_set(err, CL_ECONFLICT,
-					  v == 0 ? "%s: the table already exists (another writer "
-						   "created it); nothing of this commit was kept"
-						 : "%s: version %lld was committed concurrently "
-						   "and this commit changes the table metadata",
-					  cl_store_location(st), (long long)v);
+					  "%s: the table already exists (another writer "
+					  "created it); nothing of this commit was kept",
+					  cl_store_location(st));
 			break;
 		}
 		uint8_t *winner;

@@ -298,6 +298,55 @@ TEST(delta_conflicts)
 	cl_table_free(t);
 }
 
+/*
+ * A commit that adds a column retries past a concurrent data commit (its
+ * rows read the new column as NULL), and still conflicts with a concurrent
+ * metadata change or a remove of the same file.
+ */
+TEST(delta_metadata_commit_retries)
+{
+	cl_error err = {0};
+	cl_table *t = new_table("id int64", NULL, NULL, 0);
+	CHECK(t);
+	int64_t v;
+	CHECK_OK(commit_files(t, "a.parquet", NULL, &v, &err), &err);
+	cl_snapshot *base;
+	CHECK_OK(cl_table_snapshot(&base, t, NULL, &err), &err);
+	cl_schema *wide = schema_of("id int64\nnote string");
+	cl_table_txn *x1, *x2, *x3;
+	CHECK_OK(cl_table_txn_begin(&x1, t, base, "MERGE", &err), &err);
+	CHECK_OK(cl_table_txn_set_schema(x1, wide, &err), &err);
+	CHECK_OK(cl_table_txn_add(x1, &(cl_table_add){"w.parquet", 1, 1, NULL, 0, NULL, true, NULL},
+				  &err), &err);
+	CHECK_OK(cl_table_txn_begin(&x2, t, base, "MERGE", &err), &err);
+	CHECK_OK(cl_table_txn_set_schema(x2, wide, &err), &err);
+	CHECK_OK(cl_table_txn_begin(&x3, t, base, "DELETE", &err), &err);
+	CHECK_OK(cl_table_txn_set_schema(x3, wide, &err), &err);
+	CHECK_OK(cl_table_txn_remove(x3, cl_snapshot_file(base, 0), true, &err), &err);
+	/* a blind append lands first */
+	CHECK_OK(commit_files(t, "b.parquet", NULL, &v, &err), &err);
+	CHECK_EQ_INT(v, 2);
+	CHECK_OK(cl_table_txn_commit(x1, &v, &err), &err);
+	CHECK_EQ_INT(v, 3);
+	/* x2 changes metadata too, and version 3 did */
+	CHECK_EQ_INT(cl_table_txn_commit(x2, &v, &err), CL_ECONFLICT);
+	CHECK(strstr(err.message, "version 3 changed the table metadata"));
+	cl_snapshot *s;
+	CHECK_OK(cl_table_snapshot(&s, t, NULL, &err), &err);
+	CHECK_EQ_INT(cl_snapshot_nfiles(s), 3);
+	CHECK_EQ_INT(cl_snapshot_schema(s)->nfields, 2);
+	cl_snapshot_free(s);
+	/* x3 removes a.parquet, which a later commit removed first */
+	CHECK_OK(commit_files(t, NULL, "a.parquet", &v, &err), &err);
+	CHECK_EQ_INT(cl_table_txn_commit(x3, &v, &err), CL_ECONFLICT);
+	cl_table_txn_free(x1);
+	cl_table_txn_free(x2);
+	cl_table_txn_free(x3);
+	cl_schema_free(wide);
+	cl_snapshot_free(base);
+	cl_table_free(t);
+}
+
 TEST(delta_scope_conflicts_and_app_ids)
 {
 	cl_error err = {0};
