@@ -22,6 +22,21 @@
 
 /* ---- value decoding ---- */
 
+/* The next nn PLAIN fixed-width values (w bytes each) of the page: *src
+ * points at them in the page, which is bounds-checked; 0 or CL_EFORMAT. */
+static int plain_fixed(cl__pq_col *c, int64_t nn, int w, const uint8_t **src,
+		       cl_error *err)
+{
+	if ((uint64_t)nn * (uint64_t)w > (uint64_t)(c->vend - c->vp))
+		return cl__pq_col_errf(c, err, CL_EFORMAT,
+				"PLAIN values end before the page's values (%lld of %d bytes "
+				"wanted, %zu left)",
+				(long long)nn, w, (size_t)(c->vend - c->vp));
+	*src = c->vp;
+	c->vp += (size_t)nn * (size_t)w;
+	return 0;
+}
+
 /* Decode nn values: fixed-width ones to dst (nn * width bytes), byte arrays
  * to views. */
 static int decode_values(cl__pq_col *c, int64_t nn, uint8_t *dst, cl__pq_view *views,
@@ -50,13 +65,10 @@ static int decode_values(cl__pq_col *c, int64_t nn, uint8_t *dst, cl__pq_view *v
 			c->bitpos = (int)(bits % 8);
 			return 0;
 		}
-		if ((uint64_t)nn * (uint64_t)w > (uint64_t)(c->vend - c->vp))
-			return cl__pq_col_errf(c, err, CL_EFORMAT,
-					"PLAIN values end before the page's values (%lld of %d bytes "
-					"wanted, %zu left)",
-					(long long)nn, w, (size_t)(c->vend - c->vp));
-		memcpy(dst, c->vp, (size_t)nn * (size_t)w);
-		c->vp += (size_t)nn * (size_t)w;
+		const uint8_t *src;
+		if ((rc = plain_fixed(c, nn, w, &src, err)))
+			return rc;
+		memcpy(dst, src, (size_t)nn * (size_t)w);
 		return 0;
 	case PQ_ENC_PLAIN_DICTIONARY:
 	case PQ_ENC_RLE_DICTIONARY: {
@@ -299,6 +311,9 @@ static inline void copy_value(uint8_t *d, const uint8_t *v, size_t n)
 		/* two fixed moves that overlap */
 		memcpy(d, v, 16);
 		memcpy(d + n - 16, v + n - 16, 16);
+	} else if (n <= 64) {
+		memcpy(d, v, 32);
+		memcpy(d + n - 32, v + n - 32, 32);
 	} else
 		memcpy(d, v, n);
 }
@@ -606,14 +621,23 @@ int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 	int64_t base = dst->length;
 	bool direct = !lv && ((c->conv == CV_COPY4 && tw == 4) ||
 			      (c->conv == CV_COPY8 && tw == 8));
-	uint8_t *phys = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
+	uint8_t *dec = direct ? dst->values + (size_t)base * (size_t)tw : c->phys;
+	const uint8_t *phys = dec;
 	/* strings go from the page or the dictionary to the column in
 	 * fill_plain_ba / fill_dict_ba */
 	bool ba = var && c->ptype == PQ_BYTE_ARRAY && (c->conv == CV_BA_STR || c->conv == CV_BA_BIN);
 	bool plain_ba = ba && c->enc == PQ_ENC_PLAIN;
 	bool dict_ba = ba && (c->enc == PQ_ENC_PLAIN_DICTIONARY || c->enc == PQ_ENC_RLE_DICTIONARY);
-	if (!plain_ba && !dict_ba && (rc = decode_values(c, nn, phys, c->views, err)))
+	/* PLAIN fixed-width values that are spread or converted are read
+	 * where they are in the page, not copied to the scratch first */
+	bool in_page = !direct && !var && !is_bool && c->enc == PQ_ENC_PLAIN &&
+		       c->ptype != PQ_BYTE_ARRAY && c->ptype != PQ_BOOLEAN;
+	if (in_page) {
+		if (nn && (rc = plain_fixed(c, nn, w, &phys, err)))
+			return rc;
+	} else if (!plain_ba && !dict_ba && (rc = decode_values(c, nn, dec, c->views, err))) {
 		return rc;
+	}
 	if (lv) {
 		rc = cl_column_ensure_validity(dst, err);
 		if (rc)
@@ -641,17 +665,21 @@ int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 	} else if ((c->conv == CV_COPY4 || c->conv == CV_COPY8) && tw == 8) {
 		/* spread the values over the rows; a null row holds zero */
 		uint64_t *o = (uint64_t *)(dst->values + (size_t)base * 8);
-		const uint64_t *v = (const uint64_t *)phys;
 		for (int64_t i = 0, j = 0; i < k; i++) {
-			o[i] = lv[i] ? v[j] : 0;
-			j += lv[i];
+			uint64_t x = 0;
+			/* in the page values may be unaligned */
+			if (lv[i])
+				memcpy(&x, phys + (size_t)j++ * 8, 8);
+			o[i] = x;
 		}
 	} else if ((c->conv == CV_COPY4 || c->conv == CV_COPY8) && tw == 4) {
 		uint32_t *o = (uint32_t *)(dst->values + (size_t)base * 4);
-		const uint32_t *v = (const uint32_t *)phys;
 		for (int64_t i = 0, j = 0; i < k; i++) {
-			o[i] = lv[i] ? v[j] : 0;
-			j += lv[i];
+			uint32_t x = 0;
+			/* in the page values may be unaligned */
+			if (lv[i])
+				memcpy(&x, phys + (size_t)j++ * 4, 4);
+			o[i] = x;
 		}
 	} else {
 		int64_t j = 0;
