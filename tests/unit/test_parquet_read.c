@@ -1166,3 +1166,109 @@ TEST(pqr_snappy_hand_built_streams)
 	free(big);
 	free(dst);
 }
+
+/* ---- value paths of the page reader ---- */
+
+/* Every row of b as read_text prints it. */
+static void batch_text(const cl_batch *b, cl_buf *out)
+{
+	for (int64_t i = 0; i < b->nrows; i++) {
+		for (int c = 0; c < b->ncols; c++) {
+			if (c)
+				cl_buf_putc(out, '|');
+			if (cl_column_is_null(&b->cols[c], i))
+				cl_buf_puts(out, "\\N");
+			else
+				cl__value_format(out, &b->cols[c], i);
+		}
+		cl_buf_putc(out, '\n');
+	}
+}
+
+/*
+ * Strings whose lengths change along a page (long ones first, so a batch's
+ * share of the page's bytes is passed and the data buffer grows; then
+ * empty and short ones), PLAIN and dictionary-encoded, with NULLs; INT64
+ * and INT32 decimals, booleans and doubles with and without NULLs; one
+ * page per chunk, read back in batches of sizes that cut pages and bytes
+ * anywhere: every value as written.
+ */
+TEST(pqr_values_paths_batch_sizes)
+{
+	cl_error e = {0};
+	cl_schema *s;
+	CHECK_OK(cl_schema_create(&s, &e), &e);
+	CHECK_OK(cl_schema_add(s, "plain", cl_type_make(CL_STRING), true, &e), &e);
+	CHECK_OK(cl_schema_add(s, "dict", cl_type_make(CL_STRING), true, &e), &e);
+	CHECK_OK(cl_schema_add(s, "dec", cl_type_decimal(12, 2), true, &e), &e);
+	CHECK_OK(cl_schema_add(s, "dec4", cl_type_decimal(8, 3), false, &e), &e);
+	CHECK_OK(cl_schema_add(s, "b", cl_type_make(CL_BOOL), true, &e), &e);
+	CHECK_OK(cl_schema_add(s, "b2", cl_type_make(CL_BOOL), false, &e), &e);
+	CHECK_OK(cl_schema_add(s, "d", cl_type_make(CL_FLOAT64), true, &e), &e);
+	cl_batch *b = NULL;
+	CHECK_OK(cl_batch_create(&b, s, 0, &e), &e);
+	const int64_t rows = 5000;
+	char txt[300];
+	for (int64_t i = 0; i < rows; i++) {
+		/* plain: 33..231 bytes for the first 1500 rows, then 0..5 */
+		size_t n = i < 1500 ? 33 + (size_t)(i * 37 % 199) : (size_t)(i % 6);
+		for (size_t j = 0; j < n; j++)
+			txt[j] = (char)('a' + (i + (int64_t)j) % 26);
+		if (n > 2)
+			txt[n / 2] = (char)0xc3, txt[n / 2 + 1] = (char)0xa9; /* é */
+		CHECK_OK(i % 7 == 3 ? cl_column_append_null(&b->cols[0], &e)
+				    : cl_column_append_bytes(&b->cols[0], txt, n, &e),
+			 &e);
+		/* dict: a few long values first, then many short ones */
+		int m = i < 1200 ? snprintf(txt, sizeof txt, "%0250lld", (long long)(i % 3))
+				 : snprintf(txt, sizeof txt, "k%lld", (long long)(i % 97));
+		CHECK_OK(i % 13 == 5 ? cl_column_append_null(&b->cols[1], &e)
+				     : cl_column_append_bytes(&b->cols[1], txt, (size_t)m, &e),
+			 &e);
+		cl_i128 d = (cl_i128)(i * 7919 % 100003 - 50000) * 1000003;
+		CHECK_OK(i % 9 == 1 ? cl_column_append_null(&b->cols[2], &e)
+				    : cl_column_append_fixed(&b->cols[2], &d, &e),
+			 &e);
+		d = (cl_i128)(i * 31 % 20001 - 10000) * 997;
+		CHECK_OK(cl_column_append_fixed(&b->cols[3], &d, &e), &e);
+		CHECK_OK(i % 5 == 2 ? cl_column_append_null(&b->cols[4], &e)
+				    : cl_column_append_bool(&b->cols[4], (i * 13) % 7 < 3, &e),
+			 &e);
+		CHECK_OK(cl_column_append_bool(&b->cols[5], (i * 11) % 5 < 2, &e), &e);
+		CHECK_OK(i % 17 == 0 ? cl_column_append_null(&b->cols[6], &e)
+				     : cl_column_append_f64(&b->cols[6], (double)i / 8 - 100, &e),
+			 &e);
+		b->nrows++;
+	}
+	cl_buf want = {0};
+	batch_text(b, &want);
+	for (int dict = 0; dict < 2; dict++) {
+		char path[600];
+		snprintf(path, sizeof path, "%s/values_paths_%d.parquet", cl_test_tmpdir(), dict);
+		cl_write_options wo;
+		cl_write_options_init(&wo);
+		wo.page_bytes = 1 << 24; /* one page per chunk */
+		wo.dictionary = dict;
+		wo.compression = dict ? CL_CODEC_SNAPPY : CL_CODEC_UNCOMPRESSED;
+		cl_writer *w = NULL;
+		CHECK_OK(cl_writer_open(&w, path, s, &wo, &e), &e);
+		CHECK_OK(cl_writer_write(w, b, &e), &e);
+		CHECK_OK(cl_writer_close(w, &e), &e);
+		cl_writer_free(w);
+		static const int64_t sizes[] = {1, 7, 100, 333, 4096, 65536};
+		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+			cl_read_options o;
+			cl_read_options_init(&o);
+			o.threads = 1;
+			o.batch_rows = sizes[k];
+			cl_buf got = {0};
+			CHECK_OK(read_text(path, &o, &got, &e), &e);
+			CHECK_EQ_INT(got.len, want.len);
+			CHECK(got.len == want.len && !memcmp(got.data, want.data, want.len));
+			cl_buf_release(&got);
+		}
+	}
+	cl_buf_release(&want);
+	cl_batch_free(b);
+	cl_schema_free(s);
+}
