@@ -523,15 +523,18 @@ static int v1_levels(cl__pq_col *c, const uint8_t **p, const uint8_t *end, int e
 
 /*
  * Make chunk bytes [pos, pos + n) readable in the window (n <= chunk_len -
- * pos): keep it when it holds them, else read from pos on, at least
- * CL__PQ_WINDOW bytes (up to the chunk's end). Pointers into the window
- * are invalidated.
+ * pos): keep it when it holds them, else read from pos on, at least `least`
+ * bytes (up to the chunk's end). Pointers into the window are invalidated.
  */
-static int window(cl__pq_col *c, size_t pos, size_t n, cl_error *err)
+/* Least bytes read for a page header (the window's reads for page bodies
+ * are at least CL__PQ_WINDOW). */
+#define HEADER_READ ((size_t)64 << 10)
+
+static int window(cl__pq_col *c, size_t pos, size_t n, size_t least, cl_error *err)
 {
 	if (pos >= c->win_pos && pos + n <= c->win_pos + c->win_len)
 		return 0;
-	size_t len = n > CL__PQ_WINDOW ? n : CL__PQ_WINDOW;
+	size_t len = n > least ? n : least;
 	if (len > c->chunk_len - pos)
 		len = c->chunk_len - pos;
 	if (len > c->win_cap) {
@@ -559,7 +562,10 @@ static int page_header(cl__pq_col *c, cl__pq_page_header *h, size_t *hlen, cl_er
 	size_t left = c->chunk_len - c->chunk_pos;
 	size_t want = left < 4096 ? left : 4096;
 	for (;;) {
-		int rc = window(c, c->chunk_pos, want, err);
+		/* a header is read with the bytes after it, but not a whole
+		 * window's: a large page's body is read on its own (staged),
+		 * and DuckDB puts each chunk in one such page */
+		int rc = window(c, c->chunk_pos, want, HEADER_READ, err);
 		if (rc)
 			return rc;
 		size_t avail = c->win_pos + c->win_len - c->chunk_pos;
@@ -638,7 +644,8 @@ static int next_page_skip(cl__pq_col *c, bool allow_end, int64_t skip, int64_t *
 				return rc;
 			src = c->stage->data;
 		} else {
-			if ((rc = window(c, body_pos, (size_t)h.compressed_size, err)))
+			if ((rc = window(c, body_pos, (size_t)h.compressed_size, CL__PQ_WINDOW,
+					  err)))
 				return rc;
 			src = c->win + (body_pos - c->win_pos);
 		}

@@ -65,7 +65,7 @@ static int decode_values(cl__pq_col *c, int64_t nn, uint8_t *dst, cl__pq_view *v
 			c->bitpos = (int)(bits % 8);
 			return 0;
 		}
-		const uint8_t *src;
+		const uint8_t *src = NULL;
 		if ((rc = plain_fixed(c, nn, w, &src, err)))
 			return rc;
 		memcpy(dst, src, (size_t)nn * (size_t)w);
