@@ -72,7 +72,10 @@ static int64_t grow(int64_t cap, int64_t need)
 	return n;
 }
 
-int cl_column_reserve(cl_column *c, int64_t n, cl_error *err)
+/* cl_column_reserve; with zero false the new values of a fixed-width
+ * (not boolean) column are left as they are (for a caller that writes
+ * every row it appends: cl__column_reserve_nozero). */
+static int reserve(cl_column *c, int64_t n, bool zero, cl_error *err)
 {
 	int64_t need = c->length + n;
 	if (need <= c->cap)
@@ -89,7 +92,8 @@ int cl_column_reserve(cl_column *c, int64_t n, cl_error *err)
 			return oom(err);
 		size_t old = c->type.id == CL_BOOL ? (size_t)(c->cap + 7) / 8
 						   : (size_t)c->cap * (size_t)w;
-		memset(v + old, 0, vbytes - old);
+		if (zero || c->type.id == CL_BOOL)
+			memset(v + old, 0, vbytes - old);
 		c->values = v;
 	}
 	if (cl_type_is_var(c->type)) {
@@ -111,6 +115,24 @@ int cl_column_reserve(cl_column *c, int64_t n, cl_error *err)
 	}
 	c->cap = cap;
 	return 0;
+}
+
+int cl_column_reserve(cl_column *c, int64_t n, cl_error *err)
+{
+	return reserve(c, n, true, err);
+}
+
+/*
+ * Room for n more rows, the new values of a fixed-width column not zeroed
+ * (a boolean column's bits still are): for a caller that writes every row
+ * it appends, nulls included — the Parquet page reader, whose batches are
+ * often fresh. Rows past the length then hold whatever the memory held,
+ * as they do in a cleared and reused column. Declared in
+ * format/parquet_decode.h (its only user).
+ */
+int cl__column_reserve_nozero(cl_column *c, int64_t n, cl_error *err)
+{
+	return reserve(c, n, false, err);
 }
 
 int cl_column_reserve_data(cl_column *c, int64_t nbytes, cl_error *err)

@@ -757,7 +757,8 @@ int cl__pq_col_skip(cl__pq_col *c, int64_t n, cl_error *err)
 
 int cl__pq_col_read(cl__pq_col *c, cl_column *dst, int64_t n, cl_error *err)
 {
-	int rc = cl_column_reserve(dst, n, err);
+	/* every row read is written, nulls included: no zeroing first */
+	int rc = cl__column_reserve_nozero(dst, n, err);
 	if (rc)
 		return rc;
 	while (n > 0) {
