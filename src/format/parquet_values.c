@@ -588,6 +588,38 @@ static void put_bools(uint8_t *bm, int64_t base, const uint8_t *v, const uint8_t
 	}
 }
 
+/* PLAIN booleans of a column without NULLs: the next k bits of the page
+ * copied to bits [base, base+k) of bm, a byte at a time once bm is
+ * byte-aligned (bounds-checked like decode_values). */
+static int plain_bools(cl__pq_col *c, uint8_t *bm, int64_t base, int64_t k, cl_error *err)
+{
+	uint64_t sbit = (uint64_t)c->bitpos, bits = sbit + (uint64_t)k;
+	if ((bits + 7) / 8 > (uint64_t)(c->vend - c->vp))
+		return cl__pq_col_errf(c, err, CL_EFORMAT,
+				"PLAIN booleans end before the page's values");
+	const uint8_t *src = c->vp;
+	int64_t i = 0;
+	for (; i < k && ((base + i) & 7); i++) {
+		uint64_t b = sbit + (uint64_t)i;
+		cl_bit_set(bm, base + i, (src[b >> 3] >> (b & 7)) & 1);
+	}
+	for (; i + 8 <= k; i += 8) {
+		uint64_t b = sbit + (uint64_t)i;
+		unsigned sh = (unsigned)(b & 7);
+		unsigned v = src[b >> 3] >> sh;
+		if (sh) /* bit b + 7 is in the next byte, inside the k bits */
+			v |= (unsigned)src[(b >> 3) + 1] << (8 - sh);
+		bm[(base + i) >> 3] = (uint8_t)v;
+	}
+	for (; i < k; i++) {
+		uint64_t b = sbit + (uint64_t)i;
+		cl_bit_set(bm, base + i, (src[b >> 3] >> (b & 7)) & 1);
+	}
+	c->vp += bits / 8;
+	c->bitpos = (int)(bits % 8);
+	return 0;
+}
+
 /* INT32 / INT64 decimals widened to 128 bits into rows [base, base+k);
  * a null row holds zero. */
 static void put_int_dec(uint8_t *out, const uint8_t *phys, int w, const uint8_t *lv,
@@ -632,7 +664,12 @@ int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 	 * where they are in the page, not copied to the scratch first */
 	bool in_page = !direct && !var && !is_bool && c->enc == PQ_ENC_PLAIN &&
 		       c->ptype != PQ_BYTE_ARRAY && c->ptype != PQ_BOOLEAN;
-	if (in_page) {
+	/* PLAIN booleans without NULLs: bits from the page to the column */
+	bool bool_bits = is_bool && !lv && c->enc == PQ_ENC_PLAIN && c->ptype == PQ_BOOLEAN;
+	if (bool_bits) {
+		if ((rc = plain_bools(c, dst->values, base, k, err)))
+			return rc;
+	} else if (in_page) {
 		if (nn && (rc = plain_fixed(c, nn, w, &phys, err)))
 			return rc;
 	} else if (!plain_ba && !dict_ba && (rc = decode_values(c, nn, dec, c->views, err))) {
@@ -656,6 +693,8 @@ int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 		rc = fill_var(c, dst, base, k, nn, lv, err);
 		if (rc)
 			return rc;
+	} else if (bool_bits) {
+		/* bits already in place */
 	} else if (is_bool) {
 		put_bools(dst->values, base, phys, lv, k);
 	} else if (direct) {
