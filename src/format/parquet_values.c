@@ -19,6 +19,9 @@
 #include <string.h>
 
 #define MAX_BATCH_DATA ((int64_t)1 << 31)
+/* Most data bytes reserved up front for a batch's strings (an estimate;
+ * more are reserved as values need them) */
+#define MAX_DATA_ESTIMATE ((int64_t)64 << 20)
 
 /* ---- value decoding ---- */
 
@@ -372,6 +375,8 @@ static int fill_plain_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
 		est = (int64_t)((double)left * (double)k / (double)c->page_left * 1.125) + 256;
 	if (est > left)
 		est = left;
+	if (est > MAX_DATA_ESTIMATE)
+		est = MAX_DATA_ESTIMATE;
 	if (dst->offsets[base] + est > MAX_BATCH_DATA)
 		est = MAX_BATCH_DATA - dst->offsets[base] > 0 ? MAX_BATCH_DATA - dst->offsets[base]
 							     : 0;
@@ -442,7 +447,11 @@ static int fill_dict_ba(cl__pq_col *c, cl_column *dst, int64_t base, int64_t k,
 			sum += (int64_t)dv[d].n;
 		c->dict_mean = sum / dn + 1;
 	}
-	int64_t est = nn * (c->dict_mean + c->dict_mean / 8) + 256;
+	/* one long entry must not make the estimate huge */
+	int64_t mean = c->dict_mean < MAX_DATA_ESTIMATE ? c->dict_mean : MAX_DATA_ESTIMATE;
+	int64_t est = nn * (mean + mean / 8) + 256;
+	if (est > MAX_DATA_ESTIMATE)
+		est = MAX_DATA_ESTIMATE;
 	if (dst->offsets[base] + est > MAX_BATCH_DATA)
 		est = MAX_BATCH_DATA - dst->offsets[base] > 0 ? MAX_BATCH_DATA - dst->offsets[base]
 							     : 0;
