@@ -1,5 +1,6 @@
 /* batch.c — Arrow-like columns and batches, and their builders. */
 #include "changelake/batch.h"
+#include "core/column.h"
 #include "core/buf.h"
 
 #include <string.h>

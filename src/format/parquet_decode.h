@@ -252,10 +252,6 @@ void cl__pq_col_release(cl__pq_col *c);
  * scratch_n): lv[i] (0/1) says which rows get a value, NULL: all of them
  * (nn == k). parquet_values.c.
  */
-/* cl_column_reserve without zeroing new fixed-width values (core/batch.c):
- * cl__pq_put_values writes every row, nulls included. */
-int cl__column_reserve_nozero(cl_column *c, int64_t n, cl_error *err);
-
 int cl__pq_put_values(cl__pq_col *c, cl_column *dst, int64_t k, int64_t nn,
 		      const uint8_t *lv, cl_error *err);
 /* Errors of a column (parquet_page.c): prefix err with the file, row group,

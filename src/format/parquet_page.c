@@ -32,6 +32,7 @@
  * before the next page is loaded (the value decoder is per page).
  */
 #include "core/alloc.h"
+#include "core/column.h"
 #include "parquet_decode.h"
 #include "parquet_codec.h"
 #include "parquet_format.h"
