@@ -46,7 +46,8 @@
  *     timing or threads;
  *   - a key parked twice on one side, or two equal kept key hashes
  *     at the end (a duplicate key, or a hash collision: not sure);
- *   - inputs too large for the hashes (16 bytes a row) in the budget.
+ *   - inputs too large for the kept hashes in the budget (12 bytes a row
+ *     of the larger side: 8 a hash, and headroom).
  * CL_DIFF_PATH=aligned skips the first rule (tests), =hash never tries.
  * The first two rules are tried first on the keys alone of each side's
  * first rows (pre_giveup), so a shuffled pair never reads whole row groups
@@ -208,7 +209,7 @@ static int park_row(walk *w, side *s, const cl__dchunk *c, int64_t r, cl_error *
 	    w->s[0].live + w->s[1].live > MIN_PARKED + (w->s[0].rows + w->s[1].rows) / 8)
 		w->giveup = 1;
 	if (cl__dstore_memory(&w->s[0].park) + cl__dstore_memory(&w->s[1].park) +
-	        8 * (w->s[0].rows + w->s[1].rows) >
+	        8 * w->s[0].kept >
 	    w->d->store_budget)
 		w->giveup = 1;
 	return 0;
@@ -829,8 +830,10 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 	int64_t rrows = cl_dataset_total_rows(rds);
 	if (rrows < 0)
 		rrows = d->lds_rows;
-	/* the key hashes of both sides must fit well within the budget */
-	if (forced != 2 && 16 * (d->lds_rows + rrows) > d->store_budget) {
+	/* the kept key hashes (8 bytes a pair, delete or insert: about the
+	 * larger side's rows) must fit well within the budget */
+	int64_t most = d->lds_rows > rrows ? d->lds_rows : rrows;
+	if (forced != 2 && 12 * most > d->store_budget) {
 		note("not tried: the key hashes would not fit the memory budget", NULL);
 		return 0;
 	}

@@ -123,6 +123,7 @@ int cl__aside_keep(cl__aside *s, const uint64_t *h, const uint32_t *rows, int64_
 		}
 		s->bk[b][s->bn[b]++] = x;
 	}
+	s->kept += n;
 	return 0;
 }
 

@@ -497,6 +497,7 @@ typedef struct cl__aside {
 	int64_t expect;  /* rows the side's files say they hold (-1: unknown) */
 	uint64_t *hblock; /* one region per bucket when expect is known */
 	int64_t hregion;  /* entries per region */
+	int64_t kept;     /* hashes kept (sum of bn) */
 	/* the queue (threaded) */
 	bool threaded, started;
 	pthread_t tid;
