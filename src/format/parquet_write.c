@@ -63,7 +63,7 @@ int cl__pqw_col_error(pqw_writer *p, int col, cl_error *err, int code,
 			    p->w->schema->fields[col].name, msg);
 }
 
-static int oom(pqw_writer *p, cl_error *err)
+int cl__pqw_oom(pqw_writer *p, cl_error *err)
 {
 	return cl_error_set(err, CL_ENOMEM, "%s: out of memory", p->w->path);
 }
@@ -80,7 +80,7 @@ static int out_write(pqw_writer *p, const void *data, size_t n, cl_error *err)
 /* Grow *arr (capacity *cap elements of elem bytes) to hold need; large
  * arrays move into a pooled buffer (see cl__pqw_pool_take), which
  * free_array gives back. */
-static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
+int cl__pqw_grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
 		return 0;
@@ -111,14 +111,14 @@ static void free_array(void *arr, size_t cap, size_t elem)
 }
 
 /* Give a buffer's memory to the pool; b is left empty. */
-static void buf_give(cl_buf *b)
+void cl__pqw_buf_give(cl_buf *b)
 {
 	cl__pqw_pool_give(b->data, b->cap);
 	memset(b, 0, sizeof *b);
 }
 
 /* Compress with the file's codec, appending to out. */
-static int compress(pqw_writer *p, const pqw_chunk *ch, const uint8_t *src, size_t n,
+int cl__pqw_compress(pqw_writer *p, const pqw_chunk *ch, const uint8_t *src, size_t n,
 		    cl_buf *out, cl_error *err)
 {
 	cl_error e = {0};
@@ -126,404 +126,6 @@ static int compress(pqw_writer *p, const pqw_chunk *ch, const uint8_t *src, size
 	int rc = cl__codec_compress(o->compression, o->compression_level, src, n, out, &e);
 	if (rc)
 		return cl__pqw_col_error(p, ch->col, err, rc, "%s", e.message);
-	return 0;
-}
-
-/* ---------- pages ---------- */
-
-static void reset_page(pqw_chunk *ch)
-{
-	ch->page_values = 0;
-	ch->page_nulls = 0;
-	ch->page_rows = 0;
-	ch->nidx = 0;
-	ch->plain_bits = 0;
-	cl_buf_clear(&ch->plain);
-	cl__pqw_stats_reset(&ch->page_stats);
-}
-
-/*
- * Room for n more bytes in the open page's PLAIN values. A page buffer
- * keeps its capacity from page to page and row group to row group. Once
- * past PQW_PLAIN_SMALL (or a quarter of the target, when less) it grows
- * straight to about a page (opts.page_bytes + 1/4, at most
- * PQW_PLAIN_FIRST_MAX) instead of doubling on, which copied the buffer into
- * fresh memory ~5 more times per column of each open file. Below that it
- * doubles as before, so a writer of a few rows (many open partition files)
- * does not take a page of memory per column.
- */
-#define PQW_PLAIN_SMALL ((size_t)64 << 10)
-#define PQW_PLAIN_FIRST_MAX ((size_t)8 << 20)
-static int plain_reserve(const pqw_writer *p, pqw_chunk *ch, size_t n)
-{
-	cl_buf *b = &ch->plain;
-	if (n < b->cap && b->len + 1 <= b->cap - n)
-		return 0;
-	size_t want = (size_t)p->w->opts.page_bytes;
-	want += want / 4;
-	if (want > PQW_PLAIN_FIRST_MAX)
-		want = PQW_PLAIN_FIRST_MAX;
-	size_t small = want / 4 < PQW_PLAIN_SMALL ? want / 4 : PQW_PLAIN_SMALL;
-	if (b->cap < want && n < want && b->len < want - n && b->len + n >= small) {
-		size_t cap;
-		uint8_t *q = cl__pqw_pool_alloc(want, &cap);
-		if (!q)
-			return CL_ENOMEM;
-		if (b->data)
-			memcpy(q, b->data, b->len);
-		q[b->len] = 0;
-		cl__pqw_pool_give(b->data, b->cap);
-		b->data = q;
-		b->cap = cap;
-		return 0;
-	}
-	return cl_buf_reserve(b, n);
-}
-
-/*
- * Make an emptied scratch buffer hold at least n bytes in one step: a
- * buffer too small is dropped before growing (nothing in it to keep), so
- * growing does not copy it.
- */
-static int scratch_reserve(cl_buf *b, size_t n)
-{
-	if (b->len == 0 && b->cap < n + 1) {
-		buf_give(b);
-		size_t cap;
-		b->data = cl__pqw_pool_take(n + 1, &cap);
-		if (b->data) {
-			b->cap = cap;
-			b->data[0] = 0;
-		}
-	}
-	return cl_buf_reserve(b, n);
-}
-
-/* Append n levels at bit width bw; when every one equals `all` (>= 0),
- * one RLE run without looking at v. */
-static int encode_levels(cl_buf *out, const uint8_t *v, int64_t n, int bw, int all)
-{
-	if (all >= 0 && n >= 8) {
-		uint8_t hdr[11];
-		size_t k = 0;
-		uint64_t h = (uint64_t)n << 1;
-		while (h >= 0x80) {
-			hdr[k++] = (uint8_t)(h | 0x80);
-			h >>= 7;
-		}
-		hdr[k++] = (uint8_t)h;
-		hdr[k++] = (uint8_t)all; /* bw <= 8: one byte */
-		return cl_buf_append(out, hdr, k);
-	}
-	return cl__rle_encode_u8(out, v, (size_t)n, bw);
-}
-
-/* The open page's repetition and definition levels, each prefixed by its
- * 4-byte length when `prefix` (data page v1). *rlen / *dlen: their sizes
- * without the prefixes. */
-static int encode_page_levels(const pqw_chunk *ch, cl_buf *out, bool prefix, size_t *rlen,
-			      size_t *dlen)
-{
-	*rlen = *dlen = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		int maxl = pass == 0 ? ch->max_rep : ch->max_def;
-		if (maxl == 0)
-			continue;
-		size_t at = out->len;
-		if (prefix && cl_buf_append(out, "\0\0\0\0", 4))
-			return CL_ENOMEM;
-		size_t start = out->len;
-		int all = -1;
-		if (pass == 1 && ch->page_nulls == 0)
-			all = ch->max_def;
-		else if (pass == 1 && ch->max_def == 1 && ch->page_nulls == ch->page_values)
-			all = 0;
-		int rc = encode_levels(out, pass == 0 ? ch->rlevels : ch->levels, ch->page_values,
-				       cl__bit_width((uint64_t)maxl), all);
-		if (rc)
-			return rc;
-		size_t len = out->len - start;
-		if (prefix) {
-			uint32_t l = (uint32_t)len;
-			memcpy(out->data + at, &l, 4);
-		}
-		*(pass == 0 ? rlen : dlen) = len;
-	}
-	return 0;
-}
-
-static int page_header(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, int enc,
-		       size_t usize, size_t csize, size_t rlen, size_t dlen, bool is_compressed)
-{
-	cl__tw t;
-	cl_buf_clear(&sc->head);
-	cl__tw_init(&t, &sc->head);
-	bool v2 = p->w->opts.page_version == 2;
-	cl__tw_i32(&t, 1, v2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
-	cl__tw_i32(&t, 2, (int32_t)usize);
-	cl__tw_i32(&t, 3, (int32_t)csize);
-	if (!v2) {
-		cl__tw_struct_begin(&t, 5);
-		cl__tw_i32(&t, 1, (int32_t)ch->page_values);
-		cl__tw_i32(&t, 2, enc);
-		cl__tw_i32(&t, 3, PQ_ENC_RLE);
-		cl__tw_i32(&t, 4, PQ_ENC_RLE);
-		cl__pqw_write_stats(&t, 5, ch, &ch->page_stats, false);
-		cl__tw_struct_end(&t);
-	} else {
-		cl__tw_struct_begin(&t, 8);
-		cl__tw_i32(&t, 1, (int32_t)ch->page_values);
-		cl__tw_i32(&t, 2, (int32_t)ch->page_nulls);
-		cl__tw_i32(&t, 3, (int32_t)ch->page_rows);
-		cl__tw_i32(&t, 4, enc);
-		cl__tw_i32(&t, 5, (int32_t)dlen);
-		cl__tw_i32(&t, 6, (int32_t)rlen);
-		cl__tw_bool(&t, 7, is_compressed);
-		cl__pqw_write_stats(&t, 8, ch, &ch->page_stats, false);
-		cl__tw_struct_end(&t);
-	}
-	return cl__tw_finish(&t);
-}
-
-/* Encoded size of the open page so far (before compression), roughly. */
-static int64_t page_estimate(const pqw_chunk *ch)
-{
-	int64_t n = (int64_t)ch->plain.len;
-	if (ch->use_dict)
-		n += ((int64_t)ch->nidx * cl__bit_width(ch->dict.n) + 7) / 8;
-	if (ch->max_def > 0)
-		n += ch->page_values / 8;
-	if (ch->max_rep > 0)
-		n += ch->page_values / 8;
-	return n;
-}
-
-/* Bytes of v as a varint. */
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80)
-		v >>= 7, n++;
-	return n;
-}
-
-/*
- * SNAPPY page bodies are built here from their two parts, levels and
- * values, each compressed where it lies (no copy of the values into one
- * buffer first) under one length header: a snappy stream is a length and
- * then elements, and snappy compresses each 64 KiB fragment of its input
- * on its own, so parts compressed one after another are a stream too.
- * The values' first fragment is compressed first; when it shrinks by less
- * than a tenth (random ids, most integers), the rest of the values go in
- * as literal elements (the same bytes, no search for matches, which is
- * slow on such data and finds next to nothing), else the rest is
- * compressed as well. Any snappy reader reads both.
- */
-#define PQW_SNAPPY_PROBE ((size_t)64 << 10)
-
-/* n bytes of p as snappy literal elements at o; returns their length
- * (at most n + 3 per 64 KiB). */
-static size_t snappy_literals(uint8_t *o, const uint8_t *p, size_t n)
-{
-	size_t k = 0;
-	while (n) {
-		size_t m = n < 65536 ? n : 65536;
-		if (m <= 60) {
-			o[k++] = (uint8_t)((m - 1) << 2);
-		} else {
-			o[k++] = 61 << 2; /* length - 1 in the next two bytes */
-			o[k++] = (uint8_t)(m - 1);
-			o[k++] = (uint8_t)((m - 1) >> 8);
-		}
-		memcpy(o + k, p, m);
-		k += m;
-		p += m;
-		n -= m;
-	}
-	return k;
-}
-
-/* The elements of p[0..n) compressed at o + *pos (snappy's length varint
- * lands on the bytes before, which are put back); *pos moves past them. */
-static int snappy_elements(uint8_t *o, size_t *pos, const uint8_t *p, size_t n)
-{
-	size_t v = varint_len(n), len = snappy_max_compressed_length(n);
-	uint8_t save[10];
-	memcpy(save, o + *pos - v, v);
-	if (snappy_compress((const char *)p, n, (char *)o + *pos - v, &len) != SNAPPY_OK)
-		return CL_EINTERNAL;
-	memcpy(o + *pos - v, save, v);
-	*pos += len - v;
-	return 0;
-}
-
-/* The snappy stream of a[0..an) then b[0..bn) appended to out (see
- * above). 0, CL_ENOMEM or CL_EINTERNAL. */
-static int snappy_page(cl_buf *out, const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-	size_t f = bn < PQW_SNAPPY_PROBE ? bn : PQW_SNAPPY_PROBE;
-	size_t need = 10 + snappy_max_compressed_length(an) + snappy_max_compressed_length(f) +
-		      snappy_max_compressed_length(bn - f);
-	if (cl_buf_reserve(out, need))
-		return CL_ENOMEM;
-	uint8_t *o = out->data + out->len;
-	size_t pos = 0;
-	uint64_t t = (uint64_t)an + bn;
-	while (t >= 0x80) {
-		o[pos++] = (uint8_t)(t | 0x80);
-		t >>= 7;
-	}
-	o[pos++] = (uint8_t)t;
-	int rc = an ? snappy_elements(o, &pos, a, an) : 0;
-	size_t at = pos;
-	if (!rc && f)
-		rc = snappy_elements(o, &pos, b, f);
-	if (!rc && bn > f) {
-		if ((pos - at) * 10 > f * 9)
-			pos += snappy_literals(o + pos, b + f, bn - f);
-		else
-			rc = snappy_elements(o, &pos, b + f, bn - f);
-	}
-	if (rc)
-		return rc;
-	out->len += pos;
-	out->data[out->len] = 0;
-	return 0;
-}
-
-/* Encode, compress and append the open page to the chunk; reset the page. */
-static int flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *err)
-{
-	if (ch->page_values == 0)
-		return 0;
-	const cl_write_options *o = &p->w->opts;
-	const bool v2 = o->page_version == 2;
-	cl_buf *raw = &sc->raw;
-	int rc;
-	cl_buf_clear(raw);
-	bool is_compressed = o->compression != CL_CODEC_UNCOMPRESSED;
-	const bool plain = !(ch->use_dict && ch->nidx > 0);
-	/* v1 SNAPPY page: levels and values compressed each where they are
-	 * (snappy_page); for a PLAIN page raw holds the levels only */
-	const bool snap = !v2 && o->compression == CL_CODEC_SNAPPY;
-	const bool pair = snap && plain;
-	/* the page's encoded size, roughly: one growth of the scratch */
-	size_t want = (size_t)page_estimate(ch) + (size_t)ch->page_values / 4 + 64;
-	if (scratch_reserve(raw, pair ? want - ch->plain.len : want))
-		return oom(p, err);
-	size_t rlen, dlen;
-	if (encode_page_levels(ch, raw, !v2, &rlen, &dlen))
-		return oom(p, err);
-	size_t lev_len = rlen + dlen; /* v2: the uncompressed head of the page */
-	size_t vstart = raw->len;
-	int enc;
-	if (!plain) {
-		int bw = cl__bit_width(ch->dict.n - 1);
-		if (bw < 1)
-			bw = 1;
-		if (cl_buf_putc(raw, (char)bw) ||
-		    cl__rle_encode_u32(raw, ch->idx, ch->nidx, bw))
-			return oom(p, err);
-		enc = PQ_ENC_RLE_DICTIONARY;
-		ch->n_dict_pages++;
-	} else {
-		if (!pair && cl_buf_append(raw, ch->plain.data, ch->plain.len))
-			return oom(p, err);
-		enc = PQ_ENC_PLAIN;
-		ch->n_plain_pages++;
-	}
-	size_t usize = raw->len + (pair ? ch->plain.len : 0);
-	size_t vlen = usize - vstart;
-	if (usize > INT32_MAX)
-		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
-					 "a page of %zu bytes is larger than Parquet allows", usize);
-	if (ch->page_values > INT32_MAX)
-		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
-					 "a page of %lld values is more than Parquet allows",
-					 (long long)ch->page_values);
-	const uint8_t *body = raw->data;
-	size_t blen = raw->len;
-	/* v1 compressed: the body is compressed straight into the page's own
-	 * buffer after `room` bytes, the most its header can take (the header
-	 * with the largest sizes), and the header written just before it */
-	uint8_t *pg = NULL;
-	size_t pgcap = 0, room = 0, boff = 0;
-	if (v2) {
-		/* v2: levels stay uncompressed; values compressed unless empty. */
-		if (vlen == 0)
-			is_compressed = false;
-		if (is_compressed) {
-			cl_buf_clear(&sc->comp);
-			if (cl_buf_append(&sc->comp, raw->data, lev_len))
-				return oom(p, err);
-			if ((rc = compress(p, ch, raw->data + vstart, vlen, &sc->comp, err)))
-				return rc;
-			body = sc->comp.data;
-			blen = sc->comp.len;
-		}
-	} else if (is_compressed) {
-		if ((rc = page_header(p, sc, ch, enc, INT32_MAX, INT32_MAX, rlen, dlen, true)))
-			return rc == CL_ENOMEM ? oom(p, err)
-					       : cl_error_set(err, rc, "page header encoding failed");
-		room = sc->head.len;
-		/* snappy_page needs the most: three bounds and a varint */
-		pg = cl__pqw_pool_alloc(room + usize + usize / 6 + 128, &pgcap);
-		if (!pg)
-			return oom(p, err);
-		cl_buf view = {pg, room, pgcap};
-		if (snap) {
-			rc = snappy_page(&view, raw->data, vstart, pair ? ch->plain.data : raw->data + vstart,
-					 vlen);
-			if (rc == CL_ENOMEM)
-				rc = oom(p, err);
-			else if (rc)
-				rc = cl__pqw_col_error(p, ch->col, err, rc, "snappy: compression failed");
-		} else {
-			rc = compress(p, ch, raw->data, raw->len, &view, err);
-		}
-		pg = view.data;
-		pgcap = view.cap;
-		if (rc) {
-			cl__pqw_pool_give(pg, pgcap);
-			return rc;
-		}
-		boff = room;
-		body = pg + boff;
-		blen = view.len - boff;
-	}
-	if (blen > INT32_MAX) {
-		cl__pqw_pool_give(pg, pgcap);
-		return cl__pqw_col_error(p, ch->col, err, CL_EINVAL,
-					 "a page of %zu bytes is larger than Parquet allows", usize);
-	}
-	if ((rc = page_header(p, sc, ch, enc, usize, blen, rlen, dlen, is_compressed)) ||
-	    grow_array((void **)&ch->pages, &ch->pages_cap, ch->npages + 1, sizeof *ch->pages)) {
-		cl__pqw_pool_give(pg, pgcap);
-		return rc == 0 || rc == CL_ENOMEM ? oom(p, err)
-						  : cl_error_set(err, rc, "page header encoding failed");
-	}
-	size_t off = 0;
-	if (pg) {
-		/* the header ends where the body begins (room is enough) */
-		off = boff - sc->head.len;
-		memcpy(pg + off, sc->head.data, sc->head.len);
-	} else {
-		pg = cl__pqw_pool_alloc(sc->head.len + blen, &pgcap);
-		if (!pg)
-			return oom(p, err);
-		memcpy(pg, sc->head.data, sc->head.len);
-		memcpy(pg + sc->head.len, body, blen);
-	}
-	ch->pages[ch->npages].data = pg;
-	ch->pages[ch->npages].off = off;
-	ch->pages[ch->npages].cap = pgcap;
-	ch->pages[ch->npages++].len = sc->head.len + blen;
-	ch->uncompressed += (int64_t)(sc->head.len + usize);
-	ch->compressed += (int64_t)(sc->head.len + blen);
-	ch->num_values += ch->page_values;
-	if (cl__pqw_stats_merge(&ch->chunk_stats, &ch->page_stats, ch->d.kind))
-		return oom(p, err);
-	reset_page(ch);
 	return 0;
 }
 
@@ -557,7 +159,7 @@ static int dict_to_plain(const pqw_writer *p, pqw_chunk *ch)
 			bytes += 4 + (size_t)n;
 		}
 	}
-	if (plain_reserve(p, ch, bytes))
+	if (cl__pqw_plain_reserve(p, ch, bytes))
 		return CL_ENOMEM;
 	uint8_t *q = ch->plain.data + ch->plain.len;
 	if (d->width == 8) {
@@ -608,9 +210,9 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 	int64_t nulls = 0, rows = m;
 	int rc = 0;
 	if (ch->max_def > 0) {
-		if (grow_array((void **)&ch->levels, &ch->levels_cap,
+		if (cl__pqw_grow_array((void **)&ch->levels, &ch->levels_cap,
 			       (size_t)(ch->page_values + m), 1))
-			return oom(p, err);
+			return cl__pqw_oom(p, err);
 		uint8_t *lv = ch->levels + ch->page_values;
 		if (def) {
 			memcpy(lv, def, (size_t)m);
@@ -636,9 +238,9 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 							 (long long)(row0 + i));
 	}
 	if (ch->max_rep > 0) {
-		if (grow_array((void **)&ch->rlevels, &ch->rlevels_cap,
+		if (cl__pqw_grow_array((void **)&ch->rlevels, &ch->rlevels_cap,
 			       (size_t)(ch->page_values + m), 1))
-			return oom(p, err);
+			return cl__pqw_oom(p, err);
 		uint8_t *rl = ch->rlevels + ch->page_values;
 		if (rep) {
 			memcpy(rl, rep, (size_t)m);
@@ -654,8 +256,8 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 	const bool direct = !ch->use_dict && ch->d.width > 0 && ch->d.phys != PQ_BOOLEAN;
 	uint8_t *gather = sc->gather;
 	if (direct) {
-		if (plain_reserve(p, ch, (size_t)m * (size_t)ch->d.width))
-			return oom(p, err);
+		if (cl__pqw_plain_reserve(p, ch, (size_t)m * (size_t)ch->d.width))
+			return cl__pqw_oom(p, err);
 		sc->gather = ch->plain.data + ch->plain.len;
 	}
 	if (!nulltype)
@@ -667,26 +269,26 @@ static int append_entries(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, const c
 		ch->plain.len += k * (size_t)ch->d.width;
 		ch->plain.data[ch->plain.len] = 0;
 	} else if (k && ch->use_dict) {
-		if (grow_array((void **)&ch->idx, &ch->idx_cap, ch->nidx + k, sizeof *ch->idx))
-			return oom(p, err);
+		if (cl__pqw_grow_array((void **)&ch->idx, &ch->idx_cap, ch->nidx + k, sizeof *ch->idx))
+			return cl__pqw_oom(p, err);
 		if (ch->d.kind == PQW_BYTES)
 			rc = cl__dict_put_bytes(&ch->dict, sc->refs, k, ch->idx + ch->nidx);
 		else
 			rc = cl__dict_put_fixed(&ch->dict, sc->gather, k, ch->idx + ch->nidx);
 		if (rc)
-			return oom(p, err);
+			return cl__pqw_oom(p, err);
 		ch->nidx += k;
 		/* non-null values dictionary encoded in this chunk so far */
 		int64_t seen = ch->num_values - ch->chunk_stats.nulls + (int64_t)ch->nidx;
 		if (seen - (int64_t)k < PQW_DICT_PROBE && seen >= PQW_DICT_PROBE &&
 		    (int64_t)ch->dict.n * 2 > seen && (rc = dict_to_plain(p, ch)))
-			return oom(p, err);
+			return cl__pqw_oom(p, err);
 	} else if (k && ch->d.kind == PQW_BYTES) {
 		size_t bytes = 4 * k;
 		for (size_t i = 0; i < k; i++)
 			bytes += sc->refs[i].n;
-		if (plain_reserve(p, ch, bytes))
-			return oom(p, err);
+		if (cl__pqw_plain_reserve(p, ch, bytes))
+			return cl__pqw_oom(p, err);
 		uint8_t *q = ch->plain.data + ch->plain.len;
 		for (size_t i = 0; i < k; i++) {
 			uint32_t len = sc->refs[i].n;
@@ -710,13 +312,13 @@ static int check_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *e
 	const cl_write_options *o = &p->w->opts;
 	int rc;
 	if (ch->use_dict && (int64_t)cl__dict_bytes(&ch->dict) > o->dictionary_page_bytes) {
-		if ((rc = flush_page(p, sc, ch, err)))
+		if ((rc = cl__pqw_flush_page(p, sc, ch, err)))
 			return rc;
 		ch->use_dict = false;
 		ch->fell_back = true;
-	} else if (page_estimate(ch) >= o->page_bytes ||
+	} else if (cl__pqw_page_estimate(ch) >= o->page_bytes ||
 		   ch->page_values >= PQW_PAGE_MAX_VALUES) {
-		if ((rc = flush_page(p, sc, ch, err)))
+		if ((rc = cl__pqw_flush_page(p, sc, ch, err)))
 			return rc;
 	}
 	return 0;
@@ -784,7 +386,7 @@ static int64_t row_group_bytes(const pqw_writer *p)
 	int64_t n = 0;
 	for (int c = 0; c < p->ncols; c++) {
 		const pqw_chunk *ch = &p->chunks[c];
-		n += ch->uncompressed + page_estimate(ch);
+		n += ch->uncompressed + cl__pqw_page_estimate(ch);
 		if (ch->n_dict_pages || ch->use_dict)
 			n += (int64_t)cl__dict_bytes(&ch->dict);
 	}
@@ -803,7 +405,7 @@ static int write_dict_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
 	int rc;
 	if (o->compression != CL_CODEC_UNCOMPRESSED) {
 		cl_buf_clear(&sc->comp);
-		if ((rc = compress(p, ch, vals->data, vals->len, &sc->comp, err)))
+		if ((rc = cl__pqw_compress(p, ch, vals->data, vals->len, &sc->comp, err)))
 			return rc;
 		body = sc->comp.data;
 		blen = sc->comp.len;
@@ -823,7 +425,7 @@ static int write_dict_page(pqw_writer *p, pqw_chunk *ch, cl_error *err)
 	cl__tw_bool(&t, 3, false);
 	cl__tw_struct_end(&t);
 	if ((rc = cl__tw_finish(&t)))
-		return rc == CL_ENOMEM ? oom(p, err) : cl_error_set(err, rc, "thrift");
+		return rc == CL_ENOMEM ? cl__pqw_oom(p, err) : cl_error_set(err, rc, "thrift");
 	if ((rc = out_write(p, sc->head.data, sc->head.len, err)) ||
 	    (rc = out_write(p, body, blen, err)))
 		return rc;
@@ -838,7 +440,7 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 	if (p->rg_rows == 0)
 		return 0;
 	for (int c = 0; c < p->ncols; c++)
-		if ((rc = flush_page(p, &p->scratch[0], &p->chunks[c], err)))
+		if ((rc = cl__pqw_flush_page(p, &p->scratch[0], &p->chunks[c], err)))
 			return rc;
 	int64_t rg_start = p->pos;
 	int64_t *dict_off = p->chunk_offsets;
@@ -867,7 +469,7 @@ static int flush_row_group(pqw_writer *p, cl_error *err)
 	for (int c = 0; c < p->ncols; c++) {
 		pqw_chunk *ch = &p->chunks[c];
 		if (cl__pqw_stats_merge(&ch->file_stats, &ch->chunk_stats, ch->d.kind))
-			return oom(p, err);
+			return cl__pqw_oom(p, err);
 		cl__pqw_stats_reset(&ch->chunk_stats);
 		ch->num_values = ch->uncompressed = ch->compressed = 0;
 		ch->n_dict_pages = ch->n_plain_pages = 0;
@@ -1123,7 +725,7 @@ static void pq_free(struct cl_writer *w)
 		free_array(ch->levels, ch->levels_cap, 1);
 		free_array(ch->rlevels, ch->rlevels_cap, 1);
 		free_array(ch->idx, ch->idx_cap, sizeof *ch->idx);
-		buf_give(&ch->plain);
+		cl__pqw_buf_give(&ch->plain);
 		for (size_t i = 0; i < ch->npages; i++)
 			cl__pqw_pool_give(ch->pages[i].data, ch->pages[i].cap);
 		cl_free(ch->pages);
@@ -1140,8 +742,8 @@ static void pq_free(struct cl_writer *w)
 		cl_free(sc->gather);
 		cl_free(sc->lv);
 		cl_free(sc->refs);
-		buf_give(&sc->raw);
-		buf_give(&sc->comp);
+		cl__pqw_buf_give(&sc->raw);
+		cl__pqw_buf_give(&sc->comp);
 		cl_buf_release(&sc->head);
 	}
 	cl_free(p->scratch);
@@ -1218,13 +820,13 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 		p->nthreads = PQW_MAX_THREADS;
 	p->scratch = cl_calloc((size_t)p->nthreads, sizeof *p->scratch);
 	if (!p->chunks || !p->chunk_offsets || !p->scratch)
-		return oom(p, err);
+		return cl__pqw_oom(p, err);
 	for (int t = 0; t < p->nthreads; t++) {
 		p->scratch[t].gather = cl_malloc((size_t)PQW_MINI * PQW_MAX_WIDTH);
 		p->scratch[t].refs = cl_malloc((size_t)PQW_MINI * sizeof *p->scratch[t].refs);
 		p->scratch[t].lv = cl_malloc(PQW_MINI);
 		if (!p->scratch[t].gather || !p->scratch[t].refs || !p->scratch[t].lv)
-			return oom(p, err);
+			return cl__pqw_oom(p, err);
 	}
 	for (int i = 0; i < p->nnodes; i++) {
 		const pqw_node *n = &p->nodes[i];

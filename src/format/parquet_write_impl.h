@@ -290,5 +290,20 @@ int cl__pqw_build_file_stats(pqw_writer *p, cl_error *err);
 /* Error helper: "PATH: column 'C': ..." */
 int cl__pqw_col_error(pqw_writer *p, int col, cl_error *err, int code,
 		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* parquet_write.c: "PATH: out of memory"; grow a chunk's array (pooled
+ * when large); give a buffer's memory to the pool (b left empty);
+ * compress with the file's codec, appending to out. */
+int cl__pqw_oom(pqw_writer *p, cl_error *err);
+int cl__pqw_grow_array(void **arr, size_t *cap, size_t need, size_t elem);
+void cl__pqw_buf_give(cl_buf *b);
+int cl__pqw_compress(pqw_writer *p, const pqw_chunk *ch, const uint8_t *src, size_t n,
+		     cl_buf *out, cl_error *err);
+/* parquet_write_page.c: room for n more bytes of PLAIN values in the open
+ * page (0 or CL_ENOMEM); the open page's encoded size, roughly; close the
+ * open page into the chunk's pages. */
+int cl__pqw_plain_reserve(const pqw_writer *p, pqw_chunk *ch, size_t n);
+int64_t cl__pqw_page_estimate(const pqw_chunk *ch);
+int cl__pqw_flush_page(pqw_writer *p, pqw_scratch *sc, pqw_chunk *ch, cl_error *err);
+
 
 #endif
