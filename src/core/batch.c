@@ -129,7 +129,7 @@ int cl_column_reserve(cl_column *c, int64_t n, cl_error *err)
  * it appends, nulls included — the Parquet page reader, whose batches are
  * often fresh. Rows past the length then hold whatever the memory held,
  * as they do in a cleared and reused column. Declared in
- * format/parquet_decode.h (its only user).
+ * core/column.h (its user: the Parquet page reader).
  */
 int cl__column_reserve_nozero(cl_column *c, int64_t n, cl_error *err)
 {

@@ -121,6 +121,14 @@ static int keyset_begin(keyset *ks, const cl__table_layout *l, cl_error *err)
 	return rc;
 }
 
+/* The key hash of a filled slot (an i64 slot holds the key value: its
+ * hash is cl_hash_value of the key). */
+static inline uint64_t slot_hash(const keyset *ks, const kslot *e)
+{
+	uint64_t h = e->h;
+	return ks->i64 ? XXH3_64bits_withSeed(&h, 8, 0) : h;
+}
+
 /* Room for n more keys (rehashing into a larger table when needed). */
 static int keyset_reserve(keyset *ks, size_t more)
 {
@@ -136,9 +144,7 @@ static int keyset_reserve(keyset *ks, size_t more)
 	for (size_t i = 0; i < ks->cap; i++) {
 		if (!ks->slots[i].flags)
 			continue;
-		uint64_t h = ks->slots[i].h;
-		if (ks->i64)
-			h = XXH3_64bits_withSeed(&h, 8, 0); /* cl_hash_value of the key */
+		uint64_t h = slot_hash(ks, &ks->slots[i]);
 		size_t j = (size_t)h & (cap - 1);
 		while (ns[j].flags)
 			j = (j + 1) & (cap - 1);
@@ -172,9 +178,7 @@ static int keyset_filter(keyset *ks)
 	for (size_t i = 0; i < ks->cap; i++) {
 		if (!ks->slots[i].flags)
 			continue;
-		uint64_t h = ks->slots[i].h;
-		if (ks->i64)
-			h = XXH3_64bits_withSeed(&h, 8, 0); /* cl_hash_value of the key */
+		uint64_t h = slot_hash(ks, &ks->slots[i]);
 		uint64_t b = (h >> 40) & ks->fmask;
 		ks->filter[b >> 6] |= (uint64_t)1 << (b & 63);
 	}
