@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include "changelake/common.h"
+#include "changelake/io.h"
+#include "core/buf.h"
+#include "core/value_text.h"
 
 #define MAX_TESTS 4096
 struct test_entry { const char *name; cl_test_fn fn; };
@@ -92,4 +95,36 @@ int main(int argc, char **argv)
 	}
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
+}
+
+void cl_test_batch_text(cl_buf *out, const cl_batch *b)
+{
+	for (int64_t i = 0; i < b->nrows; i++) {
+		for (int c = 0; c < b->ncols; c++) {
+			if (c)
+				cl_buf_putc(out, '|');
+			if (cl_column_is_null(&b->cols[c], i))
+				cl_buf_putc(out, '~');
+			else
+				cl__value_format(out, &b->cols[c], i);
+		}
+		cl_buf_putc(out, '\n');
+	}
+}
+
+int cl_test_write_parquet(const char *path, const cl_schema *s, const cl_batch *b,
+			  int64_t rg_rows, cl_error *err)
+{
+	cl_write_options wo;
+	cl_write_options_init(&wo);
+	if (rg_rows > 0)
+		wo.row_group_rows = rg_rows;
+	cl_writer *w = NULL;
+	int rc = cl_writer_open(&w, path, s, &wo, err);
+	if (!rc)
+		rc = cl_writer_write(w, b, err);
+	if (!rc)
+		rc = cl_writer_close(w, err);
+	cl_writer_free(w);
+	return rc;
 }

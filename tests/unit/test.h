@@ -10,6 +10,7 @@
 #ifndef CL_TEST_H
 #define CL_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,5 +71,17 @@ extern int cl_test_failed_now;
 const char *cl_test_data_root(void);
 /* A fresh empty temporary directory for this test (removed at exit). */
 const char *cl_test_tmpdir(void);
+
+struct cl_buf;
+struct cl_batch;
+struct cl_schema;
+struct cl_error;
+/* Append b's rows to out as text: one line a row, values separated by '|'
+ * as cl__value_format spells them, NULL as '~'. */
+void cl_test_batch_text(struct cl_buf *out, const struct cl_batch *b);
+/* Write b (schema s) as the Parquet file path, row groups of rg_rows rows
+ * (0: the writer's default). */
+int cl_test_write_parquet(const char *path, const struct cl_schema *s, const struct cl_batch *b,
+			  int64_t rg_rows, struct cl_error *err);
 
 #endif

@@ -31,21 +31,6 @@ static int mkb(cl_schema **s, cl_batch **b, const char *schema, const char *rows
 	return 0;
 }
 
-static void text(cl_buf *out, const cl_batch *b)
-{
-	for (int64_t r = 0; r < b->nrows; r++) {
-		for (int c = 0; c < b->ncols; c++) {
-			if (c)
-				cl_buf_putc(out, '|');
-			if (cl_column_is_null(&b->cols[c], r))
-				cl_buf_putc(out, '~');
-			else
-				cl__value_format(out, &b->cols[c], r);
-		}
-		cl_buf_putc(out, '\n');
-	}
-}
-
 /* Apply change rows to target rows; the result as text, or NULL. */
 static char *apply(const char *cschema, const char *crows, const char *tschema,
 		   const char *trows, const char *const *keys, int nkeys, cl_error *err)
@@ -66,13 +51,13 @@ static char *apply(const char *cschema, const char *crows, const char *tschema,
 	    cl_changes_map(ch, cb, "ch.csv", 1, &nb, err) || cl_apply_add(ap, nb, err) ||
 	    cl_apply_rewrite(ap, tb, &ob, err))
 		goto done;
-	text(&out, ob);
+	cl_test_batch_text(&out, ob);
 	for (;;) {
 		if (cl_apply_rest(ap, &ob, err))
 			goto done;
 		if (!ob)
 			break;
-		text(&out, ob);
+		cl_test_batch_text(&out, ob);
 	}
 	res = cl_strdup(out.data ? (char *)out.data : "");
 done:

@@ -97,17 +97,7 @@ static char *run_diff_ex(const char *lschema, const char *lrows, const char *rsc
 			goto done;
 		if (!b)
 			break;
-		for (int64_t r = 0; r < b->nrows; r++) {
-			for (int c = 0; c < b->ncols; c++) {
-				if (c)
-					cl_buf_putc(&out, '|');
-				if (cl_column_is_null(&b->cols[c], r))
-					cl_buf_putc(&out, '~');
-				else
-					cl__value_format(&out, &b->cols[c], r);
-			}
-			cl_buf_putc(&out, '\n');
-		}
+		cl_test_batch_text(&out, b);
 	}
 	if (stats_out) {
 		/* the stats' names are borrowed from d: keep copies of the first */
@@ -601,17 +591,7 @@ static char *run_dataset_diff(const char *ldir, const char *rdir, cl_diff_option
 			goto done;
 		if (!b)
 			break;
-		for (int64_t i = 0; i < b->nrows; i++) {
-			for (int c = 0; c < b->ncols; c++) {
-				if (c)
-					cl_buf_putc(&out, '|');
-				if (cl_column_is_null(&b->cols[c], i))
-					cl_buf_putc(&out, '~');
-				else
-					cl__value_format(&out, &b->cols[c], i);
-			}
-			cl_buf_putc(&out, '\n');
-		}
+		cl_test_batch_text(&out, b);
 	}
 	res = cl_strdup(out.data ? (char *)out.data : "");
 done:

@@ -71,7 +71,6 @@ static int write_side(const char *path, bool right, cl_error *err)
 {
 	cl_schema *s = NULL;
 	cl_batch *b = NULL;
-	cl_writer *w = NULL;
 	int rc = cl_schema_parse(&s, right ? "id int64, v int64, s string"
 					   : "id int64, v int32, s string", err);
 	if (!rc)
@@ -99,30 +98,10 @@ static int write_side(const char *path, bool right, cl_error *err)
 		}
 	}
 	if (!rc)
-		rc = cl_writer_open(&w, path, s, NULL, err);
-	if (!rc)
-		rc = cl_writer_write(w, b, err);
-	if (!rc)
-		rc = cl_writer_close(w, err);
-	cl_writer_free(w);
+		rc = cl_test_write_parquet(path, s, b, 0, err);
 	cl_batch_free(b);
 	cl_schema_free(s);
 	return rc;
-}
-
-static void out_text(cl_buf *out, const cl_batch *b)
-{
-	for (int64_t i = 0; i < b->nrows; i++) {
-		for (int c = 0; c < b->ncols; c++) {
-			if (c)
-				cl_buf_putc(out, '|');
-			if (cl_column_is_null(&b->cols[c], i))
-				cl_buf_putc(out, '~');
-			else
-				cl__value_format(out, &b->cols[c], i);
-		}
-		cl_buf_putc(out, '\n');
-	}
 }
 
 /* The diff of two datasets: through the dataset API (OLD's batches taken
@@ -169,7 +148,7 @@ static char *run(const char *ld, const char *rd, bool batches, int threads,
 			goto done;
 		if (!b)
 			break;
-		out_text(&out, b);
+		cl_test_batch_text(&out, b);
 	}
 	res = cl_strdup(out.data ? (char *)out.data : "");
 done:

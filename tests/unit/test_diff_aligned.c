@@ -25,7 +25,6 @@ static int write_side(const char *path, bool right, bool dup, cl_error *err)
 {
 	cl_schema *s = NULL;
 	cl_batch *b = NULL;
-	cl_writer *w = NULL;
 	int rc =
 	    cl_schema_parse(&s,
 	                    right ? "id int64, v int64, s string, ign string, extra int32"
@@ -86,34 +85,11 @@ static int write_side(const char *path, bool right, bool dup, cl_error *err)
 			}
 		}
 	}
-	cl_write_options wo;
-	cl_write_options_init(&wo);
-	wo.row_group_rows = right ? 40000 : 60000;
 	if (!rc)
-		rc = cl_writer_open(&w, path, s, &wo, err);
-	if (!rc)
-		rc = cl_writer_write(w, b, err);
-	if (!rc)
-		rc = cl_writer_close(w, err);
-	cl_writer_free(w);
+		rc = cl_test_write_parquet(path, s, b, right ? 40000 : 60000, err);
 	cl_batch_free(b);
 	cl_schema_free(s);
 	return rc;
-}
-
-static void out_text(cl_buf *out, const cl_batch *b)
-{
-	for (int64_t i = 0; i < b->nrows; i++) {
-		for (int c = 0; c < b->ncols; c++) {
-			if (c)
-				cl_buf_putc(out, '|');
-			if (cl_column_is_null(&b->cols[c], i))
-				cl_buf_putc(out, '~');
-			else
-				cl__value_format(out, &b->cols[c], i);
-		}
-		cl_buf_putc(out, '\n');
-	}
 }
 
 /* The diff's output as text, or the error message (prefixed "error: "). */
@@ -144,7 +120,7 @@ static char *run(const char *lp, const char *rp, const char *path, int threads, 
 		cl_batch *b;
 		if ((rc = cl_diff_next(d, &b, &err)) || !b)
 			break;
-		out_text(&out, b);
+		cl_test_batch_text(&out, b);
 	}
 	if (rc) {
 		cl_buf_clear(&out);

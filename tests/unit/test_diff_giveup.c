@@ -44,7 +44,6 @@ static int write_side(const char *path, int ord, int64_t rg, cl_error *err)
 {
 	cl_schema *s = NULL;
 	cl_batch *b = NULL;
-	cl_writer *w = NULL;
 	int rc = cl_schema_parse(&s, "id int64, v int64, s string", err);
 	if (!rc)
 		rc = cl_batch_create(&b, s, 0, err);
@@ -69,16 +68,8 @@ static int write_side(const char *path, int ord, int64_t rg, cl_error *err)
 			b->nrows++;
 		}
 	}
-	cl_write_options wo;
-	cl_write_options_init(&wo);
-	wo.row_group_rows = rg;
 	if (!rc)
-		rc = cl_writer_open(&w, path, s, &wo, err);
-	if (!rc)
-		rc = cl_writer_write(w, b, err);
-	if (!rc)
-		rc = cl_writer_close(w, err);
-	cl_writer_free(w);
+		rc = cl_test_write_parquet(path, s, b, rg, err);
 	cl_batch_free(b);
 	cl_schema_free(s);
 	return rc;
@@ -120,15 +111,7 @@ static char *run(const char *lp, const char *rp, const char *path, int threads,
 		cl_batch *b;
 		if ((rc = cl_diff_next(d, &b, &err)) || !b)
 			break;
-		for (int64_t i = 0; i < b->nrows; i++) {
-			for (int c = 0; c < b->ncols; c++) {
-				cl_buf_putc(&out, c ? '|' : '\n');
-				if (cl_column_is_null(&b->cols[c], i))
-					cl_buf_putc(&out, '~');
-				else
-					cl__value_format(&out, &b->cols[c], i);
-			}
-		}
+		cl_test_batch_text(&out, b);
 	}
 	if (rc) {
 		cl_buf_clear(&out);

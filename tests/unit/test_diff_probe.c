@@ -26,7 +26,6 @@ static int write_side(const char *path, bool right, int64_t dup_at, cl_error *er
 {
 	cl_schema *s = NULL;
 	cl_batch *b = NULL;
-	cl_writer *w = NULL;
 	int rc = cl_schema_parse(&s, "id int64, v int64", err);
 	if (!rc)
 		rc = cl_batch_create(&b, s, 0, err);
@@ -39,16 +38,8 @@ static int write_side(const char *path, bool right, int64_t dup_at, cl_error *er
 			rc = cl_column_append_i64(&b->cols[1], i + (right && i % 7 == 0), err);
 		b->nrows++;
 	}
-	cl_write_options wo;
-	cl_write_options_init(&wo);
-	wo.row_group_rows = 2000;
 	if (!rc)
-		rc = cl_writer_open(&w, path, s, &wo, err);
-	if (!rc)
-		rc = cl_writer_write(w, b, err);
-	if (!rc)
-		rc = cl_writer_close(w, err);
-	cl_writer_free(w);
+		rc = cl_test_write_parquet(path, s, b, 2000, err);
 	cl_batch_free(b);
 	cl_schema_free(s);
 	return rc;
@@ -81,14 +72,7 @@ static char *run(const char *lp, const char *rp, int threads, bool dups, int64_t
 		cl_batch *b;
 		if ((rc = cl_diff_next(d, &b, &err)) || !b)
 			break;
-		for (int64_t i = 0; i < b->nrows; i++)
-			for (int c = 0; c < b->ncols; c++) {
-				cl_buf_putc(&out, c ? '|' : '\n');
-				if (cl_column_is_null(&b->cols[c], i))
-					cl_buf_putc(&out, '~');
-				else
-					cl__value_format(&out, &b->cols[c], i);
-			}
+		cl_test_batch_text(&out, b);
 	}
 	if (rc) {
 		cl_buf_clear(&out);
