@@ -170,6 +170,9 @@ int cl_diff_create(cl_diff **out, const cl_schema *left, const cl_schema *right,
 		   const cl_diff_options *o, cl_error *err);
 /* The output schema; borrowed, valid until cl_diff_free. */
 const cl_schema *cl_diff_schema(const cl_diff *d);
+/* The worker threads the diff runs (options.threads, or the online cores);
+ * a writer of its output can encode on as many. */
+int cl_diff_threads(const cl_diff *d);
 
 /*
  * Feed every left batch, then every right batch (b borrowed for the call).

@@ -395,6 +395,9 @@ int cli_cmd_diff(int argc, char **argv)
 		rc = cli_fail_err(&err);
 		goto done;
 	}
+	/* the change set is encoded on the diff's threads too (the rows come
+	 * out of the final merge; its columns are encoded in parallel) */
+	wo.threads = cl_diff_threads(d);
 	if (write_data && cl_writer_open(&w, outp, cl_diff_schema(d), &wo, &err)) {
 		rc = cli_fail_err(&err);
 		goto done;

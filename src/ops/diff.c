@@ -746,6 +746,11 @@ const cl_schema *cl_diff_schema(const cl_diff *d)
 	return d->plan.out_schema;
 }
 
+int cl_diff_threads(const cl_diff *d)
+{
+	return d->nthreads;
+}
+
 static int add_dataset(cl_diff *d, cl_dataset *ds, bool left, cl_diff_progress_fn progress,
 		       void *parg, cl_error *err);
 
