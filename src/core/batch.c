@@ -278,32 +278,49 @@ int cl_column_append_from(cl_column *dst, const cl_column *src, int64_t row,
 				      err);
 }
 
-int cl_column_append_range(cl_column *dst, const cl_column *src, int64_t from,
-			   int64_t n, cl_error *err)
+/*
+ * What cl_column_append_range and cl_column_append_take share: room for n
+ * more rows, a NULL-type source (n NULLs appended here), and the validity
+ * of the n rows — rows [from, from + n) of src, or idx[0..n) when idx is
+ * given. Returns 0 to go on with the values, 1 when nothing is left to
+ * append (n <= 0 or a NULL-type source), or a negative error.
+ */
+static int append_begin(cl_column *dst, const cl_column *src, int64_t from,
+			const int64_t *idx, int64_t n, cl_error *err)
 {
 	if (n <= 0)
-		return 0;
+		return 1;
 	int rc = cl_column_reserve(dst, n, err);
 	if (rc)
 		return rc;
 	if (src->type.id == CL_NULLTYPE) {
 		for (int64_t i = 0; !rc && i < n; i++)
 			rc = cl_column_append_null(dst, err);
-		return rc;
+		return rc ? rc : 1;
 	}
 	int64_t at = dst->length;
 	bool src_nulls = src->validity && src->null_count > 0;
-	if (src_nulls || dst->validity) {
-		if ((rc = cl_column_ensure_validity(dst, err)))
-			return rc;
-		int64_t nulls = 0;
-		for (int64_t i = 0; i < n; i++) {
-			bool v = !src_nulls || cl_bit_get(src->validity, from + i);
-			cl_bit_set(dst->validity, at + i, v);
-			nulls += !v;
-		}
-		dst->null_count += nulls;
+	if (!src_nulls && !dst->validity)
+		return 0;
+	if ((rc = cl_column_ensure_validity(dst, err)))
+		return rc;
+	int64_t nulls = 0;
+	for (int64_t i = 0; i < n; i++) {
+		bool v = !src_nulls || cl_bit_get(src->validity, idx ? idx[i] : from + i);
+		cl_bit_set(dst->validity, at + i, v);
+		nulls += !v;
 	}
+	dst->null_count += nulls;
+	return 0;
+}
+
+int cl_column_append_range(cl_column *dst, const cl_column *src, int64_t from,
+			   int64_t n, cl_error *err)
+{
+	int rc = append_begin(dst, src, from, NULL, n, err);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	int64_t at = dst->length;
 	if (src->type.id == CL_BOOL) {
 		for (int64_t i = 0; i < n; i++)
 			cl_bit_set(dst->values, at + i, cl_bit_get(src->values, from + i));
@@ -330,29 +347,10 @@ int cl_column_append_range(cl_column *dst, const cl_column *src, int64_t from,
 int cl_column_append_take(cl_column *dst, const cl_column *src, const int64_t *idx, int64_t n,
 			  cl_error *err)
 {
-	if (n <= 0)
-		return 0;
-	int rc = cl_column_reserve(dst, n, err);
+	int rc = append_begin(dst, src, 0, idx, n, err);
 	if (rc)
-		return rc;
-	if (src->type.id == CL_NULLTYPE) {
-		for (int64_t i = 0; !rc && i < n; i++)
-			rc = cl_column_append_null(dst, err);
-		return rc;
-	}
+		return rc < 0 ? rc : 0;
 	int64_t at = dst->length;
-	bool src_nulls = src->validity && src->null_count > 0;
-	if (src_nulls || dst->validity) {
-		if ((rc = cl_column_ensure_validity(dst, err)) != 0)
-			return rc;
-		int64_t nulls = 0;
-		for (int64_t i = 0; i < n; i++) {
-			bool v = !src_nulls || cl_bit_get(src->validity, idx[i]);
-			cl_bit_set(dst->validity, at + i, v);
-			nulls += !v;
-		}
-		dst->null_count += nulls;
-	}
 	if (src->type.id == CL_BOOL) {
 		for (int64_t i = 0; i < n; i++)
 			cl_bit_set(dst->values, at + i, cl_bit_get(src->values, idx[i]));
