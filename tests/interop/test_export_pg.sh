@@ -12,6 +12,7 @@
 #     table and a table of 200,000 rows (several batches) export right;
 #   - export -> change the table -> export -> diff -> apply to the first
 #     snapshot gives the second, and what PostgreSQL holds;
+#   - changes committed while an export's COPY runs are not in it;
 #   - errors (missing table, bad conninfo, bad --columns, no permission, a
 #     value with no equivalent) exit 2 with a message naming the table (and
 #     row and column) and leave no OUT (an older OUT stays as it was).
@@ -210,6 +211,34 @@ if command -v script >/dev/null; then
 fi
 "$bin" export "$conn" --table big -o notty.parquet >notty.out 2>&1
 if [ $? = 0 ] && [ ! -s notty.out ]; then ok "nothing printed when not on a terminal"; else bad "notty: $(cat notty.out)"; fi
+
+# A snapshot while others write: the export's COPY is held up by a reader
+# that does not read yet (the pipe fills), the table is changed and the
+# change committed meanwhile; the export still gives the table as it was
+# when its COPY began, and the next export the changed table.
+rm -f go
+( "$bin" export "$conn" --table big -o - 2>live.err; echo $? >live.rc ) |
+	{ while [ ! -e go ]; do sleep 0.1; done; cat >live.csv; } &
+live=$!
+copying=0
+for _ in $(seq 1 100); do
+	n=$(psql -X -tA "$conn" -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%big%' AND state = 'active' AND pid <> pg_backend_pid()")
+	if [ "$n" = 1 ]; then copying=1; break; fi
+	sleep 0.1
+done
+sql <<'EOF2'
+UPDATE big SET name = 'during ' || id, amount = amount + 1;
+DELETE FROM big WHERE id % 10 = 3;
+INSERT INTO big SELECT g, 'during', 2.50, now(), true, 1.5 FROM generate_series(300001, 300100) g;
+EOF2
+touch go
+wait $live
+pg_csv "id,name,amount,seen,flag,score" big pg_big3.csv
+"$bin" export "$conn" --table big -o after.csv 2>x.err
+if [ "$copying" = 1 ] && [ "$(cat live.rc)" = 0 ] && same live.csv csv pg_big2.csv "$big_spec" &&
+   ! same live.csv csv pg_big3.csv "$big_spec" && same after.csv csv pg_big3.csv "$big_spec"; then
+	ok "changes committed during an export are not in it (one snapshot); the next export has them"; else
+	bad "snapshot under writers: copying=$copying rc=$(cat live.rc) $(cat live.err x.err cmp.out)"; fi
 
 # 5. Errors: exit 2, a message naming the table, and no OUT.
 no_out() { [ ! -e "$1" ] && [ -z "$(ls -A . | grep -F ".$1.tmp")" ]; }
