@@ -1,6 +1,7 @@
 /*
  * pg_export_impl.h — the pure parts of the PostgreSQL export (internal to
- * the sink layer; used by pg_export.c, the unit tests and the fuzz target):
+ * the sink layer; defined in pg_copy.c, used by pg_export.c, the unit tests
+ * and the fuzz target):
  * mapping catalog types onto changelake types, and decoding rows of COPY
  * ... TO STDOUT text format into a column batch.
  *
