@@ -286,6 +286,16 @@ int cl_table_txn_begin(cl_table_txn **out, cl_table *t, const cl_snapshot *base,
 		       const char *operation, cl_error *err);
 void cl_table_txn_free(cl_table_txn *x);
 
+/*
+ * Threads the transaction's writes may use (copy-on-write rewrites buckets
+ * on up to n threads, cl_table_cow). n <= 0: the default, 1. CL_THREADS=N
+ * in the environment overrides it (tests, benchmarks). The commit is the
+ * same whatever the count.
+ */
+void cl_table_txn_set_threads(cl_table_txn *x, int n);
+/* The thread count in effect: CL_THREADS if set, else the one set, else 1. */
+int cl_table_txn_threads(const cl_table_txn *x);
+
 /* A file to add: everything copied. */
 typedef struct cl_table_add {
 	const char *path;        /* object key relative to the table root */

@@ -22,13 +22,21 @@
  *      its live rows holding a changed key are marked deleted in a new
  *      vector (one vector file per commit), without rewriting the file;
  *   4. the upserted rows go to the writer; the writer's files are added.
- *      On a bucketed table without partition columns the buckets are done
- *      one at a time, each through a writer of its own: its candidate
- *      files, then its upserts, then its new file finished and the writer
- *      freed (one bucket's file and buffers in memory at a time). A
- *      column that fell back from dictionary to PLAIN encoding in one
- *      bucket's file starts PLAIN in the next, as from one row group to
- *      the next of a file (the files are alike: rows spread by hash).
+ *      On a bucketed table without partition columns each bucket is a
+ *      job done through a writer of its own: its candidate files, then
+ *      its upserts, then its new file finished and the writer freed. The
+ *      jobs run on cl_table_txn_threads(x) threads (cow_par), each taking
+ *      the next bucket: memory is one bucket's file and buffers per
+ *      thread. Each job records its file actions in a fork of the
+ *      transaction; the forks are joined in bucket order (the order of
+ *      the buckets' first candidate files), so the commit's actions do not
+ *      depend on the thread count. A column that fell back from
+ *      dictionary to PLAIN encoding in one bucket's file starts PLAIN in
+ *      the next file of the same thread, as from one row group to the next
+ *      of a file (the files are alike: rows spread by hash); which files
+ *      start PLAIN may thus differ with the thread count, their rows not.
+ *      Merge-on-read (its marks are one list) and tables with partition
+ *      columns (the shared general writer) stay on one thread.
  * The scopes (folder + bucket) of the candidates and of the upserts are
  * recorded as read, so a concurrent commit adding rows there conflicts.
  * The change-set API on top of it (cl_table_changes_*) is table_changes.c;
@@ -39,6 +47,7 @@
 #include "changelake/hash.h"
 #include "core/value_text.h"
 
+#include <pthread.h>
 #include <string.h>
 #define XXH_INLINE_ALL /* XXH3 inlined into hash_keys (the same hashes) */
 #include <xxhash.h>
@@ -119,6 +128,23 @@ static int keyset_begin(keyset *ks, const cl__table_layout *l, cl_error *err)
 		rc = rc ? rc : cl_column_init(&ks->kmax[b], kt, 1, err);
 	}
 	return rc;
+}
+
+/*
+ * A slot's flags. Scans of buckets on several threads (cl_table_cow) set
+ * K_FOUND on the slots of the keys they find while others probe: flags are
+ * read and K_FOUND set with relaxed atomics (plain loads on x86). Nothing
+ * else in a slot, and no other flag, changes once every key is in.
+ */
+static inline uint16_t slot_flags(const kslot *e)
+{
+	return __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+}
+
+static inline void slot_set_found(kslot *e)
+{
+	if (!(slot_flags(e) & K_FOUND))
+		__atomic_fetch_or(&e->flags, (uint16_t)K_FOUND, __ATOMIC_RELAXED);
 }
 
 /* The key hash of a filled slot (an i64 slot holds the key value: its
@@ -214,13 +240,13 @@ static kslot *keyset_find(const keyset *ks, cl_column *const *cols, int64_t r, u
 						    : (uint64_t)cl_column_get_i64(c, r);
 		for (;; i = (i + 1) & m) {
 			kslot *e = &ks->slots[i];
-			if (!e->flags || e->h == v)
+			if (!slot_flags(e) || e->h == v)
 				return e;
 		}
 	}
 	for (;; i = (i + 1) & m) {
 		kslot *e = &ks->slots[i];
-		if (!e->flags)
+		if (!slot_flags(e))
 			return e;
 		if (e->h != h)
 			continue;
@@ -648,11 +674,12 @@ static int cow_file(cl_table *t, const cl_snapshot *s, const cl__table_layout *l
 			if (!keyset_maybe(ks, z->h[r]))
 				continue;
 			kslot *e = keyset_find(ks, kcols, r, z->h[r]);
-			if (!e->flags)
+			uint16_t fl = slot_flags(e);
+			if (!fl)
 				continue;
-			if (e->flags & K_DELETE)
+			if (fl & K_DELETE)
 				hits_deleted++;
-			e->flags |= K_FOUND;
+			slot_set_found(e);
 			z->hit[nhit++] = r;
 		}
 		touched |= nhit > 0;
@@ -727,11 +754,12 @@ static int dv_hits_fn(void *ctx, cl_column *const *keys, int64_t n, const uint8_
 		if (!live[r])
 			continue;
 		kslot *e = keyset_find(d->ks, keys, r, d->h[r]);
-		if (!e->flags)
+		uint16_t fl = slot_flags(e);
+		if (!fl)
 			continue;
-		if (e->flags & K_DELETE)
+		if (fl & K_DELETE)
 			d->deleted++;
-		e->flags |= K_FOUND;
+		slot_set_found(e);
 		if (d->npos == d->pcap) {
 			size_t cap = d->pcap ? d->pcap * 2 : 64;
 			uint64_t *np = cl_realloc(d->pos, cap * sizeof *np);
@@ -896,6 +924,172 @@ static int upserts_init(upserts *u, const cl__table_layout *l, const keyset *ks,
 	return 0;
 }
 
+static void scratch_release(scratch *z)
+{
+	cl_free(z->h);
+	cl_free(z->hit);
+	cl_free(z->idx);
+	cl_free(z->runs);
+	cl_batch_free(z->keep);
+	memset(z, 0, sizeof *z);
+}
+
+/* What a worker counted (the candidates' and rewrites' counters). */
+static void stats_add(cl_table_cow_stats *to, const cl_table_cow_stats *from)
+{
+	to->files_candidates += from->files_candidates;
+	to->files_rewritten += from->files_rewritten;
+	to->rows_copied += from->rows_copied;
+	to->rows_deleted += from->rows_deleted;
+	to->bytes_removed += from->bytes_removed;
+}
+
+/*
+ * The buckets of the early path on threads. A job is one bucket: its
+ * candidate files, then its upserts, through a bucket writer of its own,
+ * with every file action (read scopes, removes, adds) recorded in a fork
+ * of the transaction made for that job (cl__table_txn_fork). Up to
+ * nthreads workers take the next job in order until none is left or one
+ * failed (a failing job stops the taking of new ones; the jobs running
+ * finish). The forks are then joined into the transaction in job order
+ * (the order of the buckets' first candidate files, as done one at a time),
+ * so the commit is the same whatever the thread count. Per worker: the
+ * scratch of the scanned batches, the merge-on-read hits, the scope buffer,
+ * the counters (summed after) and the PLAIN carry from one of its files to
+ * the next (so which columns start PLAIN in a file may differ with the
+ * thread count; the rows never do). Shared and only read: the layout, the
+ * upserts, the key set (but K_FOUND, see slot_flags). Memory: one bucket's
+ * file and buffers per worker.
+ */
+typedef struct cow_job {
+	int bucket;
+	cl_table_txn *fork;
+	int rc;
+	cl_error err;
+	int64_t added[3]; /* files, rows, bytes written */
+} cow_job;
+
+typedef struct cow_par {
+	cl_table *t;
+	const cl_snapshot *s;
+	const cl__table_layout *l;
+	keyset *ks;
+	cl__dv_marks *marks; /* merge-on-read (one worker only), else NULL */
+	const upserts *u;
+	const int *file_bucket; /* per snapshot file: its bucket if a candidate, else -1 */
+	size_t nfiles;
+	cow_job *jobs;
+	int njobs;
+	pthread_mutex_t mu;
+	int next;    /* next job to take (under mu) */
+	bool failed; /* a job failed: take no more (under mu) */
+} cow_par;
+
+typedef struct cow_worker {
+	cow_par *p;
+	scratch z;
+	dv_hits dh;
+	cl_buf scope;
+	bool *plain; /* per data column: fell back to PLAIN in its last file */
+	cl_table_cow_stats st;
+	pthread_t th;
+} cow_worker;
+
+static int cow_job_run(cow_worker *wk, cow_job *j)
+{
+	cow_par *p = wk->p;
+	cl_error *err = &j->err;
+	cow_ctx cc = {p->t, p->s, j->fork, p->l, p->ks, &wk->scope, p->marks, &wk->dh, &wk->z};
+	sink one = {NULL, NULL};
+	int rc = cl__bucket_writer_open(&one.bw, p->t, j->fork, p->l, j->bucket, err);
+	if (!rc)
+		cl__bucket_writer_share_plain(one.bw, wk->plain);
+	for (size_t f = 0; !rc && f < p->nfiles; f++)
+		if (p->file_bucket[f] == j->bucket)
+			rc = cand_file(&cc, &one, cl_snapshot_file(p->s, f), &wk->st, err);
+	rc = rc ? rc : write_upserts(&one, p->l->schema, p->u, p->ks->nb, j->bucket, NULL, err);
+	rc = rc ? rc : cl__bucket_writer_finish(one.bw, err);
+	if (!rc)
+		cl__bucket_writer_counts(one.bw, &j->added[0], &j->added[1], &j->added[2]);
+	cl__bucket_writer_free(one.bw); /* removes a file still staged */
+	return rc;
+}
+
+static void *cow_work(void *arg)
+{
+	cow_worker *wk = arg;
+	cow_par *p = wk->p;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		int i = p->failed || p->next >= p->njobs ? -1 : p->next++;
+		pthread_mutex_unlock(&p->mu);
+		if (i < 0)
+			break;
+		cow_job *j = &p->jobs[i];
+		j->rc = cow_job_run(wk, j);
+		if (j->rc) {
+			pthread_mutex_lock(&p->mu);
+			p->failed = true;
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Run p's jobs on up to nthreads workers (the calling thread one of
+ * them); stats summed into st. 0, or the error of the first failed job
+ * in job order. */
+static int cow_run_jobs(cow_par *p, int nthreads, cl_table_cow_stats *st, cl_error *err)
+{
+	if (nthreads > p->njobs)
+		nthreads = p->njobs;
+	if (nthreads < 1)
+		return 0;
+	int rc = 0, started = 0;
+	cow_worker *wk = cl_calloc((size_t)nthreads, sizeof *wk);
+	if (!wk)
+		return oom(err);
+	for (int i = 0; !rc && i < nthreads; i++) {
+		wk[i].p = p;
+		wk[i].dh.ks = p->ks;
+		wk[i].dh.nkeys = p->l->nkeys;
+		wk[i].plain = cl_calloc((size_t)p->l->file_schema->nfields + 1, sizeof *wk[i].plain);
+		if (!wk[i].plain)
+			rc = oom(err);
+		rc = rc ? rc : cl_batch_create(&wk[i].z.keep, p->l->schema, 1024, err);
+	}
+	if (!rc && pthread_mutex_init(&p->mu, NULL) != 0)
+		rc = cl_error_set(err, CL_EIO, "cannot create a mutex");
+	if (!rc) {
+		/* workers 1.. on threads of their own (fewer if a thread cannot
+		 * be started: the jobs are shared out all the same) */
+		for (started = 1; started < nthreads; started++)
+			if (pthread_create(&wk[started].th, NULL, cow_work, &wk[started]) != 0)
+				break;
+		cow_work(&wk[0]);
+		for (int i = 1; i < started; i++)
+			pthread_join(wk[i].th, NULL);
+		pthread_mutex_destroy(&p->mu);
+		for (int i = 0; i < p->njobs; i++)
+			if (p->jobs[i].rc) {
+				rc = p->jobs[i].rc;
+				*err = p->jobs[i].err;
+				break;
+			}
+	}
+	for (int i = 0; i < nthreads; i++) {
+		stats_add(st, &wk[i].st);
+		scratch_release(&wk[i].z);
+		cl_free(wk[i].dh.h);
+		cl_free(wk[i].dh.pos);
+		cl_buf_release(&wk[i].scope);
+		cl_free(wk[i].plain);
+	}
+	cl_free(wk);
+	return rc;
+}
+
 int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		 const cl_batch *const *ups, int nupserts, const cl_schema *delete_schema,
 		 const cl_batch *const *deletes, int ndeletes, cl_table_cow_stats *st,
@@ -918,15 +1112,17 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	cl_buf scope = {0};
 	upserts u = {0};
 	bool *done = NULL;      /* bucket's upserts written (early) */
-	bool *plain = NULL;     /* per data column: fell back to PLAIN in the
-				   file written last (bucket writers) */
 	bool *is_cand = NULL, early = false;
+	cow_par par = {0};      /* the buckets' jobs (early) */
+	int *file_bucket = NULL;
 	size_t nfiles = 0;
 	scratch z = {0};     /* of the scanned batches */
 	cl__dv_marks *marks = NULL; /* merge-on-read: the commit's deletions */
 	dv_hits dh = {0};
 	int64_t added[3] = {0, 0, 0}; /* files, rows, bytes written */
 	int64_t f3[3];
+	extern int cl__table_txn_fork(cl_table_txn **out, cl_table_txn *x, cl_error *err);
+	extern int cl__table_txn_join(cl_table_txn *x, const cl_table_txn *f, cl_error *err);
 	if (l.nkeys == 0) {
 		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
 				  CL_TABLE_CONF_KEYS);
@@ -958,8 +1154,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	nfiles = cl_snapshot_nfiles(s);
 	done = cl_calloc((size_t)ks.nb, sizeof *done);
 	is_cand = cl_calloc(nfiles + 1, sizeof *is_cand);
-	plain = cl_calloc((size_t)l.file_schema->nfields + 1, sizeof *plain);
-	if (!done || !is_cand || !plain) {
+	if (!done || !is_cand) {
 		rc = oom(err);
 		goto out;
 	}
@@ -979,38 +1174,45 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	 * one group per bucket (early) a bucket is done at once: its candidate
 	 * files, then its upserts, through a writer of its own (straight to
 	 * Parquet: every row is of that bucket and in the table's types) that
-	 * is finished and freed before the next bucket, so one bucket's
-	 * buffers exist at a time (same rows in the same order as writing
-	 * every upsert at the end). */
+	 * is finished and freed when the bucket is done, so one bucket's
+	 * buffers exist at a time per thread (same rows in the same order as
+	 * writing every upsert at the end); the buckets go to the threads as
+	 * jobs (cow_par) in the order of their first candidate files. */
 	sink all = {w, NULL};
-	for (size_t fi = 0; !rc && fi < nfiles; fi++) {
-		if (!is_cand[fi])
-			continue;
-		if (!early) {
+	for (size_t fi = 0; !rc && !early && fi < nfiles; fi++)
+		if (is_cand[fi])
 			rc = cand_file(&cc, &all, cl_snapshot_file(s, fi), st, err);
-			continue;
+	if (!rc && early) {
+		par.t = t;
+		par.s = s;
+		par.l = &l;
+		par.ks = &ks;
+		par.marks = marks;
+		par.u = &u;
+		par.nfiles = nfiles;
+		par.file_bucket = file_bucket = cl_malloc((nfiles + 1) * sizeof *file_bucket);
+		par.jobs = cl_calloc((size_t)ks.nb, sizeof *par.jobs);
+		if (!file_bucket || !par.jobs)
+			rc = oom(err);
+		for (size_t fi = 0; !rc && fi < nfiles; fi++) {
+			int bk = file_bucket[fi] = is_cand[fi]
+				? cl__layout_bucket_of_key(cl_snapshot_file(s, fi)->path) : -1;
+			if (bk < 0 || done[bk])
+				continue;
+			done[bk] = true;
+			cow_job *j = &par.jobs[par.njobs++];
+			j->bucket = bk;
+			rc = cl__table_txn_fork(&j->fork, x, err);
 		}
-		int bk = cl__layout_bucket_of_key(cl_snapshot_file(s, fi)->path);
-		if (done[bk])
-			continue;
-		sink one = {NULL, NULL};
-		rc = cl__bucket_writer_open(&one.bw, t, x, &l, bk, err);
-		if (!rc)
-			cl__bucket_writer_share_plain(one.bw, plain);
-		for (size_t fj = fi; !rc && fj < nfiles; fj++) {
-			const cl_table_file *f = cl_snapshot_file(s, fj);
-			if (is_cand[fj] && cl__layout_bucket_of_key(f->path) == bk)
-				rc = cand_file(&cc, &one, f, st, err);
+		/* merge-on-read collects every file's marks in one list: one
+		 * thread */
+		int nth = marks ? 1 : cl_table_txn_threads(x);
+		rc = rc ? rc : cow_run_jobs(&par, nth, st, err);
+		for (int i = 0; !rc && i < par.njobs; i++) {
+			rc = cl__table_txn_join(x, par.jobs[i].fork, err);
+			for (int k = 0; k < 3; k++)
+				added[k] += par.jobs[i].added[k];
 		}
-		rc = rc ? rc : write_upserts(&one, l.schema, &u, ks.nb, bk, done, err);
-		done[bk] = true;
-		rc = rc ? rc : cl__bucket_writer_finish(one.bw, err);
-		if (!rc) {
-			cl__bucket_writer_counts(one.bw, &f3[0], &f3[1], &f3[2]);
-			for (int i = 0; i < 3; i++)
-				added[i] += f3[i];
-		}
-		cl__bucket_writer_free(one.bw);
 	}
 	/* 4: the upserts of buckets not written yet */
 	rc = rc ? rc : write_upserts(&all, l.schema, &u, ks.nb, -1, done, err);
@@ -1059,13 +1261,12 @@ out:
 	keyset_release(&ks);
 	upserts_release(&u);
 	cl_free(done);
-	cl_free(plain);
 	cl_free(is_cand);
-	cl_free(z.h);
-	cl_free(z.hit);
-	cl_free(z.idx);
-	cl_free(z.runs);
-	cl_batch_free(z.keep);
+	for (int i = 0; i < par.njobs; i++)
+		cl_table_txn_free(par.jobs[i].fork);
+	cl_free(par.jobs);
+	cl_free(file_bucket);
+	scratch_release(&z);
 	cl_buf_release(&scope);
 	cl__table_layout_release(&l);
 	return rc;

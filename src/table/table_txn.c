@@ -94,6 +94,8 @@ struct cl_table_txn {
 	strvec removed, scopes, apps;
 	bool read_all;
 	bool append_only;
+	bool borrowed;   /* a fork: pending belongs to the parent */
+	int threads;     /* cl_table_txn_set_threads (0: default) */
 	int64_t nadd, nremove, bytes_added, bytes_removed, rows_added;
 };
 
@@ -135,7 +137,8 @@ void cl_table_txn_free(cl_table_txn *x)
 	if (!x)
 		return;
 	cl_free(x->operation);
-	cl_snapshot_free(x->pending);
+	if (!x->borrowed)
+		cl_snapshot_free(x->pending);
 	cl_buf_release(&x->meta);
 	cl_buf_release(&x->actions);
 	cl_buf_release(&x->params);
@@ -603,6 +606,73 @@ int cl_table_txn_commit(cl_table_txn *x, int64_t *version_out, cl_error *err)
 	if (!rc)
 		cl__delta_checkpoint_after_commit(x->t, x->base, v);
 	return rc;
+}
+
+void cl_table_txn_set_threads(cl_table_txn *x, int n)
+{
+	x->threads = n > 0 ? n : 0;
+}
+
+int cl_table_txn_threads(const cl_table_txn *x)
+{
+	const char *env = getenv("CL_THREADS");
+	int n = env && *env ? atoi(env) : x->threads;
+	return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+/*
+ * Forks and joins: writers on several threads (copy-on-write's buckets)
+ * each record their file actions (adds, removes, read scopes) into a fork
+ * of x of their own, never touched by another thread; the caller joins
+ * the forks into x one after another in an order of its choosing, so the
+ * commit does not depend on which thread finished first. A fork shares x's
+ * base and pending snapshot (borrowed: x must outlive it) and carries no
+ * metadata, commit info or app versions of its own; it is never
+ * committed, only joined (or freed: its actions are dropped).
+ */
+int cl__table_txn_fork(cl_table_txn **out, cl_table_txn *x, cl_error *err)
+{
+	*out = NULL;
+	cl_table_txn *f = cl_calloc(1, sizeof *f);
+	if (!f || !(f->operation = cl_strdup(x->operation))) {
+		cl_free(f);
+		return oom(err);
+	}
+	f->t = x->t;
+	f->base = x->base;
+	f->pending = x->pending;
+	f->borrowed = true;
+	f->read_version = x->read_version;
+	f->append_only = x->append_only;
+	f->threads = x->threads;
+	*out = f;
+	return 0;
+}
+
+/* Append fork f's actions to x (as if recorded on x in f's order); f is
+ * left as it was (free it after). A file removed by both is an error, as
+ * a second cl_table_txn_remove of it would be. */
+int cl__table_txn_join(cl_table_txn *x, const cl_table_txn *f, cl_error *err)
+{
+	for (size_t i = 0; i < f->removed.n; i++)
+		if (strvec_has(&x->removed, f->removed.v[i]))
+			return cl_error_set(err, CL_EINVAL, "%s removed twice in one commit",
+					    f->removed.v[i]);
+	int rc = f->actions.len ? cl_buf_append(&x->actions, f->actions.data, f->actions.len) : 0;
+	for (size_t i = 0; !rc && i < f->removed.n; i++)
+		rc = strvec_add(&x->removed, f->removed.v[i]);
+	for (size_t i = 0; !rc && i < f->scopes.n; i++)
+		if (!strvec_has(&x->scopes, f->scopes.v[i]))
+			rc = strvec_add(&x->scopes, f->scopes.v[i]);
+	if (rc)
+		return oom(err);
+	x->read_all |= f->read_all;
+	x->nadd += f->nadd;
+	x->nremove += f->nremove;
+	x->bytes_added += f->bytes_added;
+	x->bytes_removed += f->bytes_removed;
+	x->rows_added += f->rows_added;
+	return 0;
 }
 
 /* What writers lay out rows by: the pending snapshot when the
