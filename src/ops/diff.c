@@ -57,7 +57,7 @@ enum { ST_LEFT = 0, ST_RIGHT, ST_EMIT };
 /* ---- small helpers ------------------------------------------------------ */
 
 /* CL_DIFF_TRACE=1: phase times on standard error (for profiling). */
-static void trace(const char *what)
+void cl__diff_trace(const char *what)
 {
 	static int on = -1;
 	static struct timespec t0;
@@ -546,7 +546,7 @@ static int start_right(cl_diff *d, cl_error *err)
 			rc = cl__dparts_open(&d->parts[1], d, PART_SHIFT, err);
 		return rc;
 	}
-	trace("left read");
+	cl__diff_trace("left read");
 	for (int i = 0; i < d->nthreads && !rc; i++)
 		rc = cl__dstore_move(&d->join.st, &d->w[i].st, err);
 	if (!rc)
@@ -558,7 +558,7 @@ static int start_right(cl_diff *d, cl_error *err)
 		int dup = 0;
 		rc = run_workers(d, build_shared_fn, &dup, NULL, NULL, err);
 		if (!rc && !dup) {
-			trace("table built");
+			cl__diff_trace("table built");
 			return 0;
 		}
 		if (!rc)
@@ -567,7 +567,7 @@ static int start_right(cl_diff *d, cl_error *err)
 	}
 	if (!rc)
 		rc = run_workers(d, build_fn, NULL, NULL, NULL, err);
-	trace("table built");
+	cl__diff_trace("table built");
 	return rc;
 }
 
@@ -616,7 +616,7 @@ static int finish(cl_diff *d, cl_error *err)
 	if (d->state == ST_LEFT && (rc = start_right(d, err)))
 		return rc;
 	d->state = ST_EMIT;
-	trace("right read");
+	cl__diff_trace("right read");
 	if (d->spilling) {
 		d->next_item = 0;
 		if (!(rc = run_workers(d, flush_fn, NULL, NULL, NULL, err)))
@@ -624,10 +624,10 @@ static int finish(cl_diff *d, cl_error *err)
 	} else {
 		rc = run_workers(d, deletes_fn, NULL, NULL, NULL, err);
 	}
-	trace("deletes / partitions");
+	cl__diff_trace("deletes / partitions");
 	if (!rc)
 		rc = run_workers(d, sort_fn, NULL, NULL, NULL, err);
-	trace("sorted");
+	cl__diff_trace("sorted");
 	if (rc)
 		return rc;
 	/* the left rows are no longer needed: free them before merging */
@@ -636,7 +636,7 @@ static int finish(cl_diff *d, cl_error *err)
 		cl__pq_page_pool(false);
 		d->page_pool = false;
 	}
-	trace("left rows freed");
+	cl__diff_trace("left rows freed");
 	cl__dparts_close(&d->parts[0]);
 	cl__dparts_close(&d->parts[1]);
 	cl__diff_out *outs = cl_calloc((size_t)d->nthreads, sizeof *outs);
@@ -680,7 +680,7 @@ static int finish(cl_diff *d, cl_error *err)
 	/* with more than one thread, the merge of the next batch overlaps the
 	 * caller's use of this one (writing it) */
 	if (!rc2 && d->nthreads > 1)
-		cl__diff_merge_pipeline(d->merge, true);
+		cl__diff_merge_threads(d->merge, d->nthreads);
 	return rc2;
 }
 
@@ -697,7 +697,7 @@ int cl_diff_create(cl_diff **out, const cl_schema *left, const cl_schema *right,
 	cl_diff *d = cl_calloc(1, sizeof *d);
 	if (!d)
 		return oom(err);
-	trace("start");
+	cl__diff_trace("start");
 	d->memory_limit = o->memory_limit > 0 ? o->memory_limit : default_memory_limit();
 	d->nthreads = o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads)
 				     : default_threads();
@@ -1039,7 +1039,7 @@ int cl_diff_add_left_dataset(cl_diff *d, cl_dataset *ds, cl_diff_progress_fn pro
 	if (rc)
 		return rc;
 	if (defer_left(d, ds)) {
-		trace("aligned path: OLD deferred");
+		cl__diff_trace("aligned path: OLD deferred");
 		return 0;
 	}
 	return add_dataset(d, ds, true, progress, arg, err);
@@ -1085,7 +1085,7 @@ int cl_diff_next(cl_diff *d, cl_batch **out, cl_error *err)
 		return cl_error_set(err, CL_EINVAL, "diff: failed earlier");
 	int rc = cl__diff_merge_next(d->merge, out, err);
 	if (!rc && !*out)
-		trace("merged");
+		cl__diff_trace("merged");
 	return rc;
 }
 
@@ -1122,7 +1122,7 @@ void cl_diff_free(cl_diff *d)
 	if (d->page_pool)
 		cl__pq_page_pool(false);
 	cl__diff_plan_release(&d->plan);
-	trace("freed");
+	cl__diff_trace("freed");
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
 	cl_free(d);

@@ -66,6 +66,7 @@
 
 #define TOMB 0xffffffffu
 #define MIN_PARKED 8192
+#define PARKED_COST 60
 
 typedef cl__aside side;
 
@@ -877,6 +878,7 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 		if (d->nthreads == 1)
 			cl__pq_page_cache(false);
 	}
+	cl__diff_trace("aligned path: walked");
 	cl__aside_stop(&w->s[0]);
 	cl__aside_stop(&w->s[1]);
 	/* duplicate keys: two equal kept hashes (the parked rows, deletes and
@@ -891,26 +893,39 @@ int cl__diff_aligned(cl_diff *d, cl_dataset *rds, cl_diff_progress_fn progress,
 				                    NULL, 1, err);
 		}
 	}
+	/* the parked rows become deletes and inserts while another thread
+	 * checks the first buckets (the outputs are thrown away if the check
+	 * finds equal hashes); the rest of the buckets after them, here */
 	if (!rc && !w->giveup) {
-		cl__adup j[2] = {{&w->s[0], 0, CL__ASIDE_NBUCKET / 2, false, false},
-		                 {&w->s[0], CL__ASIDE_NBUCKET / 2, CL__ASIDE_NBUCKET, false, false}};
+		/* a parked row costs this thread about as much as PARKED_COST
+		 * kept hashes checked: the other thread takes more buckets */
+		int64_t live = w->s[0].live + w->s[1].live;
+		int64_t kept = w->s[0].kept > 0 ? w->s[0].kept : 1;
+		int64_t b = (int64_t)CL__ASIDE_NBUCKET * (kept + PARKED_COST * live) / (2 * kept);
+		int split = b > CL__ASIDE_NBUCKET - 8 ? CL__ASIDE_NBUCKET - 8 : (int)b;
+		cl__adup j[2] = {{&w->s[0], 0, split, false, false},
+		                 {&w->s[0], split, CL__ASIDE_NBUCKET, false, false}};
 		pthread_t t;
 		bool th = d->nthreads > 1 &&
 		          !pthread_create(&t, NULL, cl__aside_dup_check, &j[0]);
 		if (!th)
 			cl__aside_dup_check(&j[0]);
-		cl__aside_dup_check(&j[1]);
+		bool skip = !th && (j[0].found || j[0].oom);
+		if (!skip)
+			rc = emit_parked(w, 0, err);
+		if (!rc && !skip)
+			rc = emit_parked(w, 1, err);
+		cl__diff_trace("aligned path: parked rows emitted");
+		if (!rc && !skip)
+			cl__aside_dup_check(&j[1]);
 		if (th)
 			pthread_join(t, NULL);
-		if (j[0].oom || j[1].oom)
+		if (!rc && (j[0].oom || j[1].oom))
 			rc = oom(err);
-		else if (j[0].found || j[1].found)
+		else if (!rc && (j[0].found || j[1].found))
 			w->giveup = 2;
 	}
-	if (!rc && !w->giveup)
-		rc = emit_parked(w, 0, err);
-	if (!rc && !w->giveup)
-		rc = emit_parked(w, 1, err);
+	cl__diff_trace("aligned path: duplicate check");
 	int result = rc ? rc : w->giveup ? 0 : 1;
 	if (result >= 0)
 		note(result           ? "used"

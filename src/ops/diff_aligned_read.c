@@ -13,8 +13,19 @@
  */
 #include "diff_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock (the queue's wait times, for
+ * CL_DIFF_TRACE). */
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static int oom(cl_error *err)
 {
@@ -199,16 +210,39 @@ static int read_chunk(cl__aside *s, cl__dchunk **out, cl_error *err)
 	return 0;
 }
 
+/* Bytes of a chunk's buffers. */
+static int64_t chunk_bytes(const cl__dchunk *c, int nu)
+{
+	int64_t b = c->n * (int64_t)(sizeof *c->hash + sizeof *c->prov);
+	for (int u = 0; u < nu; u++)
+		b += cl__column_bytes(&c->cols[u]);
+	return b;
+}
+
+/* Whether the queue has room for one more chunk (under s->mu). */
+static bool q_room(const cl__aside *s)
+{
+	return s->qn < CL__ASIDE_QMIN ||
+	       (s->qn < CL__ASIDE_QCAP && s->qbytes < s->qmax);
+}
+
 static void *reader_main(void *arg)
 {
 	cl__aside *s = arg;
+	int nu = s->d->plan.nu;
 	cl__pq_page_cache(true);
 	for (;;) {
 		cl__dchunk *c = NULL;
 		int rc = read_chunk(s, &c, &s->err);
+		int64_t cb = c ? chunk_bytes(c, nu) : 0;
 		pthread_mutex_lock(&s->mu);
-		while (s->qn == CL__ASIDE_QCAP && !s->stop)
-			pthread_cond_wait(&s->cv, &s->mu);
+		if (!q_room(s) && !s->stop) {
+			double t0 = now_s();
+			while (!q_room(s) && !s->stop)
+				pthread_cond_wait(&s->cv, &s->mu);
+			s->wait_full += now_s() - t0;
+			s->n_full++;
+		}
 		if (s->stop) {
 			pthread_mutex_unlock(&s->mu);
 			cl__dchunk_free(c, s->d->plan.nu);
@@ -221,8 +255,13 @@ static void *reader_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
-		s->q[(s->qhead + s->qn++) % CL__ASIDE_QCAP] = c;
-		pthread_cond_broadcast(&s->cv);
+		int at = (s->qhead + s->qn++) % CL__ASIDE_QCAP;
+		s->q[at] = c;
+		s->qb[at] = cb;
+		s->qbytes += cb;
+		/* the walker waits only for the first chunk */
+		if (s->qn == 1)
+			pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 	}
 	cl__pq_page_cache(false);
@@ -236,14 +275,23 @@ int cl__aside_next(cl__aside *s, cl__dchunk **out, cl_error *err)
 		return read_chunk(s, out, err);
 	*out = NULL;
 	pthread_mutex_lock(&s->mu);
-	while (!s->qn && !s->eof)
-		pthread_cond_wait(&s->cv, &s->mu);
+	if (!s->qn && !s->eof) {
+		double t0 = now_s();
+		while (!s->qn && !s->eof)
+			pthread_cond_wait(&s->cv, &s->mu);
+		s->wait_empty += now_s() - t0;
+		s->n_empty++;
+	}
 	int rc = 0;
 	if (s->qn) {
+		bool full = !q_room(s);
 		*out = s->q[s->qhead];
+		s->qbytes -= s->qb[s->qhead];
 		s->qhead = (s->qhead + 1) % CL__ASIDE_QCAP;
 		s->qn--;
-		pthread_cond_broadcast(&s->cv);
+		/* the reader waits only on a full queue */
+		if (full && q_room(s))
+			pthread_cond_broadcast(&s->cv);
 	} else if (s->rc) {
 		rc = s->rc;
 		if (err)
@@ -286,6 +334,8 @@ int cl__aside_init(cl__aside *s, cl_diff *d, bool left, cl_dataset **ds, int nds
 	}
 	s->di = 0;
 	s->u = 0;
+	s->qmax = d->memory_limit / 32 < CL__ASIDE_QBYTES ? d->memory_limit / 32
+	                                                   : CL__ASIDE_QBYTES;
 	return cl_dataset_split(ds[0], &s->nunits, err);
 }
 
@@ -308,6 +358,12 @@ void cl__aside_stop(cl__aside *s)
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->tid, NULL);
 	s->started = false;
+	if (getenv("CL_DIFF_TRACE"))
+		fprintf(stderr,
+		        "diff: aligned path: %s reader waited for room %lld times (%.3f s), "
+		        "the walker for its chunks %lld times (%.3f s)\n",
+		        s->left ? "OLD" : "NEW", (long long)s->n_full, s->wait_full,
+		        (long long)s->n_empty, s->wait_empty);
 }
 
 void cl__aside_release(cl__aside *s, int nu)

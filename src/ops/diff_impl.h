@@ -215,6 +215,13 @@ int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err);
  * caller's work on it, such as writing, overlaps the merge).
  */
 void cl__diff_merge_pipeline(cl__diff_merge *m, bool on);
+/*
+ * n > 1: when every run is in memory, n threads merge the batches side by
+ * side (each batch found on its own in the runs: the same batches, rows
+ * and errors as one thread's merge); otherwise pipelined as above. Before
+ * the first cl__diff_merge_next.
+ */
+void cl__diff_merge_threads(cl__diff_merge *m, int n);
 void cl__diff_merge_free(cl__diff_merge *m);
 
 /* --- diff_spill.c -------------------------------------------------------- */
@@ -366,6 +373,10 @@ struct cl_diff {
 	int aligned;          /* the aligned path produced the output */
 };
 
+/* diff.c: CL_DIFF_TRACE=1: `what` with the time since the diff started on
+ * standard error (profiling) */
+void cl__diff_trace(const char *what);
+
 /* diff.c: views and sources, shared with diff_aligned.c */
 int cl__dview_init(cl__dview *v, const cl__diff_plan *p, const cl_type *types,
 		   cl_error *err);
@@ -471,7 +482,15 @@ int cl__dpart_diff(cl__dworker *w, FILE *lf, int64_t lbytes, FILE *rf, int depth
 
 /* --- diff_aligned.c, diff_aligned_read.c: the aligned (streaming) path --- */
 
-#define CL__ASIDE_QCAP 3
+/* A side's queue of read chunks: at most QCAP, and past QMIN of them no more
+ * than qbytes (CL__ASIDE_QBYTES, less under a small memory limit). Files
+ * written with one page per column chunk (DuckDB) are decompressed a row
+ * group at a time: the reader must be able to decode the rest of a row
+ * group and decompress the next one while the walker is still on the
+ * current one, or a core idles at every row group. */
+#define CL__ASIDE_QCAP 24
+#define CL__ASIDE_QMIN 3
+#define CL__ASIDE_QBYTES ((int64_t)64 << 20)
 #define CL__ASIDE_NBUCKET 256
 
 /* One side of the aligned walk: its reader (a thread of its own, or the
@@ -504,7 +523,11 @@ typedef struct cl__aside {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	cl__dchunk *q[CL__ASIDE_QCAP];
+	int64_t qb[CL__ASIDE_QCAP]; /* bytes of each queued chunk */
 	int qhead, qn;
+	int64_t qbytes, qmax; /* bytes queued, and the most allowed */
+	int64_t n_full, n_empty;    /* waits: the reader's for room, the walker's */
+	double wait_full, wait_empty; /* for a chunk (seconds; CL_DIFF_TRACE) */
 	bool eof;
 	int stop;
 	int rc;

@@ -17,6 +17,11 @@
  * Pipelining (cl__diff_merge_pipeline): while the caller holds one batch,
  * a thread merges the next into a second one; cl__diff_merge_next joins
  * it, so the merge state is only ever touched by one thread at a time.
+ *
+ * Parallel (cl__diff_merge_threads): with every run in memory, several
+ * threads merge whole batches side by side, each found on its own in the
+ * runs (see "the parallel merge" below); the caller gets the same batches
+ * in the same order.
  */
 #include "diff_impl.h"
 
@@ -74,7 +79,30 @@ struct cl__diff_merge {
 	int prc;            /* the thread's result: rc, error, batch */
 	cl_error perr;
 	cl_batch *pout;
+	/* parallel (cl__diff_merge_threads, memory runs only): batch g (rows
+	 * [g * batch_rows, ...) of the merged order) is merged by worker
+	 * g % npw, into its buffer (g / npw) % 2 */
+	int npw;
+	struct pworker *pw;
+	pthread_mutex_t pmu;
+	pthread_cond_t pcv;
+	int64_t nbatches;
+	int64_t held;        /* batch the caller holds, -1 none */
+	bool pstop;
 };
+
+typedef struct pworker {
+	cl__diff_merge *m;  /* the parent */
+	cl__diff_merge *mw; /* this worker's cursor over the same runs */
+	int id;
+	bool started;
+	pthread_t tid;
+	cl_batch *buf[2];
+	int brc[2];
+	cl_error berr[2];
+	int64_t produced, released; /* of this worker's batches */
+	int64_t *pos;               /* start of a batch in each run */
+} pworker;
 
 /* Move run r to its next row; r->done at the end. */
 static int run_advance(cl__diff_merge *m, run *r, cl_error *err)
@@ -142,10 +170,13 @@ static void heap_down(cl__diff_merge *m, int i)
 	}
 }
 
+static void par_stop(cl__diff_merge *m);
+
 void cl__diff_merge_free(cl__diff_merge *m)
 {
 	if (!m)
 		return;
+	par_stop(m);
 	for (int i = 0; i < m->nruns; i++) {
 		if (m->runs[i].cols)
 			for (int c = 0; c < m->ncols + 2; c++)
@@ -417,9 +448,13 @@ void cl__diff_merge_pipeline(cl__diff_merge *m, bool on)
 	m->pipe = on;
 }
 
+static int par_next(cl__diff_merge *m, cl_batch **out, cl_error *err);
+
 int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
 {
 	*out = NULL;
+	if (m->npw)
+		return par_next(m, out, err);
 	if (!m->pipe || !m->emit_alt)
 		return merge_batch(m, out, err);
 	int rc;
@@ -507,4 +542,272 @@ static int merge_into(cl__diff_merge *m, cl_batch *b, cl_batch **out, cl_error *
 	b->nrows = n;
 	*out = b;
 	return 0;
+}
+
+/* ---- the parallel merge ----------------------------------------------------
+ *
+ * With memory runs only, any batch of the merged order can be merged on
+ * its own: the rows before batch g are the g * batch_rows smallest, and
+ * where they end in each run is found by binary searches (par_select).
+ * Worker w merges batches w, w + npw, ... into two buffers of its own, one
+ * batch ahead of the caller at most; the caller takes them in order. Every
+ * batch holds the rows, in the order, that the one-thread merge gives it
+ * (the runs and the order are the same), and the duplicate check of a
+ * batch starts from the row before it, so a duplicate across two batches
+ * is found too; the caller gets the first failing batch's error, as from
+ * the one-thread merge.
+ */
+
+/* Element i of memory run j: its columns, row and provenances. */
+static void par_elem(const cl__diff_merge *m, int j, int64_t i, const cl_column **cols,
+		     int64_t *row, const int64_t **prov)
+{
+	const cl__diff_out *o = m->runs[j].mem;
+	uint64_t g = o->order[i];
+	*row = (int64_t)(g & CL__CHUNK_MASK);
+	*cols = o->chunks[g >> CL__CHUNK_BITS]->cols;
+	*prov = o->prov[g >> CL__CHUNK_BITS] + 2 * *row;
+}
+
+/* Order of element ia of run ja and element ib of run jb (run_cmp's). */
+static int par_cmp(const cl__diff_merge *m, int ja, int64_t ia, int jb, int64_t ib)
+{
+	const cl_column *ca, *cb;
+	int64_t ra, rb;
+	const int64_t *pa, *pb;
+	par_elem(m, ja, ia, &ca, &ra, &pa);
+	par_elem(m, jb, ib, &cb, &rb, &pb);
+	for (int k = 0; k < m->plan->nkeys; k++) {
+		int c = cl__diff_order(&ca[m->first_key + k], ra, &cb[m->first_key + k], rb);
+		if (c)
+			return c;
+	}
+	return cl__diff_cmp_prov(pa[0], pa[1], pb[0], pb[1]);
+}
+
+/* Elements of run j smaller than element i of run x. */
+static int64_t par_below(const cl__diff_merge *m, int j, int x, int64_t i)
+{
+	int64_t lo = 0, hi = m->runs[j].mem->nrows;
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (par_cmp(m, j, mid, x, i) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* pos[j]: where the `rank` smallest elements end in each run. */
+static void par_select(const cl__diff_merge *m, int64_t rank, int64_t *pos)
+{
+	int64_t total = 0;
+	for (int j = 0; j < m->nruns; j++)
+		total += pos[j] = m->runs[j].mem->nrows;
+	if (rank >= total)
+		return;
+	/* the element of this rank (the elements are distinct: a total
+	 * order) is in exactly one run */
+	for (int x = 0; x < m->nruns; x++) {
+		int64_t lo = 0, hi = m->runs[x].mem->nrows;
+		while (lo < hi) {
+			int64_t i = lo + (hi - lo) / 2, r = i;
+			for (int j = 0; j < m->nruns; j++)
+				if (j != x)
+					r += par_below(m, j, x, i);
+			if (r < rank) {
+				lo = i + 1;
+			} else if (r > rank) {
+				hi = i;
+			} else {
+				for (int j = 0; j < m->nruns; j++)
+					pos[j] = j == x ? i : par_below(m, j, x, i);
+				return;
+			}
+		}
+	}
+}
+
+/* Merge batch g with worker cursor mw into b. */
+static int par_batch(pworker *pw, int64_t g, cl_batch *b, cl_error *err)
+{
+	cl__diff_merge *mw = pw->mw;
+	int64_t *pos = pw->pos;
+	int rc;
+	par_select(mw, g * mw->batch_rows, pos);
+	mw->nheap = 0;
+	int prev = -1;
+	for (int j = 0; j < mw->nruns; j++) {
+		run *r = &mw->runs[j];
+		if (pos[j] > 0 && (prev < 0 || par_cmp(mw, j, pos[j] - 1, prev,
+						       pos[prev] - 1) > 0))
+			prev = j;
+		r->mpos = pos[j];
+		r->done = false;
+		if ((rc = run_advance(mw, r, err)))
+			return rc;
+		if (!r->done)
+			mw->heap[mw->nheap++] = j;
+	}
+	for (int i = mw->nheap / 2 - 1; i >= 0; i--)
+		heap_down(mw, i);
+	/* the duplicate check goes on from the row before the batch */
+	mw->has_last = false;
+	if (mw->check_dups && prev >= 0) {
+		const cl_column *cols;
+		int64_t row;
+		const int64_t *pv;
+		par_elem(mw, prev, pos[prev] - 1, &cols, &row, &pv);
+		for (int k = 0; k < mw->plan->nkeys; k++) {
+			cl_column_clear(&mw->last[k]);
+			if ((rc = cl_column_append_from(&mw->last[k], &cols[mw->first_key + k],
+							row, err)))
+				return rc;
+		}
+		mw->has_last = true;
+		mw->last_lprov = pv[0];
+		mw->last_rprov = pv[1];
+	}
+	cl_batch *out;
+	return merge_into(mw, b, &out, err);
+}
+
+static void *par_main(void *arg)
+{
+	pworker *pw = arg;
+	cl__diff_merge *m = pw->m;
+	for (int64_t k = 0;; k++) {
+		int64_t g = pw->id + k * m->npw;
+		if (g >= m->nbatches)
+			break;
+		pthread_mutex_lock(&m->pmu);
+		/* buffer k % 2 held batch k - 2: free once the caller moved on */
+		while (!m->pstop && pw->released < k - 1)
+			pthread_cond_wait(&m->pcv, &m->pmu);
+		bool stop = m->pstop;
+		pthread_mutex_unlock(&m->pmu);
+		if (stop)
+			break;
+		memset(&pw->berr[k % 2], 0, sizeof pw->berr[k % 2]);
+		int rc = par_batch(pw, g, pw->buf[k % 2], &pw->berr[k % 2]);
+		pthread_mutex_lock(&m->pmu);
+		pw->brc[k % 2] = rc;
+		pw->produced = k + 1;
+		pthread_cond_broadcast(&m->pcv);
+		pthread_mutex_unlock(&m->pmu);
+		if (rc)
+			break;
+	}
+	return NULL;
+}
+
+static void par_stop(cl__diff_merge *m)
+{
+	if (!m->npw)
+		return;
+	pthread_mutex_lock(&m->pmu);
+	m->pstop = true;
+	pthread_cond_broadcast(&m->pcv);
+	pthread_mutex_unlock(&m->pmu);
+	for (int w = 0; w < m->npw; w++) {
+		pworker *pw = &m->pw[w];
+		if (pw->started)
+			pthread_join(pw->tid, NULL);
+		cl__diff_merge_free(pw->mw);
+		cl_batch_free(pw->buf[0]);
+		cl_batch_free(pw->buf[1]);
+		cl_free(pw->pos);
+	}
+	cl_free(m->pw);
+	m->pw = NULL;
+	m->npw = 0;
+	pthread_mutex_destroy(&m->pmu);
+	pthread_cond_destroy(&m->pcv);
+}
+
+void cl__diff_merge_threads(cl__diff_merge *m, int n)
+{
+	m->pipe = n > 1;
+	if (n < 2 || m->nfiles || !m->nruns || m->started || m->npw)
+		return;
+	for (int j = 0; j < m->nruns; j++)
+		if (!m->runs[j].mem)
+			return;
+	int64_t total = 0;
+	for (int j = 0; j < m->nruns; j++)
+		total += m->runs[j].mem->nrows;
+	int64_t nb = (total + m->batch_rows - 1) / m->batch_rows;
+	if (nb < 2)
+		return; /* one batch: nothing to run side by side */
+	if (n > nb)
+		n = (int)nb;
+	pworker *pw = cl_calloc((size_t)n, sizeof *pw);
+	if (!pw)
+		return;
+	const cl__diff_plan *p = m->plan;
+	bool ok = true;
+	cl__diff_out *mems = (cl__diff_out *)m->runs[0].mem;
+	for (int w = 0; w < n && ok; w++) {
+		pw[w].m = m;
+		pw[w].id = w;
+		/* the runs are one array of outputs (cl__diff_merge_open's) */
+		ok = !merge_create(&pw[w].mw, p, m->batch_rows, NULL, 0, mems, m->nruns, NULL) &&
+		     !cl_batch_create(&pw[w].buf[0], p->out_schema, m->batch_rows, NULL) &&
+		     !cl_batch_create(&pw[w].buf[1], p->out_schema, m->batch_rows, NULL) &&
+		     (pw[w].pos = cl_calloc((size_t)m->nruns, sizeof *pw[w].pos)) != NULL;
+		if (ok) {
+			pw[w].mw->check_dups = m->check_dups;
+			pw[w].mw->dup = m->dup;
+			pw[w].mw->dup_arg = m->dup_arg;
+		}
+	}
+	pthread_mutex_init(&m->pmu, NULL);
+	pthread_cond_init(&m->pcv, NULL);
+	m->pw = pw;
+	m->npw = n;
+	m->nbatches = nb;
+	m->held = -1;
+	m->pstop = false;
+	for (int w = 0; w < n && ok; w++) {
+		ok = !pthread_create(&pw[w].tid, NULL, par_main, &pw[w]);
+		pw[w].started = ok;
+	}
+	if (!ok)
+		par_stop(m); /* not possible: the merge goes on as before */
+}
+
+static int par_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
+{
+	pthread_mutex_lock(&m->pmu);
+	if (m->held >= 0) {
+		m->pw[m->held % m->npw].released++;
+		pthread_cond_broadcast(&m->pcv);
+	}
+	int64_t g = m->held + 1;
+	int rc = 0;
+	if (g < m->nbatches) {
+		pworker *pw = &m->pw[g % m->npw];
+		int64_t k = g / m->npw;
+		while (pw->produced <= k && !(pw->produced > 0 && pw->brc[(pw->produced - 1) % 2]))
+			pthread_cond_wait(&m->pcv, &m->pmu);
+		if (pw->produced <= k) {
+			/* the worker stopped at an earlier batch's error */
+			rc = pw->brc[(pw->produced - 1) % 2];
+			if (err)
+				*err = pw->berr[(pw->produced - 1) % 2];
+		} else if ((rc = pw->brc[k % 2])) {
+			if (err)
+				*err = pw->berr[k % 2];
+		} else {
+			*out = pw->buf[k % 2];
+			m->held = g;
+		}
+		if (rc)
+			m->held = m->nbatches; /* failed: no more batches */
+	} else {
+		m->held = m->nbatches;
+	}
+	pthread_mutex_unlock(&m->pmu);
+	return rc;
 }

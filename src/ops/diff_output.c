@@ -487,6 +487,95 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 	return cl__diff_cmp_prov(px[0], px[1], py[0], py[1]);
 }
 
+/*
+ * One integer key without NULLs (the common case): each row's key mapped
+ * to an unsigned number in the same order, radix-sorted (LSD, 8 bits a
+ * pass, passes whose byte is the same for every row skipped) with the row
+ * numbers; rows with equal keys then ordered by cmp_rows, as qsort_r
+ * would. The order is the same as cmp_rows' (a total order). false when
+ * the key does not qualify (nothing done).
+ */
+static bool radix_order(cl__diff_out *o, const sort_ctx *s, bool *oom)
+{
+	*oom = false;
+	if (s->nkeys != 1 || o->nrows < 64)
+		return false;
+	cl_type_id t = o->plan->out_schema->fields[s->first_key].type.id;
+	bool sign;
+	switch (t) {
+	case CL_INT8: case CL_INT16: case CL_INT32: case CL_INT64: case CL_DATE:
+	case CL_TIME: case CL_TIMESTAMP:
+		sign = true;
+		break;
+	case CL_UINT8: case CL_UINT16: case CL_UINT32: case CL_UINT64:
+		sign = false;
+		break;
+	default:
+		return false;
+	}
+	for (int c = 0; c < o->nchunks; c++) {
+		const cl_column *k = &o->chunks[c]->cols[s->first_key];
+		if (k->type.id != t || k->null_count)
+			return false;
+	}
+	size_t n = (size_t)o->nrows;
+	uint64_t *key = cl_malloc(2 * n * sizeof *key);
+	uint64_t *tmp = cl_malloc(2 * n * sizeof *tmp);
+	if (!key || !tmp) {
+		cl_free(key);
+		cl_free(tmp);
+		*oom = true;
+		return false;
+	}
+	uint64_t flip = sign ? (uint64_t)1 << 63 : 0, all_or = 0, all_and = ~(uint64_t)0;
+	for (size_t i = 0; i < n; i++) {
+		const cl_column *k = &o->chunks[i >> CL__CHUNK_BITS]->cols[s->first_key];
+		uint64_t v = (uint64_t)cl_column_get_i64(k, (int64_t)(i & CL__CHUNK_MASK)) ^ flip;
+		key[2 * i] = v;
+		key[2 * i + 1] = i;
+		all_or |= v;
+		all_and &= v;
+	}
+	/* the bytes that differ between rows */
+	uint64_t differ = all_or ^ all_and;
+	size_t cnt[256];
+	for (int shift = 0; shift < 64; shift += 8) {
+		if (!((differ >> shift) & 0xff))
+			continue;
+		memset(cnt, 0, sizeof cnt);
+		for (size_t i = 0; i < n; i++)
+			cnt[(key[2 * i] >> shift) & 0xff]++;
+		size_t at = 0;
+		for (int b = 0; b < 256; b++) {
+			size_t c = cnt[b];
+			cnt[b] = at;
+			at += c;
+		}
+		for (size_t i = 0; i < n; i++) {
+			size_t d = cnt[(key[2 * i] >> shift) & 0xff]++;
+			tmp[2 * d] = key[2 * i];
+			tmp[2 * d + 1] = key[2 * i + 1];
+		}
+		uint64_t *x = key;
+		key = tmp;
+		tmp = x;
+	}
+	for (size_t i = 0; i < n; i++)
+		o->order[i] = key[2 * i + 1];
+	/* equal keys: by provenance */
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && key[2 * j] == key[2 * i])
+			j++;
+		if (j - i > 1)
+			qsort_r(o->order + i, j - i, sizeof *o->order, cmp_rows, (void *)s);
+		i = j;
+	}
+	cl_free(key);
+	cl_free(tmp);
+	return true;
+}
+
 int cl__diff_out_sort(cl__diff_out *o, cl_error *err)
 {
 	cl_free(o->order);
@@ -494,9 +583,12 @@ int cl__diff_out_sort(cl__diff_out *o, cl_error *err)
 	if (!o->order)
 		return cl_error_set(err, CL_ENOMEM, "out of memory sorting %lld diff rows",
 				    (long long)o->nrows);
+	sort_ctx s = {o, o->plan->has_change ? 2 : 1, o->plan->nkeys};
+	bool no_mem;
+	if (radix_order(o, &s, &no_mem))
+		return 0;
 	for (int64_t i = 0; i < o->nrows; i++)
 		o->order[i] = (uint64_t)i;
-	sort_ctx s = {o, o->plan->has_change ? 2 : 1, o->plan->nkeys};
 	qsort_r(o->order, (size_t)o->nrows, sizeof *o->order, cmp_rows, &s);
 	return 0;
 }
