@@ -66,7 +66,7 @@
 
 #define TOMB 0xffffffffu
 #define MIN_PARKED 8192
-#define PARKED_COST 60
+#define PARKED_COST 20
 
 typedef cl__aside side;
 
@@ -425,37 +425,31 @@ static int match_parked(walk *w, int ps, int64_t slot, const cl__dchunk *c, int6
 	return emit_pairs(w, c->ptrs, c->prov, pc->ptrs, pc->prov, &crow, &prow, 1, err);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* The parked rows left at the end: deletes (OLD) or inserts (NEW). */
+/* The parked rows left at the end: deletes (OLD) or inserts (NEW), in
+ * park order (chunk by chunk). */
 static int emit_parked(walk *w, int side_i, cl_error *err)
 {
 	side *s = &w->s[side_i];
 	if (!s->live)
 		return 0;
-	uint32_t *refs = cl_malloc((size_t)s->live * sizeof *refs);
-	if (!refs)
+	/* which park references are still waiting: a byte each */
+	uint8_t *live = cl_calloc((size_t)s->park.nchunks << CL__CHUNK_BITS, 1);
+	if (!live)
 		return oom(err);
-	int64_t n = 0;
 	for (int64_t i = 0; i < s->scap; i++)
 		if (s->slots[i] && s->slots[i] != TOMB)
-			refs[n++] = s->slots[i] - 1;
-	qsort(refs, (size_t)n, sizeof *refs, cmp_u32);
+			live[s->slots[i] - 1] = 1;
 	int rc = 0;
-	/* chunk by chunk */
-	for (int64_t k = 0; k < n && !rc;) {
-		uint32_t c = refs[k] >> CL__CHUNK_BITS;
+	for (int c = 0; c < s->park.nchunks && !rc; c++) {
+		const uint8_t *lv = live + ((size_t)c << CL__CHUNK_BITS);
 		int64_t m = 0;
-		for (; k < n && refs[k] >> CL__CHUNK_BITS == c; k++)
-			w->tmpref[m++] = refs[k] & CL__CHUNK_MASK;
+		for (int64_t r = 0; r < s->park.chunks[c]->n; r++)
+			if (lv[r])
+				w->tmpref[m++] = (uint32_t)r;
 		rc = side_i == 0 ? emit_deletes(w, s->park.chunks[c], w->tmpref, m, err)
 		                 : emit_inserts(w, s->park.chunks[c], w->tmpref, m, err);
 	}
-	cl_free(refs);
+	cl_free(live);
 	return rc;
 }
 
@@ -630,6 +624,26 @@ static int pre_replay(const cl__diff_plan *p, pre_side *L, pre_side *R)
 	}
 }
 
+/* One side's pre_read on a thread of its own. */
+typedef struct pre_job {
+	pre_side *s;
+	const cl__diff_plan *p;
+	const char *path;
+	const cl_schema *sch;
+	bool left;
+	int64_t unit;
+	int ok;
+} pre_job;
+
+static void *pre_main(void *arg)
+{
+	pre_job *j = arg;
+	/* (on for this thread; the caller's is on already) */
+	cl__pq_page_cache(true);
+	j->ok = pre_read(j->s, j->p, j->path, j->sch, j->left, j->unit);
+	return NULL;
+}
+
 /* Whether the walk would give up on the first batches of d->lds and rds
  * (see above). */
 static bool pre_giveup(cl_diff *d, cl_dataset *rds)
@@ -646,12 +660,24 @@ static bool pre_giveup(cl_diff *d, cl_dataset *rds)
 	cl__pq_page_cache(true);
 	int nl = 0, nr = 0;
 	if (!cl_dataset_split(d->lds[0], &nl, NULL) && nl > 0 &&
-	    !cl_dataset_split(rds, &nr, NULL) && nr > 0 &&
-	    pre_read(&s[0], p, cl_dataset_path(d->lds[0], 0), cl_dataset_schema(d->lds[0]),
-	             true, cl_dataset_unit_rows(d->lds[0], 0)) &&
-	    pre_read(&s[1], p, cl_dataset_path(rds, 0), cl_dataset_schema(rds), false,
-	             cl_dataset_unit_rows(rds, 0)))
-		g = pre_replay(p, &s[0], &s[1]);
+	    !cl_dataset_split(rds, &nr, NULL) && nr > 0) {
+		/* OLD's keys on another thread with two or more (a key page
+		 * is a whole column chunk's: decompressing it is most of the
+		 * time before the readers start) */
+		pre_job j = {&s[0], p, cl_dataset_path(d->lds[0], 0),
+		             cl_dataset_schema(d->lds[0]), true,
+		             cl_dataset_unit_rows(d->lds[0], 0), 0};
+		pthread_t t;
+		bool th = d->nthreads > 1 && !pthread_create(&t, NULL, pre_main, &j);
+		if (!th)
+			pre_main(&j);
+		int ok = pre_read(&s[1], p, cl_dataset_path(rds, 0), cl_dataset_schema(rds),
+		                  false, cl_dataset_unit_rows(rds, 0));
+		if (th)
+			pthread_join(t, NULL);
+		if (ok && j.ok)
+			g = pre_replay(p, &s[0], &s[1]);
+	}
 	pre_release(&s[0], p->nkeys);
 	pre_release(&s[1], p->nkeys);
 	cl__pq_page_cache(false);

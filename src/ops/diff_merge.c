@@ -29,6 +29,7 @@
 #include <string.h>
 
 #define FANIN 16 /* file runs merged at once */
+#define MERGE_AHEAD 8 /* a memory run's rows asked for ahead (prefetch) */
 
 static int oom(cl_error *err)
 {
@@ -56,6 +57,7 @@ struct cl__diff_merge {
 	int *heap;
 	int nheap;
 	int ncols, first_key;
+	int key_w;          /* bytes of a value of the first key (0: not fixed) */
 	int64_t batch_rows;
 	cl_batch *emit;
 	int64_t *emit_prov; /* lprov, rprov of each emitted row */
@@ -113,6 +115,16 @@ static int run_advance(cl__diff_merge *m, run *r, cl_error *err)
 		if (r->mpos >= o->nrows) {
 			r->done = true;
 			return 0;
+		}
+		if (r->mpos + MERGE_AHEAD < o->nrows) {
+			/* the row after next few: its keys and positions (the rows
+			 * are spread over the chunks) */
+			uint64_t a = o->order[r->mpos + MERGE_AHEAD];
+			const cl_column *k = &o->chunks[a >> CL__CHUNK_BITS]->cols[m->first_key];
+			int64_t ar = (int64_t)(a & CL__CHUNK_MASK);
+			__builtin_prefetch(o->prov[a >> CL__CHUNK_BITS] + 2 * ar);
+			if (m->key_w > 0)
+				__builtin_prefetch(k->values + ar * m->key_w);
 		}
 		uint64_t g = o->order[r->mpos++];
 		r->row = (int64_t)(g & CL__CHUNK_MASK);
@@ -221,6 +233,7 @@ static int merge_create(cl__diff_merge **out, const cl__diff_plan *p, int64_t ba
 	m->plan = p;
 	m->ncols = p->out_schema->nfields;
 	m->first_key = p->has_change ? 2 : 1;
+	m->key_w = cl_type_width(p->out_schema->fields[m->first_key].type);
 	m->batch_rows = batch_rows;
 	int n = nf + nmems, rc = 0;
 	m->runs = cl_calloc((size_t)n + 1, sizeof *m->runs);

@@ -32,6 +32,7 @@
 
 #define RUN_REC_ROWS CL__RUN_REC_ROWS
 #define CHECK_EVERY 1024 /* rows between two budget checks */
+#define GATHER_AHEAD 16  /* rows a gather asks for ahead (prefetch) */
 
 static int oom(cl_error *err)
 {
@@ -279,7 +280,12 @@ int cl__diff_gather(cl_column *dst, const cl_column *const *src, const int64_t *
 	if ((rc = cl_column_reserve(dst, n, err)))
 		return rc;
 	int64_t base = dst->length, nnull = 0;
+	/* the rows are spread over the sources (the merge's picks): each pass
+	 * asks for row i + GATHER_AHEAD's bytes ahead of their use */
 	for (int64_t i = 0; i < n; i++) {
+		if (i + GATHER_AHEAD < n && src[i + GATHER_AHEAD]->validity)
+			__builtin_prefetch(src[i + GATHER_AHEAD]->validity +
+					   (rows[i + GATHER_AHEAD] >> 3));
 		if (!cl_column_is_null(src[i], rows[i]))
 			continue;
 		if (!dst->validity && (rc = cl_column_ensure_validity(dst, err)))
@@ -294,6 +300,9 @@ int cl__diff_gather(cl_column *dst, const cl_column *const *src, const int64_t *
 		int64_t total = 0;
 		for (int64_t i = 0; i < n; i++) {
 			const cl_column *s = src[i];
+			if (i + GATHER_AHEAD < n)
+				__builtin_prefetch(src[i + GATHER_AHEAD]->offsets +
+						   rows[i + GATHER_AHEAD]);
 			if (!cl_column_is_null(s, rows[i]))
 				total += s->offsets[rows[i] + 1] - s->offsets[rows[i]];
 		}
@@ -302,6 +311,10 @@ int cl__diff_gather(cl_column *dst, const cl_column *const *src, const int64_t *
 		int64_t at = dst->offsets[base];
 		for (int64_t i = 0; i < n; i++) {
 			const cl_column *s = src[i];
+			if (i + GATHER_AHEAD < n) {
+				const cl_column *a = src[i + GATHER_AHEAD];
+				__builtin_prefetch(a->data + a->offsets[rows[i + GATHER_AHEAD]]);
+			}
 			if (!cl_column_is_null(s, rows[i])) {
 				int64_t o = s->offsets[rows[i]];
 				int64_t len = s->offsets[rows[i] + 1] - o;
@@ -322,6 +335,9 @@ int cl__diff_gather(cl_column *dst, const cl_column *const *src, const int64_t *
 	for (int64_t i = 0; i < n; i++) {                                              \
 		const cl_column *s = src[i];                                           \
 		uint8_t *d = dst->values + (size_t)(base + i) * (W);                   \
+		if (i + GATHER_AHEAD < n)                                              \
+			__builtin_prefetch(src[i + GATHER_AHEAD]->values +             \
+					   (size_t)rows[i + GATHER_AHEAD] * (W));      \
 		if (cl_column_is_null(s, rows[i]))                                     \
 			memset(d, 0, (W));                                             \
 		else                                                                   \
