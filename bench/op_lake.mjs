@@ -41,8 +41,10 @@
 //   merge_10k   the same with the first CDC file only (ROWS/1000 changes);
 //               merge_1m / merge_10k time ratio against the change ratio
 //               (100) shows whether a merge costs what its changes cost
-// Threads: CL_THREADS=N for changelake (merge and the table code have no
-// thread option of their own), SET threads = N for DuckDB.
+// Threads: `merge --threads N` (copy-on-write rewrites N buckets at a time)
+// and CL_THREADS=N (clbench exec --threads N; the library's readers and
+// writers, and it overrides --threads) for changelake, SET threads = N for
+// DuckDB.
 //
 // After every pair of runs (untimed): DuckDB reads the lake table's live
 // files (`changelake table files --json`) and DuckDB's output: same column
@@ -265,7 +267,8 @@ function upsertOp(name, what, changesFile, setup, dv = false) {
 
 function mergeArgv(ctx, source, extra) {
 	return [ctx.clbench, 'exec', '--threads', String(ctx.threads), '--', ctx.changelake, 'merge',
-		'--source', `dms:${source}`, '--to', tableDir(ctx), '--key', 'id', '-q', ...extra];
+		'--source', `dms:${source}`, '--to', tableDir(ctx), '--key', 'id', '-q',
+		'--threads', String(ctx.threads), ...extra];
 }
 
 // DuckDB: the current state after the CDC files of folder dir.

@@ -133,6 +133,11 @@ typedef struct cl_dms_merge_options {
 					their files rewritten) */
 	const char *app_id;          /* NULL: CL_DMS_APP_ID */
 	const char *source_label;    /* recorded in commitInfo; NULL: the folder */
+	int threads;                 /* threads of the run (the table transaction's,
+					cl_table_txn_set_threads: copy-on-write
+					rewrites buckets on them); <= 0: 1.
+					CL_THREADS in the environment overrides
+					it. The result does not depend on it. */
 	void (*progress)(void *ctx, const cl_dms_merge_progress *p);
 	void *progress_ctx;
 } cl_dms_merge_options;
@@ -185,7 +190,11 @@ typedef struct cl_dms_sync_table {
 
 typedef struct cl_dms_sync_options {
 	const char *state_path;  /* NULL: LAKE/_changelake/state.db */
-	int threads;             /* tables merged at once; <= 0: 2 */
+	int threads;             /* threads in all; <= 0: 2. Up to that many
+				    tables are merged at once, and the threads
+				    are shared out among the tables merged at
+				    once (threads / tables at once each, at least
+				    1: a table merged alone gets them all) */
 	/* Called once per processed table as it finishes (serialised; from a
 	   worker thread). */
 	void (*on_table)(void *ctx, const cl_dms_sync_table *t);

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "changelake/dms_merge.h"
 
 enum {
 	OPT_SOURCE = OPT_CMD_BASE, OPT_TO, OPT_KEY, OPT_SEQUENCE, OPT_PARTITION,
-	OPT_IGNORE_NULL, OPT_TSCOL, OPT_BUCKETS, OPT_TARGET, OPT_DV, OPT_AUTOC, OPT_NO_AUTOC
+	OPT_IGNORE_NULL, OPT_TSCOL, OPT_BUCKETS, OPT_TARGET, OPT_DV, OPT_AUTOC, OPT_NO_AUTOC,
+	OPT_THREADS
 };
 
 
@@ -49,6 +51,9 @@ static void usage(FILE *f)
 	      "                         and purge deletion vectors, or not, this run\n"
 	      "                         (default: the table's auto-compact setting, see\n"
 	      "                         changelake table auto-compact --help)\n"
+	      "  --threads N            worker threads (default: the number of cores):\n"
+	      "                         a bucketed table's buckets are rewritten N at\n"
+	      "                         a time (the table is the same whatever N)\n"
 	      "  --ignore-null-updates  a NULL in an update keeps the old value\n"
 	      "  --timestamp-column COL the DMS TimestampColumnName\n"
 	      "  --schema FILE          declared schema of a new table\n"
@@ -185,6 +190,7 @@ int cli_cmd_merge(int argc, char **argv)
 		{"deletion-vectors", no_argument, 0, OPT_DV},
 		{"auto-compact", no_argument, 0, OPT_AUTOC},
 		{"no-auto-compact", no_argument, 0, OPT_NO_AUTOC},
+		{"threads", required_argument, 0, OPT_THREADS},
 		CLI_READ_LONGOPTS,
 		CLI_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
@@ -194,6 +200,8 @@ int cli_cmd_merge(int argc, char **argv)
 	cli_read_init(&rd);
 	cl_dms_merge_options o;
 	cl_dms_merge_options_init(&o);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	o.threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
 	char *source = NULL, *to = NULL, *keys = NULL, *parts = NULL;
 	char **kv = NULL, **pv = NULL;
 	int rc = CLI_ERROR, opt, autoc = 0;
@@ -217,6 +225,17 @@ int cli_cmd_merge(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_THREADS: {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || end == optarg || t < 1 || t > 64) {
+				cli_usage_error("merge", "--threads takes a number from 1 to 64, not '%s'",
+						optarg);
+				goto out;
+			}
+			o.threads = (int)t;
+			break;
+		}
 		case OPT_TARGET:
 			o.target_file_bytes = atoll(optarg);
 			if (o.target_file_bytes <= 0) {

@@ -34,7 +34,10 @@ static void usage(FILE *f)
 	      "  --lake LAKE        the lake folder\n"
 	      "  --state PATH       the state database (default LAKE/_changelake/state.db)\n"
 	      "  --watch SECONDS    keep syncing, one pass every SECONDS (stop: Ctrl-C)\n"
-	      "  --threads N        tables merged at once (default 2)\n"
+	      "  --threads N        threads in all (default: the number of cores): up\n"
+	      "                     to N tables merged at once, the N threads shared\n"
+	      "                     out among them (a table merged alone rewrites its\n"
+	      "                     buckets on all N, see merge --threads)\n"
 	      "  --auto-compact, --no-auto-compact\n"
 	      "                     after a table's commit, compact its small files and\n"
 	      "                     purge deletion vectors, or not, this pass (default:\n"
@@ -109,6 +112,8 @@ int cli_cmd_sync(int argc, char **argv)
 	cli_common_init(&common);
 	const char *lake = NULL;
 	cl_dms_sync_options o = {0};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	o.threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
 	double watch = 0;
 	int opt;
 	optind = 1;
@@ -125,11 +130,14 @@ int cli_cmd_sync(int argc, char **argv)
 				return cli_usage_error("sync", "--watch: seconds, not '%s'", optarg);
 			break;
 		}
-		case OPT_THREADS:
-			o.threads = atoi(optarg);
-			if (o.threads < 1 || o.threads > 64)
+		case OPT_THREADS: {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || end == optarg || t < 1 || t > 64)
 				return cli_usage_error("sync", "--threads: 1..64, not '%s'", optarg);
+			o.threads = (int)t;
 			break;
+		}
 		case 'h':
 		case OPT_HELP: usage(stdout); return CLI_OK;
 		case 'q': common.quiet = true; common.progress = false; break;

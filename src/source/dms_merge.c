@@ -840,6 +840,8 @@ static int shape_table(run *r, cl_error *err)
 		if (o->target_file_bytes > 0)
 			co.target_file_bytes = o->target_file_bytes;
 		rc = cl_table_txn_begin_create(&r->x, r->t, ms, &co, op, err);
+		if (!rc)
+			cl_table_txn_set_threads(r->x, o->threads);
 		r->view = rc ? NULL : cl_table_txn_snapshot(r->x);
 		return rc;
 	}
@@ -855,6 +857,8 @@ static int shape_table(run *r, cl_error *err)
 		added++;
 	}
 	rc = rc ? rc : cl_table_txn_begin(&r->x, r->t, r->s, op, err);
+	if (!rc)
+		cl_table_txn_set_threads(r->x, o->threads);
 	rc = rc || !grown ? rc : cl_table_txn_set_schema(r->x, grown, err);
 	r->view = rc ? NULL : cl_table_txn_snapshot(r->x);
 	cl_schema_free(grown);

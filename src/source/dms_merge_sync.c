@@ -8,7 +8,9 @@
  * ends (so a pass killed later keeps the history of the tables it
  * finished); the database handle is never used by two threads at once. Each table's merge is independent
  * (its own lake table, its own commit), so one failure cannot touch
- * another table.
+ * another table. The options' threads are the total: up to that many
+ * tables at once, each merge given threads / tables-at-once of them for
+ * its own work (copy-on-write buckets, cl_dms_merge_options.threads).
  *
  * Auto-compaction: after a table's data commit its worker runs
  * cl_table_autocompact on it (outside the mutex, a commit of its own);
@@ -292,12 +294,17 @@ int cl_dms_sync_run(cl_dms_sync_result *out, const char *root, const char *lake,
 	}
 	out->active = njobs;
 	pool p = {jobs, njobs, 0, PTHREAD_MUTEX_INITIALIZER, o, st, 0, {0}};
-	int nt = o && o->threads > 0 ? o->threads : 2;
+	/* o->threads in all: up to that many tables at once, each with its
+	 * share of the threads for its own work (copy-on-write buckets) */
+	int total = o && o->threads > 0 ? o->threads : 2;
+	int nt = total;
 	if (nt > njobs)
 		nt = njobs;
 	pthread_t th[64];
 	if (nt > 64)
 		nt = 64;
+	for (int i = 0; nt > 0 && i < njobs; i++)
+		jobs[i].o.threads = total / nt > 1 ? total / nt : 1;
 	int started = 0;
 	for (int i = 1; i < nt; i++)
 		if (pthread_create(&th[started], NULL, worker, &p) == 0)

@@ -28,9 +28,8 @@
  *      jobs run on cl_table_txn_threads(x) threads (cow_par), each taking
  *      the next bucket: memory is one bucket's file and buffers per
  *      thread. Each job records its file actions in a fork of the
- *      transaction; the forks are joined in bucket order (the order of
- *      the buckets' first candidate files), so the commit's actions do not
- *      depend on the thread count. A column that fell back from
+ *      transaction; the forks are joined in bucket order, so the
+ *      commit's actions do not depend on the thread count. A column that fell back from
  *      dictionary to PLAIN encoding in one bucket's file starts PLAIN in
  *      the next file of the same thread, as from one row group to the next
  *      of a file (the files are alike: rows spread by hash); which files
@@ -952,8 +951,7 @@ static void stats_add(cl_table_cow_stats *to, const cl_table_cow_stats *from)
  * nthreads workers take the next job in order until none is left or one
  * failed (a failing job stops the taking of new ones; the jobs running
  * finish). The forks are then joined into the transaction in job order
- * (the order of the buckets' first candidate files, as done one at a time),
- * so the commit is the same whatever the thread count. Per worker: the
+ * (bucket order), so the commit is the same whatever the thread count. Per worker: the
  * scratch of the scanned batches, the merge-on-read hits, the scope buffer,
  * the counters (summed after) and the PLAIN carry from one of its files to
  * the next (so which columns start PLAIN in a file may differ with the
@@ -1177,7 +1175,7 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	 * is finished and freed when the bucket is done, so one bucket's
 	 * buffers exist at a time per thread (same rows in the same order as
 	 * writing every upsert at the end); the buckets go to the threads as
-	 * jobs (cow_par) in the order of their first candidate files. */
+	 * jobs (cow_par) in bucket order. */
 	sink all = {w, NULL};
 	for (size_t fi = 0; !rc && !early && fi < nfiles; fi++)
 		if (is_cand[fi])
@@ -1197,9 +1195,14 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		for (size_t fi = 0; !rc && fi < nfiles; fi++) {
 			int bk = file_bucket[fi] = is_cand[fi]
 				? cl__layout_bucket_of_key(cl_snapshot_file(s, fi)->path) : -1;
-			if (bk < 0 || done[bk])
+			if (bk >= 0)
+				done[bk] = true;
+		}
+		/* in bucket order: the commit's order does not depend on the
+		 * files' (random) names either */
+		for (int bk = 0; !rc && bk < ks.nb; bk++) {
+			if (!done[bk])
 				continue;
-			done[bk] = true;
 			cow_job *j = &par.jobs[par.njobs++];
 			j->bucket = bk;
 			rc = cl__table_txn_fork(&j->fork, x, err);

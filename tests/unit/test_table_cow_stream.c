@@ -7,9 +7,11 @@
 #include "test.h"
 
 #include "changelake/hash.h"
+#include "changelake/storage.h"
 #include "changelake/table.h"
 #include "table/layout.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 
 enum { NONE = -1000000 }; /* model: NULL v */
@@ -120,6 +122,10 @@ typedef struct change {
 	const char *extra;
 } change;
 
+/* The transaction's threads for apply() (cl_table_txn_set_threads; 0:
+ * the default). */
+static int apply_threads;
+
 /*
  * Apply the changes in one commit through cl_table_cow, the upsert columns
  * as "id <id_type>, name string, v <v_type>[, extra string]", and to the
@@ -170,6 +176,8 @@ static int apply(cl_table *t, model *m, const change *ch, int n, const char *id_
 	}
 	rc = rc ? rc : cl_table_snapshot(&s, t, NULL, err);
 	rc = rc ? rc : cl_table_txn_begin(&x, t, s, "MERGE", err);
+	if (!rc)
+		cl_table_txn_set_threads(x, apply_threads);
 	const cl_batch *u[1] = {ub}, *d[1] = {db};
 	rc = rc ? rc : cl_table_cow(x, us, u, ub->nrows ? 1 : 0, ds, d, db->nrows ? 1 : 0, st, err);
 	rc = rc ? rc : cl_table_txn_commit(x, NULL, err);
@@ -506,5 +514,122 @@ TEST(table_cow_bucket_null_key_rows)
 	cl_batch_free(b);
 	cl_schema_free(sc);
 	model_free(&m);
+	cl_table_free(t);
+}
+
+/* Files in the table's folder whose names start with the store's staging
+ * prefix (a bucketed table without partitions: one folder). */
+static int staged_files(cl_table *t)
+{
+	DIR *d = opendir(cl_store_location(cl_table_store(t)));
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, CL_STORE_STAGE_PREFIX, strlen(CL_STORE_STAGE_PREFIX));
+	if (d)
+		closedir(d);
+	return d ? n : -1;
+}
+
+/* The buckets rewritten on 1 and on 3 threads (two equal tables, the same
+ * rounds of changes): both tables hold the model's rows, each in its
+ * bucket, with the same counters (summed over the threads) and the same
+ * number of files. */
+TEST(table_cow_bucket_threads_match_one_thread)
+{
+	enum { N = 20000, CAP = N + 500, B = 8 };
+	cl_error err = {0};
+	model m1, m3;
+	CHECK(model_init(&m1, CAP));
+	CHECK(model_init(&m3, CAP));
+	/* small files: several per bucket, each rewritten into several */
+	cl_table *t1 = make_table("thr1", N, B, 48 << 10, 2, "id int64 not null\nname string\nv int32",
+				  &m1);
+	cl_table *t3 = make_table("thr3", N, B, 48 << 10, 2, "id int64 not null\nname string\nv int32",
+				  &m3);
+	CHECK(t1 && t3);
+	srand(11);
+	change ch[900];
+	for (int round = 0; round < 3; round++) {
+		int n = 0;
+		for (int i = 0; i < 900; i++) {
+			int64_t id = rand() % CAP;
+			bool dup = false;
+			for (int j = 0; j < n; j++)
+				dup |= ch[j].id == id;
+			if (!dup)
+				ch[n++] = (change){id, rand() % 4 == 0, rand() % 9 == 0 ? NONE : rand() % 1000,
+						   NULL};
+		}
+		if (round == 2)
+			n = 1; /* one bucket only: fewer jobs than threads */
+		cl_table_cow_stats s1, s3;
+		apply_threads = 1;
+		CHECK_OK(apply(t1, &m1, ch, n, "int64", "int32", false, &s1, &err), &err);
+		apply_threads = 3;
+		CHECK_OK(apply(t3, &m3, ch, n, "int32", "int64", false, &s3, &err), &err);
+		apply_threads = 0;
+		CHECK_EQ_INT(s3.files_candidates, s1.files_candidates);
+		CHECK_EQ_INT(s3.files_rewritten, s1.files_rewritten);
+		CHECK_EQ_INT(s3.files_added, s1.files_added);
+		CHECK_EQ_INT(s3.rows_copied, s1.rows_copied);
+		CHECK_EQ_INT(s3.rows_upserted, s1.rows_upserted);
+		CHECK_EQ_INT(s3.rows_deleted, s1.rows_deleted);
+		CHECK_EQ_INT(s3.deletes_missing, s1.deletes_missing);
+		if (round == 0)
+			CHECK(s1.files_rewritten > B); /* two files per bucket */
+		size_t f1, f3;
+		CHECK(table_matches(t1, &m1, B, &f1));
+		CHECK(table_matches(t3, &m3, B, &f3));
+		CHECK_EQ_INT(f3, f1);
+	}
+	model_free(&m1);
+	model_free(&m3);
+	cl_table_free(t1);
+	cl_table_free(t3);
+}
+
+/* One bucket's upsert fails (NULL into a NOT NULL column) while the other
+ * buckets are rewritten on other threads: the error is that bucket's,
+ * nothing is committed, the table's rows are as they were and no staged
+ * file is left (the files other buckets published are in no commit). */
+TEST(table_cow_bucket_threads_error_leaves_table)
+{
+	enum { N = 6000, B = 8 };
+	cl_error err = {0};
+	model m, scratch;
+	CHECK(model_init(&m, N));
+	CHECK(model_init(&scratch, N));
+	cl_table *t = make_table("threrr", N, B, 128LL << 20, 1,
+				 "id int64 not null\nname string\nv int32 not null", NULL);
+	CHECK(t);
+	for (int64_t i = 0; i < N; i++) {
+		m.live[i] = true;
+		m.v[i] = (int)(i % 1000);
+	}
+	size_t files0, files;
+	CHECK(table_matches(t, &m, B, &files0));
+	for (int th = 1; th <= 4; th *= 2) {
+		/* a change in every bucket; one NULL in the middle of the ids */
+		change ch[200];
+		int n = 0;
+		for (int64_t id = 0; id < N; id += 30)
+			ch[n++] = (change){id, false, id == 2970 ? NONE : 5, NULL};
+		cl_table_cow_stats st;
+		apply_threads = th;
+		int rc = apply(t, &scratch, ch, n, "int64", "int32", false, &st, &err);
+		apply_threads = 0;
+		CHECK_EQ_INT(rc, CL_ETYPE);
+		CHECK(strstr(err.message, "not-null"));
+		CHECK(strstr(err.message, "'v'"));
+		int64_t v;
+		CHECK_OK(cl_table_latest_version(t, &v, &err), &err);
+		CHECK_EQ_INT(v, 1);
+		CHECK_EQ_INT(staged_files(t), 0);
+		CHECK(table_matches(t, &m, B, &files));
+		CHECK_EQ_INT(files, files0);
+	}
+	model_free(&m);
+	model_free(&scratch);
 	cl_table_free(t);
 }
