@@ -16,13 +16,8 @@
  * before the transaction can commit, crash points, and a new file once one
  * reaches the table's target size.
  *
- * Writeback: publishing a file syncs it (cl_store_publish), and a bucket's
- * file is some tens of MB; waiting for all of it at the end left a core
- * idle for ~20 ms a file. So while a file is written, every KICK_BYTES
- * the kernel is asked to start writing the staged file back
- * (sync_file_range, SYNC_FILE_RANGE_WRITE: asynchronous), and the sync at
- * publication only waits for the rest. Nothing depends on it for
- * correctness: the sync at publication is the durable one.
+ * Writeback is started as a file grows (cl__data_file_kick, table_write.c),
+ * so publishing it waits for little.
  *
  * Invariants: w->pw is open exactly while w->stage names its staged file;
  * a writer freed before its file is published removes the staged file.
@@ -32,12 +27,10 @@
 #include "storage/crash_point.h"
 #include "format/format_impl.h"
 
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 
-/* Start the writeback of a file being written every this many bytes. */
-enum { KICK_BYTES = 4 << 20 };
+/* table_write.c */
+void cl__data_file_kick(cl_writer *pw, int64_t *kicked);
 
 /* table_write.c's budget: the row groups of all files a bucketed writer
  * keeps open together; a bucket's file gets its share, as there. */
@@ -55,24 +48,8 @@ struct cl__bucket_writer {
 	int64_t files, rows, bytes;
 	bool *plain;      /* per data column: start PLAIN (see
 			     cl__bucket_writer_share_plain), or NULL */
-	int64_t kicked;   /* the open file's bytes when writeback was last
-			     started */
+	int64_t kicked;   /* cl__data_file_kick */
 };
-
-/* Start writing back what the open file holds once KICK_BYTES more were
- * written: the bytes the writer's stream (io.c's temporary file, renamed
- * to the staged name at close) handed the kernel. Best effort: errors
- * are the sync's to report. */
-static void kick(cl__bucket_writer *w)
-{
-	int64_t n = cl_writer_bytes(w->pw);
-	if (n - w->kicked < KICK_BYTES || !w->pw->out)
-		return;
-#ifdef SYNC_FILE_RANGE_WRITE
-	(void)sync_file_range(fileno(w->pw->out), 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
-	w->kicked = n;
-}
 
 static int oom(cl_error *err)
 {
@@ -208,7 +185,7 @@ static int write_rows(cl__bucket_writer *w, const cl_batch *b, const int64_t *ru
 	if (!rc && cl_writer_bytes(w->pw) >= l->target_bytes)
 		rc = finish_file(w, err);
 	else if (!rc)
-		kick(w);
+		cl__data_file_kick(w->pw, &w->kicked);
 	return rc;
 }
 
