@@ -281,8 +281,8 @@ static int merge_create(cl__diff_merge **out, const cl__diff_plan *p, int64_t ba
 		goto fail;
 	for (int i = m->nheap / 2 - 1; i >= 0; i--)
 		heap_down(m, i);
-	if ((rc = cl_batch_create(&m->emit, p->out_schema, batch_rows, err)))
-		goto fail;
+	/* the batches merged into are made when first used (their memory is
+	 * cleared when made: on the thread that fills them) */
 	*out = m;
 	return 0;
 fail:
@@ -390,10 +390,6 @@ int cl__diff_merge_open(cl__diff_merge **out, cl__diff_out *outs, int nouts,
 	cl__diff_merge *m;
 	if ((rc = merge_create(&m, p, outs[0].batch_rows, files, nf, outs, nouts, err)))
 		return rc;
-	if ((rc = cl_batch_create(&m->emit_alt, p->out_schema, outs[0].batch_rows, err))) {
-		cl__diff_merge_free(m);
-		return rc;
-	}
 	m->check_dups = check_dups;
 	m->dup = dup;
 	m->dup_arg = dup_arg;
@@ -435,6 +431,10 @@ static int merge_into(cl__diff_merge *m, cl_batch *b, cl_batch **out, cl_error *
 
 static int merge_batch(cl__diff_merge *m, cl_batch **out, cl_error *err)
 {
+	int rc;
+	if (!m->emit &&
+	    (rc = cl_batch_create(&m->emit, m->plan->out_schema, m->batch_rows, err)))
+		return rc;
 	return merge_into(m, m->emit, out, err);
 }
 
@@ -468,6 +468,11 @@ int cl__diff_merge_next(cl__diff_merge *m, cl_batch **out, cl_error *err)
 	*out = NULL;
 	if (m->npw)
 		return par_next(m, out, err);
+	/* pipelined: the second batch, made before the first (else not
+	 * pipelined) */
+	if (m->pipe && !m->emit_alt && !m->started &&
+	    cl_batch_create(&m->emit_alt, m->plan->out_schema, m->batch_rows, NULL))
+		m->pipe = false;
 	if (!m->pipe || !m->emit_alt)
 		return merge_batch(m, out, err);
 	int rc;
@@ -703,7 +708,12 @@ static void *par_main(void *arg)
 		if (stop)
 			break;
 		memset(&pw->berr[k % 2], 0, sizeof pw->berr[k % 2]);
-		int rc = par_batch(pw, g, pw->buf[k % 2], &pw->berr[k % 2]);
+		int rc = 0;
+		if (!pw->buf[k % 2])
+			rc = cl_batch_create(&pw->buf[k % 2], m->plan->out_schema, m->batch_rows,
+					     &pw->berr[k % 2]);
+		if (!rc)
+			rc = par_batch(pw, g, pw->buf[k % 2], &pw->berr[k % 2]);
 		pthread_mutex_lock(&m->pmu);
 		pw->brc[k % 2] = rc;
 		pw->produced = k + 1;
@@ -766,8 +776,6 @@ void cl__diff_merge_threads(cl__diff_merge *m, int n)
 		pw[w].id = w;
 		/* the runs are one array of outputs (cl__diff_merge_open's) */
 		ok = !merge_create(&pw[w].mw, p, m->batch_rows, NULL, 0, mems, m->nruns, NULL) &&
-		     !cl_batch_create(&pw[w].buf[0], p->out_schema, m->batch_rows, NULL) &&
-		     !cl_batch_create(&pw[w].buf[1], p->out_schema, m->batch_rows, NULL) &&
 		     (pw[w].pos = cl_calloc((size_t)m->nruns, sizeof *pw[w].pos)) != NULL;
 		if (ok) {
 			pw[w].mw->check_dups = m->check_dups;

@@ -135,11 +135,17 @@ static int new_chunk(cl__diff_out *o, cl_error *err)
 	}
 	if (o->nchunks)
 		o->bytes += chunk_bytes(o->chunks[o->nchunks - 1]);
-	o->prov[o->nchunks] = cl_malloc(1024 * 2 * sizeof(int64_t));
+	/* the first chunk grows from 1024 rows; past it (many output rows),
+	 * with room in the budget, chunks are made whole: growing them again
+	 * copied every row once more into fresh memory */
+	int64_t rows = 1024;
+	if (o->nchunks && (o->budget <= 0 || o->budget >= ((int64_t)1 << 28)))
+		rows = CL__CHUNK_ROWS;
+	o->prov[o->nchunks] = cl_malloc((size_t)rows * 2 * sizeof(int64_t));
 	if (!o->prov[o->nchunks])
 		return oom(err);
-	o->provcap = 1024;
-	int rc = cl_batch_create(&o->chunks[o->nchunks], o->plan->out_schema, 1024, err);
+	o->provcap = rows;
+	int rc = cl_batch_create(&o->chunks[o->nchunks], o->plan->out_schema, rows, err);
 	if (rc) {
 		cl_free(o->prov[o->nchunks]);
 		return rc;
