@@ -8,7 +8,10 @@
  * is written to a staging path, finished, then published (synced) under its
  * final key — all before the transaction can commit, so a commit never
  * names a file that is not durable. A crash leaves staged or published but
- * unreferenced files: orphans, which vacuum removes.
+ * unreferenced files: orphans, which vacuum removes. Writeback of a file
+ * starts as it grows (cl__data_file_kick). With cl_table_txn_threads > 1
+ * the groups' last rows and files are finished on threads, then published
+ * and added in group order (finish_parallel): the same commit.
  */
 #include "delta.h"
 #include "table_data.h"
@@ -24,6 +27,8 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +413,40 @@ void cl__data_file_kick(cl_writer *pw, int64_t *kicked)
 	*kicked = n;
 }
 
+/* cl__data_file_add's first half: close *pw (not freed) and its
+ * statistics into stats. */
+static int data_file_close(cl_writer *pw, const cl_schema *file_schema, cl_buf *stats,
+			   cl_error *err)
+{
+	int rc = cl_writer_close(pw, err);
+	rc = rc ? rc : cl__table_stats_json(stats, pw, file_schema, err);
+	cl__crash_point("data-file-closed");
+	return rc;
+}
+
+/* Its second half: publish the closed file *stage as *file_key and add it
+ * to x (*stage freed once published; *file_key left to the caller). */
+static int data_file_register(cl_table *t, cl_table_txn *x, char **stage, const char *file_key,
+			      const cl_buf *stats, const cl_table_kv *part, int npart,
+			      bool data_change, int64_t *size, cl_error *err)
+{
+	cl_store *st = cl_table_store(t);
+	int rc = cl_store_publish(st, *stage, file_key, err);
+	cl_store_object o;
+	/* the size the store holds is the one readers will see */
+	rc = rc ? rc : cl_store_head(st, file_key, &o, err);
+	if (!rc) {
+		cl_free(*stage);
+		*stage = NULL;
+		cl__crash_point("data-file-published");
+		cl_table_add a = {file_key, o.size, cl__now_ms(), part, npart,
+				  (const char *)stats->data, data_change, NULL};
+		rc = cl_table_txn_add(x, &a, err);
+		*size = o.size;
+	}
+	return rc;
+}
+
 int cl__data_file_add(cl_table *t, cl_table_txn *x, const cl_schema *file_schema, cl_writer **pw,
 		      char **stage, char **file_key, const cl_table_kv *part, int npart,
 		      bool data_change, int64_t *size, cl_error *err)
@@ -415,24 +454,10 @@ int cl__data_file_add(cl_table *t, cl_table_txn *x, const cl_schema *file_schema
 	*size = 0;
 	if (!*pw)
 		return 0;
-	cl_store *st = cl_table_store(t);
 	cl_buf stats = {0};
-	int rc = cl_writer_close(*pw, err);
-	rc = rc ? rc : cl__table_stats_json(&stats, *pw, file_schema, err);
-	cl__crash_point("data-file-closed");
-	rc = rc ? rc : cl_store_publish(st, *stage, *file_key, err);
-	cl_store_object o;
-	/* the size the store holds is the one readers will see */
-	rc = rc ? rc : cl_store_head(st, *file_key, &o, err);
-	if (!rc) {
-		cl_free(*stage);
-		*stage = NULL;
-		cl__crash_point("data-file-published");
-		cl_table_add a = {*file_key, o.size, cl__now_ms(), part, npart,
-				  (const char *)stats.data, data_change, NULL};
-		rc = cl_table_txn_add(x, &a, err);
-		*size = o.size;
-	}
+	int rc = data_file_close(*pw, file_schema, &stats, err);
+	rc = rc ? rc : data_file_register(t, x, stage, *file_key, &stats, part, npart, data_change,
+					  size, err);
 	cl_buf_release(&stats);
 	cl_writer_free(*pw);
 	*pw = NULL;
@@ -1043,8 +1068,123 @@ void cl__table_writer_rearrange(cl__table_writer *w)
 	w->rearrange = true;
 }
 
+/*
+ * Finishing on threads: each group's last rows are written and its file
+ * closed (the last row group encoded and compressed, the statistics
+ * computed: most of a finish) by up to cl_table_txn_threads(x) workers,
+ * each taking the next group; then, on the calling thread in group order,
+ * each closed file is published and added to the transaction, so the
+ * commit is the one a single thread makes. The last rows go to the open
+ * file whatever its size, as on one thread (that file is finished next
+ * anyway). On an error the groups keep their staged files, which
+ * cl__table_writer_free removes.
+ */
+typedef struct fin_par {
+	cl__table_writer *w;
+	cl_buf *stats;   /* per group: its closed file's statistics */
+	int *rc;         /* per group */
+	cl_error *errs;  /* per group */
+	pthread_mutex_t mu;
+	size_t next;     /* next group (under mu) */
+	bool failed;     /* (under mu) */
+} fin_par;
+
+/* Group g's last rows written and its file closed (stats into *stats). */
+static int finish_close(cl__table_writer *w, group *g, cl_buf *stats, cl_error *err)
+{
+	int rc = 0;
+	if (g->pending->nrows) {
+		if (!g->w)
+			rc = cl__data_file_open(w->t, &w->l, g->dir,
+						__atomic_fetch_add(&w->seq, 1, __ATOMIC_RELAXED),
+						g->bucket, &g->file_key, &g->stage, &g->w, err);
+		rc = rc ? rc : cl_writer_write(g->w, g->pending, err);
+		cl__crash_point("data-file-writing");
+		g->file_rows += g->pending->nrows;
+		cl_batch_clear(g->pending);
+	}
+	return rc || !g->w ? rc : data_file_close(g->w, w->l.file_schema, stats, err);
+}
+
+static void *finish_work(void *arg)
+{
+	fin_par *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		size_t i = p->failed || p->next >= p->w->ngroups ? SIZE_MAX : p->next++;
+		pthread_mutex_unlock(&p->mu);
+		if (i == SIZE_MAX)
+			break;
+		p->rc[i] = finish_close(p->w, p->w->groups[i], &p->stats[i], &p->errs[i]);
+		if (p->rc[i]) {
+			pthread_mutex_lock(&p->mu);
+			p->failed = true;
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int finish_parallel(cl__table_writer *w, int nthreads, cl_error *err)
+{
+	fin_par p = {w, NULL, NULL, NULL, PTHREAD_MUTEX_INITIALIZER, 0, false};
+	size_t n = w->ngroups;
+	p.stats = cl_calloc(n, sizeof *p.stats);
+	p.rc = cl_calloc(n, sizeof *p.rc);
+	p.errs = cl_calloc(n, sizeof *p.errs);
+	pthread_t th[64];
+	int started = 0, rc = 0;
+	if (!p.stats || !p.rc || !p.errs) {
+		rc = oom(err);
+		goto out;
+	}
+	if (nthreads > 64)
+		nthreads = 64;
+	for (int i = 1; i < nthreads && (size_t)i < n; i++)
+		if (pthread_create(&th[started], NULL, finish_work, &p) == 0)
+			started++;
+	finish_work(&p);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (p.rc[i]) {
+			rc = p.rc[i];
+			*err = p.errs[i];
+		}
+	/* publication and registration in group order */
+	for (size_t i = 0; !rc && i < n; i++) {
+		group *g = w->groups[i];
+		if (!g->w)
+			continue;
+		int64_t size = 0;
+		rc = data_file_register(w->t, w->x, &g->stage, g->file_key, &p.stats[i], g->part,
+					w->l.npart, !w->rearrange, &size, err);
+		cl_writer_free(g->w);
+		g->w = NULL;
+		cl_free(g->file_key);
+		g->file_key = NULL;
+		g->file_rows = 0;
+		g->kicked = 0;
+		if (!rc) {
+			w->files++;
+			w->bytes += size;
+		}
+	}
+out:
+	for (size_t i = 0; p.stats && i < n; i++)
+		cl_buf_release(&p.stats[i]);
+	cl_free(p.stats);
+	cl_free(p.rc);
+	cl_free(p.errs);
+	return rc;
+}
+
 int cl__table_writer_finish(cl__table_writer *w, cl_error *err)
 {
+	int nthreads = w->x ? cl_table_txn_threads(w->x) : 1;
+	if (nthreads > 1 && w->ngroups > 1)
+		return finish_parallel(w, nthreads, err);
 	int rc = 0;
 	for (size_t i = 0; !rc && i < w->ngroups; i++) {
 		rc = flush_pending(w, w->groups[i], err);
