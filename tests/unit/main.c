@@ -112,6 +112,39 @@ void cl_test_batch_text(cl_buf *out, const cl_batch *b)
 	}
 }
 
+int cl_test_batch_parse(cl_schema **s, cl_batch **b, const char *schema, const char *rows)
+{
+	cl_error err = {0};
+	if (cl_schema_parse(s, schema, &err) || cl_batch_create(b, *s, 0, &err)) {
+		if (err.code != CL_ENOMEM)
+			printf("    batch_parse: %s\n", err.message);
+		return -1;
+	}
+	for (const char *p = rows; *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t ln = eol ? (size_t)(eol - p) : strlen(p), i = 0;
+		for (int c = 0; c < (*s)->nfields; c++) {
+			size_t j = i;
+			while (j < ln && p[j] != '|')
+				j++;
+			int rc = (j - i == 1 && p[i] == '~')
+					 ? cl_column_append_null(&(*b)->cols[c], &err)
+					 : cl__column_append_text(&(*b)->cols[c], p + i, j - i, &err);
+			if (rc) {
+				if (err.code != CL_ENOMEM)
+					printf("    batch_parse: %s\n", err.message);
+				return -1;
+			}
+			i = j + 1;
+		}
+		(*b)->nrows++;
+		p += ln;
+		if (*p == '\n')
+			p++;
+	}
+	return 0;
+}
+
 int cl_test_write_parquet(const char *path, const cl_schema *s, const cl_batch *b,
 			  int64_t rg_rows, cl_error *err)
 {

@@ -79,6 +79,12 @@ struct cl_error;
 /* Append b's rows to out as text: one line a row, values separated by '|'
  * as cl__value_format spells them, NULL as '~'. */
 void cl_test_batch_text(struct cl_buf *out, const struct cl_batch *b);
+/* A batch (and its schema, both the caller's to free) from text: schema as
+ * cl_schema_parse takes it ("a int64, b string"), rows separated by '\n',
+ * values by '|', "~" for NULL. 0, or -1 (the reason printed, unless it is
+ * an allocation failure). */
+int cl_test_batch_parse(struct cl_schema **s, struct cl_batch **b, const char *schema,
+			const char *rows);
 /* Write b (schema s) as the Parquet file path, row groups of rg_rows rows
  * (0: the writer's default). */
 int cl_test_write_parquet(const char *path, const struct cl_schema *s, const struct cl_batch *b,

@@ -5,32 +5,6 @@
 #include "core/buf.h"
 #include "core/value_text.h"
 
-/* Batch from "a int64, b string" and rows "1|x\n2|~" ('~' = NULL). */
-static int mkb(cl_schema **s, cl_batch **b, const char *schema, const char *rows)
-{
-	cl_error err = {0};
-	if (cl_schema_parse(s, schema, &err) || cl_batch_create(b, *s, 0, &err))
-		return -1;
-	for (const char *p = rows; *p;) {
-		const char *eol = strchr(p, '\n');
-		size_t ln = eol ? (size_t)(eol - p) : strlen(p), i = 0;
-		for (int c = 0; c < (*s)->nfields; c++) {
-			size_t j = i;
-			while (j < ln && p[j] != '|')
-				j++;
-			int rc = (j - i == 1 && p[i] == '~')
-					 ? cl_column_append_null(&(*b)->cols[c], &err)
-					 : cl__column_append_text(&(*b)->cols[c], p + i, j - i, &err);
-			if (rc)
-				return -1;
-			i = j + 1;
-		}
-		(*b)->nrows++;
-		p += ln + (p[ln] == '\n');
-	}
-	return 0;
-}
-
 /* Apply change rows to target rows; the result as text, or NULL. */
 static char *apply(const char *cschema, const char *crows, const char *tschema,
 		   const char *trows, const char *const *keys, int nkeys, cl_error *err)
@@ -45,7 +19,8 @@ static char *apply(const char *cschema, const char *crows, const char *tschema,
 	cl_apply_options_init(&o);
 	o.keys = keys;
 	o.nkeys = nkeys;
-	if (mkb(&cs, &cb, cschema, crows) || mkb(&ts, &tb, tschema, trows))
+	if (cl_test_batch_parse(&cs, &cb, cschema, crows) ||
+	    cl_test_batch_parse(&ts, &tb, tschema, trows))
 		goto done;
 	if (cl_changes_create(&ch, cs, ts, &o, err) || cl_apply_create(&ap, cl_changes_schema(ch), &o, err) ||
 	    cl_changes_map(ch, cb, "ch.csv", 1, &nb, err) || cl_apply_add(ap, nb, err) ||

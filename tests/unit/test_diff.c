@@ -10,45 +10,6 @@
 #include "core/buf.h"
 #include "core/value_text.h"
 
-/*
- * A batch from text: schema "id int64, v string", rows separated by '\n',
- * fields by '|', "~" is NULL.
- */
-static int mk(cl_schema **s, cl_batch **b, const char *schema, const char *rows)
-{
-	cl_error err = {0};
-	if (cl_schema_parse(s, schema, &err) || cl_batch_create(b, *s, 0, &err)) {
-		if (err.code != CL_ENOMEM)
-			printf("    mk: %s\n", err.message);
-		return -1;
-	}
-	const char *p = rows;
-	while (*p) {
-		const char *eol = strchr(p, '\n');
-		size_t ln = eol ? (size_t)(eol - p) : strlen(p);
-		size_t i = 0;
-		for (int c = 0; c < (*s)->nfields; c++) {
-			size_t j = i;
-			while (j < ln && p[j] != '|')
-				j++;
-			int rc = (j - i == 1 && p[i] == '~')
-					 ? cl_column_append_null(&(*b)->cols[c], &err)
-					 : cl__column_append_text(&(*b)->cols[c], p + i, j - i, &err);
-			if (rc) {
-				if (err.code != CL_ENOMEM)
-					printf("    mk: %s\n", err.message);
-				return -1;
-			}
-			i = j + 1;
-		}
-		(*b)->nrows++;
-		p += ln;
-		if (*p == '\n')
-			p++;
-	}
-	return 0;
-}
-
 /* Run a diff, text of the output ("header\nrow\n..."), or NULL. */
 static char *run_diff_ex(const char *lschema, const char *lrows, const char *rschema,
 			 const char *rrows, const cl_diff_options *o, cl_error *err,
@@ -59,7 +20,8 @@ static char *run_diff_ex(const char *lschema, const char *lrows, const char *rsc
 	cl_diff *d = NULL;
 	cl_buf out = {0};
 	char *res = NULL;
-	if (mk(&ls, &lb, lschema, lrows) || mk(&rs, &rb, rschema, rrows))
+	if (cl_test_batch_parse(&ls, &lb, lschema, lrows) ||
+	    cl_test_batch_parse(&rs, &rb, rschema, rrows))
 		goto done;
 	if (cl_diff_create(&d, ls, rs, o, err))
 		goto done;

@@ -14,36 +14,6 @@
 #include "core/buf.h"
 #include "core/value_text.h"
 
-/* A batch from text: rows separated by '\n', fields by '|', "~" is NULL. */
-static int mk(cl_schema **s, cl_batch **b, const char *schema, const char *rows)
-{
-	cl_error err = {0};
-	if (cl_schema_parse(s, schema, &err) || cl_batch_create(b, *s, 0, &err))
-		return -1;
-	for (const char *p = rows; *p;) {
-		const char *eol = strchr(p, '\n');
-		size_t ln = eol ? (size_t)(eol - p) : strlen(p), i = 0;
-		for (int c = 0; c < (*s)->nfields; c++) {
-			size_t j = i;
-			while (j < ln && p[j] != '|')
-				j++;
-			int rc = (j - i == 1 && p[i] == '~')
-					 ? cl_column_append_null(&(*b)->cols[c], &err)
-					 : cl__column_append_text(&(*b)->cols[c], p + i, j - i, &err);
-			if (rc) {
-				printf("    mk: %s\n", err.message);
-				return -1;
-			}
-			i = j + 1;
-		}
-		(*b)->nrows++;
-		p += ln;
-		if (*p == '\n')
-			p++;
-	}
-	return 0;
-}
-
 /* The output as text ("header\nrow\n..."), or NULL with err set. */
 static char *run(const char *schema, const char *l, const char *r, const char *const *keys,
 		 int nkeys, int threads, int64_t batch_rows, int64_t memory_limit,
@@ -63,7 +33,8 @@ static char *run(const char *schema, const char *l, const char *r, const char *c
 	o.batch_rows = batch_rows;
 	o.memory_limit = memory_limit;
 	o.allow_duplicate_keys = allow_dups;
-	if (mk(&ls, &lb, schema, l) || mk(&rs, &rb, schema, r) ||
+	if (cl_test_batch_parse(&ls, &lb, schema, l) ||
+	    cl_test_batch_parse(&rs, &rb, schema, r) ||
 	    cl_diff_create(&d, ls, rs, &o, err) ||
 	    cl_diff_add_left(d, lb, "left.csv", 1, err) ||
 	    cl_diff_add_right(d, rb, "right.csv", 1, err))
