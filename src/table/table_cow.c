@@ -950,7 +950,7 @@ static void stats_add(cl_table_cow_stats *to, const cl_table_cow_stats *from)
  * of the transaction made for that job (cl__table_txn_fork). Up to
  * nthreads workers take the next job in order until none is left or one
  * failed (a failing job stops the taking of new ones; the jobs running
- * finish). The forks are then joined into the transaction in job order
+ * finish), the largest first. The forks are then joined into the transaction in job order
  * (bucket order), so the commit is the same whatever the thread count. Per worker: the
  * scratch of the scanned batches, the merge-on-read hits, the scope buffer,
  * the counters (summed after) and the PLAIN carry from one of its files to
@@ -961,6 +961,7 @@ static void stats_add(cl_table_cow_stats *to, const cl_table_cow_stats *from)
  */
 typedef struct cow_job {
 	int bucket;
+	int64_t bytes;    /* its candidate files' size */
 	cl_table_txn *fork;
 	int rc;
 	cl_error err;
@@ -979,7 +980,9 @@ typedef struct cow_par {
 	cow_job *jobs;
 	int njobs;
 	pthread_mutex_t mu;
-	int next;    /* next job to take (under mu) */
+	int *order;  /* jobs by size, largest first: the last jobs taken are
+			the short ones, so the threads finish close together */
+	int next;    /* next in order to take (under mu) */
 	bool failed; /* a job failed: take no more (under mu) */
 } cow_par;
 
@@ -1019,7 +1022,7 @@ static void *cow_work(void *arg)
 	cow_par *p = wk->p;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
-		int i = p->failed || p->next >= p->njobs ? -1 : p->next++;
+		int i = p->failed || p->next >= p->njobs ? -1 : p->order[p->next++];
 		pthread_mutex_unlock(&p->mu);
 		if (i < 0)
 			break;
@@ -1205,7 +1208,22 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 				continue;
 			cow_job *j = &par.jobs[par.njobs++];
 			j->bucket = bk;
+			for (size_t fi = 0; fi < nfiles; fi++)
+				if (file_bucket[fi] == bk)
+					j->bytes += cl_snapshot_file(s, fi)->size;
 			rc = cl__table_txn_fork(&j->fork, x, err);
+		}
+		par.order = rc ? NULL : cl_malloc(((size_t)par.njobs + 1) * sizeof *par.order);
+		if (!rc && !par.order)
+			rc = oom(err);
+		for (int i = 0; !rc && i < par.njobs; i++) {
+			/* insertion sort by size, largest first (ties: bucket order) */
+			int k = i;
+			while (k > 0 && par.jobs[par.order[k - 1]].bytes < par.jobs[i].bytes) {
+				par.order[k] = par.order[k - 1];
+				k--;
+			}
+			par.order[k] = i;
 		}
 		/* merge-on-read collects every file's marks in one list: one
 		 * thread */
@@ -1268,6 +1286,7 @@ out:
 	for (int i = 0; i < par.njobs; i++)
 		cl_table_txn_free(par.jobs[i].fork);
 	cl_free(par.jobs);
+	cl_free(par.order);
 	cl_free(file_bucket);
 	scratch_release(&z);
 	cl_buf_release(&scope);
