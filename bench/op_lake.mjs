@@ -41,10 +41,13 @@
 //   merge_10k   the same with the first CDC file only (ROWS/1000 changes);
 //               merge_1m / merge_10k time ratio against the change ratio
 //               (100) shows whether a merge costs what its changes cost
-// Threads: `merge --threads N` (copy-on-write rewrites N buckets at a time)
-// and CL_THREADS=N (clbench exec --threads N; the library's readers and
-// writers, and it overrides --threads) for changelake, SET threads = N for
-// DuckDB.
+// Threads: `merge --threads N` for changelake, as a user runs it (it
+// decodes the DMS files on N threads, encodes the initial load on N, and
+// copy-on-write rewrites N buckets at a time; CL_THREADS is not set for
+// merges: it would also make every bucket's reader and writer start N
+// threads of their own); the upsert ops, which go through the library's
+// change-set API, still take CL_THREADS=N (clbench cow). SET threads = N
+// for DuckDB.
 //
 // After every pair of runs (untimed): DuckDB reads the lake table's live
 // files (`changelake table files --json`) and DuckDB's output: same column
@@ -266,7 +269,7 @@ function upsertOp(name, what, changesFile, setup, dv = false) {
 }
 
 function mergeArgv(ctx, source, extra) {
-	return [ctx.clbench, 'exec', '--threads', String(ctx.threads), '--', ctx.changelake, 'merge',
+	return [ctx.clbench, 'exec', '--', ctx.changelake, 'merge',
 		'--source', `dms:${source}`, '--to', tableDir(ctx), '--key', 'id', '-q',
 		'--threads', String(ctx.threads), ...extra];
 }

@@ -142,6 +142,8 @@ typedef struct cl_dms_read_options {
 	char delimiter;          /* CSV; default ',' */
 	const char *null_marker; /* CSV; NULL: an empty unquoted field */
 	int64_t batch_rows;      /* default 65536 */
+	int threads;             /* Parquet files decoded on this many threads
+				    (cl_read_options.threads); <= 0: 1 */
 } cl_dms_read_options;
 
 void cl_dms_read_options_init(cl_dms_read_options *o);

@@ -44,6 +44,17 @@ static int oom(cl_error *err)
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
 }
 
+/* The read options of a run's files: the run's threads decode Parquet
+ * (the files are read before the table is written, so they do not compete
+ * with copy-on-write's bucket threads) unless the options say otherwise. */
+static cl_dms_read_options read_options(const cl_dms_merge_options *o)
+{
+	cl_dms_read_options ro = o->read;
+	if (ro.threads <= 0)
+		ro.threads = o->threads;
+	return ro;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -519,7 +530,7 @@ static int sibling_schema(run *r, cl_schema **out, cl_error *err)
 		const cl_dms_file *f = &r->l->files[i];
 		if (f->name.format != CL_FORMAT_PARQUET)
 			continue;
-		cl_dms_read_options ro = r->o->read;
+		cl_dms_read_options ro = read_options(r->o);
 		cl_dms_reader *rd = NULL;
 		int rc = cl_dms_reader_open(&rd, r->dir, f, &ro, err);
 		if (!rc)
@@ -598,7 +609,7 @@ static int lean_plan(run *r, cl_error *err)
 	bool ok = true;
 	int rc = 0;
 	for (int i = 0; !rc && ok && i < n; i++) {
-		cl_dms_read_options ro = o->read;
+		cl_dms_read_options ro = read_options(o);
 		ro.schema = NULL;
 		cl_dms_reader *rd = NULL;
 		cl_error e = {0};
@@ -690,7 +701,7 @@ static int lean_write(run *r, cl_table_writer *w, cl_error *err)
 	int rc = 0;
 	for (int i = 0; !rc && i < r->p->nfiles; i++) {
 		const cl_dms_file *f = r->p->files[i];
-		cl_dms_read_options ro = r->o->read;
+		cl_dms_read_options ro = read_options(r->o);
 		ro.schema = NULL;
 		cl_dms_reader *rd = NULL;
 		const uint8_t *keep = r->lean_keep ? r->lean_keep[i] : NULL;
@@ -780,7 +791,7 @@ static int read_files(run *r, cl_error *err)
 	r->pr.nfiles = r->p->nfiles;
 	for (int i = 0; !rc && i < r->p->nfiles; i++) {
 		const cl_dms_file *f = r->p->files[i];
-		cl_dms_read_options ro = r->o->read;
+		cl_dms_read_options ro = read_options(r->o);
 		ro.schema = cl_merge_schema(r->m);
 		cl_dms_reader *rd = NULL;
 		r->pr.file = f->path;

@@ -193,6 +193,8 @@ static int open_parquet_or_header_csv(cl_dms_reader *d, const cl_dms_read_option
 		ro.format = CL_FORMAT_PARQUET;
 		if (o->batch_rows > 0)
 			ro.batch_rows = o->batch_rows;
+		if (o->threads > 0)
+			ro.threads = o->threads;
 	}
 	if ((rc = cl_reader_open(&d->r, d->path, &ro, err)))
 		return rc;

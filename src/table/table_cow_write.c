@@ -108,8 +108,9 @@ void cl__bucket_writer_share_plain(cl__bucket_writer *w, bool *plain)
  * in the file written before start PLAIN. */
 static int open_file(cl__bucket_writer *w, cl_error *err)
 {
-	int rc = cl__data_file_open(w->t, w->l, "", w->seq++, w->bucket, &w->file_key, &w->stage,
-				    &w->pw, err);
+	/* one thread: copy-on-write runs buckets in parallel instead */
+	int rc = cl__data_file_open(w->t, w->l, "", w->seq++, w->bucket, 1, &w->file_key,
+				    &w->stage, &w->pw, err);
 	if (!rc && w->plain)
 		cl__parquet_writer_start_plain(w->pw, w->plain, w->l->file_schema->nfields);
 	return rc;

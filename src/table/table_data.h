@@ -139,14 +139,15 @@ void cl__table_scan_lend(cl_table_scan *sc);
  * file number seq, bucket or -1), stages it and opens its Parquet writer
  * with the table's file options (snappy, row groups within the table's
  * target size and, for a bucketed table, a share of the memory budget of
- * its open files). _add closes *pw, publishes *stage as *file_key and adds
+ * its open files), its row groups encoded on `threads` threads. _add closes *pw, publishes *stage as *file_key and adds
  * it to x (partition values part, dataChange), *size its stored size;
  * *pw and *file_key are freed and NULLed in every case, *stage once
  * published (left for the caller to remove on failure). No-op when *pw
  * is NULL.
  */
 int cl__data_file_open(cl_table *t, const cl__table_layout *l, const char *dir, int seq,
-		       int bucket, char **file_key, char **stage, cl_writer **pw, cl_error *err);
+		       int bucket, int threads, char **file_key, char **stage, cl_writer **pw,
+		       cl_error *err);
 int cl__data_file_add(cl_table *t, cl_table_txn *x, const cl_schema *file_schema, cl_writer **pw,
 		      char **stage, char **file_key, const cl_table_kv *part, int npart,
 		      bool data_change, int64_t *size, cl_error *err);

@@ -360,7 +360,8 @@ int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *fs, c
 #define SCATTER_ROWS 16384
 
 int cl__data_file_open(cl_table *t, const cl__table_layout *l, const char *dir, int seq,
-		       int bucket, char **file_key, char **stage, cl_writer **pw, cl_error *err)
+		       int bucket, int threads, char **file_key, char **stage, cl_writer **pw,
+		       cl_error *err)
 {
 	char uuid[37];
 	cl__uuid4(uuid);
@@ -375,6 +376,7 @@ int cl__data_file_open(cl_table *t, const cl__table_layout *l, const char *dir, 
 	cl_write_options_init(&o);
 	o.format = CL_FORMAT_PARQUET;
 	o.compression = CL_CODEC_SNAPPY;
+	o.threads = threads;
 	if (l->target_bytes < o.row_group_bytes)
 		o.row_group_bytes = l->target_bytes;
 	/* a bucketed table keeps a file open per bucket, each buffering its
@@ -770,13 +772,22 @@ static int finish_file(cl__table_writer *w, group *g, cl_error *err)
 	return rc;
 }
 
+/* Threads a group's file encodes its row groups on: the transaction's
+ * (one writer fills the groups' files in turn on the caller's thread; the
+ * files finished in parallel at the end open with one, finish_close). */
+static int writer_threads(const cl__table_writer *w)
+{
+	return w->x ? cl_table_txn_threads(w->x) : 1;
+}
+
 static int flush_pending(cl__table_writer *w, group *g, cl_error *err)
 {
 	if (g->pending->nrows == 0)
 		return 0;
 	int rc = 0;
 	if (!g->w && (rc = cl__data_file_open(w->t, &w->l, g->dir, w->seq++, g->bucket,
-					       &g->file_key, &g->stage, &g->w, err)))
+					       writer_threads(w), &g->file_key, &g->stage,
+					       &g->w, err)))
 		return rc;
 	rc = cl_writer_write(g->w, g->pending, err);
 	cl__crash_point("data-file-writing");
@@ -1097,7 +1108,8 @@ static int finish_close(cl__table_writer *w, group *g, cl_buf *stats, cl_error *
 		if (!g->w)
 			rc = cl__data_file_open(w->t, &w->l, g->dir,
 						__atomic_fetch_add(&w->seq, 1, __ATOMIC_RELAXED),
-						g->bucket, &g->file_key, &g->stage, &g->w, err);
+						g->bucket, 1, &g->file_key, &g->stage, &g->w,
+						err);
 		rc = rc ? rc : cl_writer_write(g->w, g->pending, err);
 		cl__crash_point("data-file-writing");
 		g->file_rows += g->pending->nrows;
