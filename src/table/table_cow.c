@@ -1096,8 +1096,6 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 		 const cl_batch *const *deletes, int ndeletes, cl_table_cow_stats *st,
 		 cl_error *err)
 {
-	extern const cl_snapshot *cl__table_txn_base(const cl_table_txn *x);
-	extern cl_table *cl__table_txn_table(const cl_table_txn *x);
 	memset(st, 0, sizeof *st);
 	const cl_snapshot *s = cl__table_txn_base(x);
 	cl_table *t = cl__table_txn_table(x);
@@ -1122,8 +1120,6 @@ int cl_table_cow(cl_table_txn *x, const cl_schema *upsert_schema,
 	dv_hits dh = {0};
 	int64_t added[3] = {0, 0, 0}; /* files, rows, bytes written */
 	int64_t f3[3];
-	extern int cl__table_txn_fork(cl_table_txn **out, cl_table_txn *x, cl_error *err);
-	extern int cl__table_txn_join(cl_table_txn *x, const cl_table_txn *f, cl_error *err);
 	if (l.nkeys == 0) {
 		rc = cl_error_set(err, CL_EINVAL, "the table has no key columns (%s)",
 				  CL_TABLE_CONF_KEYS);

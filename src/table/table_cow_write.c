@@ -29,9 +29,6 @@
 
 #include <string.h>
 
-/* table_write.c */
-void cl__data_file_kick(cl_writer *pw, int64_t *kicked);
-
 /* table_write.c's budget: the row groups of all files a bucketed writer
  * keeps open together; a bucket's file gets its share, as there. */
 

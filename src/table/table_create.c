@@ -13,12 +13,12 @@
  * cl_table_create commits them alone.
  */
 #include "delta.h"
+#include "table_data.h"
 #include "layout.h"
 
 #include <stdio.h>
 #include <string.h>
 
-int cl__table_txn_set_meta(cl_table_txn *x, const char *meta_lines, cl_error *err);
 
 void cl_table_create_options_init(cl_table_create_options *o)
 {

@@ -152,6 +152,25 @@ int cl__data_file_add(cl_table *t, cl_table_txn *x, const cl_schema *file_schema
 		      char **stage, char **file_key, const cl_table_kv *part, int npart,
 		      bool data_change, int64_t *size, cl_error *err);
 
+/* Start the kernel's writeback of a data file being written, every few MB
+ * (best effort; the sync at publication is the durable one); *kicked: the
+ * file's bytes at the last start (0 for a new file). table_write.c. */
+void cl__data_file_kick(cl_writer *pw, int64_t *kicked);
+
+/*
+ * Transaction internals (table_txn.c) the writers use: the snapshot rows
+ * are laid out by (the pending one when the transaction sets metadata,
+ * else its base; NULL: none), its table, the metadata lines it commits,
+ * and forks — a fork records file actions on one thread of a parallel
+ * write and is joined into x afterwards, in an order the caller chooses,
+ * so the commit does not depend on the threads (see table_txn.c).
+ */
+const cl_snapshot *cl__table_txn_base(const cl_table_txn *x);
+cl_table *cl__table_txn_table(const cl_table_txn *x);
+int cl__table_txn_set_meta(cl_table_txn *x, const char *meta_lines, cl_error *err);
+int cl__table_txn_fork(cl_table_txn **out, cl_table_txn *x, cl_error *err);
+int cl__table_txn_join(cl_table_txn *x, const cl_table_txn *f, cl_error *err);
+
 /* Delta statistics JSON of a finished Parquet writer's file. */
 int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *file_schema,
 			 cl_error *err);

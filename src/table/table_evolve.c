@@ -7,10 +7,10 @@
  * file lacks), so no file is rewritten.
  */
 #include "delta.h"
+#include "table_data.h"
 
 #include <string.h>
 
-int cl__table_txn_set_meta(cl_table_txn *x, const char *meta_lines, cl_error *err);
 const cl_snapshot *cl__table_txn_base(const cl_table_txn *x);
 
 static int oom(cl_error *err)

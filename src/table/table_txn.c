@@ -36,6 +36,7 @@
 #include "delta.h"
 #include "dv.h"
 #include "layout.h"
+#include "table_data.h"
 #include "storage/crash_point.h"
 
 #include <stdio.h>

@@ -403,7 +403,6 @@ int cl__data_file_open(cl_table *t, const cl__table_layout *l, const char *dir, 
  */
 enum { KICK_BYTES = 4 << 20 };
 
-void cl__data_file_kick(cl_writer *pw, int64_t *kicked);
 void cl__data_file_kick(cl_writer *pw, int64_t *kicked)
 {
 	int64_t n = pw ? cl_writer_bytes(pw) : 0;
@@ -1207,8 +1206,6 @@ int cl__table_writer_finish(cl__table_writer *w, cl_error *err)
 
 /* ---- public wrappers ---- */
 
-const cl_snapshot *cl__table_txn_base(const cl_table_txn *x);
-cl_table *cl__table_txn_table(const cl_table_txn *x);
 
 struct cl_table_writer {
 	cl__table_writer *w;
