@@ -35,9 +35,10 @@
  * Threads: --threads N sets cl_read_options.threads / cl_write_options.threads
  * (for write, also for the untimed load). CL_THREADS, which overrides those
  * options inside the library, is removed from the environment so that N is
- * what runs. The lake table code opens its readers and writers with default
- * options, so for cow --threads N sets CL_THREADS=N instead. "cpu_seconds"
- * against "seconds" shows how many cores worked.
+ * what runs; for cow, --threads N is the change set's thread count
+ * (cl_table_changes_set_threads: buckets rewritten N at a time, as
+ * `changelake apply --threads N` does). "cpu_seconds" against "seconds"
+ * shows how many cores worked.
  *
  * Exit status: 0 on success, 1 on a library error (the JSON then carries
  * "error"), 2 on a usage error.
@@ -531,9 +532,6 @@ static int cmd_cow(int argc, char **argv)
 	args a;
 	if (parse_args(&a, argc, argv, 2) || a.npos != 2)
 		return usage();
-	char nthreads[16];
-	snprintf(nthreads, sizeof nthreads, "%d", a.threads);
-	setenv("CL_THREADS", nthreads, 1); /* the table code's readers and writers */
 	cl_error err = {0};
 	cl_reader *r = NULL;
 	cl_table *t = NULL;
@@ -601,6 +599,8 @@ static int cmd_cow(int argc, char **argv)
 	measure_start(&m);
 	rc = cl_table_open(&t, a.pos[0], &err);
 	rc = rc ? rc : cl_table_changes_open(&c, t, cs, &err);
+	if (!rc)
+		cl_table_changes_set_threads(c, a.threads); /* buckets rewritten a.threads at a time */
 	for (int64_t i = 0; i < nb && !rc; i++) {
 		cl_batch cb = {batches[i]->nrows, ncols + 1, cols};
 		cols[0] = *action;

@@ -45,9 +45,9 @@
 // decodes the DMS files on N threads, encodes the initial load on N, and
 // copy-on-write rewrites N buckets at a time; CL_THREADS is not set for
 // merges: it would also make every bucket's reader and writer start N
-// threads of their own); the upsert ops, which go through the library's
-// change-set API, still take CL_THREADS=N (clbench cow). SET threads = N
-// for DuckDB.
+// threads of their own); the upsert ops go through the library's
+// change-set API with its thread count set to N (clbench cow --threads N,
+// as `apply --threads N` does). SET threads = N for DuckDB.
 //
 // After every pair of runs (untimed): DuckDB reads the lake table's live
 // files (`changelake table files --json`) and DuckDB's output: same column

@@ -539,6 +539,9 @@ typedef struct cl_table_changes cl_table_changes;
 int cl_table_changes_open(cl_table_changes **out, cl_table *t, const cl_schema *schema,
 			  cl_error *err);
 int cl_table_changes_add(cl_table_changes *c, const cl_batch *b, cl_error *err);
+/* Threads the commit's rewrite may use (cl_table_txn_set_threads: buckets
+ * rewritten n at a time); n <= 0: 1. The table is the same whatever n. */
+void cl_table_changes_set_threads(cl_table_changes *c, int n);
 int cl_table_changes_commit(cl_table_changes *c, const char *operation, const char *app_id,
 			    int64_t app_version, cl_table_cow_stats *stats, int64_t *version,
 			    cl_error *err);

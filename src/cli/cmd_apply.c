@@ -14,13 +14,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 enum {
 	OPT_TO = OPT_CMD_BASE, OPT_KEY, OPT_OUT, OPT_FORMAT, OPT_TABLE, OPT_MODE,
 	OPT_DIFFCOL, OPT_CHANGECOL, OPT_LPREFIX, OPT_RPREFIX, OPT_IVAL, OPT_CVAL,
 	OPT_DVAL, OPT_NVAL, OPT_COMPRESSION, OPT_NOTSPARSE, OPT_APPID, OPT_APPVER, OPT_AUTOC,
-	OPT_NO_AUTOC
+	OPT_NO_AUTOC, OPT_THREADS
 };
 
 
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 	      "                           its change set N, in the same commit; a table\n"
 	      "                           holding N or later for ID is left alone (a rerun\n"
 	      "                           applies nothing twice)\n"
+	      "      --threads N          lake table: rewrite N buckets at a time\n"
+	      "                           (default: the number of cores)\n"
 	      "      --auto-compact, --no-auto-compact\n"
 	      "                           lake table: after the commit, compact small\n"
 	      "                           files and purge deletion vectors, or not, this\n"
@@ -212,7 +215,7 @@ static int table_keys(const cl_snapshot *s, const char *table, cl_apply_options 
  */
 static int apply_table(const char *changes, const char *table, cli_read *rd,
 		       cl_apply_options *o, char ***keys, int *nkeys, const char *app_id,
-		       int64_t app_version, int autoc, cli_common *common)
+		       int64_t app_version, int autoc, int threads, cli_common *common)
 {
 	cl_error err = {0};
 	cli_input cin = {0};
@@ -250,6 +253,7 @@ static int apply_table(const char *changes, const char *table, cli_read *rd,
 	    cl_changes_create(&ch, cli_input_schema(&cin), ws, o, &err) ||
 	    cl_table_changes_open(&tc, t, cl_changes_schema(ch), &err))
 		goto fail;
+	cl_table_changes_set_threads(tc, threads);
 	int64_t nchanges = 0;
 	for (;;) {
 		cl_batch *b, *nb;
@@ -376,6 +380,7 @@ int cli_cmd_apply(int argc, char **argv)
 		{"app-version", required_argument, 0, OPT_APPVER},
 		{"auto-compact", no_argument, 0, OPT_AUTOC},
 		{"no-auto-compact", no_argument, 0, OPT_NO_AUTOC},
+		{"threads", required_argument, 0, OPT_THREADS},
 		CLI_READ_LONGOPTS, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	cli_read rd;
 	cli_common common;
@@ -387,6 +392,8 @@ int cli_cmd_apply(int argc, char **argv)
 	cl_write_options_init(&wo);
 	char **keys = NULL;
 	int nkeys = 0, rc = CLI_ERROR, opt, autoc = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
 	const char *to = NULL, *outp = NULL, *table = NULL, *app_id = NULL;
 	int64_t app_version = -1;
 	cl_error err = {0};
@@ -439,6 +446,18 @@ int cli_cmd_apply(int argc, char **argv)
 		case OPT_NOTSPARSE: o.allow_sparse = true; break;
 		case OPT_AUTOC: autoc = 1; break;
 		case OPT_NO_AUTOC: autoc = -1; break;
+		case OPT_THREADS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 64) {
+				rc = cli_usage_error("apply",
+						     "--threads takes a number from 1 to 64, not '%s'",
+						     optarg);
+				goto done;
+			}
+			threads = (int)n;
+			break;
+		}
 		case OPT_APPID:
 			if (!*optarg) {
 				rc = cli_usage_error("apply", "--app-id takes a non-empty name");
@@ -521,7 +540,7 @@ int cli_cmd_apply(int argc, char **argv)
 			goto done;
 		}
 		rc = apply_table(changes, loc, &rd, &o, &keys, &nkeys, app_id, app_version, autoc,
-				 &common);
+				 threads, &common);
 		cl_free(loc);
 		goto done;
 	}

@@ -22,7 +22,13 @@ struct cl_table_changes {
 	cl_table *t;
 	cl_schema *us;   /* the table columns of the changes */
 	cl_batch *ub, *db; /* upsert rows, delete rows (same schema) */
+	int threads;       /* cl_table_changes_set_threads */
 };
+
+void cl_table_changes_set_threads(cl_table_changes *c, int n)
+{
+	c->threads = n > 0 ? n : 0;
+}
 
 void cl_table_changes_free(cl_table_changes *c)
 {
@@ -113,6 +119,8 @@ int cl_table_changes_commit(cl_table_changes *c, const char *operation, const ch
 		}
 		const cl_batch *u[1] = {c->ub}, *d[1] = {c->db};
 		rc = rc ? rc : cl_table_txn_begin(&x, c->t, s, operation ? operation : "MERGE", err);
+		if (!rc)
+			cl_table_txn_set_threads(x, c->threads);
 		rc = rc ? rc : cl_table_cow(x, c->us, u, c->ub->nrows ? 1 : 0, c->us, d,
 					    c->db->nrows ? 1 : 0, stats, err);
 		if (!rc && app_id)
