@@ -53,22 +53,12 @@ void cl_pg_export_stats_release(cl_pg_export_stats *s)
 	s->npkey = 0;
 }
 
-static int pg_msg(cl_error *err, const char *table, const char *what, const char *m)
-{
-	return cl__pg_error(err, table, what, m);
-}
-
-static int res_fail(cl_error *err, const char *table, PGresult *r, const char *what)
-{
-	return cl__pg_res_error(err, table, r, what);
-}
-
 static int exec_cmd(PGconn *c, const char *table, const char *sql, const char *what,
 		    cl_error *err)
 {
 	PGresult *r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return res_fail(err, table, r, what);
+		return cl__pg_res_error(err, table, r, what);
 	PQclear(r);
 	return 0;
 }
@@ -127,7 +117,7 @@ static int put_ident(cl_buf *b, PGconn *c, const char *id, cl_error *err)
 {
 	char *q = PQescapeIdentifier(c, id, strlen(id));
 	if (!q)
-		return pg_msg(err, NULL, "quoting an identifier", PQerrorMessage(c));
+		return cl__pg_error(err, NULL, "quoting an identifier", PQerrorMessage(c));
 	int rc = cl_buf_puts(b, q);
 	PQfreemem(q);
 	return rc ? cl_error_set(err, CL_ENOMEM, "out of memory") : 0;
@@ -189,7 +179,7 @@ static int describe(PGconn *c, const char *table, const char *qualified, pg_col 
 		"ORDER BY a.attnum",
 		1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return res_fail(err, table, r, "looking up the table");
+		return cl__pg_res_error(err, table, r, "looking up the table");
 	int n = PQntuples(r);
 	*cols = cl_calloc((size_t)n + 1, sizeof **cols);
 	if (!*cols) {
@@ -267,7 +257,7 @@ static int stream_rows(PGconn *c, const char *table, cl_writer *w,
 		if (n == -1)
 			break;
 		if (n < 0)
-			return pg_msg(err, table, "COPY", PQerrorMessage(c));
+			return cl__pg_error(err, table, "COPY", PQerrorMessage(c));
 		rc = cl__pg_copy_row(dec, row, (size_t)n, err);
 		PQfreemem(row);
 		if (rc)
@@ -284,7 +274,7 @@ static int stream_rows(PGconn *c, const char *table, cl_writer *w,
 	PGresult *r;
 	while ((r = PQgetResult(c))) {
 		if (!rc && PQresultStatus(r) != PGRES_COMMAND_OK) {
-			rc = res_fail(err, table, r, "COPY");
+			rc = cl__pg_res_error(err, table, r, "COPY");
 			continue;
 		}
 		PQclear(r);
@@ -326,7 +316,7 @@ int cl_pg_export(const char *conninfo, const char *table, const char *out,
 		goto done;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		rc = pg_msg(err, NULL, "connecting", PQerrorMessage(c));
+		rc = cl__pg_error(err, NULL, "connecting", PQerrorMessage(c));
 		goto done;
 	}
 	/* The text the server sends depends on these; fix them for the
@@ -349,7 +339,7 @@ int cl_pg_export(const char *conninfo, const char *table, const char *out,
 	}
 	PGresult *r = PQexec(c, (const char *)q.data);
 	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		rc = res_fail(err, table, r, "COPY");
+		rc = cl__pg_res_error(err, table, r, "COPY");
 		goto done;
 	}
 	PQclear(r);
