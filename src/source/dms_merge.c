@@ -30,6 +30,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -455,7 +456,17 @@ typedef struct run {
 	bool *lean_op;
 	int64_t *lean_rows;
 	uint8_t **lean_keep;
+	double t0;                 /* when the run began */
+	bool trace;                /* CL_MERGE_TRACE is set */
 } run;
+
+/* CL_MERGE_TRACE=1: the run's phase times on standard error (for
+ * profiling; sync's concurrent runs print their own lines). */
+static void mtrace(const run *r, const char *what)
+{
+	if (r->trace)
+		fprintf(stderr, "merge %s: %8.3f s %s\n", r->dir, now_s() - r->t0, what);
+}
 
 /* The run's data schema: the merge's, or the files' in a lean run. */
 static const cl_schema *data_schema(const run *r)
@@ -825,6 +836,7 @@ static int read_files(run *r, cl_error *err)
 		rc = cl_merge_create(&r->m, first, &mo, err);
 	}
 	cl_schema_free(first);
+	mtrace(r, "files read");
 	rc = rc ? rc : cl_merge_finish(r->m, err);
 	if (!rc)
 		r->res->merge = *cl_merge_get_stats(r->m);
@@ -968,6 +980,7 @@ static int commit(run *r, cl_error *err)
 			rc = rc ? rc : cl_table_txn_set_metric(x, "numTargetFilesRewritten", 0, err);
 		}
 	} else if (!rc) {
+		mtrace(r, "copy-on-write begins");
 		rc = cl_table_cow(x, ms, ub, uv.nrows ? 1 : 0, r->full, db, r->d->nrows ? 1 : 0,
 				  &res->cow, err);
 	}
@@ -996,7 +1009,9 @@ static int commit(run *r, cl_error *err)
 		rc = rc ? rc : cl_table_txn_set_metric(x, "numStaleChanges", ms_->stale, err);
 	}
 	progress(r, "commit");
+	mtrace(r, "data written");
 	rc = rc ? rc : cl_table_txn_commit(x, &res->version, err);
+	mtrace(r, "committed");
 	if (!rc && !r->s)
 		res->created = true;
 	cl_table_writer_free(w);
@@ -1043,6 +1058,8 @@ int cl_dms_merge_run(cl_dms_merge_result *res, const char *source_dir, const cha
 	r.res = res;
 	r.o = o_in;
 	r.dir = source_dir;
+	r.t0 = t0;
+	r.trace = getenv("CL_MERGE_TRACE") != NULL;
 	int rc = cl_table_open(&r.t, location, err);
 	rc = rc ? rc : open_table(&r, err);
 	rc = rc ? rc : bind_keys(&r, err);
@@ -1061,10 +1078,13 @@ int cl_dms_merge_run(cl_dms_merge_result *res, const char *source_dir, const cha
 		goto out;
 	if (r.s)
 		rc = cl_snapshot_write_schema(&r.tschema, r.s, err);
+	mtrace(&r, "listed and planned");
 	rc = rc ? rc : lean_plan(&r, err);
 	rc = rc ? rc : read_files(&r, err);
+	mtrace(&r, "changes folded");
 	rc = rc ? rc : shape_table(&r, err);
 	rc = rc ? rc : resolve(&r, err);
+	mtrace(&r, "sequence index checked");
 	if (!rc) {
 		/* the commit builds on the snapshot the run resolved against */
 		r.before = r.s;
