@@ -21,8 +21,9 @@
  *       Timed: run a program (e.g. `changelake diff ...`) and report its
  *       wall time, CPU time and peak RSS (from wait4). Its standard output
  *       goes to our standard error so the JSON line stays alone on stdout.
- *       --threads N sets CL_THREADS=N for the program (for commands
- *       without a --threads option of their own, such as merge).
+ *       --threads N sets CL_THREADS=N for the program (the library's
+ *       default where no thread count is given; commands with a
+ *       --threads option of their own take that instead).
  *   clbench idle
  *       Nothing; reports the peak RSS of an idle process (the baseline).
  *
@@ -33,9 +34,9 @@
  * whole-process peak, which includes the untimed load.
  *
  * Threads: --threads N sets cl_read_options.threads / cl_write_options.threads
- * (for write, also for the untimed load). CL_THREADS, which overrides those
- * options inside the library, is removed from the environment so that N is
- * what runs; for cow, --threads N is the change set's thread count
+ * (for write, also for the untimed load). CL_THREADS, the library's
+ * default where an option is 0, is removed from the environment so that
+ * nothing else runs threaded; for cow, --threads N is the change set's thread count
  * (cl_table_changes_set_threads: buckets rewritten N at a time, as
  * `changelake apply --threads N` does). "cpu_seconds" against "seconds"
  * shows how many cores worked.
@@ -219,7 +220,8 @@ static int parse_args(args *a, int argc, char **argv, int from)
 			return -1;
 		}
 	}
-	/* the library lets CL_THREADS override opts.threads: --threads rules */
+	/* CL_THREADS is the library's default where an option is 0 (the
+	 * table code's own readers): only --threads may add threads */
 	unsetenv("CL_THREADS");
 	return 0;
 }

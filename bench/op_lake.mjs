@@ -44,8 +44,7 @@
 // Threads: `merge --threads N` for changelake, as a user runs it (it
 // decodes the DMS files on N threads, encodes the initial load on N, and
 // copy-on-write rewrites N buckets at a time; CL_THREADS is not set for
-// merges: it would also make every bucket's reader and writer start N
-// threads of their own); the upsert ops go through the library's
+// merges: --threads decides); the upsert ops go through the library's
 // change-set API with its thread count set to N (clbench cow --threads N,
 // as `apply --threads N` does). SET threads = N for DuckDB.
 //

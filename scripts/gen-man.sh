@@ -51,7 +51,17 @@ is changed and no partial output is left behind.
 .SH ENVIRONMENT
 .TP
 .B CL_THREADS
-overrides the thread count of the Parquet reader and writer (tests).
+the thread count of the Parquet reader and writer and of a table
+transaction where the caller gives none (tests); a command's
+.B \-\-threads
+always wins.
+.TP
+.B CL_MERGE_TRACE
+set: each merge prints its phase times on standard error (profiling).
+.TP
+.B CL_DIFF_TRACE
+set: the diff prints its phase times and which path it took on standard
+error (profiling).
 .SH FILES
 .TP
 .I LAKE/_changelake/state.db

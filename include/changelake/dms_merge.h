@@ -135,9 +135,10 @@ typedef struct cl_dms_merge_options {
 	const char *source_label;    /* recorded in commitInfo; NULL: the folder */
 	int threads;                 /* threads of the run (the table transaction's,
 					cl_table_txn_set_threads: copy-on-write
-					rewrites buckets on them); <= 0: 1.
-					CL_THREADS in the environment overrides
-					it. The result does not depend on it. */
+					rewrites buckets on them); <= 0:
+					CL_THREADS from the environment if
+					set, else 1. The result does not
+					depend on it. */
 	void (*progress)(void *ctx, const cl_dms_merge_progress *p);
 	void *progress_ctx;
 } cl_dms_merge_options;

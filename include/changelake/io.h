@@ -68,7 +68,8 @@ typedef struct cl_read_options {
 	const char *const *columns; /* projection by name, borrowed; NULL: all */
 	int ncolumns;
 
-	int threads;              /* threads decoding (Parquet); 0 = 1 */
+	int threads;              /* threads decoding (Parquet); 0: CL_THREADS
+				     from the environment if set, else 1 */
 } cl_read_options;
 
 typedef struct cl_write_options {
@@ -93,7 +94,9 @@ typedef struct cl_write_options {
 	const char *const *kv_values;
 	int nkv;
 
-	int threads;              /* threads encoding and compressing; 0 = 1 */
+	int threads;              /* threads encoding and compressing; 0:
+				     CL_THREADS from the environment if set,
+				     else 1 */
 
 	/*
 	 * Parquet nested output, the exact inverse of how the reader maps

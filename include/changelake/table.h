@@ -288,12 +288,12 @@ void cl_table_txn_free(cl_table_txn *x);
 
 /*
  * Threads the transaction's writes may use (copy-on-write rewrites buckets
- * on up to n threads, cl_table_cow). n <= 0: the default, 1. CL_THREADS=N
- * in the environment overrides it (tests, benchmarks). The commit is the
- * same whatever the count.
+ * on up to n threads, cl_table_cow). n <= 0: the default, CL_THREADS=N
+ * from the environment if set (tests), else 1. The commit is the same
+ * whatever the count.
  */
 void cl_table_txn_set_threads(cl_table_txn *x, int n);
-/* The thread count in effect: CL_THREADS if set, else the one set, else 1. */
+/* The thread count in effect: the one set, else CL_THREADS, else 1. */
 int cl_table_txn_threads(const cl_table_txn *x);
 
 /* A file to add: everything copied. */
@@ -540,7 +540,7 @@ int cl_table_changes_open(cl_table_changes **out, cl_table *t, const cl_schema *
 			  cl_error *err);
 int cl_table_changes_add(cl_table_changes *c, const cl_batch *b, cl_error *err);
 /* Threads the commit's rewrite may use (cl_table_txn_set_threads: buckets
- * rewritten n at a time); n <= 0: 1. The table is the same whatever n. */
+ * rewritten n at a time); n <= 0: the transaction's default. The table is the same whatever n. */
 void cl_table_changes_set_threads(cl_table_changes *c, int n);
 int cl_table_changes_commit(cl_table_changes *c, const char *operation, const char *app_id,
 			    int64_t app_version, cl_table_cow_stats *stats, int64_t *version,

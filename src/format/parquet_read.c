@@ -716,12 +716,12 @@ static int add_out(cl__pq_reader *p, cl_reader *r, int j, cl_error *err)
 	return 0;
 }
 
-/* Threads: opts.threads; CL_THREADS in the environment overrides it (as
- * for the writer: lets tests run every read on the pipeline). */
+/* Threads: opts.threads; when 0 (the default), CL_THREADS from the
+ * environment (as for the writer: lets tests run reads on the pipeline). */
 static int thread_count(const cl_read_options *o)
 {
 	const char *env = getenv("CL_THREADS");
-	int n = env && *env ? atoi(env) : o ? o->threads : 1;
+	int n = o && o->threads > 0 ? o->threads : env && *env ? atoi(env) : 1;
 	return n < 1 ? 1 : n > 64 ? 64 : n;
 }
 

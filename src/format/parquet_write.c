@@ -27,7 +27,8 @@
  * overflowed or failed the probe makes the next row group's chunk of that
  * column start PLAIN, so high-cardinality columns do not pay for hashing in
  * every row group.
- * Threads: with opts.threads = N (or CL_THREADS=N in the environment), each slice of rows
+ * Threads: with opts.threads = N (0: CL_THREADS=N from the environment,
+ * else 1), each slice of rows
  * is encoded and compressed by up to N threads, one column at a time per
  * thread (encode_slice); the file's bytes do not depend on N.
  *
@@ -811,9 +812,9 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 		return cl_error_prefix(err, "%s: ", w->path);
 	p->chunks = cl_calloc((size_t)p->ncols, sizeof *p->chunks);
 	p->chunk_offsets = cl_calloc((size_t)p->ncols * 2, sizeof *p->chunk_offsets);
-	/* opts.threads; CL_THREADS in the environment overrides it (tests). */
+	/* opts.threads; when 0, CL_THREADS from the environment (tests) */
 	const char *env = getenv("CL_THREADS");
-	p->nthreads = env ? atoi(env) : w->opts.threads;
+	p->nthreads = w->opts.threads > 0 ? w->opts.threads : env && *env ? atoi(env) : 1;
 	if (p->nthreads < 1)
 		p->nthreads = 1;
 	if (p->nthreads > PQW_MAX_THREADS)

@@ -617,7 +617,7 @@ void cl_table_txn_set_threads(cl_table_txn *x, int n)
 int cl_table_txn_threads(const cl_table_txn *x)
 {
 	const char *env = getenv("CL_THREADS");
-	int n = env && *env ? atoi(env) : x->threads;
+	int n = x->threads > 0 ? x->threads : env && *env ? atoi(env) : 1;
 	return n < 1 ? 1 : n > 64 ? 64 : n;
 }
 
