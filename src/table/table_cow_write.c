@@ -16,7 +16,7 @@
  * before the transaction can commit, crash points, and a new file once one
  * reaches the table's target size.
  *
- * Writeback is started as a file grows (cl__data_file_kick, table_write.c),
+ * Writeback is started as a file grows (cl__data_file_kick, table_data_file.c),
  * so publishing it waits for little.
  *
  * Invariants: w->pw is open exactly while w->stage names its staged file;
@@ -29,8 +29,8 @@
 
 #include <string.h>
 
-/* table_write.c's budget: the row groups of all files a bucketed writer
- * keeps open together; a bucket's file gets its share, as there. */
+/* A bucket's file gets its share of the row-group budget of all the files
+ * a bucketed writer keeps open together (cl__data_file_open). */
 
 struct cl__bucket_writer {
 	cl_table *t;

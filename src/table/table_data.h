@@ -1,14 +1,20 @@
 /*
  * table_data.h — rows in and out of a lake table's data files (internal).
  *
+ *   table_data_layout.c  a snapshot's layout (cl__table_layout) and the
+ *                  conversion of values to the table's types
+ *   table_data_file.c  one data file: named, staged, written, closed with
+ *                  its Delta statistics, published durably and added to a
+ *                  transaction (cl__data_file_*)
  *   table_write.c  cl__table_writer: routes rows to partition folders and
- *                  key-hash buckets, writes Parquet files (staged, then
- *                  published durably), computes Delta statistics, and adds
- *                  the files to a transaction
+ *                  key-hash buckets, each group's rows to its data files
  *   table_read.c   cl__table_scan: reads the rows of chosen live files with
  *                  the table schema, partition columns filled in from the
  *                  log, missing columns as NULL
- *   table_cow.c    the copy-on-write upsert/delete primitive (table.h)
+ *   table_cow.c    the copy-on-write upsert/delete primitive (table.h);
+ *                  its key set, candidate files and bucket jobs in
+ *                  table_cow_keys.c, table_cow_file.c, table_cow_jobs.c
+ *                  (table_cow_impl.h)
  *   table_cow_write.c  its writer of one bucket's files (no partitions)
  *   table_changes.c    change sets (action column) applied through it
  *   dv_write.c     its merge-on-read variant: deletion vectors for the
@@ -25,7 +31,7 @@
 #include "core/buf.h"
 #include "layout.h"
 
-/* How a snapshot lays out rows. Owned strings; release with
+/* table_data_layout.c: how a snapshot lays out rows. Owned strings; release with
  * cl__table_layout_release. */
 typedef struct cl__table_layout {
 	const cl_schema *schema;   /* table schema (borrowed from the snapshot) */
@@ -49,6 +55,20 @@ void cl__table_layout_release(cl__table_layout *l);
  * value does not fit. */
 int cl__append_converted(cl_column *dst, const cl_column *src, int64_t row,
 			 cl_error *err);
+/* Append rows [0, n) of src to dst: in bulk when the types are equal, else
+ * value by value through cl__append_converted. */
+int cl__append_converted_all(cl_column *dst, const cl_column *src, int64_t n, cl_error *err);
+
+/* A timestamp value of unit (CL_UNIT_*) in microseconds, nanoseconds
+ * rounded toward negative infinity. */
+static inline int64_t cl__ts_to_us(int64_t v, int unit)
+{
+	switch (unit) {
+	case CL_UNIT_MS: return v * 1000;
+	case CL_UNIT_NS: return v >= 0 ? v / 1000 : -((-v + 999) / 1000);
+	default: return v;
+	}
+}
 
 typedef struct cl__table_writer cl__table_writer;
 
@@ -134,7 +154,7 @@ void cl__bucket_writer_free(cl__bucket_writer *w);
 void cl__table_scan_lend(cl_table_scan *sc);
 
 /*
- * table_write.c: one data file of a table, shared by the table writer and
+ * table_data_file.c: one data file of a table, shared by the table writer and
  * the bucket writer. _open names it (folder dir: partition path or "",
  * file number seq, bucket or -1), stages it and opens its Parquet writer
  * with the table's file options (snappy, row groups within the table's
@@ -152,9 +172,20 @@ int cl__data_file_add(cl_table *t, cl_table_txn *x, const cl_schema *file_schema
 		      char **stage, char **file_key, const cl_table_kv *part, int npart,
 		      bool data_change, int64_t *size, cl_error *err);
 
+/* cl__data_file_add's two halves, for a writer that closes files on
+ * threads and publishes them in order afterwards. _close closes pw (not
+ * freed) and appends its statistics to stats; _register publishes the
+ * closed file *stage as file_key and adds it to x (*stage freed once
+ * published; file_key left to the caller). */
+int cl__data_file_close(cl_writer *pw, const cl_schema *file_schema, cl_buf *stats,
+			cl_error *err);
+int cl__data_file_register(cl_table *t, cl_table_txn *x, char **stage, const char *file_key,
+			   const cl_buf *stats, const cl_table_kv *part, int npart,
+			   bool data_change, int64_t *size, cl_error *err);
+
 /* Start the kernel's writeback of a data file being written, every few MB
  * (best effort; the sync at publication is the durable one); *kicked: the
- * file's bytes at the last start (0 for a new file). table_write.c. */
+ * file's bytes at the last start (0 for a new file). */
 void cl__data_file_kick(cl_writer *pw, int64_t *kicked);
 
 /*
@@ -171,7 +202,8 @@ int cl__table_txn_set_meta(cl_table_txn *x, const char *meta_lines, cl_error *er
 int cl__table_txn_fork(cl_table_txn **out, cl_table_txn *x, cl_error *err);
 int cl__table_txn_join(cl_table_txn *x, const cl_table_txn *f, cl_error *err);
 
-/* Delta statistics JSON of a finished Parquet writer's file. */
+/* Delta statistics JSON of a finished Parquet writer's file
+ * (table_data_file.c). */
 int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *file_schema,
 			 cl_error *err);
 

@@ -1,12 +1,14 @@
 /*
- * table_write.c — writing rows into a lake table: conversion to the table's
- * types, routing by partition values and key-hash bucket, Parquet data files
- * with Delta statistics, added to a transaction.
+ * table_write.c — the table writer: rows into a lake table, converted to
+ * the table's types, routed by partition values and key-hash bucket to
+ * one group per (partition folder, bucket), each group's rows written to
+ * Parquet data files (table_data_file.c) that are added to a transaction.
  *
- * Each (partition folder, bucket) group has at most one open file at a
- * time; a file is finished once it reaches the table's target size. A file
- * is written to a staging path, finished, then published (synced) under its
- * final key — all before the transaction can commit, so a commit never
+ * Invariants: each group has at most one open file at a time; a file is
+ * finished once it reaches the table's target size; a group's rows keep
+ * their input order, and a group's pending rows never pass 65536. A file
+ * is written to a staging path, finished, then published (synced) under
+ * its final key — all before the transaction can commit, so a commit never
  * names a file that is not durable. A crash leaves staged or published but
  * unreferenced files: orphans, which vacuum removes. Writeback of a file
  * starts as it grows (cl__data_file_kick). With cl_table_txn_threads > 1
@@ -17,16 +19,12 @@
 #include "table_data.h"
 #include "changelake/hash.h"
 #include "changelake/io.h"
-#include "changelake/parquet_writer.h"
 #include "core/value_text.h"
 #include "storage/crash_point.h"
-#include "format/format_impl.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,434 +36,8 @@ static int oom(cl_error *err)
 	return cl_error_set(err, CL_ENOMEM, "out of memory");
 }
 
-/* ---- layout of a snapshot ---- */
-
-void cl__table_layout_release(cl__table_layout *l)
-{
-	cl_free(l->part_index);
-	cl_free(l->part_source);
-	cl_free(l->part_xf);
-	cl_free(l->key_index);
-	cl_free(l->file_to_table);
-	cl_schema_free(l->file_schema);
-	memset(l, 0, sizeof *l);
-}
-
-int cl__table_layout_init(cl__table_layout *l, const cl_snapshot *s, cl_error *err)
-{
-	memset(l, 0, sizeof *l);
-	l->schema = cl_snapshot_schema(s);
-	if (!l->schema)
-		return cl_error_set(err, CL_EUNSUPPORTED, "%s", s->schema_error ? s->schema_error
-										  : "no schema");
-	const cl_schema *sc = l->schema;
-	l->npart = s->npartition_cols;
-	l->part_index = cl_calloc((size_t)l->npart + 1, sizeof *l->part_index);
-	l->part_source = cl_calloc((size_t)l->npart + 1, sizeof *l->part_source);
-	l->part_xf = cl_calloc((size_t)l->npart + 1, sizeof *l->part_xf);
-	l->file_to_table = cl_calloc((size_t)sc->nfields + 1, sizeof *l->file_to_table);
-	int rc = l->part_index && l->part_source && l->part_xf && l->file_to_table
-			 ? cl_schema_create(&l->file_schema, err) : oom(err);
-	const char *xfs = cl_snapshot_config(s, CL_TABLE_CONF_TRANSFORMS);
-	for (int i = 0; !rc && i < l->npart; i++) {
-		const char *name = s->partition_cols[i];
-		l->part_index[i] = l->part_source[i] = cl_schema_find(sc, name);
-		if (l->part_index[i] < 0) {
-			rc = cl_error_set(err, CL_EFORMAT, "partition column '%s' is not in the schema",
-					  name);
-			break;
-		}
-		/* "name=xf(src)" entries of changelake.partitionTransforms */
-		size_t nl = strlen(name);
-		for (const char *p = xfs; p && *p;) {
-			const char *end = strchr(p, ',');
-			size_t n = end ? (size_t)(end - p) : strlen(p);
-			if (n > nl + 1 && !strncmp(p, name, nl) && p[nl] == '=') {
-				const char *open = memchr(p, '(', n);
-				if (open && p[n - 1] == ')') {
-					char xf[16] = "", src[256] = "";
-					size_t xn = (size_t)(open - (p + nl + 1));
-					size_t sn = (size_t)(p + n - 1 - (open + 1));
-					if (xn < sizeof xf && sn < sizeof src) {
-						memcpy(xf, p + nl + 1, xn);
-						memcpy(src, open + 1, sn);
-						l->part_xf[i] = cl__transform_from_name(xf);
-						l->part_source[i] = cl_schema_find(sc, src);
-					}
-				}
-				if (l->part_xf[i] == CL__XF_IDENTITY || l->part_source[i] < 0) {
-					rc = cl_error_set(err, CL_EFORMAT, "bad partition transform for '%s'",
-							  name);
-				}
-			}
-			p = end ? end + 1 : NULL;
-		}
-	}
-	const char *keys = cl_snapshot_config(s, CL_TABLE_CONF_KEYS);
-	if (!rc && keys && *keys) {
-		l->key_index = cl_calloc(strlen(keys) + 1, sizeof *l->key_index);
-		if (!l->key_index)
-			rc = oom(err);
-		for (const char *p = keys; !rc && p;) {
-			const char *end = strchr(p, ',');
-			size_t n = end ? (size_t)(end - p) : strlen(p);
-			char name[256];
-			if (n >= sizeof name) {
-				rc = cl_error_set(err, CL_EFORMAT, "key column name too long");
-				break;
-			}
-			memcpy(name, p, n);
-			name[n] = 0;
-			int k = cl_schema_find(sc, name);
-			if (k < 0)
-				rc = cl_error_set(err, CL_EFORMAT, "key column '%s' is not in the schema",
-						  name);
-			else
-				l->key_index[l->nkeys++] = k;
-			p = end ? end + 1 : NULL;
-		}
-	}
-	const char *b = cl_snapshot_config(s, CL_TABLE_CONF_BUCKETS);
-	l->buckets = b ? atoi(b) : 0;
-	if (l->buckets < 2 || l->nkeys == 0)
-		l->buckets = 0;
-	const char *ts = cl_snapshot_config(s, CL_TABLE_CONF_TARGET_SIZE);
-	l->target_bytes = ts ? atoll(ts) : 0;
-	if (l->target_bytes <= 0)
-		l->target_bytes = 128LL << 20;
-	for (int i = 0; !rc && i < sc->nfields; i++) {
-		bool is_part = false;
-		for (int p = 0; p < l->npart; p++)
-			if (l->part_index[p] == i)
-				is_part = true;
-		if (is_part)
-			continue;
-		l->file_to_table[l->file_schema->nfields] = i;
-		rc = cl_schema_add(l->file_schema, sc->fields[i].name, sc->fields[i].type, true, err);
-	}
-	if (rc)
-		cl__table_layout_release(l);
-	return rc;
-}
-
-/* ---- value conversion ---- */
-
-static int64_t ts_to_us(int64_t v, int unit)
-{
-	switch (unit) {
-	case CL_UNIT_MS: return v * 1000;
-	case CL_UNIT_NS: return v >= 0 ? v / 1000 : -((-v + 999) / 1000);
-	default: return v;
-	}
-}
-
-static bool is_int(cl_type_id id)
-{
-	return id >= CL_INT8 && id <= CL_UINT64;
-}
-
-int cl__append_converted(cl_column *dst, const cl_column *src, int64_t row, cl_error *err)
-{
-	if (cl_column_is_null(src, row))
-		return cl_column_append_null(dst, err);
-	cl_type st = src->type, dt = dst->type;
-	if (cl_type_equal(st, dt))
-		return cl_column_append_from(dst, src, row, err);
-	if (st.id == CL_TIMESTAMP && dt.id == CL_TIMESTAMP) {
-		int64_t us = ts_to_us(cl_column_get_i64(src, row), st.unit);
-		int64_t v = dt.unit == CL_UNIT_MS ? us / 1000 : dt.unit == CL_UNIT_NS ? us * 1000 : us;
-		return cl_column_append_i64(dst, v, err);
-	}
-	if (is_int(st.id) && (is_int(dt.id) || dt.id == CL_DECIMAL)) {
-		cl_i128 v;
-		if (st.id == CL_UINT64)
-			v = (cl_i128)((const uint64_t *)src->values)[row];
-		else if (st.id == CL_UINT32)
-			v = ((const uint32_t *)src->values)[row];
-		else if (st.id == CL_UINT16)
-			v = ((const uint16_t *)src->values)[row];
-		else if (st.id == CL_UINT8)
-			v = ((const uint8_t *)src->values)[row];
-		else
-			v = cl_column_get_i64(src, row);
-		if (dt.id == CL_DECIMAL) {
-			if (v < 0 ? -v >= cl__i128_pow10(dt.precision - dt.scale)
-				  : v >= cl__i128_pow10(dt.precision - dt.scale))
-				goto range;
-			v *= cl__i128_pow10(dt.scale);
-			return cl_column_append_fixed(dst, &v, err);
-		}
-		int w = cl_type_width(dt) * 8;
-		cl_i128 lo = -((cl_i128)1 << (w - 1)), hi = ((cl_i128)1 << (w - 1)) - 1;
-		if (dt.id >= CL_UINT8) {
-			lo = 0;
-			hi = ((cl_i128)1 << w) - 1;
-		}
-		if (v < lo || v > hi)
-			goto range;
-		if (dt.id == CL_UINT64) {
-			uint64_t u = (uint64_t)v;
-			return cl_column_append_fixed(dst, &u, err);
-		}
-		return cl_column_append_i64(dst, (int64_t)v, err);
-	}
-	if ((st.id == CL_FLOAT32 || st.id == CL_FLOAT64) &&
-	    (dt.id == CL_FLOAT32 || dt.id == CL_FLOAT64))
-		return cl_column_append_f64(dst, cl_column_get_f64(src, row), err);
-	if (st.id == CL_DATE && dt.id == CL_TIMESTAMP) {
-		int64_t us = (int64_t)cl_column_get_i64(src, row) * 86400000000LL;
-		return cl_column_append_i64(dst, dt.unit == CL_UNIT_MS ? us / 1000 : us, err);
-	}
-	if (st.id == CL_DECIMAL && dt.id == CL_DECIMAL && dt.scale >= st.scale) {
-		cl_i128 v;
-		memcpy(&v, src->values + 16 * row, 16);
-		v *= cl__i128_pow10(dt.scale - st.scale);
-		if ((v < 0 ? -v : v) >= cl__i128_pow10(dt.precision))
-			goto range;
-		return cl_column_append_fixed(dst, &v, err);
-	}
-	{
-		/* anything else through text, strictly */
-		cl_buf b = {0};
-		if (cl__value_format(&b, src, row)) {
-			cl_buf_release(&b);
-			return oom(err);
-		}
-		int rc = cl__column_append_text(dst, b.data ? (const char *)b.data : "", b.len, err);
-		cl_buf_release(&b);
-		return rc;
-	}
-range: {
-	char a[48], bt[48];
-	cl_type_format(a, sizeof a, st);
-	cl_type_format(bt, sizeof bt, dt);
-	return cl_error_set(err, CL_ETYPE, "a %s value does not fit the table type %s", a, bt);
-}
-}
-
-/* ---- statistics ---- */
-
-/* Append a statistics value; false when this type has no min/max stats. */
-static int stat_value(cl_buf *out, const cl_column *c, bool is_max, bool *written)
-{
-	*written = false;
-	int rc = 0;
-	switch (c->type.id) {
-	case CL_INT8: case CL_INT16: case CL_INT32: case CL_INT64:
-	case CL_UINT8: case CL_UINT16: case CL_UINT32: case CL_UINT64: case CL_DECIMAL:
-		rc = cl__value_format(out, c, 0);
-		break;
-	case CL_FLOAT32: case CL_FLOAT64: {
-		double d = cl_column_get_f64(c, 0);
-		if (!isfinite(d))
-			return 0;
-		rc = cl__value_format(out, c, 0);
-		break;
-	}
-	case CL_DATE:
-		rc = cl_buf_putc(out, '"');
-		rc = rc ? rc : cl__value_format(out, c, 0);
-		rc = rc ? rc : cl_buf_putc(out, '"');
-		break;
-	case CL_TIMESTAMP: {
-		/* milliseconds, as Delta writes them: the min truncated down, the
-		 * max rounded up so that it still bounds the values */
-		int64_t us = ts_to_us(cl_column_get_i64(c, 0), c->type.unit);
-		int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
-		if (is_max && ms * 1000 != us)
-			ms++;
-		int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-		int64_t rem = ms - days * 86400000, y;
-		unsigned mo, d;
-		cl__civil_from_days(days, &y, &mo, &d);
-		rc = cl_buf_printf(out, "\"%04lld-%02u-%02uT%02d:%02d:%02d.%03d%s\"", (long long)y,
-				   mo, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
-				   (int)(rem / 1000 % 60), (int)(rem % 1000), c->type.utc ? "Z" : "");
-		break;
-	}
-	case CL_STRING: {
-		size_t n;
-		const uint8_t *p = cl_column_get_bytes(c, 0, &n);
-		/* Long strings: a prefix bounds the minimum; the maximum is left out
-		 * (a prefix would not bound it). */
-		size_t cut = n;
-		if (n > 64) {
-			if (is_max)
-				return 0;
-			cut = 64;
-			while (cut > 0 && (p[cut] & 0xC0) == 0x80)
-				cut--;
-		}
-		rc = cl__json_escape(out, (const char *)p, cut);
-		if (rc == CL_EINVAL)
-			return 0;
-		break;
-	}
-	default:
-		return 0; /* bool, binary, time: no min/max */
-	}
-	if (rc)
-		return CL_ENOMEM;
-	*written = true;
-	return 0;
-}
-
-int cl__table_stats_json(cl_buf *out, const cl_writer *w, const cl_schema *fs, cl_error *err)
-{
-	cl_file_stats st;
-	int rc = cl_writer_file_stats(w, &st, err);
-	if (rc)
-		return rc;
-	rc = cl_buf_printf(out, "{\"numRecords\":%lld", (long long)st.num_rows);
-	for (int pass = 0; !rc && pass < 3; pass++) {
-		static const char *const names[] = {"minValues", "maxValues", "nullCount"};
-		rc = cl_buf_printf(out, ",\"%s\":{", names[pass]);
-		bool first = true;
-		for (int i = 0; !rc && i < fs->nfields && i < st.ncols; i++) {
-			size_t mark = out->len;
-			rc = first ? 0 : cl_buf_putc(out, ',');
-			rc = rc ? rc : cl__json_escape(out, fs->fields[i].name, strlen(fs->fields[i].name));
-			rc = rc ? rc : cl_buf_putc(out, ':');
-			if (rc)
-				break;
-			bool written = true;
-			if (pass == 2) {
-				rc = cl_buf_printf(out, "%lld", (long long)st.cols[i].null_count);
-			} else if (!st.cols[i].has_min_max) {
-				written = false;
-			} else {
-				const cl_batch *b = pass == 0 ? st.min : st.max;
-				rc = stat_value(out, &b->cols[i], pass == 1, &written);
-			}
-			if (!written) {
-				out->len = mark;
-				out->data[mark] = 0;
-			} else {
-				first = false;
-			}
-		}
-		rc = rc ? rc : cl_buf_putc(out, '}');
-	}
-	rc = rc ? rc : cl_buf_putc(out, '}');
-	return rc ? oom(err) : 0;
-}
-
-/* ---- the writer ---- */
-
-/* Uncompressed row-group bytes all the open files of a bucketed table may
- * buffer together, and the least one file gets. */
-#define ROW_GROUP_BUDGET (128LL << 20)
-#define ROW_GROUP_MIN (4LL << 20)
 /* Rows routed at a time without partition columns. */
 #define SCATTER_ROWS 16384
-
-int cl__data_file_open(cl_table *t, const cl__table_layout *l, const char *dir, int seq,
-		       int bucket, int threads, char **file_key, char **stage, cl_writer **pw,
-		       cl_error *err)
-{
-	char uuid[37];
-	cl__uuid4(uuid);
-	cl_buf k = {0};
-	if (cl__layout_file_key(&k, dir, seq % 100000, uuid, bucket, "snappy")) {
-		cl_buf_release(&k);
-		return oom(err);
-	}
-	*file_key = (char *)cl_buf_detach(&k, NULL);
-	int rc = cl_store_stage(cl_table_store(t), *file_key, stage, err);
-	cl_write_options o;
-	cl_write_options_init(&o);
-	o.format = CL_FORMAT_PARQUET;
-	o.compression = CL_CODEC_SNAPPY;
-	o.threads = threads;
-	if (l->target_bytes < o.row_group_bytes)
-		o.row_group_bytes = l->target_bytes;
-	/* a bucketed table keeps a file open per bucket, each buffering its
-	 * row group: together about ROW_GROUP_BUDGET */
-	if (l->buckets > 1) {
-		int64_t per = ROW_GROUP_BUDGET / l->buckets;
-		if (per < ROW_GROUP_MIN)
-			per = ROW_GROUP_MIN;
-		if (per < o.row_group_bytes)
-			o.row_group_bytes = per;
-	}
-	return rc ? rc : cl_writer_open(pw, *stage, l->file_schema, &o, err);
-}
-
-/*
- * Writeback: publishing a data file syncs it (cl_store_publish); a file
- * of tens of MB synced only then made the publication wait 15-30 ms with
- * a core idle (and a writer finishing 16 bucket files at the end waited
- * for each in turn). So as a file is written, every KICK_BYTES the kernel
- * is asked to start writing it back (sync_file_range, asynchronous): the
- * sync at publication only waits for the rest. Best effort; the sync at
- * publication is the durable one. *kicked: the file's bytes at the last
- * kick (0 for a new file).
- */
-enum { KICK_BYTES = 4 << 20 };
-
-void cl__data_file_kick(cl_writer *pw, int64_t *kicked)
-{
-	int64_t n = pw ? cl_writer_bytes(pw) : 0;
-	if (n - *kicked < KICK_BYTES || !pw->out)
-		return;
-#ifdef SYNC_FILE_RANGE_WRITE
-	(void)sync_file_range(fileno(pw->out), 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
-	*kicked = n;
-}
-
-/* cl__data_file_add's first half: close *pw (not freed) and its
- * statistics into stats. */
-static int data_file_close(cl_writer *pw, const cl_schema *file_schema, cl_buf *stats,
-			   cl_error *err)
-{
-	int rc = cl_writer_close(pw, err);
-	rc = rc ? rc : cl__table_stats_json(stats, pw, file_schema, err);
-	cl__crash_point("data-file-closed");
-	return rc;
-}
-
-/* Its second half: publish the closed file *stage as *file_key and add it
- * to x (*stage freed once published; *file_key left to the caller). */
-static int data_file_register(cl_table *t, cl_table_txn *x, char **stage, const char *file_key,
-			      const cl_buf *stats, const cl_table_kv *part, int npart,
-			      bool data_change, int64_t *size, cl_error *err)
-{
-	cl_store *st = cl_table_store(t);
-	int rc = cl_store_publish(st, *stage, file_key, err);
-	cl_store_object o;
-	/* the size the store holds is the one readers will see */
-	rc = rc ? rc : cl_store_head(st, file_key, &o, err);
-	if (!rc) {
-		cl_free(*stage);
-		*stage = NULL;
-		cl__crash_point("data-file-published");
-		cl_table_add a = {file_key, o.size, cl__now_ms(), part, npart,
-				  (const char *)stats->data, data_change, NULL};
-		rc = cl_table_txn_add(x, &a, err);
-		*size = o.size;
-	}
-	return rc;
-}
-
-int cl__data_file_add(cl_table *t, cl_table_txn *x, const cl_schema *file_schema, cl_writer **pw,
-		      char **stage, char **file_key, const cl_table_kv *part, int npart,
-		      bool data_change, int64_t *size, cl_error *err)
-{
-	*size = 0;
-	if (!*pw)
-		return 0;
-	cl_buf stats = {0};
-	int rc = data_file_close(*pw, file_schema, &stats, err);
-	rc = rc ? rc : data_file_register(t, x, stage, *file_key, &stats, part, npart, data_change,
-					  size, err);
-	cl_buf_release(&stats);
-	cl_writer_free(*pw);
-	*pw = NULL;
-	cl_free(*file_key);
-	*file_key = NULL;
-	return rc;
-}
 
 typedef struct group {
 	char *key;          /* "DIR#BUCKET": map key */
@@ -1114,7 +686,7 @@ static int finish_close(cl__table_writer *w, group *g, cl_buf *stats, cl_error *
 		g->file_rows += g->pending->nrows;
 		cl_batch_clear(g->pending);
 	}
-	return rc || !g->w ? rc : data_file_close(g->w, w->l.file_schema, stats, err);
+	return rc || !g->w ? rc : cl__data_file_close(g->w, w->l.file_schema, stats, err);
 }
 
 static void *finish_work(void *arg)
@@ -1169,8 +741,8 @@ static int finish_parallel(cl__table_writer *w, int nthreads, cl_error *err)
 		if (!g->w)
 			continue;
 		int64_t size = 0;
-		rc = data_file_register(w->t, w->x, &g->stage, g->file_key, &p.stats[i], g->part,
-					w->l.npart, !w->rearrange, &size, err);
+		rc = cl__data_file_register(w->t, w->x, &g->stage, g->file_key, &p.stats[i],
+					    g->part, w->l.npart, !w->rearrange, &size, err);
 		cl_writer_free(g->w);
 		g->w = NULL;
 		cl_free(g->file_key);
@@ -1205,7 +777,6 @@ int cl__table_writer_finish(cl__table_writer *w, cl_error *err)
 }
 
 /* ---- public wrappers ---- */
-
 
 struct cl_table_writer {
 	cl__table_writer *w;
@@ -1246,28 +817,4 @@ void cl_table_writer_free(cl_table_writer *w)
 		return;
 	cl__table_writer_free(w->w);
 	cl_free(w);
-}
-
-int cl_snapshot_write_schema(cl_schema **out, const cl_snapshot *s, cl_error *err)
-{
-	*out = NULL;
-	cl__table_layout l;
-	int rc = cl__table_layout_init(&l, s, err);
-	if (rc)
-		return rc;
-	rc = cl_schema_create(out, err);
-	for (int i = 0; !rc && i < l.schema->nfields; i++) {
-		bool derived = false;
-		for (int p = 0; p < l.npart; p++)
-			derived |= l.part_index[p] == i && l.part_xf[p] != CL__XF_IDENTITY;
-		if (!derived)
-			rc = cl_schema_add(*out, l.schema->fields[i].name, l.schema->fields[i].type,
-					   l.schema->fields[i].nullable, err);
-	}
-	if (rc) {
-		cl_schema_free(*out);
-		*out = NULL;
-	}
-	cl__table_layout_release(&l);
-	return rc;
 }
