@@ -163,14 +163,18 @@ int cl__parse_decimal(const char *s, size_t n, int precision, int scale,
 	}
 	cl_i128 v = 0;
 	int intdigits = 0, frac = 0;
-	bool any = false, lost = false;
+	bool any = false, lost = false, over = false;
+	/* Digits stop accumulating once the integer part has more than
+	 * precision - scale digits (out of range): v then never exceeds
+	 * `precision` <= 38 digits, so it cannot overflow. */
 	while (i < n && is_digit(s[i])) {
 		any = true;
 		if (v != 0 || s[i] != '0')
 			intdigits++;
-		if (intdigits > 38)
-			return -2;
-		v = v * 10 + (s[i] - '0');
+		if (intdigits > precision - scale)
+			over = true;
+		else
+			v = v * 10 + (s[i] - '0');
 		i++;
 	}
 	if (i < n && s[i] == '.') {
@@ -178,7 +182,8 @@ int cl__parse_decimal(const char *s, size_t n, int precision, int scale,
 		while (i < n && is_digit(s[i])) {
 			any = true;
 			if (frac < scale) {
-				v = v * 10 + (s[i] - '0');
+				if (!over)
+					v = v * 10 + (s[i] - '0');
 				frac++;
 			} else if (s[i] != '0') {
 				lost = true;
@@ -188,9 +193,7 @@ int cl__parse_decimal(const char *s, size_t n, int precision, int scale,
 	}
 	if (!any || i != n)
 		return -1;
-	if (lost)
-		return -2;
-	if (intdigits > precision - scale)
+	if (lost || over)
 		return -2;
 	v *= cl__i128_pow10(scale - frac);
 	*out = neg ? -v : v;
@@ -494,7 +497,7 @@ int cl__column_append_text(cl_column *c, const char *s, size_t n,
 				rc = cl_column_reserve_data(c, (int64_t)m, err);
 			if (rc)
 				return rc;
-			uint8_t *dst = c->data + c->offsets[c->length];
+			uint8_t *dst = m ? c->data + c->offsets[c->length] : NULL;
 			for (size_t k = 0; k < m; k++) {
 				int hi = cl__hex_digit(s[2 + 2 * k]), lo = cl__hex_digit(s[3 + 2 * k]);
 				if (hi < 0 || lo < 0)
