@@ -31,8 +31,8 @@
 #include "core/buf.h"
 #include "layout.h"
 
-/* table_data_layout.c: how a snapshot lays out rows. Owned strings; release with
- * cl__table_layout_release. */
+/* table_data_layout.c: how a snapshot lays out rows. Owned strings;
+ * release with cl__table_layout_release. */
 typedef struct cl__table_layout {
 	const cl_schema *schema;   /* table schema (borrowed from the snapshot) */
 	int npart;
