@@ -98,11 +98,12 @@ static int keyset_reserve(cl__keyset *ks, size_t more)
 /*
  * A filter in front of the table for the scans: one bit per hash, about
  * 16 bits per key (a few KiB to a few hundred, in the caches where the
- * table is not), from bits of the hash the slot index does not use. A row
- * whose bit is clear holds no changed key; most rows of a scan hold none,
- * and the filter answers for them without a probe of the table (a miss
- * there walks several slots). Built once every key is in (the table only
- * grows while keys are added).
+ * table is not), indexed by hash bits 24 and up (the slot index uses the
+ * low bits: disjoint up to 2^24 slots; 40 bits reach any filter size).
+ * A row whose bit is clear holds no changed key; most rows of a scan hold
+ * none, and the filter answers for them without a probe of the table (a
+ * miss there walks several slots). Built once every key is in (the table
+ * only grows while keys are added).
  */
 int cl__keyset_filter(cl__keyset *ks)
 {
@@ -118,7 +119,7 @@ int cl__keyset_filter(cl__keyset *ks)
 		if (!ks->slots[i].flags)
 			continue;
 		uint64_t h = slot_hash(ks, &ks->slots[i]);
-		uint64_t b = (h >> 40) & ks->fmask;
+		uint64_t b = (h >> 24) & ks->fmask;
 		ks->filter[b >> 6] |= (uint64_t)1 << (b & 63);
 	}
 	return 0;

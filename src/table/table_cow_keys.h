@@ -44,7 +44,7 @@ typedef struct cl__keyset {
 	int nb;
 	bool i64;              /* slots hold the INT64 key value as h */
 	cl__kslot none;        /* always empty: found for a NULL key (i64) */
-	uint64_t *filter;      /* bit (h >> 40) & fmask set for each key's
+	uint64_t *filter;      /* bit (h >> 24) & fmask set for each key's
 				  hash h (cl__keyset_filter), or NULL */
 	uint64_t fmask;
 } cl__keyset;
@@ -103,7 +103,7 @@ static inline void cl__kslot_set_found(cl__kslot *e)
 /* May a row of hash h hold a changed key (its filter bit is set)? */
 static inline bool cl__keyset_maybe(const cl__keyset *ks, uint64_t h)
 {
-	uint64_t b = (h >> 40) & ks->fmask;
+	uint64_t b = (h >> 24) & ks->fmask;
 	return ks->filter[b >> 6] >> (b & 63) & 1;
 }
 
