@@ -39,6 +39,7 @@
 #include "changelake/hash.h"
 #include "changelake/parquet.h"
 #include "core/buf.h"
+#include "dms_prefetch.h"
 
 static int oom(cl_error *err)
 {
@@ -655,12 +656,13 @@ static int lean_plan(run *r, cl_error *err)
 	return rc;
 }
 
-/* Pass 1 for file i: the key columns (and Op) only. */
-static int lean_open(run *r, int i, cl_dms_reader **rd, cl_error *err)
+/* Pass 1 for file i: the key columns (and Op) only, decoded on `threads`
+ * (called on prefetch workers too: reads only what lean_plan set). */
+static int lean_open(const run *r, int i, int threads, cl_dms_reader **rd, cl_error *err)
 {
 	extern int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir,
 					       const cl_dms_file *f, const char *const *names,
-					       int n, cl_error *err);
+					       int n, int threads, cl_error *err);
 	const char **names = cl_calloc((size_t)r->nkeys + 2, sizeof *names);
 	if (!names)
 		return oom(err);
@@ -669,7 +671,8 @@ static int lean_open(run *r, int i, cl_dms_reader **rd, cl_error *err)
 		names[n++] = "Op";
 	for (int k = 0; k < r->nkeys; k++)
 		names[n++] = r->keys[k];
-	int rc = cl__dms_reader_open_columns(rd, r->dir, r->p->files[i], names, n, err);
+	int rc = cl__dms_reader_open_columns(rd, r->dir, r->p->files[i], names, n, threads,
+					     err);
 	cl_free(names);
 	return rc;
 }
@@ -763,7 +766,30 @@ static int lean_write(run *r, cl_table_writer *w, cl_error *err)
 	return rc;
 }
 
-/* Step 3: read and fold every planned file. */
+/* A prefetch worker opens file i (one decode thread: the workers read
+ * small files side by side; see dms_prefetch.h). Only what the run set
+ * before read_files is read, so workers may call it at once. A Parquet
+ * reader does not look at the read options' schema (CSV, which does, is
+ * never read ahead): the reader is the one read_files would open. */
+static int prefetch_open(void *ctx, int i, cl_dms_reader **rd, cl_error *err)
+{
+	const run *r = ctx;
+	if (r->lean)
+		return lean_open(r, i, 1, rd, err);
+	cl_dms_read_options ro = read_options(r->o);
+	ro.schema = NULL;
+	ro.threads = 1;
+	return cl_dms_reader_open(rd, r->dir, r->p->files[i], &ro, err);
+}
+
+/*
+ * Step 3: read and fold every planned file, in plan order. With 2 or more
+ * threads, worker threads (as many as the run's threads: the fold on this
+ * thread is the lighter part) open and decode the small Parquet files
+ * ahead (dms_prefetch.h) while this thread folds; a file they do not read
+ * this thread reads itself, as with one thread. The batches, their order
+ * and the first error are the same either way.
+ */
 static int read_files(run *r, cl_error *err)
 {
 	cl_merge_options mo;
@@ -799,24 +825,40 @@ static int read_files(run *r, cl_error *err)
 	 * exactly the load's rows) instead of growing by doubling */
 	extern int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err);
 	rc = rc ? rc : cl__merge_reserve(r->m, parquet_rows(r), err);
+	cl__dms_prefetch *pf = NULL;
+	int threads = read_options(r->o).threads;
+	if (!rc && threads >= 2)
+		rc = cl__dms_prefetch_start(&pf, (const cl_dms_file *const *)r->p->files,
+					    r->p->nfiles, threads, 0, prefetch_open, r, err);
 	r->pr.nfiles = r->p->nfiles;
 	for (int i = 0; !rc && i < r->p->nfiles; i++) {
 		const cl_dms_file *f = r->p->files[i];
+		bool ahead = cl__dms_prefetch_covers(pf, i);
 		cl_dms_read_options ro = read_options(r->o);
 		ro.schema = cl_merge_schema(r->m);
 		cl_dms_reader *rd = NULL;
+		const cl_dms_reader *rs = NULL;
 		r->pr.file = f->path;
 		progress(r, "read");
-		rc = r->lean ? lean_open(r, i, &rd, err) : cl_dms_reader_open(&rd, r->dir, f, &ro, err);
+		if (ahead)
+			rc = cl__dms_prefetch_open(pf, i, &rs, err);
+		else if (r->lean)
+			rc = lean_open(r, i, ro.threads, &rd, err);
+		else
+			rc = cl_dms_reader_open(&rd, r->dir, f, &ro, err);
+		if (rd)
+			rs = rd;
 		/* no schema yet: the first file's, in case no file has a row
 		 * (Parquet only: a header-only CSV file has no types) */
 		if (!rc && !known && !first && f->name.format == CL_FORMAT_PARQUET)
-			rc = cl_schema_copy(&first, cl_dms_reader_schema(rd), err);
+			rc = cl_schema_copy(&first, cl_dms_reader_schema(rs), err);
 		while (!rc) {
 			cl_dms_changes ch;
-			if ((rc = cl_dms_reader_next(rd, &ch, err)) || ch.nrows == 0)
+			rc = ahead ? cl__dms_prefetch_next(pf, i, &ch, err)
+				   : cl_dms_reader_next(rd, &ch, err);
+			if (rc || ch.nrows == 0)
 				break;
-			cl_change_batch cb = {cl_dms_reader_schema(rd), ch.batch, ch.ops,
+			cl_change_batch cb = {cl_dms_reader_schema(rs), ch.batch, ch.ops,
 					      ch.first_row, f->path, f->file_key};
 			rc = cl_merge_add(r->m, &cb, err);
 			r->pr.rows += ch.nrows;
@@ -824,10 +866,13 @@ static int read_files(run *r, cl_error *err)
 				r->lean_rows[i] += ch.nrows;
 			progress(r, "read");
 		}
+		if (ahead)
+			cl__dms_prefetch_close(pf, i);
 		cl_dms_reader_free(rd);
 		r->pr.files_done++;
 		r->pr.bytes_done += f->size;
 	}
+	cl__dms_prefetch_free(pf);
 	if (!rc && !known && first && r->pr.rows == 0) {
 		/* only empty files (an empty full load): the merge never saw a
 		 * batch to learn its schema from; the files' header says it */

@@ -43,6 +43,7 @@ struct cl_dms_reader {
 	char *ops;
 	int64_t ops_cap;
 	int64_t rows;       /* rows returned so far */
+	cl_batch *cur;      /* the reader's last batch (borrowed) */
 };
 
 void cl_dms_read_options_init(cl_dms_read_options *o)
@@ -340,9 +341,9 @@ fail:
  * columns, in file order.
  */
 int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir, const cl_dms_file *f,
-				const char *const *names, int n, cl_error *err);
+				const char *const *names, int n, int threads, cl_error *err);
 int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir, const cl_dms_file *f,
-				const char *const *names, int n, cl_error *err)
+				const char *const *names, int n, int threads, cl_error *err)
 {
 	*out = NULL;
 	if (f->name.format != CL_FORMAT_PARQUET || f->name.kind == CL_DMS_OTHER || n <= 0)
@@ -362,6 +363,8 @@ int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir, const cl_d
 	ro.format = CL_FORMAT_PARQUET;
 	ro.columns = names;
 	ro.ncolumns = n;
+	if (threads > 0)
+		ro.threads = threads;
 	int rc = cl_reader_open(&d->r, d->path, &ro, err);
 	const cl_schema *rs = rc ? NULL : cl_reader_schema(d->r);
 	for (int i = 0; rs && i < rs->nfields; i++)
@@ -388,6 +391,7 @@ int cl_dms_reader_next(cl_dms_reader *d, cl_dms_changes *out, cl_error *err)
 	int rc = cl_reader_next(d->r, &b, err);
 	if (rc)
 		return rc;
+	d->cur = b;
 	if (!b || b->nrows == 0) {
 		out->first_row = d->rows;
 		out->batch = &d->view;
@@ -436,5 +440,47 @@ int cl_dms_reader_next(cl_dms_reader *d, cl_dms_changes *out, cl_error *err)
 	out->nrows = b->nrows;
 	out->first_row = d->rows;
 	d->rows += b->nrows;
+	return 0;
+}
+
+/*
+ * Internal (dms_prefetch.c): the next batch of changes, owned by the caller:
+ * *batch (cl_batch_free; schema cl_dms_reader_schema) and *ops (cl_free, one
+ * op a row), or *batch NULL at the end of the file. A Parquet reader's
+ * columns are taken over (cl_column_move: the reader refills them from
+ * empty), other formats' copied. The reader's borrowed view is invalid
+ * after this call.
+ */
+int cl__dms_reader_next_owned(cl_dms_reader *d, cl_batch **batch, char **ops,
+			      int64_t *first_row, cl_error *err);
+int cl__dms_reader_next_owned(cl_dms_reader *d, cl_batch **batch, char **ops,
+			      int64_t *first_row, cl_error *err)
+{
+	*batch = NULL;
+	*ops = NULL;
+	cl_dms_changes ch;
+	int rc = cl_dms_reader_next(d, &ch, err);
+	if (rc || ch.nrows == 0)
+		return rc;
+	cl_batch *b = NULL;
+	if ((rc = cl_batch_create(&b, d->schema, 0, err)))
+		return rc;
+	bool take = cl_reader_format(d->r) == CL_FORMAT_PARQUET;
+	for (int i = 0; !rc && i < d->view.ncols; i++)
+		rc = take ? cl_column_move(&b->cols[i], &d->cur->cols[d->map[i]], err)
+			  : cl_column_append_range(&b->cols[i], &d->view.cols[i], 0, ch.nrows,
+						   err);
+	d->view.nrows = 0;
+	if (rc) {
+		cl_batch_free(b);
+		return rc;
+	}
+	b->nrows = ch.nrows;
+	/* the op bytes go with the batch; the next call allocates anew */
+	*ops = d->ops;
+	d->ops = NULL;
+	d->ops_cap = 0;
+	*batch = b;
+	*first_row = ch.first_row;
 	return 0;
 }
