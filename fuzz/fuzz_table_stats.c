@@ -134,12 +134,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	cl_buf_release(&c);
 
-	/* is the stats text JSON at all? */
+	/* is the stats text JSON at all? (up to a NUL: the log's "\u0000"
+	 * ends the snapshot's C string there) */
 	bool is_json = false;
 	cl__json_parser *jp = NULL;
 	const cl_json *v;
+	const uint8_t *nul = memchr(stats, 0, sn);
+	size_t jn = nul ? (size_t)(nul - stats) : sn;
 	if (cl__json_parser_create(&jp, NULL, NULL) == 0)
-		is_json = cl__json_parse(jp, (const char *)stats, sn, &v, NULL) == 0;
+		is_json = cl__json_parse(jp, (const char *)stats, jn, &v, NULL) == 0;
 	cl__json_parser_free(jp);
 
 	cl_error err = {0};
