@@ -384,16 +384,13 @@ int cl__parse_timestamp(const char *s, size_t n, cl_time_unit unit,
 	if (i != n)
 		return -1;
 	int64_t per = cl__unit_per_second(unit);
-	/* days * 86400 * per must fit in int64 */
-	int64_t secs_max = INT64_MAX / per;
-	int64_t secs = days * 86400 - offset_s;
-	if (days > secs_max / 86400 || days < -secs_max / 86400)
+	/* Exactly the instants an int64 holds (days * 86400 fits: at most 9
+	 * year digits), so every value formats to a text that reads back —
+	 * the first and last day of the range included. */
+	cl_i128 v = (cl_i128)(days * 86400 - offset_s) * per + tod;
+	if (v < INT64_MIN || v > INT64_MAX)
 		return -2;
-	int64_t v;
-	if (__builtin_mul_overflow(secs, per, &v) ||
-	    __builtin_add_overflow(v, tod, &v))
-		return -2;
-	*out = v;
+	*out = (int64_t)v;
 	if (had_offset)
 		*had_offset = off;
 	return 0;

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "changelake/batch.h"
+#include "core/buf.h"
 #include "core/value_text.h"
 
 /* fuzz_value_text: a decimal(38,10) text with 38 integer digits and 10
@@ -48,4 +49,39 @@ TEST(fuzz_regress_binary_empty_hex)
 	CHECK_EQ_INT(c.offsets[2], 2);
 	CHECK_EQ_INT(c.data[1], 0xff);
 	cl_column_release(&c);
+}
+
+/* fuzz_value_text (value first): the first and last day of the int64
+ * range formatted but did not parse back ("out of range"), so a Parquet
+ * timestamp there could be written as CSV but not read again. Every unit,
+ * both ends, local and UTC, read back exactly; one past is out of range. */
+TEST(fuzz_regress_timestamp_extremes_round_trip)
+{
+	cl_error err = {0};
+	const int64_t ends[] = {INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1};
+	for (int unit = CL_UNIT_MS; unit <= CL_UNIT_NS; unit++)
+		for (int utc = 0; utc < 2; utc++)
+			for (int k = 0; k < 4; k++) {
+				cl_column a, b;
+				cl_buf t = {0};
+				cl_type ty = cl_type_timestamp((cl_time_unit)unit, utc);
+				CHECK_OK(cl_column_init(&a, ty, 1, &err), &err);
+				CHECK_OK(cl_column_init(&b, ty, 1, &err), &err);
+				CHECK_OK(cl_column_append_i64(&a, ends[k], &err), &err);
+				CHECK_EQ_INT(cl__value_format(&t, &a, 0), 0);
+				CHECK_OK(cl__column_append_text(&b, (const char *)t.data, t.len, &err),
+					 &err);
+				CHECK(cl_column_get_i64(&b, 0) == ends[k]);
+				cl_buf_release(&t);
+				cl_column_release(&a);
+				cl_column_release(&b);
+			}
+	int64_t v;
+	CHECK_EQ_INT(cl__parse_timestamp("294247-01-10 04:00:54.775807", 28, CL_UNIT_US, &v, NULL), 0);
+	CHECK(v == INT64_MAX);
+	CHECK_EQ_INT(cl__parse_timestamp("294247-01-10 04:00:54.775808", 28, CL_UNIT_US, &v, NULL), -2);
+	CHECK_EQ_INT(cl__parse_timestamp("-290308-12-21 19:59:05.224192", 29, CL_UNIT_US, &v, NULL), 0);
+	CHECK(v == INT64_MIN);
+	CHECK_EQ_INT(cl__parse_timestamp("-290308-12-21 19:59:05.224191", 29, CL_UNIT_US, &v, NULL), -2);
+	CHECK_EQ_INT(cl__parse_timestamp("999999999-12-31 23:59:59", 24, CL_UNIT_MS, &v, NULL), -2);
 }
