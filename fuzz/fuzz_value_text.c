@@ -13,8 +13,12 @@
  *     _time / _timestamp / _int64 / _uint64 / _decimal accept exactly
  *     what the column accepts, with the same value;
  *   - a failure is an error return with a message, never a half-appended
- *     value (the column length stays 0).
+ *     value (the column length stays 0);
+ *   - value first (second byte 0xff): the rest is one value as a file
+ *     holds it (any timestamp or date, any float bits, ...), which formats
+ *     to a text that parses back to the same value.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,11 +117,69 @@ static void check_typed(const cl_column *c, const char *s, size_t n, bool ok)
 		fail("typed parser disagrees with the column", c->type, s, n, "", 0);
 }
 
+/*
+ * Value first: the bytes after "T \xff" are one value of type T as a file
+ * would hold it (any int64 timestamp, any int32 date, any float bits, a
+ * decimal within its precision, a time of day up to 24:00:00); it formats
+ * to a text that parses back to the same value.
+ */
+static void value_first(cl_type t, const uint8_t *p, size_t n)
+{
+	int w = cl_type_width(t);
+	if (w == 0 || (size_t)w > n)
+		return;
+	uint8_t v[16] = {0};
+	memcpy(v, p, (size_t)w);
+	if (t.id == CL_DECIMAL) {
+		cl_i128 d;
+		memcpy(&d, v, 16);
+		cl_i128 lim = cl__i128_pow10(t.precision);
+		if (d <= -lim || d >= lim)
+			return;
+	} else if (t.id == CL_TIME) {
+		uint64_t x;
+		memcpy(&x, v, 8);
+		int64_t day = 86400 * cl__unit_per_second(t.unit);
+		int64_t tod = (int64_t)(x % (uint64_t)(day + 1));
+		memcpy(v, &tod, 8);
+	}
+	cl_error err = {0};
+	cl_column a, b;
+	cl_buf t1 = {0}, t2 = {0};
+	if (cl_column_init(&a, t, 1, &err) || cl_column_init(&b, t, 1, &err) ||
+	    cl_column_append_fixed(&a, v, &err) || cl__value_format(&t1, &a, 0))
+		abort();
+	if (cl__column_append_text(&b, (const char *)t1.data, t1.len, &err)) {
+		fprintf(stderr, "%s\n", err.message);
+		fail("a value's text does not parse", t, "", 0, (const char *)t1.data, t1.len);
+	}
+	bool same = !memcmp(a.values, b.values, (size_t)w);
+	if (t.id == CL_FLOAT32)
+		same = same || (isnan(((const float *)a.values)[0]) &&
+				isnan(((const float *)b.values)[0]));
+	if (t.id == CL_FLOAT64)
+		same = same || (isnan(((const double *)a.values)[0]) &&
+				isnan(((const double *)b.values)[0]));
+	if (!same)
+		fail("a value changed through its text", t, "", 0, (const char *)t1.data, t1.len);
+	if (cl__value_format(&t2, &b, 0) || t1.len != t2.len || memcmp(t1.data, t2.data, t1.len))
+		fail("format is not a fixed point", t, (const char *)t1.data, t1.len,
+		     (const char *)t2.data, t2.len);
+	cl_buf_release(&t1);
+	cl_buf_release(&t2);
+	cl_column_release(&a);
+	cl_column_release(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > 513)
 		return 0;
 	cl_type t = pick(data[0]);
+	if (size >= 2 && data[1] == 0xff) {
+		value_first(t, data + 2, size - 2);
+		return 0;
+	}
 	const char *s = (const char *)data + 1;
 	size_t n = size - 1;
 	cl_error err = {0};
