@@ -32,7 +32,7 @@
 
 #define CP_KEY "/_delta_log/00000000000000000001.checkpoint.parquet"
 
-static char root[64];
+static char root[128];
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -57,7 +57,9 @@ static void put(const char *rel, const void *data, size_t n)
 
 static void setup(void)
 {
-	snprintf(root, sizeof root, "/tmp/cl-fuzz-cp-XXXXXX");
+	const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
+	snprintf(root, sizeof root, "%s/cl-fuzz-cp-XXXXXX",
+		 td && *td && strlen(td) < 64 ? td : "/tmp");
 	if (!mkdtemp(root))
 		abort();
 	atexit(cleanup);

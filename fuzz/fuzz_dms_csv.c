@@ -30,7 +30,7 @@
 
 #include "changelake/dms.h"
 
-static char root[64];
+static char root[128];
 static cl_schema *schema;
 
 static void cleanup(void)
@@ -47,7 +47,9 @@ static void cleanup(void)
 static void setup(void)
 {
 	cl_error err = {0};
-	snprintf(root, sizeof root, "/tmp/cl-fuzz-dmscsv-XXXXXX");
+	const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
+	snprintf(root, sizeof root, "%s/cl-fuzz-dmscsv-XXXXXX",
+		 td && *td && strlen(td) < 64 ? td : "/tmp");
 	if (!mkdtemp(root) ||
 	    cl_schema_parse(&schema, "id int64, name string, amount decimal(10,2), "
 				     "ts timestamp(us), ok bool",

@@ -30,7 +30,7 @@
 #include "changelake/dms_merge.h"
 #include "changelake/storage.h"
 
-static char root[64];
+static char root[128];
 static cl_store *st;
 static cl_schema *types;
 
@@ -50,7 +50,9 @@ static void cleanup(void)
 static void setup(void)
 {
 	cl_error err = {0};
-	snprintf(root, sizeof root, "/tmp/cl-fuzz-seq-XXXXXX");
+	const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
+	snprintf(root, sizeof root, "%s/cl-fuzz-seq-XXXXXX",
+		 td && *td && strlen(td) < 64 ? td : "/tmp");
 	if (!mkdtemp(root) || cl_store_open_local(&st, root, &err) ||
 	    cl_schema_parse(&types, "id int64, k string, ts timestamp(us), d decimal(10,2), "
 				    "b binary, f float64, dt date, flag bool, u uint32, "

@@ -28,7 +28,7 @@
 #include "core/buf.h"
 #include "table/delta.h"
 
-static char root[64];
+static char root[128];
 static cl_store *st;
 
 static void cleanup(void)
@@ -79,7 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cl_error err = {0};
 	if (!st) {
-		snprintf(root, sizeof root, "/tmp/cl-fuzz-names-XXXXXX");
+		const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
+		snprintf(root, sizeof root, "%s/cl-fuzz-names-XXXXXX",
+			 td && *td && strlen(td) < 64 ? td : "/tmp");
 		if (!mkdtemp(root) || cl_store_open_local(&st, root, &err))
 			abort();
 		atexit(cleanup);

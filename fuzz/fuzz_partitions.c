@@ -34,7 +34,7 @@
 #define MAX_COMPS 6
 #define MAX_COMP 100
 
-static char root[64];
+static char root[128];
 
 typedef struct line {
 	int ncomps;
@@ -137,7 +137,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 2048)
 		return 0;
 	if (!root[0]) {
-		snprintf(root, sizeof root, "/tmp/cl-fuzz-part-XXXXXX");
+		const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
+		snprintf(root, sizeof root, "%s/cl-fuzz-part-XXXXXX",
+			 td && *td && strlen(td) < 64 ? td : "/tmp");
 		if (!mkdtemp(root))
 			abort();
 		atexit(cleanup);

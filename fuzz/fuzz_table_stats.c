@@ -33,7 +33,7 @@
 #include "core/buf.h"
 #include "core/json.h"
 
-static char root[64];
+static char root[128];
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -101,7 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 16384)
 		return 0;
 	if (!root[0]) {
-		snprintf(root, sizeof root, "/tmp/cl-fuzz-stats-XXXXXX");
+		const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
+		snprintf(root, sizeof root, "%s/cl-fuzz-stats-XXXXXX",
+			 td && *td && strlen(td) < 64 ? td : "/tmp");
 		if (!mkdtemp(root))
 			abort();
 		atexit(cleanup);

@@ -21,8 +21,11 @@ for bin in "$@"; do
 	crashes="$root/build/fuzz/crashes/$name"
 	mkdir -p "$crashes"
 	[ -d "$root/fuzz/corpus/$name" ] && cp -r "$root/fuzz/corpus/$name/." "$work/" 2>/dev/null
+	# the targets' temporary files go here (TMPDIR), removed even when a
+	# crash skipped their own clean-up
+	scratch=$(mktemp -d "${TMPDIR:-/tmp}/cl-fuzz-tmp-$name-XXXXXX")
 	echo "fuzz_$name: ${secs}s"
-	if "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+	if TMPDIR="$scratch" "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
 		-artifact_prefix="$crashes/" -print_final_stats=1 "$work" >"$work.log" 2>&1; then
 		echo "ok - fuzz_$name ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work.log" | grep -o '[0-9]*$') runs)"
 		pass=$((pass + 1))
@@ -31,7 +34,7 @@ for bin in "$@"; do
 		tail -n 40 "$work.log"
 		fail=$((fail + 1))
 	fi
-	rm -rf "$work" "$work.log"
+	rm -rf "$work" "$work.log" "$scratch"
 done
 rm -f "$supp"
 echo "fuzz: $pass passed, $fail failed"
