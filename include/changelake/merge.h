@@ -65,6 +65,9 @@ typedef struct cl_merge_options {
 	int nkeys;
 	const char *sequence_by;  /* column ordering changes first; NULL: none */
 	bool ignore_null_updates;
+	int threads;              /* cl_merge_finish gathers the result's columns
+				     on this many threads (<= 1: the caller's
+				     only); the result does not depend on it */
 } cl_merge_options;
 
 void cl_merge_options_init(cl_merge_options *o);

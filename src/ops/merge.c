@@ -203,6 +203,7 @@ int cl_merge_create(cl_merge **out, const cl_schema *schema, const cl_merge_opti
 		return cl__merge_oom(err);
 	m->seq_idx = -1;
 	m->ignore_null = o && o->ignore_null_updates;
+	m->threads = o ? o->threads : 1;
 	int rc;
 	if (o && o->nkeys > 0) {
 		m->keys = cl_calloc((size_t)o->nkeys, sizeof *m->keys);

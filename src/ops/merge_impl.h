@@ -55,6 +55,7 @@ struct cl_merge {
 	int nkeys;
 	char *seq_by;
 	bool ignore_null;
+	int threads;        /* cl_merge_options.threads */
 	cl_schema *schema;  /* data columns */
 	cl_schema *full;    /* data + hidden (built by finish) */
 	int *key_idx;       /* into schema */

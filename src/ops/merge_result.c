@@ -5,14 +5,16 @@
  * state).
  *
  * Holds: cl_merge_finish (the winners gathered into result columns —
- * moved, not copied, when every stored row won — and the store and its
- * hash table freed), cl_merge_resolve (a hash table over the result built
+ * moved, not copied, when every stored row won; without update chains
+ * column by column, on cl_merge_options.threads threads — and the store
+ * and its hash table freed), cl_merge_resolve (a hash table over the result built
  * at its first call, stale rows marked, patch values collected),
  * cl_merge_result (the output batches) and cl__merge_take_result (the
  * same rows, the result's columns handed over when nothing is patched).
  */
 #include "ops/merge_impl.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* ---- finish, resolve, result ------------------------------------------ */
@@ -42,6 +44,85 @@ static void adopt_i64(cl_column *c, int64_t **arr, int64_t n, int64_t cap)
 	c->cap = cap;
 	c->length = n;
 	*arr = NULL;
+}
+
+/*
+ * Without update chains: the winners' values of result columns from, from
+ * + step, ... in runs (column nd + 2 stands for the ops, and its task also
+ * counts the rows into *nres). The columns are independent, so threads
+ * can take every step-th one.
+ */
+typedef struct gather_task {
+	cl_merge *m;
+	int from, step, rc;
+	int64_t nres;
+	cl_error err;
+} gather_task;
+
+static void *gather_columns(void *arg)
+{
+	gather_task *t = arg;
+	cl_merge *m = t->m;
+	int nd = m->schema->nfields, rc = 0;
+	for (int c = t->from; !rc && c < nd + 3; c += t->step) {
+		int64_t j = 0;
+		for (int64_t r = 0; !rc && r < m->nrows; r++) {
+			if (!m->winner[r])
+				continue;
+			int64_t e = r + 1;
+			while (e < m->nrows && m->winner[e])
+				e++;
+			if (c < nd)
+				rc = cl_column_append_range(&m->res[c], &m->cols[c], r, e - r, &t->err);
+			else if (c < nd + 2)
+				rc = append_i64s(&m->res[c], (c == nd ? m->seq_file : m->seq_row) + r,
+						 e - r, &t->err);
+			else
+				memcpy(m->res_ops + j, m->ops + r, (size_t)(e - r));
+			j += e - r;
+			r = e - 1;
+		}
+		if (c == nd + 2)
+			t->nres = j;
+	}
+	t->rc = rc;
+	return NULL;
+}
+
+/* gather_columns on m->threads threads (the caller's one of them); the
+ * first failing task's error. */
+static int gather_parallel(cl_merge *m, int64_t *nres, cl_error *err)
+{
+	enum { MAX_GATHER = 8 };
+	int n = m->threads < 1 ? 1 : m->threads > MAX_GATHER ? MAX_GATHER : m->threads;
+	int ncols = m->schema->nfields + 3;
+	if (n > ncols)
+		n = ncols;
+	gather_task t[MAX_GATHER];
+	pthread_t th[MAX_GATHER];
+	bool started[MAX_GATHER] = {false};
+	for (int k = 0; k < n; k++) {
+		t[k] = (gather_task){.m = m, .from = k, .step = n};
+		t[k].err.code = 0;
+	}
+	for (int k = 1; k < n; k++)
+		started[k] = !pthread_create(&th[k], NULL, gather_columns, &t[k]);
+	gather_columns(&t[0]);
+	/* a task whose thread did not start runs here */
+	for (int k = 1; k < n; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+		else
+			gather_columns(&t[k]);
+	for (int k = 0; k < n; k++)
+		if (t[k].rc) {
+			if (err)
+				*err = t[k].err;
+			return t[k].rc;
+		}
+	/* the ops' task counted the rows */
+	*nres = t[(m->schema->nfields + 2) % n].nres;
+	return 0;
 }
 
 /* Result row j's value of data column c came from store row: the winner,
@@ -118,26 +199,13 @@ int cl_merge_finish(cl_merge *m, cl_error *err)
 			memcpy(m->res_ops, m->ops, (size_t)nw);
 		j = nw;
 	}
-	for (int64_t r = 0; !all && r < m->nrows; r++) {
+	if (!all && !m->ignore_null) {
+		if ((rc = gather_parallel(m, &j, err)))
+			return rc;
+	}
+	for (int64_t r = 0; !all && m->ignore_null && r < m->nrows; r++) {
 		if (!m->winner[r])
 			continue;
-		if (!m->ignore_null) {
-			/* a run of winners: their values in bulk (no update chains) */
-			int64_t e = r + 1;
-			while (e < m->nrows && m->winner[e])
-				e++;
-			for (int c = 0; c < nd; c++)
-				if ((rc = cl_column_append_range(&m->res[c], &m->cols[c], r, e - r,
-								 err)))
-					return rc;
-			if ((rc = append_i64s(&m->res[nd], m->seq_file + r, e - r, err)) ||
-			    (rc = append_i64s(&m->res[nd + 1], m->seq_row + r, e - r, err)))
-				return rc;
-			memcpy(m->res_ops + j, m->ops + r, (size_t)(e - r));
-			j += e - r;
-			r = e - 1;
-			continue;
-		}
 		for (int c = 0; c < nd; c++)
 			if ((rc = cl_column_append_from(&m->res[c], &m->cols[c],
 							chain_source(m, r, c), err)))

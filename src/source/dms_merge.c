@@ -31,6 +31,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -798,6 +801,7 @@ static int read_files(run *r, cl_error *err)
 	mo.nkeys = r->nkeys;
 	mo.sequence_by = r->o->sequence_by;
 	mo.ignore_null_updates = r->o->ignore_null_updates;
+	mo.threads = r->o->threads;
 	cl_schema *sibling = NULL;
 	int rc = sibling_schema(r, &sibling, err);
 	if (rc)
@@ -818,6 +822,12 @@ static int read_files(run *r, cl_error *err)
 		base = keys;
 	}
 	bool known = base != NULL;
+	/* the workers start first: they read while the store is set up */
+	cl__dms_prefetch *pf = NULL;
+	int threads = read_options(r->o).threads;
+	if (!rc && threads >= 2)
+		rc = cl__dms_prefetch_start(&pf, (const cl_dms_file *const *)r->p->files,
+					    r->p->nfiles, threads, 0, prefetch_open, r, err);
 	rc = rc ? rc : cl_merge_create(&r->m, base, &mo, err);
 	cl_schema_free(sibling);
 	cl_schema_free(keys);
@@ -825,11 +835,6 @@ static int read_files(run *r, cl_error *err)
 	 * exactly the load's rows) instead of growing by doubling */
 	extern int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err);
 	rc = rc ? rc : cl__merge_reserve(r->m, parquet_rows(r), err);
-	cl__dms_prefetch *pf = NULL;
-	int threads = read_options(r->o).threads;
-	if (!rc && threads >= 2)
-		rc = cl__dms_prefetch_start(&pf, (const cl_dms_file *const *)r->p->files,
-					    r->p->nfiles, threads, 0, prefetch_open, r, err);
 	r->pr.nfiles = r->p->nfiles;
 	for (int i = 0; !rc && i < r->p->nfiles; i++) {
 		const cl_dms_file *f = r->p->files[i];
@@ -872,7 +877,15 @@ static int read_files(run *r, cl_error *err)
 		r->pr.files_done++;
 		r->pr.bytes_done += f->size;
 	}
-	cl__dms_prefetch_free(pf);
+	if (pf) {
+		cl__dms_prefetch_free(pf);
+#ifdef __GLIBC__
+		/* the workers' malloc arenas keep the memory of the batches
+		 * they decoded: given back, so it does not add to the peak of
+		 * the copy-on-write to come (~40 MB on 100 CDC files) */
+		malloc_trim(0);
+#endif
+	}
 	if (!rc && !known && first && r->pr.rows == 0) {
 		/* only empty files (an empty full load): the merge never saw a
 		 * batch to learn its schema from; the files' header says it */

@@ -350,13 +350,14 @@ TEST(merge_many_changes_compact)
 int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 			  cl_batch **deletes, cl_error *err);
 
-static cl_merge *mixed_merge(cl_error *e)
+static cl_merge *mixed_merge_threads(cl_error *e, int threads)
 {
 	static const char *keys[] = {"id"};
 	cl_merge_options o;
 	cl_merge_options_init(&o);
 	o.keys = keys;
 	o.nkeys = 1;
+	o.threads = threads;
 	cl_merge *m = NULL;
 	if (cl_merge_create(&m, NULL, &o, e))
 		return NULL;
@@ -406,6 +407,56 @@ static cl_merge *mixed_merge(cl_error *e)
 		return NULL;
 	}
 	return m;
+}
+
+static cl_merge *mixed_merge(cl_error *e)
+{
+	return mixed_merge_threads(e, 1);
+}
+
+/* cl_merge_finish gathers the winners' columns on several threads: the
+ * same result (values, sequence columns, NULLs, stats) as on one, with
+ * fewer, as many and more threads than columns. */
+TEST(merge_finish_threads_same_result)
+{
+	cl_error e = {0};
+	cl_merge *a = mixed_merge_threads(&e, 1);
+	CHECK(a != NULL);
+	if (!a)
+		return;
+	const cl_schema *sa;
+	cl_batch *ua, *da;
+	CHECK_OK(cl_merge_result(a, &sa, &ua, &da, &e), &e);
+	char *x = render(ua, sa->nfields), *xd = render(da, sa->nfields);
+	CHECK(ua->nrows > 100 && da->nrows > 50);
+	static const int threads[] = {2, 3, 7, 8, 20};
+	for (size_t k = 0; k < sizeof threads / sizeof *threads; k++) {
+		cl_merge *b = mixed_merge_threads(&e, threads[k]);
+		CHECK(b != NULL);
+		if (!b)
+			break;
+		const cl_schema *sb;
+		cl_batch *ub, *db;
+		CHECK_OK(cl__merge_take_result(b, &sb, &ub, &db, &e), &e);
+		char *y = render(ub, sb->nfields), *yd = render(db, sb->nfields);
+		CHECK(strcmp(x, y) == 0);
+		CHECK(strcmp(xd, yd) == 0);
+		CHECK_EQ_INT(cl_merge_get_stats(b)->keys, cl_merge_get_stats(a)->keys);
+		CHECK_EQ_INT(cl_merge_get_stats(b)->stale, cl_merge_get_stats(a)->stale);
+		CHECK_OK(cl_batch_validate(ub, &e), &e);
+		for (int c = 0; c < ub->ncols; c++)
+			CHECK_EQ_INT(ub->cols[c].null_count, ua->cols[c].null_count);
+		cl_free(y);
+		cl_free(yd);
+		cl_batch_free(ub);
+		cl_batch_free(db);
+		cl_merge_free(b);
+	}
+	cl_free(x);
+	cl_free(xd);
+	cl_batch_free(ua);
+	cl_batch_free(da);
+	cl_merge_free(a);
 }
 
 TEST(merge_take_result_same_as_result)
