@@ -164,6 +164,17 @@ static bool is_int(cl_type_id id)
 	return id >= CL_INT8 && id <= CL_UINT64;
 }
 
+/* Microseconds us in timestamp unit `unit` (*v); false when it does not
+ * fit (nanoseconds past about 292 years from 1970). */
+static bool us_to_unit(int64_t us, int unit, int64_t *v)
+{
+	switch (unit) {
+	case CL_UNIT_MS: *v = us >= 0 ? us / 1000 : -((-us + 999) / 1000); return true;
+	case CL_UNIT_NS: return !__builtin_mul_overflow(us, (int64_t)1000, v);
+	default: *v = us; return true;
+	}
+}
+
 int cl__append_converted(cl_column *dst, const cl_column *src, int64_t row, cl_error *err)
 {
 	if (cl_column_is_null(src, row))
@@ -172,8 +183,9 @@ int cl__append_converted(cl_column *dst, const cl_column *src, int64_t row, cl_e
 	if (cl_type_equal(st, dt))
 		return cl_column_append_from(dst, src, row, err);
 	if (st.id == CL_TIMESTAMP && dt.id == CL_TIMESTAMP) {
-		int64_t us = cl__ts_to_us(cl_column_get_i64(src, row), st.unit);
-		int64_t v = dt.unit == CL_UNIT_MS ? us / 1000 : dt.unit == CL_UNIT_NS ? us * 1000 : us;
+		int64_t v;
+		if (!us_to_unit(cl__ts_to_us(cl_column_get_i64(src, row), st.unit), dt.unit, &v))
+			goto range;
 		return cl_column_append_i64(dst, v, err);
 	}
 	if (is_int(st.id) && (is_int(dt.id) || dt.id == CL_DECIMAL)) {
@@ -213,8 +225,11 @@ int cl__append_converted(cl_column *dst, const cl_column *src, int64_t row, cl_e
 	    (dt.id == CL_FLOAT32 || dt.id == CL_FLOAT64))
 		return cl_column_append_f64(dst, cl_column_get_f64(src, row), err);
 	if (st.id == CL_DATE && dt.id == CL_TIMESTAMP) {
-		int64_t us = (int64_t)cl_column_get_i64(src, row) * 86400000000LL;
-		return cl_column_append_i64(dst, dt.unit == CL_UNIT_MS ? us / 1000 : us, err);
+		int64_t us, v;
+		if (__builtin_mul_overflow(cl_column_get_i64(src, row), 86400000000LL, &us) ||
+		    !us_to_unit(us, dt.unit, &v))
+			goto range;
+		return cl_column_append_i64(dst, v, err);
 	}
 	if (st.id == CL_DECIMAL && dt.id == CL_DECIMAL && dt.scale >= st.scale) {
 		cl_i128 v;

@@ -390,3 +390,44 @@ TEST(table_data_bucketed_scatter_keeps_rows)
 	cl_schema_free(in);
 	cl_table_free(t);
 }
+
+/* Values converted to a table column's type (cl__append_converted): dates
+ * and timestamps reach every timestamp unit exactly (a DATE into
+ * nanoseconds was 1000 times too small), before-1970 values round down,
+ * and a value past nanoseconds' range is an error, not a wrapped value. */
+#include "table/table_data.h"
+TEST(table_append_converted_time_units)
+{
+	cl_error err = {0};
+	cl_schema *s = NULL;
+	cl_batch *src = NULL, *dst = NULL;
+	CHECK_OK(cl_schema_parse(&s, "d date, us timestamp(us), ns timestamp(ns), ms timestamp(ms)",
+				 &err), &err);
+	CHECK_OK(cl_batch_create(&src, s, 0, &err), &err);
+	CHECK_OK(cl_batch_create(&dst, s, 0, &err), &err);
+	/* 2024-01-02 (19724 days), -1 day, and a day far past 2262 */
+	int64_t days[3] = {19724, -1, 200000};
+	int64_t us[3] = {1704153600123456LL, -1500, INT64_MAX / 100};
+	for (int i = 0; i < 3; i++) {
+		CHECK_OK(cl_column_append_i64(&src->cols[0], days[i], &err), &err);
+		CHECK_OK(cl_column_append_i64(&src->cols[1], us[i], &err), &err);
+	}
+	/* DATE -> ns, ms, us */
+	CHECK_OK(cl__append_converted(&dst->cols[2], &src->cols[0], 0, &err), &err);
+	CHECK(cl_column_get_i64(&dst->cols[2], 0) == 19724LL * 86400000000000LL);
+	CHECK_OK(cl__append_converted(&dst->cols[3], &src->cols[0], 1, &err), &err);
+	CHECK(cl_column_get_i64(&dst->cols[3], 0) == -86400000LL);
+	CHECK_OK(cl__append_converted(&dst->cols[1], &src->cols[0], 2, &err), &err);
+	CHECK(cl_column_get_i64(&dst->cols[1], 0) == 200000LL * 86400000000LL);
+	CHECK_EQ_INT(cl__append_converted(&dst->cols[2], &src->cols[0], 2, &err), CL_ETYPE);
+	CHECK(strstr(err.message, "does not fit") != NULL);
+	/* us -> ns, ms (rounding down before 1970) */
+	CHECK_OK(cl__append_converted(&dst->cols[2], &src->cols[1], 0, &err), &err);
+	CHECK(cl_column_get_i64(&dst->cols[2], 1) == 1704153600123456000LL);
+	CHECK_OK(cl__append_converted(&dst->cols[3], &src->cols[1], 1, &err), &err);
+	CHECK(cl_column_get_i64(&dst->cols[3], 1) == -2);
+	CHECK_EQ_INT(cl__append_converted(&dst->cols[2], &src->cols[1], 2, &err), CL_ETYPE);
+	cl_batch_free(src);
+	cl_batch_free(dst);
+	cl_schema_free(s);
+}
