@@ -3,6 +3,7 @@
  * see layout.h for the rules and why they are safe.
  */
 #include "layout.h"
+#include "table_data.h"
 #include "core/value_text.h"
 
 #include <stdio.h>
@@ -121,15 +122,6 @@ static void ts_fields(int64_t us, int64_t *y, unsigned *mo, unsigned *d, int *h,
 	*frac = (int)(rem % 1000000);
 }
 
-static int64_t to_us(int64_t v, int unit)
-{
-	switch (unit) {
-	case CL_UNIT_MS: return v * 1000;
-	case CL_UNIT_NS: return v >= 0 ? v / 1000 : -((-v + 999) / 1000);
-	default: return v;
-	}
-}
-
 int cl__layout_partition_text(cl_buf *out, bool *is_null, const cl_column *c,
 			      int64_t row, cl__transform xf, cl_error *err)
 {
@@ -142,7 +134,7 @@ int cl__layout_partition_text(cl_buf *out, bool *is_null, const cl_column *c,
 		if (c->type.id == CL_DATE)
 			us = (int64_t)cl_column_get_i64(c, row) * 86400000000LL;
 		else if (c->type.id == CL_TIMESTAMP)
-			us = to_us(cl_column_get_i64(c, row), c->type.unit);
+			us = cl__ts_to_us(cl_column_get_i64(c, row), c->type.unit);
 		else
 			return cl_error_set(err, CL_ETYPE, "transform %s needs a date or timestamp",
 					    cl__transform_name(xf));
