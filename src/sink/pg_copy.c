@@ -330,7 +330,7 @@ static int append_bytea(cl_column *c, const char *s, size_t n, cl_error *err)
 	if (rc)
 		return rc;
 	int64_t off = c->offsets[c->length];
-	uint8_t *d = c->data + off;
+	uint8_t *d = m ? c->data + off : NULL; /* no data buffer yet for "\\x" */
 	for (size_t i = 0; i < m; i++)
 		d[i] = (uint8_t)(cl__hex_digit((unsigned char)s[2 + 2 * i]) * 16 +
 				 cl__hex_digit((unsigned char)s[3 + 2 * i]));

@@ -8,6 +8,7 @@
 #include "changelake/batch.h"
 #include "core/buf.h"
 #include "core/value_text.h"
+#include "sink/pg_export_impl.h"
 
 /* fuzz_value_text: a decimal(38,10) text with 38 integer digits and 10
  * fraction digits overflowed __int128 while accumulating (UB) before the
@@ -84,4 +85,21 @@ TEST(fuzz_regress_timestamp_extremes_round_trip)
 	CHECK(v == INT64_MIN);
 	CHECK_EQ_INT(cl__parse_timestamp("-290308-12-21 19:59:05.224191", 29, CL_UNIT_US, &v, NULL), -2);
 	CHECK_EQ_INT(cl__parse_timestamp("999999999-12-31 23:59:59", 24, CL_UNIT_MS, &v, NULL), -2);
+}
+
+/* fuzz_pg_copy: an empty bytea ("\\x" in COPY text) formed NULL + 0 on a
+ * column without a data buffer (UB, trapped by the sanitizer build); it is
+ * an empty value. */
+TEST(fuzz_regress_pg_copy_empty_bytea)
+{
+	cl_error err = {0};
+	cl_column c;
+	CHECK_OK(cl_column_init(&c, cl_type_make(CL_BINARY), 0, &err), &err);
+	CHECK_OK(cl__pg_value_append(&c, CL__PG_BYTEA, "\\x", 2, &err), &err);
+	CHECK_EQ_INT(c.length, 1);
+	CHECK_EQ_INT(c.offsets[1], 0);
+	CHECK_OK(cl__pg_value_append(&c, CL__PG_BYTEA, "\\x0aFF", 6, &err), &err);
+	CHECK_EQ_INT(c.offsets[2], 2);
+	CHECK_EQ_INT(c.data[1], 0xff);
+	cl_column_release(&c);
 }
