@@ -10,7 +10,10 @@
  * and its hash table freed), cl_merge_resolve (a hash table over the result built
  * at its first call, stale rows marked, patch values collected),
  * cl_merge_result (the output batches) and cl__merge_take_result (the
- * same rows, the result's columns handed over when nothing is patched).
+ * same rows, the result's columns handed over when nothing is patched;
+ * column by column on cl_merge_options.threads threads). Threads only
+ * ever work on distinct columns, so the result is the same on any
+ * number.
  */
 #include "ops/merge_impl.h"
 
@@ -89,31 +92,41 @@ static void *gather_columns(void *arg)
 	return NULL;
 }
 
+/* Run fn on tasks[0..n) (stride bytes apart): tasks 1.. on threads of
+ * their own, task 0 (and any whose thread did not start) on the caller's. */
+static void run_tasks(void *(*fn)(void *), void *tasks, size_t stride, int n)
+{
+	enum { MAX_TASKS = 8 };
+	pthread_t th[MAX_TASKS];
+	bool started[MAX_TASKS] = {false};
+	for (int k = 1; k < n && k < MAX_TASKS; k++)
+		started[k] = !pthread_create(&th[k], NULL, fn, (char *)tasks + (size_t)k * stride);
+	fn(tasks);
+	for (int k = 1; k < n && k < MAX_TASKS; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+		else
+			fn((char *)tasks + (size_t)k * stride);
+}
+
+/* Threads for per-column work on ncols columns (at most 8). */
+static int task_count(const cl_merge *m, int ncols)
+{
+	int n = m->threads < 1 ? 1 : m->threads > 8 ? 8 : m->threads;
+	return n > ncols ? ncols : n < 1 ? 1 : n;
+}
+
 /* gather_columns on m->threads threads (the caller's one of them); the
  * first failing task's error. */
 static int gather_parallel(cl_merge *m, int64_t *nres, cl_error *err)
 {
-	enum { MAX_GATHER = 8 };
-	int n = m->threads < 1 ? 1 : m->threads > MAX_GATHER ? MAX_GATHER : m->threads;
-	int ncols = m->schema->nfields + 3;
-	if (n > ncols)
-		n = ncols;
-	gather_task t[MAX_GATHER];
-	pthread_t th[MAX_GATHER];
-	bool started[MAX_GATHER] = {false};
+	int n = task_count(m, m->schema->nfields + 3);
+	gather_task t[8];
 	for (int k = 0; k < n; k++) {
 		t[k] = (gather_task){.m = m, .from = k, .step = n};
 		t[k].err.code = 0;
 	}
-	for (int k = 1; k < n; k++)
-		started[k] = !pthread_create(&th[k], NULL, gather_columns, &t[k]);
-	gather_columns(&t[0]);
-	/* a task whose thread did not start runs here */
-	for (int k = 1; k < n; k++)
-		if (started[k])
-			pthread_join(th[k], NULL);
-		else
-			gather_columns(&t[k]);
+	run_tasks(gather_columns, t, sizeof *t, n);
 	for (int k = 0; k < n; k++)
 		if (t[k].rc) {
 			if (err)
@@ -469,6 +482,40 @@ static void column_keep(cl_column *c, const uint8_t *keep, int64_t n)
 	c->null_count = c->validity ? nulls : 0;
 }
 
+/* Column c of the taken result, for c = from, from + step, ...: its
+ * deletes appended to d, then the column moved to u and squeezed. */
+typedef struct take_task {
+	cl_merge *m;
+	cl_batch *u, *d;
+	const uint8_t *keep;
+	int64_t ndel;
+	int from, step, rc;
+	cl_error err;
+} take_task;
+
+static void *take_columns(void *arg)
+{
+	take_task *t = arg;
+	cl_merge *m = t->m;
+	int rc = 0;
+	for (int c = t->from; !rc && c < m->full->nfields; c += t->step) {
+		for (int64_t j = 0; !rc && t->ndel && j < m->nres; j++) {
+			if (m->res_stale[j] || m->res_ops[j] != 'D')
+				continue;
+			int64_t e = j + 1;
+			while (e < m->nres && !m->res_stale[e] && m->res_ops[e] == 'D')
+				e++;
+			rc = cl_column_append_range(&t->d->cols[c], &m->res[c], j, e - j, &t->err);
+			j = e - 1;
+		}
+		rc = rc ? rc : cl_column_move(&t->u->cols[c], &m->res[c], &t->err);
+		if (!rc && t->keep)
+			column_keep(&t->u->cols[c], t->keep, m->nres);
+	}
+	t->rc = rc;
+	return NULL;
+}
+
 int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 			  cl_batch **deletes, cl_error *err)
 {
@@ -490,35 +537,32 @@ int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upse
 	if ((rc = cl_batch_create(&u, m->full, 0, err)) ||
 	    (rc = cl_batch_create(&d, m->full, ndel, err)))
 		goto fail;
-	/* the deletes (few) are copied out first, in runs */
-	for (int64_t j = 0; ndel && j < m->nres; j++) {
-		if (m->res_stale[j] || m->res_ops[j] != 'D')
-			continue;
-		int64_t e = j + 1;
-		while (e < m->nres && !m->res_stale[e] && m->res_ops[e] == 'D')
-			e++;
-		for (int c = 0; c < nf; c++)
-			if ((rc = cl_column_append_range(&d->cols[c], &m->res[c], j, e - j, err)))
-				goto fail;
-		d->nrows += e - j;
-		j = e - 1;
-	}
 	if (ndrop && !(keep = cl_malloc((size_t)m->nres))) {
 		rc = cl__merge_oom(err);
 		goto fail;
 	}
 	for (int64_t j = 0; keep && j < m->nres; j++)
 		keep[j] = !m->res_stale[j] && m->res_ops[j] != 'D';
-	/* the upserts: the result's columns themselves, stale rows and deletes
-	 * squeezed out in place */
-	for (int c = 0; c < nf; c++) {
-		if ((rc = cl_column_move(&u->cols[c], &m->res[c], err))) {
+	/* column by column, on m->threads threads: the deletes (few) copied
+	 * out in runs, then the upserts are the result's columns themselves,
+	 * stale rows and deletes squeezed out in place */
+	int n = task_count(m, nf);
+	take_task t[8];
+	for (int k = 0; k < n; k++) {
+		t[k] = (take_task){.m = m, .u = u, .d = d, .keep = keep, .ndel = ndel,
+				   .from = k, .step = n};
+		t[k].err.code = 0;
+	}
+	run_tasks(take_columns, t, sizeof *t, n);
+	d->nrows = ndel;
+	for (int k = 0; k < n; k++)
+		if (t[k].rc) {
+			if (err)
+				*err = t[k].err;
+			rc = t[k].rc;
 			m->nres = 0; /* columns moved already: the result is gone */
 			goto fail;
 		}
-		if (keep)
-			column_keep(&u->cols[c], keep, m->nres);
-	}
 	u->nrows = m->nres - ndrop;
 	cl_free(keep);
 	keep = NULL;

@@ -992,6 +992,7 @@ static int commit(run *r, cl_error *err)
 	int rc = cl__merge_take_result(r->m, &r->full, &r->u, &r->d, err);
 	if (rc)
 		return rc;
+	mtrace(r, "result taken");
 	res->merge = *cl_merge_get_stats(r->m);
 	/* the data columns only: the sequence columns go to the index, whose
 	 * entries are taken first so the upserts' sequence columns are freed
@@ -1003,6 +1004,7 @@ static int commit(run *r, cl_error *err)
 		rc = cl_dms_seq_schema(&is, r->full, (const char *const *)r->keys, r->nkeys,
 				       o->sequence_by, err);
 		rc = rc ? rc : index_entries(&ib, is, r->full, r->u, r->d, err);
+		mtrace(r, "index entries made");
 		rc = rc || !r->lean ? rc : lean_mark(r, err);
 		/* (r->u keeps its row count; only uv and the index use it; a
 		 * lean run's keys are not needed either) */
