@@ -1,5 +1,6 @@
 /* schema.c — logical types, their text form, and schemas. */
 #include "changelake/schema.h"
+#include "core/value_text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -339,6 +340,9 @@ static int parse_entry(cl_schema *s, const char *p, size_t n, int lineno,
 	if (k == 0)
 		return cl_error_set(err, CL_EINVAL, "schema line %d: empty column name",
 				    lineno);
+	if (!cl__utf8_valid((const uint8_t *)name, k))
+		return cl_error_set(err, CL_EINVAL,
+				    "schema line %d: column name is not valid UTF-8", lineno);
 	const char *t = p + i;
 	size_t tn = n - i;
 	bool nullable = true;

@@ -103,3 +103,18 @@ TEST(fuzz_regress_pg_copy_empty_bytea)
 	CHECK_EQ_INT(c.data[1], 0xff);
 	cl_column_release(&c);
 }
+
+/* fuzz_schema: a schema file's column name was taken as any bytes, so a
+ * name that is not UTF-8 reached Parquet and Delta schemas (which require
+ * UTF-8). It is an error naming the line. */
+TEST(fuzz_regress_schema_name_utf8)
+{
+	cl_error err = {0};
+	cl_schema *s = NULL;
+	CHECK(cl_schema_parse(&s, "id int64\nna\xffme string\n", &err) == CL_EINVAL);
+	CHECK(strstr(err.message, "line 2") != NULL);
+	CHECK(strstr(err.message, "UTF-8") != NULL);
+	CHECK(cl_schema_parse(&s, "\"\xc3\xa9t\xc3\xa9\" date", &err) == 0);
+	CHECK_STR(s->fields[0].name, "\xc3\xa9t\xc3\xa9");
+	cl_schema_free(s);
+}
