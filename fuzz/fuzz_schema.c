@@ -8,8 +8,8 @@
  * cl_schema_load, so the file path (size cap, NUL check) is exercised, and
  * parsed with cl_schema_parse when it has no NUL. Checks beyond "no crash":
  *   - load and parse agree (both fail, or give equal schemas);
- *   - a parsed schema is well formed: at least one field, names non-empty
- *     and unique, types valid (decimal precision 1..38, scale <= precision,
+ *   - a parsed schema is well formed: at least one field, names non-empty,
+ *     unique and UTF-8, types valid (decimal precision 1..38, scale <= precision,
  *     units ms/us/ns, utc only on timestamps);
  *   - round trip: the schema printed back as text (names double-quoted,
  *     cl_type_format types, "not null") parses to an equal schema, and each
@@ -24,6 +24,7 @@
 
 #include "changelake/schema.h"
 #include "core/buf.h"
+#include "core/value_text.h"
 
 static void check_type(cl_type t)
 {
@@ -111,7 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (int i = 0; i < parsed->nfields; i++) {
 			const char *name = parsed->fields[i].name;
-			if (!name || !name[0] || cl_schema_find(parsed, name) != i)
+			if (!name || !name[0] || cl_schema_find(parsed, name) != i ||
+			    !cl__utf8_valid((const uint8_t *)name, strlen(name)))
 				abort();
 			check_type(parsed->fields[i].type);
 		}
