@@ -133,8 +133,13 @@ typedef struct cl_dms_merge_options {
 					their files rewritten) */
 	const char *app_id;          /* NULL: CL_DMS_APP_ID */
 	const char *source_label;    /* recorded in commitInfo; NULL: the folder */
-	int threads;                 /* threads of the run (the table transaction's,
-					cl_table_txn_set_threads: copy-on-write
+	int threads;                 /* threads of the run: from 2 on, as many
+					workers read the small Parquet files
+					ahead while the changes are folded
+					(src/source/dms_prefetch.h) and the
+					result is gathered on them; and the
+					table transaction's
+					(cl_table_txn_set_threads: copy-on-write
 					rewrites buckets on them); <= 0:
 					CL_THREADS from the environment if
 					set, else 1. The result does not

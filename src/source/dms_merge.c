@@ -60,6 +60,15 @@ static cl_dms_read_options read_options(const cl_dms_merge_options *o)
 	return ro;
 }
 
+/* The run's thread count: the options', else CL_THREADS from the
+ * environment, else 1 (as the table transaction resolves it). */
+static int run_threads(const cl_dms_merge_options *o)
+{
+	const char *env = getenv("CL_THREADS");
+	int n = o->threads > 0 ? o->threads : env && *env ? atoi(env) : 1;
+	return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -801,7 +810,7 @@ static int read_files(run *r, cl_error *err)
 	mo.nkeys = r->nkeys;
 	mo.sequence_by = r->o->sequence_by;
 	mo.ignore_null_updates = r->o->ignore_null_updates;
-	mo.threads = r->o->threads;
+	mo.threads = run_threads(r->o);
 	cl_schema *sibling = NULL;
 	int rc = sibling_schema(r, &sibling, err);
 	if (rc)
@@ -824,7 +833,7 @@ static int read_files(run *r, cl_error *err)
 	bool known = base != NULL;
 	/* the workers start first: they read while the store is set up */
 	cl__dms_prefetch *pf = NULL;
-	int threads = read_options(r->o).threads;
+	int threads = r->o->read.threads > 0 ? r->o->read.threads : run_threads(r->o);
 	if (!rc && threads >= 2)
 		rc = cl__dms_prefetch_start(&pf, (const cl_dms_file *const *)r->p->files,
 					    r->p->nfiles, threads, 0, prefetch_open, r, err);
