@@ -66,10 +66,14 @@ cl__log_kind cl__delta_log_classify(const char *key, int64_t *version, int *part
 		/* checkpoint.PPPPPPPPPP.NNNNNNNNNN.parquet */
 		if (strlen(r) == 10 + 1 + 10 + 8 && all_digits(r, 10) && r[10] == '.' &&
 		    all_digits(r + 11, 10) && !strcmp(r + 21, ".parquet")) {
-			*part = (int)parse_digits(r, 10);
-			*nparts = (int)parse_digits(r + 11, 10);
-			if (*part >= 1 && *nparts >= 1 && *part <= *nparts)
+			/* ten digits can exceed an int: such a name is no part
+			 * of ours (and no writer makes 2^31 parts) */
+			int64_t pa = parse_digits(r, 10), np = parse_digits(r + 11, 10);
+			if (pa >= 1 && np >= 1 && pa <= np && np <= INT_MAX) {
+				*part = (int)pa;
+				*nparts = (int)np;
 				return CL__LOG_CHECKPOINT_PART;
+			}
 			return CL__LOG_OTHER;
 		}
 		/* checkpoint.UUID.json|parquet (v2) */
@@ -105,6 +109,23 @@ int cl__delta_path_encode(cl_buf *out, const char *key)
 }
 
 
+/* Does the URI reference path[0..n) start with a scheme (RFC 3986:
+ * ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":")? */
+static bool has_scheme(const char *path, size_t n)
+{
+	if (n == 0 || !((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = path[i];
+		if (c == ':')
+			return true;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '-' || c == '.'))
+			return false;
+	}
+	return false;
+}
+
 int cl__delta_path_decode(char **key, cl_store *s, const char *path, size_t n,
 			  cl_error *err)
 {
@@ -136,7 +157,9 @@ int cl__delta_path_decode(char **key, cl_store *s, const char *path, size_t n,
 		}
 	}
 	d[m] = 0;
-	if (cl_store_key_valid(d) && !strchr(d, ':')) {
+	/* relative unless the URI has a scheme or is an absolute path: told
+	 * by the path as written (an escaped ':', %3A, is a key's own) */
+	if (cl_store_key_valid(d) && !has_scheme(path, n) && !(n > 0 && path[0] == '/')) {
 		*key = d;
 		return 0;
 	}

@@ -454,6 +454,15 @@ TEST(delta_paths_and_names)
 	cl_free(k);
 	snprintf(abs, sizeof abs, "file:%s/../escape.parquet", dir);
 	CHECK_EQ_INT(cl__delta_path_decode(&k, st, abs, strlen(abs), &err), CL_EUNSUPPORTED);
+	/* a key with ':' (a partition value) round-trips: the escaped %3A is
+	 * the key's own, only a scheme as written makes a path absolute */
+	CHECK_OK(cl__delta_path_encode(&b, "t=10:30/x.parquet"), &err);
+	CHECK_STR((char *)b.data, "t=10%3A30/x.parquet");
+	CHECK_OK(cl__delta_path_decode(&k, st, (char *)b.data, b.len, &err), &err);
+	CHECK_STR(k, "t=10:30/x.parquet");
+	cl_free(k);
+	cl_buf_release(&b);
+	CHECK_EQ_INT(cl__delta_path_decode(&k, st, "s3:x", 4, &err), CL_EUNSUPPORTED);
 	cl_store_free(st);
 	int64_t v;
 	int part, nparts;
@@ -470,6 +479,13 @@ TEST(delta_paths_and_names)
 	      CL__LOG_CHECKPOINT_V2);
 	CHECK(cl__delta_log_classify("_delta_log/.00000000000000000001.json.crc", &v, &part,
 				     &nparts) == CL__LOG_OTHER);
+	/* part numbers past an int are no parts (were wrapped to negatives) */
+	CHECK(cl__delta_log_classify(
+		      "_delta_log/00000000000000000001.checkpoint.0000000001.4294967297.parquet", &v,
+		      &part, &nparts) == CL__LOG_OTHER);
+	CHECK(cl__delta_log_classify(
+		      "_delta_log/00000000000000000001.checkpoint.3000000000.3000000001.parquet", &v,
+		      &part, &nparts) == CL__LOG_OTHER);
 	CHECK(cl__delta_log_classify("_delta_log/_last_checkpoint", &v, &part, &nparts) ==
 	      CL__LOG_OTHER);
 	CHECK(cl__delta_log_classify("_delta_log/00000000000000000001.crc", &v, &part,
