@@ -65,12 +65,14 @@ static inline bool cl_column_get_bool(const cl_column *c, int64_t i)
 {
 	return cl_bit_get(c->values, i);
 }
-/* Borrowed view of string/binary value i (valid until the column changes). */
+/* Borrowed view of string/binary value i (valid until the column changes;
+ * an empty value of a column without a data buffer yet is "", never
+ * NULL + 0). */
 static inline const uint8_t *cl_column_get_bytes(const cl_column *c, int64_t i,
 						 size_t *len)
 {
 	*len = (size_t)(c->offsets[i + 1] - c->offsets[i]);
-	return c->data + c->offsets[i];
+	return c->data ? c->data + c->offsets[i] : (const uint8_t *)"";
 }
 
 /* Initialise an empty column of type t with room for cap_hint values. */

@@ -177,8 +177,11 @@ static bool file_may_match(cl_table_scan *sc, const cl_table_file *f)
 		    t.id != CL_STRING && t.id != CL_BINARY)
 			hi_ok = parse1(&x, t, mx->u.str, mx->n);
 		if (hi_ok && t.id == CL_TIMESTAMP) {
+			/* a maximum at the end of time bounds nothing */
 			int64_t *xv = (int64_t *)x.values;
-			xv[0] += t.unit == CL_UNIT_MS ? 1 : t.unit == CL_UNIT_NS ? 1000000 : 1000;
+			int64_t inc = t.unit == CL_UNIT_MS ? 1 : t.unit == CL_UNIT_NS ? 1000000 : 1000;
+			if (__builtin_add_overflow(xv[0], inc, &xv[0]))
+				hi_ok = false;
 		}
 		if (hi_ok && (p->op == CL_PQ_EQ || p->op == CL_PQ_GT || p->op == CL_PQ_GE)) {
 			int c = cl_value_compare(&x, 0, &v, 0); /* max vs value */
