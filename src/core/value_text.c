@@ -729,3 +729,34 @@ int cl_value_text(const cl_column *c, int64_t row, char **text, size_t *len,
 	*text = (char *)cl_buf_detach(&b, len);
 	return 0;
 }
+
+int cl__pct_decode(cl_buf *out, const char *s, size_t n, unsigned flags)
+{
+	cl_buf_clear(out);
+	if (cl_buf_reserve(out, n + 1))
+		return CL_ENOMEM;
+	char *o = (char *)out->data;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == 0)
+			return CL_PCT_ENUL;
+		if (ch == '%') {
+			int hi = i + 2 < n ? cl__hex_digit(s[i + 1]) : -1;
+			int lo = hi >= 0 ? cl__hex_digit(s[i + 2]) : -1;
+			if (lo < 0) {
+				if (!(flags & CL_PCT_LENIENT))
+					return CL_PCT_EBAD;
+			} else {
+				ch = (char)(hi << 4 | lo);
+				if (ch == 0 && !(flags & CL_PCT_NUL))
+					return CL_PCT_ENUL;
+				i += 2;
+			}
+		}
+		o[k++] = ch;
+	}
+	o[k] = 0;
+	out->len = k;
+	return 0;
+}

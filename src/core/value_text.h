@@ -78,4 +78,16 @@ bool cl__utf8_valid(const uint8_t *s, size_t n);
 /* Offset of the first invalid byte, or n when valid. */
 size_t cl__utf8_check(const uint8_t *s, size_t n);
 
+/*
+ * The %XX escapes of s[0..n) decoded into out (cleared first; a NUL after
+ * the text, out->len without it). Flags: CL_PCT_LENIENT — a '%' without
+ * two hex digits after it is kept as it is (Hive folder names), else it
+ * is CL_PCT_EBAD; CL_PCT_NUL — a decoded %00 is kept (length-counted
+ * values), else it is CL_PCT_ENUL. A raw NUL byte in s is CL_PCT_ENUL
+ * always. Returns 0, CL_PCT_EBAD, CL_PCT_ENUL or CL_ENOMEM.
+ */
+enum { CL_PCT_LENIENT = 1, CL_PCT_NUL = 2 };
+enum { CL_PCT_EBAD = -101, CL_PCT_ENUL = -102 }; /* apart from CL_E* */
+int cl__pct_decode(cl_buf *out, const char *s, size_t n, unsigned flags);
+
 #endif

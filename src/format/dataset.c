@@ -180,23 +180,22 @@ static int cmp_str(const void *a, const void *b)
 }
 
 
-static char *unescape(const char *s, size_t n)
+/* A partition folder's name or value s[0..n) with its %XX escapes decoded
+ * (a '%' without two hex digits stays as it is, as Hive writes it); an
+ * escaped NUL is an error naming the file: it would cut the text. */
+static int unescape(char **out, const char *s, size_t n, const char *file, cl_error *err)
 {
-	char *o = cl_malloc(n + 1);
-	if (!o)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && cl__hex_digit(s[i + 1]) >= 0 &&
-		    cl__hex_digit(s[i + 2]) >= 0) {
-			o[k++] = (char)(cl__hex_digit(s[i + 1]) * 16 + cl__hex_digit(s[i + 2]));
-			i += 2;
-		} else {
-			o[k++] = s[i];
-		}
+	cl_buf b = {0};
+	int rc = cl__pct_decode(&b, s, n, CL_PCT_LENIENT);
+	if (rc) {
+		cl_buf_release(&b);
+		if (rc == CL_ENOMEM)
+			return oom(err);
+		return cl_error_set(err, CL_EFORMAT, "%s: partition folder '%.*s' holds a NUL (%%00)",
+				    file, (int)n, s);
 	}
-	o[k] = 0;
-	return o;
+	*out = (char *)cl_buf_detach(&b, NULL);
+	return *out ? 0 : oom(err);
 }
 
 /* Partition columns from the folders of every file below the root. */
@@ -216,9 +215,10 @@ static int find_partitions(cl_dataset *ds, cl_error *err)
 				break; /* the file name itself */
 			const char *eq = memchr(rel, '=', (size_t)(slash - rel));
 			if (eq && eq > rel) {
-				char *name = unescape(rel, (size_t)(eq - rel));
-				if (!name)
-					return oom(err);
+				char *name = NULL;
+				int urc = unescape(&name, rel, (size_t)(eq - rel), ds->files[f], err);
+				if (urc)
+					return urc;
 				if (f == 0) {
 					char **pn = cl_realloc(ds->part_names,
 							       (size_t)(ds->nparts + 1) * sizeof *pn);
@@ -246,9 +246,12 @@ static int find_partitions(cl_dataset *ds, cl_error *err)
 							    "%s: too many partition folders",
 							    ds->files[f]);
 				size_t vn = (size_t)(slash - eq - 1);
-				if (!(vn == 26 && !memcmp(eq + 1, "__HIVE_DEFAULT_PARTITION__", 26)) &&
-				    !(ds->part_vals[f][k] = unescape(eq + 1, vn)))
-					return oom(err);
+				if (!(vn == 26 && !memcmp(eq + 1, "__HIVE_DEFAULT_PARTITION__", 26))) {
+					int urc = unescape(&ds->part_vals[f][k], eq + 1, vn,
+							   ds->files[f], err);
+					if (urc)
+						return urc;
+				}
 				k++;
 			}
 			rel = slash + 1;

@@ -210,28 +210,13 @@ int cl_dms_consumed_parse(cl_dms_consumed **out, const char *text, size_t n,
 			goto fail;
 		}
 		e.kind = f[0][0] == 'L' ? CL_DMS_LOAD : CL_DMS_CDC;
-		cl_buf_clear(&path);
-		for (size_t i = 0; i < fl[4]; i++) {
-			char ch = f[4][i];
-			if (ch == '%') {
-				int hi = i + 2 < fl[4] ? cl__hex_digit(f[4][i + 1]) : -1;
-				int lo = hi >= 0 ? cl__hex_digit(f[4][i + 2]) : -1;
-				if (lo < 0 || (hi << 4 | lo) == 0) {
-					rc = cl_error_set(err, CL_EFORMAT, "%s: line %d: bad escape",
-							  label, line);
-					goto fail;
-				}
-				ch = (char)(hi << 4 | lo);
-				i += 2;
-			} else if (ch == 0) {
-				rc = cl_error_set(err, CL_EFORMAT, "%s: line %d: NUL in path", label,
-						  line);
-				goto fail;
-			}
-			if (cl_buf_putc(&path, ch)) {
-				rc = cl_error_set(err, CL_ENOMEM, "out of memory");
-				goto fail;
-			}
+		rc = cl__pct_decode(&path, f[4], fl[4], 0);
+		if (rc) {
+			rc = rc == CL_ENOMEM ? cl_error_set(err, CL_ENOMEM, "out of memory")
+					     : cl_error_set(err, CL_EFORMAT, "%s: line %d: %s", label,
+							    line, rc == CL_PCT_ENUL ? "NUL in path"
+										    : "bad escape");
+			goto fail;
 		}
 		e.path = (char *)path.data;
 		if (f[0][0] == 'S')

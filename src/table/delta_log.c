@@ -130,33 +130,16 @@ int cl__delta_path_decode(char **key, cl_store *s, const char *path, size_t n,
 			  cl_error *err)
 {
 	*key = NULL;
-	char *d = cl_malloc(n + 1);
+	cl_buf b = {0};
+	int rc = cl__pct_decode(&b, path, n, 0);
+	char *d = rc ? NULL : (char *)cl_buf_detach(&b, NULL);
+	cl_buf_release(&b);
+	if (rc == CL_PCT_EBAD)
+		return cl_error_set(err, CL_EFORMAT, "path '%.*s': invalid %%-escape", (int)n, path);
+	if (rc == CL_PCT_ENUL)
+		return cl_error_set(err, CL_EFORMAT, "path with a NUL byte");
 	if (!d)
 		return cl_error_set(err, CL_ENOMEM, "out of memory");
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (path[i] == '%') {
-			if (i + 2 >= n) {
-				cl_free(d);
-				return cl_error_set(err, CL_EFORMAT,
-						    "path '%.*s': truncated %%-escape", (int)n, path);
-			}
-			int a = cl__hex_digit(path[i + 1]), b = cl__hex_digit(path[i + 2]);
-			if (a < 0 || b < 0 || (a == 0 && b == 0)) {
-				cl_free(d);
-				return cl_error_set(err, CL_EFORMAT,
-						    "path '%.*s': invalid %%-escape", (int)n, path);
-			}
-			d[m++] = (char)(a * 16 + b);
-			i += 2;
-		} else if (path[i] == 0) {
-			cl_free(d);
-			return cl_error_set(err, CL_EFORMAT, "path with a NUL byte");
-		} else {
-			d[m++] = path[i];
-		}
-	}
-	d[m] = 0;
 	/* relative unless the URI has a scheme or is an absolute path: told
 	 * by the path as written (an escaped ':', %3A, is a key's own) */
 	if (cl_store_key_valid(d) && !has_scheme(path, n) && !(n > 0 && path[0] == '/')) {
@@ -165,7 +148,7 @@ int cl__delta_path_decode(char **key, cl_store *s, const char *path, size_t n,
 	}
 	/* Absolute: a URI with a scheme, or a bare absolute path. */
 	char *rel = NULL;
-	int rc = cl_store_key_from_uri(s, d, &rel, err);
+	rc = cl_store_key_from_uri(s, d, &rel, err);
 	cl_free(d);
 	if (rc)
 		return rc;

@@ -5,6 +5,8 @@
 #include "core/buf.h"
 #include "core/value_text.h"
 
+#include <sys/stat.h>
+
 TEST(core_error_set_and_prefix)
 {
 	cl_error e = {0};
@@ -304,4 +306,50 @@ TEST(core_hash_null_safe_and_width_independent)
 	CHECK(cl_hash_bytes("abc", 3, 0) == 0x78af5f94892f3950ull);
 	cl_column_release(&a);
 	cl_column_release(&b);
+}
+
+/* One %XX decoder for Hive folder names, DMS manifests, Delta paths and
+ * sequence-index values: strict or lenient about a bare '%', NUL kept
+ * only when asked, a raw NUL never. */
+TEST(core_pct_decode)
+{
+	cl_buf b = {0};
+	CHECK_EQ_INT(cl__pct_decode(&b, "a%3Ab%2fc", 9, 0), 0);
+	CHECK_STR((char *)b.data, "a:b/c");
+	CHECK_EQ_INT(b.len, 5);
+	CHECK_EQ_INT(cl__pct_decode(&b, "", 0, 0), 0);
+	CHECK_EQ_INT(b.len, 0);
+	CHECK_STR((char *)b.data, "");
+	CHECK_EQ_INT(cl__pct_decode(&b, "50%", 3, 0), CL_PCT_EBAD);
+	CHECK_EQ_INT(cl__pct_decode(&b, "5%4", 3, 0), CL_PCT_EBAD);
+	CHECK_EQ_INT(cl__pct_decode(&b, "5%zz", 4, 0), CL_PCT_EBAD);
+	CHECK_EQ_INT(cl__pct_decode(&b, "50%_%4", 6, CL_PCT_LENIENT), 0);
+	CHECK_STR((char *)b.data, "50%_%4");
+	CHECK_EQ_INT(cl__pct_decode(&b, "a%00b", 5, 0), CL_PCT_ENUL);
+	CHECK_EQ_INT(cl__pct_decode(&b, "a%00b", 5, CL_PCT_LENIENT), CL_PCT_ENUL);
+	CHECK_EQ_INT(cl__pct_decode(&b, "a%00b", 5, CL_PCT_NUL), 0);
+	CHECK_EQ_INT(b.len, 3);
+	CHECK(b.data[1] == 0 && b.data[2] == 'b');
+	CHECK_EQ_INT(cl__pct_decode(&b, "a\0b", 3, CL_PCT_NUL | CL_PCT_LENIENT), CL_PCT_ENUL);
+	cl_buf_release(&b);
+}
+
+/* A dataset folder whose partition value holds an escaped NUL is refused,
+ * naming the file (it was cut at the NUL, silently). */
+TEST(dataset_partition_value_nul_refused)
+{
+	char dir[600], sub[700], file[800];
+	snprintf(dir, sizeof dir, "%s/ds_nul", cl_test_tmpdir());
+	snprintf(sub, sizeof sub, "%s/p=a%%00b", dir);
+	CHECK(mkdir(dir, 0755) == 0 && mkdir(sub, 0755) == 0);
+	snprintf(file, sizeof file, "%s/f.csv", sub);
+	FILE *f = fopen(file, "w");
+	CHECK(f != NULL);
+	fputs("x\n1\n", f);
+	fclose(f);
+	cl_error err = {0};
+	cl_dataset *ds = NULL;
+	CHECK_EQ_INT(cl_dataset_open(&ds, dir, NULL, &err), CL_EFORMAT);
+	CHECK(strstr(err.message, "f.csv") && strstr(err.message, "NUL"));
+	cl_dataset_free(ds);
 }
