@@ -293,9 +293,12 @@ TEST(dms_prefetch_merge_same_at_1_2_4_threads)
 	}
 }
 
+#define NO_KEY "(no key column)"
+
 /* Source folder `name` with a full load and 30 Parquet CDC files, file
- * `bad` replaced by `text` (written as is) or, when text is NULL, by a
- * Parquet file whose Op of its third row is 'X'. */
+ * `bad` replaced by `text` (written as is), or, when text is NULL, by a
+ * Parquet file whose Op of its third row is 'X', or, when it is NO_KEY,
+ * by a Parquet file without the key column. */
 static void make_bad(char *src, size_t n, const char *tmp, const char *name, int bad,
 		     const char *bad_name, const char *text, cl_error *err)
 {
@@ -306,10 +309,21 @@ static void make_bad(char *src, size_t n, const char *tmp, const char *name, int
 	snprintf(victim, sizeof victim, "%s/20240101-10%02d%02d000.parquet", src, bad / 60,
 		 bad % 60);
 	remove(victim);
-	if (text)
+	if (text && !strcmp(text, NO_KEY)) {
+		/* 40 rows without the key column: the fold fails at its first
+		 * batch while the rest may still be read ahead */
+		cl_buf t = {0};
+		for (int i = 0; i < 40; i++)
+			cl_buf_printf(&t, "%sU|%d|v|%d", i ? "\n" : "", i, i);
+		cl_buf_putc(&t, 0);
+		put_pq(src, bad_name, "Op string, idx int64, v string, x int64", (char *)t.data, 0,
+		       err);
+		cl_buf_release(&t);
+	} else if (text) {
 		put(src, bad_name, text);
-	else
+	} else {
 		put_pq(src, bad_name, SCHEMA_OP, "I|1|a|1\nU|2|b|2\nX|3|c|3\nI|4|d|4", 0, err);
+	}
 }
 
 /* An error in file `bad` of a run over an existing table: the same message
@@ -389,6 +403,16 @@ TEST(dms_prefetch_first_error_wins)
 	/* both read ahead: the earlier one's error */
 	CHECK(bad_file_case("pf_first_op", 4, "20240101-100004000.parquet", NULL,
 			    "row 3, column 'Op'", 5));
+}
+
+/* The fold fails (not the reader) in a file read ahead, batches of it
+ * still queued or being decoded (2-row batches at 4 threads). */
+TEST(dms_prefetch_fold_error_early_and_late)
+{
+	CHECK(bad_file_case("pf_nokey_early", 1, "20240101-100001000.parquet", NO_KEY,
+			    "key column 'id' is missing", -1));
+	CHECK(bad_file_case("pf_nokey_late", 28, "20240101-100028000.parquet", NO_KEY,
+			    "key column 'id' is missing", -1));
 }
 
 TEST(dms_prefetch_bad_csv_value_early_and_late)
