@@ -739,7 +739,7 @@ int cl__pct_decode(cl_buf *out, const char *s, size_t n, unsigned flags)
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
-		if (ch == 0)
+		if (ch == 0 && !(flags & CL_PCT_NUL))
 			return CL_PCT_ENUL;
 		if (ch == '%') {
 			int hi = i + 2 < n ? cl__hex_digit(s[i + 1]) : -1;

@@ -82,9 +82,9 @@ size_t cl__utf8_check(const uint8_t *s, size_t n);
  * The %XX escapes of s[0..n) decoded into out (cleared first; a NUL after
  * the text, out->len without it). Flags: CL_PCT_LENIENT — a '%' without
  * two hex digits after it is kept as it is (Hive folder names), else it
- * is CL_PCT_EBAD; CL_PCT_NUL — a decoded %00 is kept (length-counted
- * values), else it is CL_PCT_ENUL. A raw NUL byte in s is CL_PCT_ENUL
- * always. Returns 0, CL_PCT_EBAD, CL_PCT_ENUL or CL_ENOMEM.
+ * is CL_PCT_EBAD; CL_PCT_NUL — NUL bytes, raw or escaped as %00, are
+ * kept (length-counted values), else either is CL_PCT_ENUL. Returns 0,
+ * CL_PCT_EBAD, CL_PCT_ENUL or CL_ENOMEM.
  */
 enum { CL_PCT_LENIENT = 1, CL_PCT_NUL = 2 };
 enum { CL_PCT_EBAD = -101, CL_PCT_ENUL = -102 }; /* apart from CL_E* */

@@ -108,26 +108,6 @@ int cl_dms_seq_write(cl_store *st, char **key_out, const cl_schema *schema,
 }
 
 
-/* Unescape s[0..n) into out (cleared first); -1 on a bad escape. */
-static int unescape(cl_buf *out, const char *s, size_t n)
-{
-	cl_buf_clear(out);
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (ch == '%') {
-			int hi = i + 2 < n ? cl__hex_digit(s[i + 1]) : -1;
-			int lo = hi >= 0 ? cl__hex_digit(s[i + 2]) : -1;
-			if (lo < 0)
-				return -1;
-			ch = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (cl_buf_putc(out, ch))
-			return CL_ENOMEM;
-	}
-	return cl_buf_putc(out, 0) ? CL_ENOMEM : 0;
-}
-
 /* A legacy text part, whole. */
 static int text_read(cl_store *st, const char *key, const cl_schema *types,
 		     cl_schema **schema_out, cl_batch **out, cl_error *err)
@@ -170,10 +150,13 @@ static int text_read(cl_store *st, const char *key, const cl_schema *types,
 			const char *t = memchr(p, '\t', (size_t)(end - p));
 			if (!t)
 				t = end;
-			if ((rc = unescape(&v, p, (size_t)(t - p)))) {
+			/* values are length-counted (a NUL byte is a value's own);
+			 * column names are not */
+			if ((rc = cl__pct_decode(&v, p, (size_t)(t - p), line == 2 ? 0 : CL_PCT_NUL))) {
 				rc = rc == CL_ENOMEM ? oom(err)
-						     : cl_error_set(err, CL_EFORMAT, "line %d: bad escape",
-								    line);
+						     : cl_error_set(err, CL_EFORMAT, "line %d: %s", line,
+								    rc == CL_PCT_ENUL ? "NUL in a column name"
+										      : "bad escape");
 				goto fail;
 			}
 			const char *val = (const char *)v.data;
@@ -196,7 +179,7 @@ static int text_read(cl_store *st, const char *key, const cl_schema *types,
 			} else if (!strcmp(val, "\\N") && t - p == 2) {
 				rc = cl_column_append_null(&b->cols[col], err);
 			} else {
-				rc = cl__column_append_text(&b->cols[col], val, v.len - 1, err);
+				rc = cl__column_append_text(&b->cols[col], val, v.len, err);
 				if (rc) {
 					cl_error_prefix(err, "line %d, column '%s': ", line,
 							schema->fields[col].name);
@@ -299,7 +282,9 @@ int cl_dms_seq_scan(cl_store *st, const char *key, const cl_schema *types, cl_dm
 			break;
 		rc = fn(ctx, cl_reader_schema(r), b, err);
 	}
-	if (rc)
+	/* the reader's messages name the file it read: the part itself unless
+	 * the store fetched a temporary copy */
+	if (rc && (!local || tmp || strncmp(err->message, local, strlen(local))))
 		cl_error_prefix(err, "%s/%s: ", cl_store_location(st), key);
 	cl_reader_free(r);
 	if (local && tmp)

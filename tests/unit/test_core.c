@@ -309,8 +309,8 @@ TEST(core_hash_null_safe_and_width_independent)
 }
 
 /* One %XX decoder for Hive folder names, DMS manifests, Delta paths and
- * sequence-index values: strict or lenient about a bare '%', NUL kept
- * only when asked, a raw NUL never. */
+ * sequence-index values: strict or lenient about a bare '%', NUL bytes
+ * (raw or %00) kept only when asked. */
 TEST(core_pct_decode)
 {
 	cl_buf b = {0};
@@ -330,7 +330,9 @@ TEST(core_pct_decode)
 	CHECK_EQ_INT(cl__pct_decode(&b, "a%00b", 5, CL_PCT_NUL), 0);
 	CHECK_EQ_INT(b.len, 3);
 	CHECK(b.data[1] == 0 && b.data[2] == 'b');
-	CHECK_EQ_INT(cl__pct_decode(&b, "a\0b", 3, CL_PCT_NUL | CL_PCT_LENIENT), CL_PCT_ENUL);
+	CHECK_EQ_INT(cl__pct_decode(&b, "a\0b", 3, CL_PCT_LENIENT), CL_PCT_ENUL);
+	CHECK_EQ_INT(cl__pct_decode(&b, "a\0b", 3, CL_PCT_NUL), 0);
+	CHECK_EQ_INT(b.len, 3);
 	cl_buf_release(&b);
 }
 
