@@ -30,6 +30,7 @@
  */
 #include "parquet_format.h"
 #include "parquet_reader.h"
+#include "core/threads.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -720,9 +721,7 @@ static int add_out(cl__pq_reader *p, cl_reader *r, int j, cl_error *err)
  * environment (as for the writer: lets tests run reads on the pipeline). */
 static int thread_count(const cl_read_options *o)
 {
-	const char *env = getenv("CL_THREADS");
-	int n = o && o->threads > 0 ? o->threads : env && *env ? atoi(env) : 1;
-	return n < 1 ? 1 : n > 64 ? 64 : n;
+	return cl__threads_resolve(o ? o->threads : 0);
 }
 
 /* With popts->page_index: the rows of each selected row group that may

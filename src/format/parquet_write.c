@@ -39,6 +39,7 @@
 #include "parquet_write_impl.h"
 #include "parquet_codec.h"
 #include "thrift_write.h"
+#include "core/threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -813,10 +814,7 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err)
 	p->chunks = cl_calloc((size_t)p->ncols, sizeof *p->chunks);
 	p->chunk_offsets = cl_calloc((size_t)p->ncols * 2, sizeof *p->chunk_offsets);
 	/* opts.threads; when 0, CL_THREADS from the environment (tests) */
-	const char *env = getenv("CL_THREADS");
-	p->nthreads = w->opts.threads > 0 ? w->opts.threads : env && *env ? atoi(env) : 1;
-	if (p->nthreads < 1)
-		p->nthreads = 1;
+	p->nthreads = cl__threads_resolve(w->opts.threads);
 	if (p->nthreads > PQW_MAX_THREADS)
 		p->nthreads = PQW_MAX_THREADS;
 	p->scratch = cl_calloc((size_t)p->nthreads, sizeof *p->scratch);

@@ -711,14 +711,7 @@ done:
 	return rc;
 }
 
-/*
- * Room for `rows` more change records (internal: dms_merge.c reserves the
- * rows of the Parquet files it is about to read, so the store, its row
- * arrays and the hash table are allocated once at their final size instead
- * of doubling — at 10M rows doubling leaves 6.7M values of every fixed-width
- * column allocated and zeroed for nothing).
- */
-int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err);
+/* Room for `rows` more change records (merge_internal.h). */
 int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err)
 {
 	if (m->finished || rows <= 0)

@@ -35,6 +35,7 @@
 
 #include "changelake/hash.h"
 #include "changelake/merge.h"
+#include "merge_internal.h"
 #include "core/value_text.h"
 
 #include <string.h>

@@ -418,17 +418,6 @@ fail:
 }
 
 /*
- * cl_merge_result for the merge's last use (internal: dms_merge.c's
- * commit): when no result row has patched values, the result's columns
- * are handed over (cl_column_move) as the upserts instead of copied —
- * deletes and stale rows squeezed out in place, the deletes copied — and
- * the merge keeps no result rows (a later cl_merge_result or
- * cl_merge_resolve sees none); otherwise the same as cl_merge_result. Same
- * rows in the same order as cl_merge_result.
- */
-int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
-			  cl_batch **deletes, cl_error *err);
-/*
  * Keep the rows r < n of c with keep[r] set, in order, in place (runs
  * moved with memmove). What lies past the new length reads as a fresh
  * reserve leaves it: values zero, validity bits set.
@@ -516,6 +505,7 @@ static void *take_columns(void *arg)
 	return NULL;
 }
 
+/* The result handed over for the merge's last use (merge_internal.h). */
 int cl__merge_take_result(cl_merge *m, const cl_schema **schema, cl_batch **upserts,
 			  cl_batch **deletes, cl_error *err)
 {

@@ -42,7 +42,10 @@
 #include "changelake/hash.h"
 #include "changelake/parquet.h"
 #include "core/buf.h"
+#include "dms_impl.h"
 #include "dms_prefetch.h"
+#include "ops/merge_internal.h"
+#include "core/threads.h"
 
 static int oom(cl_error *err)
 {
@@ -64,9 +67,7 @@ static cl_dms_read_options read_options(const cl_dms_merge_options *o)
  * environment, else 1 (as the table transaction resolves it). */
 static int run_threads(const cl_dms_merge_options *o)
 {
-	const char *env = getenv("CL_THREADS");
-	int n = o->threads > 0 ? o->threads : env && *env ? atoi(env) : 1;
-	return n < 1 ? 1 : n > 64 ? 64 : n;
+	return cl__threads_resolve(o->threads);
 }
 
 static double now_s(void)
@@ -687,9 +688,6 @@ static int lean_plan(run *r, cl_error *err)
  * (called on prefetch workers too: reads only what lean_plan set). */
 static int lean_open(const run *r, int i, int threads, cl_dms_reader **rd, cl_error *err)
 {
-	extern int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir,
-					       const cl_dms_file *f, const char *const *names,
-					       int n, int threads, cl_error *err);
 	const char **names = cl_calloc((size_t)r->nkeys + 2, sizeof *names);
 	if (!names)
 		return oom(err);
@@ -857,7 +855,6 @@ static int read_files(run *r, cl_error *err)
 	cl_schema_free(keys);
 	/* the store allocated once for every row to come (an initial load:
 	 * exactly the load's rows) instead of growing by doubling */
-	extern int cl__merge_reserve(cl_merge *m, int64_t rows, cl_error *err);
 	rc = rc ? rc : cl__merge_reserve(r->m, parquet_rows(r), err);
 	r->pr.nfiles = r->p->nfiles;
 	for (int i = 0; !rc && i < r->p->nfiles; i++) {
@@ -1011,8 +1008,6 @@ static int commit(run *r, cl_error *err)
 	 * lean run's: the keys) */
 	int nres = cl_merge_schema(r->m)->nfields;
 	/* the merge's last use: its result columns are taken over, not copied */
-	extern int cl__merge_take_result(cl_merge *m, const cl_schema **schema,
-					 cl_batch **upserts, cl_batch **deletes, cl_error *err);
 	int rc = cl__merge_take_result(r->m, &r->full, &r->u, &r->d, err);
 	if (rc)
 		return rc;

@@ -28,13 +28,11 @@
  * every worker before freeing what is left.
  */
 #include "dms_prefetch.h"
+#include "dms_impl.h"
 
 #include <pthread.h>
 #include <string.h>
 
-/* dms_read.c */
-int cl__dms_reader_next_owned(cl_dms_reader *d, cl_batch **batch, char **ops,
-			      int64_t *first_row, cl_error *err);
 
 #define MAX_WORKERS 8
 

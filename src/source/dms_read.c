@@ -25,6 +25,7 @@
  * a column that is new to the table keeps its text (string type).
  */
 #include "changelake/dms.h"
+#include "dms_impl.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -341,8 +342,6 @@ fail:
  * columns, in file order.
  */
 int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir, const cl_dms_file *f,
-				const char *const *names, int n, int threads, cl_error *err);
-int cl__dms_reader_open_columns(cl_dms_reader **out, const char *dir, const cl_dms_file *f,
 				const char *const *names, int n, int threads, cl_error *err)
 {
 	*out = NULL;
@@ -451,8 +450,6 @@ int cl_dms_reader_next(cl_dms_reader *d, cl_dms_changes *out, cl_error *err)
  * empty), other formats' copied. The reader's borrowed view is invalid
  * after this call.
  */
-int cl__dms_reader_next_owned(cl_dms_reader *d, cl_batch **batch, char **ops,
-			      int64_t *first_row, cl_error *err);
 int cl__dms_reader_next_owned(cl_dms_reader *d, cl_batch **batch, char **ops,
 			      int64_t *first_row, cl_error *err)
 {

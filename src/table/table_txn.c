@@ -38,6 +38,7 @@
 #include "layout.h"
 #include "table_data.h"
 #include "storage/crash_point.h"
+#include "core/threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -616,9 +617,7 @@ void cl_table_txn_set_threads(cl_table_txn *x, int n)
 
 int cl_table_txn_threads(const cl_table_txn *x)
 {
-	const char *env = getenv("CL_THREADS");
-	int n = x->threads > 0 ? x->threads : env && *env ? atoi(env) : 1;
-	return n < 1 ? 1 : n > 64 ? 64 : n;
+	return cl__threads_resolve(x->threads);
 }
 
 /*
