@@ -2,6 +2,9 @@
 #include "test.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -58,6 +61,34 @@ const char *cl_test_tmpdir(void)
 	if (system(cmd) != 0)
 		exit(2);
 	return path;
+}
+
+void cl_test_mkdirs(const char *path)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s", path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			mkdir(p, 0777);
+			*s = '/';
+		}
+	mkdir(p, 0777);
+}
+
+void cl_test_put(const char *dir, const char *rel, const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	char *slash = strrchr(path, '/');
+	*slash = 0;
+	cl_test_mkdirs(path);
+	*slash = '/';
+	FILE *f = fopen(path, "wb");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
 }
 
 static int cmp(const void *a, const void *b)

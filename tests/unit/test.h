@@ -71,6 +71,10 @@ extern int cl_test_failed_now;
 const char *cl_test_data_root(void);
 /* A fresh empty temporary directory for this test (removed at exit). */
 const char *cl_test_tmpdir(void);
+/* mkdir -p path (errors ignored: the test's next step fails instead). */
+void cl_test_mkdirs(const char *path);
+/* Write text to DIR/REL, creating REL's folders (errors ignored). */
+void cl_test_put(const char *dir, const char *rel, const char *text);
 
 struct cl_buf;
 struct cl_batch;

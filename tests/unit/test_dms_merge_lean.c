@@ -17,19 +17,6 @@
 #include "changelake.h"
 #include "changelake/dms_merge.h"
 
-static void mkdirs(const char *path)
-{
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0777);
-			*s = '/';
-		}
-	mkdir(p, 0777);
-}
-
 /* CSV text -> DIR/NAME.parquet (types inferred by the CSV reader). */
 static int put_parquet(const char *dir, const char *name, const char *csv, cl_error *err)
 {
@@ -175,8 +162,8 @@ TEST(dms_merge_lean_load_equals_one_pass)
 	snprintf(parent, sizeof parent, "%s/leanload/lake", tmp);
 	snprintf(lean, sizeof lean, "%s/lean", parent);
 	snprintf(one, sizeof one, "%s/one", parent);
-	mkdirs(src);
-	mkdirs(parent);
+	cl_test_mkdirs(src);
+	cl_test_mkdirs(parent);
 	CHECK_OK(make_source(src, &err), &err);
 
 	cl_dms_merge_options o;
@@ -272,8 +259,8 @@ TEST(dms_merge_lean_deletes_only_change)
 	snprintf(src, sizeof src, "%s/leandel/src/s/t", tmp);
 	snprintf(parent, sizeof parent, "%s/leandel/lake", tmp);
 	snprintf(lake, sizeof lake, "%s/t", parent);
-	mkdirs(src);
-	mkdirs(parent);
+	cl_test_mkdirs(src);
+	cl_test_mkdirs(parent);
 	CHECK_OK(put_parquet(src, "LOAD00000001", "id,v\n1,a\n2,b\n3,c\n", &err), &err);
 	CHECK_OK(put_parquet(src, "20240101-100000000", "Op,id,v\nD,1,\nD,3,\nD,9,\n", &err),
 		 &err);

@@ -15,19 +15,6 @@
 #include "changelake.h"
 #include "changelake/dms_merge.h"
 
-static void mkdirs(const char *path)
-{
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0777);
-			*s = '/';
-		}
-	mkdir(p, 0777);
-}
-
 #define NROWS 300001
 
 TEST(dms_merge_load_larger_than_a_write_slice)
@@ -37,8 +24,8 @@ TEST(dms_merge_load_larger_than_a_write_slice)
 	snprintf(src, sizeof src, "%s/bigload/src/s/t", cl_test_tmpdir());
 	snprintf(parent, sizeof parent, "%s/bigload/lake", cl_test_tmpdir());
 	snprintf(lake, sizeof lake, "%s/t", parent);
-	mkdirs(src);
-	mkdirs(parent);
+	cl_test_mkdirs(src);
+	cl_test_mkdirs(parent);
 	snprintf(path, sizeof path, "%s/LOAD00000001.csv", src);
 	FILE *f = fopen(path, "w");
 	CHECK(f != NULL);

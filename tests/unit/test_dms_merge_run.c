@@ -19,35 +19,6 @@
 #include "changelake.h"
 #include "changelake/dms_merge.h"
 
-static void mkdirs(const char *path)
-{
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0777);
-			*s = '/';
-		}
-	mkdir(p, 0777);
-}
-
-/* Write text to DIR/REL, creating folders. */
-static void put(const char *dir, const char *rel, const char *text)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, rel);
-	char *slash = strrchr(path, '/');
-	*slash = 0;
-	mkdirs(path);
-	*slash = '/';
-	FILE *f = fopen(path, "wb");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
 static int cmp_line(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -122,10 +93,10 @@ static void env_init(env *e, const char *name)
 	const char *tmp = cl_test_tmpdir();
 	snprintf(e->src, sizeof e->src, "%s/%s/src/s/t", tmp, name);
 	snprintf(e->lake, sizeof e->lake, "%s/%s/lake/t", tmp, name);
-	mkdirs(e->src);
+	cl_test_mkdirs(e->src);
 	char parent[4096];
 	snprintf(parent, sizeof parent, "%s/%s/lake", tmp, name);
-	mkdirs(parent);
+	cl_test_mkdirs(parent);
 	cl_dms_merge_options_init(&e->o);
 	e->keys[0] = "id";
 	e->o.keys = e->keys;
@@ -157,17 +128,17 @@ TEST(dms_merge_update_to_null_is_null)
 {
 	env e;
 	env_init(&e, "null");
-	put(e.src, "LOAD00000001.csv", "id,name,amount\n1,a,10\n2,b,20\n");
-	put(e.src, "20201113-120000000.csv", "Op,id,name,amount\nU,1,,10\nU,2,b,\n");
+	cl_test_put(e.src, "LOAD00000001.csv", "id,name,amount\n1,a,10\n2,b,20\n");
+	cl_test_put(e.src, "20201113-120000000.csv", "Op,id,name,amount\nU,1,,10\nU,2,b,\n");
 	CHECK(run_expect(&e, "1|\\N|10\n2|b|\\N\n"));
 	/* with --ignore-null-updates the NULL keeps the table's value, also
 	   across runs (the old value comes from the table's row) */
 	env f;
 	env_init(&f, "null2");
 	f.o.ignore_null_updates = true;
-	put(f.src, "LOAD00000001.csv", "id,name,amount\n1,a,10\n2,b,20\n");
+	cl_test_put(f.src, "LOAD00000001.csv", "id,name,amount\n1,a,10\n2,b,20\n");
 	CHECK(run_expect(&f, "1|a|10\n2|b|20\n"));
-	put(f.src, "20201113-120000000.csv", "Op,id,name,amount\nU,1,,11\nU,2,c,\n");
+	cl_test_put(f.src, "20201113-120000000.csv", "Op,id,name,amount\nU,1,,11\nU,2,c,\n");
 	CHECK(run_expect(&f, "1|a|11\n2|c|20\n"));
 }
 
@@ -180,17 +151,17 @@ TEST(dms_merge_full_load_before_cdc_whatever_timestamps)
 	e.o.sequence_by = "ts";
 	/* DMS stamps full-load rows with the time they were read, which can be
 	   after the commit time of CDC changes captured meanwhile */
-	put(e.src, "LOAD00000001.csv", "id,ts,v\n1,2020-11-13 12:30:00,a\n2,2020-11-13 12:30:00,b\n");
-	put(e.src, "20201113-120000000.csv", "Op,id,ts,v\nD,1,2020-11-13 12:00:00,\n"
+	cl_test_put(e.src, "LOAD00000001.csv", "id,ts,v\n1,2020-11-13 12:30:00,a\n2,2020-11-13 12:30:00,b\n");
+	cl_test_put(e.src, "20201113-120000000.csv", "Op,id,ts,v\nD,1,2020-11-13 12:00:00,\n"
 					     "U,2,2020-11-13 12:00:00,b2\n");
 	CHECK(run_expect(&e, "2|2020-11-13 12:00:00|b2\n"));
 	/* the same, with the full load consumed in an earlier run */
 	env f;
 	env_init(&f, "stamp2");
 	f.o.sequence_by = "ts";
-	put(f.src, "LOAD00000001.csv", "id,ts,v\n1,2020-11-13 12:30:00,a\n2,2020-11-13 12:30:00,b\n");
+	cl_test_put(f.src, "LOAD00000001.csv", "id,ts,v\n1,2020-11-13 12:30:00,a\n2,2020-11-13 12:30:00,b\n");
 	CHECK(run_expect(&f, "1|2020-11-13 12:30:00|a\n2|2020-11-13 12:30:00|b\n"));
-	put(f.src, "20201113-120000000.csv", "Op,id,ts,v\nD,1,2020-11-13 12:00:00,\n"
+	cl_test_put(f.src, "20201113-120000000.csv", "Op,id,ts,v\nD,1,2020-11-13 12:00:00,\n"
 					     "U,2,2020-11-13 12:00:00,b2\n");
 	CHECK(run_expect(&f, "2|2020-11-13 12:00:00|b2\n"));
 }
@@ -204,10 +175,10 @@ TEST(dms_merge_old_partitions_and_moves)
 	const char *pb[] = {"day:month"};
 	e.o.partition_by = pb;
 	e.o.npartition_by = 1;
-	put(e.src, "LOAD00000001.csv", "id,day,v\n1,2019-01-05,a\n2,2020-06-01,b\n3,2020-11-13,c\n");
+	cl_test_put(e.src, "LOAD00000001.csv", "id,day,v\n1,2019-01-05,a\n2,2020-06-01,b\n3,2020-11-13,c\n");
 	CHECK(run_expect(&e, "1|2019-01-05|a|2019-01\n2|2020-06-01|b|2020-06\n"
 			     "3|2020-11-13|c|2020-11\n"));
-	put(e.src, "2020/11/14/20201114-090000000.csv",
+	cl_test_put(e.src, "2020/11/14/20201114-090000000.csv",
 	    "Op,id,day,v\nU,1,2019-01-05,a2\nU,2,2020-11-14,moved\nD,3,2020-11-13,\n");
 	CHECK(run_expect(&e, "1|2019-01-05|a2|2019-01\n2|2020-11-14|moved|2020-11\n"));
 	/* the partition folders hold exactly the live rows */
@@ -230,7 +201,7 @@ TEST(dms_merge_ties_in_one_file_by_row)
 	env e;
 	env_init(&e, "ties");
 	e.o.sequence_by = "ts";
-	put(e.src, "20201113-120000000.csv",
+	cl_test_put(e.src, "20201113-120000000.csv",
 	    "Op,id,ts,v\nI,1,2020-11-13 12:00:00,first\nU,1,2020-11-13 12:00:00,second\n"
 	    "U,1,2020-11-13 12:00:00,third\nI,2,2020-11-13 12:00:01,x\nD,2,2020-11-13 12:00:01,\n"
 	    "I,2,2020-11-13 12:00:01,back\n");
@@ -248,7 +219,7 @@ TEST(dms_merge_more_than_1000_files)
 		snprintf(name, sizeof name, "2020/11/13/20201113-12%02d%02d%03d.csv", i / 600,
 			 i / 10 % 60, i % 10 * 100);
 		snprintf(text, sizeof text, "Op,id,v\nI,%d,%d\nU,%d,%d\n", i, i, i % 7, i);
-		put(e.src, name, text);
+		cl_test_put(e.src, name, text);
 		if (i == 1099)
 			CHECK_OK(run(&e), &e.err);
 	}
@@ -284,15 +255,15 @@ TEST(dms_merge_file_listed_twice_once)
 	env e;
 	env_init(&e, "twice");
 	e.o.nkeys = 0;
-	put(e.src, "LOAD00000001.csv", "id,v\n1,a\n");
-	put(e.src, "20201113-120000000.csv", "Op,id,v\nI,2,b\nI,2,b\n");
+	cl_test_put(e.src, "LOAD00000001.csv", "id,v\n1,a\n");
+	cl_test_put(e.src, "20201113-120000000.csv", "Op,id,v\nI,2,b\nI,2,b\n");
 	CHECK(run_expect(&e, "1|a\n2|b\n2|b\n"));
 	CHECK(run_expect(&e, "1|a\n2|b\n2|b\n"));
 	CHECK_EQ_INT(e.res.version, -1);
 	/* a rerun of a keyed table changes nothing either */
 	env f;
 	env_init(&f, "twice2");
-	put(f.src, "20201113-120000000.csv", "Op,id,v\nI,1,a\nU,1,b\n");
+	cl_test_put(f.src, "20201113-120000000.csv", "Op,id,v\nI,1,a\nU,1,b\n");
 	CHECK(run_expect(&f, "1|b\n"));
 	CHECK(run_expect(&f, "1|b\n"));
 	CHECK_EQ_INT(f.res.version, -1);
@@ -305,10 +276,10 @@ TEST(dms_merge_rewrite_is_one_version)
 {
 	env e;
 	env_init(&e, "atomic");
-	put(e.src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n3,c\n");
+	cl_test_put(e.src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n3,c\n");
 	CHECK(run_expect(&e, "1|a\n2|b\n3|c\n"));
 	int64_t v1 = e.res.version;
-	put(e.src, "20201113-120000000.csv", "Op,id,v\nU,2,B\nD,3,\n");
+	cl_test_put(e.src, "20201113-120000000.csv", "Op,id,v\nU,2,B\nD,3,\n");
 	CHECK(run_expect(&e, "1|a\n2|B\n"));
 	CHECK_EQ_INT(e.res.version, v1 + 1);
 	CHECK_EQ_INT(e.res.cow.files_rewritten, 1);
@@ -340,29 +311,29 @@ TEST(dms_merge_tombstones_stop_late_files)
 {
 	env e;
 	env_init(&e, "tomb");
-	put(e.src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n");
-	put(e.src, "20201113-120000000.csv", "Op,id,v\nD,1,\n");
+	cl_test_put(e.src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n");
+	cl_test_put(e.src, "20201113-120000000.csv", "Op,id,v\nD,1,\n");
 	CHECK(run_expect(&e, "2|b\n"));
 	/* arrives late: committed at 11:00, before the delete */
-	put(e.src, "20201113-110000000.csv", "Op,id,v\nU,1,late\nU,2,late\n");
+	cl_test_put(e.src, "20201113-110000000.csv", "Op,id,v\nU,1,late\nU,2,late\n");
 	CHECK(run_expect(&e, "2|late\n"));
 	CHECK_EQ_INT(e.res.merge.stale, 1);
 	/* a late file older than an update is ignored for that key too */
-	put(e.src, "20201113-130000000.csv", "Op,id,v\nU,2,new\n");
+	cl_test_put(e.src, "20201113-130000000.csv", "Op,id,v\nU,2,new\n");
 	CHECK(run_expect(&e, "2|new\n"));
-	put(e.src, "20201113-125900000.csv", "Op,id,v\nU,2,older\nI,3,c\n");
+	cl_test_put(e.src, "20201113-125900000.csv", "Op,id,v\nU,2,older\nI,3,c\n");
 	CHECK(run_expect(&e, "2|new\n3|c\n"));
 	/* a re-insert after the delete brings the key back */
-	put(e.src, "20201113-140000000.csv", "Op,id,v\nI,1,again\n");
+	cl_test_put(e.src, "20201113-140000000.csv", "Op,id,v\nI,1,again\n");
 	CHECK(run_expect(&e, "1|again\n2|new\n3|c\n"));
 	/* and many runs fold the index parts without losing a tombstone */
 	char name[64];
 	for (int i = 0; i < CL_DMS_SEQ_MAX_PARTS + 2; i++) {
 		snprintf(name, sizeof name, "20201114-10%02d00000.csv", i);
-		put(e.src, name, i == 0 ? "Op,id,v\nD,3,\n" : "Op,id,v\nU,2,x\n");
+		cl_test_put(e.src, name, i == 0 ? "Op,id,v\nD,3,\n" : "Op,id,v\nU,2,x\n");
 		CHECK_OK(run(&e), &e.err);
 	}
-	put(e.src, "20201114-050000000.csv", "Op,id,v\nU,3,zombie\n");
+	cl_test_put(e.src, "20201114-050000000.csv", "Op,id,v\nU,3,zombie\n");
 	CHECK(run_expect(&e, "1|again\n2|x\n"));
 	cl_table *t;
 	cl_snapshot *s;
@@ -381,11 +352,11 @@ TEST(dms_merge_new_full_load_rebuilds)
 {
 	env e;
 	env_init(&e, "rebuild");
-	put(e.src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n");
-	put(e.src, "20201113-120000000.csv", "Op,id,v\nD,1,\nI,3,c\n");
+	cl_test_put(e.src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n");
+	cl_test_put(e.src, "20201113-120000000.csv", "Op,id,v\nD,1,\nI,3,c\n");
 	CHECK(run_expect(&e, "2|b\n3|c\n"));
-	put(e.src, "LOAD00000002.csv", "id,v\n1,again\n5,e\n");
-	put(e.src, "20201114-120000000.csv", "Op,id,v\nU,5,E\n");
+	cl_test_put(e.src, "LOAD00000002.csv", "id,v\n1,again\n5,e\n");
+	cl_test_put(e.src, "20201114-120000000.csv", "Op,id,v\nU,5,E\n");
 	/* the full load is the whole truth: LOAD1 + LOAD2 + new CDC; the old
 	   CDC file is not applied again */
 	CHECK(run_expect(&e, "1|again\n2|b\n5|E\n"));
@@ -399,12 +370,12 @@ TEST(dms_merge_new_column_and_bad_value)
 {
 	env e;
 	env_init(&e, "evolve");
-	put(e.src, "LOAD00000001.csv", "id,v\n1,a\n");
+	cl_test_put(e.src, "LOAD00000001.csv", "id,v\n1,a\n");
 	CHECK(run_expect(&e, "1|a\n"));
-	put(e.src, "20201113-120000000.csv", "Op,id,v,extra\nI,2,b,x\n");
+	cl_test_put(e.src, "20201113-120000000.csv", "Op,id,v,extra\nI,2,b,x\n");
 	CHECK(run_expect(&e, "1|a|\\N\n2|b|x\n"));
 	CHECK_EQ_INT(e.res.columns_added, 1);
-	put(e.src, "20201113-130000000.csv", "Op,id,v,extra\nI,notanumber,c,y\n");
+	cl_test_put(e.src, "20201113-130000000.csv", "Op,id,v,extra\nI,notanumber,c,y\n");
 	CHECK(run(&e) != 0);
 	CHECK(strstr(e.err.message, "20201113-130000000.csv") != NULL);
 	CHECK(strstr(e.err.message, "row 1") != NULL);
@@ -432,8 +403,8 @@ TEST(dms_merge_real_full_load)
 	const char *tmp = cl_test_tmpdir();
 	snprintf(src, sizeof src, "%s/real/src/dbo/t", tmp);
 	snprintf(lake, sizeof lake, "%s/real/lake", tmp);
-	mkdirs(src);
-	mkdirs(lake);
+	cl_test_mkdirs(src);
+	cl_test_mkdirs(lake);
 	snprintf(to, sizeof to, "%s/LOAD00000001.parquet", src);
 	CHECK(symlink(from, to) == 0);
 	strcat(lake, "/t");

@@ -21,30 +21,6 @@
 #include "core/buf.h"
 #include "source/dms_prefetch.h"
 
-static void mkdirs(const char *path)
-{
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0777);
-			*s = '/';
-		}
-	mkdir(p, 0777);
-}
-
-static void put(const char *dir, const char *name, const char *text)
-{
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
 #define SCHEMA_OP "Op string, id int64, v string, x int64"
 #define SCHEMA_LOAD "id int64, v string, x int64"
 
@@ -114,7 +90,7 @@ static int make_files(const char *src, int from, int to, bool load, cl_error *er
 			else if (*p != '~')
 				cl_buf_putc(&c, *p);
 		cl_buf_putc(&c, 0);
-		put(src, name, (char *)c.data);
+		cl_test_put(src, name, (char *)c.data);
 		cl_buf_release(&c);
 	}
 	cl_buf_release(&t);
@@ -266,7 +242,7 @@ TEST(dms_prefetch_merge_same_at_1_2_4_threads)
 		int rows = batch ? 65536 : 3;
 		char src[4096], lake[4200];
 		snprintf(src, sizeof src, "%s/pf_same/src%d", tmp, rows);
-		mkdirs(src);
+		cl_test_mkdirs(src);
 		cl_error err = {0};
 		CHECK_OK(make_files(src, 0, 40, true, &err), &err);
 		trun t[3] = {0}, u[3] = {0};
@@ -303,7 +279,7 @@ static void make_bad(char *src, size_t n, const char *tmp, const char *name, int
 		     const char *bad_name, const char *text, cl_error *err)
 {
 	snprintf(src, n, "%s/%s/src", tmp, name);
-	mkdirs(src);
+	cl_test_mkdirs(src);
 	make_files(src, 0, 30, true, err);
 	char victim[4300];
 	snprintf(victim, sizeof victim, "%s/20240101-10%02d%02d000.parquet", src, bad / 60,
@@ -320,7 +296,7 @@ static void make_bad(char *src, size_t n, const char *tmp, const char *name, int
 		       err);
 		cl_buf_release(&t);
 	} else if (text) {
-		put(src, bad_name, text);
+		cl_test_put(src, bad_name, text);
 	} else {
 		put_pq(src, bad_name, SCHEMA_OP, "I|1|a|1\nU|2|b|2\nX|3|c|3\nI|4|d|4", 0, err);
 	}
@@ -341,11 +317,11 @@ static bool bad_file_case(const char *name, int bad, const char *bad_name, const
 		char later[64];
 		snprintf(later, sizeof later, "20240101-10%02d%02d000.parquet", also / 60,
 			 also % 60);
-		put(src, later, "PAR1 corrupt too PAR1");
+		cl_test_put(src, later, "PAR1 corrupt too PAR1");
 	}
 	/* the table holds the full load only (a folder with just that) */
 	snprintf(empty, sizeof empty, "%s/%s/load", tmp, name);
-	mkdirs(empty);
+	cl_test_mkdirs(empty);
 	char from[4300], to[4300];
 	snprintf(from, sizeof from, "%s/LOAD00000001.parquet", src);
 	snprintf(to, sizeof to, "%s/LOAD00000001.parquet", empty);
@@ -472,7 +448,7 @@ TEST(dms_prefetch_tiny_bound_same_batches)
 {
 	char src[4096];
 	snprintf(src, sizeof src, "%s/pf_tiny/src", cl_test_tmpdir());
-	mkdirs(src);
+	cl_test_mkdirs(src);
 	cl_error err = {0};
 	CHECK_OK(make_files(src, 0, 60, true, &err), &err);
 	cl_dms_listing *l = NULL;

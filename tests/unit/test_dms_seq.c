@@ -15,34 +15,6 @@
 #include "changelake.h"
 #include "changelake/dms_merge.h"
 
-static void mkdirs(const char *path)
-{
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0777);
-			*s = '/';
-		}
-	mkdir(p, 0777);
-}
-
-static void put(const char *dir, const char *rel, const char *text)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, rel);
-	char *slash = strrchr(path, '/');
-	*slash = 0;
-	mkdirs(path);
-	*slash = '/';
-	FILE *f = fopen(path, "wb");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
 /* Rows of b as "v|v|...\n" in order, NULL as \N (owned, free()). */
 static char *rows_text(const cl_batch *b)
 {
@@ -100,7 +72,7 @@ TEST(dms_seq_parquet_part_round_trip)
 	cl_error err = {0};
 	char root[4096];
 	snprintf(root, sizeof root, "%s/seqpq", cl_test_tmpdir());
-	mkdirs(root);
+	cl_test_mkdirs(root);
 	cl_store *st;
 	CHECK_OK(cl_store_open_local(&st, root, &err), &err);
 	cl_schema *ts = table_schema(), *is;
@@ -179,7 +151,7 @@ TEST(dms_seq_text_part_read)
 	cl_error err = {0};
 	char root[4096];
 	snprintf(root, sizeof root, "%s/seqtxt", cl_test_tmpdir());
-	mkdirs(root);
+	cl_test_mkdirs(root);
 	cl_store *st;
 	CHECK_OK(cl_store_open_local(&st, root, &err), &err);
 	cl_schema *ts = table_schema();
@@ -287,16 +259,16 @@ TEST(dms_seq_text_parts_of_older_tables)
 	snprintf(src, sizeof src, "%s/seqold/src/s/t", cl_test_tmpdir());
 	snprintf(parent, sizeof parent, "%s/seqold/lake", cl_test_tmpdir());
 	snprintf(lake, sizeof lake, "%s/t", parent);
-	mkdirs(src);
-	mkdirs(parent);
+	cl_test_mkdirs(src);
+	cl_test_mkdirs(parent);
 	cl_dms_merge_options o;
 	cl_dms_merge_options_init(&o);
 	const char *keys[] = {"id"};
 	o.keys = keys;
 	o.nkeys = 1;
 	cl_dms_merge_result res;
-	put(src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n3,c\n");
-	put(src, "20201113-120000000.csv", "Op,id,v\nD,1,\nU,2,b2\n");
+	cl_test_put(src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n3,c\n");
+	cl_test_put(src, "20201113-120000000.csv", "Op,id,v\nD,1,\nU,2,b2\n");
 	CHECK_OK(cl_dms_merge_run(&res, src, lake, &o, &err), &err);
 	/* turn the run's Parquet part into the text part an older version
 	 * wrote, and point the manifest at it */
@@ -339,7 +311,7 @@ TEST(dms_seq_text_parts_of_older_tables)
 	cl_schema_free(rs);
 	cl_dms_consumed_free(c);
 	/* late: before the delete of 1 and the update of 2 */
-	put(src, "20201113-110000000.csv", "Op,id,v\nU,1,zombie\nU,2,old\nU,3,c2\n");
+	cl_test_put(src, "20201113-110000000.csv", "Op,id,v\nU,1,zombie\nU,2,old\nU,3,c2\n");
 	CHECK_OK(cl_dms_merge_run(&res, src, lake, &o, &err), &err);
 	CHECK_EQ_INT(res.merge.stale, 2);
 	char *got = table_rows(lake, &err);
@@ -349,7 +321,7 @@ TEST(dms_seq_text_parts_of_older_tables)
 	for (int i = 0; i < CL_DMS_SEQ_MAX_PARTS + 1; i++) {
 		char name[64];
 		snprintf(name, sizeof name, "20201114-10%02d00000.csv", i);
-		put(src, name, "Op,id,v\nU,3,x\n");
+		cl_test_put(src, name, "Op,id,v\nU,3,x\n");
 		CHECK_OK(cl_dms_merge_run(&res, src, lake, &o, &err), &err);
 	}
 	c = manifest(lake, mpath, sizeof mpath, &err);
@@ -357,7 +329,7 @@ TEST(dms_seq_text_parts_of_older_tables)
 	for (int i = 0; c && i < c->nparts; i++)
 		CHECK(strstr(c->parts[i], ".parquet") != NULL);
 	cl_dms_consumed_free(c);
-	put(src, "20201113-115000000.csv", "Op,id,v\nI,1,zombie2\nU,3,old\n");
+	cl_test_put(src, "20201113-115000000.csv", "Op,id,v\nI,1,zombie2\nU,3,old\n");
 	CHECK_OK(cl_dms_merge_run(&res, src, lake, &o, &err), &err);
 	CHECK_EQ_INT(res.merge.stale, 2);
 	got = table_rows(lake, &err);

@@ -14,30 +14,6 @@
 #include "changelake/dms_merge.h"
 #include "changelake/table.h"
 
-static void mkdirs(const char *path)
-{
-	char p[4096];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *c = p + 1; *c; c++)
-		if (*c == '/') {
-			*c = 0;
-			mkdir(p, 0777);
-			*c = '/';
-		}
-	mkdir(p, 0777);
-}
-
-static void put(const char *dir, const char *name, const char *text)
-{
-	char p[4500];
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	FILE *f = fopen(p, "w");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
 static bool has_log(const char *loc)
 {
 	char p[4500];
@@ -341,9 +317,9 @@ TEST(dms_merge_killed_first_run_leaves_no_table)
 		char src[600], lake[600];
 		snprintf(src, sizeof src, "%s/kill%d/src/s/t", cl_test_tmpdir(), k);
 		snprintf(lake, sizeof lake, "%s/kill%d/lake", cl_test_tmpdir(), k);
-		mkdirs(src);
-		put(src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n3,c\n");
-		mkdirs(lake);
+		cl_test_mkdirs(src);
+		cl_test_put(src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n3,c\n");
+		cl_test_mkdirs(lake);
 		CHECK(merge_killed(src, lake, points[k]));
 		CHECK(!has_log(lake));
 		cl_dms_merge_result res;
@@ -366,14 +342,14 @@ TEST(dms_merge_killed_run_adding_a_column_keeps_the_schema)
 	char src[600], lake[600];
 	snprintf(src, sizeof src, "%s/grow/src/s/t", cl_test_tmpdir());
 	snprintf(lake, sizeof lake, "%s/grow/lake", cl_test_tmpdir());
-	mkdirs(src);
-	mkdirs(lake);
-	put(src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n");
+	cl_test_mkdirs(src);
+	cl_test_mkdirs(lake);
+	cl_test_put(src, "LOAD00000001.csv", "id,v\n1,a\n2,b\n");
 	cl_dms_merge_result res;
 	cl_error err = {0};
 	CHECK_OK(merge(src, lake, &res, &err), &err);
 	CHECK_EQ_INT(res.version, 0);
-	put(src, "20201113-120000000.csv", "Op,id,v,extra\nI,3,c,x\nU,1,A,y\n");
+	cl_test_put(src, "20201113-120000000.csv", "Op,id,v,extra\nI,3,c,x\nU,1,A,y\n");
 	CHECK(merge_killed(src, lake, "data-file-published:1"));
 	cl_table *t;
 	CHECK_OK(cl_table_open(&t, lake, &err), &err);
@@ -403,8 +379,8 @@ TEST(dms_merge_empty_parquet_load_creates_an_empty_table)
 		snprintf(src, sizeof src, "%s/empty%d/src/s/t", cl_test_tmpdir(), lean);
 		snprintf(lake, sizeof lake, "%s/empty%d/lake", cl_test_tmpdir(), lean);
 		snprintf(file, sizeof file, "%s/LOAD00000001.parquet", src);
-		mkdirs(src);
-		mkdirs(lake);
+		cl_test_mkdirs(src);
+		cl_test_mkdirs(lake);
 		cl_error err = {0};
 		cl_schema *fs = NULL;
 		CHECK_OK(cl_schema_parse(&fs, "id int64, name string", &err), &err);
