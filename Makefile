@@ -97,10 +97,10 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 build/fuzz/lib/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+	clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -MMD -MP -c $< -o $@
 build/fuzz/%: fuzz/%.c $(LIB_SRC:%.c=build/fuzz/lib/%.o)
 	@mkdir -p $(dir $@)
-	clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+	clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $^ $(LIBS)
 fuzz: deps-test $(FUZZ_BIN)
 	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 

@@ -7,8 +7,9 @@ set -u
 secs=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 pass=0; fail=0
-# Undefined behaviour stops a run like a crash does (the targets are built
-# with UBSan in its recoverable mode, which would only print it).
+# Undefined behaviour stops a run like a crash does (the Makefile builds
+# the targets with -fno-sanitize-recover=undefined; halt_on_error also
+# covers targets built by hand without it).
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 for bin in "$@"; do
 	name=$(basename "$bin"); name=${name#fuzz_}
