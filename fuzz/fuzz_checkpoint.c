@@ -28,27 +28,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "changelake/table.h"
 
 #define CP_KEY "/_delta_log/00000000000000000001.checkpoint.parquet"
 
-static char root[128];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static void cleanup(void)
-{
-	if (root[0])
-		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void put(const char *rel, const void *data, size_t n)
 {
 	char p[160];
-	snprintf(p, sizeof p, "%s%s", root, rel);
+	snprintf(p, sizeof p, "%s%s", fuzz_root, rel);
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || (n && write(fd, data, n) != (ssize_t)n))
 		abort();
@@ -57,14 +45,9 @@ static void put(const char *rel, const void *data, size_t n)
 
 static void setup(void)
 {
-	const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
-	snprintf(root, sizeof root, "%s/cl-fuzz-cp-XXXXXX",
-		 td && *td && strlen(td) < 64 ? td : "/tmp");
-	if (!mkdtemp(root))
-		abort();
-	atexit(cleanup);
+	fuzz_tmpdir("cp");
 	char p[128];
-	snprintf(p, sizeof p, "%s/_delta_log", root);
+	snprintf(p, sizeof p, "%s/_delta_log", fuzz_root);
 	if (mkdir(p, 0755))
 		abort();
 	static const char commit[] = "{\"commitInfo\":{\"operation\":\"WRITE\"}}\n";
@@ -132,7 +115,7 @@ static bool same(const cl_snapshot *a, const cl_snapshot *b)
 static int load(cl_table **t, cl_snapshot **s, cl_error *err)
 {
 	*s = NULL;
-	int rc = cl_table_open(t, root, err);
+	int rc = cl_table_open(t, fuzz_root, err);
 	return rc ? rc : cl_table_snapshot(s, *t, NULL, err);
 }
 
@@ -140,11 +123,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > (256u << 10))
 		return 0;
-	if (!root[0])
+	if (!fuzz_root[0])
 		setup();
 	put(CP_KEY, data, size);
 	char lc[160];
-	snprintf(lc, sizeof lc, "%s/_delta_log/_last_checkpoint", root);
+	snprintf(lc, sizeof lc, "%s/_delta_log/_last_checkpoint", fuzz_root);
 	remove(lc);
 
 	cl_error err = {0};

@@ -9,6 +9,7 @@
  * every kind of type. Every batch is checked against the batch invariants.
  * Errors are fine; crashes, leaks, UB and invariant breaks are not.
  */
+#include "fuzz_util.h"
 #include "changelake.h"
 
 #include <stdio.h>
@@ -45,15 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    "e timestamp(us,utc), f float64, g bool, h binary", &e))
 			abort();
 	}
-	int fd = memfd_create("fuzz.csv", 0);
+	char path[64];
+	int fd = fuzz_memfile("fuzz.csv", data, size, path, sizeof path);
 	if (fd < 0)
 		return 0;
-	if (size && write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
 	cl_read_options o;
 	cl_read_options_init(&o);

@@ -28,30 +28,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "changelake/dms.h"
 
-static char root[128];
 static cl_schema *schema;
 
 static void cleanup(void)
 {
-	char p[128];
-	snprintf(p, sizeof p, "%s/LOAD00000001.csv", root);
-	remove(p);
-	snprintf(p, sizeof p, "%s/20240102-101010123.csv", root);
-	remove(p);
-	rmdir(root);
 	cl_schema_free(schema);
 }
 
 static void setup(void)
 {
 	cl_error err = {0};
-	const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
-	snprintf(root, sizeof root, "%s/cl-fuzz-dmscsv-XXXXXX",
-		 td && *td && strlen(td) < 64 ? td : "/tmp");
-	if (!mkdtemp(root) ||
-	    cl_schema_parse(&schema, "id int64, name string, amount decimal(10,2), "
+	fuzz_tmpdir("dmscsv");
+	if (cl_schema_parse(&schema, "id int64, name string, amount decimal(10,2), "
 				     "ts timestamp(us), ok bool",
 			    &err))
 		abort();
@@ -62,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > 65537)
 		return 0;
-	if (!root[0])
+	if (!fuzz_root[0])
 		setup();
 	static const char delims[] = {',', '|', '\t', ';'};
 	static const char *const nulls[] = {NULL, "NULL", "\\N", NULL};
@@ -87,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	char rel[32], path[128];
 	snprintf(rel, sizeof rel, "%s", load ? "LOAD00000001.csv" : "20240102-101010123.csv");
-	snprintf(path, sizeof path, "%s/%s", root, rel);
+	snprintf(path, sizeof path, "%s/%s", fuzz_root, rel);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || (size > 1 && write(fd, data + 1, size - 1) != (ssize_t)(size - 1)))
 		abort();
@@ -101,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	cl_error err = {0};
 	cl_dms_reader *r = NULL;
-	int rc = cl_dms_reader_open(&r, root, &f, &o, &err);
+	int rc = cl_dms_reader_open(&r, fuzz_root, &f, &o, &err);
 	if (rc) {
 		if (rc != CL_ENOMEM && !strstr(err.message, rel)) {
 			fprintf(stderr, "error does not name the file: %s\n", err.message);

@@ -27,33 +27,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "changelake/dms_merge.h"
 #include "changelake/storage.h"
 
-static char root[128];
 static cl_store *st;
 static cl_schema *types;
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
 
 static void cleanup(void)
 {
 	cl_store_free(st);
 	cl_schema_free(types);
-	if (root[0])
-		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void setup(void)
 {
 	cl_error err = {0};
-	const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
-	snprintf(root, sizeof root, "%s/cl-fuzz-seq-XXXXXX",
-		 td && *td && strlen(td) < 64 ? td : "/tmp");
-	if (!mkdtemp(root) || cl_store_open_local(&st, root, &err) ||
+	fuzz_tmpdir("seq");
+	if (cl_store_open_local(&st, fuzz_root, &err) ||
 	    cl_schema_parse(&types, "id int64, k string, ts timestamp(us), d decimal(10,2), "
 				    "b binary, f float64, dt date, flag bool, u uint32, "
 				    "tz timestamp(ns,utc)",

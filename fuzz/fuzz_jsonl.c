@@ -7,6 +7,7 @@
  * schema of every kind of type; every batch is checked against the batch
  * invariants.
  */
+#include "fuzz_util.h"
 #include "changelake.h"
 
 #include <stdio.h>
@@ -42,15 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    "i int8 not null", &e))
 			abort();
 	}
-	int fd = memfd_create("fuzz.jsonl", 0);
+	char path[64];
+	int fd = fuzz_memfile("fuzz.jsonl", data, size, path, sizeof path);
 	if (fd < 0)
 		return 0;
-	if (size && write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
 	cl_read_options o;
 	cl_read_options_init(&o);

@@ -24,18 +24,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "changelake/storage.h"
 #include "core/buf.h"
 #include "table/delta.h"
 
-static char root[128];
 static cl_store *st;
 
 static void cleanup(void)
 {
 	cl_store_free(st);
-	if (root[0])
-		rmdir(root);
 }
 
 static void classify(const char *key)
@@ -79,10 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cl_error err = {0};
 	if (!st) {
-		const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
-		snprintf(root, sizeof root, "%s/cl-fuzz-names-XXXXXX",
-			 td && *td && strlen(td) < 64 ? td : "/tmp");
-		if (!mkdtemp(root) || cl_store_open_local(&st, root, &err))
+		fuzz_tmpdir("names");
+		if (cl_store_open_local(&st, fuzz_root, &err))
 			abort();
 		atexit(cleanup);
 	}

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "changelake/dataset.h"
 #include "core/buf.h"
 #include "core/value_text.h"
@@ -34,29 +35,12 @@
 #define MAX_COMPS 6
 #define MAX_COMP 100
 
-static char root[128];
 
 typedef struct line {
 	int ncomps;
 	char comp[MAX_COMPS][MAX_COMP + 1];
 	bool visible;
 } line;
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return strcmp(p, root) ? remove(p) : 0;
-}
-
-static void empty_root(void)
-{
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void cleanup(void)
-{
-	empty_root();
-	rmdir(root);
-}
 
 /* Hex-decode %XX like a Hive writer's escaping (a '%' not followed by two
  * hex digits stays). Returns the decoded length. */
@@ -136,14 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 2048)
 		return 0;
-	if (!root[0]) {
-		const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
-		snprintf(root, sizeof root, "%s/cl-fuzz-part-XXXXXX",
-			 td && *td && strlen(td) < 64 ? td : "/tmp");
-		if (!mkdtemp(root))
-			abort();
-		atexit(cleanup);
-	}
+	fuzz_tmpdir("part");
 	static line lines[MAX_LINES];
 	int nlines = 0;
 	size_t pos = 0;
@@ -179,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int nvisible = 0;
 	for (int i = 0; i < nlines; i++) {
 		char p[1024];
-		int k = snprintf(p, sizeof p, "%s", root);
+		int k = snprintf(p, sizeof p, "%s", fuzz_root);
 		for (int c = 0; c < lines[i].ncomps; c++) {
 			k += snprintf(p + k, sizeof p - (size_t)k, "/%s", lines[i].comp[c]);
 			mkdir(p, 0755);
@@ -203,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cl_read_options_init(&o);
 	o.batch_rows = 2;
 	cl_dataset *ds = NULL;
-	int rc = cl_dataset_open(&ds, root, &o, &err);
+	int rc = cl_dataset_open(&ds, fuzz_root, &o, &err);
 	if (!rc) {
 		const cl_schema *s = cl_dataset_schema(ds);
 		if (s->nfields < 1 || strcmp(s->fields[0].name, "x") ||
@@ -232,6 +209,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	cl_dataset_free(ds);
-	empty_root();
+	fuzz_tmpdir_empty();
 	return 0;
 }

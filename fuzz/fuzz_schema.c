@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "changelake/schema.h"
 #include "core/buf.h"
 #include "core/value_text.h"
@@ -78,15 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cl_error err = {0};
 	cl_schema *loaded = NULL, *parsed = NULL, *again = NULL;
-	int fd = memfd_create("fuzz.schema", 0);
+	char path[64];
+	int fd = fuzz_memfile("fuzz.schema", data, size, path, sizeof path);
 	if (fd < 0)
 		return 0;
-	if (size && write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	int lrc = cl_schema_load(&loaded, path, &err);
 	close(fd);
 	if (lrc && !err.message[0])

@@ -28,23 +28,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "changelake/parquet.h"
 #include "changelake/table.h"
 #include "core/buf.h"
 #include "core/json.h"
 
-static char root[128];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static void cleanup(void)
-{
-	if (root[0])
-		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static const char meta[] =
 	"{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n"
@@ -100,15 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 16384)
 		return 0;
-	if (!root[0]) {
-		const char *td = getenv("TMPDIR"); /* fuzz/run.sh: removed after the run */
-		snprintf(root, sizeof root, "%s/cl-fuzz-stats-XXXXXX",
-			 td && *td && strlen(td) < 64 ? td : "/tmp");
-		if (!mkdtemp(root))
-			abort();
-		atexit(cleanup);
+	if (!fuzz_root[0]) {
+		fuzz_tmpdir("stats");
 		char p[128];
-		snprintf(p, sizeof p, "%s/_delta_log", root);
+		snprintf(p, sizeof p, "%s/_delta_log", fuzz_root);
 		if (mkdir(p, 0755))
 			abort();
 	}
@@ -129,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc)
 		abort();
 	char path[160];
-	snprintf(path, sizeof path, "%s/_delta_log/00000000000000000000.json", root);
+	snprintf(path, sizeof path, "%s/_delta_log/00000000000000000000.json", fuzz_root);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || write(fd, c.data, c.len) != (ssize_t)c.len)
 		abort();
@@ -150,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cl_error err = {0};
 	cl_table *t = NULL;
 	cl_snapshot *s = NULL;
-	if (cl_table_open(&t, root, &err) || cl_table_snapshot(&s, t, NULL, &err)) {
+	if (cl_table_open(&t, fuzz_root, &err) || cl_table_snapshot(&s, t, NULL, &err)) {
 		if (!err.message[0])
 			abort();
 		cl_table_free(t);
