@@ -131,6 +131,19 @@ int cl_column_reserve(cl_column *c, int64_t n, cl_error *err)
  * as they do in a cleared and reused column. Declared in
  * core/column.h (its user: the Parquet page reader).
  */
+int64_t cl__column_bytes(const cl_column *c)
+{
+	int w = cl_type_width(c->type);
+	int64_t b = c->validity_cap + c->data_cap;
+	if (c->type.id == CL_BOOL)
+		b += (c->cap + 7) / 8;
+	else if (cl_type_is_var(c->type))
+		b += (c->cap + 1) * 8;
+	else
+		b += c->cap * w;
+	return b;
+}
+
 int cl__column_reserve_nozero(cl_column *c, int64_t n, cl_error *err)
 {
 	return reserve(c, n, false, err);

@@ -15,4 +15,7 @@
  */
 int cl__column_reserve_nozero(cl_column *c, int64_t n, cl_error *err);
 
+/* Bytes held by a column's buffers (allocated, not only used). */
+int64_t cl__column_bytes(const cl_column *c);
+
 #endif

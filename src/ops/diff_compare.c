@@ -15,19 +15,6 @@
 #include <math.h>
 #include <string.h>
 
-int64_t cl__column_bytes(const cl_column *c)
-{
-	int w = cl_type_width(c->type);
-	int64_t b = c->validity_cap + c->data_cap;
-	if (c->type.id == CL_BOOL)
-		b += (c->cap + 7) / 8;
-	else if (cl_type_is_var(c->type))
-		b += (c->cap + 1) * 8;
-	else
-		b += c->cap * w;
-	return b;
-}
-
 /* ---- widening ----------------------------------------------------------- */
 
 static bool is_sint(cl_type_id t)

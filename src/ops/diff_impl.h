@@ -28,6 +28,7 @@
 #include "changelake/diff.h"
 #include "changelake/hash.h"
 #include "core/buf.h"
+#include "core/column.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -88,8 +89,6 @@ bool cl__diff_widen(cl_type a, cl_type b, cl_type *out);
 int cl__diff_cast(cl_column *dst, const cl_column *src, cl_error *err);
 /* Append n NULLs. */
 int cl__column_append_nulls(cl_column *dst, int64_t n, cl_error *err);
-/* Bytes held by a column's buffers. */
-int64_t cl__column_bytes(const cl_column *c);
 
 /* Default equality (null-safe; -0.0 == 0.0, NaN == NaN). Same types. */
 bool cl__diff_equal(const cl_column *a, int64_t ia, const cl_column *b, int64_t ib);

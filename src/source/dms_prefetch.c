@@ -29,6 +29,7 @@
  */
 #include "dms_prefetch.h"
 #include "dms_impl.h"
+#include "core/column.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -79,21 +80,13 @@ static void item_free(item *it)
 	cl_free(it);
 }
 
-/* Decoded bytes of a batch (what it holds allocated). */
+/* Decoded bytes of a batch and its ops (what it holds allocated). */
 static int64_t batch_bytes(const cl_batch *b)
 {
-	int64_t n = 0;
-	for (int c = 0; c < b->ncols; c++) {
-		const cl_column *col = &b->cols[c];
-		n += col->validity_cap;
-		if (cl_type_is_var(col->type))
-			n += (col->cap + 1) * 8 + col->data_cap;
-		else if (col->type.id == CL_BOOL)
-			n += (col->cap + 7) / 8;
-		else
-			n += col->cap * cl_type_width(col->type);
-	}
-	return n + b->nrows;
+	int64_t n = b->nrows;
+	for (int c = 0; c < b->ncols; c++)
+		n += cl__column_bytes(&b->cols[c]);
+	return n;
 }
 
 /* Record file j's error (mutex held). */
