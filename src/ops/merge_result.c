@@ -51,14 +51,16 @@ static void adopt_i64(cl_column *c, int64_t **arr, int64_t n, int64_t cap)
 
 /*
  * Without update chains: the winners' values of result columns from, from
- * + step, ... in runs (column nd + 2 stands for the ops, and its task also
- * counts the rows into *nres). The columns are independent, so threads
- * can take every step-th one.
+ * + step, ... (column nd + 2 stands for the ops), copied by the runs of
+ * winning store rows (found once, runs[2k] = first row, runs[2k + 1] =
+ * length). The columns are independent, so threads can take every
+ * step-th one.
  */
 typedef struct gather_task {
 	cl_merge *m;
+	const int64_t *runs;
+	int64_t nruns;
 	int from, step, rc;
-	int64_t nres;
 	cl_error err;
 } gather_task;
 
@@ -69,24 +71,17 @@ static void *gather_columns(void *arg)
 	int nd = m->schema->nfields, rc = 0;
 	for (int c = t->from; !rc && c < nd + 3; c += t->step) {
 		int64_t j = 0;
-		for (int64_t r = 0; !rc && r < m->nrows; r++) {
-			if (!m->winner[r])
-				continue;
-			int64_t e = r + 1;
-			while (e < m->nrows && m->winner[e])
-				e++;
+		for (int64_t k = 0; !rc && k < t->nruns; k++) {
+			int64_t r = t->runs[2 * k], n = t->runs[2 * k + 1];
 			if (c < nd)
-				rc = cl_column_append_range(&m->res[c], &m->cols[c], r, e - r, &t->err);
+				rc = cl_column_append_range(&m->res[c], &m->cols[c], r, n, &t->err);
 			else if (c < nd + 2)
 				rc = append_i64s(&m->res[c], (c == nd ? m->seq_file : m->seq_row) + r,
-						 e - r, &t->err);
+						 n, &t->err);
 			else
-				memcpy(m->res_ops + j, m->ops + r, (size_t)(e - r));
-			j += e - r;
-			r = e - 1;
+				memcpy(m->res_ops + j, m->ops + r, (size_t)n);
+			j += n;
 		}
-		if (c == nd + 2)
-			t->nres = j;
 	}
 	t->rc = rc;
 	return NULL;
@@ -120,21 +115,42 @@ static int task_count(const cl_merge *m, int ncols)
  * first failing task's error. */
 static int gather_parallel(cl_merge *m, int64_t *nres, cl_error *err)
 {
+	int64_t nruns = 0, rows = 0, cap = 0, *runs = NULL;
+	for (int64_t r = 0; r < m->nrows; r++) {
+		if (!m->winner[r])
+			continue;
+		int64_t e = r + 1;
+		while (e < m->nrows && m->winner[e])
+			e++;
+		if (nruns == cap) {
+			cap = cap ? 2 * cap : 1024;
+			int64_t *nr = cl_realloc(runs, (size_t)cap * 2 * sizeof *nr);
+			if (!nr) {
+				cl_free(runs);
+				return cl_error_set(err, CL_ENOMEM, "out of memory");
+			}
+			runs = nr;
+		}
+		runs[2 * nruns] = r;
+		runs[2 * nruns++ + 1] = e - r;
+		rows += e - r;
+		r = e - 1;
+	}
 	int n = task_count(m, m->schema->nfields + 3);
 	gather_task t[8];
 	for (int k = 0; k < n; k++) {
-		t[k] = (gather_task){.m = m, .from = k, .step = n};
+		t[k] = (gather_task){.m = m, .runs = runs, .nruns = nruns, .from = k, .step = n};
 		t[k].err.code = 0;
 	}
 	run_tasks(gather_columns, t, sizeof *t, n);
+	cl_free(runs);
 	for (int k = 0; k < n; k++)
 		if (t[k].rc) {
 			if (err)
 				*err = t[k].err;
 			return t[k].rc;
 		}
-	/* the ops' task counted the rows */
-	*nres = t[(m->schema->nfields + 2) % n].nres;
+	*nres = rows;
 	return 0;
 }
 
