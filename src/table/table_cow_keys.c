@@ -17,7 +17,7 @@
 #include "core/value_text.h"
 
 #include <string.h>
-#define XXH_INLINE_ALL /* XXH3 inlined into cl__keys_hash (the same hashes) */
+#define XXH_INLINE_ALL /* XXH3 inlined into slot_hash */
 #include <xxhash.h>
 
 static int oom(cl_error *err)
@@ -128,16 +128,8 @@ int cl__keyset_filter(cl__keyset *ks)
 void cl__keys_hash(uint64_t *h, cl_column *const *cols, int nkeys, int64_t n)
 {
 	memset(h, 0, (size_t)n * sizeof *h);
-	for (int k = 0; k < nkeys; k++) {
-		const cl_column *c = cols[k];
-		if (c->type.id != CL_INT64 || (c->validity && c->null_count != 0)) {
-			cl_hash_column(c, h, n);
-			continue;
-		}
-		const int64_t *v = (const int64_t *)c->values;
-		for (int64_t i = 0; i < n; i++)
-			h[i] = XXH3_64bits_withSeed(&v[i], 8, h[i]);
-	}
+	for (int k = 0; k < nkeys; k++)
+		cl_hash_column(cols[k], h, n);
 }
 
 static void range_add(cl_column *lo, cl_column *hi, const cl_column *c, int64_t r)

@@ -22,9 +22,6 @@
 #include "core/value_text.h"
 #include "storage/crash_point.h"
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -511,19 +508,6 @@ static int route_scatter(cl__table_writer *w, int64_t n, cl_error *err)
 	return rc;
 }
 
-/* cl_hash_column (core/hash.c), with its INT64 loop's XXH3 inlined here:
- * the same hashes. */
-static void hash_column(const cl_column *c, uint64_t *hashes, int64_t n)
-{
-	if (c->validity || c->type.id != CL_INT64) {
-		cl_hash_column(c, hashes, n);
-		return;
-	}
-	const int64_t *v = (const int64_t *)c->values;
-	for (int64_t i = 0; i < n; i++)
-		hashes[i] = XXH3_64bits_withSeed(&v[i], 8, hashes[i]);
-}
-
 /* Room for n rows in the routing scratch. */
 static int scratch_reserve(cl__table_writer *w, int64_t n, cl_error *err)
 {
@@ -561,7 +545,7 @@ int cl__table_writer_write(cl__table_writer *w, const cl_batch *b, cl_error *err
 		if (w->l.buckets) {
 			memset(w->hash, 0, (size_t)n * sizeof *w->hash);
 			for (int k = 0; k < w->l.nkeys; k++)
-				hash_column(w->col[w->l.key_index[k]], w->hash, n);
+				cl_hash_column(w->col[w->l.key_index[k]], w->hash, n);
 		}
 		uint64_t nb = w->l.buckets ? (uint64_t)w->l.buckets : 1;
 		bool pow2 = (nb & (nb - 1)) == 0; /* then h % nb == h & (nb - 1) */

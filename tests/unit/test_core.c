@@ -308,6 +308,40 @@ TEST(core_hash_null_safe_and_width_independent)
 	cl_column_release(&b);
 }
 
+/* The INT64 fast path (no NULLs: no bitmap, or a bitmap with every bit set)
+ * gives the same hashes as hashing value by value. */
+TEST(core_hash_int64_paths_agree)
+{
+	cl_error e = {0};
+	cl_column plain, bitmap;
+	CHECK_OK(cl_column_init(&plain, cl_type_make(CL_INT64), 0, &e), &e);
+	CHECK_OK(cl_column_init(&bitmap, cl_type_make(CL_INT64), 0, &e), &e);
+	for (int64_t i = 0; i < 100; i++) {
+		int64_t v = (i * 0x9e3779b97f4a7c15ll) ^ (i << 7);
+		CHECK_OK(cl_column_append_i64(&plain, v, &e), &e);
+		CHECK_OK(cl_column_append_i64(&bitmap, v, &e), &e);
+	}
+	CHECK_OK(cl_column_ensure_validity(&bitmap, &e), &e);
+	CHECK(bitmap.validity != NULL && bitmap.null_count == 0);
+	uint64_t h1[100], h2[100];
+	for (int i = 0; i < 100; i++)
+		h1[i] = h2[i] = (uint64_t)i * 31;
+	cl_hash_column(&plain, h1, 100);
+	cl_hash_column(&bitmap, h2, 100);
+	for (int i = 0; i < 100; i++) {
+		CHECK(h1[i] == h2[i]);
+		CHECK(h1[i] == cl_hash_value(&plain, i, (uint64_t)i * 31));
+	}
+	/* a NULL among them: hashed as NULL, the others unchanged */
+	CHECK_OK(cl_column_append_null(&bitmap, &e), &e);
+	uint64_t h3[101] = {0};
+	cl_hash_column(&bitmap, h3, 101);
+	CHECK(h3[0] == cl_hash_value(&plain, 0, 0));
+	CHECK(h3[100] == cl_hash_value(&bitmap, 100, 0));
+	cl_column_release(&plain);
+	cl_column_release(&bitmap);
+}
+
 /* One %XX decoder for Hive folder names, DMS manifests, Delta paths and
  * sequence-index values: strict or lenient about a bare '%', NUL bytes
  * (raw or %00) kept only when asked. */
