@@ -13,8 +13,11 @@
  * so a crash leaves the database at one version or the next.
  *
  * Every statement binds its values (no SQL text is built from data).
+ *
+ * The public cl_state_* functions at the end dispatch through the backend
+ * ops (state_impl.h): a postgresql:// URL opens state_pg.c instead.
  */
-#include "changelake/state.h"
+#include "sink/state_impl.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -22,10 +25,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct cl_state {
+typedef struct sqlite_state {
+	cl_state base; /* first: a cl_state * is a sqlite_state * */
 	sqlite3 *db;
 	char *path;
-};
+} sqlite_state;
+
+static const cl__state_ops sqlite_ops;
 
 static const char *const migrations[] = {
 	/* 0 -> 1 */
@@ -56,7 +62,7 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-static int db_error(cl_state *s, cl_error *err, const char *what)
+static int db_error(sqlite_state *s, cl_error *err, const char *what)
 {
 	int code = sqlite3_errcode(s->db);
 	return cl_error_set(err, code == SQLITE_BUSY || code == SQLITE_LOCKED ? CL_ECONFLICT
@@ -66,7 +72,7 @@ static int db_error(cl_state *s, cl_error *err, const char *what)
 			    "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-static int exec(cl_state *s, const char *sql, cl_error *err)
+static int exec(sqlite_state *s, const char *sql, cl_error *err)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -77,7 +83,7 @@ static int exec(cl_state *s, const char *sql, cl_error *err)
 	return 0;
 }
 
-static int user_version(cl_state *s, int *v, cl_error *err)
+static int user_version(sqlite_state *s, int *v, cl_error *err)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
@@ -88,8 +94,9 @@ static int user_version(cl_state *s, int *v, cl_error *err)
 	return rc == SQLITE_ROW ? 0 : db_error(s, err, "reading the version");
 }
 
-int cl_state_version(cl_state *s)
+static int sqlite_version(cl_state *base)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	int v = -1;
 	user_version(s, &v, NULL);
 	return v;
@@ -125,17 +132,20 @@ static int make_parent(const char *path, cl_error *err)
 	return 0;
 }
 
-int cl_state_open(cl_state **out, const char *path, cl_error *err)
+static void sqlite_close(cl_state *base);
+
+static int sqlite_open(cl_state **out, const char *path, cl_error *err)
 {
 	*out = NULL;
 	int rc = make_parent(path, err);
 	if (rc)
 		return rc;
-	cl_state *s = cl_calloc(1, sizeof *s);
+	sqlite_state *s = cl_calloc(1, sizeof *s);
 	if (!s || !(s->path = cl_strdup(path))) {
 		cl_free(s);
 		return cl_error_set(err, CL_ENOMEM, "out of memory");
 	}
+	s->base.ops = &sqlite_ops;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		rc = s->db ? db_error(s, err, "cannot open")
@@ -178,15 +188,16 @@ int cl_state_open(cl_state **out, const char *path, cl_error *err)
 		if ((rc = exec(s, "COMMIT", err)))
 			goto fail;
 	}
-	*out = s;
+	*out = &s->base;
 	return 0;
 fail:
-	cl_state_close(s);
+	sqlite_close(&s->base);
 	return rc;
 }
 
-void cl_state_close(cl_state *s)
+static void sqlite_close(cl_state *base)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	if (!s)
 		return;
 	sqlite3_close(s->db);
@@ -251,8 +262,10 @@ static int read_table(sqlite3_stmt *st, cl_state_table *t, cl_error *err)
 	return 0;
 }
 
-int cl_state_table_register(cl_state *s, const char *name, bool *created, cl_error *err)
+static int sqlite_table_register(cl_state *base, const char *name, bool *created,
+				 cl_error *err)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO tables(name, created_at, updated_at) VALUES "
@@ -269,8 +282,10 @@ int cl_state_table_register(cl_state *s, const char *name, bool *created, cl_err
 	return 0;
 }
 
-int cl_state_table_get(cl_state *s, const char *name, cl_state_table *out, cl_error *err)
+static int sqlite_table_get(cl_state *base, const char *name, cl_state_table *out,
+			    cl_error *err)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "SELECT " TABLE_COLS " FROM tables WHERE name = ?1", -1,
@@ -288,8 +303,10 @@ int cl_state_table_get(cl_state *s, const char *name, cl_state_table *out, cl_er
 	return rc;
 }
 
-int cl_state_table_list(cl_state *s, cl_state_table **out, int *n, cl_error *err)
+static int sqlite_table_list(cl_state *base, cl_state_table **out, int *n,
+			     cl_error *err)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
@@ -325,9 +342,10 @@ fail:
 	return rc;
 }
 
-int cl_state_table_update(cl_state *s, const char *name, const cl_state_table_set *set,
-			  cl_error *err)
+static int sqlite_table_update(cl_state *base, const char *name,
+			       const cl_state_table_set *set, cl_error *err)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	/* Fixed statement: each field is replaced when its parameter is not
 	   NULL (?N IS NULL keeps it); "" clears it to NULL. */
 	static const char *sql =
@@ -367,12 +385,13 @@ int cl_state_table_update(cl_state *s, const char *name, const cl_state_table_se
 	return 0;
 }
 
-int cl_state_run_add(cl_state *s, const cl_state_run *r, cl_error *err)
+static int sqlite_run_add(cl_state *base, const cl_state_run *r, cl_error *err)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	int rc;
 	if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
 		return rc;
-	if ((rc = cl_state_table_register(s, r->table, NULL, err)))
+	if ((rc = sqlite_table_register(base, r->table, NULL, err)))
 		goto fail;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
@@ -434,9 +453,10 @@ fail:
 	return rc;
 }
 
-int cl_state_runs(cl_state *s, const char *table, int limit, cl_state_run **out, int *n,
-		  cl_error *err)
+static int sqlite_runs(cl_state *base, const char *table, int limit, cl_state_run **out,
+		       int *n, cl_error *err)
 {
+	sqlite_state *s = (sqlite_state *)base;
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st;
@@ -499,4 +519,64 @@ fail:
 		cl_state_run_release(&v[i]);
 	cl_free(v);
 	return rc;
+}
+
+static const cl__state_ops sqlite_ops = {
+	sqlite_close, sqlite_version, sqlite_table_register, sqlite_table_get,
+	sqlite_table_list, sqlite_table_update, sqlite_run_add, sqlite_runs,
+};
+
+/* The public API: pick the backend on open, then dispatch. */
+
+int cl_state_open(cl_state **out, const char *path, cl_error *err)
+{
+	*out = NULL;
+	if (!path || !*path)
+		return cl_error_set(err, CL_EINVAL, "no state database given");
+	if (cl__state_is_pg_url(path))
+		return cl__state_pg_open(out, path, err);
+	return sqlite_open(out, path, err);
+}
+
+void cl_state_close(cl_state *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+int cl_state_version(cl_state *s)
+{
+	return s->ops->version(s);
+}
+
+int cl_state_table_register(cl_state *s, const char *name, bool *created, cl_error *err)
+{
+	return s->ops->table_register(s, name, created, err);
+}
+
+int cl_state_table_get(cl_state *s, const char *name, cl_state_table *out, cl_error *err)
+{
+	return s->ops->table_get(s, name, out, err);
+}
+
+int cl_state_table_list(cl_state *s, cl_state_table **out, int *n, cl_error *err)
+{
+	return s->ops->table_list(s, out, n, err);
+}
+
+int cl_state_table_update(cl_state *s, const char *name, const cl_state_table_set *set,
+			  cl_error *err)
+{
+	return s->ops->table_update(s, name, set, err);
+}
+
+int cl_state_run_add(cl_state *s, const cl_state_run *r, cl_error *err)
+{
+	return s->ops->run_add(s, r, err);
+}
+
+int cl_state_runs(cl_state *s, const char *table, int limit, cl_state_run **out, int *n,
+		  cl_error *err)
+{
+	return s->ops->runs(s, table, limit, out, n, err);
 }
