@@ -1,6 +1,7 @@
 /*
  * changelake/state.h — per-table configuration and run history of `sync`,
- * in an embedded SQLite database (LAKE/_changelake/state.db by default).
+ * in an embedded SQLite database (LAKE/_changelake/state.db by default), or
+ * in PostgreSQL when several machines share it (a postgresql:// URL).
  *
  * What lives where. The state database holds what people configure (keys,
  * partitioning, sequence column, declared schema, active flag) and what
@@ -14,6 +15,12 @@
  * The database has a schema version (PRAGMA user_version) and migrations
  * run on open; it uses WAL mode and a busy timeout so a `tables show`
  * never fails because a `sync` is writing.
+ *
+ * PostgreSQL (src/sink/state_pg.c): the same API, semantics and schema
+ * version, in tables changelake_tables, changelake_runs and changelake_meta
+ * (the version) of the connection's current schema; migrations are
+ * serialized across machines by an advisory lock. Timestamps are the same
+ * "YYYY-MM-DD HH:MM:SS" UTC text. Errors name the URL, password masked.
  */
 #ifndef CHANGELAKE_STATE_H
 #define CHANGELAKE_STATE_H
@@ -73,7 +80,10 @@ void cl_state_run_release(cl_state_run *r);
 /*
  * Open (creating when missing, with its folder) the database at `path`
  * and bring its schema up to CL_STATE_VERSION. A database written by a
- * newer changelake is refused (CL_EUNSUPPORTED). Owned; cl_state_close.
+ * newer changelake is refused (CL_EUNSUPPORTED). A `path` starting with
+ * "postgresql://" or "postgres://" is a libpq URL: the state lives in that
+ * database's current schema (its tables created when missing); a server
+ * that cannot be reached is CL_EIO. Owned; cl_state_close.
  */
 int cl_state_open(cl_state **out, const char *path, cl_error *err);
 void cl_state_close(cl_state *s);
