@@ -151,18 +151,34 @@ static int pg_code(const PGresult *r)
 	return CL_EIO;
 }
 
-/* "WHERE: WHAT: MESSAGE" for a failed result (cleared; may be NULL). */
+/*
+ * "WHERE: WHAT: MESSAGE" for a failed result (cleared; may be NULL), the
+ * server's or libpq's message on one line (its line breaks and the
+ * indentation after them become one space).
+ */
 static int res_error(pg_state *s, PGresult *r, const char *what, cl_error *err)
 {
 	const char *m = r ? PQresultErrorMessage(r) : "";
 	if (!m || !*m)
-		m = PQerrorMessage(s->c);
+		m = s->c ? PQerrorMessage(s->c) : "";
 	if (!m || !*m)
-		m = PQstatus(s->c) == CONNECTION_BAD ? "connection lost" : "error";
-	size_t n = strlen(m);
-	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		m = s->c && PQstatus(s->c) == CONNECTION_BAD ? "connection lost" : "error";
+	char line[1024];
+	size_t n = 0;
+	for (const char *p = m; *p && n + 1 < sizeof line; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t') {
+			while (p[1] == '\n' || p[1] == '\r' || p[1] == '\t' || p[1] == ' ')
+				p++;
+			if (n && line[n - 1] != ' ')
+				line[n++] = ' ';
+			continue;
+		}
+		line[n++] = *p;
+	}
+	while (n && line[n - 1] == ' ')
 		n--;
-	int rc = cl_error_set(err, pg_code(r), "%s: %s: %.*s", s->where, what, (int)n, m);
+	line[n] = 0;
+	int rc = cl_error_set(err, pg_code(r), "%s: %s: %s", s->where, what, line);
 	PQclear(r);
 	return rc;
 }
@@ -347,7 +363,16 @@ int cl__state_pg_open(cl_state **out, const char *url, cl_error *err)
 	}
 	s->base.ops = &pg_ops;
 	int rc;
-	s->c = PQconnectdb(url);
+	/*
+	 * The URL's own settings win over these defaults (they come after
+	 * them); a PGCONNECT_TIMEOUT in the environment wins over ours.
+	 */
+	const char *env_timeout = getenv("PGCONNECT_TIMEOUT");
+	const char *keys[] = {"fallback_application_name",
+			      env_timeout ? "dbname" : "connect_timeout",
+			      env_timeout ? NULL : "dbname", NULL};
+	const char *vals[] = {"changelake", env_timeout ? url : "30", url, NULL};
+	s->c = PQconnectdbParams(keys, vals, 1);
 	if (!s->c) {
 		rc = cl_error_set(err, CL_ENOMEM, "out of memory");
 		goto fail;
@@ -377,6 +402,12 @@ int cl__state_pg_open(cl_state **out, const char *url, cl_error *err)
 				  "options=-csearch_path=SCHEMA to an existing one", s->where);
 		goto fail;
 	}
+	/* Wait at most 10 s for a lock, as the SQLite backend's busy timeout,
+	   unless the URL set a lock_timeout: then CL_ECONFLICT. */
+	if ((rc = cmd(s, "SELECT pg_catalog.set_config('lock_timeout', '10s', false)"
+			 " WHERE pg_catalog.current_setting('lock_timeout') IN ('0', '0ms')",
+		      0, NULL, "setting the lock timeout", err)))
+		goto fail;
 	if ((rc = migrate(s, err)))
 		goto fail;
 	*out = &s->base;

@@ -19,7 +19,8 @@
 #   - two search_path schemas (options=-csearch_path=...) keep separate
 #     state, a missing schema is a clear error;
 #   - a server connection killed while sync records a run is an error
-#     (exit 2, the server's message), not a crash.
+#     (exit 2, the server's message), not a crash; a lock held past the
+#     URL's lock_timeout is an error too, not a hang;
 #   - a version-1 database is migrated to 3 with its rows kept; a counter
 #     altered by hand to junk text is an error naming row and column;
 #   - no sanitizer report anywhere.
@@ -262,6 +263,27 @@ if [ "$killed" = 1 ] && [ $rc = 2 ] && grep -qF "recording a run" kill.err &&
 	grep -qi "terminat" kill.err && ! grep -q "Sanitizer\|runtime error" kill.err; then
 	ok "a connection killed mid-sync: exit 2 with the server's message"
 else bad "killed connection: killed=$killed exit $rc: $(cat kill.err)"; fi
+
+# A lock held too long (lock_timeout from the URL): exit 2, not a hang.
+psql -X -q -At "$conn options=-csearch_path=killst" -c "BEGIN" \
+	-c "LOCK TABLE changelake_tables IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(4)" \
+	-c "COMMIT" >/dev/null 2>&1 &
+locker=$!
+for _ in $(seq 50); do
+	n=$(sql -c "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted
+		AND relation = 'killst.changelake_tables'::regclass" 2>/dev/null)
+	[ "$n" = 1 ] && break
+	sleep 0.1
+done
+t0=$(date +%s%N)
+"$bin" tables set s/k --state "$url&options=-csearch_path%3Dkillst%20-clock_timeout%3D300ms" \
+	--key id2 -q 2>lockto.err
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$locker"
+if [ $rc = 2 ] && grep -qF "lock timeout" lockto.err && [ "$ms" -lt 3000 ]; then
+	ok "a table locked past the URL's lock_timeout: exit 2 after ${ms} ms"
+else bad "lock timeout: exit $rc after ${ms} ms: $(cat lockto.err)"; fi
 
 # 8. A version-1 database (written before deletion vectors and compaction
 # history) is migrated to 3 on open, its rows kept.
