@@ -30,6 +30,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const CL = process.env.CHANGELAKE ? path.resolve(process.env.CHANGELAKE) : null;
 if (!CL) {
@@ -38,9 +39,9 @@ if (!CL) {
 }
 const KNOWN = process.env.CL_ADVERSARIAL_KNOWN_FAILURES === '1';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-adv-diff-'));
-let passed = 0, failed = 0;
-function ok(name) { passed++; console.log(`ok - ${name}`); }
-function bad(name, why) { failed++; console.log(`not ok - ${name}: ${why}`); }
+const t = suite('adversarial_diff');
+const ok = (name) => t.ok(true, name);
+const bad = (name, why) => t.ok(false, name, why);
 
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
@@ -559,5 +560,4 @@ for (const n of [1, 4097, 65537]) {
 }
 
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(`adversarial_diff: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

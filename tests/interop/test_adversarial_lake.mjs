@@ -33,6 +33,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { suite } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { decodeDv } = await import(path.join(here, 'dv_decode_min.mjs'));
@@ -41,17 +42,8 @@ const build = process.env.CL_BUILD || 'build/san';
 const CL = path.resolve(process.env.CHANGELAKE || path.join(build, 'changelake'));
 const KNOWN = process.env.CL_ADVERSARIAL_KNOWN_FAILURES === '1';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-adv-lake-'));
-let passed = 0, failed = 0;
-function ok(cond, what, why = '') {
-	if (cond) {
-		passed++;
-		console.log(`ok - ${what}`);
-	} else {
-		failed++;
-		console.log(`FAIL ${what}${why ? `: ${String(why).slice(0, 1500)}` : ''}`);
-	}
-	return cond;
-}
+const t = suite('adversarial_lake');
+const ok = t.ok;
 const cl = (args, env) => spawnSync(CL, args, { encoding: 'utf8', maxBuffer: 1 << 28, cwd: tmp,
 	env: env ? { ...process.env, ...env } : process.env });
 const json = (r) => {
@@ -821,5 +813,4 @@ try {
 	ok(false, 'unexpected exception', e.stack || e.message);
 }
 fs.rmSync(tmp, { recursive: true, force: true });
-console.log(`adversarial_lake: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

@@ -18,16 +18,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const bin = process.env.CHANGELAKE || 'build/san/changelake';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-cowthreads-'));
-let passed = 0, failed = 0;
-function ok(cond, what) {
-	if (cond) { passed++; return true; }
-	failed++;
-	console.log(`FAIL ${what}`);
-	return false;
-}
+const t = suite('cow_threads', { quiet: true });
+const ok = t.ok;
 
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
@@ -193,5 +189,4 @@ ok(JSON.stringify(commitActions(tables[1], version(tables[1]))) ===
 	JSON.stringify(commitActions(tables[0], version(tables[0]))), 'after the crashes: same commit actions');
 
 if (!process.env.KEEP) fs.rmSync(tmp, { recursive: true, force: true });
-console.log(`cow_threads: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const CL = process.env.CHANGELAKE;
 if (!CL) {
@@ -22,7 +23,7 @@ if (!CL) {
 	process.exit(2);
 }
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-csv-duckdb-'));
-let passed = 0, failed = 0;
+const t = suite('csv_duckdb');
 
 // Deterministic random numbers (mulberry32), so a failure can be replayed.
 let seed = Number(process.env.CL_SEED || 12345);
@@ -199,13 +200,7 @@ function check(label, expect, got) {
 }
 
 function report(name, err) {
-	if (err) {
-		failed++;
-		console.log(`not ok - ${name}: ${err}`);
-	} else {
-		passed++;
-		console.log(`ok - ${name}`);
-	}
+	t.ok(!err, name, err);
 }
 
 const db = await DuckDBInstance.create(':memory:');
@@ -283,5 +278,4 @@ for (let f = 0; f < 12; f++) {
 }
 
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(`csv_duckdb: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

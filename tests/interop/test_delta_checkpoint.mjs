@@ -25,17 +25,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const build = process.env.CL_BUILD || 'build/san';
 const tool = path.resolve(build, 'tools/lake_crash');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-dcp-'));
-let passed = 0, failed = 0;
-function ok(cond, what) {
-	if (cond) { passed++; return true; }
-	failed++;
-	console.log(`FAIL ${what}`);
-	return false;
-}
+const t = suite('delta_checkpoint', { quiet: true });
+const ok = t.ok;
 
 const dir = path.join(tmp, 't');
 execFileSync(tool, ['init', dir]);
@@ -147,5 +143,4 @@ const b = execFileSync(tool, ['dump', copy]).toString();
 ok(a === b && a.startsWith('version 13'), 'the table without commits 0..9 reads the same rows from the checkpoint');
 
 fs.rmSync(tmp, { recursive: true, force: true });
-console.log(`delta_checkpoint: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

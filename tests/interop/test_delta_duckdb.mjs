@@ -24,19 +24,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const build = process.env.CL_BUILD || 'build/san';
 const bin = process.env.CHANGELAKE || path.join(build, 'changelake');
 const tool = path.resolve(build, 'tools/lake_interop');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-delta-'));
 const table = path.join(tmp, 'table');
-let passed = 0, failed = 0;
-function ok(cond, what) {
-	if (cond) { passed++; return true; }
-	failed++;
-	console.log(`FAIL ${what}`);
-	return false;
-}
+const t = suite('delta_duckdb', { quiet: true });
+const ok = t.ok;
 
 const run = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28 });
 
@@ -247,5 +243,4 @@ for (const f of JSON.parse(run(bin, ['table', 'files', table, '--json'])).files)
 ok(layoutBad === 0, `${layoutBad} files outside their partition folder`);
 
 fs.rmSync(tmp, { recursive: true, force: true });
-console.log(`delta_duckdb: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

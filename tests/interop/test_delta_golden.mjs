@@ -21,18 +21,14 @@ import { decodeDv, decodeBitmapArray, encodeBitmapArray, z85Decode, z85Encode, r
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const build = process.env.CL_BUILD || 'build/san';
 const bin = process.env.CHANGELAKE || path.join(build, 'changelake');
 const tool = path.resolve(build, 'tools/lake_interop');
 const root = path.join(process.env.CL_TESTDATA || '../shared/testdata', 'delta-golden');
-let passed = 0, failed = 0;
-function ok(cond, what) {
-	if (cond) { passed++; return true; }
-	failed++;
-	console.log(`FAIL ${what}`);
-	return false;
-}
+const t = suite('delta_golden', { quiet: true });
+const ok = t.ok;
 if (!fs.existsSync(root)) {
 	console.log(`skipped: no ${root}`);
 	console.log('delta_golden: 0 passed, 0 failed');
@@ -247,5 +243,4 @@ ok(read >= 42, `read ${read} golden tables (refused ${refused})`);
 	ok(readDvBitmap('/nonexistent', { storageType: 'i', pathOrInlineDv: z85Encode(inl), sizeInBytes: inl.length })
 		.equals(inl), 'inline descriptor');
 }
-console.log(`delta_golden: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

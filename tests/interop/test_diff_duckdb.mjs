@@ -18,6 +18,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const CL = process.env.CHANGELAKE;
 if (!CL) {
@@ -25,9 +26,9 @@ if (!CL) {
 	process.exit(2);
 }
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-diff-duckdb-'));
-let passed = 0, failed = 0;
-function ok(name) { passed++; console.log(`ok - ${name}`); }
-function bad(name, why) { failed++; console.log(`not ok - ${name}: ${why}`); }
+const t = suite('diff_duckdb');
+const ok = (name) => t.ok(true, name);
+const bad = (name, why) => t.ok(false, name, why);
 
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
@@ -299,5 +300,4 @@ for (const kind of ['aligned', 'shuffled', 'dir']) {
 }
 
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(`diff_duckdb: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

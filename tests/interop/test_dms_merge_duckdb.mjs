@@ -23,16 +23,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const bin = process.env.CHANGELAKE || 'build/san/changelake';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-dmsmerge-'));
-let passed = 0, failed = 0;
-function ok(cond, what) {
-	if (cond) { passed++; return true; }
-	failed++;
-	console.log(`FAIL ${what}`);
-	return false;
-}
+const t = suite('dms_merge_duckdb', { quiet: true });
+const ok = t.ok;
 
 // A small seeded PRNG (mulberry32), so a failure can be replayed by seed.
 function rng(seed) {
@@ -262,5 +258,4 @@ crashes = 0;
 for (const s of [101, 102]) crashes += await syncScenario(s);
 console.log(`(2 sync scenarios, ${crashes} sync passes killed at crash points)`);
 fs.rmSync(tmp, { recursive: true, force: true });
-console.log(`dms_merge_duckdb: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

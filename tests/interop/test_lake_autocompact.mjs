@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { suite } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { decodeDv } = await import(path.join(here, 'dv_decode_min.mjs'));
@@ -35,17 +36,8 @@ const { decodeDv } = await import(path.join(here, 'dv_decode_min.mjs'));
 const build = process.env.CL_BUILD || 'build/san';
 const CL = path.resolve(process.env.CHANGELAKE || path.join(build, 'changelake'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-lake-ac-'));
-let passed = 0, failed = 0;
-function ok(cond, what, why = '') {
-	if (cond) {
-		passed++;
-		console.log(`ok - ${what}`);
-	} else {
-		failed++;
-		console.log(`FAIL ${what}${why ? `: ${why}` : ''}`);
-	}
-	return cond;
-}
+const t = suite('lake_autocompact');
+const ok = t.ok;
 const cl = (args, env) => spawnSync(CL, args, { encoding: 'utf8', maxBuffer: 1 << 28, cwd: tmp,
 	env: env ? { ...process.env, ...env } : process.env });
 const json = (r) => {
@@ -362,5 +354,4 @@ try {
 } finally {
 	fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`lake_autocompact: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

@@ -31,6 +31,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { suite } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const decoder = fs.existsSync(path.join(here, 'dv_decode.mjs')) ? './dv_decode.mjs' : './dv_decode_min.mjs';
@@ -41,17 +42,8 @@ const minmod = await import('./dv_decode_min.mjs');
 const build = process.env.CL_BUILD || 'build/san';
 const CL = path.resolve(process.env.CHANGELAKE || path.join(build, 'changelake'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-lake-dv-'));
-let passed = 0, failed = 0;
-function ok(cond, what, why = '') {
-	if (cond) {
-		passed++;
-		console.log(`ok - ${what}`);
-	} else {
-		failed++;
-		console.log(`FAIL ${what}${why ? `: ${why}` : ''}`);
-	}
-	return cond;
-}
+const t = suite('lake_dv');
+const ok = t.ok;
 // the rounds check that vectors grow and no file is rewritten: without the
 // auto-compaction merge-on-read tables get by default (test_lake_autocompact)
 const noAuto = ['--no-auto-compact'];
@@ -334,5 +326,4 @@ try {
 } finally {
 	fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`lake_dv: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

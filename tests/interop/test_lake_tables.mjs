@@ -28,22 +28,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const build = process.env.CL_BUILD || 'build/san';
 const CL = process.env.CHANGELAKE || path.join(build, 'changelake');
 const tool = path.resolve(build, 'tools/lake_interop');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-lake-tables-'));
-let passed = 0, failed = 0;
-function ok(cond, what, why = '') {
-	if (cond) {
-		passed++;
-		console.log(`ok - ${what}`);
-	} else {
-		failed++;
-		console.log(`FAIL ${what}${why ? `: ${why}` : ''}`);
-	}
-	return cond;
-}
+const t = suite('lake_tables');
+const ok = t.ok;
 
 function cl(args, opts = {}) {
 	return spawnSync(CL, args, { encoding: 'utf8', maxBuffer: 1 << 28, cwd: tmp, ...opts });
@@ -341,5 +333,4 @@ try {
 }
 
 fs.rmSync(tmp, { recursive: true, force: true });
-console.log(`lake_tables: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

@@ -13,6 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { runChangelake, sanitizerTrouble, duckRead, isNestedType, compareRows, parseJsonLine }
 	from './parquet_compare.mjs';
 import { compareNested } from './parquet_nested.mjs';
+import { suite } from './lib.mjs';
 
 const TD = process.env.CL_TESTDATA || '../shared/testdata';
 const DATA = join(TD, 'parquet-testing/data');
@@ -46,9 +47,9 @@ const sameAs = {
 // for a one-entry dictionary (the reported bug was a crash in the Go reader).
 const badButValid = new Set(['ARROW-GH-43605.parquet']);
 
-let passed = 0, failed = 0;
-const fail = (msg) => { failed++; console.log(`FAIL ${msg}`); };
-const pass = (msg) => { passed++; console.log(`ok ${msg}`); };
+const t = suite('parquet_corpus');
+const fail = (msg) => t.ok(false, msg);
+const pass = (msg) => t.ok(true, msg);
 
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
@@ -201,5 +202,4 @@ for (const dir of ['dms', 'parquet-go']) {
 	if (!existsSync(d)) continue;
 	for (const f of readdirSync(d).filter((f) => f.endsWith('.parquet')).sort()) await checkFile(join(d, f));
 }
-console.log(`parquet_corpus: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

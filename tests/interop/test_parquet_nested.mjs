@@ -8,13 +8,14 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { compareNested } from './parquet_nested.mjs';
+import { suite } from './lib.mjs';
 
 const TD = process.env.CL_TESTDATA || '../shared/testdata';
 const GOLDEN = join(TD, 'delta-golden');
 
-let passed = 0, failed = 0;
-const fail = (msg) => { failed++; console.log(`FAIL ${msg}`); };
-const pass = (msg) => { passed++; console.log(`ok ${msg}`); };
+const t = suite('parquet_nested');
+const fail = (msg) => t.ok(false, msg);
+const pass = (msg) => t.ok(true, msg);
 
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
@@ -41,5 +42,4 @@ for (const f of files) {
 	else pass(`${label}: ${r.ok}`);
 }
 if (files.length < 17) fail(`only ${files.length} files found under ${GOLDEN}`);
-console.log(`parquet_nested: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();

@@ -27,18 +27,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { suite } from './lib.mjs';
 
 const build = process.env.CL_BUILD || 'build/san';
 const pqgen = path.resolve(build, 'tools/pqgen');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-pqw-'));
-let passed = 0, failed = 0;
-
-function ok(cond, what) {
-	if (cond) { passed++; return true; }
-	failed++;
-	console.log(`FAIL ${what}`);
-	return false;
-}
+const t = suite('parquet_write', { quiet: true });
+const ok = t.ok;
 
 // ---------- schema text ----------
 
@@ -696,5 +691,4 @@ for (const cs of nestedCases) {
 }
 if (!only || 'nested-errors'.includes(only)) nestedErrors();
 fs.rmSync(tmp, { recursive: true, force: true });
-console.log(`parquet_write: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+t.end();
