@@ -38,7 +38,8 @@ bool cl__state_is_pg_url(const char *path);
 /* Open the PostgreSQL state at `url` (see cl_state_open). */
 int cl__state_pg_open(cl_state **out, const char *url, cl_error *err);
 /* An owned copy of `url` with the password (user:PASSWORD@ and any
- * password=VALUE parameter) replaced by "***"; NULL when out of memory. */
+ * password=VALUE or sslpassword=VALUE parameter) replaced by "***"; NULL
+ * when out of memory. */
 char *cl__state_mask_url(const char *url);
 
 #endif

@@ -33,10 +33,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_SECRETS 8
+
 typedef struct pg_state {
 	cl_state base; /* first: a cl_state * is a pg_state * */
 	PGconn *c;
 	char *where; /* the URL, password masked, for messages */
+	/* the URL's passwords as written (4 characters or more): libpq may
+	   quote them in a message ("invalid percent-encoded token") */
+	char *secret[MAX_SECRETS];
+	int nsecret;
 } pg_state;
 
 static const cl__state_ops pg_ops;
@@ -91,18 +97,25 @@ bool cl__state_is_pg_url(const char *path)
 	return path && (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11));
 }
 
-char *cl__state_mask_url(const char *url)
+/* Where a URL holds a password: at..at+len. */
+typedef struct span {
+	size_t at, len;
+} span;
+
+/*
+ * The spans of `url` holding a password, in order: user:PASSWORD@ (the
+ * authority ends at the first '/' or '#', its user info at the last '@'
+ * before), and the value of every query parameter whose name ends in
+ * "password" (password=, sslpassword=). At most MAX_SECRETS.
+ */
+static int url_secrets(const char *url, span *v)
 {
-	size_t n = strlen(url);
-	/* at most one "***" per character of the original */
-	char *out = cl_malloc(n * 3 + 4);
-	if (!out)
-		return NULL;
+	int n = 0;
+	size_t len = strlen(url), i = 0;
 	const char *p = strstr(url, "://");
-	size_t o = 0, i = 0;
 	if (p) {
 		size_t auth = (size_t)(p - url) + 3;
-		size_t end = auth + strcspn(url + auth, "/?#");
+		size_t end = auth + strcspn(url + auth, "/#");
 		size_t at = end;
 		for (size_t k = auth; k < end; k++)
 			if (url[k] == '@')
@@ -110,35 +123,38 @@ char *cl__state_mask_url(const char *url)
 		size_t colon = auth;
 		while (colon < at && url[colon] != ':')
 			colon++;
-		memcpy(out, url, auth);
-		o = i = auth;
-		if (at < end && colon < at) {
-			memcpy(out + o, url + auth, colon + 1 - auth);
-			o += colon + 1 - auth;
-			memcpy(out + o, "***", 3);
-			o += 3;
-			i = at;
-		}
+		if (at < end && colon < at)
+			v[n++] = (span){colon + 1, at - colon - 1};
+		i = at < end ? at : auth;
 	}
-	/* password=VALUE in the query string */
 	const char *q = strchr(url + i, '?');
-	size_t qs = q ? (size_t)(q - url) : n;
-	memcpy(out + o, url + i, qs - i);
-	o += qs - i;
-	i = qs;
-	while (i < n) {
-		out[o++] = url[i++]; /* '?' or '&' */
-		size_t len = strcspn(url + i, "&");
-		if (len >= 9 && !strncmp(url + i, "password=", 9)) {
-			memcpy(out + o, "password=***", 12);
-			o += 12;
-		} else {
-			memcpy(out + o, url + i, len);
-			o += len;
-		}
-		i += len;
+	for (i = q ? (size_t)(q - url) : len; i < len && n < MAX_SECRETS;) {
+		i++; /* '?' or '&' */
+		size_t l = strcspn(url + i, "&"), key = strcspn(url + i, "&=");
+		if (key < l && key >= 8 && !strncmp(url + i + key - 8, "password", 8))
+			v[n++] = (span){i + key + 1, l - key - 1};
+		i += l;
 	}
-	out[o] = 0;
+	return n;
+}
+
+char *cl__state_mask_url(const char *url)
+{
+	span v[MAX_SECRETS];
+	int ns = url_secrets(url, v);
+	size_t n = strlen(url), o = 0, i = 0;
+	char *out = cl_malloc(n + 3 * (size_t)ns + 1);
+	if (!out)
+		return NULL;
+	for (int k = 0; k < ns; k++) {
+		memcpy(out + o, url + i, v[k].at - i);
+		o += v[k].at - i;
+		memcpy(out + o, "***", 3);
+		o += 3;
+		i = v[k].at + v[k].len;
+	}
+	memcpy(out + o, url + i, n - i);
+	out[o + n - i] = 0;
 	return out;
 }
 
@@ -178,7 +194,23 @@ static int res_error(pg_state *s, PGresult *r, const char *what, cl_error *err)
 	while (n && line[n - 1] == ' ')
 		n--;
 	line[n] = 0;
-	int rc = cl_error_set(err, pg_code(r), "%s: %s: %s", s->where, what, line);
+	/* the URL's passwords become *** */
+	char safe[1024];
+	size_t o = 0;
+	for (size_t k = 0; k < n && o + 4 < sizeof safe;) {
+		int hit = -1;
+		for (int j = 0; j < s->nsecret && hit < 0; j++)
+			if (!strncmp(line + k, s->secret[j], strlen(s->secret[j])))
+				hit = j;
+		if (hit >= 0) {
+			memcpy(safe + o, "***", 3);
+			o += 3;
+			k += strlen(s->secret[hit]);
+		} else
+			safe[o++] = line[k++];
+	}
+	safe[o] = 0;
+	int rc = cl_error_set(err, pg_code(r), "%s: %s: %s", s->where, what, safe);
 	PQclear(r);
 	return rc;
 }
@@ -342,6 +374,8 @@ static void pg_close(cl_state *base)
 		return;
 	if (s->c)
 		PQfinish(s->c);
+	for (int k = 0; k < s->nsecret; k++)
+		cl_free(s->secret[k]);
 	cl_free(s->where);
 	cl_free(s);
 }
@@ -362,7 +396,18 @@ int cl__state_pg_open(cl_state **out, const char *url, cl_error *err)
 		return cl_error_set(err, CL_ENOMEM, "out of memory");
 	}
 	s->base.ops = &pg_ops;
-	int rc;
+	span v[MAX_SECRETS];
+	int ns = url_secrets(url, v), rc;
+	for (int k = 0; k < ns; k++) {
+		if (v[k].len < 4)
+			continue;
+		if (!(s->secret[s->nsecret] = cl_malloc(v[k].len + 1))) {
+			rc = cl_error_set(err, CL_ENOMEM, "out of memory");
+			goto fail;
+		}
+		memcpy(s->secret[s->nsecret], url + v[k].at, v[k].len);
+		s->secret[s->nsecret++][v[k].len] = 0;
+	}
 	/*
 	 * The URL's own settings win over these defaults (they come after
 	 * them); a PGCONNECT_TIMEOUT in the environment wins over ours.

@@ -14,8 +14,9 @@
 #     the advisory lock while another session holds it, and one creates;
 #   - a database whose changelake_meta says version 99 is refused (exit 2,
 #     "newer than this changelake understands");
-#   - a URL with no server behind it fails with exit 2 and a message that
-#     masks the password (user:***@ and password=***);
+#   - a URL with no server behind it (or one libpq cannot parse) fails with
+#     exit 2 and a message that masks the password (user:***@,
+#     password=***, and where libpq quotes it);
 #   - two search_path schemas (options=-csearch_path=...) keep separate
 #     state, a missing schema is a clear error;
 #   - a server connection killed while sync records a run is an error
@@ -190,10 +191,12 @@ rc=$?
 
 # 5. No server: exit 2, the password masked.
 for u in "postgresql://postgres:s3cr3t@/postgres?host=$tmp/nosock" \
-	"postgres://postgres@/postgres?host=$tmp/nosock&password=s3cr3t"; do
+	"postgres://postgres@/postgres?host=$tmp/nosock&password=s3cr3t" \
+	"postgresql://postgres:s3@cr3t@/postgres?host=$tmp/nosock&sslpassword=s3cr3t&password=s3cr3t" \
+	"postgresql://postgres:s3%zzcr3t@/postgres?host=$tmp/nosock"; do
 	"$bin" tables list --state "$u" >nosrv.out 2>nosrv.err
 	rc=$?
-	if [ $rc = 2 ] && ! grep -q s3cr3t nosrv.err && grep -qF '***' nosrv.err &&
+	if [ $rc = 2 ] && ! grep -q 'cr3t' nosrv.err && grep -qF '***' nosrv.err &&
 		grep -qF "cannot connect" nosrv.err && grep -qF "$tmp/nosock" nosrv.err; then
 		ok "no server (${u%%:*}://...): exit 2, password masked"
 	else bad "no server $u: exit $rc: $(cat nosrv.err)"; fi
