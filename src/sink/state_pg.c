@@ -51,7 +51,8 @@ static const cl__state_ops pg_ops;
 #define LOCK_CLASS "1668051828"
 
 /* Now in the SQLite backend's text, datetime('now'). */
-#define NOW_TEXT "to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+#define NOW_TEXT \
+	"to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
 
 /* One statement per entry; a NULL ends a migration. */
 static const char *const migration0[] = {
@@ -94,7 +95,8 @@ static const char *const *const migrations[] = {migration0, migration1, migratio
 
 bool cl__state_is_pg_url(const char *path)
 {
-	return path && (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11));
+	return path &&
+	       (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11));
 }
 
 /* Where a URL holds a password: at..at+len. */
@@ -245,8 +247,9 @@ static int get_i64(pg_state *s, PGresult *r, int row, int col, int64_t *v, cl_er
 	errno = 0;
 	long long x = strtoll(t, &end, 10);
 	if (!*t || *end || errno)
-		return cl_error_set(err, CL_EFORMAT, "%s: row %d column %s: '%s' is not an integer",
-				    s->where, row + 1, PQfname(r, col), t);
+		return cl_error_set(err, CL_EFORMAT,
+				    "%s: row %d column %s: '%s' is not an integer", s->where, row + 1,
+				    PQfname(r, col), t);
 	*v = x;
 	return 0;
 }
@@ -255,8 +258,9 @@ static int get_bool(pg_state *s, PGresult *r, int row, int col, bool *v, cl_erro
 {
 	const char *t = PQgetvalue(r, row, col);
 	if (strcmp(t, "t") && strcmp(t, "f"))
-		return cl_error_set(err, CL_EFORMAT, "%s: row %d column %s: '%s' is not a boolean",
-				    s->where, row + 1, PQfname(r, col), t);
+		return cl_error_set(err, CL_EFORMAT,
+				    "%s: row %d column %s: '%s' is not a boolean", s->where, row + 1,
+				    PQfname(r, col), t);
 	*v = *t == 't';
 	return 0;
 }
@@ -516,7 +520,9 @@ static int pg_table_get(cl_state *base, const char *name, cl_state_table *out,
 	pg_state *s = (pg_state *)base;
 	memset(out, 0, sizeof *out);
 	const char *p[1] = {name};
-	PGresult *r = run(s, "SELECT " TABLE_COLS " FROM changelake_tables WHERE name = $1::text",
+	PGresult *r = run(s,
+			  "SELECT " TABLE_COLS " FROM changelake_tables"
+			  " WHERE name = $1::text",
 			  1, p);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 14)
 		return res_error(s, r, "reading a table", err);
