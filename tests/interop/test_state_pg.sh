@@ -79,6 +79,8 @@ scenario() { # DIR STATE
 			"$bin" tables show $t --state "$st" --json; echo "exit $?"
 		done
 		"$bin" tables show s/a --state "$st" --runs 1 --json; echo "exit $?"
+		"$bin" tables set "q/it's; DROP TABLE changelake_runs; --" --state "$st" \
+			--key "k'1,\"k2\"" --sequence-by 'é ζ 😀' --json; echo "exit $?"
 		"$bin" tables show s/zzz --state "$st" >zzz.out 2>&1; echo "exit $?"
 		sed "s|$st|STATE|" zzz.out
 	) >"$d/raw" 2>&1
@@ -103,6 +105,16 @@ sed 's/"inserts": 1,/"inserts": 2,/' pg/out >pg/out.changed
 if ! cmp -s sq/out pg/out.changed; then ok "the comparison notices a changed counter"; else
 	bad "the comparison missed a changed counter"; fi
 
+# names with quotes, a semicolon and unicode are data, not SQL
+got=$(sql -c "SELECT keys || ' ' || sequence_by FROM changelake_tables WHERE name LIKE 'q/it''s;%'" 2>&1)
+[ "$got" = "k'1,\"k2\" é ζ 😀" ] && ok "a hostile table name and settings are stored as given" ||
+	bad "hostile name: $got"
+# PostgreSQL text is UTF-8: a name that is not is an error (SQLite keeps the bytes)
+"$bin" tables set "$(printf 'bad/\377')" --state "$url" --key id >badutf.out 2>badutf.err
+rc=$?
+[ $rc = 2 ] && grep -qF "invalid byte sequence" badutf.err && ok "a name that is not UTF-8: exit 2" ||
+	bad "non-UTF-8 name: exit $rc: $(cat badutf.err)"
+
 # 2. The state is in PostgreSQL, in the current schema (public).
 got=$(sql -c "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables
 	WHERE table_schema = 'public' AND table_name LIKE 'changelake%'" 2>&1)
@@ -112,7 +124,8 @@ got=$(sql -c "SELECT version FROM changelake_meta" 2>&1)
 [ "$got" = 3 ] && ok "changelake_meta holds version 3" || bad "meta version: $got"
 got=$(sql -c "SELECT name, coalesce(keys, '-'), active, deletion_vectors, ignore_null_updates,
 	last_error IS NOT NULL FROM changelake_tables ORDER BY name" 2>&1)
-want='s/a|id|t|t|f|f
+want='q/it'"'"'s; DROP TABLE changelake_runs; --|k'"'"'1,"k2"|f|f|f|f
+s/a|id|t|t|f|f
 s/b|nokey|t|f|t|t'
 [ "$got" = "$want" ] && ok "changelake_tables holds the settings" || bad "changelake_tables: $got"
 got=$(sql -c "SELECT table_name, status, files, rows, inserts, updates, deletes,
@@ -210,7 +223,7 @@ r1=$("$bin" tables set x/one --state "$u1" --key k -q 2>&1; echo "exit $?")
 r2=$("$bin" tables set y/two --state "$u2" --key j -q 2>&1; echo "exit $?")
 l1=$("$bin" tables list --state "$u1" 2>&1 | cut -c1-40 | sed 's/ *$//')
 l2=$("$bin" tables list --state "$u2" 2>&1 | cut -c1-40 | sed 's/ *$//')
-l0=$("$bin" tables list --state "$url" 2>&1 | cut -c1-40 | sed 's/ *$//')
+l0=$("$bin" tables list --state "$url" 2>&1 | grep -v '^q/' | cut -c1-40 | sed 's/ *$//')
 if [ "$r1$r2" = "exit 0exit 0" ] && [ "$l1" = "TABLE                            ACTIVE
 x/one                            no" ] && [ "$l2" = "TABLE                            ACTIVE
 y/two                            no" ] && [ "$l0" = "TABLE                            ACTIVE
