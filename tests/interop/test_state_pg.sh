@@ -7,7 +7,9 @@
 #     table failing on a bad key) then `tables set/list/show` (text and
 #     --json) print the same configuration and run history with
 #     --state URL as with a SQLite state.db, modulo timestamps and
-#     durations (and that this comparison notices a changed value);
+#     durations (and that this comparison notices a changed value); a
+#     hostile table name (quotes, semicolon) and unicode settings are data;
+#     a name that is not UTF-8 is a clean error;
 #   - the state really is in PostgreSQL: changelake_tables/_runs/_meta in
 #     the current schema, with the values shown, version CL_STATE_VERSION;
 #   - processes opening a fresh database at once all succeed: they wait on
