@@ -52,6 +52,7 @@ struct cl_writer {
 	cl_schema *schema; /* owned copy */
 	cl_write_options opts;
 	bool closed;
+	int64_t kicked;    /* file bytes at the last writeback kick (io.c) */
 	void *impl;
 };
 
@@ -74,6 +75,9 @@ int cl__parquet_writer_open(struct cl_writer *w, cl_error *err);
  */
 int cl__parquet_writer_write_runs(struct cl_writer *w, const cl_batch *b, const int64_t *runs,
 				  int64_t nruns, cl_error *err);
+/* Start writing back what a file being published has grown by (io.c;
+ * called after each write). */
+void cl__writer_kick(struct cl_writer *w);
 
 /*
  * Dictionary decisions carried from one file to the next (a chunk that

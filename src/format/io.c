@@ -348,7 +348,35 @@ int cl_writer_write(cl_writer *w, const cl_batch *b, cl_error *err)
 					    w->path, w->schema->fields[i].name);
 	if (b->nrows == 0)
 		return 0;
-	return w->ops->write(w, b, err);
+	int rc = w->ops->write(w, b, err);
+	if (!rc)
+		cl__writer_kick(w);
+	return rc;
+}
+
+/*
+ * Writeback of a file being published (written to a temporary file,
+ * synced and renamed at close): synced only at close, a file of tens of
+ * MB made the close wait 15-30 ms with a core idle (a lake table writer
+ * finishing 16 bucket files waited for each in turn). So every KICK_BYTES
+ * the kernel is asked to start writing back what the file has grown by
+ * (sync_file_range, asynchronous; what the FILE still buffers goes at the
+ * next kick or at close). Best effort: the fsync at close is the durable
+ * one.
+ */
+enum { KICK_BYTES = 4 << 20 };
+
+void cl__writer_kick(cl_writer *w)
+{
+	if (!w->out || !w->tmp_path)
+		return;
+	int64_t n = (int64_t)ftello(w->out);
+	if (n - w->kicked < KICK_BYTES)
+		return;
+#ifdef SYNC_FILE_RANGE_WRITE
+	(void)sync_file_range(fileno(w->out), 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	w->kicked = n;
 }
 
 int cl_writer_close(cl_writer *w, cl_error *err)

@@ -686,6 +686,8 @@ int cl__parquet_writer_write_runs(struct cl_writer *w, const cl_batch *b, const 
 	int rc = check_batch(p, b, err);
 	for (int64_t i = 0; !rc && i < nruns; i++)
 		rc = write_rows(p, b, runs[2 * i], runs[2 * i] + runs[2 * i + 1], err);
+	if (!rc)
+		cl__writer_kick(w);
 	return rc;
 }
 

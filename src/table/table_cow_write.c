@@ -16,7 +16,7 @@
  * before the transaction can commit, crash points, and a new file once one
  * reaches the table's target size.
  *
- * Writeback is started as a file grows (cl__data_file_kick, table_data_file.c),
+ * Writeback is started as a file grows (cl__writer_kick, io.c),
  * so publishing it waits for little.
  *
  * Invariants: w->pw is open exactly while w->stage names its staged file;
@@ -45,7 +45,6 @@ struct cl__bucket_writer {
 	int64_t files, rows, bytes;
 	bool *plain;      /* per data column: start PLAIN (see
 			     cl__bucket_writer_share_plain), or NULL */
-	int64_t kicked;   /* cl__data_file_kick */
 };
 
 static int oom(cl_error *err)
@@ -118,7 +117,6 @@ static int finish_file(cl__bucket_writer *w, cl_error *err)
 {
 	int64_t size = 0;
 	bool open = w->pw != NULL;
-	w->kicked = 0;
 	if (open && w->plain)
 		cl__parquet_writer_fell_back(w->pw, w->plain, w->l->file_schema->nfields);
 	int rc = cl__data_file_add(w->t, w->x, w->l->file_schema, &w->pw, &w->stage,
@@ -182,8 +180,6 @@ static int write_rows(cl__bucket_writer *w, const cl_batch *b, const int64_t *ru
 		w->rows += total;
 	if (!rc && cl_writer_bytes(w->pw) >= l->target_bytes)
 		rc = finish_file(w, err);
-	else if (!rc)
-		cl__data_file_kick(w->pw, &w->kicked);
 	return rc;
 }
 

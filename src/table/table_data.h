@@ -183,11 +183,6 @@ int cl__data_file_register(cl_table *t, cl_table_txn *x, char **stage, const cha
 			   const cl_buf *stats, const cl_table_kv *part, int npart,
 			   bool data_change, int64_t *size, cl_error *err);
 
-/* Start the kernel's writeback of a data file being written, every few MB
- * (best effort; the sync at publication is the durable one); *kicked: the
- * file's bytes at the last start (0 for a new file). */
-void cl__data_file_kick(cl_writer *pw, int64_t *kicked);
-
 /*
  * Transaction internals (table_txn.c) the writers use: the snapshot rows
  * are laid out by (the pending one when the transaction sets metadata,

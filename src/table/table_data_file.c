@@ -177,29 +177,6 @@ int cl__data_file_open(cl_table *t, const cl__table_layout *l, const char *dir, 
 	return rc ? rc : cl_writer_open(pw, *stage, l->file_schema, &o, err);
 }
 
-/*
- * Writeback: publishing a data file syncs it (cl_store_publish); a file
- * of tens of MB synced only then made the publication wait 15-30 ms with
- * a core idle (and a writer finishing 16 bucket files at the end waited
- * for each in turn). So as a file is written, every KICK_BYTES the kernel
- * is asked to start writing it back (sync_file_range, asynchronous): the
- * sync at publication only waits for the rest. Best effort; the sync at
- * publication is the durable one. *kicked: the file's bytes at the last
- * kick (0 for a new file).
- */
-enum { KICK_BYTES = 4 << 20 };
-
-void cl__data_file_kick(cl_writer *pw, int64_t *kicked)
-{
-	int64_t n = pw ? cl_writer_bytes(pw) : 0;
-	if (n - *kicked < KICK_BYTES || !pw->out)
-		return;
-#ifdef SYNC_FILE_RANGE_WRITE
-	(void)sync_file_range(fileno(pw->out), 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
-	*kicked = n;
-}
-
 int cl__data_file_close(cl_writer *pw, const cl_schema *file_schema, cl_buf *stats,
 			cl_error *err)
 {

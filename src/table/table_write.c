@@ -11,7 +11,7 @@
  * its final key — all before the transaction can commit, so a commit never
  * names a file that is not durable. A crash leaves staged or published but
  * unreferenced files: orphans, which vacuum removes. Writeback of a file
- * starts as it grows (cl__data_file_kick). With cl_table_txn_threads > 1
+ * starts as it grows (the writer's, io.c). With cl_table_txn_threads > 1
  * the groups' last rows and files are finished on threads, then published
  * and added in group order (finish_parallel): the same commit.
  */
@@ -46,7 +46,6 @@ typedef struct group {
 	char *stage;        /* its staging path */
 	char *file_key;     /* its final key */
 	int64_t file_rows;
-	int64_t kicked;     /* cl__data_file_kick */
 	size_t ord;         /* index in the writer's groups */
 } group;
 
@@ -336,7 +335,6 @@ static int finish_file(cl__table_writer *w, group *g, cl_error *err)
 		w->bytes += size;
 	}
 	g->file_rows = 0;
-	g->kicked = 0;
 	return rc;
 }
 
@@ -363,8 +361,6 @@ static int flush_pending(cl__table_writer *w, group *g, cl_error *err)
 	cl_batch_clear(g->pending);
 	if (!rc && cl_writer_bytes(g->w) >= w->l.target_bytes)
 		rc = finish_file(w, g, err);
-	else if (!rc)
-		cl__data_file_kick(g->w, &g->kicked);
 	return rc;
 }
 
@@ -732,8 +728,7 @@ static int finish_parallel(cl__table_writer *w, int nthreads, cl_error *err)
 		cl_free(g->file_key);
 		g->file_key = NULL;
 		g->file_rows = 0;
-		g->kicked = 0;
-		if (!rc) {
+			if (!rc) {
 			w->files++;
 			w->bytes += size;
 		}
