@@ -25,6 +25,7 @@
  * Errors name the URL with its password masked; lock and serialization
  * conflicts map to CL_ECONFLICT, everything else to CL_EIO.
  */
+#include "changelake/pg.h"
 #include "sink/state_impl.h"
 
 #include <errno.h>
@@ -93,10 +94,11 @@ static const char *const migration2[] = {
 static const char *const *const migrations[] = {migration0, migration1, migration2};
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
+/* A postgresql:// URL or libpq keywords, as `apply` and `export` take them
+ * (cl_pg_is_target: host=, dbname= or service= somewhere). */
 bool cl__state_is_pg_url(const char *path)
 {
-	return path &&
-	       (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11));
+	return path && cl_pg_is_target(path);
 }
 
 /* Where a URL holds a password: at..at+len. */
@@ -110,8 +112,12 @@ typedef struct span {
  * before), and the value of every query parameter whose name ends in
  * "password" (password=, sslpassword=). At most MAX_SECRETS.
  */
+static int kw_secrets(const char *kw, span *v);
+
 static int url_secrets(const char *url, span *v)
 {
+	if (!strstr(url, "://"))
+		return kw_secrets(url, v);
 	int n = 0;
 	size_t len = strlen(url), i = 0;
 	const char *p = strstr(url, "://");
@@ -136,6 +142,46 @@ static int url_secrets(const char *url, span *v)
 		if (key < l && key >= 8 && !strncmp(url + i + key - 8, "password", 8))
 			v[n++] = (span){i + key + 1, l - key - 1};
 		i += l;
+	}
+	return n;
+}
+
+/*
+ * The same for libpq keywords ("host=/run dbname=x password=secret"): the
+ * value of every keyword whose name ends in "password", bare (up to the
+ * next white space) or single-quoted (backslash escapes inside).
+ */
+static int kw_secrets(const char *kw, span *v)
+{
+	int n = 0;
+	size_t i = 0, len = strlen(kw);
+	while (i < len && n < MAX_SECRETS) {
+		while (i < len && (kw[i] == ' ' || kw[i] == '\t' || kw[i] == '\n'))
+			i++;
+		size_t key = i;
+		while (i < len && kw[i] != '=' && kw[i] != ' ' && kw[i] != '\t' && kw[i] != '\n')
+			i++;
+		size_t klen = i - key;
+		while (i < len && (kw[i] == ' ' || kw[i] == '\t'))
+			i++;
+		if (i >= len || kw[i] != '=')
+			break; /* not keywords: nothing more to mask */
+		i++;
+		while (i < len && (kw[i] == ' ' || kw[i] == '\t'))
+			i++;
+		size_t at = i;
+		if (i < len && kw[i] == '\'') {
+			for (i++; i < len && kw[i] != '\''; i++)
+				if (kw[i] == '\\' && i + 1 < len)
+					i++;
+			if (i < len)
+				i++;
+		} else {
+			while (i < len && kw[i] != ' ' && kw[i] != '\t' && kw[i] != '\n')
+				i++;
+		}
+		if (klen >= 8 && !strncmp(kw + key + klen - 8, "password", 8) && i > at)
+			v[n++] = (span){at, i - at};
 	}
 	return n;
 }

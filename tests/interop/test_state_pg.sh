@@ -18,7 +18,8 @@
 #     "newer than this changelake understands");
 #   - a URL with no server behind it (or one libpq cannot parse) fails with
 #     exit 2 and a message that masks the password (user:***@,
-#     password=***, and where libpq quotes it);
+#     password=***, and where libpq quotes it); libpq keywords
+#     ('host=... dbname=...') reach the same state, their password= masked;
 #   - two search_path schemas (options=-csearch_path=...) keep separate
 #     state, a missing schema is a clear error;
 #   - a server connection killed while sync records a run is an error
@@ -215,6 +216,25 @@ for u in "postgresql://postgres:s3cr3t@/postgres?host=$tmp/nosock" \
 		grep -qF "cannot connect" nosrv.err && grep -qF "$tmp/nosock" nosrv.err; then
 		ok "no server (${u%%:*}://...): exit 2, password masked"
 	else bad "no server $u: exit $rc: $(cat nosrv.err)"; fi
+done
+
+# 5b. libpq keywords, as apply and export take them: the same state as the
+# URL's; with no server, the keyword password is masked (bare and quoted).
+kl=$("$bin" tables list --state "$conn" 2>&1; echo "exit $?")
+ul=$("$bin" tables list --state "$url" 2>&1; echo "exit $?")
+if [ "$kl" = "$ul" ] && [ -n "$(echo "$kl" | grep '^s/a ')" ]; then
+	ok "libpq keywords reach the same state as the URL"
+else bad "keywords: $kl / $ul"; fi
+[ ! -e "$conn" ] && ok "keywords are not taken for a SQLite file name" ||
+	bad "a file named after the keywords was created"
+for k in "host=$tmp/nosock user=postgres dbname=postgres password=s3cr3t" \
+	"host=$tmp/nosock user=postgres password = 's3 cr3t\\'x' dbname=postgres sslpassword=s3cr3t"; do
+	"$bin" tables list --state "$k" >nosrv.out 2>nosrv.err
+	rc=$?
+	if [ $rc = 2 ] && ! grep -q 'cr3t' nosrv.err && grep -qF '***' nosrv.err &&
+		grep -qF "$tmp/nosock" nosrv.err; then
+		ok "no server (keywords): exit 2, password masked"
+	else bad "no server $k: exit $rc: $(cat nosrv.err)"; fi
 done
 
 # 6. Separate schemas keep separate state.
