@@ -1,7 +1,8 @@
 /*
  * changelake/state.h — per-table configuration and run history of `sync`,
  * in an embedded SQLite database (LAKE/_changelake/state.db by default), or
- * in PostgreSQL when several machines share it (a postgresql:// URL).
+ * in PostgreSQL when several machines share it (a postgresql:// URL or
+ * libpq keywords).
  *
  * What lives where. The state database holds what people configure (keys,
  * partitioning, sequence column, declared schema, active flag) and what
@@ -81,7 +82,8 @@ void cl_state_run_release(cl_state_run *r);
  * Open (creating when missing, with its folder) the database at `path`
  * and bring its schema up to CL_STATE_VERSION. A database written by a
  * newer changelake is refused (CL_EUNSUPPORTED). A `path` starting with
- * "postgresql://" or "postgres://" is a libpq URL: the state lives in that
+ * "postgresql://" or "postgres://" is a libpq URL, and one holding host=,
+ * dbname= or service= libpq keywords (cl_pg_is_target): the state lives in that
  * database's current schema (its tables created when missing); a server
  * that cannot be reached is CL_EIO. Owned; cl_state_close.
  */

@@ -3,8 +3,9 @@
  * (internal to the sink layer).
  *
  * cl_state_open picks the backend by the location: a "postgresql://" or
- * "postgres://" URL opens the PostgreSQL backend (state_pg.c), anything
- * else is a path of the SQLite backend (state.c). Each backend's state
+ * "postgres://" URL or libpq keywords (cl_pg_is_target) open the
+ * PostgreSQL backend (state_pg.c), anything else is a path of the SQLite
+ * backend (state.c). Each backend's state
  * struct begins with a struct cl_state whose ops point at its functions;
  * the public functions of state.c only dispatch through them, so both
  * backends keep the same API, semantics and schema version
@@ -33,13 +34,14 @@ struct cl_state {
 	const cl__state_ops *ops;
 };
 
-/* Whether `path` is a PostgreSQL URL (postgresql:// or postgres://). */
+/* Whether `path` names a PostgreSQL database (a postgresql:// or
+ * postgres:// URL, or libpq keywords: cl_pg_is_target). */
 bool cl__state_is_pg_url(const char *path);
 /* Open the PostgreSQL state at `url` (see cl_state_open). */
 int cl__state_pg_open(cl_state **out, const char *url, cl_error *err);
 /* An owned copy of `url` with the password (user:PASSWORD@ and any
- * password=VALUE or sslpassword=VALUE parameter) replaced by "***"; NULL
- * when out of memory. */
+ * password=VALUE or sslpassword=VALUE parameter or keyword) replaced by
+ * "***"; NULL when out of memory. */
 char *cl__state_mask_url(const char *url);
 
 #endif
