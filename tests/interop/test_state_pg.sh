@@ -268,22 +268,30 @@ rc=$?
 [ $rc = 2 ] && grep -qF "search_path" nosch.err && ok "a missing schema: exit 2 with a clear message" ||
 	bad "missing schema: exit $rc: $(cat nosch.err)"
 
+# hold_lock TABLE SECONDS: another session holds an exclusive lock on
+# killst.TABLE for SECONDS (in the background, pid in $locker); returns once
+# the lock is granted.
+hold_lock() {
+	psql -X -q -At "$conn options=-csearch_path=killst" -c "BEGIN" \
+		-c "LOCK TABLE $1 IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep($2)" \
+		-c "COMMIT" >/dev/null 2>&1 &
+	locker=$!
+	local n
+	for _ in $(seq 50); do
+		n=$(sql -c "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted
+			AND relation = 'killst.$1'::regclass" 2>/dev/null)
+		[ "$n" = 1 ] && break
+		sleep 0.1
+	done
+}
+
 # 7. The server connection killed while sync records a run.
 mkdir -p kill/dms/s/k
 printf 'id,v\n1,a\n' >kill/dms/s/k/LOAD00000001.csv
 ku="$url&options=-csearch_path%3Dkillst"
 sql -c 'CREATE SCHEMA killst'
 "$bin" tables set s/k --state "$ku" --key id --active -q
-psql -X -q -At "$conn options=-csearch_path=killst" -c "BEGIN" \
-	-c "LOCK TABLE changelake_runs IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(8)" \
-	-c "COMMIT" >/dev/null 2>&1 &
-locker=$!
-for _ in $(seq 50); do
-	n=$(sql -c "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted
-		AND relation = 'killst.changelake_runs'::regclass" 2>/dev/null)
-	[ "$n" = 1 ] && break
-	sleep 0.1
-done
+hold_lock changelake_runs 8
 "$bin" sync kill/dms --lake kill/lake --state "$ku" -q >kill.out 2>kill.err &
 syncer=$!
 killed=0
@@ -303,16 +311,7 @@ if [ "$killed" = 1 ] && [ $rc = 2 ] && grep -qF "recording a run" kill.err &&
 else bad "killed connection: killed=$killed exit $rc: $(cat kill.err)"; fi
 
 # A lock held too long (lock_timeout from the URL): exit 2, not a hang.
-psql -X -q -At "$conn options=-csearch_path=killst" -c "BEGIN" \
-	-c "LOCK TABLE changelake_tables IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(4)" \
-	-c "COMMIT" >/dev/null 2>&1 &
-locker=$!
-for _ in $(seq 50); do
-	n=$(sql -c "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted
-		AND relation = 'killst.changelake_tables'::regclass" 2>/dev/null)
-	[ "$n" = 1 ] && break
-	sleep 0.1
-done
+hold_lock changelake_tables 4
 t0=$(date +%s%N)
 "$bin" tables set s/k --state "$url&options=-csearch_path%3Dkillst%20-clock_timeout%3D300ms" \
 	--key id2 -q 2>lockto.err
